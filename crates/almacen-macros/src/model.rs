@@ -1,0 +1,454 @@
+//! `#[derive(Model)]`.
+
+use crate::{parse_int_pair, parse_str_list, upper_ident};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Expr, Fields, Lit, LitStr, Type};
+
+#[derive(Default)]
+struct FieldAttrs {
+    primary_key: bool,
+    auto: bool,
+    column: Option<String>,
+    max_len: Option<u32>,
+    decimal: Option<(u32, u32)>,
+    sql_type: Option<String>,
+    unique: bool,
+    index: bool,
+    default: Option<Expr>,
+    server_default: Option<TokenStream>,
+    references: Option<(String, String)>,
+    on_delete: Option<String>,
+}
+
+struct Field {
+    ident: syn::Ident,
+    ty: Type,
+    attrs: FieldAttrs,
+    column: String,
+}
+
+fn is_decimal(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else { return false };
+    if last.ident == "Decimal" {
+        return true;
+    }
+    if last.ident == "Option" {
+        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                return is_decimal(inner);
+            }
+        }
+    }
+    false
+}
+
+fn parse_field(f: &syn::Field) -> syn::Result<Field> {
+    let ident = f.ident.clone().expect("named field");
+    let mut a = FieldAttrs::default();
+    for attr in f.attrs.iter().filter(|x| x.path().is_ident("model")) {
+        attr.parse_nested_meta(|meta| {
+            let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+            match key.as_str() {
+                "primary_key" => a.primary_key = true,
+                "auto" => a.auto = true,
+                "unique" => a.unique = true,
+                "index" => a.index = true,
+                "column" => a.column = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "max_len" => a.max_len = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
+                "decimal" => a.decimal = Some(parse_int_pair(meta.input)?),
+                "sql_type" => a.sql_type = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "default" => a.default = Some(meta.value()?.parse::<Expr>()?),
+                "server_default" => {
+                    let e = meta.value()?.parse::<Expr>()?;
+                    a.server_default = Some(match e {
+                        Expr::Path(p) if p.path.is_ident("now") => quote!(::almacen::ServerDefault::Now),
+                        Expr::Lit(l) => match &l.lit {
+                            Lit::Str(s) => {
+                                let v = s.value();
+                                quote!(::almacen::ServerDefault::Sql(#v))
+                            }
+                            Lit::Int(i) => {
+                                let v = i.base10_digits().to_string();
+                                quote!(::almacen::ServerDefault::Sql(#v))
+                            }
+                            Lit::Bool(b) => {
+                                let v = if b.value { "TRUE" } else { "FALSE" };
+                                quote!(::almacen::ServerDefault::Sql(#v))
+                            }
+                            _ => return Err(meta.error(format!("field `{ident}`: server_default must be `now`, a string of SQL, an integer or a bool"))),
+                        },
+                        _ => return Err(meta.error(format!("field `{ident}`: server_default must be `now`, a string of SQL, an integer or a bool"))),
+                    });
+                }
+                "references" => {
+                    let s = meta.value()?.parse::<LitStr>()?;
+                    let v = s.value();
+                    let (t, c) = v
+                        .split_once('.')
+                        .ok_or_else(|| syn::Error::new(s.span(), format!("field `{ident}`: references must be \"table.column\"")))?;
+                    a.references = Some((t.to_string(), c.to_string()));
+                }
+                "on_delete" => {
+                    let s = meta.value()?.parse::<LitStr>()?;
+                    let v = s.value();
+                    if !["cascade", "set_null", "restrict", "no_action"].contains(&v.as_str()) {
+                        return Err(syn::Error::new(
+                            s.span(),
+                            format!("field `{ident}`: on_delete must be \"cascade\", \"set_null\", \"restrict\" or \"no_action\""),
+                        ));
+                    }
+                    a.on_delete = Some(v);
+                }
+                _ => {
+                    return Err(meta.error(format!(
+                        "unknown model attribute `{}` on field `{ident}` (expected primary_key, auto, column, max_len, decimal, sql_type, unique, index, default, server_default, references, on_delete)",
+                        meta.path.get_ident().map(|i| i.to_string()).unwrap_or_else(|| "?".into())
+                    )));
+                }
+            }
+            Ok(())
+        })?;
+    }
+    if a.decimal.is_none() && is_decimal(&f.ty) {
+        return Err(syn::Error::new(
+            f.ty.span(),
+            format!("field `{ident}`: Decimal columns need their precision and scale, e.g. #[model(decimal(12, 2))]"),
+        ));
+    }
+    if a.on_delete.is_some() && a.references.is_none() {
+        return Err(syn::Error::new(f.span(), format!("field `{ident}`: on_delete needs references = \"table.column\"")));
+    }
+    if a.auto && a.default.is_some() {
+        return Err(syn::Error::new(f.span(), format!("field `{ident}`: an auto column cannot have a client default")));
+    }
+    let column = a.column.clone().unwrap_or_else(|| ident.to_string());
+    Ok(Field {
+        ident,
+        ty: f.ty.clone(),
+        attrs: a,
+        column,
+    })
+}
+
+fn column_type(f: &Field) -> syn::Result<TokenStream> {
+    let ty = &f.ty;
+    let ident = &f.ident;
+    if let Some((p, s)) = f.attrs.decimal {
+        if s > p {
+            return Err(syn::Error::new(f.ty.span(), format!("field `{ident}`: decimal scale {s} exceeds precision {p}")));
+        }
+        return Ok(quote!(::almacen::ColumnType::Decimal { precision: #p, scale: #s }));
+    }
+    if let Some(n) = f.attrs.max_len {
+        return Ok(quote!(::almacen::ColumnType::Text { max_len: ::core::option::Option::Some(#n) }));
+    }
+    if let Some(t) = &f.attrs.sql_type {
+        return Ok(match t.as_str() {
+            "text" => quote!(::almacen::ColumnType::Text { max_len: ::core::option::Option::None }),
+            "smallint" => quote!(::almacen::ColumnType::SmallInt),
+            "integer" => quote!(::almacen::ColumnType::Integer),
+            "bigint" => quote!(::almacen::ColumnType::BigInt),
+            "float" => quote!(::almacen::ColumnType::Float),
+            "double" => quote!(::almacen::ColumnType::Double),
+            "json" => quote!(::almacen::ColumnType::Json),
+            "bytes" => quote!(::almacen::ColumnType::Bytes),
+            other => {
+                return Err(syn::Error::new(
+                    f.ty.span(),
+                    format!("field `{ident}`: unknown sql_type \"{other}\" (expected text, smallint, integer, bigint, float, double, json or bytes)"),
+                ));
+            }
+        });
+    }
+    Ok(quote_spanned!(ty.span()=> <#ty as ::almacen::SqlType>::COLUMN_TYPE))
+}
+
+pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
+    let name = &input.ident;
+    let vis = &input.vis;
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(input.generics.span(), "Model cannot be derived for generic structs"));
+    }
+    let Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new(Span::call_site(), "Model can only be derived for structs"));
+    };
+    let Fields::Named(named) = &data.fields else {
+        return Err(syn::Error::new(Span::call_site(), "Model needs a struct with named fields"));
+    };
+
+    let mut table = crate::snake_case(&name.to_string());
+    let mut composite = false;
+    let mut no_default = false;
+    let mut indexes: Vec<(Vec<LitStr>, bool)> = Vec::new();
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
+        attr.parse_nested_meta(|meta| {
+            let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+            match key.as_str() {
+                "table" => table = meta.value()?.parse::<LitStr>()?.value(),
+                "composite" => composite = true,
+                "no_default" => no_default = true,
+                "index" => indexes.push((parse_str_list(meta.input)?, false)),
+                "unique" => indexes.push((parse_str_list(meta.input)?, true)),
+                _ => {
+                    return Err(meta.error(format!(
+                        "unknown model attribute `{key}` on struct `{name}` (expected table, composite, no_default, index(...), unique(...))"
+                    )));
+                }
+            }
+            Ok(())
+        })?;
+    }
+
+    let fields = named.named.iter().map(parse_field).collect::<syn::Result<Vec<_>>>()?;
+    let pk: Vec<&Field> = fields.iter().filter(|f| f.attrs.primary_key).collect();
+    if pk.len() > 1 && !composite {
+        let names: Vec<String> = pk.iter().map(|f| format!("`{}`", f.ident)).collect();
+        return Err(syn::Error::new(
+            pk[1].ident.span(),
+            format!(
+                "struct `{name}` has several primary key fields ({}): add #[model(composite)] to the struct for a composite key",
+                names.join(", ")
+            ),
+        ));
+    }
+    for f in &fields {
+        if f.attrs.auto && !f.attrs.primary_key {
+            return Err(syn::Error::new(f.ident.span(), format!("field `{}`: auto is only for a primary key", f.ident)));
+        }
+    }
+    let index_meta = indexes
+        .iter()
+        .map(|(cols, unique)| {
+            for c in cols {
+                if !fields.iter().any(|f| f.column == c.value()) {
+                    return Err(syn::Error::new(c.span(), format!("struct `{name}`: index column \"{}\" is not a column of this model", c.value())));
+                }
+            }
+            let names: Vec<String> = cols.iter().map(|c| c.value()).collect();
+            let prefix = if *unique { "uq" } else { "ix" };
+            let ix_name = format!("{prefix}_{table}_{}", names.join("_"));
+            Ok(quote!(::almacen::IndexMeta { name: #ix_name, columns: &[#(#names),*], unique: #unique }))
+        })
+        .collect::<syn::Result<Vec<_>>>()?;
+
+    let mut column_metas = Vec::new();
+    let mut column_consts = Vec::new();
+    let mut decodes = Vec::new();
+    let mut encodes = Vec::new();
+    let mut new_fields = Vec::new();
+    let mut new_defaults = Vec::new();
+    let mut new_values = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        let ident = &f.ident;
+        let ty = &f.ty;
+        let col = &f.column;
+        let field_name = ident.to_string();
+        let ctype = column_type(f)?;
+        let pk = f.attrs.primary_key;
+        let auto = f.attrs.auto;
+        let unique = f.attrs.unique;
+        let indexed = f.attrs.index;
+        let server_default = match &f.attrs.server_default {
+            Some(d) => quote!(::core::option::Option::Some(#d)),
+            None => quote!(::core::option::Option::None),
+        };
+        let references = match &f.attrs.references {
+            Some((t, c)) => {
+                let action = match f.attrs.on_delete.as_deref() {
+                    Some("cascade") => quote!(Cascade),
+                    Some("set_null") => quote!(SetNull),
+                    Some("restrict") => quote!(Restrict),
+                    _ => quote!(NoAction),
+                };
+                quote!(::core::option::Option::Some(::almacen::ForeignKey { table: #t, column: #c, on_delete: ::almacen::OnDelete::#action }))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        column_metas.push(quote_spanned! {ty.span()=>
+            ::almacen::ColumnMeta {
+                name: #col,
+                field: #field_name,
+                ty: #ctype,
+                nullable: <#ty as ::almacen::SqlType>::NULLABLE,
+                primary_key: #pk,
+                auto_increment: #auto,
+                unique: #unique,
+                indexed: #indexed,
+                server_default: #server_default,
+                references: #references,
+            }
+        });
+        let const_name = upper_ident(&field_name);
+        let doc = format!("The `{col}` column.");
+        column_consts.push(quote! {
+            #[doc = #doc]
+            #vis const #const_name: ::almacen::Column<#name, #ty> = ::almacen::Column::new(#i);
+        });
+        decodes.push(quote_spanned! {ty.span()=>
+            #ident: <#ty as ::almacen::SqlType>::decode(row, offset + #i, &<Self as ::almacen::Model>::TABLE.columns[#i].ty)?
+        });
+        encodes.push(quote!(::almacen::SqlType::to_value(&self.#ident)));
+        if auto {
+            continue;
+        }
+        let field_vis = &named.named[i].vis;
+        if f.attrs.server_default.is_some() {
+            // None lets the database fill the column in.
+            let new_ty = if is_option(ty) { quote!(#ty) } else { quote!(::core::option::Option<#ty>) };
+            new_fields.push(quote!(#field_vis #ident: #new_ty));
+            new_defaults.push(quote!(#ident: ::core::option::Option::None));
+            new_values.push(quote! {
+                if let ::core::option::Option::Some(v) = &self.#ident {
+                    out.push((#i, ::almacen::SqlType::to_value(v)));
+                }
+            });
+        } else {
+            new_fields.push(quote!(#field_vis #ident: #ty));
+            match &f.attrs.default {
+                Some(expr) => new_defaults.push(quote!(#ident: ::core::convert::Into::into(#expr))),
+                None => new_defaults.push(quote!(#ident: ::core::default::Default::default())),
+            }
+            new_values.push(quote!(out.push((#i, ::almacen::SqlType::to_value(&self.#ident)));));
+        }
+    }
+
+    let (key_ty, key_expr, key_values) = match pk.as_slice() {
+        [] => (quote!(()), quote!(()), quote!(::std::vec::Vec::new())),
+        [one] => {
+            let ty = &one.ty;
+            let id = &one.ident;
+            (
+                quote!(#ty),
+                quote!(::core::clone::Clone::clone(&self.#id)),
+                quote!(::std::vec![::almacen::SqlType::to_value(key)]),
+            )
+        }
+        many => {
+            let tys: Vec<&Type> = many.iter().map(|f| &f.ty).collect();
+            let ids: Vec<&syn::Ident> = many.iter().map(|f| &f.ident).collect();
+            let idx: Vec<syn::Index> = (0..many.len()).map(syn::Index::from).collect();
+            (
+                quote!((#(#tys,)*)),
+                quote!((#(::core::clone::Clone::clone(&self.#ids),)*)),
+                quote!(::std::vec![#(::almacen::SqlType::to_value(&key.#idx)),*]),
+            )
+        }
+    };
+
+    let new_name = format_ident!("New{}", name);
+    let new_doc = format!("Insert input for [`{name}`]: every field the database does not generate; fields with a server default are `Option`s (None lets the database fill them in).");
+    let default_impl = if no_default {
+        quote!()
+    } else {
+        quote! {
+            impl ::core::default::Default for #new_name {
+                fn default() -> Self {
+                    #new_name { #(#new_defaults,)* }
+                }
+            }
+        }
+    };
+
+    Ok(quote! {
+        #[doc = #new_doc]
+        #[derive(Debug, Clone)]
+        #vis struct #new_name {
+            #(#new_fields,)*
+        }
+
+        #default_impl
+
+        impl ::almacen::NewRecord<#name> for #new_name {
+            fn insert_values(&self) -> ::std::vec::Vec<(usize, ::almacen::Value)> {
+                let mut out = ::std::vec::Vec::new();
+                #(#new_values)*
+                out
+            }
+        }
+
+        impl ::almacen::Model for #name {
+            const TABLE: &'static ::almacen::TableMeta = &::almacen::TableMeta {
+                name: #table,
+                columns: &[#(#column_metas),*],
+                indexes: &[#(#index_meta),*],
+            };
+            type Key = #key_ty;
+            type New = #new_name;
+
+            fn decode(row: &::almacen::DbRow, offset: usize) -> ::almacen::Result<Self> {
+                ::core::result::Result::Ok(#name { #(#decodes,)* })
+            }
+            fn values(&self) -> ::std::vec::Vec<::almacen::Value> {
+                ::std::vec![#(#encodes),*]
+            }
+            fn key(&self) -> Self::Key {
+                #key_expr
+            }
+            #[allow(unused_variables)]
+            fn key_values(key: &Self::Key) -> ::std::vec::Vec<::almacen::Value> {
+                #key_values
+            }
+        }
+
+        #[allow(dead_code)]
+        impl #name {
+            #(#column_consts)*
+
+            /// A typed SELECT of this model's rows.
+            #vis fn select() -> ::almacen::query::Select<#name> {
+                ::almacen::query::Select::new()
+            }
+            /// The row with this primary key, if any.
+            #vis async fn get(db: &impl ::almacen::Executor, key: <#name as ::almacen::Model>::Key) -> ::almacen::Result<::core::option::Option<#name>> {
+                ::almacen::ops::get::<#name>(db, &key).await
+            }
+            /// Insert a row and return it as stored.
+            #vis async fn insert(db: &impl ::almacen::Executor, new: #new_name) -> ::almacen::Result<#name> {
+                ::almacen::ops::insert::<#name>(db, new).await
+            }
+            /// Insert many rows (multi-row, chunked) and return them as stored.
+            #vis async fn insert_many(db: &impl ::almacen::Executor, rows: ::std::vec::Vec<#new_name>) -> ::almacen::Result<::std::vec::Vec<#name>> {
+                ::almacen::ops::insert_many::<#name>(db, rows).await
+            }
+            /// Write every column of this row; `Error::NotFound` when it is gone.
+            #vis async fn update(&self, db: &impl ::almacen::Executor) -> ::almacen::Result<()> {
+                ::almacen::ops::update::<#name>(db, self).await
+            }
+            /// Delete this row; true when it existed.
+            #vis async fn delete(&self, db: &impl ::almacen::Executor) -> ::almacen::Result<bool> {
+                ::almacen::ops::delete::<#name>(db, &::almacen::Model::key(self)).await
+            }
+            /// Delete the row with this key; true when it existed.
+            #vis async fn delete_by_key(db: &impl ::almacen::Executor, key: <#name as ::almacen::Model>::Key) -> ::almacen::Result<bool> {
+                ::almacen::ops::delete::<#name>(db, &key).await
+            }
+            /// Insert this row or update the one with the same primary key; returns it as stored.
+            #vis async fn upsert(&self, db: &impl ::almacen::Executor) -> ::almacen::Result<#name> {
+                ::almacen::ops::upsert::<#name>(db, self, &[]).await
+            }
+            /// Insert this row or update the one whose `conflict` columns are equal.
+            #vis async fn upsert_on(&self, db: &impl ::almacen::Executor, conflict: &[::almacen::query::ColumnRef]) -> ::almacen::Result<#name> {
+                ::almacen::ops::upsert::<#name>(db, self, conflict).await
+            }
+            /// A partial update of the row with this key.
+            #vis fn patch(key: <#name as ::almacen::Model>::Key) -> ::almacen::Patch<#name> {
+                ::almacen::Patch::new(key)
+            }
+            /// An UPDATE of every row matching `condition`.
+            #vis fn update_where(condition: ::almacen::Condition) -> ::almacen::UpdateWhere<#name> {
+                ::almacen::UpdateWhere::new(condition)
+            }
+            /// A DELETE of every row matching `condition`.
+            #vis fn delete_where(condition: ::almacen::Condition) -> ::almacen::DeleteWhere<#name> {
+                ::almacen::DeleteWhere::new(condition)
+            }
+        }
+    })
+}
+
+fn is_option(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"))
+}

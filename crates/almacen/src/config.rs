@@ -1,0 +1,325 @@
+//! Connection settings: pool size, timeouts, pre-ping, echo; from code or URL query parameters.
+
+use crate::{Dialect, Error, Result};
+use std::time::Duration;
+
+/// Pool and timeout settings. Each can be set in code or as a URL query parameter
+/// (SQLAlchemy's names are accepted too, e.g. `pool_size`, `pool_timeout`, `pool_recycle`,
+/// `pool_pre_ping`).
+///
+/// | URL parameter | also accepted | meaning | default |
+/// |---|---|---|---|
+/// | `max_connections` | `pool_size` (+ `max_overflow`) | most connections open at once | 10 (1 for in-memory SQLite) |
+/// | `min_connections` | | connections kept open when idle | 0 |
+/// | `acquire_timeout` | `pool_timeout` | wait for a free connection before [`Error::PoolTimeout`](crate::Error::PoolTimeout) | 30s |
+/// | `max_lifetime` | `pool_recycle` | close connections older than this | 30min |
+/// | `idle_timeout` | | close connections idle longer than this | 10min |
+/// | `pre_ping` | `pool_pre_ping`, `test_before_acquire` | ping a connection before handing it out | false |
+/// | `connect_timeout` | | give up connecting after this | 10s |
+/// | `statement_timeout` | | cancel statements running longer (per-query override exists) | none |
+/// | `slow_statement` | | log a warning for statements slower than this | none |
+/// | `echo` | | log every statement at INFO | false |
+/// | `log_parameters` | | include bound parameters in logs | false |
+///
+/// Durations are written `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
+///
+/// ```
+/// use almacen::ConnectOptions;
+/// use std::time::Duration;
+/// let opts = ConnectOptions::from_url("postgres://u@localhost/db?pool_size=5&max_overflow=3&pool_timeout=2s").unwrap();
+/// assert_eq!(opts.max_connections, 8);
+/// assert_eq!(opts.acquire_timeout, Duration::from_secs(2));
+/// assert_eq!(opts.driver_url(), "postgres://u@localhost/db");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    url: String,
+    dialect: Dialect,
+    in_memory: bool,
+    /// Most connections open at once.
+    pub max_connections: u32,
+    /// Connections kept open even when idle.
+    pub min_connections: u32,
+    /// How long to wait for a free connection.
+    pub acquire_timeout: Duration,
+    /// Close connections older than this (SQLAlchemy's pool_recycle).
+    pub max_lifetime: Option<Duration>,
+    /// Close connections idle for longer than this.
+    pub idle_timeout: Option<Duration>,
+    /// Ping each connection before handing it out (SQLAlchemy's pool_pre_ping).
+    pub pre_ping: bool,
+    /// How long to wait for a new connection to be established.
+    pub connect_timeout: Duration,
+    /// Default statement timeout; `None` means no limit.
+    pub statement_timeout: Option<Duration>,
+    /// Statements slower than this are logged as warnings.
+    pub slow_statement: Option<Duration>,
+    /// Log every statement at INFO level (SQLAlchemy's echo).
+    pub echo: bool,
+    /// Include bound parameters in statement logs.
+    pub log_parameters: bool,
+}
+
+impl ConnectOptions {
+    /// Parse a URL: `sqlite://path`, `sqlite::memory:`, `postgres://…`, `postgresql://…`,
+    /// `mysql://…` or `mariadb://…`, with the settings above as query parameters.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let (scheme, rest) = url
+            .split_once(':')
+            .ok_or_else(|| Error::Config(format!("{url:?} is not a database URL (expected e.g. sqlite://app.db)")))?;
+        let (dialect, scheme) = match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => (Dialect::Sqlite, "sqlite"),
+            "postgres" | "postgresql" => (Dialect::Postgres, "postgres"),
+            "mysql" | "mariadb" => (Dialect::MySql, "mysql"),
+            other => {
+                return Err(Error::Config(format!(
+                    "unsupported URL scheme {other:?}: use sqlite://, postgres://, postgresql://, mysql:// or mariadb://"
+                )));
+            }
+        };
+        let (base, query) = match rest.split_once('?') {
+            Some((b, q)) => (b, q),
+            None => (rest, ""),
+        };
+        let in_memory = dialect == Dialect::Sqlite && (base == ":memory:" || base == "//:memory:" || query.contains("mode=memory"));
+        let mut opts = ConnectOptions {
+            url: String::new(),
+            dialect,
+            in_memory,
+            max_connections: if in_memory { 1 } else { 10 },
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(30),
+            max_lifetime: Some(Duration::from_secs(30 * 60)),
+            idle_timeout: Some(Duration::from_secs(10 * 60)),
+            pre_ping: false,
+            connect_timeout: Duration::from_secs(10),
+            statement_timeout: None,
+            slow_statement: None,
+            echo: false,
+            log_parameters: false,
+        };
+        let mut pool_size = None;
+        let mut overflow = 0u32;
+        let mut passthrough = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = url_decode(value);
+            match key {
+                "max_connections" => opts.max_connections = parse_u32(key, &value)?,
+                "pool_size" => pool_size = Some(parse_u32(key, &value)?),
+                "max_overflow" => overflow = parse_u32(key, &value)?,
+                "min_connections" => opts.min_connections = parse_u32(key, &value)?,
+                "acquire_timeout" | "pool_timeout" => opts.acquire_timeout = parse_duration(key, &value)?,
+                "max_lifetime" | "pool_recycle" => opts.max_lifetime = parse_optional_duration(key, &value)?,
+                "idle_timeout" => opts.idle_timeout = parse_optional_duration(key, &value)?,
+                "pre_ping" | "pool_pre_ping" | "test_before_acquire" => opts.pre_ping = parse_bool(key, &value)?,
+                "connect_timeout" => opts.connect_timeout = parse_duration(key, &value)?,
+                "statement_timeout" => opts.statement_timeout = parse_optional_duration(key, &value)?,
+                "slow_statement" | "slow_statement_threshold" => opts.slow_statement = parse_optional_duration(key, &value)?,
+                "echo" => opts.echo = parse_bool(key, &value)?,
+                "log_parameters" => opts.log_parameters = parse_bool(key, &value)?,
+                _ => passthrough.push(pair.to_string()),
+            }
+        }
+        if let Some(size) = pool_size {
+            opts.max_connections = size + overflow;
+        }
+        if opts.max_connections == 0 {
+            return Err(Error::Config("max_connections must be at least 1".into()));
+        }
+        if opts.in_memory && opts.max_connections != 1 {
+            return Err(Error::Config(
+                "an in-memory SQLite database lives in one connection: max_connections must be 1 (use a file for more)".into(),
+            ));
+        }
+        let mut driver = format!("{scheme}:{base}");
+        if !passthrough.is_empty() {
+            driver.push('?');
+            driver.push_str(&passthrough.join("&"));
+        }
+        opts.url = driver;
+        Ok(opts)
+    }
+
+    /// Read the URL from the `DATABASE_URL` environment variable.
+    pub fn from_env() -> Result<Self> {
+        let url = std::env::var("DATABASE_URL").map_err(|_| Error::Config("DATABASE_URL is not set".into()))?;
+        Self::from_url(&url)
+    }
+
+    /// The dialect the URL names.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// True for an in-memory SQLite database (one connection, kept open for the pool's life).
+    pub fn is_in_memory(&self) -> bool {
+        self.in_memory
+    }
+
+    /// The URL handed to the driver: almacen's own parameters removed.
+    pub fn driver_url(&self) -> &str {
+        &self.url
+    }
+
+    /// Set the most connections open at once.
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n;
+        self
+    }
+    /// Set the connections kept open even when idle.
+    pub fn min_connections(mut self, n: u32) -> Self {
+        self.min_connections = n;
+        self
+    }
+    /// Set how long to wait for a free connection.
+    pub fn acquire_timeout(mut self, d: Duration) -> Self {
+        self.acquire_timeout = d;
+        self
+    }
+    /// Set the connection recycle age.
+    pub fn max_lifetime(mut self, d: Option<Duration>) -> Self {
+        self.max_lifetime = d;
+        self
+    }
+    /// Set the idle timeout.
+    pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+    /// Turn pre-ping on or off.
+    pub fn pre_ping(mut self, on: bool) -> Self {
+        self.pre_ping = on;
+        self
+    }
+    /// Set the connect timeout.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+    /// Set the default statement timeout.
+    pub fn statement_timeout(mut self, d: Option<Duration>) -> Self {
+        self.statement_timeout = d;
+        self
+    }
+    /// Set the slow-statement warning threshold.
+    pub fn slow_statement(mut self, d: Option<Duration>) -> Self {
+        self.slow_statement = d;
+        self
+    }
+    /// Log every statement at INFO.
+    pub fn echo(mut self, on: bool) -> Self {
+        self.echo = on;
+        self
+    }
+    /// Include parameters in statement logs.
+    pub fn log_parameters(mut self, on: bool) -> Self {
+        self.log_parameters = on;
+        self
+    }
+}
+
+fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_u32(key: &str, value: &str) -> Result<u32> {
+    value
+        .parse()
+        .map_err(|_| Error::Config(format!("{key}={value:?} is not a whole number")))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "" | "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Error::Config(format!("{key}={value:?} is not true or false"))),
+    }
+}
+
+fn parse_optional_duration(key: &str, value: &str) -> Result<Option<Duration>> {
+    match value.to_ascii_lowercase().as_str() {
+        "" | "none" | "off" | "0" | "-1" => Ok(None),
+        _ => parse_duration(key, value).map(Some),
+    }
+}
+
+/// Parse `250ms`, `5s`, `2m`, `1h` or a bare number of seconds (fractions allowed).
+pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
+    let v = value.trim().to_ascii_lowercase();
+    let (num, unit) = match v.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => v.split_at(i),
+        None => (v.as_str(), "s"),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| Error::Config(format!("{key}={value:?} is not a duration (e.g. 250ms, 5s, 2m)")))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "sec" | "secs" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(Error::Config(format!("{key}={value:?}: unknown unit {unit:?} (use ms, s, m or h)"))),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(Error::Config(format!("{key}={value:?} must be a positive duration")));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_of_every_dialect_parse() {
+        assert_eq!(ConnectOptions::from_url("sqlite::memory:").unwrap().dialect(), Dialect::Sqlite);
+        assert!(ConnectOptions::from_url("sqlite::memory:").unwrap().is_in_memory());
+        assert_eq!(ConnectOptions::from_url("postgresql://x/y").unwrap().dialect(), Dialect::Postgres);
+        let m = ConnectOptions::from_url("mariadb://root@h/db?ssl-mode=disabled&echo=true").unwrap();
+        assert_eq!(m.dialect(), Dialect::MySql);
+        assert!(m.echo);
+        assert_eq!(m.driver_url(), "mysql://root@h/db?ssl-mode=disabled");
+    }
+
+    #[test]
+    fn bad_settings_name_the_problem() {
+        let e = ConnectOptions::from_url("sqlite://a.db?pool_timeout=soon").unwrap_err().to_string();
+        assert!(e.contains("pool_timeout"), "{e}");
+        let e = ConnectOptions::from_url("oracle://x").unwrap_err().to_string();
+        assert!(e.contains("oracle"), "{e}");
+        assert!(ConnectOptions::from_url("sqlite::memory:?max_connections=4").is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("t", "250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("t", "2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("t", "1.5").unwrap(), Duration::from_millis(1500));
+        let opts = ConnectOptions::from_url("sqlite://x.db?statement_timeout=5s&pool_recycle=none&pre_ping=1").unwrap();
+        assert_eq!(opts.statement_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(opts.max_lifetime, None);
+        assert!(opts.pre_ping);
+    }
+}

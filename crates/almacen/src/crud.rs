@@ -1,0 +1,373 @@
+//! Create, read, update, delete and upsert for any model. `#[derive(Model)]` generates
+//! inherent methods (`Product::insert`, `Product::get`, `product.update(db)`, …) that call
+//! these functions.
+
+use crate::query::{ColumnRef, Condition, build};
+use crate::{ColumnMeta, DbRow, SqlType, Dialect, Error, Executor, Model, NewRecord, Result, Statement, Value};
+use sea_query::{Expr, ExprTrait, OnConflict, Query};
+use std::marker::PhantomData;
+
+fn sea(v: &Value, dialect: Dialect, c: &ColumnMeta) -> Result<sea_query::Value> {
+    v.to_sea(dialect, Some(&c.ty), c.name)
+}
+
+/// ` RETURNING a, b, c` for every column of `M` (sea-query's MySQL writer has no RETURNING;
+/// MariaDB 10.5+ supports it on INSERT).
+fn returning<M: Model>(dialect: Dialect) -> String {
+    let cols: Vec<String> = M::TABLE.columns.iter().map(|c| dialect.quote(c.name)).collect();
+    format!(" RETURNING {}", cols.join(", "))
+}
+
+fn key_condition<M: Model>(key: &M::Key) -> Result<Condition> {
+    let values = M::key_values(key);
+    let pk: Vec<&'static ColumnMeta> = M::TABLE.primary_key().collect();
+    if pk.is_empty() {
+        return Err(Error::Unsupported(format!("model for table {} has no primary key", M::TABLE.name)));
+    }
+    let conds = pk
+        .iter()
+        .zip(values)
+        .map(|(c, v)| Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, crate::query::CmpOp::Eq, v))
+        .collect();
+    Ok(Condition::And(conds))
+}
+
+fn decode_one<M: Model>(row: Option<DbRow>) -> Result<Option<M>> {
+    row.map(|r| M::decode(&r, 0)).transpose()
+}
+
+/// Insert one row and return it as stored (generated id and server defaults filled in).
+pub async fn insert<M: Model>(db: &impl Executor, new: M::New) -> Result<M> {
+    let mut rows = insert_rows::<M>(db, &[new]).await?;
+    rows.pop().ok_or(Error::NotFound)
+}
+
+/// Insert many rows with multi-row INSERTs, chunked under the dialect's parameter limit,
+/// and return them as stored, in input order. On a [`Database`] several chunks run in one
+/// transaction, so either every row is inserted or none is.
+pub async fn insert_many<M: Model>(db: &impl Executor, rows: Vec<M::New>) -> Result<Vec<M>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let width = M::TABLE.columns.len().max(1);
+    let per_chunk = (db.dialect().max_bind_params() / width).max(1);
+    if rows.len() <= per_chunk {
+        return insert_rows::<M>(db, &rows).await;
+    }
+    match db.as_database() {
+        Some(database) => database.transaction(async |tx| insert_chunks::<M>(tx, &rows, per_chunk).await).await,
+        None => insert_chunks::<M>(db, &rows, per_chunk).await,
+    }
+}
+
+async fn insert_chunks<M: Model>(db: &impl Executor, rows: &[M::New], per_chunk: usize) -> Result<Vec<M>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(per_chunk) {
+        out.extend(insert_rows::<M>(db, chunk).await?);
+    }
+    Ok(out)
+}
+
+/// Insert rows in as few statements as possible: rows naming the same columns share one
+/// multi-row INSERT (an input may leave a server-default column out on some rows only).
+async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Vec<M>> {
+    let dialect = db.dialect();
+    let encoded: Vec<Vec<(usize, Value)>> = rows.iter().map(|r| r.insert_values()).collect();
+    let mut out = Vec::with_capacity(rows.len());
+    let mut start = 0;
+    while start < encoded.len() {
+        let cols: Vec<usize> = encoded[start].iter().map(|(i, _)| *i).collect();
+        let mut end = start + 1;
+        while end < encoded.len() && encoded[end].iter().map(|(i, _)| *i).eq(cols.iter().copied()) {
+            end += 1;
+        }
+        let group = &encoded[start..end];
+        let mut q = Query::insert();
+        q.into_table(M::TABLE.name);
+        let metas: Vec<&ColumnMeta> = cols.iter().map(|&i| &M::TABLE.columns[i]).collect();
+        q.columns(metas.iter().map(|c| c.name));
+        if cols.is_empty() {
+            // Every column has a default: one `DEFAULT VALUES` insert per row.
+            for _ in group {
+                let sql = match dialect {
+                    Dialect::MySql => format!("INSERT INTO {} () VALUES (){}", dialect.quote(M::TABLE.name), returning::<M>(dialect)),
+                    _ => format!("INSERT INTO {} DEFAULT VALUES{}", dialect.quote(M::TABLE.name), returning::<M>(dialect)),
+                };
+                let row = db.fetch_row(Statement::new(sql, Vec::new())).await?;
+                out.push(decode_one::<M>(row)?.ok_or(Error::NotFound)?);
+            }
+            start = end;
+            continue;
+        }
+        for row in group {
+            let values = row
+                .iter()
+                .zip(&metas)
+                .map(|((_, v), c)| sea(v, dialect, c).map(Expr::val))
+                .collect::<Result<Vec<_>>>()?;
+            q.values(values).map_err(|e| Error::Unsupported(e.to_string()))?;
+        }
+        let (mut sql, values) = build(&q, dialect);
+        sql.push_str(&returning::<M>(dialect));
+        let stored = db.fetch_rows(Statement::new(sql, values)).await?;
+        for r in &stored {
+            out.push(M::decode(r, 0)?);
+        }
+        start = end;
+    }
+    Ok(out)
+}
+
+/// The row with this primary key, if any.
+pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>> {
+    // No LIMIT: the key is unique, and a bound LIMIT would cost SQLite a re-prepare.
+    crate::query::Select::<M>::new()
+        .filter(key_condition::<M>(key)?)
+        .fetch_all(db)
+        .await
+        .map(|mut v| v.pop())
+}
+
+/// Write every column of `model` to its row; [`Error::NotFound`] when the row is gone.
+pub async fn update<M: Model>(db: &impl Executor, model: &M) -> Result<()> {
+    let dialect = db.dialect();
+    let values = model.values();
+    let mut q = Query::update();
+    q.table(M::TABLE.name);
+    let mut any = false;
+    for (c, v) in M::TABLE.columns.iter().zip(&values) {
+        if !c.primary_key {
+            q.value(c.name, Expr::val(sea(v, dialect, c)?));
+            any = true;
+        }
+    }
+    if !any {
+        return Ok(());
+    }
+    q.and_where(key_condition::<M>(&model.key())?.to_expr(dialect)?);
+    let (sql, vals) = build(&q, dialect);
+    let done = db.execute_statement(Statement::new(sql, vals)).await?;
+    if done.rows_affected == 0 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
+/// Delete the row with this primary key; true when a row was deleted.
+pub async fn delete<M: Model>(db: &impl Executor, key: &M::Key) -> Result<bool> {
+    Ok(DeleteWhere::<M>::new(key_condition::<M>(key)?).execute(db).await? > 0)
+}
+
+/// Insert `model`, or update the existing row whose `conflict` columns (the primary key when
+/// empty) are equal: `ON CONFLICT … DO UPDATE` on PostgreSQL and SQLite, `ON DUPLICATE KEY
+/// UPDATE` on MariaDB. Returns the stored row.
+pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnRef]) -> Result<M> {
+    let dialect = db.dialect();
+    let target: Vec<&'static ColumnMeta> = if conflict.is_empty() {
+        M::TABLE.primary_key().collect()
+    } else {
+        conflict.iter().map(|c| c.meta).collect()
+    };
+    if target.is_empty() {
+        return Err(Error::Unsupported(format!("upsert on {} needs a primary key or conflict columns", M::TABLE.name)));
+    }
+    let on_key = target.iter().all(|c| c.primary_key);
+    let values = model.values();
+    let mut insert_cols = Vec::new();
+    let mut insert_vals = Vec::new();
+    for (c, v) in M::TABLE.columns.iter().zip(&values) {
+        // A generated key is left to the database unless the key itself is the target.
+        if c.auto_increment && !on_key {
+            continue;
+        }
+        insert_cols.push(c.name);
+        insert_vals.push(Expr::val(sea(v, dialect, c)?));
+    }
+    let update_cols: Vec<&'static str> = M::TABLE
+        .columns
+        .iter()
+        .filter(|c| !c.primary_key && !target.iter().any(|t| t.name == c.name))
+        .map(|c| c.name)
+        .collect();
+    let mut on_conflict = OnConflict::columns(target.iter().map(|c| c.name));
+    if update_cols.is_empty() {
+        // Nothing to change: touch the key so the row is still returned.
+        on_conflict.update_column(target[0].name);
+    } else {
+        on_conflict.update_columns(update_cols);
+    }
+    let mut q = Query::insert();
+    q.into_table(M::TABLE.name)
+        .columns(insert_cols)
+        .values(insert_vals)
+        .map_err(|e| Error::Unsupported(e.to_string()))?
+        .on_conflict(on_conflict);
+    let (mut sql, vals) = build(&q, dialect);
+    if dialect == Dialect::MySql {
+        db.execute_statement(Statement::new(sql, vals)).await?;
+        let by_target = Condition::And(
+            target
+                .iter()
+                .map(|c| {
+                    let i = M::TABLE.columns.iter().position(|m| m.name == c.name).expect("target column of M");
+                    Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, crate::query::CmpOp::Eq, values[i].clone())
+                })
+                .collect(),
+        );
+        return crate::query::Select::<M>::new().filter(by_target).fetch_one(db).await;
+    }
+    sql.push_str(&returning::<M>(dialect));
+    decode_one::<M>(db.fetch_row(Statement::new(sql, vals)).await?)?.ok_or(Error::NotFound)
+}
+
+/// A partial update of one row by primary key: only the columns given with
+/// [`set`](Self::set) change. Start one with `Model::patch(key)`.
+///
+/// ```no_run
+/// # use almacen::prelude::*;
+/// # #[derive(Model, Debug)] #[model(table = "items")]
+/// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
+/// # async fn f(db: &Database) -> almacen::Result<()> {
+/// let item: Option<Item> = Item::patch(7).set(Item::NAME, "Lamp").add(Item::STOCK, -1).execute(db).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Patch<M: Model> {
+    key: M::Key,
+    sets: Vec<Assignment>,
+}
+
+#[derive(Debug, Clone)]
+enum Assignment {
+    Value(ColumnRef, Value),
+    Add(ColumnRef, Value),
+}
+
+fn apply_sets(q: &mut sea_query::UpdateStatement, sets: &[Assignment], dialect: Dialect) -> Result<()> {
+    for s in sets {
+        match s {
+            Assignment::Value(c, v) => {
+                q.value(c.meta.name, Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?));
+            }
+            Assignment::Add(c, v) => {
+                let delta = Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?);
+                q.value(c.meta.name, Expr::col(c.meta.name).add(delta));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl<M: Model> Patch<M> {
+    /// A patch of the row with this key.
+    pub fn new(key: M::Key) -> Self {
+        Patch { key, sets: Vec::new() }
+    }
+
+    /// Set a column to a value.
+    pub fn set<T: crate::SqlType>(mut self, column: crate::Column<M, T>, value: impl Into<T>) -> Self {
+        self.sets.push(Assignment::Value(column.as_ref(), value.into().to_value()));
+        self
+    }
+
+    /// Add `delta` to a numeric column in the database (`stock = stock + delta`), safe
+    /// under concurrency.
+    pub fn add<T: crate::SqlType>(mut self, column: crate::Column<M, T>, delta: impl Into<T::Inner>) -> Self {
+        self.sets.push(Assignment::Add(column.as_ref(), delta.into().to_value()));
+        self
+    }
+
+    /// Run it; returns the updated row, or `None` when no row has the key.
+    pub async fn execute(self, db: &impl Executor) -> Result<Option<M>> {
+        let dialect = db.dialect();
+        let cond = key_condition::<M>(&self.key)?;
+        if self.sets.is_empty() {
+            return get::<M>(db, &self.key).await;
+        }
+        let mut q = Query::update();
+        q.table(M::TABLE.name);
+        apply_sets(&mut q, &self.sets, dialect)?;
+        q.and_where(cond.to_expr(dialect)?);
+        let (mut sql, vals) = build(&q, dialect);
+        if dialect == Dialect::MySql {
+            // MariaDB has no UPDATE … RETURNING: read the row back.
+            let done = db.execute_statement(Statement::new(sql, vals)).await?;
+            if done.rows_affected == 0 {
+                return Ok(None);
+            }
+            return get::<M>(db, &self.key).await;
+        }
+        sql.push_str(&returning::<M>(dialect));
+        decode_one::<M>(db.fetch_row(Statement::new(sql, vals)).await?)
+    }
+}
+
+/// `UPDATE … SET … WHERE condition`, returning the number of rows changed. Start one with
+/// `Model::update_where(condition)`.
+#[derive(Debug, Clone)]
+pub struct UpdateWhere<M> {
+    condition: Condition,
+    sets: Vec<Assignment>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> UpdateWhere<M> {
+    /// Update the rows matching `condition`.
+    pub fn new(condition: Condition) -> Self {
+        UpdateWhere {
+            condition,
+            sets: Vec::new(),
+            _model: PhantomData,
+        }
+    }
+    /// Set a column to a value.
+    pub fn set<T: crate::SqlType>(mut self, column: crate::Column<M, T>, value: impl Into<T>) -> Self {
+        self.sets.push(Assignment::Value(column.as_ref(), value.into().to_value()));
+        self
+    }
+    /// Add `delta` to a numeric column.
+    pub fn add<T: crate::SqlType>(mut self, column: crate::Column<M, T>, delta: impl Into<T::Inner>) -> Self {
+        self.sets.push(Assignment::Add(column.as_ref(), delta.into().to_value()));
+        self
+    }
+    /// Run it; returns the number of rows matched.
+    pub async fn execute(self, db: &impl Executor) -> Result<u64> {
+        if self.sets.is_empty() {
+            return Err(Error::Unsupported("update_where needs at least one set(...)".into()));
+        }
+        let dialect = db.dialect();
+        let mut q = Query::update();
+        q.table(M::TABLE.name);
+        apply_sets(&mut q, &self.sets, dialect)?;
+        q.and_where(self.condition.to_expr(dialect)?);
+        let (sql, vals) = build(&q, dialect);
+        Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected)
+    }
+}
+
+/// `DELETE … WHERE condition`, returning the number of rows deleted. Start one with
+/// `Model::delete_where(condition)`.
+#[derive(Debug, Clone)]
+pub struct DeleteWhere<M> {
+    condition: Condition,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> DeleteWhere<M> {
+    /// Delete the rows matching `condition`.
+    pub fn new(condition: Condition) -> Self {
+        DeleteWhere {
+            condition,
+            _model: PhantomData,
+        }
+    }
+    /// Run it; returns the number of rows deleted.
+    pub async fn execute(self, db: &impl Executor) -> Result<u64> {
+        let dialect = db.dialect();
+        let mut q = Query::delete();
+        q.from_table(M::TABLE.name).and_where(self.condition.to_expr(dialect)?);
+        let (sql, vals) = build(&q, dialect);
+        Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected)
+    }
+}
+

@@ -1,0 +1,277 @@
+//! `Database`: one handle over a SQLite, PostgreSQL or MariaDB pool.
+
+use crate::executor::{ConnRef, Fetch, Fetched, RunSettings};
+use crate::{ConnectOptions, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
+use futures::stream::{BoxStream, StreamExt};
+use sqlx::pool::PoolOptions;
+use sqlx::{AssertSqlSafe, Executor as _};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// The three concrete pools, behind one type (`sqlx::Any` would drop UUID, decimal, JSON
+/// and date types).
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+    MySql(sqlx::MySqlPool),
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub pool: Pool,
+    pub options: ConnectOptions,
+    pub settings: RunSettings,
+    waiting: AtomicUsize,
+}
+
+/// A pool of connections to one database, reached by URL. Cheap to clone (an `Arc`).
+///
+/// ```no_run
+/// # async fn f() -> almacen::Result<()> {
+/// use almacen::prelude::*;
+/// let db = Database::connect("sqlite://app.db?max_connections=8&statement_timeout=5s").await?;
+/// let n = db.execute_raw("DELETE FROM sessions WHERE expired = :yes", params! { "yes" => true }).await?;
+/// println!("{n} sessions removed; pool: {:?}", db.stats());
+/// db.close().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// A snapshot of the pool's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (idle plus in use).
+    pub size: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// Connections handed out.
+    pub in_use: u32,
+    /// Callers waiting for a connection.
+    pub waiting: u32,
+    /// The most connections the pool will open.
+    pub max_connections: u32,
+}
+
+/// Decrements the waiting counter however the acquire ends (including cancellation).
+struct Waiting<'a>(&'a AtomicUsize);
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Database {
+    /// Connect to the database at `url` (see [`ConnectOptions`] for the URL forms and the
+    /// query parameters that tune the pool).
+    pub async fn connect(url: &str) -> Result<Database> {
+        Self::connect_with(ConnectOptions::from_url(url)?).await
+    }
+
+    /// Connect to the database named by the `DATABASE_URL` environment variable.
+    pub async fn connect_env() -> Result<Database> {
+        Self::connect_with(ConnectOptions::from_env()?).await
+    }
+
+    /// Connect with options built in code.
+    pub async fn connect_with(options: ConnectOptions) -> Result<Database> {
+        let settings = RunSettings {
+            dialect: options.dialect(),
+            statement_timeout: options.statement_timeout,
+            slow_statement: options.slow_statement,
+            echo: options.echo,
+            log_parameters: options.log_parameters,
+            acquire_timeout: options.acquire_timeout,
+        };
+        let connect = Self::open_pool(&options, &settings);
+        let pool = match tokio::time::timeout(options.connect_timeout, connect).await {
+            Ok(pool) => pool?,
+            Err(_) => {
+                return Err(Error::ConnectionLost(format!(
+                    "could not connect to {} within the connect timeout of {:?}",
+                    options.dialect(),
+                    options.connect_timeout
+                )));
+            }
+        };
+        Ok(Database {
+            inner: Arc::new(Inner {
+                pool,
+                options,
+                settings,
+                waiting: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    fn pool_options<DB: sqlx::Database>(o: &ConnectOptions) -> PoolOptions<DB> {
+        let keep_alive = o.is_in_memory();
+        PoolOptions::<DB>::new()
+            .max_connections(o.max_connections)
+            .min_connections(if keep_alive { 1 } else { o.min_connections })
+            .acquire_timeout(o.acquire_timeout)
+            .max_lifetime(if keep_alive { None } else { o.max_lifetime })
+            .idle_timeout(if keep_alive { None } else { o.idle_timeout })
+            .test_before_acquire(o.pre_ping)
+    }
+
+    async fn open_pool(o: &ConnectOptions, settings: &RunSettings) -> Result<Pool> {
+        let err = |e| settings.err(e);
+        let url = o.driver_url();
+        Ok(match o.dialect() {
+            Dialect::Sqlite => {
+                let mut opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                    .map_err(err)?
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5));
+                if !o.is_in_memory() {
+                    opts = opts
+                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
+                }
+                Pool::Sqlite(Self::pool_options(o).connect_with(opts).await.map_err(err)?)
+            }
+            Dialect::Postgres => {
+                let mut server = vec![("TimeZone".to_string(), "UTC".to_string())];
+                if let Some(t) = o.statement_timeout {
+                    server.push(("statement_timeout".into(), t.as_millis().max(1).to_string()));
+                }
+                let opts = sqlx::postgres::PgConnectOptions::from_str(url).map_err(err)?.options(server);
+                Pool::Postgres(Self::pool_options(o).connect_with(opts).await.map_err(err)?)
+            }
+            Dialect::MySql => {
+                let opts = sqlx::mysql::MySqlConnectOptions::from_str(url)
+                    .map_err(err)?
+                    .timezone(Some("+00:00".to_string()))
+                    .charset("utf8mb4");
+                let mut session = String::from(
+                    "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO')",
+                );
+                if let Some(t) = o.statement_timeout {
+                    session.push_str(&format!(", max_statement_time = {:.3}", t.as_secs_f64()));
+                }
+                let session: Arc<str> = session.into();
+                let pool = Self::pool_options::<sqlx::MySql>(o)
+                    .after_connect(move |conn, _meta| {
+                        let session = session.clone();
+                        Box::pin(async move { conn.execute(AssertSqlSafe(session)).await.map(|_| ()) })
+                    })
+                    .connect_with(opts)
+                    .await
+                    .map_err(err)?;
+                Pool::MySql(pool)
+            }
+        })
+    }
+
+    /// The dialect of this database.
+    pub fn dialect(&self) -> Dialect {
+        self.inner.settings.dialect
+    }
+
+    /// The options this database was opened with.
+    pub fn options(&self) -> &ConnectOptions {
+        &self.inner.options
+    }
+
+    /// The pool's current size, idle and busy connections, and waiting callers.
+    pub fn stats(&self) -> PoolStats {
+        let (size, idle) = match &self.inner.pool {
+            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            Pool::Postgres(p) => (p.size(), p.num_idle()),
+            Pool::MySql(p) => (p.size(), p.num_idle()),
+        };
+        let idle = idle as u32;
+        PoolStats {
+            size,
+            idle,
+            in_use: size.saturating_sub(idle),
+            waiting: self.inner.waiting.load(Ordering::Relaxed) as u32,
+            max_connections: self.inner.options.max_connections,
+        }
+    }
+
+    /// Close every connection: waits for connections in use to come back, then closes them.
+    /// Later calls fail with [`Error::ConnectionLost`].
+    pub async fn close(&self) {
+        match &self.inner.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+            Pool::MySql(p) => p.close().await,
+        }
+    }
+
+    /// True once [`close`](Self::close) has been called.
+    pub fn is_closed(&self) -> bool {
+        match &self.inner.pool {
+            Pool::Sqlite(p) => p.is_closed(),
+            Pool::Postgres(p) => p.is_closed(),
+            Pool::MySql(p) => p.is_closed(),
+        }
+    }
+
+    pub(crate) async fn acquire<DB: sqlx::Database>(&self, pool: &sqlx::Pool<DB>) -> Result<sqlx::pool::PoolConnection<DB>> {
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.inner.waiting);
+        pool.acquire().await.map_err(|e| self.inner.settings.err(e))
+    }
+
+    async fn run(&self, stmt: Statement, fetch: Fetch) -> Result<Fetched> {
+        let s = &self.inner.settings;
+        match &self.inner.pool {
+            Pool::Sqlite(p) => {
+                let mut c = self.acquire(p).await?;
+                s.run(ConnRef::Sqlite(&mut c), stmt, fetch, false).await
+            }
+            Pool::Postgres(p) => {
+                let mut c = self.acquire(p).await?;
+                s.run(ConnRef::Postgres(&mut c), stmt, fetch, false).await
+            }
+            Pool::MySql(p) => {
+                let mut c = self.acquire(p).await?;
+                s.run(ConnRef::MySql(&mut c), stmt, fetch, false).await
+            }
+        }
+    }
+}
+
+impl Executor for Database {
+    fn dialect(&self) -> Dialect {
+        self.inner.settings.dialect
+    }
+
+    async fn fetch_rows(&self, stmt: Statement) -> Result<Vec<DbRow>> {
+        Ok(self.run(stmt, Fetch::All).await?.rows())
+    }
+
+    fn as_database(&self) -> Option<&Database> {
+        Some(self)
+    }
+
+    async fn fetch_row(&self, stmt: Statement) -> Result<Option<DbRow>> {
+        Ok(self.run(stmt, Fetch::Optional).await?.row())
+    }
+
+    async fn execute_statement(&self, stmt: Statement) -> Result<ExecResult> {
+        Ok(self.run(stmt, Fetch::Execute).await?.done())
+    }
+
+    /// Streams rows from one pooled connection as the database sends them. The session's
+    /// default statement timeout applies (a per-statement override does not).
+    fn stream_rows(&self, stmt: Statement) -> BoxStream<'_, Result<DbRow>> {
+        let s = &self.inner.settings;
+        let args = sea_query_sqlx::SqlxValues(sea_query::Values(stmt.values));
+        let sql = AssertSqlSafe(stmt.sql);
+        match &self.inner.pool {
+            Pool::Sqlite(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Sqlite).map_err(|e| s.err(e))).boxed(),
+            Pool::Postgres(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Postgres).map_err(|e| s.err(e))).boxed(),
+            Pool::MySql(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::MySql).map_err(|e| s.err(e))).boxed(),
+        }
+    }
+}

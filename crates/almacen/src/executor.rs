@@ -1,0 +1,307 @@
+//! Running statements: one executor trait for the pool and for transactions, with
+//! tracing spans, slow-statement warnings and statement timeouts on every dialect.
+
+use crate::raw::{Params, bind_named};
+use crate::{Dialect, DbRow, Error, Result, Row};
+use futures::stream::BoxStream;
+use sqlx::AssertSqlSafe;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// A statement ready to run: SQL in the dialect's placeholder style and its bound values.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub(crate) sql: Arc<str>,
+    pub(crate) values: Vec<sea_query::Value>,
+    /// Per-statement timeout: `None` uses the database default, `Some(None)` means no limit.
+    pub(crate) timeout: Option<Option<Duration>>,
+}
+
+impl Statement {
+    /// A statement from SQL text already in the dialect's placeholder style.
+    pub fn new(sql: impl Into<Arc<str>>, values: Vec<sea_query::Value>) -> Self {
+        Statement {
+            sql: sql.into(),
+            values,
+            timeout: None,
+        }
+    }
+
+    /// Override the database's default statement timeout for this statement
+    /// (`None`: no limit).
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+}
+
+/// What a statement that returns no rows did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExecResult {
+    /// Rows inserted, updated or deleted.
+    pub rows_affected: u64,
+    /// The last auto-increment id (SQLite and MySQL).
+    pub last_insert_id: Option<i64>,
+}
+
+/// Anything that runs statements: a [`Database`](crate::Database) (each statement on a pooled
+/// connection) or a [`Transaction`](crate::Transaction). Query code takes `&impl Executor`
+/// and runs the same inside or outside a transaction.
+///
+/// ```no_run
+/// use almacen::prelude::*;
+/// async fn count_rows(db: &impl Executor) -> almacen::Result<i64> {
+///     let row = db.fetch_one_raw("SELECT COUNT(*) AS n FROM items", params! {}).await?;
+///     row.get::<i64>("n")
+/// }
+/// ```
+pub trait Executor: Send + Sync {
+    /// The dialect of the database behind this executor.
+    fn dialect(&self) -> Dialect;
+
+    /// Run a statement and collect every row.
+    fn fetch_rows(&self, stmt: Statement) -> impl Future<Output = Result<Vec<DbRow>>> + Send;
+
+    /// Run a statement and return its first row, if any.
+    fn fetch_row(&self, stmt: Statement) -> impl Future<Output = Result<Option<DbRow>>> + Send;
+
+    /// Run a statement that returns no rows.
+    fn execute_statement(&self, stmt: Statement) -> impl Future<Output = Result<ExecResult>> + Send;
+
+    /// Run a statement and stream its rows.
+    fn stream_rows(&self, stmt: Statement) -> BoxStream<'_, Result<DbRow>>;
+
+    /// The pool behind this executor when it is not a transaction (so multi-statement
+    /// operations can open one of their own).
+    fn as_database(&self) -> Option<&crate::Database> {
+        None
+    }
+
+    /// Run raw SQL with `:name` parameters and return every row as a column→value map.
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let rows = db
+    ///     .fetch_all_raw("SELECT id FROM items WHERE stock < :min AND id IN (:ids)",
+    ///                    params! { "min" => 5, "ids" => vec![1, 2, 3] })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    fn fetch_all_raw(&self, sql: &str, params: Params) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        let stmt = bind_named(sql, params, self.dialect());
+        async move {
+            let rows = self.fetch_rows(stmt?).await?;
+            rows.iter().map(Row::from_db).collect()
+        }
+    }
+
+    /// Run raw SQL and return its only row; [`Error::NotFound`] when there is none.
+    fn fetch_one_raw(&self, sql: &str, params: Params) -> impl Future<Output = Result<Row>> + Send {
+        let fut = self.fetch_optional_raw(sql, params);
+        async move { fut.await?.ok_or(Error::NotFound) }
+    }
+
+    /// Run raw SQL and return its first row, if any.
+    fn fetch_optional_raw(&self, sql: &str, params: Params) -> impl Future<Output = Result<Option<Row>>> + Send {
+        let stmt = bind_named(sql, params, self.dialect());
+        async move {
+            let row = self.fetch_row(stmt?).await?;
+            row.as_ref().map(Row::from_db).transpose()
+        }
+    }
+
+    /// Run raw SQL that returns no rows; returns the number of rows affected.
+    fn execute_raw(&self, sql: &str, params: Params) -> impl Future<Output = Result<u64>> + Send {
+        let stmt = bind_named(sql, params, self.dialect());
+        async move { Ok(self.execute_statement(stmt?).await?.rows_affected) }
+    }
+}
+
+/// Logging and timeout settings every run needs, copied from the connect options.
+#[derive(Debug, Clone)]
+pub(crate) struct RunSettings {
+    pub dialect: Dialect,
+    pub statement_timeout: Option<Duration>,
+    pub slow_statement: Option<Duration>,
+    pub echo: bool,
+    pub log_parameters: bool,
+    pub acquire_timeout: Duration,
+}
+
+impl RunSettings {
+    pub(crate) fn err(&self, e: sqlx::Error) -> Error {
+        Error::from_sqlx(e, self.dialect, self.acquire_timeout)
+    }
+
+    /// The timeout that applies to `stmt`, and whether it differs from the session default.
+    fn timeout_for(&self, timeout: Option<Option<Duration>>) -> (Option<Duration>, bool) {
+        match timeout {
+            None => (self.statement_timeout, false),
+            Some(t) => (t, t != self.statement_timeout),
+        }
+    }
+
+    /// Run `stmt` on `conn` inside a tracing span, then log it (slow ones as warnings).
+    pub(crate) async fn run(&self, conn: ConnRef<'_>, stmt: Statement, fetch: Fetch, in_tx: bool) -> Result<Fetched> {
+        let sql = stmt.sql.clone();
+        let params = self.log_parameters.then(|| format!("{:?}", stmt.values));
+        let params = params.as_deref().unwrap_or("<hidden>");
+        let span = tracing::debug_span!("almacen.query", db.system = self.dialect.name(), db.statement = %sql);
+        let start = Instant::now();
+        let out = conn.run(self, stmt, fetch, in_tx).instrument(span).await;
+        let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+        match self.slow_statement {
+            Some(limit) if start.elapsed() >= limit => {
+                let threshold_ms = limit.as_secs_f64() * 1e3;
+                tracing::warn!(target: "almacen::sql", %sql, params, elapsed_ms, threshold_ms, "slow statement");
+            }
+            _ if self.echo => tracing::info!(target: "almacen::sql", %sql, params, elapsed_ms, ok = out.is_ok(), "statement"),
+            _ => tracing::debug!(target: "almacen::sql", %sql, params, elapsed_ms, ok = out.is_ok(), "statement"),
+        }
+        out
+    }
+}
+
+/// What to do with a statement's result.
+#[derive(Clone, Copy)]
+pub(crate) enum Fetch {
+    All,
+    Optional,
+    Execute,
+}
+
+/// The result of a run, shaped by [`Fetch`].
+pub(crate) enum Fetched {
+    Rows(Vec<DbRow>),
+    Row(Option<DbRow>),
+    Done(ExecResult),
+}
+
+impl Fetched {
+    pub(crate) fn rows(self) -> Vec<DbRow> {
+        match self {
+            Fetched::Rows(r) => r,
+            Fetched::Row(r) => r.into_iter().collect(),
+            Fetched::Done(_) => Vec::new(),
+        }
+    }
+    pub(crate) fn row(self) -> Option<DbRow> {
+        match self {
+            Fetched::Rows(r) => r.into_iter().next(),
+            Fetched::Row(r) => r,
+            Fetched::Done(_) => None,
+        }
+    }
+    pub(crate) fn done(self) -> ExecResult {
+        match self {
+            Fetched::Done(d) => d,
+            Fetched::Rows(r) => ExecResult { rows_affected: r.len() as u64, last_insert_id: None },
+            Fetched::Row(r) => ExecResult { rows_affected: r.is_some() as u64, last_insert_id: None },
+        }
+    }
+}
+
+macro_rules! run_query {
+    ($conn:expr, $stmt:expr, $sql:expr, $fetch:expr, $row:path, $done:expr) => {{
+        let q = sqlx::query_with(AssertSqlSafe($sql), sea_query_sqlx::SqlxValues(sea_query::Values($stmt)));
+        match $fetch {
+            Fetch::All => q.fetch_all(&mut *$conn).await.map(|rows| Fetched::Rows(rows.into_iter().map($row).collect())),
+            Fetch::Optional => q.fetch_optional(&mut *$conn).await.map(|row| Fetched::Row(row.map($row))),
+            Fetch::Execute => q.execute(&mut *$conn).await.map(|r| Fetched::Done($done(r))),
+        }
+    }};
+}
+
+/// A connection of any dialect, borrowed for one statement.
+pub(crate) enum ConnRef<'c> {
+    Sqlite(&'c mut sqlx::SqliteConnection),
+    Postgres(&'c mut sqlx::PgConnection),
+    MySql(&'c mut sqlx::MySqlConnection),
+}
+
+impl ConnRef<'_> {
+    /// Run `stmt` on this connection, applying its statement timeout.
+    pub(crate) async fn run(self, settings: &RunSettings, stmt: Statement, fetch: Fetch, in_tx: bool) -> Result<Fetched> {
+        let (timeout, overridden) = settings.timeout_for(stmt.timeout);
+        let Statement { sql, values, .. } = stmt;
+        match self {
+            ConnRef::Sqlite(conn) => {
+                let sqlite_done = |r: sqlx::sqlite::SqliteQueryResult| ExecResult {
+                    rows_affected: r.rows_affected(),
+                    last_insert_id: Some(r.last_insert_rowid()),
+                };
+                match timeout {
+                    None => run_query!(conn, values, sql, fetch, DbRow::Sqlite, sqlite_done).map_err(|e| settings.err(e)),
+                    Some(limit) => {
+                        // SQLite has no server-side timeout: interrupt the statement from here.
+                        let handle = {
+                            let mut locked = conn.lock_handle().await.map_err(|e| settings.err(e))?;
+                            locked.as_raw_handle().as_ptr() as usize
+                        };
+                        let fut = async { run_query!(conn, values, sql, fetch, DbRow::Sqlite, sqlite_done) };
+                        tokio::pin!(fut);
+                        let result = tokio::select! {
+                            r = &mut fut => r,
+                            _ = tokio::time::sleep(limit) => {
+                                // SAFETY: the connection (and so the handle) is borrowed for the
+                                // whole of this function; sqlite3_interrupt is thread-safe.
+                                unsafe { libsqlite3_sys::sqlite3_interrupt(handle as *mut libsqlite3_sys::sqlite3) };
+                                fut.await
+                            }
+                        };
+                        result.map_err(|e| match settings.err(e) {
+                            Error::Database(info) if info.code.as_deref() == Some("9") => {
+                                Error::StatementTimeout(format!("statement exceeded {limit:?} and was interrupted"))
+                            }
+                            other => other,
+                        })
+                    }
+                }
+            }
+            ConnRef::Postgres(conn) => {
+                let pg_done = |r: sqlx::postgres::PgQueryResult| ExecResult { rows_affected: r.rows_affected(), last_insert_id: None };
+                if overridden {
+                    let ms = timeout.map(|t| t.as_millis().max(1)).unwrap_or(0);
+                    set_pg_timeout(conn, ms).await.map_err(|e| settings.err(e))?;
+                    let out = run_query!(conn, values, sql, fetch, DbRow::Postgres, pg_done);
+                    let default_ms = settings.statement_timeout.map(|t| t.as_millis().max(1)).unwrap_or(0);
+                    // Inside a failed transaction the reset fails, but the rollback undoes the SET.
+                    let reset = set_pg_timeout(conn, default_ms).await;
+                    let out = out.map_err(|e| settings.err(e))?;
+                    if !in_tx {
+                        reset.map_err(|e| settings.err(e))?;
+                    }
+                    Ok(out)
+                } else {
+                    run_query!(conn, values, sql, fetch, DbRow::Postgres, pg_done).map_err(|e| settings.err(e))
+                }
+            }
+            ConnRef::MySql(conn) => {
+                let my_done = |r: sqlx::mysql::MySqlQueryResult| ExecResult {
+                    rows_affected: r.rows_affected(),
+                    last_insert_id: Some(r.last_insert_id() as i64),
+                };
+                let sql: Arc<str> = if overridden {
+                    // MariaDB runs one statement under its own limit without a round trip.
+                    let secs = timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0);
+                    format!("SET STATEMENT max_statement_time={secs:.3} FOR {sql}").into()
+                } else {
+                    sql
+                };
+                run_query!(conn, values, sql, fetch, DbRow::MySql, my_done).map_err(|e| settings.err(e))
+            }
+        }
+    }
+}
+
+async fn set_pg_timeout(conn: &mut sqlx::PgConnection, ms: u128) -> std::result::Result<(), sqlx::Error> {
+    sqlx::raw_sql(AssertSqlSafe(format!("SET statement_timeout = {ms}"))).execute(&mut *conn).await.map(|_| ())
+}

@@ -1,0 +1,109 @@
+//! # almacen
+//!
+//! The persistence layer of a Rust microservice: one [`Database`] over SQLite, PostgreSQL
+//! and MariaDB, models declared once with `#[derive(Model)]`, typed queries, transactions
+//! and raw SQL with `:name` parameters.
+//!
+//! ```no_run
+//! use almacen::prelude::*;
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "products")]
+//! pub struct Product {
+//!     #[model(primary_key, auto)]
+//!     pub id: i64,
+//!     #[model(max_len = 200, index)]
+//!     pub name: String,
+//!     #[model(default = 0)]
+//!     pub stock: i32,
+//! }
+//!
+//! # async fn run() -> almacen::Result<()> {
+//! let db = Database::connect("sqlite::memory:").await?;
+//! db.create_tables(&[Product::TABLE]).await?;
+//! let lamp = Product::insert(&db, NewProduct { name: "Lamp".into(), stock: 3 }).await?;
+//! let in_stock: Vec<Product> = Product::select()
+//!     .filter(Product::STOCK.gt(0))
+//!     .order_by(Product::NAME.asc())
+//!     .fetch_all(&db)
+//!     .await?;
+//! db.transaction(async |tx| {
+//!     let mut p = Product::get(tx, lamp.id).await?.ok_or(Error::NotFound)?;
+//!     p.stock -= 1;
+//!     p.update(tx).await?;
+//!     Ok(())
+//! })
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Model attributes
+//!
+//! On the struct: `#[model(table = "name")]`, `index("a", "b")` and `unique("a", "b")` for
+//! composite indexes (repeatable), `composite` to allow a primary key of several fields.
+//!
+//! On a field: `primary_key`, `auto` (database-generated integer), `column = "name"`,
+//! `max_len = N`, `decimal(P, S)`, `unique`, `index`, `default = <expr>` (client side, used by
+//! `New<Model>::default()`), `server_default = now` or `server_default = "<sql>"`,
+//! `references = "table.column"`, `on_delete = "cascade" | "set_null" | "restrict" | "no_action"`,
+//! `type = "text" | "smallint" | "integer" | "bigint" | "float" | "double" | "json" | "bytes"`.
+
+#![warn(missing_docs)]
+
+mod config;
+mod crud;
+mod database;
+mod dialect;
+mod error;
+mod executor;
+mod model;
+pub mod query;
+mod raw;
+mod row;
+mod schema;
+mod transaction;
+mod types;
+mod value;
+
+pub use almacen_macros::{DbEnum, FromRow, Model};
+pub use config::ConnectOptions;
+pub use crud::{DeleteWhere, Patch, UpdateWhere};
+/// The generic CRUD functions behind the methods `#[derive(Model)]` generates.
+pub mod ops {
+    pub use crate::crud::{delete, get, insert, insert_many, update, upsert};
+}
+pub use database::{Database, PoolStats};
+pub use dialect::Dialect;
+pub use error::{DbErrorInfo, Error, Result};
+pub use executor::{ExecResult, Executor, Statement};
+pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Model, NewRecord, OnDelete, ServerDefault, TableMeta};
+pub use query::{Column, Condition, Order};
+pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
+pub use row::{DbRow, Row};
+pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
+pub use types::{DbEnumText, SqlType};
+pub use value::{Kind, Value};
+
+/// Re-exports for generated code; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::types::{decode_enum, enum_from_value};
+}
+
+/// Re-exported crates whose types appear in models.
+pub use chrono;
+pub use rust_decimal;
+pub use serde_json;
+pub use uuid;
+
+/// Everything a service module usually needs: `use almacen::prelude::*;`.
+pub mod prelude {
+    pub use crate::query::{Select, avg, count, count_all, max, min, sum};
+    pub use crate::{
+        Column, Condition, Database, DbEnum, Error, Executor, FromRow, IsolationLevel, Model, Order, Params, RetryPolicy, Row,
+        Transaction, TxOptions, Value, params,
+    };
+    pub use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+    pub use rust_decimal::Decimal;
+    pub use uuid::Uuid;
+}

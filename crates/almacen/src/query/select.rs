@@ -1,0 +1,448 @@
+//! `SELECT` builders: rows of a model, joined models, columns and aggregates.
+
+use super::{Condition, Order, Selectable};
+use crate::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use sea_query::{Expr, NullOrdering, Query, QueryStatementWriter, SelectStatement};
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// Build a sea-query statement for `dialect`.
+pub(crate) fn build<S: QueryStatementWriter>(stmt: &S, dialect: Dialect) -> (String, Vec<sea_query::Value>) {
+    let (sql, values) = match dialect {
+        Dialect::Postgres => stmt.build(sea_query::PostgresQueryBuilder),
+        Dialect::MySql => stmt.build(sea_query::MysqlQueryBuilder),
+        Dialect::Sqlite => stmt.build(sea_query::SqliteQueryBuilder),
+    };
+    (sql, values.0)
+}
+
+#[derive(Debug, Clone)]
+struct Join {
+    table: &'static str,
+    on: Condition,
+    left: bool,
+}
+
+/// The parts every SELECT shares: filter, joins, order, limit/offset, timeout.
+#[derive(Debug, Clone, Default)]
+struct Clauses {
+    filter: Option<Condition>,
+    joins: Vec<Join>,
+    order: Vec<Order>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    timeout: Option<Option<Duration>>,
+}
+
+impl Clauses {
+    fn filter(&mut self, c: Condition) {
+        self.filter = Some(match self.filter.take() {
+            Some(f) => f.and(c),
+            None => c,
+        });
+    }
+
+    fn apply(&self, q: &mut SelectStatement, dialect: Dialect) -> Result<()> {
+        for j in &self.joins {
+            let on = j.on.to_expr(dialect)?;
+            if j.left {
+                q.left_join(j.table, on);
+            } else {
+                q.inner_join(j.table, on);
+            }
+        }
+        if let Some(f) = &self.filter {
+            q.and_where(f.to_expr(dialect)?);
+        }
+        for o in &self.order {
+            let dir = if o.descending { sea_query::Order::Desc } else { sea_query::Order::Asc };
+            if o.column.meta.nullable {
+                // NULLs first ascending and last descending, the same on every dialect.
+                let nulls = if o.descending { NullOrdering::Last } else { NullOrdering::First };
+                q.order_by_expr_with_nulls(o.column.expr(), dir, nulls);
+            } else {
+                q.order_by_expr(o.column.expr(), dir);
+            }
+        }
+        Ok(())
+    }
+
+    /// Finish the statement. LIMIT and OFFSET are written as literals: a bound LIMIT makes
+    /// SQLite re-prepare the statement for every new value.
+    fn finish(&self, q: &SelectStatement, dialect: Dialect) -> Statement {
+        let (mut sql, values) = build(q, dialect);
+        match (self.limit, self.offset) {
+            (Some(l), Some(o)) => sql.push_str(&format!(" LIMIT {l} OFFSET {o}")),
+            (Some(l), None) => sql.push_str(&format!(" LIMIT {l}")),
+            (None, Some(o)) => match dialect {
+                Dialect::Postgres => sql.push_str(&format!(" OFFSET {o}")),
+                Dialect::Sqlite => sql.push_str(&format!(" LIMIT -1 OFFSET {o}")),
+                Dialect::MySql => sql.push_str(&format!(" LIMIT 18446744073709551615 OFFSET {o}")),
+            },
+            (None, None) => {}
+        }
+        let mut stmt = Statement::new(sql, values);
+        stmt.timeout = self.timeout;
+        stmt
+    }
+}
+
+/// A typed `SELECT` of model `M`'s rows. Start one with `M::select()`.
+///
+/// ```no_run
+/// # use almacen::prelude::*;
+/// # #[derive(Model, Debug)] #[model(table = "items")]
+/// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
+/// # async fn f(db: &Database) -> almacen::Result<()> {
+/// let page: Vec<Item> = Item::select()
+///     .filter(Item::STOCK.gt(0).and(Item::NAME.like("L%")))
+///     .order_by(Item::NAME.asc())
+///     .order_by(Item::ID.desc())
+///     .limit(20)
+///     .offset(40)
+///     .fetch_all(db)
+///     .await?;
+/// let n = Item::select().filter(Item::STOCK.eq(0)).count(db).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Select<M> {
+    clauses: Clauses,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Select<M> {
+    fn clone(&self) -> Self {
+        Select {
+            clauses: self.clauses.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M: Model> Default for Select<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> Select<M> {
+    /// All rows of `M`.
+    pub fn new() -> Self {
+        Select {
+            clauses: Clauses::default(),
+            _model: PhantomData,
+        }
+    }
+
+    /// Keep rows matching `condition` (several calls are ANDed).
+    pub fn filter(mut self, condition: Condition) -> Self {
+        self.clauses.filter(condition);
+        self
+    }
+
+    /// Order by a key; call again for further keys.
+    pub fn order_by(mut self, order: Order) -> Self {
+        self.clauses.order.push(order);
+        self
+    }
+
+    /// Return at most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.clauses.limit = Some(n);
+        self
+    }
+
+    /// Skip the first `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.clauses.offset = Some(n);
+        self
+    }
+
+    /// Override the database's statement timeout for this query (`None`: no limit).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.clauses.timeout = Some(timeout);
+        self
+    }
+
+    /// `INNER JOIN` model `N`'s table on `on`; filter and order on `N`'s columns too.
+    pub fn inner_join<N: Model>(mut self, on: Condition) -> Self {
+        self.clauses.joins.push(Join {
+            table: N::TABLE.name,
+            on,
+            left: false,
+        });
+        self
+    }
+
+    /// `LEFT JOIN` model `N`'s table on `on`.
+    pub fn left_join<N: Model>(mut self, on: Condition) -> Self {
+        self.clauses.joins.push(Join {
+            table: N::TABLE.name,
+            on,
+            left: true,
+        });
+        self
+    }
+
+    /// Select chosen columns and aggregates instead of whole rows, e.g.
+    /// `.columns([Item::NAME.into(), count_all().into()])`, then decode into a tuple or a
+    /// `#[derive(FromRow)]` struct.
+    pub fn columns(self, columns: impl IntoIterator<Item = Selectable>) -> SelectAs<M> {
+        SelectAs {
+            clauses: self.clauses,
+            columns: columns.into_iter().collect(),
+            group_by: Vec::new(),
+            having: None,
+            _model: PhantomData,
+        }
+    }
+
+    fn statement(&self, dialect: Dialect, extra: &[&'static crate::TableMeta]) -> Result<Statement> {
+        let mut q = Query::select();
+        for t in std::iter::once(M::TABLE).chain(extra.iter().copied()) {
+            for c in t.columns {
+                q.expr(Expr::col((t.name, c.name)));
+            }
+        }
+        q.from(M::TABLE.name);
+        self.clauses.apply(&mut q, dialect)?;
+        Ok(self.clauses.finish(&q, dialect))
+    }
+
+    /// Every matching row.
+    pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<M>> {
+        let rows = db.fetch_rows(self.statement(db.dialect(), &[])?).await?;
+        rows.iter().map(|r| M::decode(r, 0)).collect()
+    }
+
+    /// The first matching row, if any.
+    pub async fn fetch_optional(&self, db: &impl Executor) -> Result<Option<M>> {
+        let mut first = self.clone();
+        if first.clauses.limit.is_none() {
+            first.clauses.limit = Some(1);
+        }
+        let row = db.fetch_row(first.statement(db.dialect(), &[])?).await?;
+        row.map(|r| M::decode(&r, 0)).transpose()
+    }
+
+    /// The first matching row; [`Error::NotFound`] when there is none.
+    pub async fn fetch_one(&self, db: &impl Executor) -> Result<M> {
+        self.fetch_optional(db).await?.ok_or(Error::NotFound)
+    }
+
+    /// Matching rows as a stream, decoded as they arrive (for results too large to collect).
+    pub fn stream<'e, E: Executor>(&self, db: &'e E) -> BoxStream<'e, Result<M>> {
+        match self.statement(db.dialect(), &[]) {
+            Ok(stmt) => db.stream_rows(stmt).and_then(|r| async move { M::decode(&r, 0) }).boxed(),
+            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+        }
+    }
+
+    /// Each row of `M` with its joined row of `N` (use with [`inner_join`](Self::inner_join)).
+    pub async fn fetch_joined<N: Model>(&self, db: &impl Executor) -> Result<Vec<(M, N)>> {
+        let rows = db.fetch_rows(self.statement(db.dialect(), &[N::TABLE])?).await?;
+        let at = M::TABLE.columns.len();
+        rows.iter().map(|r| Ok((M::decode(r, 0)?, N::decode(r, at)?))).collect()
+    }
+
+    /// Each row of `M` with its joined row of `N`, `None` where a [`left_join`](Self::left_join)
+    /// found none.
+    pub async fn fetch_left_joined<N: Model>(&self, db: &impl Executor) -> Result<Vec<(M, Option<N>)>> {
+        let rows = db.fetch_rows(self.statement(db.dialect(), &[N::TABLE])?).await?;
+        let at = M::TABLE.columns.len();
+        let key = N::TABLE.columns.iter().position(|c| c.primary_key).unwrap_or(0);
+        rows.iter()
+            .map(|r| {
+                let right = if r.is_null(at + key)? { None } else { Some(N::decode(r, at)?) };
+                Ok((M::decode(r, 0)?, right))
+            })
+            .collect()
+    }
+
+    /// Number of matching rows (limit and offset ignored).
+    pub async fn count(&self, db: &impl Executor) -> Result<i64> {
+        let dialect = db.dialect();
+        let mut q = Query::select();
+        q.expr(Expr::cust("COUNT(*)")).from(M::TABLE.name);
+        let clauses = Clauses {
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            ..self.clauses.clone()
+        };
+        clauses.apply(&mut q, dialect)?;
+        let row = db.fetch_row(clauses.finish(&q, dialect)).await?.ok_or(Error::NotFound)?;
+        row.get_as::<i64>(0)
+    }
+
+    /// Whether any row matches.
+    pub async fn exists(&self, db: &impl Executor) -> Result<bool> {
+        let dialect = db.dialect();
+        let mut inner = Query::select();
+        inner.expr(Expr::val(1)).from(M::TABLE.name);
+        let clauses = Clauses {
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            ..self.clauses.clone()
+        };
+        clauses.apply(&mut inner, dialect)?;
+        let mut q = Query::select();
+        q.expr_as(Expr::exists(inner), "present");
+        let row = db.fetch_row(clauses.finish(&q, dialect)).await?.ok_or(Error::NotFound)?;
+        Ok(row.get_as::<i64>(0).or_else(|_| row.get_as::<bool>(0).map(i64::from))? != 0)
+    }
+}
+
+/// A `SELECT` of chosen columns and aggregates, with GROUP BY and HAVING, decoded into a
+/// tuple or a `#[derive(FromRow)]` struct.
+///
+/// ```no_run
+/// # use almacen::prelude::*;
+/// # #[derive(Model, Debug)] #[model(table = "items")]
+/// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] kind: String, stock: i32 }
+/// # async fn f(db: &Database) -> almacen::Result<()> {
+/// let per_kind: Vec<(String, i64, i64)> = Item::select()
+///     .columns([Item::KIND.into(), count_all().into(), sum(Item::STOCK).into()])
+///     .group_by(Item::KIND)
+///     .having(count_all().gt(1))
+///     .fetch_all(db)
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct SelectAs<M> {
+    clauses: Clauses,
+    columns: Vec<Selectable>,
+    group_by: Vec<super::ColumnRef>,
+    having: Option<Condition>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> SelectAs<M> {
+    /// Keep rows matching `condition` before grouping.
+    pub fn filter(mut self, condition: Condition) -> Self {
+        self.clauses.filter(condition);
+        self
+    }
+    /// Group by a column (call again for more).
+    pub fn group_by<N: Model, T: crate::SqlType>(mut self, column: super::Column<N, T>) -> Self {
+        self.group_by.push(column.as_ref());
+        self
+    }
+    /// Keep groups matching `condition` (aggregate conditions such as `count_all().gt(1)`).
+    pub fn having(mut self, condition: Condition) -> Self {
+        self.having = Some(match self.having.take() {
+            Some(h) => h.and(condition),
+            None => condition,
+        });
+        self
+    }
+    /// Order by a key.
+    pub fn order_by(mut self, order: Order) -> Self {
+        self.clauses.order.push(order);
+        self
+    }
+    /// Return at most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.clauses.limit = Some(n);
+        self
+    }
+    /// Skip the first `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.clauses.offset = Some(n);
+        self
+    }
+    /// `INNER JOIN` model `N`'s table on `on`.
+    pub fn inner_join<N: Model>(mut self, on: Condition) -> Self {
+        self.clauses.joins.push(Join {
+            table: N::TABLE.name,
+            on,
+            left: false,
+        });
+        self
+    }
+    /// `LEFT JOIN` model `N`'s table on `on`.
+    pub fn left_join<N: Model>(mut self, on: Condition) -> Self {
+        self.clauses.joins.push(Join {
+            table: N::TABLE.name,
+            on,
+            left: true,
+        });
+        self
+    }
+
+    fn statement(&self, dialect: Dialect) -> Result<Statement> {
+        let mut q = Query::select();
+        for (i, c) in self.columns.iter().enumerate() {
+            let alias = match c {
+                Selectable::Column(c) => c.meta.name.to_string(),
+                Selectable::Aggregate(a) => format!("{}_{}", agg_name(a.func), a.column.map(|c| c.meta.name).unwrap_or("all")),
+            };
+            let alias = if self.columns[..i].iter().any(|p| matches!(p, Selectable::Column(c) if c.meta.name == alias)) {
+                format!("{alias}_{i}")
+            } else {
+                alias
+            };
+            q.expr_as(c.expr(dialect), alias);
+        }
+        q.from(M::TABLE.name);
+        for g in &self.group_by {
+            q.add_group_by([g.expr()]);
+        }
+        if let Some(h) = &self.having {
+            q.and_having(h.to_expr(dialect)?);
+        }
+        self.clauses.apply(&mut q, dialect)?;
+        Ok(self.clauses.finish(&q, dialect))
+    }
+
+    /// Every result row, decoded into `T` (a tuple of column types, or a `FromRow` struct).
+    pub async fn fetch_all<T: FromRow>(&self, db: &impl Executor) -> Result<Vec<T>> {
+        let rows = db.fetch_rows(self.statement(db.dialect())?).await?;
+        rows.iter().map(T::from_row).collect()
+    }
+
+    /// The first result row, if any.
+    pub async fn fetch_optional<T: FromRow>(&self, db: &impl Executor) -> Result<Option<T>> {
+        let row = db.fetch_row(self.statement(db.dialect())?).await?;
+        row.as_ref().map(T::from_row).transpose()
+    }
+
+    /// The first result row; [`Error::NotFound`] when there is none.
+    pub async fn fetch_one<T: FromRow>(&self, db: &impl Executor) -> Result<T> {
+        self.fetch_optional(db).await?.ok_or(Error::NotFound)
+    }
+}
+
+fn agg_name(f: super::AggFunc) -> &'static str {
+    use super::AggFunc::*;
+    match f {
+        CountAll | Count => "count",
+        Sum => "sum",
+        Avg => "avg",
+        Min => "min",
+        Max => "max",
+    }
+}
+
+macro_rules! tuple_from_row {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: crate::SqlType + Send + Unpin),+> FromRow for ($($t,)+) {
+            fn from_row(row: &crate::DbRow) -> Result<Self> {
+                Ok(($(row.get_as::<$t>($i)?,)+))
+            }
+        }
+    };
+}
+tuple_from_row!(A 0);
+tuple_from_row!(A 0, B 1);
+tuple_from_row!(A 0, B 1, C 2);
+tuple_from_row!(A 0, B 1, C 2, D 3);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+

@@ -1,0 +1,99 @@
+//! Raw SQL with `:name` parameters on every dialect.
+
+mod named;
+
+pub use named::{NamedSql, NamedSqlError, PlaceholderStyle};
+
+use crate::{Dialect, Error, Result, Statement, Value};
+
+/// Named parameters for raw SQL, built with [`params!`](crate::params).
+///
+/// ```
+/// use almacen::{params, Value};
+/// let p = params! { "min" => 5, "ids" => vec![1, 2, 3], "name" => "ada" };
+/// assert_eq!(p.get("min"), Some(&Value::Int(5)));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params(Vec<(String, Value)>);
+
+impl Params {
+    /// No parameters.
+    pub fn new() -> Self {
+        Params(Vec::new())
+    }
+
+    /// Add a parameter (replacing one of the same name).
+    pub fn set(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        let name = name.into();
+        let value = value.into();
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+        self
+    }
+
+    /// The value of a parameter.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// Build [`Params`] for raw SQL: `params! { "name" => value, ... }`.
+///
+/// A `Vec` value expands for `IN (:name)`.
+#[macro_export]
+macro_rules! params {
+    () => { $crate::Params::new() };
+    ($($name:expr => $value:expr),+ $(,)?) => {
+        $crate::Params::new()$(.set($name, $value))+
+    };
+}
+
+/// Rewrite `:name` parameters to the dialect's placeholders and bind the values, or say
+/// which parameter is missing or unused before anything is sent.
+pub(crate) fn bind_named(sql: &str, params: Params, dialect: Dialect) -> Result<Statement> {
+    let parsed = NamedSql::parse(sql).map_err(|e| Error::Parameter(e.to_string()))?;
+    let style = match dialect {
+        Dialect::Postgres => PlaceholderStyle::Dollar,
+        _ => PlaceholderStyle::Question,
+    };
+    let given: Vec<&str> = params.0.iter().map(|(n, _)| n.as_str()).collect();
+    let arity = |name: &str| {
+        params.get(name).map(|v| match v {
+            Value::List(items) => Some(items.len()),
+            _ => None,
+        })
+    };
+    let (text, binds) = parsed.render(style, &given, arity).map_err(|e| Error::Parameter(e.to_string()))?;
+    let mut values = Vec::with_capacity(binds.len());
+    for (name, index) in binds {
+        let value = params.get(&name).expect("render checked every name");
+        let value = match (value, index) {
+            (Value::List(items), Some(i)) => &items[i],
+            (v, _) => v,
+        };
+        values.push(value.to_sea(dialect, None, &format!(":{name}"))?);
+    }
+    Ok(Statement::new(text, values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_expand_and_values_bind_in_order() {
+        let s = bind_named("SELECT * FROM t WHERE a = :a AND id IN (:ids)", params! {"a" => "x", "ids" => vec![1, 2]}, Dialect::Postgres).unwrap();
+        assert_eq!(s.sql(), "SELECT * FROM t WHERE a = $1 AND id IN ($2, $3)");
+        assert_eq!(s.values.len(), 3);
+    }
+
+    #[test]
+    fn missing_and_unused_are_errors() {
+        let e = bind_named("SELECT :a", params! {}, Dialect::Sqlite).unwrap_err().to_string();
+        assert!(e.contains(":a") || e.contains("a"), "{e}");
+        let e = bind_named("SELECT 1", params! {"b" => 1}, Dialect::MySql).unwrap_err().to_string();
+        assert!(e.contains('b'), "{e}");
+    }
+}

@@ -1,0 +1,334 @@
+//! Schema from models: `CREATE TABLE` / `DROP TABLE` in foreign-key order, with the
+//! portable column types mapped for each dialect.
+//!
+//! The DDL is written here rather than through sea-query's table builder because almost
+//! every column needs a dialect-specific type plus a CHECK that sea-query cannot derive
+//! (text length and JSON validity on SQLite, scaled decimals, binary UUIDs, …).
+
+use crate::{ColumnMeta, ColumnType, Database, Dialect, Error, Executor, OnDelete, Result, ServerDefault, Statement, TableMeta};
+
+/// Order tables so every table comes after the tables it references (references to tables
+/// outside the list are ignored). A cycle is an error naming the tables in it.
+pub fn dependency_order<'a>(tables: &[&'a TableMeta]) -> Result<Vec<&'a TableMeta>> {
+    let mut ordered: Vec<&TableMeta> = Vec::with_capacity(tables.len());
+    let mut remaining: Vec<&TableMeta> = tables.to_vec();
+    while !remaining.is_empty() {
+        let ready = remaining.iter().position(|t| {
+            t.references()
+                .filter(|r| *r != t.name)
+                .all(|r| ordered.iter().any(|o| o.name == r) || !remaining.iter().any(|o| o.name == r))
+        });
+        match ready {
+            Some(i) => ordered.push(remaining.remove(i)),
+            None => {
+                let names: Vec<&str> = remaining.iter().map(|t| t.name).collect();
+                return Err(Error::Unsupported(format!("foreign keys form a cycle among tables {names:?}")));
+            }
+        }
+    }
+    Ok(ordered)
+}
+
+/// Identifiers PostgreSQL would cut at 63 bytes are shortened here, so names stay stable.
+fn ident_name(name: String) -> String {
+    if name.len() <= 63 {
+        return name;
+    }
+    let mut cut = 63;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    name[..cut].to_string()
+}
+
+fn sql_type(c: &ColumnMeta, d: Dialect) -> Result<String> {
+    Ok(match (c.ty, d) {
+        (ColumnType::Text { max_len: Some(n) }, Dialect::Postgres | Dialect::MySql) => format!("VARCHAR({n})"),
+        (ColumnType::Text { max_len: None }, Dialect::MySql) => {
+            if c.primary_key || c.unique || c.indexed {
+                return Err(Error::Unsupported(format!(
+                    "column {} is indexed text without max_len: MariaDB cannot index unbounded text; add #[model(max_len = N)]",
+                    c.name
+                )));
+            }
+            "LONGTEXT".into()
+        }
+        (ColumnType::Text { .. }, _) => "TEXT".into(),
+        (ColumnType::SmallInt, Dialect::Sqlite) | (ColumnType::Integer, Dialect::Sqlite) | (ColumnType::BigInt, Dialect::Sqlite) => "INTEGER".into(),
+        (ColumnType::SmallInt, _) => "SMALLINT".into(),
+        (ColumnType::Integer, Dialect::Postgres) => "INTEGER".into(),
+        (ColumnType::Integer, Dialect::MySql) => "INT".into(),
+        (ColumnType::BigInt, _) => "BIGINT".into(),
+        (ColumnType::Float, Dialect::MySql) => "FLOAT".into(),
+        (ColumnType::Float, _) => "REAL".into(),
+        (ColumnType::Double, Dialect::Postgres) => "DOUBLE PRECISION".into(),
+        (ColumnType::Double, Dialect::MySql) => "DOUBLE".into(),
+        (ColumnType::Double, Dialect::Sqlite) => "REAL".into(),
+        (ColumnType::Decimal { precision, .. }, Dialect::Sqlite) => {
+            if precision > 18 {
+                return Err(Error::Unsupported(format!(
+                    "column {}: SQLite stores decimals as scaled 64-bit integers, so precision is at most 18 (got {precision})",
+                    c.name
+                )));
+            }
+            "INTEGER".into()
+        }
+        (ColumnType::Decimal { precision, scale }, Dialect::Postgres) => format!("NUMERIC({precision}, {scale})"),
+        (ColumnType::Decimal { precision, scale }, Dialect::MySql) => format!("DECIMAL({precision}, {scale})"),
+        (ColumnType::Bool, Dialect::Sqlite) => "INTEGER".into(),
+        (ColumnType::Bool, _) => "BOOLEAN".into(),
+        (ColumnType::Uuid, Dialect::Sqlite) => "BLOB".into(),
+        (ColumnType::Uuid, Dialect::Postgres) => "UUID".into(),
+        (ColumnType::Uuid, Dialect::MySql) => "BINARY(16)".into(),
+        (ColumnType::Timestamp, Dialect::Sqlite) => "TEXT".into(),
+        (ColumnType::Timestamp, Dialect::Postgres) => "TIMESTAMPTZ".into(),
+        (ColumnType::Timestamp, Dialect::MySql) => "DATETIME(6)".into(),
+        (ColumnType::Date, Dialect::Sqlite) => "TEXT".into(),
+        (ColumnType::Date, _) => "DATE".into(),
+        (ColumnType::Time, Dialect::Sqlite) => "TEXT".into(),
+        (ColumnType::Time, Dialect::Postgres) => "TIME".into(),
+        (ColumnType::Time, Dialect::MySql) => "TIME(6)".into(),
+        (ColumnType::Json, Dialect::Sqlite) => "TEXT".into(),
+        (ColumnType::Json, Dialect::Postgres) => "JSONB".into(),
+        (ColumnType::Json, Dialect::MySql) => "JSON".into(),
+        (ColumnType::Bytes, Dialect::Sqlite) => "BLOB".into(),
+        (ColumnType::Bytes, Dialect::Postgres) => "BYTEA".into(),
+        (ColumnType::Bytes, Dialect::MySql) => "LONGBLOB".into(),
+        (ColumnType::Enum { variants }, Dialect::MySql) => {
+            let longest = variants.iter().map(|v| v.chars().count()).max().unwrap_or(1).max(1);
+            format!("VARCHAR({longest})")
+        }
+        (ColumnType::Enum { .. }, _) => "TEXT".into(),
+    })
+}
+
+/// CHECK constraints that make every dialect reject what the portable type does not allow.
+fn checks(c: &ColumnMeta, d: Dialect) -> Vec<String> {
+    let col = d.quote(c.name);
+    let mut out = Vec::new();
+    match (c.ty, d) {
+        (ColumnType::Text { max_len: Some(n) }, Dialect::Sqlite) => out.push(format!("length({col}) <= {n}")),
+        (ColumnType::SmallInt, Dialect::Sqlite) => out.push(format!("{col} BETWEEN -32768 AND 32767")),
+        (ColumnType::Integer, Dialect::Sqlite) => out.push(format!("{col} BETWEEN -2147483648 AND 2147483647")),
+        (ColumnType::Bool, Dialect::Sqlite) => out.push(format!("{col} IN (0, 1)")),
+        (ColumnType::Uuid, Dialect::Sqlite) => out.push(format!("length({col}) = 16")),
+        (ColumnType::Json, Dialect::Sqlite) => out.push(format!("json_valid({col})")),
+        (ColumnType::Enum { variants }, _) => {
+            let list: Vec<String> = variants.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect();
+            out.push(format!("{col} IN ({})", list.join(", ")));
+        }
+        _ => {}
+    }
+    out
+}
+
+fn default_sql(c: &ColumnMeta, d: Dialect) -> Option<String> {
+    Some(match c.server_default? {
+        ServerDefault::Sql(expr) => format!("({expr})"),
+        ServerDefault::Now => match (c.ty, d) {
+            (ColumnType::Date, Dialect::Sqlite) => "(date('now'))".into(),
+            (ColumnType::Time, Dialect::Sqlite) => "(strftime('%H:%M:%f', 'now') || '000')".into(),
+            (_, Dialect::Sqlite) => "(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z')".into(),
+            (ColumnType::Date, Dialect::Postgres) => "CURRENT_DATE".into(),
+            (ColumnType::Time, Dialect::Postgres) => "LOCALTIME".into(),
+            (_, Dialect::Postgres) => "CURRENT_TIMESTAMP".into(),
+            (ColumnType::Date, Dialect::MySql) => "(CURRENT_DATE)".into(),
+            (ColumnType::Time, Dialect::MySql) => "(CURRENT_TIME(6))".into(),
+            (_, Dialect::MySql) => "CURRENT_TIMESTAMP(6)".into(),
+        },
+    })
+}
+
+fn on_delete_sql(a: OnDelete) -> &'static str {
+    match a {
+        OnDelete::NoAction => "NO ACTION",
+        OnDelete::Restrict => "RESTRICT",
+        OnDelete::Cascade => "CASCADE",
+        OnDelete::SetNull => "SET NULL",
+    }
+}
+
+/// The statements that create `table` (if it does not exist) and its indexes.
+pub fn create_table_sql(table: &TableMeta, d: Dialect) -> Result<Vec<String>> {
+    let q = |s: &str| d.quote(s);
+    let pk: Vec<&ColumnMeta> = table.primary_key().collect();
+    let sqlite_rowid_key = d == Dialect::Sqlite && pk.len() == 1 && pk[0].auto_increment;
+    let mut parts = Vec::new();
+    for c in table.columns {
+        let mut def = format!("{} {}", q(c.name), sql_type(c, d)?);
+        if c.auto_increment {
+            if !matches!(c.ty, ColumnType::Integer | ColumnType::BigInt | ColumnType::SmallInt) {
+                return Err(Error::Unsupported(format!("column {}: auto needs an integer type", c.name)));
+            }
+            match d {
+                Dialect::Sqlite if sqlite_rowid_key => def.push_str(" PRIMARY KEY AUTOINCREMENT"),
+                Dialect::Sqlite => {
+                    return Err(Error::Unsupported(format!(
+                        "column {}: SQLite generates only a single-column integer primary key",
+                        c.name
+                    )));
+                }
+                Dialect::Postgres => def.push_str(" GENERATED BY DEFAULT AS IDENTITY"),
+                Dialect::MySql => def.push_str(" AUTO_INCREMENT"),
+            }
+        }
+        if !c.nullable {
+            def.push_str(" NOT NULL");
+        }
+        if let Some(default) = default_sql(c, d) {
+            def.push_str(" DEFAULT ");
+            def.push_str(&default);
+        }
+        for check in checks(c, d) {
+            def.push_str(&format!(" CHECK ({check})"));
+        }
+        parts.push(def);
+    }
+    if !pk.is_empty() && !sqlite_rowid_key {
+        let cols: Vec<String> = pk.iter().map(|c| q(c.name)).collect();
+        parts.push(format!("CONSTRAINT {} PRIMARY KEY ({})", q(&ident_name(format!("pk_{}", table.name))), cols.join(", ")));
+    }
+    for c in table.columns.iter().filter(|c| c.unique && !c.primary_key) {
+        let name = ident_name(format!("uq_{}_{}", table.name, c.name));
+        parts.push(format!("CONSTRAINT {} UNIQUE ({})", q(&name), q(c.name)));
+    }
+    for c in table.columns {
+        if let Some(fk) = c.references {
+            let name = ident_name(format!("fk_{}_{}", table.name, c.name));
+            parts.push(format!(
+                "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
+                q(&name),
+                q(c.name),
+                q(fk.table),
+                q(fk.column),
+                on_delete_sql(fk.on_delete)
+            ));
+        }
+    }
+    let mut sql = format!("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)", q(table.name), parts.join(",\n  "));
+    if d == Dialect::MySql {
+        // Binary, no-pad collation: `=`, UNIQUE and DISTINCT respect case and trailing spaces
+        // as they do on PostgreSQL and SQLite.
+        sql.push_str(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin");
+    }
+    let mut out = vec![sql];
+    for c in table.columns.iter().filter(|c| c.indexed && !c.unique && !c.primary_key) {
+        let name = ident_name(format!("ix_{}_{}", table.name, c.name));
+        out.push(format!("CREATE INDEX IF NOT EXISTS {} ON {} ({})", q(&name), q(table.name), q(c.name)));
+    }
+    for ix in table.indexes {
+        let cols: Vec<String> = ix.columns.iter().map(|c| q(c)).collect();
+        let unique = if ix.unique { "UNIQUE " } else { "" };
+        out.push(format!(
+            "CREATE {unique}INDEX IF NOT EXISTS {} ON {} ({})",
+            q(&ident_name(ix.name.to_string())),
+            q(table.name),
+            cols.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+impl Database {
+    /// Create the tables of these models, if they do not exist, in foreign-key order, with
+    /// their indexes. On PostgreSQL and SQLite this is one transaction; MariaDB commits each
+    /// DDL statement on its own.
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model)] #[model(table = "users")] struct User { #[model(primary_key, auto)] id: i64 }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// db.create_tables(&[User::TABLE]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_tables(&self, tables: &[&TableMeta]) -> Result<()> {
+        let d = self.dialect();
+        let mut statements = Vec::new();
+        for t in dependency_order(tables)? {
+            statements.extend(create_table_sql(t, d)?);
+        }
+        self.run_ddl(statements).await
+    }
+
+    /// Drop these models' tables if they exist, dependents first.
+    pub async fn drop_tables(&self, tables: &[&TableMeta]) -> Result<()> {
+        let d = self.dialect();
+        let statements = dependency_order(tables)?
+            .iter()
+            .rev()
+            .map(|t| format!("DROP TABLE IF EXISTS {}", d.quote(t.name)))
+            .collect();
+        self.run_ddl(statements).await
+    }
+
+    async fn run_ddl(&self, statements: Vec<String>) -> Result<()> {
+        if self.dialect() == Dialect::MySql {
+            for s in statements {
+                self.execute_statement(Statement::new(s, Vec::new())).await?;
+            }
+            return Ok(());
+        }
+        self.transaction(async |tx| {
+            for s in statements {
+                tx.execute_statement(Statement::new(s, Vec::new())).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::IndexMeta;
+
+    const COLS: &[ColumnMeta] = &[
+        ColumnMeta {
+            name: "id",
+            field: "id",
+            ty: ColumnType::BigInt,
+            nullable: false,
+            primary_key: true,
+            auto_increment: true,
+            unique: false,
+            indexed: false,
+            server_default: None,
+            references: None,
+        },
+        ColumnMeta {
+            name: "sku",
+            field: "sku",
+            ty: ColumnType::Text { max_len: Some(10) },
+            nullable: false,
+            primary_key: false,
+            auto_increment: false,
+            unique: true,
+            indexed: false,
+            server_default: None,
+            references: None,
+        },
+    ];
+    const T: TableMeta = TableMeta {
+        name: "items",
+        columns: COLS,
+        indexes: &[IndexMeta {
+            name: "ix_items_sku_id",
+            columns: &["sku", "id"],
+            unique: false,
+        }],
+    };
+
+    #[test]
+    fn ddl_per_dialect() {
+        let s = create_table_sql(&T, Dialect::Sqlite).unwrap();
+        assert!(s[0].contains("\"id\" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"), "{}", s[0]);
+        assert!(s[0].contains("CHECK (length(\"sku\") <= 10)"), "{}", s[0]);
+        let p = create_table_sql(&T, Dialect::Postgres).unwrap();
+        assert!(p[0].contains("GENERATED BY DEFAULT AS IDENTITY"), "{}", p[0]);
+        assert!(p[0].contains("VARCHAR(10)"));
+        let m = create_table_sql(&T, Dialect::MySql).unwrap();
+        assert!(m[0].contains("AUTO_INCREMENT") && m[0].contains("utf8mb4_nopad_bin"), "{}", m[0]);
+        assert_eq!(m.len(), 2);
+    }
+}

@@ -1,0 +1,472 @@
+//! Transactions: closure-scoped or manual, nested savepoints, isolation levels, and a
+//! retry helper for serialization failures and deadlocks.
+
+use crate::database::Pool;
+use crate::executor::{ConnRef, Fetch, Fetched};
+use crate::{Database, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
+use futures::stream::{self, BoxStream, StreamExt};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// Transaction isolation levels. SQLite is always serializable; asking it for
+/// [`IsolationLevel::Serializable`] starts the transaction with `BEGIN IMMEDIATE` (it takes
+/// the write lock at once, so it cannot deadlock upgrading a read lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsolationLevel {
+    /// READ UNCOMMITTED.
+    ReadUncommitted,
+    /// READ COMMITTED.
+    ReadCommitted,
+    /// REPEATABLE READ.
+    RepeatableRead,
+    /// SERIALIZABLE.
+    Serializable,
+}
+
+impl IsolationLevel {
+    fn sql(self) -> &'static str {
+        match self {
+            IsolationLevel::ReadUncommitted => "READ UNCOMMITTED",
+            IsolationLevel::ReadCommitted => "READ COMMITTED",
+            IsolationLevel::RepeatableRead => "REPEATABLE READ",
+            IsolationLevel::Serializable => "SERIALIZABLE",
+        }
+    }
+}
+
+/// How a transaction starts.
+///
+/// ```
+/// use almacen::{TxOptions, IsolationLevel};
+/// let opts = TxOptions::new().isolation(IsolationLevel::Serializable).read_only(true);
+/// assert_eq!(opts.isolation_level(), Some(IsolationLevel::Serializable));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxOptions {
+    isolation: Option<IsolationLevel>,
+    read_only: bool,
+}
+
+impl TxOptions {
+    /// The database's default isolation, read-write.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Shorthand for `TxOptions::new().isolation(IsolationLevel::Serializable)`.
+    pub fn serializable() -> Self {
+        Self::new().isolation(IsolationLevel::Serializable)
+    }
+    /// Choose the isolation level.
+    pub fn isolation(mut self, level: IsolationLevel) -> Self {
+        self.isolation = Some(level);
+        self
+    }
+    /// Start a read-only transaction (PostgreSQL and MariaDB; ignored by SQLite).
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+    /// The isolation level asked for, if any.
+    pub fn isolation_level(&self) -> Option<IsolationLevel> {
+        self.isolation
+    }
+}
+
+/// How [`Database::transaction_retry`] retries: up to `max_attempts` runs in all, sleeping a
+/// random time up to `min(max_delay, base_delay × 2^attempt)` between them (full jitter).
+///
+/// ```
+/// use almacen::RetryPolicy;
+/// use std::time::Duration;
+/// let p = RetryPolicy::new(10).base_delay(Duration::from_millis(5));
+/// assert_eq!(p.max_attempts, 10);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Runs in all, the first included.
+    pub max_attempts: u32,
+    /// The first backoff's upper bound.
+    pub base_delay: Duration,
+    /// The cap on any backoff.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy of `max_attempts` runs with the default delays.
+    pub fn new(max_attempts: u32) -> Self {
+        RetryPolicy {
+            max_attempts: max_attempts.max(1),
+            ..Self::default()
+        }
+    }
+    /// Set the first backoff's upper bound.
+    pub fn base_delay(mut self, d: Duration) -> Self {
+        self.base_delay = d;
+        self
+    }
+    /// Set the cap on any backoff.
+    pub fn max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+    /// The backoff before retry number `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exp = self.base_delay.saturating_mul(1u32 << attempt.min(20));
+        let cap = exp.min(self.max_delay);
+        cap.mul_f64(rand::random::<f64>())
+    }
+}
+
+enum TxConn {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+}
+
+struct Shared {
+    db: Database,
+    conn: tokio::sync::Mutex<Option<TxConn>>,
+    /// Rollbacks to savepoints dropped unfinished (Drop cannot run SQL); run before the
+    /// next statement.
+    pending: std::sync::Mutex<Vec<String>>,
+    next_savepoint: AtomicU32,
+}
+
+/// A transaction, or a savepoint inside one. It runs statements like a [`Database`]
+/// (it is an [`Executor`]), commits with [`commit`](Self::commit), and rolls back with
+/// [`rollback`](Self::rollback) or when dropped unfinished (for instance on a panic).
+///
+/// ```no_run
+/// # use almacen::prelude::*;
+/// # async fn f(db: &Database) -> almacen::Result<()> {
+/// let tx = db.begin().await?;
+/// tx.execute_raw("UPDATE items SET stock = stock - 1 WHERE id = :id", params! { "id" => 1 }).await?;
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+pub struct Transaction {
+    shared: Arc<Shared>,
+    savepoint: Option<String>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction").field("savepoint", &self.savepoint).field("finished", &self.finished).finish()
+    }
+}
+
+impl Database {
+    /// Begin a transaction with the database's default isolation.
+    pub async fn begin(&self) -> Result<Transaction> {
+        self.begin_with(TxOptions::new()).await
+    }
+
+    /// Begin a transaction with the given options.
+    pub async fn begin_with(&self, opts: TxOptions) -> Result<Transaction> {
+        let s = &self.inner.settings;
+        let err = |e| s.err(e);
+        let conn = match &self.inner.pool {
+            Pool::Sqlite(p) => {
+                let conn = self.acquire(p).await?;
+                let begin = matches!(opts.isolation, Some(IsolationLevel::Serializable)).then(|| "BEGIN IMMEDIATE".into_sql_str());
+                TxConn::Sqlite(sqlx::Transaction::begin(conn, begin).await.map_err(err)?)
+            }
+            Pool::Postgres(p) => {
+                let conn = self.acquire(p).await?;
+                let mut begin = String::from("BEGIN");
+                if let Some(level) = opts.isolation {
+                    begin.push_str(" ISOLATION LEVEL ");
+                    begin.push_str(level.sql());
+                }
+                if opts.read_only {
+                    begin.push_str(" READ ONLY");
+                }
+                TxConn::Postgres(sqlx::Transaction::begin(conn, Some(AssertSqlSafe(begin).into_sql_str())).await.map_err(err)?)
+            }
+            Pool::MySql(p) => {
+                let mut conn = self.acquire(p).await?;
+                if let Some(level) = opts.isolation {
+                    // Applies to the next transaction on this connection only.
+                    let set = format!("SET TRANSACTION ISOLATION LEVEL {}", level.sql());
+                    sqlx::raw_sql(AssertSqlSafe(set)).execute(&mut *conn).await.map_err(err)?;
+                }
+                let begin = opts.read_only.then(|| "START TRANSACTION READ ONLY".into_sql_str());
+                TxConn::MySql(sqlx::Transaction::begin(conn, begin).await.map_err(err)?)
+            }
+        };
+        Ok(Transaction {
+            shared: Arc::new(Shared {
+                db: self.clone(),
+                conn: tokio::sync::Mutex::new(Some(conn)),
+                pending: std::sync::Mutex::new(Vec::new()),
+                next_savepoint: AtomicU32::new(1),
+            }),
+            savepoint: None,
+            finished: false,
+        })
+    }
+
+    /// Run `f` in a transaction: commit when it returns `Ok`, roll back when it returns
+    /// `Err`, panics, or is cancelled.
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let moved = db.transaction(async |tx| {
+    ///     tx.execute_raw("UPDATE accounts SET balance = balance - 10 WHERE id = 1", params! {}).await?;
+    ///     tx.execute_raw("UPDATE accounts SET balance = balance + 10 WHERE id = 2", params! {}).await?;
+    ///     Ok(10)
+    /// }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, F>(&self, f: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&Transaction) -> Result<T>,
+    {
+        self.transaction_with(TxOptions::new(), f).await
+    }
+
+    /// [`transaction`](Self::transaction) with an isolation level or read-only mode.
+    pub async fn transaction_with<T, F>(&self, opts: TxOptions, f: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&Transaction) -> Result<T>,
+    {
+        let tx = self.begin_with(opts).await?;
+        tx.scope(f).await
+    }
+
+    /// Run `f` in a transaction, and run it again in a new transaction when it (or its
+    /// commit) fails with a serialization failure or deadlock, backing off between runs.
+    /// Other errors are returned at once. `f` must be safe to re-run.
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// db.transaction_retry(TxOptions::serializable(), RetryPolicy::default(), async |tx| {
+    ///     tx.execute_raw("UPDATE accounts SET balance = balance - 1 WHERE id = 1", params! {}).await?;
+    ///     Ok(())
+    /// }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction_retry<T, F>(&self, opts: TxOptions, policy: RetryPolicy, f: F) -> Result<T>
+    where
+        F: AsyncFn(&Transaction) -> Result<T>,
+    {
+        let mut attempt = 1;
+        loop {
+            let outcome = match self.begin_with(opts).await {
+                Ok(tx) => tx.scope(&f).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Err(e) if e.is_transaction_conflict() && attempt < policy.max_attempts => {
+                    tracing::debug!(target: "almacen::tx", attempt, error = %e, "retrying transaction");
+                    tokio::time::sleep(policy.delay(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Transaction {
+    /// The database this transaction belongs to.
+    pub fn database(&self) -> &Database {
+        &self.shared.db
+    }
+
+    /// True for a savepoint inside another transaction.
+    pub fn is_savepoint(&self) -> bool {
+        self.savepoint.is_some()
+    }
+
+    async fn scope<T, F>(self, f: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&Transaction) -> Result<T>,
+    {
+        // A panic in `f` unwinds through here and drops `self` unfinished: rolled back.
+        match f(&self).await {
+            Ok(v) => {
+                self.commit().await?;
+                Ok(v)
+            }
+            Err(e) => {
+                // The error that ended the work matters more than a failed rollback.
+                if let Err(rb) = self.rollback().await {
+                    tracing::warn!(target: "almacen::tx", error = %rb, "rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Open a savepoint: a nested transaction whose rollback undoes only its own work.
+    pub async fn savepoint(&self) -> Result<Transaction> {
+        let name = format!("almacen_sp_{}", self.shared.next_savepoint.fetch_add(1, Ordering::Relaxed));
+        self.run_sql(format!("SAVEPOINT {name}")).await?;
+        Ok(Transaction {
+            shared: self.shared.clone(),
+            savepoint: Some(name),
+            finished: false,
+        })
+    }
+
+    /// Run `f` in a savepoint: released on `Ok`, rolled back to on `Err` or panic, while
+    /// the enclosing transaction goes on.
+    pub async fn transaction<T, F>(&self, f: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&Transaction) -> Result<T>,
+    {
+        self.savepoint().await?.scope(f).await
+    }
+
+    /// Commit (or release the savepoint).
+    pub async fn commit(mut self) -> Result<()> {
+        self.finished = true;
+        match self.savepoint.take() {
+            Some(name) => self.run_sql(format!("RELEASE SAVEPOINT {name}")).await,
+            None => {
+                let conn = self.shared.conn.lock().await.take().ok_or_else(finished_error)?;
+                let s = &self.shared.db.inner.settings;
+                match conn {
+                    TxConn::Sqlite(t) => t.commit().await,
+                    TxConn::Postgres(t) => t.commit().await,
+                    TxConn::MySql(t) => t.commit().await,
+                }
+                .map_err(|e| s.err(e))
+            }
+        }
+    }
+
+    /// Roll back (or roll back to the savepoint and release it).
+    pub async fn rollback(mut self) -> Result<()> {
+        self.finished = true;
+        match self.savepoint.take() {
+            Some(name) => self.run_sql(format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")).await,
+            None => {
+                let conn = self.shared.conn.lock().await.take().ok_or_else(finished_error)?;
+                let s = &self.shared.db.inner.settings;
+                match conn {
+                    TxConn::Sqlite(t) => t.rollback().await,
+                    TxConn::Postgres(t) => t.rollback().await,
+                    TxConn::MySql(t) => t.rollback().await,
+                }
+                .map_err(|e| s.err(e))
+            }
+        }
+    }
+
+    /// Run control SQL (SAVEPOINT and friends) on the transaction's connection.
+    async fn run_sql(&self, sql: String) -> Result<()> {
+        for part in sql.split("; ") {
+            self.execute_statement(Statement::new(part.to_string(), Vec::new())).await?;
+        }
+        Ok(())
+    }
+
+    async fn run(&self, stmt: Statement, fetch: Fetch) -> Result<Fetched> {
+        let s = &self.shared.db.inner.settings;
+        let mut guard = self.shared.conn.lock().await;
+        let conn = guard.as_mut().ok_or_else(finished_error)?;
+        let pending: Vec<String> = std::mem::take(&mut *self.shared.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        for sql in pending {
+            s.run(conn_ref(conn), Statement::new(sql, Vec::new()), Fetch::Execute, true).await?;
+        }
+        s.run(conn_ref(conn), stmt, fetch, true).await
+    }
+}
+
+fn conn_ref(conn: &mut TxConn) -> ConnRef<'_> {
+    match conn {
+        TxConn::Sqlite(t) => ConnRef::Sqlite(&mut *t),
+        TxConn::Postgres(t) => ConnRef::Postgres(&mut *t),
+        TxConn::MySql(t) => ConnRef::MySql(&mut *t),
+    }
+}
+
+fn finished_error() -> Error {
+    Error::Unsupported("the transaction has already been committed or rolled back".into())
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Some(name) = self.savepoint.take() {
+            let mut pending = self.shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.push(format!("ROLLBACK TO SAVEPOINT {name}"));
+            pending.push(format!("RELEASE SAVEPOINT {name}"));
+        } else if let Ok(mut conn) = self.shared.conn.try_lock() {
+            // Dropping sqlx's transaction queues its ROLLBACK on the connection, which runs
+            // before the pool hands the connection out again.
+            conn.take();
+        }
+    }
+}
+
+impl Executor for Transaction {
+    fn dialect(&self) -> Dialect {
+        self.shared.db.dialect()
+    }
+
+    async fn fetch_rows(&self, stmt: Statement) -> Result<Vec<DbRow>> {
+        Ok(self.run(stmt, Fetch::All).await?.rows())
+    }
+
+    async fn fetch_row(&self, stmt: Statement) -> Result<Option<DbRow>> {
+        Ok(self.run(stmt, Fetch::Optional).await?.row())
+    }
+
+    async fn execute_statement(&self, stmt: Statement) -> Result<ExecResult> {
+        Ok(self.run(stmt, Fetch::Execute).await?.done())
+    }
+
+    /// Inside a transaction the rows are fetched first, then streamed from memory (the
+    /// connection is shared with the transaction's other statements).
+    fn stream_rows(&self, stmt: Statement) -> BoxStream<'_, Result<DbRow>> {
+        stream::once(self.fetch_rows(stmt))
+            .flat_map(|r| match r {
+                Ok(rows) => stream::iter(rows.into_iter().map(Ok)).boxed(),
+                Err(e) => stream::iter(vec![Err(e)]).boxed(),
+            })
+            .boxed()
+    }
+}
+
+/// `&Transaction` and `&Database` are executors too, so `Model::get(tx, id)` works with the
+/// `&Transaction` a closure receives.
+impl<E: Executor> Executor for &E {
+    fn dialect(&self) -> Dialect {
+        (**self).dialect()
+    }
+    fn fetch_rows(&self, stmt: Statement) -> impl std::future::Future<Output = Result<Vec<DbRow>>> + Send {
+        (**self).fetch_rows(stmt)
+    }
+    fn fetch_row(&self, stmt: Statement) -> impl std::future::Future<Output = Result<Option<DbRow>>> + Send {
+        (**self).fetch_row(stmt)
+    }
+    fn execute_statement(&self, stmt: Statement) -> impl std::future::Future<Output = Result<ExecResult>> + Send {
+        (**self).execute_statement(stmt)
+    }
+    fn stream_rows(&self, stmt: Statement) -> BoxStream<'_, Result<DbRow>> {
+        (**self).stream_rows(stmt)
+    }
+    fn as_database(&self) -> Option<&Database> {
+        (**self).as_database()
+    }
+}

@@ -1,0 +1,329 @@
+//! The Rust types a model field can have, and how each is encoded and decoded.
+
+use crate::row::{decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid, parse_timestamp};
+use crate::{ColumnType, DbRow, Kind, Result, Value};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// A Rust type that can be a column: it knows its portable column type, how to become a
+/// [`Value`] and how to decode itself from a row on every dialect.
+///
+/// Implemented for `i16`, `i32`, `i64`, `f32`, `f64`, `bool`, `String`, `Decimal`, `Uuid`,
+/// `DateTime<Utc>`, `NaiveDate`, `NaiveTime`, `serde_json::Value`, `Vec<u8>`, enums with
+/// `#[derive(DbEnum)]`, and `Option` of any of these (a nullable column).
+///
+/// ```
+/// use almacen::{SqlType, Value, ColumnType};
+/// assert_eq!(<i32 as SqlType>::COLUMN_TYPE, ColumnType::Integer);
+/// assert!(<Option<String> as SqlType>::NULLABLE);
+/// assert_eq!(<i64 as SqlType>::from_value(Value::Int(3)).unwrap(), 3);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a column type almacen supports",
+    label = "unsupported column type",
+    note = "supported: i16, i32, i64, f32, f64, bool, String, Decimal, Uuid, DateTime<Utc>, NaiveDate, NaiveTime, serde_json::Value, Vec<u8>, enums with #[derive(DbEnum)], and Option of these"
+)]
+pub trait SqlType: Sized + Send + Sync + 'static {
+    /// The column type used when the model does not say otherwise.
+    const COLUMN_TYPE: ColumnType;
+    /// Whether the column allows NULL.
+    const NULLABLE: bool = false;
+    /// The non-null type (`T` for `Option<T>`), which filters compare against.
+    type Inner: SqlType;
+    /// This value as a dialect-neutral [`Value`].
+    fn to_value(&self) -> Value;
+    /// Convert a [`Value`] (from raw SQL or an aggregate) into this type.
+    fn from_value(v: Value) -> std::result::Result<Self, String>;
+    /// Decode column `idx` of a row whose column has type `ty`.
+    fn decode(row: &DbRow, idx: usize, ty: &ColumnType) -> Result<Self>;
+}
+
+fn mismatch<T>(v: &Value, want: &str) -> std::result::Result<T, String> {
+    Err(format!("expected {want}, found {v:?}"))
+}
+
+macro_rules! int_type {
+    ($t:ty, $col:expr) => {
+        impl SqlType for $t {
+            const COLUMN_TYPE: ColumnType = $col;
+            type Inner = $t;
+            fn to_value(&self) -> Value {
+                Value::Int(*self as i64)
+            }
+            fn from_value(v: Value) -> std::result::Result<Self, String> {
+                let i: i64 = match &v {
+                    Value::Int(i) => *i,
+                    Value::Bool(b) => *b as i64,
+                    Value::Decimal(d) if d.fract().is_zero() => i64::try_from(*d).map_err(|e| e.to_string())?,
+                    _ => return mismatch(&v, stringify!($t)),
+                };
+                <$t>::try_from(i).map_err(|_| format!("{i} does not fit {}", stringify!($t)))
+            }
+            fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
+                match row {
+                    DbRow::Sqlite(_) => {
+                        let i = row.get::<i64>(idx)?;
+                        <$t>::try_from(i).map_err(|e| row.decode_error(idx, e))
+                    }
+                    _ => row.get::<$t>(idx),
+                }
+            }
+        }
+    };
+}
+int_type!(i16, ColumnType::SmallInt);
+int_type!(i32, ColumnType::Integer);
+int_type!(i64, ColumnType::BigInt);
+
+macro_rules! float_type {
+    ($t:ty, $col:expr) => {
+        impl SqlType for $t {
+            const COLUMN_TYPE: ColumnType = $col;
+            type Inner = $t;
+            fn to_value(&self) -> Value {
+                Value::Float(*self as f64)
+            }
+            fn from_value(v: Value) -> std::result::Result<Self, String> {
+                match v {
+                    Value::Float(f) => Ok(f as $t),
+                    Value::Int(i) => Ok(i as $t),
+                    Value::Decimal(d) => Ok(f64::try_from(d).map_err(|e| e.to_string())? as $t),
+                    other => mismatch(&other, stringify!($t)),
+                }
+            }
+            fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
+                match row {
+                    DbRow::Sqlite(_) => Ok(row.get::<f64>(idx)? as $t),
+                    _ => row.get::<$t>(idx),
+                }
+            }
+        }
+    };
+}
+float_type!(f32, ColumnType::Float);
+float_type!(f64, ColumnType::Double);
+
+impl SqlType for bool {
+    const COLUMN_TYPE: ColumnType = ColumnType::Bool;
+    type Inner = bool;
+    fn to_value(&self) -> Value {
+        Value::Bool(*self)
+    }
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Bool(b) => Ok(b),
+            Value::Int(0) => Ok(false),
+            Value::Int(1) => Ok(true),
+            other => mismatch(&other, "bool"),
+        }
+    }
+    fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
+        row.get::<bool>(idx)
+    }
+}
+
+impl SqlType for String {
+    const COLUMN_TYPE: ColumnType = ColumnType::Text { max_len: None };
+    type Inner = String;
+    fn to_value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Text(s) => Ok(s),
+            other => mismatch(&other, "text"),
+        }
+    }
+    fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
+        row.get::<String>(idx)
+    }
+}
+
+impl SqlType for Vec<u8> {
+    const COLUMN_TYPE: ColumnType = ColumnType::Bytes;
+    type Inner = Vec<u8>;
+    fn to_value(&self) -> Value {
+        Value::Bytes(self.clone())
+    }
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Bytes(b) => Ok(b),
+            other => mismatch(&other, "bytes"),
+        }
+    }
+    fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
+        row.get::<Vec<u8>>(idx)
+    }
+}
+
+impl SqlType for Decimal {
+    /// Decimal columns need their precision and scale: `#[model(decimal(12, 2))]`.
+    const COLUMN_TYPE: ColumnType = ColumnType::Decimal { precision: 18, scale: 4 };
+    type Inner = Decimal;
+    fn to_value(&self) -> Value {
+        Value::Decimal(*self)
+    }
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Decimal(d) => Ok(d),
+            Value::Int(i) => Ok(Decimal::from(i)),
+            Value::Float(f) => Decimal::try_from(f).map_err(|e| e.to_string()),
+            Value::Text(t) => t.parse().map_err(|e: rust_decimal::Error| e.to_string()),
+            other => mismatch(&other, "decimal"),
+        }
+    }
+    fn decode(row: &DbRow, idx: usize, ty: &ColumnType) -> Result<Self> {
+        let scale = match ty {
+            ColumnType::Decimal { scale, .. } => Some(*scale),
+            _ => None,
+        };
+        decode_decimal(row, idx, scale)
+    }
+}
+
+impl SqlType for Uuid {
+    const COLUMN_TYPE: ColumnType = ColumnType::Uuid;
+    type Inner = Uuid;
+    fn to_value(&self) -> Value {
+        Value::Uuid(*self)
+    }
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Uuid(u) => Ok(u),
+            Value::Bytes(b) => Uuid::from_slice(&b).map_err(|e| e.to_string()),
+            Value::Text(t) => t.parse().map_err(|e: uuid::Error| e.to_string()),
+            other => mismatch(&other, "uuid"),
+        }
+    }
+    fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
+        decode_uuid(row, idx)
+    }
+}
+
+impl SqlType for DateTime<Utc> {
+    const COLUMN_TYPE: ColumnType = ColumnType::Timestamp;
+    type Inner = DateTime<Utc>;
+    fn to_value(&self) -> Value {
+        Value::Timestamp(*self)
+    }
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Timestamp(t) => Ok(t),
+            Value::Text(t) => parse_timestamp(&t),
+            other => mismatch(&other, "timestamp"),
+        }
+    }
+    fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
+        decode_timestamp(row, idx)
+    }
+}
+
+impl SqlType for NaiveDate {
+    const COLUMN_TYPE: ColumnType = ColumnType::Date;
+    type Inner = NaiveDate;
+    fn to_value(&self) -> Value {
+        Value::Date(*self)
+    }
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Date(d) => Ok(d),
+            Value::Text(t) => t.parse().map_err(|e: chrono::ParseError| e.to_string()),
+            other => mismatch(&other, "date"),
+        }
+    }
+    fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
+        decode_date(row, idx)
+    }
+}
+
+impl SqlType for NaiveTime {
+    const COLUMN_TYPE: ColumnType = ColumnType::Time;
+    type Inner = NaiveTime;
+    fn to_value(&self) -> Value {
+        Value::Time(*self)
+    }
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Time(t) => Ok(t),
+            Value::Text(t) => t.parse().map_err(|e: chrono::ParseError| e.to_string()),
+            other => mismatch(&other, "time"),
+        }
+    }
+    fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
+        decode_time(row, idx)
+    }
+}
+
+impl SqlType for serde_json::Value {
+    const COLUMN_TYPE: ColumnType = ColumnType::Json;
+    type Inner = serde_json::Value;
+    fn to_value(&self) -> Value {
+        Value::Json(self.clone())
+    }
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Json(j) => Ok(j),
+            Value::Text(t) => serde_json::from_str(&t).map_err(|e| e.to_string()),
+            other => mismatch(&other, "json"),
+        }
+    }
+    fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
+        decode_json(row, idx)
+    }
+}
+
+impl<T: SqlType> SqlType for Option<T> {
+    const COLUMN_TYPE: ColumnType = T::COLUMN_TYPE;
+    const NULLABLE: bool = true;
+    type Inner = T::Inner;
+    fn to_value(&self) -> Value {
+        match self {
+            Some(v) => v.to_value(),
+            None => Value::Null(T::COLUMN_TYPE.kind()),
+        }
+    }
+    fn from_value(v: Value) -> std::result::Result<Self, String> {
+        match v {
+            Value::Null(_) => Ok(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+    fn decode(row: &DbRow, idx: usize, ty: &ColumnType) -> Result<Self> {
+        if row.is_null(idx)? {
+            return Ok(None);
+        }
+        T::decode(row, idx, ty).map(Some)
+    }
+}
+
+/// Used by `#[derive(DbEnum)]`: the text of each variant, and back.
+pub trait DbEnumText: Sized {
+    /// The stored text of every variant, in declaration order.
+    const VARIANTS: &'static [&'static str];
+    /// The stored text of this variant.
+    fn as_text(&self) -> &'static str;
+    /// The variant stored as `text`.
+    fn from_text(text: &str) -> Option<Self>;
+}
+
+/// Decode an enum stored as text (called by `#[derive(DbEnum)]`'s generated code).
+#[doc(hidden)]
+pub fn decode_enum<E: DbEnumText>(row: &DbRow, idx: usize) -> Result<E> {
+    let text = row.get::<String>(idx)?;
+    E::from_text(&text).ok_or_else(|| row.decode_error(idx, format!("{text:?} is not one of {:?}", E::VARIANTS)))
+}
+
+/// Convert a [`Value`] into an enum stored as text (called by generated code).
+#[doc(hidden)]
+pub fn enum_from_value<E: DbEnumText>(v: Value) -> std::result::Result<E, String> {
+    match v {
+        Value::Text(t) => E::from_text(&t).ok_or_else(|| format!("{t:?} is not one of {:?}", E::VARIANTS)),
+        other => mismatch(&other, "enum text"),
+    }
+}
+
+#[doc(hidden)]
+pub const fn _kind_of(ty: &ColumnType) -> Kind {
+    ty.kind()
+}

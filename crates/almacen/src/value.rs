@@ -1,0 +1,326 @@
+//! Dialect-neutral values, and how each dialect stores them.
+
+use crate::{ColumnType, Dialect, Error, Result};
+use chrono::{DateTime, NaiveDate, NaiveTime, Timelike, Utc};
+use rust_decimal::Decimal;
+use serde::ser::{Serialize, Serializer};
+use uuid::Uuid;
+
+/// The kind of a value, used to give a NULL its type when it is bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// No type known: bound as a NULL text on PostgreSQL.
+    Unknown,
+    /// Boolean.
+    Bool,
+    /// Integer of any width.
+    Int,
+    /// Floating point.
+    Float,
+    /// Exact decimal.
+    Decimal,
+    /// Text.
+    Text,
+    /// Bytes.
+    Bytes,
+    /// UUID.
+    Uuid,
+    /// Timestamp with time zone (UTC).
+    Timestamp,
+    /// Calendar date.
+    Date,
+    /// Time of day.
+    Time,
+    /// JSON document.
+    Json,
+}
+
+/// A value going to or coming from the database, the same on every dialect.
+///
+/// ```
+/// use almacen::Value;
+/// let v: Value = 42.into();
+/// assert_eq!(v, Value::Int(42));
+/// assert_eq!(serde_json::to_string(&Value::from("hi")).unwrap(), "\"hi\"");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL of a given kind.
+    Null(Kind),
+    /// Boolean.
+    Bool(bool),
+    /// Integer (every width is carried as i64).
+    Int(i64),
+    /// Floating point; NaN and infinities are rejected when bound.
+    Float(f64),
+    /// Exact decimal.
+    Decimal(Decimal),
+    /// Text; U+0000 is rejected when bound.
+    Text(String),
+    /// Bytes.
+    Bytes(Vec<u8>),
+    /// UUID.
+    Uuid(Uuid),
+    /// Timestamp in UTC, kept to the microsecond.
+    Timestamp(DateTime<Utc>),
+    /// Calendar date.
+    Date(NaiveDate),
+    /// Time of day, kept to the microsecond.
+    Time(NaiveTime),
+    /// JSON document.
+    Json(serde_json::Value),
+    /// A list, expanded into `(?, ?, ?)` for `IN (:ids)` in raw SQL.
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// True for NULL of any kind.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null(_))
+    }
+
+    /// The kind of this value.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Null(k) => *k,
+            Value::Bool(_) => Kind::Bool,
+            Value::Int(_) => Kind::Int,
+            Value::Float(_) => Kind::Float,
+            Value::Decimal(_) => Kind::Decimal,
+            Value::Text(_) => Kind::Text,
+            Value::Bytes(_) => Kind::Bytes,
+            Value::Uuid(_) => Kind::Uuid,
+            Value::Timestamp(_) => Kind::Timestamp,
+            Value::Date(_) => Kind::Date,
+            Value::Time(_) => Kind::Time,
+            Value::Json(_) => Kind::Json,
+            Value::List(_) => Kind::Unknown,
+        }
+    }
+
+    /// Turn this value into what `dialect` stores for a column of type `column`
+    /// (when known), rejecting what no dialect should accept.
+    ///
+    /// `name` is used in error messages.
+    pub(crate) fn to_sea(&self, dialect: Dialect, column: Option<&ColumnType>, name: &str) -> Result<sea_query::Value> {
+        use sea_query::Value as S;
+        Ok(match self {
+            Value::Null(kind) => null_of(*kind, dialect, column),
+            Value::Bool(b) => S::Bool(Some(*b)),
+            Value::Int(i) => S::BigInt(Some(*i)),
+            Value::Float(f) => {
+                if !f.is_finite() {
+                    return Err(Error::invalid(name, format!("{f} is not a finite number")));
+                }
+                S::Double(Some(*f))
+            }
+            Value::Decimal(d) => match (dialect, column) {
+                (Dialect::Sqlite, Some(ColumnType::Decimal { scale, .. })) => S::BigInt(Some(scaled_decimal(*d, *scale, name)?)),
+                (Dialect::Sqlite, _) => S::String(Some(d.to_string())),
+                _ => S::Decimal(Some(*d)),
+            },
+            Value::Text(s) => {
+                if s.contains('\0') {
+                    return Err(Error::invalid(name, "text contains a NUL character (U+0000)"));
+                }
+                if let Some(ColumnType::Text { max_len: Some(max) }) = column {
+                    let len = s.chars().count();
+                    if len > *max as usize {
+                        return Err(Error::invalid(name, format!("text of {len} characters exceeds the maximum of {max}")));
+                    }
+                }
+                S::String(Some(s.clone()))
+            }
+            Value::Bytes(b) => S::Bytes(Some(b.clone())),
+            Value::Uuid(u) => match dialect {
+                Dialect::Postgres => S::Uuid(Some(*u)),
+                _ => S::Bytes(Some(u.as_bytes().to_vec())),
+            },
+            Value::Timestamp(t) => {
+                let t = truncate_micros(*t, name)?;
+                match dialect {
+                    Dialect::Postgres => S::ChronoDateTimeUtc(Some(t)),
+                    Dialect::MySql => S::ChronoDateTime(Some(t.naive_utc())),
+                    Dialect::Sqlite => S::String(Some(format_timestamp(t))),
+                }
+            }
+            Value::Date(d) => {
+                check_year(d.year_ce().1 as i32, name)?;
+                match dialect {
+                    Dialect::Sqlite => S::String(Some(d.format("%Y-%m-%d").to_string())),
+                    _ => S::ChronoDate(Some(*d)),
+                }
+            }
+            Value::Time(t) => {
+                let t = t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(*t);
+                match dialect {
+                    Dialect::Sqlite => S::String(Some(t.format("%H:%M:%S%.6f").to_string())),
+                    _ => S::ChronoTime(Some(t)),
+                }
+            }
+            Value::Json(j) => match dialect {
+                Dialect::Postgres => S::Json(Some(Box::new(j.clone()))),
+                _ => S::String(Some(serde_json::to_string(j).map_err(|e| Error::invalid(name, e.to_string()))?)),
+            },
+            Value::List(_) => {
+                return Err(Error::invalid(name, "a list can only be bound to an IN (:name) parameter"));
+            }
+        })
+    }
+}
+
+use chrono::Datelike;
+
+fn check_year(year: i32, name: &str) -> Result<()> {
+    if !(1..=9999).contains(&year) {
+        return Err(Error::invalid(name, format!("year {year} is outside 0001-9999")));
+    }
+    Ok(())
+}
+
+fn truncate_micros(t: DateTime<Utc>, name: &str) -> Result<DateTime<Utc>> {
+    check_year(t.year(), name)?;
+    Ok(t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t))
+}
+
+/// The text form of a timestamp on SQLite: sortable, always UTC, always six digits.
+pub(crate) fn format_timestamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Decimals on SQLite are stored as integers scaled by 10^scale, so that `<`, ORDER BY
+/// and SUM stay exact. Values with more fractional digits than the column's scale are rejected.
+pub(crate) fn scaled_decimal(d: Decimal, scale: u32, name: &str) -> Result<i64> {
+    let mut d = d.normalize();
+    if d.scale() > scale {
+        return Err(Error::invalid(name, format!("{d} has more than {scale} decimal places")));
+    }
+    d.rescale(scale);
+    let mantissa = d.mantissa();
+    i64::try_from(mantissa).map_err(|_| Error::invalid(name, format!("{d} does not fit a scaled 64-bit integer on SQLite")))
+}
+
+/// The SQLite inverse of [`scaled_decimal`].
+pub(crate) fn unscale_decimal(v: i64, scale: u32) -> Decimal {
+    Decimal::new(v, scale)
+}
+
+fn null_of(kind: Kind, dialect: Dialect, column: Option<&ColumnType>) -> sea_query::Value {
+    use sea_query::Value as S;
+    let kind = match (kind, column) {
+        (Kind::Unknown, Some(c)) => c.kind(),
+        (k, _) => k,
+    };
+    match (kind, dialect) {
+        (Kind::Bool, _) => S::Bool(None),
+        (Kind::Int, _) => S::BigInt(None),
+        (Kind::Float, _) => S::Double(None),
+        (Kind::Decimal, Dialect::Sqlite) => S::BigInt(None),
+        (Kind::Decimal, _) => S::Decimal(None),
+        (Kind::Bytes, _) => S::Bytes(None),
+        (Kind::Uuid, Dialect::Postgres) => S::Uuid(None),
+        (Kind::Uuid, _) => S::Bytes(None),
+        (Kind::Timestamp, Dialect::Postgres) => S::ChronoDateTimeUtc(None),
+        (Kind::Timestamp, Dialect::MySql) => S::ChronoDateTime(None),
+        (Kind::Date, Dialect::Postgres | Dialect::MySql) => S::ChronoDate(None),
+        (Kind::Time, Dialect::Postgres | Dialect::MySql) => S::ChronoTime(None),
+        (Kind::Json, Dialect::Postgres) => S::Json(None),
+        _ => S::String(None),
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Value::Null(_) => s.serialize_none(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::Decimal(d) => s.serialize_str(&d.to_string()),
+            Value::Text(t) => s.serialize_str(t),
+            Value::Bytes(b) => s.collect_seq(b.iter()),
+            Value::Uuid(u) => s.serialize_str(&u.to_string()),
+            Value::Timestamp(t) => s.serialize_str(&format_timestamp(*t)),
+            Value::Date(d) => s.serialize_str(&d.to_string()),
+            Value::Time(t) => s.serialize_str(&t.to_string()),
+            Value::Json(j) => j.serialize(s),
+            Value::List(l) => l.serialize(s),
+        }
+    }
+}
+
+macro_rules! value_from {
+    ($($t:ty => $variant:ident $(as $cast:ty)?),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self { Value::$variant(v $(as $cast)?) }
+        }
+    )*};
+}
+
+value_from! {
+    bool => Bool,
+    i8 => Int as i64, i16 => Int as i64, i32 => Int as i64, i64 => Int,
+    u8 => Int as i64, u16 => Int as i64, u32 => Int as i64,
+    f32 => Float as f64, f64 => Float,
+    Decimal => Decimal, String => Text, Vec<u8> => Bytes, Uuid => Uuid,
+    DateTime<Utc> => Timestamp, NaiveDate => Date, NaiveTime => Time, serde_json::Value => Json,
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Value::Bytes(v.to_vec())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map(Into::into).unwrap_or(Value::Null(Kind::Unknown))
+    }
+}
+
+/// Lists bind as `IN (:name)` expansions. `Vec<u8>` stays bytes.
+macro_rules! list_from {
+    ($($t:ty),*) => {$(
+        impl From<Vec<$t>> for Value {
+            fn from(v: Vec<$t>) -> Self { Value::List(v.into_iter().map(Into::into).collect()) }
+        }
+        impl From<&[$t]> for Value {
+            fn from(v: &[$t]) -> Self { Value::List(v.iter().cloned().map(Into::into).collect()) }
+        }
+    )*};
+}
+list_from!(i16, i32, i64, String, &str, Uuid, Decimal, Value);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_scale_exactly_or_are_rejected() {
+        let d: Decimal = "12.3".parse().unwrap();
+        assert_eq!(scaled_decimal(d, 2, "p").unwrap(), 1230);
+        assert_eq!(unscale_decimal(1230, 2).to_string(), "12.30");
+        assert!(scaled_decimal("1.234".parse().unwrap(), 2, "p").is_err());
+        assert_eq!(scaled_decimal("-0.5".parse().unwrap(), 2, "p").unwrap(), -50);
+    }
+
+    #[test]
+    fn non_finite_floats_and_nul_text_are_rejected() {
+        assert!(Value::Float(f64::NAN).to_sea(Dialect::Postgres, None, "x").is_err());
+        assert!(Value::Text("a\0b".into()).to_sea(Dialect::Sqlite, None, "x").is_err());
+        let too_long = Value::Text("ñññ".into());
+        assert!(too_long.to_sea(Dialect::MySql, Some(&ColumnType::Text { max_len: Some(2) }), "x").is_err());
+    }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Run the whole test suite: rustfmt check, clippy, all test targets, doc tests.
+#
+#   scripts/test.sh
+#
+# Brings up PostgreSQL/MariaDB (and Redis) with scripts/services.sh first, unless
+# ALMACEN_SERVICES_READY=1 says the caller (e.g. .ci/run) already did; whatever this script
+# started itself is stopped again when it exits. With CI=true, ALMACEN_REQUIRE_ALL_BACKENDS=1 is
+# exported, so backend tests fail instead of skipping when a server is missing.
+# Every step runs even if an earlier one failed; the exit code is that of the first failure.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+
+if [[ ${ALMACEN_SERVICES_READY:-} != 1 ]]; then
+    export ALMACEN_SERVICES_OWNER=${ALMACEN_SERVICES_OWNER:-test.sh-$$-$(date +%s)}
+    # shellcheck disable=SC2317 # invoked through the trap
+    services_down() {
+        local rc=$?
+        trap - EXIT
+        printf '\n==> services: scripts/services.sh down\n'
+        scripts/services.sh down || echo "test.sh: warning: scripts/services.sh down failed" >&2
+        exit "$rc"
+    }
+    trap services_down EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    printf '==> services: scripts/services.sh up\n'
+    scripts/services.sh up
+fi
+
+export ALMACEN_TEST_POSTGRES_URL=${ALMACEN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+export ALMACEN_TEST_MYSQL_URL=${ALMACEN_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
+if [[ ${CI:-} == true || ${CI:-} == 1 ]]; then
+    export ALMACEN_REQUIRE_ALL_BACKENDS=${ALMACEN_REQUIRE_ALL_BACKENDS:-1}
+fi
+printf '==> env: ALMACEN_TEST_POSTGRES_URL=%s ALMACEN_TEST_MYSQL_URL=%s ALMACEN_REQUIRE_ALL_BACKENDS=%s\n' \
+    "$ALMACEN_TEST_POSTGRES_URL" "$ALMACEN_TEST_MYSQL_URL" "${ALMACEN_REQUIRE_ALL_BACKENDS:-0}"
+
+failed=()
+first_rc=0
+step() { # step NAME COMMAND...
+    local name=$1 rc=0
+    shift
+    printf '\n==> [%s] %s\n' "$name" "$*"
+    "$@" || rc=$?
+    if ((rc != 0)); then
+        printf '==> [%s] FAILED (exit %d)\n' "$name" "$rc"
+        failed+=("$name")
+        ((first_rc != 0)) || first_rc=$rc
+    fi
+}
+
+step fmt cargo fmt --all -- --check
+step clippy cargo clippy --workspace --all-targets -- -D warnings
+step test cargo test --workspace --all-targets
+step doctest cargo test --workspace --doc
+
+if ((${#failed[@]})); then
+    printf '\n==> test.sh: FAILED steps: %s\n' "${failed[*]}"
+    exit "$first_rc"
+fi
+printf '\n==> test.sh: all steps passed (fmt, clippy, test, doctest)\n'

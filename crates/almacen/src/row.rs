@@ -173,7 +173,13 @@ impl DbRow {
                     "DATE" => Value::Date(self.get(idx)?),
                     "TIME" => Value::Time(self.get(idx)?),
                     "JSON" => Value::Json(self.get::<sqlx::types::Json<serde_json::Value>>(idx)?.0),
-                    "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT" => Value::Bytes(self.get(idx)?),
+                    // Text in a *_bin collation carries the BINARY flag too: the driver's
+                    // String check (which looks at the collation) tells text from bytes.
+                    "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" => match self.get_my::<String>(r, idx) {
+                        Ok(text) => Value::Text(text),
+                        Err(_) => Value::Bytes(self.get(idx)?),
+                    },
+                    "BIT" => Value::Bytes(self.get(idx)?),
                     _ => Value::Text(self.get::<String>(idx)?),
                 })
             }

@@ -194,10 +194,12 @@ ensure_state_dir() {
     chmod 755 "$STATE"
 }
 
+# Serialise concurrent up/down runs on fd 9. Every command that starts a server gets `9>&-`, so
+# that no daemon inherits the lock.
 lock_state() {
     exec 9>"$STATE/.lock"
     if command -v flock >/dev/null 2>&1; then
-        flock -w 600 9 || die "could not lock $STATE/.lock within 600 s (another services.sh running?)"
+        flock -w 180 9 || die "could not lock $STATE/.lock within 180 s (another services.sh running?)"
     fi
 }
 
@@ -298,7 +300,7 @@ pg_start_throwaway() {
     write_state postgres kind=pg_ctl "pgbin=$pgbin" "datadir=$dir" "port=$U_PORT" \
         "stop=$pgbin/pg_ctl -D $dir -m fast -w stop"
     if ! as_pg "$pgbin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t "$TIMEOUT" \
-        -o "-c listen_addresses=$(listen_addr "$U_HOST") -p $U_PORT -k $dir -c fsync=off" start >/dev/null; then
+        -o "-c listen_addresses=$(listen_addr "$U_HOST") -p $U_PORT -k $dir -c fsync=off" start >/dev/null 9>&-; then
         warn "pg_ctl start failed"
         show_log "$dir/server.log"
         return 1
@@ -320,7 +322,7 @@ pg_start_packaged() {
     info=$(pg_packaged_cluster "$U_PORT") || return 1
     read -r ver cluster status datadir <<<"$info"
     pg_hba_trusts_loopback "$ver" "$cluster" || return 1
-    if ! as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$cluster" start >/dev/null 2>&1; then
+    if ! as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$cluster" start >/dev/null 2>&1 9>&-; then
         warn "pg_ctlcluster $ver $cluster start failed"
         show_log "/var/log/postgresql/postgresql-$ver-$cluster.log"
         return 1
@@ -467,7 +469,7 @@ svc_mariadb() {
             as_root install -d -o mysql -g root /run/mysqld || return 1
             if ! as_root start-stop-daemon --start --oknodo --background \
                 --make-pidfile --pidfile "$pidfile" --output "$STATE/mariadb.log" \
-                --exec /usr/sbin/mariadbd -- --user=mysql --bind-address="$(listen_addr "$U_HOST")" --port="$U_PORT"; then
+                --exec /usr/sbin/mariadbd -- --user=mysql --bind-address="$(listen_addr "$U_HOST")" --port="$U_PORT" 9>&-; then
                 warn "start-stop-daemon could not start /usr/sbin/mariadbd"
                 return 1
             fi
@@ -498,8 +500,15 @@ svc_mariadb() {
                 # A server this script started (packaged install): give root the project's
                 # credentials, as in SERVICES.md section 1.
                 if [[ ${MY_MAY_FIX_ROOT:-0} == 1 && $U_USER == root && -z $U_PASS ]] && is_local_host "$U_HOST"; then
-                    if as_root mariadb -uroot -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')" 2>/dev/null; then
-                        ENSURE_NOTE="root@localhost may now log in over TCP with an empty password"
+                    as_root mariadb -uroot -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')" 2>/dev/null || true
+                    if ! err=$(my_client -e 'SELECT 1' 2>&1 >/dev/null) && [[ $err == *1130* ]]; then
+                        # "Host '127.0.0.1' is not allowed to connect": the server runs with
+                        # skip-name-resolve (as on the project's machines), so 127.0.0.1 is not
+                        # "localhost"; give it its own root account, as the project's machines have.
+                        as_root mariadb -uroot -e "CREATE USER IF NOT EXISTS root@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD(''); GRANT ALL PRIVILEGES ON *.* TO root@'127.0.0.1' WITH GRANT OPTION" 2>/dev/null || true
+                    fi
+                    if my_client -e 'SELECT 1' >/dev/null 2>&1; then
+                        ENSURE_NOTE="root may now log in over TCP with an empty password"
                     fi
                 fi
                 if ! err=$(my_client -e 'SELECT 1' 2>&1 >/dev/null); then
@@ -550,7 +559,7 @@ svc_redis() {
             local pidfile="$STATE/redis.pid"
             rm -f "$pidfile"
             if ! redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$U_PORT" --save '' --appendonly no \
-                --pidfile "$pidfile" --logfile "$STATE/redis.log" --dir "$STATE" >/dev/null; then
+                --pidfile "$pidfile" --logfile "$STATE/redis.log" --dir "$STATE" >/dev/null 9>&-; then
                 warn "redis-server failed to start"
                 show_log "$STATE/redis.log"
                 return 1
@@ -621,7 +630,8 @@ apt_install() {
         show_log "$log"
         return 1
     fi
-    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$log" 2>&1; then
+    # (9>&-: servers started by the packages' scripts must not inherit our lock)
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$log" 2>&1 9>&-; then
         warn "apt-get install $* failed"
         show_log "$log"
         return 1

@@ -1,1 +1,383 @@
-fn main(){}
+//! almacen against raw sqlx, same schema, same data, one run, printed as ratios.
+//!
+//! ```text
+//! cargo run --release -p almacen-bench -- --backends sqlite,postgres
+//! taskset -c 0 cargo run --release -p almacen-bench -- --backends sqlite,postgres
+//! ```
+//!
+//! Each workload runs raw sqlx and almacen alternately for several rounds; the figure kept
+//! per side is the median round, in microseconds per operation.
+
+use almacen::prelude::*;
+use clap::Parser;
+use sqlx::Row as _;
+use std::future::Future;
+use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(about = "almacen vs raw sqlx: per-operation time and ratio")]
+struct Args {
+    /// Backends to measure: sqlite, postgres, mariadb.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<String>,
+    /// PostgreSQL server URL (a scratch database is created on it and dropped).
+    #[arg(long, env = "ALMACEN_TEST_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres_url: String,
+    /// MariaDB server URL.
+    #[arg(long, env = "ALMACEN_TEST_MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306/test")]
+    mysql_url: String,
+    /// Rounds per workload and side (the median is reported).
+    #[arg(long, default_value_t = 7)]
+    rounds: usize,
+    /// Scale the operation counts (1.0 = default).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "bench_items")]
+struct Item {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(max_len = 100)]
+    name: String,
+    stock: i32,
+    price: f64,
+    active: bool,
+}
+
+/// The same row, decoded by hand the way a raw sqlx user would.
+#[allow(dead_code)]
+struct RawItem {
+    id: i64,
+    name: String,
+    stock: i32,
+    price: f64,
+    active: bool,
+}
+
+const SEED_ROWS: i64 = 10_000;
+
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+    MySql(sqlx::MySqlPool),
+}
+
+macro_rules! raw_item {
+    ($row:expr) => {{
+        let r = $row;
+        RawItem { id: r.get(0), name: r.get(1), stock: r.get(2), price: r.get(3), active: r.get(4) }
+    }};
+}
+
+impl Raw {
+    fn ph(&self, n: usize) -> String {
+        match self {
+            Raw::Postgres(_) => format!("${n}"),
+            _ => "?".into(),
+        }
+    }
+
+    async fn get(&self, id: i64) -> Option<RawItem> {
+        let sql = format!("SELECT id, name, stock, price, active FROM bench_items WHERE id = {}", self.ph(1));
+        let sql = sqlx::AssertSqlSafe(sql);
+        match self {
+            Raw::Sqlite(p) => sqlx::query(sql).bind(id).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
+            Raw::Postgres(p) => sqlx::query(sql).bind(id).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
+            Raw::MySql(p) => sqlx::query(sql).bind(id).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
+        }
+    }
+
+    async fn insert(&self, name: &str, stock: i32) -> RawItem {
+        let sql = format!(
+            "INSERT INTO bench_items (name, stock, price, active) VALUES ({}, {}, {}, {}) RETURNING id, name, stock, price, active",
+            self.ph(1),
+            self.ph(2),
+            self.ph(3),
+            self.ph(4)
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        match self {
+            Raw::Sqlite(p) => raw_item!(sqlx::query(sql).bind(name).bind(stock).bind(1.5f64).bind(true).fetch_one(p).await.unwrap()),
+            Raw::Postgres(p) => raw_item!(sqlx::query(sql).bind(name).bind(stock).bind(1.5f64).bind(true).fetch_one(p).await.unwrap()),
+            Raw::MySql(p) => raw_item!(sqlx::query(sql).bind(name).bind(stock).bind(1.5f64).bind(true).fetch_one(p).await.unwrap()),
+        }
+    }
+
+    async fn insert_many(&self, n: usize) -> Vec<RawItem> {
+        macro_rules! build {
+            ($db:ty) => {{
+                let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO bench_items (name, stock, price, active) ");
+                qb.push_values(0..n, |mut b, i| {
+                    b.push_bind(format!("bulk {i}")).push_bind(i as i32).push_bind(2.5f64).push_bind(i % 2 == 0);
+                });
+                qb.push(" RETURNING id, name, stock, price, active");
+                qb
+            }};
+        }
+        match self {
+            Raw::Sqlite(p) => build!(sqlx::Sqlite).build().fetch_all(p).await.unwrap().into_iter().map(|r| raw_item!(r)).collect(),
+            Raw::Postgres(p) => build!(sqlx::Postgres).build().fetch_all(p).await.unwrap().into_iter().map(|r| raw_item!(r)).collect(),
+            Raw::MySql(p) => build!(sqlx::MySql).build().fetch_all(p).await.unwrap().into_iter().map(|r| raw_item!(r)).collect(),
+        }
+    }
+
+    async fn page(&self, min_stock: i32, offset: i64) -> Vec<RawItem> {
+        let sql = format!(
+            "SELECT id, name, stock, price, active FROM bench_items WHERE stock > {} ORDER BY id LIMIT 20 OFFSET {offset}",
+            self.ph(1)
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        match self {
+            Raw::Sqlite(p) => sqlx::query(sql).bind(min_stock).fetch_all(p).await.unwrap().into_iter().map(|r| raw_item!(r)).collect(),
+            Raw::Postgres(p) => sqlx::query(sql).bind(min_stock).fetch_all(p).await.unwrap().into_iter().map(|r| raw_item!(r)).collect(),
+            Raw::MySql(p) => sqlx::query(sql).bind(min_stock).fetch_all(p).await.unwrap().into_iter().map(|r| raw_item!(r)).collect(),
+        }
+    }
+
+    async fn count(&self, min_stock: i32) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM bench_items WHERE stock > {}", self.ph(1));
+        let sql = sqlx::AssertSqlSafe(sql);
+        match self {
+            Raw::Sqlite(p) => sqlx::query(sql).bind(min_stock).fetch_one(p).await.unwrap().get(0),
+            Raw::Postgres(p) => sqlx::query(sql).bind(min_stock).fetch_one(p).await.unwrap().get(0),
+            Raw::MySql(p) => sqlx::query(sql).bind(min_stock).fetch_one(p).await.unwrap().get(0),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Raw::Sqlite(p) => p.close().await,
+            Raw::Postgres(p) => p.close().await,
+            Raw::MySql(p) => p.close().await,
+        }
+    }
+}
+
+/// Time `ops` calls of `f`, returning microseconds per call.
+async fn time_ops<F, Fut>(ops: usize, mut f: F) -> f64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let start = Instant::now();
+    for i in 0..ops {
+        f(i).await;
+    }
+    start.elapsed().as_secs_f64() * 1e6 / ops as f64
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Run raw and almacen alternately for `rounds` rounds; print the medians and the ratio.
+async fn compare<R, RF, A, AF>(label: &str, rounds: usize, ops: usize, mut raw: R, mut ours: A)
+where
+    R: FnMut(usize) -> RF,
+    RF: Future<Output = ()>,
+    A: FnMut(usize) -> AF,
+    AF: Future<Output = ()>,
+{
+    // One untimed warm-up round each: statement caches, pool connections.
+    time_ops(ops.min(200), &mut raw).await;
+    time_ops(ops.min(200), &mut ours).await;
+    let (mut r, mut a) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        r.push(time_ops(ops, &mut raw).await);
+        a.push(time_ops(ops, &mut ours).await);
+    }
+    let (r, a) = (median(r), median(a));
+    println!("| {label:<22} | {r:>10.1} | {a:>10.1} | {:>6.3}× |", a / r);
+}
+
+fn scaled(n: usize, scale: f64) -> usize {
+    ((n as f64 * scale) as usize).max(1)
+}
+
+async fn seed(db: &Database) {
+    db.drop_tables(&[Item::TABLE]).await.unwrap();
+    db.create_tables(&[Item::TABLE]).await.unwrap();
+    let rows: Vec<NewItem> = (0..SEED_ROWS)
+        .map(|i| NewItem { name: format!("item {i}"), stock: (i % 100) as i32, price: i as f64 / 10.0, active: i % 3 == 0 })
+        .collect();
+    Item::insert_many(db, rows).await.unwrap();
+}
+
+async fn bench_backend(name: &str, url: &str, args: &Args) {
+    let db = Database::connect(url).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    seed(&db).await;
+    let options = db.options().clone();
+    let raw = match db.dialect() {
+        almacen::Dialect::Sqlite => Raw::Sqlite(
+            sqlx::pool::PoolOptions::new()
+                .max_connections(options.max_connections)
+                .connect_with(
+                    options
+                        .driver_url()
+                        .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                        .unwrap()
+                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
+                )
+                .await
+                .unwrap(),
+        ),
+        almacen::Dialect::Postgres => Raw::Postgres(
+            sqlx::pool::PoolOptions::new().max_connections(options.max_connections).connect(options.driver_url()).await.unwrap(),
+        ),
+        almacen::Dialect::MySql => {
+            Raw::MySql(sqlx::pool::PoolOptions::new().max_connections(options.max_connections).connect(options.driver_url()).await.unwrap())
+        }
+    };
+    println!("\n### {name}\n");
+    println!("| workload               | sqlx µs/op | almacen µs/op |  ratio |");
+    println!("|------------------------|-----------:|-----------:|-------:|");
+    let s = args.scale;
+    let r = args.rounds;
+    let id = |i: usize| (i as i64 * 7919) % SEED_ROWS + 1;
+    compare(
+        "get by primary key",
+        r,
+        scaled(2000, s),
+        |i| {
+            let raw = &raw;
+            async move {
+                assert!(raw.get(id(i)).await.is_some());
+            }
+        },
+        |i| {
+            let db = &db;
+            async move {
+                assert!(Item::get(db, id(i)).await.unwrap().is_some());
+            }
+        },
+    )
+    .await;
+    compare(
+        "single insert",
+        r,
+        scaled(1000, s),
+        |i| {
+            let raw = &raw;
+            async move {
+                raw.insert("single", i as i32).await;
+            }
+        },
+        |i| {
+            let db = &db;
+            async move {
+                Item::insert(db, NewItem { name: "single".into(), stock: i as i32, price: 1.5, active: true }).await.unwrap();
+            }
+        },
+    )
+    .await;
+    compare(
+        "insert 1,000 rows",
+        r,
+        scaled(10, s),
+        |_| {
+            let raw = &raw;
+            async move {
+                assert_eq!(raw.insert_many(1000).await.len(), 1000);
+            }
+        },
+        |_| {
+            let db = &db;
+            async move {
+                let rows =
+                    (0..1000).map(|i| NewItem { name: format!("bulk {i}"), stock: i, price: 2.5, active: i % 2 == 0 }).collect();
+                assert_eq!(Item::insert_many(db, rows).await.unwrap().len(), 1000);
+            }
+        },
+    )
+    .await;
+    compare(
+        "page of 20 rows",
+        r,
+        scaled(1000, s),
+        |i| {
+            let raw = &raw;
+            async move {
+                assert_eq!(raw.page(10, (i % 10) as i64 * 20).await.len(), 20);
+            }
+        },
+        |i| {
+            let db = &db;
+            async move {
+                let page =
+                    Item::select().filter(Item::STOCK.gt(10)).order_by(Item::ID.asc()).limit(20).offset((i % 10) as u64 * 20).fetch_all(db).await;
+                assert_eq!(page.unwrap().len(), 20);
+            }
+        },
+    )
+    .await;
+    compare(
+        "count with a filter",
+        r,
+        scaled(500, s),
+        |i| {
+            let raw = &raw;
+            async move {
+                assert!(raw.count((i % 50) as i32).await > 0);
+            }
+        },
+        |i| {
+            let db = &db;
+            async move {
+                assert!(Item::select().filter(Item::STOCK.gt((i % 50) as i32)).count(db).await.unwrap() > 0);
+            }
+        },
+    )
+    .await;
+    raw.close().await;
+    db.drop_tables(&[Item::TABLE]).await.unwrap();
+    db.close().await;
+}
+
+/// A scratch database on a server: created now, dropped by the returned guard's `drop_db`.
+async fn scratch_server_db(admin_url: &str, postgres: bool) -> Option<(String, Database, String)> {
+    let admin = match Database::connect(&format!("{admin_url}{}connect_timeout=3s", if admin_url.contains('?') { "&" } else { "?" })).await {
+        Ok(db) => db,
+        Err(e) => {
+            println!("\n(skipped {admin_url}: {e})");
+            return None;
+        }
+    };
+    let name = format!("almacen_bench_{}", uuid::Uuid::new_v4().simple());
+    admin.execute_raw(&format!("CREATE DATABASE {name}"), params! {}).await.unwrap();
+    let base = admin_url.split('?').next().unwrap();
+    let cut = base.rfind('/').unwrap();
+    let url = format!("{}/{name}", &base[..cut]);
+    let drop = if postgres { format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)") } else { format!("DROP DATABASE IF EXISTS {name}") };
+    Some((url, admin, drop))
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    println!("almacen vs raw sqlx; {} rounds per side, median µs per operation; ratio = almacen / sqlx", args.rounds);
+    for backend in &args.backends {
+        match backend.as_str() {
+            "sqlite" => {
+                let path = std::env::temp_dir().join(format!("almacen-bench-{}.db", uuid::Uuid::new_v4().simple()));
+                bench_backend("SQLite (file, WAL)", &format!("sqlite://{}", path.display()), &args).await;
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            "postgres" | "mariadb" => {
+                let pg = backend == "postgres";
+                let admin_url = if pg { &args.postgres_url } else { &args.mysql_url };
+                if let Some((url, admin, drop)) = scratch_server_db(admin_url, pg).await {
+                    bench_backend(if pg { "PostgreSQL" } else { "MariaDB" }, &url, &args).await;
+                    admin.execute_raw(&drop, params! {}).await.unwrap();
+                    admin.close().await;
+                }
+            }
+            other => eprintln!("unknown backend {other:?} (expected sqlite, postgres, mariadb)"),
+        }
+    }
+}

@@ -238,6 +238,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut column_consts = Vec::new();
     let mut decodes = Vec::new();
     let mut encodes = Vec::new();
+    let mut type_checks = Vec::new();
     let mut new_fields = Vec::new();
     let mut new_defaults = Vec::new();
     let mut new_values = Vec::new();
@@ -291,6 +292,13 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #ident: <#ty as ::almacen::SqlType>::decode(row, offset + #i, &<Self as ::almacen::Model>::TABLE.columns[#i].ty)?
         });
         encodes.push(quote!(::almacen::SqlType::to_value(&self.#ident)));
+        // A bound named after the field, so an unsupported type's error names the field.
+        let check = format_ident!("field_{}_must_be_a_column_type", ident);
+        type_checks.push(quote_spanned! {ty.span()=>
+            #[allow(non_snake_case, dead_code)]
+            fn #check<T: ::almacen::SqlType>() {}
+            let _ = #check::<#ty>;
+        });
         if auto {
             continue;
         }
@@ -353,6 +361,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     };
 
     Ok(quote! {
+        const _: () = {
+            #(#type_checks)*
+        };
+
         #[doc = #new_doc]
         #[derive(Debug, Clone)]
         #vis struct #new_name {

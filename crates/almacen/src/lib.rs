@@ -107,3 +107,41 @@ pub mod prelude {
     pub use rust_decimal::Decimal;
     pub use uuid::Uuid;
 }
+
+/// Misuse of `#[derive(Model)]` is a compile error that names the field. These examples
+/// must not compile:
+///
+/// An unknown attribute:
+/// ```compile_fail
+/// use almacen::prelude::*;
+/// #[derive(Model)]
+/// struct A { #[model(primary_key, sizee = 3)] id: i64 }
+/// ```
+/// A field type that is not a column type:
+/// ```compile_fail
+/// use almacen::prelude::*;
+/// struct Opaque;
+/// #[derive(Model)]
+/// struct B { #[model(primary_key)] id: i64, blob: Opaque }
+/// ```
+/// Two primary keys without `#[model(composite)]`:
+/// ```compile_fail
+/// use almacen::prelude::*;
+/// #[derive(Model)]
+/// struct C { #[model(primary_key)] a: i64, #[model(primary_key)] b: i64 }
+/// ```
+/// A decimal without precision and scale:
+/// ```compile_fail
+/// use almacen::prelude::*;
+/// #[derive(Model)]
+/// struct D { #[model(primary_key)] id: i64, price: Decimal }
+/// ```
+/// And the same struct with the misuse fixed compiles:
+/// ```
+/// use almacen::prelude::*;
+/// #[derive(Model)]
+/// #[model(composite)]
+/// struct E { #[model(primary_key)] a: i64, #[model(primary_key)] b: i64, #[model(decimal(10, 2))] price: Decimal }
+/// ```
+#[doc(hidden)]
+pub mod _compile_checks {}

@@ -29,6 +29,22 @@ impl Statement {
         }
     }
 
+    /// A statement from raw SQL with `:name` parameters, for `dialect`. Use it to give one
+    /// raw statement its own timeout:
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # use almacen::Statement;
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let stmt = Statement::named(db.dialect(), "SELECT * FROM reports WHERE year = :y", params! {"y" => 2024})?
+    ///     .with_timeout(Some(std::time::Duration::from_secs(30)));
+    /// let rows: Vec<Row> = db.fetch_rows(stmt).await?.iter().map(Row::from_db_row).collect::<Result<_, _>>()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn named(dialect: Dialect, sql: &str, params: Params) -> Result<Self> {
+        bind_named(sql, params, dialect)
+    }
+
     /// Override the database's default statement timeout for this statement
     /// (`None`: no limit).
     pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
@@ -99,7 +115,7 @@ pub trait Executor: Send + Sync {
         let stmt = bind_named(sql, params, self.dialect());
         async move {
             let rows = self.fetch_rows(stmt?).await?;
-            rows.iter().map(Row::from_db).collect()
+            rows.iter().map(Row::from_db_row).collect()
         }
     }
 
@@ -114,7 +130,7 @@ pub trait Executor: Send + Sync {
         let stmt = bind_named(sql, params, self.dialect());
         async move {
             let row = self.fetch_row(stmt?).await?;
-            row.as_ref().map(Row::from_db).transpose()
+            row.as_ref().map(Row::from_db_row).transpose()
         }
     }
 

@@ -277,7 +277,8 @@ impl Row {
         Row { columns }
     }
 
-    pub(crate) fn from_db(row: &DbRow) -> Result<Self> {
+    /// Copy a driver row into a column→value map.
+    pub fn from_db_row(row: &DbRow) -> Result<Self> {
         let mut columns = Vec::with_capacity(row.len());
         for i in 0..row.len() {
             columns.push((row.column_name(i).to_string(), row.value(i)?));

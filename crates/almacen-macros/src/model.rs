@@ -35,12 +35,11 @@ fn is_decimal(ty: &Type) -> bool {
     if last.ident == "Decimal" {
         return true;
     }
-    if last.ident == "Option" {
-        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
-                return is_decimal(inner);
-            }
-        }
+    if last.ident == "Option"
+        && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
+    {
+        return is_decimal(inner);
     }
     false
 }

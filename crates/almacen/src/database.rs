@@ -266,12 +266,13 @@ impl Executor for Database {
     /// default statement timeout applies (a per-statement override does not).
     fn stream_rows(&self, stmt: Statement) -> BoxStream<'_, Result<DbRow>> {
         let s = &self.inner.settings;
-        let args = sea_query_sqlx::SqlxValues(sea_query::Values(stmt.values));
-        let sql = AssertSqlSafe(stmt.sql);
-        match &self.inner.pool {
+        let args = sea_query_sqlx::SqlxValues(sea_query::Values(stmt.values.clone()));
+        let sql = AssertSqlSafe(stmt.sql.clone());
+        let rows = match &self.inner.pool {
             Pool::Sqlite(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Sqlite).map_err(|e| s.err(e))).boxed(),
             Pool::Postgres(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Postgres).map_err(|e| s.err(e))).boxed(),
             Pool::MySql(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::MySql).map_err(|e| s.err(e))).boxed(),
-        }
+        };
+        s.logged_stream(&stmt, rows)
     }
 }

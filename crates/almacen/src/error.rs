@@ -216,6 +216,10 @@ fn classify_db(db: &dyn sqlx::error::DatabaseError, dialect: Dialect) -> Error {
                 .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
                 .map(|e| e.number() as u32)
                 .or(number);
+            // Report the error number (what MariaDB's documentation lists), not the SQLSTATE.
+            if let Some(n) = number {
+                info.code = Some(n.to_string());
+            }
             classify_mysql(number, info)
         }
         Dialect::Sqlite => {

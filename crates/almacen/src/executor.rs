@@ -167,22 +167,86 @@ impl RunSettings {
 
     /// Run `stmt` on `conn` inside a tracing span, then log it (slow ones as warnings).
     pub(crate) async fn run(&self, conn: ConnRef<'_>, stmt: Statement, fetch: Fetch, in_tx: bool) -> Result<Fetched> {
-        let sql = stmt.sql.clone();
-        let params = self.log_parameters.then(|| format!("{:?}", stmt.values));
-        let params = params.as_deref().unwrap_or("<hidden>");
-        let span = tracing::debug_span!("almacen.query", db.system = self.dialect.name(), db.statement = %sql);
-        let start = Instant::now();
-        let out = conn.run(self, stmt, fetch, in_tx).instrument(span).await;
-        let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
-        match self.slow_statement {
-            Some(limit) if start.elapsed() >= limit => {
-                let threshold_ms = limit.as_secs_f64() * 1e3;
-                tracing::warn!(target: "almacen::sql", %sql, params, elapsed_ms, threshold_ms, "slow statement");
-            }
-            _ if self.echo => tracing::info!(target: "almacen::sql", %sql, params, elapsed_ms, ok = out.is_ok(), "statement"),
-            _ => tracing::debug!(target: "almacen::sql", %sql, params, elapsed_ms, ok = out.is_ok(), "statement"),
-        }
+        let log = StatementLog::start(self, &stmt);
+        let out = conn.run(self, stmt, fetch, in_tx).instrument(log.span.clone()).await;
+        log.finish(self, out.is_ok());
         out
+    }
+
+    /// Wrap a row stream so it is logged like every other statement when it ends.
+    pub(crate) fn logged_stream<'a>(&'a self, stmt: &Statement, inner: BoxStream<'a, Result<DbRow>>) -> BoxStream<'a, Result<DbRow>> {
+        Box::pin(LoggedStream { inner, settings: self, log: Some(StatementLog::start(self, stmt)), ok: true })
+    }
+}
+
+/// The span and start time of one statement, and the log line written when it ends.
+struct StatementLog {
+    sql: Arc<str>,
+    params: Option<String>,
+    span: tracing::Span,
+    start: Instant,
+}
+
+impl StatementLog {
+    fn start(settings: &RunSettings, stmt: &Statement) -> Self {
+        let sql = stmt.sql.clone();
+        StatementLog {
+            params: settings.log_parameters.then(|| format!("{:?}", stmt.values)),
+            span: tracing::debug_span!("almacen.query", db.system = settings.dialect.name(), db.statement = %sql),
+            sql,
+            start: Instant::now(),
+        }
+    }
+
+    fn finish(&self, settings: &RunSettings, ok: bool) {
+        let sql = &self.sql;
+        let params = self.params.as_deref().unwrap_or("<hidden>");
+        let elapsed = self.start.elapsed();
+        let elapsed_ms = elapsed.as_secs_f64() * 1e3;
+        match settings.slow_statement {
+            Some(limit) if elapsed >= limit => {
+                let threshold_ms = limit.as_secs_f64() * 1e3;
+                tracing::warn!(target: "almacen::sql", %sql, params, elapsed_ms, threshold_ms, ok, "slow statement");
+            }
+            _ if settings.echo => tracing::info!(target: "almacen::sql", %sql, params, elapsed_ms, ok, "statement"),
+            _ => tracing::debug!(target: "almacen::sql", %sql, params, elapsed_ms, ok, "statement"),
+        }
+    }
+}
+
+/// A row stream that logs its statement when it ends (or is dropped early).
+struct LoggedStream<'a> {
+    inner: BoxStream<'a, Result<DbRow>>,
+    settings: &'a RunSettings,
+    log: Option<StatementLog>,
+    ok: bool,
+}
+
+impl futures::Stream for LoggedStream<'_> {
+    type Item = Result<DbRow>;
+
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let _entered = this.log.as_ref().map(|l| l.span.clone().entered());
+        let polled = this.inner.as_mut().poll_next(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Err(_))) => this.ok = false,
+            std::task::Poll::Ready(None) => {
+                if let Some(log) = this.log.take() {
+                    log.finish(this.settings, this.ok);
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+}
+
+impl Drop for LoggedStream<'_> {
+    fn drop(&mut self) {
+        if let Some(log) = self.log.take() {
+            log.finish(self.settings, self.ok);
+        }
     }
 }
 

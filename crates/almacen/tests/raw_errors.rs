@@ -6,6 +6,7 @@ mod common;
 use almacen::prelude::*;
 use almacen::serde_json;
 use common::Backend;
+use futures::TryStreamExt;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use tracing::field::{Field, Visit};
@@ -152,7 +153,7 @@ async fn same_name_twice(db: Database, _b: Backend) {
     assert_eq!(n, 2);
 }
 
-async fn colons_in_strings_and_comments_are_not_parameters(db: Database, _b: Backend) {
+async fn colons_in_strings_and_comments_are_not_parameters(db: Database, backend: Backend) {
     create_items(&db).await;
     let sql = "SELECT ':v' AS lit, 'a:b' AS ab, id -- :c is a comment\nFROM items /* and :d\n too */ WHERE id = :v";
     let row = db.fetch_one_raw(sql, params! { "v" => 2 }).await.unwrap();
@@ -164,11 +165,50 @@ async fn colons_in_strings_and_comments_are_not_parameters(db: Database, _b: Bac
     assert_parameter_error(&e, ":v");
     let e = db.fetch_all_raw("SELECT id FROM items /* :v */ WHERE name <> ':v'", params! { "v" => 1 }).await.unwrap_err();
     assert_parameter_error(&e, ":v");
+    // Dialect-specific quoting.
+    match backend {
+        Backend::Postgres => {
+            let row =
+                db.fetch_one_raw("SELECT $$ :a 'x $$ AS d, $t$:b$t$ AS t, E'it\\'s :c' AS e, :v AS v", params! { "v" => 1 }).await.unwrap();
+            assert_eq!(row.get::<String>("d").unwrap(), " :a 'x ");
+            assert_eq!(row.get::<String>("t").unwrap(), ":b");
+            assert_eq!(row.get::<String>("e").unwrap(), "it's :c");
+            assert_eq!(row.get::<i64>("v").unwrap(), 1);
+        }
+        Backend::MariaDb => {
+            let row = db
+                .fetch_one_raw("SELECT 'it\\'s :c' AS e, `id` AS `x:y`, :v AS v FROM items WHERE id = :v", params! { "v" => 2 })
+                .await
+                .unwrap();
+            assert_eq!(row.get::<String>("e").unwrap(), "it's :c");
+            assert_eq!(row.get::<i64>("x:y").unwrap(), 2);
+        }
+        Backend::Sqlite => {
+            let row =
+                db.fetch_one_raw(r#"SELECT "id" AS "x:y", 'C:\dir\' AS p FROM items WHERE id = :v"#, params! { "v" => 2 }).await.unwrap();
+            assert_eq!(row.get::<i64>("x:y").unwrap(), 2);
+            assert_eq!(row.get::<String>("p").unwrap(), "C:\\dir\\");
+        }
+    }
     // Stored text containing ':x' round-trips untouched.
     let n = db.execute_raw("UPDATE items SET name = 'x:y' WHERE id = :id", params! { "id" => 1 }).await.unwrap();
     assert_eq!(n, 1);
     let row = db.fetch_one_raw("SELECT name FROM items WHERE name = 'x:y'", params! {}).await.unwrap();
     assert_eq!(row.get::<String>("name").unwrap(), "x:y");
+}
+
+/// On MariaDB (without ANSI_QUOTES) `"..."` is a string literal in which `\"` escapes a quote.
+async fn mariadb_double_quoted_strings(db: Database, backend: Backend) {
+    if backend != Backend::MariaDb {
+        return;
+    }
+    let row = db.fetch_one_raw(r#"SELECT "a:b" AS plain, :v AS v"#, params! { "v" => 1 }).await.unwrap();
+    assert_eq!(row.get::<String>("plain").unwrap(), "a:b");
+    let row = db
+        .fetch_one_raw(r#"SELECT "it\"s :x" AS quoted, :v AS v"#, params! { "v" => 1 })
+        .await
+        .unwrap_or_else(|e| panic!("a valid MariaDB string literal with \\\" escapes is rejected: {e}"));
+    assert_eq!(row.get::<String>("quoted").unwrap(), r#"it"s :x"#);
 }
 
 async fn postgres_casts_after_parameters(db: Database, backend: Backend) {
@@ -211,6 +251,19 @@ async fn parameter_errors_are_raised_before_anything_runs(db: Database, _b: Back
     assert_parameter_error(&e, ":ids");
     let e = db.fetch_all_raw("SELECT id FROM notes WHERE id IN (:ids)", params! { "ids" => Vec::<String>::new() }).await.unwrap_err();
     assert_parameter_error(&e, ":ids");
+    assert_eq!(ids(&db, "notes").await, vec![1]);
+
+    // Values that cannot be bound and SQL that cannot be parsed are rejected before sending too.
+    match db.execute_raw(insert, params! { "id" => 7, "body" => "nul\0byte" }).await.unwrap_err() {
+        Error::InvalidValue { column, .. } => assert_eq!(column, ":body"),
+        other => panic!("a NUL character in text is an InvalidValue: {other:?}"),
+    }
+    match db.fetch_all_raw("SELECT id FROM notes WHERE id > :f", params! { "f" => f64::NAN }).await.unwrap_err() {
+        Error::InvalidValue { column, .. } => assert_eq!(column, ":f"),
+        other => panic!("NaN is an InvalidValue: {other:?}"),
+    }
+    let e = db.execute_raw("UPDATE notes SET body = 'unterminated WHERE id = :id", params! { "id" => 1 }).await.unwrap_err();
+    assert_parameter_error(&e, "unterminated string literal");
     assert_eq!(ids(&db, "notes").await, vec![1]);
 
     // Multi-part: inside a transaction the bad statement must not reach the server. On
@@ -348,7 +401,7 @@ fn assert_decode_error(e: &Error, column: &str) {
     assert!(e.db_info().is_none());
 }
 
-async fn getter_errors_name_the_column(db: Database, _b: Backend) {
+async fn getter_errors_name_the_column(db: Database, backend: Backend) {
     create_people(&db).await;
     let row = db.fetch_one_raw("SELECT id, name, note, price FROM people WHERE id = 1", params! {}).await.unwrap();
     let e = row.get::<i64>("missing_col").unwrap_err();
@@ -365,6 +418,16 @@ async fn getter_errors_name_the_column(db: Database, _b: Backend) {
     let big = db.fetch_one_raw("SELECT big FROM bigs", params! {}).await.unwrap();
     assert_eq!(big.get::<i64>("big").unwrap(), i64::MAX);
     assert_decode_error(&big.get::<i32>("big").unwrap_err(), "big");
+    // A column type almacen has no value for fails the whole row, naming the column.
+    let unsupported = match backend {
+        Backend::Postgres => Some("SELECT 1 AS ok, '1 day'::interval AS odd"),
+        Backend::MariaDb => Some("SELECT 1 AS ok, POINT(1, 2) AS odd"),
+        Backend::Sqlite => None,
+    };
+    if let Some(sql) = unsupported {
+        let e = db.fetch_one_raw(sql, params! {}).await.unwrap_err();
+        assert_decode_error(&e, "odd");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -599,6 +662,7 @@ per_backend!(
     same_name_twice,
     colons_in_strings_and_comments_are_not_parameters,
     postgres_casts_after_parameters,
+    mariadb_double_quoted_strings,
     parameter_errors_are_raised_before_anything_runs,
     values_are_bound_not_spliced,
     rows_keep_select_order_and_serialise,
@@ -839,8 +903,38 @@ async fn log_parameters_shows_them(db: Database, _b: Backend) {
     assert_ne!(params[0], "<hidden>");
 }
 
+async fn echo_covers_transactions_and_streams(db: Database, _b: Backend) {
+    db.create_tables(&[Member::TABLE]).await.unwrap();
+    Member::insert(&db, NewMember { email: "m@x.io".into() }).await.unwrap();
+    let cap = Capture::default();
+    async {
+        db.transaction(async |tx| {
+            tx.execute_raw("UPDATE members SET email = :e WHERE id = :id", params! { "e" => "n@x.io", "id" => 1 }).await?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    }
+    .with_subscriber(cap.subscriber())
+    .await;
+    let in_tx: Vec<Captured> =
+        cap.statements().into_iter().filter(|c| c.field("sql").is_some_and(|s| s.starts_with("UPDATE members SET email"))).collect();
+    assert_eq!(in_tx.len(), 1, "a statement inside a transaction is logged:\n{}", cap.dump());
+    assert_eq!(in_tx[0].level, Level::INFO);
+
+    let cap = Capture::default();
+    let streamed: Vec<Member> = async { Member::select().stream(&db).try_collect().await.unwrap() }.with_subscriber(cap.subscriber()).await;
+    assert_eq!(streamed.len(), 1);
+    let selects: Vec<Captured> =
+        cap.statements().into_iter().filter(|c| c.level == Level::INFO && c.field("sql").is_some_and(|s| s.contains("members"))).collect();
+    assert_eq!(selects.len(), 1, "with echo=true a streamed SELECT is logged at INFO like every other statement:\n{}", cap.dump());
+    let spans = cap.all().into_iter().filter(|c| c.span && c.name == "almacen.query").count();
+    assert_eq!(spans, 1, "a streamed SELECT gets its almacen.query span:\n{}", cap.dump());
+}
+
 per_backend_with!(slow_statement_warns, "slow_statement=1ms");
 per_backend_with!(fast_statements_do_not_warn, "slow_statement=10s");
 per_backend_with!(echo_logs_every_statement, "echo=true&slow_statement=1m");
 per_backend!(parameters_are_hidden_by_default);
 per_backend_with!(log_parameters_shows_them, "log_parameters=true");
+per_backend_with!(echo_covers_transactions_and_streams, "echo=true");

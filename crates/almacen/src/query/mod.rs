@@ -233,8 +233,13 @@ impl Condition {
 
     /// Render as a sea-query expression for `dialect`, binding values in the column's storage form.
     pub(crate) fn to_expr(&self, dialect: Dialect) -> Result<Expr> {
+        if dialect == Dialect::Sqlite
+            && let Some(rewritten) = sqlite_decimal_rewrite(self)
+        {
+            return rewritten.to_expr(dialect);
+        }
         let bind = |c: &ColumnRef, v: &Value| -> Result<Expr> {
-            let ty = compare_type(c, v);
+            let ty = compare_type(c);
             Ok(Expr::val(v.to_sea(dialect, ty.as_ref(), c.meta.name)?))
         };
         Ok(match self {
@@ -267,13 +272,59 @@ impl Condition {
     }
 }
 
-/// Comparisons with a decimal column on SQLite compare scaled integers; a value with more
-/// decimal places than the column is compared as a scaled float instead of being rejected.
-fn compare_type(c: &ColumnRef, v: &Value) -> Option<crate::ColumnType> {
-    match (c.meta.ty, v) {
-        (crate::ColumnType::Decimal { scale, .. }, Value::Decimal(d)) if d.normalize().scale() > scale => None,
-        (crate::ColumnType::Text { .. }, _) => None,
-        (ty, _) => Some(ty),
+/// The column type a compared value is bound as (text length limits do not apply to
+/// comparisons).
+fn compare_type(c: &ColumnRef) -> Option<crate::ColumnType> {
+    match c.meta.ty {
+        crate::ColumnType::Text { .. } => None,
+        ty => Some(ty),
+    }
+}
+
+/// On SQLite a decimal column holds integers scaled by 10^scale. A value with more decimal
+/// places than the column cannot be scaled exactly, so the comparison is rewritten into the
+/// equivalent one on whole scaled units (`v > 0.105` on a scale-2 column is `v > 0.10`).
+fn sqlite_decimal_rewrite(cond: &Condition) -> Option<Condition> {
+    use rust_decimal::Decimal;
+    let scale_of = |c: &ColumnRef| match c.meta.ty {
+        crate::ColumnType::Decimal { scale, .. } => Some(scale),
+        _ => None,
+    };
+    // (floor, ceil) of the value in column units, when it has too many places.
+    let split = |c: &ColumnRef, v: &Value| -> Option<(Value, Value)> {
+        let scale = scale_of(c)?;
+        let Value::Decimal(d) = v else { return None };
+        if d.normalize().scale() <= scale {
+            return None;
+        }
+        let unit = Decimal::new(1, scale);
+        let units = *d / unit;
+        Some((Value::Decimal(units.floor() * unit), Value::Decimal(units.ceil() * unit)))
+    };
+    match cond {
+        Condition::Cmp(c, op, v) => {
+            let (floor, ceil) = split(c, v)?;
+            Some(match op {
+                CmpOp::Gt => Condition::Cmp(*c, CmpOp::Gt, floor),
+                CmpOp::Le => Condition::Cmp(*c, CmpOp::Le, floor),
+                CmpOp::Ge => Condition::Cmp(*c, CmpOp::Ge, ceil),
+                CmpOp::Lt => Condition::Cmp(*c, CmpOp::Lt, ceil),
+                // No stored value equals a number with more places than the column has.
+                CmpOp::Eq => Condition::In(*c, Vec::new(), false),
+                CmpOp::Ne => Condition::Null(*c, false),
+            })
+        }
+        Condition::Between(c, low, high) => {
+            let low = split(c, low).map(|(_, ceil)| ceil).unwrap_or_else(|| low.clone());
+            let high = split(c, high).map(|(floor, _)| floor).unwrap_or_else(|| high.clone());
+            scale_of(c)?;
+            Some(Condition::Cmp(*c, CmpOp::Ge, low).and(Condition::Cmp(*c, CmpOp::Le, high)))
+        }
+        Condition::In(c, values, negated) if values.iter().any(|v| split(c, v).is_some()) => {
+            let kept = values.iter().filter(|v| split(c, v).is_none()).cloned().collect();
+            Some(Condition::In(*c, kept, *negated))
+        }
+        _ => None,
     }
 }
 

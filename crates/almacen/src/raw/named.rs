@@ -246,7 +246,8 @@ fn is_name_continue(byte: u8) -> bool {
 type Scanned = (Vec<Segment>, Vec<String>);
 
 /// Splits `sql` into segments. With `backslash_escapes`, `\` escapes the next
-/// byte in every single-quoted string (MySQL); otherwise only in `E'...'`.
+/// byte in every single- and double-quoted run (MySQL, where `"..."` is a string);
+/// otherwise only in `E'...'`.
 fn scan(sql: &str, backslash_escapes: bool) -> Result<Scanned, NamedSqlError> {
     let bytes = sql.as_bytes();
     let mut segments = Vec::new();
@@ -260,7 +261,7 @@ fn scan(sql: &str, backslash_escapes: bool) -> Result<Scanned, NamedSqlError> {
                 let backslash = backslash_escapes || is_escape_string_prefix(bytes, i);
                 skip_quoted(bytes, i, b'\'', backslash, "string literal")?
             }
-            b'"' => skip_quoted(bytes, i, b'"', false, "double-quoted identifier")?,
+            b'"' => skip_quoted(bytes, i, b'"', backslash_escapes, "double-quoted identifier")?,
             b'`' => skip_quoted(bytes, i, b'`', false, "backtick-quoted identifier")?,
             b'-' if next == Some(b'-') => skip_line_comment(bytes, i),
             b'/' if next == Some(b'*') => skip_block_comment(bytes, i)?,

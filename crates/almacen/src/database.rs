@@ -143,6 +143,7 @@ impl Database {
                     server.push(("statement_timeout".into(), t.as_millis().max(1).to_string()));
                 }
                 let opts = sqlx::postgres::PgConnectOptions::from_str(url).map_err(err)?.options(server);
+                check_reachable::<sqlx::PgConnection>(&opts, settings).await?;
                 Pool::Postgres(Self::pool_options(o).connect_with(opts).await.map_err(err)?)
             }
             Dialect::MySql => {
@@ -150,6 +151,7 @@ impl Database {
                     .map_err(err)?
                     .timezone(Some("+00:00".to_string()))
                     .charset("utf8mb4");
+                check_reachable::<sqlx::MySqlConnection>(&opts, settings).await?;
                 let mut session = String::from(
                     "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO')",
                 );
@@ -187,7 +189,9 @@ impl Database {
             Pool::Postgres(p) => (p.size(), p.num_idle()),
             Pool::MySql(p) => (p.size(), p.num_idle()),
         };
-        let idle = idle as u32;
+        // sqlx can briefly count one idle connection too few (below zero) while handing a
+        // returned connection to a waiter; never report more idle than open.
+        let idle = idle.min(size as usize) as u32;
         PoolStats {
             size,
             idle,
@@ -239,6 +243,17 @@ impl Database {
             }
         }
     }
+}
+
+/// Open and close one connection, so an unreachable server fails at once with the
+/// driver's reason (the pool would retry until its acquire timeout and lose the reason).
+async fn check_reachable<C: sqlx::Connection>(opts: &<C as sqlx::Connection>::Options, settings: &RunSettings) -> Result<()> {
+    let conn = C::connect_with(opts).await.map_err(|e| match settings.err(e) {
+        Error::ConnectionLost(m) => Error::ConnectionLost(format!("cannot connect to {}: {m}", settings.dialect)),
+        other => other,
+    })?;
+    let _ = conn.close().await;
+    Ok(())
 }
 
 impl Executor for Database {

@@ -340,8 +340,18 @@ impl Transaction {
         match self.savepoint.take() {
             Some(name) => self.run_sql(format!("RELEASE SAVEPOINT {name}")).await,
             None => {
-                let conn = self.shared.conn.lock().await.take().ok_or_else(finished_error)?;
                 let s = &self.shared.db.inner.settings;
+                let mut guard = self.shared.conn.lock().await;
+                // Savepoints dropped unfinished must be rolled back before the commit, or
+                // their work would be committed with the rest.
+                if let Some(conn) = guard.as_mut() {
+                    if let Err(e) = run_pending(&self.shared, s, conn).await {
+                        guard.take();
+                        return Err(e);
+                    }
+                }
+                let conn = guard.take().ok_or_else(finished_error)?;
+                drop(guard);
                 match conn {
                     TxConn::Sqlite(t) => t.commit().await,
                     TxConn::Postgres(t) => t.commit().await,
@@ -382,12 +392,18 @@ impl Transaction {
         let s = &self.shared.db.inner.settings;
         let mut guard = self.shared.conn.lock().await;
         let conn = guard.as_mut().ok_or_else(finished_error)?;
-        let pending: Vec<String> = std::mem::take(&mut *self.shared.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        for sql in pending {
-            s.run(conn_ref(conn), Statement::new(sql, Vec::new()), Fetch::Execute, true).await?;
-        }
+        run_pending(&self.shared, s, conn).await?;
         s.run(conn_ref(conn), stmt, fetch, true).await
     }
+}
+
+/// Run the savepoint rollbacks queued by drops.
+async fn run_pending(shared: &Shared, s: &crate::executor::RunSettings, conn: &mut TxConn) -> Result<()> {
+    let pending: Vec<String> = std::mem::take(&mut *shared.pending.lock().unwrap_or_else(|p| p.into_inner()));
+    for sql in pending {
+        s.run(conn_ref(conn), Statement::new(sql, Vec::new()), Fetch::Execute, true).await?;
+    }
+    Ok(())
 }
 
 fn conn_ref(conn: &mut TxConn) -> ConnRef<'_> {

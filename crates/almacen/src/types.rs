@@ -1,7 +1,7 @@
 //! The Rust types a model field can have, and how each is encoded and decoded.
 
 use crate::row::{decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid, parse_timestamp};
-use crate::{ColumnType, DbRow, Kind, Result, Value};
+use crate::{ColumnType, DbRow, Result, Value};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -321,9 +321,4 @@ pub fn enum_from_value<E: DbEnumText>(v: Value) -> std::result::Result<E, String
         Value::Text(t) => E::from_text(&t).ok_or_else(|| format!("{t:?} is not one of {:?}", E::VARIANTS)),
         other => mismatch(&other, "enum text"),
     }
-}
-
-#[doc(hidden)]
-pub const fn _kind_of(ty: &ColumnType) -> Kind {
-    ty.kind()
 }

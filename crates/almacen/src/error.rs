@@ -240,7 +240,8 @@ fn classify_postgres(db: &dyn sqlx::error::DatabaseError, mut info: DbErrorInfo)
         "23505" => Error::UniqueViolation(info),
         "23503" => Error::ForeignKeyViolation(info),
         "23502" => Error::NotNullViolation(info),
-        "23514" => Error::CheckViolation(info),
+        // A value too long for its column: SQLite reports the same as a CHECK violation.
+        "23514" | "22001" => Error::CheckViolation(info),
         "40001" => Error::SerializationFailure(info),
         "40P01" => Error::Deadlock(info),
         "57014" => Error::StatementTimeout(info.message),
@@ -268,6 +269,8 @@ fn classify_mysql(number: Option<u32>, mut info: DbErrorInfo) -> Error {
             Error::NotNullViolation(info)
         }
         // MariaDB ER_CONSTRAINT_FAILED, MySQL ER_CHECK_CONSTRAINT_VIOLATED
+        // ER_DATA_TOO_LONG: classified like the CHECK that enforces lengths on SQLite.
+        Some(1406) => Error::CheckViolation(info),
         Some(4025) | Some(3819) => {
             info.constraint = backquoted_after(&info.message, "CONSTRAINT ");
             Error::CheckViolation(info)

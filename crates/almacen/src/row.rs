@@ -234,9 +234,18 @@ pub(crate) fn decode_decimal(row: &DbRow, idx: usize, scale: Option<u32>) -> Res
                 other => Err(row.decode_error(idx, format!("{other:?} is not a decimal"))),
             },
         },
-        DbRow::Postgres(r) => row.get_pg::<Decimal>(r, idx),
-        DbRow::MySql(r) => row.get_my::<Decimal>(r, idx),
+        DbRow::Postgres(r) => row.get_pg::<Decimal>(r, idx).map(|d| at_scale(d, scale)),
+        DbRow::MySql(r) => row.get_my::<Decimal>(r, idx).map(|d| at_scale(d, scale)),
     }
+}
+
+/// Decimals read back with the column's scale on every dialect (`5.5` in a scale-2 column
+/// reads as `5.50`; PostgreSQL would give `0` for `0.00`).
+fn at_scale(mut d: Decimal, scale: Option<u32>) -> Decimal {
+    if let Some(s) = scale {
+        d.rescale(s);
+    }
+    d
 }
 
 pub(crate) fn decode_json(row: &DbRow, idx: usize) -> Result<serde_json::Value> {

@@ -115,7 +115,14 @@ impl Value {
                 S::Double(Some(*f))
             }
             Value::Decimal(d) => match (dialect, column) {
-                (Dialect::Sqlite, Some(ColumnType::Decimal { scale, .. })) => S::BigInt(Some(scaled_decimal(*d, *scale, name)?)),
+                (_, Some(ColumnType::Decimal { precision, scale })) => {
+                    // PostgreSQL and MariaDB would round extra places silently: reject them everywhere.
+                    check_decimal_fits(*d, *precision, *scale, name)?;
+                    match dialect {
+                        Dialect::Sqlite => S::BigInt(Some(scaled_decimal(*d, *scale, name)?)),
+                        _ => S::Decimal(Some(*d)),
+                    }
+                }
                 (Dialect::Sqlite, _) => S::String(Some(d.to_string())),
                 _ => S::Decimal(Some(*d)),
             },
@@ -145,7 +152,7 @@ impl Value {
                 }
             }
             Value::Date(d) => {
-                check_year(d.year_ce().1 as i32, name)?;
+                check_year(d.year(), name)?;
                 match dialect {
                     Dialect::Sqlite => S::String(Some(d.format("%Y-%m-%d").to_string())),
                     _ => S::ChronoDate(Some(*d)),
@@ -159,6 +166,9 @@ impl Value {
                 }
             }
             Value::Json(j) => match dialect {
+                _ if json_has_nul(j) => {
+                    return Err(Error::invalid(name, "JSON contains a NUL character (\\u0000), which PostgreSQL cannot store"));
+                }
                 Dialect::Postgres => S::Json(Some(Box::new(j.clone()))),
                 _ => S::String(Some(serde_json::to_string(j).map_err(|e| Error::invalid(name, e.to_string()))?)),
             },
@@ -198,6 +208,33 @@ pub(crate) fn scaled_decimal(d: Decimal, scale: u32, name: &str) -> Result<i64> 
     d.rescale(scale);
     let mantissa = d.mantissa();
     i64::try_from(mantissa).map_err(|_| Error::invalid(name, format!("{d} does not fit a scaled 64-bit integer on SQLite")))
+}
+
+/// A decimal fits a `decimal(precision, scale)` column when it has at most `scale` places
+/// and at most `precision - scale` digits before the point.
+pub(crate) fn check_decimal_fits(d: Decimal, precision: u32, scale: u32, name: &str) -> Result<()> {
+    let n = d.normalize();
+    if n.scale() > scale {
+        return Err(Error::invalid(name, format!("{d} has more than {scale} decimal places")));
+    }
+    let integer_digits = n.trunc().abs().to_string().trim_start_matches('0').len() as u32;
+    if integer_digits > precision.saturating_sub(scale) {
+        return Err(Error::invalid(
+            name,
+            format!("{d} has more than {} digits before the decimal point (decimal({precision}, {scale}))", precision - scale),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether any string or key in a JSON document contains U+0000.
+fn json_has_nul(j: &serde_json::Value) -> bool {
+    match j {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        _ => false,
+    }
 }
 
 /// The SQLite inverse of [`scaled_decimal`].

@@ -239,7 +239,7 @@ impl Condition {
             return rewritten.to_expr(dialect);
         }
         let bind = |c: &ColumnRef, v: &Value| -> Result<Expr> {
-            let ty = compare_type(c);
+            let ty = compare_type(c, dialect);
             Ok(Expr::val(v.to_sea(dialect, ty.as_ref(), c.meta.name)?))
         };
         Ok(match self {
@@ -274,9 +274,14 @@ impl Condition {
 
 /// The column type a compared value is bound as (text length limits do not apply to
 /// comparisons).
-fn compare_type(c: &ColumnRef) -> Option<crate::ColumnType> {
+fn compare_type(c: &ColumnRef, dialect: Dialect) -> Option<crate::ColumnType> {
     match c.meta.ty {
         crate::ColumnType::Text { .. } => None,
+        // Compared values are not stored: only SQLite needs the scale (to scale the value).
+        crate::ColumnType::Decimal { scale, .. } if dialect == Dialect::Sqlite => {
+            Some(crate::ColumnType::Decimal { precision: 18 + scale, scale })
+        }
+        crate::ColumnType::Decimal { .. } => None,
         ty => Some(ty),
     }
 }

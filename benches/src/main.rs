@@ -270,8 +270,13 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
         |i| {
             let db = &db;
             async move {
-                let page =
-                    Item::select().filter(Item::STOCK.gt(10)).order_by(Item::ID.asc()).limit(20).offset((i % 10) as u64 * 20).fetch_all(db).await;
+                let page = Item::select()
+                    .filter(Item::STOCK.gt(10))
+                    .order_by(Item::ID.asc())
+                    .limit(20)
+                    .offset((i % 10) as u64 * 20)
+                    .fetch_all(db)
+                    .await;
                 assert_eq!(page.unwrap().len(), 20);
             }
         },
@@ -326,8 +331,7 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
         |_| {
             let db = &db;
             async move {
-                let rows =
-                    (0..1000).map(|i| NewItem { name: format!("bulk {i}"), stock: i, price: 2.5, active: i % 2 == 0 }).collect();
+                let rows = (0..1000).map(|i| NewItem { name: format!("bulk {i}"), stock: i, price: 2.5, active: i % 2 == 0 }).collect();
                 assert_eq!(Item::insert_many(db, rows).await.unwrap().len(), 1000);
             }
         },
@@ -340,7 +344,8 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
 
 /// A scratch database on a server: created now, dropped by the returned guard's `drop_db`.
 async fn scratch_server_db(admin_url: &str, postgres: bool) -> Option<(String, Database, String)> {
-    let admin = match Database::connect(&format!("{admin_url}{}connect_timeout=3s", if admin_url.contains('?') { "&" } else { "?" })).await {
+    let admin = match Database::connect(&format!("{admin_url}{}connect_timeout=3s", if admin_url.contains('?') { "&" } else { "?" })).await
+    {
         Ok(db) => db,
         Err(e) => {
             println!("\n(skipped {admin_url}: {e})");

@@ -124,12 +124,7 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
         return Err(syn::Error::new(f.span(), format!("field `{ident}`: an auto column cannot have a client default")));
     }
     let column = a.column.clone().unwrap_or_else(|| ident.to_string());
-    Ok(Field {
-        ident,
-        ty: f.ty.clone(),
-        attrs: a,
-        column,
-    })
+    Ok(Field { ident, ty: f.ty.clone(), attrs: a, column })
 }
 
 fn column_type(f: &Field) -> syn::Result<TokenStream> {
@@ -157,7 +152,9 @@ fn column_type(f: &Field) -> syn::Result<TokenStream> {
             other => {
                 return Err(syn::Error::new(
                     f.ty.span(),
-                    format!("field `{ident}`: unknown sql_type \"{other}\" (expected text, smallint, integer, bigint, float, double, json or bytes)"),
+                    format!(
+                        "field `{ident}`: unknown sql_type \"{other}\" (expected text, smallint, integer, bigint, float, double, json or bytes)"
+                    ),
                 ));
             }
         });
@@ -223,7 +220,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         .map(|(cols, unique)| {
             for c in cols {
                 if !fields.iter().any(|f| f.column == c.value()) {
-                    return Err(syn::Error::new(c.span(), format!("struct `{name}`: index column \"{}\" is not a column of this model", c.value())));
+                    return Err(syn::Error::new(
+                        c.span(),
+                        format!("struct `{name}`: index column \"{}\" is not a column of this model", c.value()),
+                    ));
                 }
             }
             let names: Vec<String> = cols.iter().map(|c| c.value()).collect();
@@ -327,11 +327,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         [one] => {
             let ty = &one.ty;
             let id = &one.ident;
-            (
-                quote!(#ty),
-                quote!(::core::clone::Clone::clone(&self.#id)),
-                quote!(::std::vec![::almacen::SqlType::to_value(key)]),
-            )
+            (quote!(#ty), quote!(::core::clone::Clone::clone(&self.#id)), quote!(::std::vec![::almacen::SqlType::to_value(key)]))
         }
         many => {
             let tys: Vec<&Type> = many.iter().map(|f| &f.ty).collect();
@@ -346,7 +342,9 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     };
 
     let new_name = format_ident!("New{}", name);
-    let new_doc = format!("Insert input for [`{name}`]: every field the database does not generate; fields with a server default are `Option`s (None lets the database fill them in).");
+    let new_doc = format!(
+        "Insert input for [`{name}`]: every field the database does not generate; fields with a server default are `Option`s (None lets the database fill them in)."
+    );
     let default_impl = if no_default {
         quote!()
     } else {

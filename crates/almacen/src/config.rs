@@ -64,9 +64,8 @@ impl ConnectOptions {
     /// Parse a URL: `sqlite://path`, `sqlite::memory:`, `postgres://…`, `postgresql://…`,
     /// `mysql://…` or `mariadb://…`, with the settings above as query parameters.
     pub fn from_url(url: &str) -> Result<Self> {
-        let (scheme, rest) = url
-            .split_once(':')
-            .ok_or_else(|| Error::Config(format!("{url:?} is not a database URL (expected e.g. sqlite://app.db)")))?;
+        let (scheme, rest) =
+            url.split_once(':').ok_or_else(|| Error::Config(format!("{url:?} is not a database URL (expected e.g. sqlite://app.db)")))?;
         let (dialect, scheme) = match scheme.to_ascii_lowercase().as_str() {
             "sqlite" => (Dialect::Sqlite, "sqlite"),
             "postgres" | "postgresql" => (Dialect::Postgres, "postgres"),
@@ -225,16 +224,14 @@ fn url_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             b => out.push(b),
         }
@@ -244,9 +241,7 @@ fn url_decode(s: &str) -> String {
 }
 
 fn parse_u32(key: &str, value: &str) -> Result<u32> {
-    value
-        .parse()
-        .map_err(|_| Error::Config(format!("{key}={value:?} is not a whole number")))
+    value.parse().map_err(|_| Error::Config(format!("{key}={value:?} is not a whole number")))
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool> {
@@ -271,10 +266,7 @@ pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
         Some(i) => v.split_at(i),
         None => (v.as_str(), "s"),
     };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| Error::Config(format!("{key}={value:?} is not a duration (e.g. 250ms, 5s, 2m)")))?;
+    let n: f64 = num.trim().parse().map_err(|_| Error::Config(format!("{key}={value:?} is not a duration (e.g. 250ms, 5s, 2m)")))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" | "sec" | "secs" => n,

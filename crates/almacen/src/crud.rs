@@ -3,7 +3,7 @@
 //! these functions.
 
 use crate::query::{ColumnRef, Condition, build};
-use crate::{ColumnMeta, DbRow, SqlType, Dialect, Error, Executor, Model, NewRecord, Result, Statement, Value};
+use crate::{ColumnMeta, DbRow, Dialect, Error, Executor, Model, NewRecord, Result, SqlType, Statement, Value};
 use sea_query::{Expr, ExprTrait, OnConflict, Query};
 use std::marker::PhantomData;
 
@@ -100,11 +100,7 @@ async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Ve
             continue;
         }
         for row in group {
-            let values = row
-                .iter()
-                .zip(&metas)
-                .map(|((_, v), c)| sea(v, dialect, c).map(Expr::val))
-                .collect::<Result<Vec<_>>>()?;
+            let values = row.iter().zip(&metas).map(|((_, v), c)| sea(v, dialect, c).map(Expr::val)).collect::<Result<Vec<_>>>()?;
             q.values(values).map_err(|e| Error::Unsupported(e.to_string()))?;
         }
         let (mut sql, values) = build(&q, dialect);
@@ -121,11 +117,7 @@ async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Ve
 /// The row with this primary key, if any.
 pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>> {
     // No LIMIT: the key is unique, and a bound LIMIT would cost SQLite a re-prepare.
-    crate::query::Select::<M>::new()
-        .filter(key_condition::<M>(key)?)
-        .fetch_all(db)
-        .await
-        .map(|mut v| v.pop())
+    crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_all(db).await.map(|mut v| v.pop())
 }
 
 /// Write every column of `model` to its row; [`Error::NotFound`] when the row is gone.
@@ -163,11 +155,8 @@ pub async fn delete<M: Model>(db: &impl Executor, key: &M::Key) -> Result<bool> 
 /// UPDATE` on MariaDB. Returns the stored row.
 pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnRef]) -> Result<M> {
     let dialect = db.dialect();
-    let target: Vec<&'static ColumnMeta> = if conflict.is_empty() {
-        M::TABLE.primary_key().collect()
-    } else {
-        conflict.iter().map(|c| c.meta).collect()
-    };
+    let target: Vec<&'static ColumnMeta> =
+        if conflict.is_empty() { M::TABLE.primary_key().collect() } else { conflict.iter().map(|c| c.meta).collect() };
     if target.is_empty() {
         return Err(Error::Unsupported(format!("upsert on {} needs a primary key or conflict columns", M::TABLE.name)));
     }
@@ -183,12 +172,8 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
         insert_cols.push(c.name);
         insert_vals.push(Expr::val(sea(v, dialect, c)?));
     }
-    let update_cols: Vec<&'static str> = M::TABLE
-        .columns
-        .iter()
-        .filter(|c| !c.primary_key && !target.iter().any(|t| t.name == c.name))
-        .map(|c| c.name)
-        .collect();
+    let update_cols: Vec<&'static str> =
+        M::TABLE.columns.iter().filter(|c| !c.primary_key && !target.iter().any(|t| t.name == c.name)).map(|c| c.name).collect();
     let mut on_conflict = OnConflict::columns(target.iter().map(|c| c.name));
     if update_cols.is_empty() {
         // Nothing to change: touch the key so the row is still returned.
@@ -314,11 +299,7 @@ pub struct UpdateWhere<M> {
 impl<M: Model> UpdateWhere<M> {
     /// Update the rows matching `condition`.
     pub fn new(condition: Condition) -> Self {
-        UpdateWhere {
-            condition,
-            sets: Vec::new(),
-            _model: PhantomData,
-        }
+        UpdateWhere { condition, sets: Vec::new(), _model: PhantomData }
     }
     /// Set a column to a value.
     pub fn set<T: crate::SqlType>(mut self, column: crate::Column<M, T>, value: impl Into<T>) -> Self {
@@ -356,10 +337,7 @@ pub struct DeleteWhere<M> {
 impl<M: Model> DeleteWhere<M> {
     /// Delete the rows matching `condition`.
     pub fn new(condition: Condition) -> Self {
-        DeleteWhere {
-            condition,
-            _model: PhantomData,
-        }
+        DeleteWhere { condition, _model: PhantomData }
     }
     /// Run it; returns the number of rows deleted.
     pub async fn execute(self, db: &impl Executor) -> Result<u64> {
@@ -370,4 +348,3 @@ impl<M: Model> DeleteWhere<M> {
         Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected)
     }
 }
-

@@ -99,14 +99,7 @@ impl Database {
                 )));
             }
         };
-        Ok(Database {
-            inner: Arc::new(Inner {
-                pool,
-                options,
-                settings,
-                waiting: AtomicUsize::new(0),
-            }),
-        })
+        Ok(Database { inner: Arc::new(Inner { pool, options, settings, waiting: AtomicUsize::new(0) }) })
     }
 
     fn pool_options<DB: sqlx::Database>(o: &ConnectOptions) -> PoolOptions<DB> {
@@ -131,9 +124,7 @@ impl Database {
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5));
                 if !o.is_in_memory() {
-                    opts = opts
-                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
+                    opts = opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal).synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
                 }
                 Pool::Sqlite(Self::pool_options(o).connect_with(opts).await.map_err(err)?)
             }
@@ -147,10 +138,8 @@ impl Database {
                 Pool::Postgres(Self::pool_options(o).connect_with(opts).await.map_err(err)?)
             }
             Dialect::MySql => {
-                let opts = sqlx::mysql::MySqlConnectOptions::from_str(url)
-                    .map_err(err)?
-                    .timezone(Some("+00:00".to_string()))
-                    .charset("utf8mb4");
+                let opts =
+                    sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(err)?.timezone(Some("+00:00".to_string())).charset("utf8mb4");
                 check_reachable::<sqlx::MySqlConnection>(&opts, settings).await?;
                 let mut session = String::from(
                     "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO')",

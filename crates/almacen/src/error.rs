@@ -135,13 +135,7 @@ impl Error {
     /// True for the transient errors that a retry may cure: serialization failures,
     /// deadlocks (and SQLite busy/locked), pool timeouts and lost connections.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Error::SerializationFailure(_)
-                | Error::Deadlock(_)
-                | Error::PoolTimeout(_)
-                | Error::ConnectionLost(_)
-        )
+        matches!(self, Error::SerializationFailure(_) | Error::Deadlock(_) | Error::PoolTimeout(_) | Error::ConnectionLost(_))
     }
 
     /// True for serialization failures and deadlocks: the errors the transaction retry
@@ -165,17 +159,11 @@ impl Error {
     }
 
     pub(crate) fn invalid(column: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::InvalidValue {
-            column: column.into(),
-            message: message.into(),
-        }
+        Error::InvalidValue { column: column.into(), message: message.into() }
     }
 
     pub(crate) fn decode(column: impl Into<String>, message: impl fmt::Display) -> Self {
-        Error::Decode {
-            column: column.into(),
-            message: message.to_string(),
-        }
+        Error::Decode { column: column.into(), message: message.to_string() }
     }
 
     /// Classify a sqlx error coming from `dialect`.
@@ -212,10 +200,7 @@ fn classify_db(db: &dyn sqlx::error::DatabaseError, dialect: Dialect) -> Error {
             let number = info.code.as_deref().and_then(|c| c.parse::<u32>().ok());
             // sqlx reports the SQLSTATE as the code for MySQL; the error number is what
             // classifies reliably, so read it from the MySQL error itself.
-            let number = db
-                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                .map(|e| e.number() as u32)
-                .or(number);
+            let number = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|e| e.number() as u32).or(number);
             // Report the error number (what MariaDB's documentation lists), not the SQLSTATE.
             if let Some(n) = number {
                 info.code = Some(n.to_string());
@@ -333,10 +318,7 @@ mod tests {
 
     #[test]
     fn mysql_messages_name_their_targets() {
-        assert_eq!(
-            quoted_after("Duplicate entry 'a' for key 'users_email_key'", "for key "),
-            Some("users_email_key".into())
-        );
+        assert_eq!(quoted_after("Duplicate entry 'a' for key 'users_email_key'", "for key "), Some("users_email_key".into()));
         assert_eq!(
             backquoted_after(
                 "Cannot add or update a child row: a foreign key constraint fails (`t`.`posts`, CONSTRAINT `posts_user_fk` FOREIGN KEY",
@@ -348,10 +330,7 @@ mod tests {
 
     #[test]
     fn sqlite_target_is_read() {
-        assert_eq!(
-            sqlite_constraint_target("UNIQUE constraint failed: users.email"),
-            Some("users.email".into())
-        );
+        assert_eq!(sqlite_constraint_target("UNIQUE constraint failed: users.email"), Some("users.email".into()));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! tracing spans, slow-statement warnings and statement timeouts on every dialect.
 
 use crate::raw::{Params, bind_named};
-use crate::{Dialect, DbRow, Error, Result, Row};
+use crate::{DbRow, Dialect, Error, Result, Row};
 use futures::stream::BoxStream;
 use sqlx::AssertSqlSafe;
 use std::future::Future;
@@ -22,11 +22,7 @@ pub struct Statement {
 impl Statement {
     /// A statement from SQL text already in the dialect's placeholder style.
     pub fn new(sql: impl Into<Arc<str>>, values: Vec<sea_query::Value>) -> Self {
-        Statement {
-            sql: sql.into(),
-            values,
-            timeout: None,
-        }
+        Statement { sql: sql.into(), values, timeout: None }
     }
 
     /// A statement from raw SQL with `:name` parameters, for `dialect`. Use it to give one

@@ -100,8 +100,8 @@ pub use uuid;
 pub mod prelude {
     pub use crate::query::{Select, avg, count, count_all, max, min, sum};
     pub use crate::{
-        Column, Condition, Database, DbEnum, Error, Executor, FromRow, IsolationLevel, Model, Order, Params, RetryPolicy, Row,
-        Transaction, TxOptions, Value, params,
+        Column, Condition, Database, DbEnum, Error, Executor, FromRow, IsolationLevel, Model, Order, Params, RetryPolicy, Row, Transaction,
+        TxOptions, Value, params,
     };
     pub use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
     pub use rust_decimal::Decimal;

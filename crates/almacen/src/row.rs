@@ -151,9 +151,10 @@ impl DbRow {
                     "DATE" => Value::Date(self.get(idx)?),
                     "TIME" => Value::Time(self.get(idx)?),
                     "JSON" | "JSONB" => Value::Json(self.get::<sqlx::types::Json<serde_json::Value>>(idx)?.0),
-                    _ => Value::Text(self.get::<String>(idx).map_err(|_| {
-                        self.decode_error(idx, format!("PostgreSQL type {ty} has no almacen value"))
-                    })?),
+                    _ => Value::Text(
+                        self.get::<String>(idx)
+                            .map_err(|_| self.decode_error(idx, format!("PostgreSQL type {ty} has no almacen value")))?,
+                    ),
                 })
             }
             DbRow::MySql(r) => {
@@ -208,9 +209,7 @@ pub(crate) fn parse_timestamp(s: &str) -> std::result::Result<DateTime<Utc>, Str
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
-        .map(|t| t.and_utc())
-        .map_err(|e| format!("{s:?} is not a timestamp: {e}"))
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").map(|t| t.and_utc()).map_err(|e| format!("{s:?} is not a timestamp: {e}"))
 }
 
 pub(crate) fn decode_uuid(row: &DbRow, idx: usize) -> Result<uuid::Uuid> {
@@ -303,9 +302,7 @@ impl Row {
     /// A column's value converted to `T`; an error names the column when it is missing or
     /// of another type.
     pub fn get<T: SqlType>(&self, column: &str) -> Result<T> {
-        let v = self
-            .value(column)
-            .ok_or_else(|| Error::decode(column, "no such column in the row"))?;
+        let v = self.value(column).ok_or_else(|| Error::decode(column, "no such column in the row"))?;
         T::from_value(v.clone()).map_err(|m| Error::decode(column, m))
     }
 

@@ -14,9 +14,7 @@ pub fn dependency_order<'a>(tables: &[&'a TableMeta]) -> Result<Vec<&'a TableMet
     let mut remaining: Vec<&TableMeta> = tables.to_vec();
     while !remaining.is_empty() {
         let ready = remaining.iter().position(|t| {
-            t.references()
-                .filter(|r| *r != t.name)
-                .all(|r| ordered.iter().any(|o| o.name == r) || !remaining.iter().any(|o| o.name == r))
+            t.references().filter(|r| *r != t.name).all(|r| ordered.iter().any(|o| o.name == r) || !remaining.iter().any(|o| o.name == r))
         });
         match ready {
             Some(i) => ordered.push(remaining.remove(i)),
@@ -54,7 +52,9 @@ fn sql_type(c: &ColumnMeta, d: Dialect) -> Result<String> {
             "LONGTEXT".into()
         }
         (ColumnType::Text { .. }, _) => "TEXT".into(),
-        (ColumnType::SmallInt, Dialect::Sqlite) | (ColumnType::Integer, Dialect::Sqlite) | (ColumnType::BigInt, Dialect::Sqlite) => "INTEGER".into(),
+        (ColumnType::SmallInt, Dialect::Sqlite) | (ColumnType::Integer, Dialect::Sqlite) | (ColumnType::BigInt, Dialect::Sqlite) => {
+            "INTEGER".into()
+        }
         (ColumnType::SmallInt, _) => "SMALLINT".into(),
         (ColumnType::Integer, Dialect::Postgres) => "INTEGER".into(),
         (ColumnType::Integer, Dialect::MySql) => "INT".into(),
@@ -253,11 +253,7 @@ impl Database {
     /// Drop these models' tables if they exist, dependents first.
     pub async fn drop_tables(&self, tables: &[&TableMeta]) -> Result<()> {
         let d = self.dialect();
-        let statements = dependency_order(tables)?
-            .iter()
-            .rev()
-            .map(|t| format!("DROP TABLE IF EXISTS {}", d.quote(t.name)))
-            .collect();
+        let statements = dependency_order(tables)?.iter().rev().map(|t| format!("DROP TABLE IF EXISTS {}", d.quote(t.name))).collect();
         self.run_ddl(statements).await
     }
 
@@ -312,11 +308,7 @@ mod tests {
     const T: TableMeta = TableMeta {
         name: "items",
         columns: COLS,
-        indexes: &[IndexMeta {
-            name: "ix_items_sku_id",
-            columns: &["sku", "id"],
-            unique: false,
-        }],
+        indexes: &[IndexMeta { name: "ix_items_sku_id", columns: &["sku", "id"], unique: false }],
     };
 
     #[test]

@@ -95,21 +95,14 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_secs(1),
-        }
+        RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(10), max_delay: Duration::from_secs(1) }
     }
 }
 
 impl RetryPolicy {
     /// A policy of `max_attempts` runs with the default delays.
     pub fn new(max_attempts: u32) -> Self {
-        RetryPolicy {
-            max_attempts: max_attempts.max(1),
-            ..Self::default()
-        }
+        RetryPolicy { max_attempts: max_attempts.max(1), ..Self::default() }
     }
     /// Set the first backoff's upper bound.
     pub fn base_delay(mut self, d: Duration) -> Self {
@@ -318,11 +311,7 @@ impl Transaction {
     pub async fn savepoint(&self) -> Result<Transaction> {
         let name = format!("almacen_sp_{}", self.shared.next_savepoint.fetch_add(1, Ordering::Relaxed));
         self.run_sql(format!("SAVEPOINT {name}")).await?;
-        Ok(Transaction {
-            shared: self.shared.clone(),
-            savepoint: Some(name),
-            finished: false,
-        })
+        Ok(Transaction { shared: self.shared.clone(), savepoint: Some(name), finished: false })
     }
 
     /// Run `f` in a savepoint: released on `Ok`, rolled back to on `Err` or panic, while
@@ -344,11 +333,11 @@ impl Transaction {
                 let mut guard = self.shared.conn.lock().await;
                 // Savepoints dropped unfinished must be rolled back before the commit, or
                 // their work would be committed with the rest.
-                if let Some(conn) = guard.as_mut() {
-                    if let Err(e) = run_pending(&self.shared, s, conn).await {
-                        guard.take();
-                        return Err(e);
-                    }
+                if let Some(conn) = guard.as_mut()
+                    && let Err(e) = run_pending(&self.shared, s, conn).await
+                {
+                    guard.take();
+                    return Err(e);
                 }
                 let conn = guard.take().ok_or_else(finished_error)?;
                 drop(guard);

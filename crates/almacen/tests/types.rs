@@ -378,7 +378,18 @@ fn generated_shapes() {
     let _: Condition = Maybe::E.eq(Status::Draft);
     let offset = FixedOffset::east_opt(3600).unwrap().with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
     let _: Condition = Moments::AT.eq(offset);
-    let new = NewDraft { title: "t".into(), revision: None, state: None, status: None, views: None, pinned: None, created_at: None, created_on: None, created_tod: None, note: None };
+    let new = NewDraft {
+        title: "t".into(),
+        revision: None,
+        state: None,
+        status: None,
+        views: None,
+        pinned: None,
+        created_at: None,
+        created_on: None,
+        created_tod: None,
+        note: None,
+    };
     assert_eq!(new.title, "t");
     let tok = NewToken::default();
     assert!(!tok.id.is_nil());
@@ -392,7 +403,10 @@ fn generated_shapes() {
     assert_eq!(Draft::TABLE.columns[5].server_default, Some(ServerDefault::Sql("7")));
     assert_eq!(Draft::TABLE.columns[6].server_default, Some(ServerDefault::Sql("FALSE")));
     let ix: Vec<(&str, &[&str], bool)> = Seat::TABLE.indexes.iter().map(|i| (i.name, i.columns, i.unique)).collect();
-    assert_eq!(ix, [("uq_seats_venue_seat_no", &["venue", "seat_no"][..], true), ("ix_seats_venue_row_label", &["venue", "row_label"][..], false)]);
+    assert_eq!(
+        ix,
+        [("uq_seats_venue_seat_no", &["venue", "seat_no"][..], true), ("ix_seats_venue_row_label", &["venue", "row_label"][..], false)]
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -562,16 +576,17 @@ async fn text_with_max_len_round_trips(db: Database, _b: Backend) {
         "plain ".to_string(),
         "日本語テキスト".to_string(),
         "🦀🚀✨".to_string(),
-        "\u{e9}".to_string(),  // é, precomposed
-        "e\u{301}".to_string(), // e + combining acute: two characters
-        "ñ".repeat(10),         // exactly max_len two-byte characters
-        "🦀".repeat(10),        // exactly max_len four-byte characters
-        "e\u{301}".repeat(5),   // exactly max_len characters, half of them combining
+        "\u{e9}".to_string(),        // é, precomposed
+        "e\u{301}".to_string(),      // e + combining acute: two characters
+        "ñ".repeat(10),              // exactly max_len two-byte characters
+        "🦀".repeat(10),             // exactly max_len four-byte characters
+        "e\u{301}".repeat(5),        // exactly max_len characters, half of them combining
         "t\tn\n'\"\\%_".to_string(), // nine characters that need escaping somewhere
     ];
     let mut stored = Vec::new();
     for v in &values {
-        let row = Texts::insert(&db, NewTexts { short: v.clone(), body: format!("body of {v}") }).await.unwrap_or_else(|e| panic!("{v:?}: {e}"));
+        let row =
+            Texts::insert(&db, NewTexts { short: v.clone(), body: format!("body of {v}") }).await.unwrap_or_else(|e| panic!("{v:?}: {e}"));
         assert_eq!(&row.short, v);
         let got = Texts::get(&db, row.id).await.unwrap().unwrap();
         assert_eq!(&got.short, v, "get returns exactly the text");
@@ -642,7 +657,8 @@ async fn decimals_round_trip(db: Database, _b: Backend) {
     let cases = DECIMAL_CASES;
     let mut stored = Vec::new();
     for (label, value, _) in cases {
-        let row = Prices::insert(&db, NewPrices { label: label.into(), amount: dec(value) }).await.unwrap_or_else(|e| panic!("{value}: {e}"));
+        let row =
+            Prices::insert(&db, NewPrices { label: label.into(), amount: dec(value) }).await.unwrap_or_else(|e| panic!("{value}: {e}"));
         assert_eq!(row.amount, dec(value), "{label}: insert returns the value");
         let got = Prices::get(&db, row.id).await.unwrap().unwrap();
         assert_eq!(got.amount, dec(value), "{label}: get returns the value");
@@ -728,7 +744,13 @@ async fn decimal_over_precision_is_rejected(db: Database, _b: Backend) {
 
 async fn uuids_round_trip(db: Database, _b: Backend) {
     db.create_tables(&[Uuids::TABLE]).await.unwrap();
-    let values = [Uuid::nil(), Uuid::from_bytes([0xff; 16]), Uuid::new_v4(), Uuid::new_v4(), "00112233-4455-6677-8899-aabbccddeeff".parse().unwrap()];
+    let values = [
+        Uuid::nil(),
+        Uuid::from_bytes([0xff; 16]),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        "00112233-4455-6677-8899-aabbccddeeff".parse().unwrap(),
+    ];
     let mut stored = Vec::new();
     for u in values {
         let row = Uuids::insert(&db, NewUuids { u }).await.unwrap();
@@ -739,7 +761,10 @@ async fn uuids_round_trip(db: Database, _b: Backend) {
     for row in &stored {
         assert_eq!(ids_where(&db, Uuids::U.eq(row.u), |r: &Uuids| r.id).await, [row.id], "u = {}", row.u);
     }
-    assert_eq!(ids_where(&db, Uuids::U.is_in([Uuid::nil(), Uuid::from_bytes([0xff; 16])]), |r: &Uuids| r.id).await, [stored[0].id, stored[1].id]);
+    assert_eq!(
+        ids_where(&db, Uuids::U.is_in([Uuid::nil(), Uuid::from_bytes([0xff; 16])]), |r: &Uuids| r.id).await,
+        [stored[0].id, stored[1].id]
+    );
     assert_eq!(ids_where(&db, Uuids::U.ne(Uuid::nil()), |r: &Uuids| r.id).await.len(), 4);
 }
 
@@ -789,7 +814,8 @@ async fn timestamps_round_trip(db: Database, _b: Backend) {
         [id(4), id(7), id(8)]
     );
     // Chronological order, whatever the storage.
-    let labels: Vec<String> = Moments::select().order_by(Moments::AT.asc()).fetch_all(&db).await.unwrap().into_iter().map(|m| m.label).collect();
+    let labels: Vec<String> =
+        Moments::select().order_by(Moments::AT.asc()).fetch_all(&db).await.unwrap().into_iter().map(|m| m.label).collect();
     assert_eq!(labels, ["year 1", "1900", "pre-epoch", "epoch", "nanos at end", "+05:30", "micros", "-09:00", "nanos", "far future"]);
 }
 
@@ -830,7 +856,8 @@ async fn dates_round_trip(db: Database, _b: Backend) {
     assert_eq!(ids_where(&db, Days::DAY.ge(date(2000, 1, 1)), |r: &Days| r.id).await, [id(3), id(4), id(5)]);
     assert_eq!(ids_where(&db, Days::DAY.lt(date(1970, 1, 1)), |r: &Days| r.id).await, [id(0), id(1)]);
     assert_eq!(ids_where(&db, Days::DAY.between(date(1969, 12, 31), date(2000, 2, 29)), |r: &Days| r.id).await, [id(1), id(2), id(3)]);
-    let ordered: Vec<NaiveDate> = Days::select().order_by(Days::DAY.desc()).fetch_all(&db).await.unwrap().into_iter().map(|r| r.day).collect();
+    let ordered: Vec<NaiveDate> =
+        Days::select().order_by(Days::DAY.desc()).fetch_all(&db).await.unwrap().into_iter().map(|r| r.day).collect();
     let mut want = values.to_vec();
     want.reverse();
     assert_eq!(ordered, want);
@@ -963,7 +990,8 @@ async fn enums_round_trip_and_check_their_values(db: Database, _b: Backend) {
     let raw = db.fetch_one_raw("SELECT status FROM tickets WHERE id = :id", params! {"id" => id(2)}).await.unwrap();
     assert_eq!(raw.get::<String>("status").unwrap(), "on-hold");
     db.execute_raw("INSERT INTO tickets (status, prev) VALUES (:s, :p)", params! {"s" => "published", "p" => "on-hold"}).await.unwrap();
-    let by_raw = Tickets::select().filter(Tickets::PREV.eq(Status::OnHold).and(Tickets::STATUS.eq(Status::Published))).fetch_one(&db).await.unwrap();
+    let by_raw =
+        Tickets::select().filter(Tickets::PREV.eq(Status::OnHold).and(Tickets::STATUS.eq(Status::Published))).fetch_one(&db).await.unwrap();
     assert_eq!((by_raw.status, by_raw.prev), (Status::Published, Some(Status::OnHold)));
 
     // Anything else is refused by the CHECK constraint, however it is written.
@@ -989,7 +1017,21 @@ async fn optionals_null_and_value(db: Database, _b: Backend) {
     let none = Maybe::insert(&db, NewMaybe::default()).await.unwrap();
     assert_eq!(
         none,
-        Maybe { id: none.id, n: None, s: None, d: None, u: None, t: None, day: None, tod: None, j: None, b: None, e: None, flag: None, f: None }
+        Maybe {
+            id: none.id,
+            n: None,
+            s: None,
+            d: None,
+            u: None,
+            t: None,
+            day: None,
+            tod: None,
+            j: None,
+            b: None,
+            e: None,
+            flag: None,
+            f: None
+        }
     );
     assert_eq!(Maybe::get(&db, none.id).await.unwrap(), Some(none.clone()));
 
@@ -1251,7 +1293,12 @@ async fn indexes_are_created(db: Database, backend: Backend) {
 
 async fn composite_primary_key(db: Database, _b: Backend) {
     db.create_tables(&[Membership::TABLE]).await.unwrap();
-    let m = |org: i64, user: &str, role: &str| NewMembership { org_id: org, user_code: user.into(), role: role.into(), since: date(2020, 1, 2) };
+    let m = |org: i64, user: &str, role: &str| NewMembership {
+        org_id: org,
+        user_code: user.into(),
+        role: role.into(),
+        since: date(2020, 1, 2),
+    };
     let a = Membership::insert(&db, m(1, "ann", "owner")).await.unwrap();
     let b = Membership::insert(&db, m(1, "bob", "member")).await.unwrap();
     let c = Membership::insert(&db, m(2, "ann", "member")).await.unwrap();

@@ -13,8 +13,8 @@
 
 mod select;
 
-pub use select::{Select, SelectAs};
 pub(crate) use select::build;
+pub use select::{Select, SelectAs};
 
 use crate::{ColumnMeta, Dialect, Model, Result, SqlType, Value};
 use sea_query::{Expr, ExprTrait, Func};
@@ -62,10 +62,7 @@ impl<M: Model, T: SqlType> Column<M, T> {
     /// The handle of column number `index` of `M` (used by generated code).
     #[doc(hidden)]
     pub const fn new(index: usize) -> Self {
-        Column {
-            index,
-            _marker: PhantomData,
-        }
+        Column { index, _marker: PhantomData }
     }
 
     /// This column's metadata.
@@ -80,10 +77,7 @@ impl<M: Model, T: SqlType> Column<M, T> {
 
     /// The untyped reference.
     pub fn as_ref(&self) -> ColumnRef {
-        ColumnRef {
-            table: M::TABLE.name,
-            meta: self.meta(),
-        }
+        ColumnRef { table: M::TABLE.name, meta: self.meta() }
     }
 
     fn cmp(self, op: CmpOp, v: impl Into<T::Inner>) -> Condition {
@@ -140,17 +134,11 @@ impl<M: Model, T: SqlType> Column<M, T> {
     }
     /// Ascending order (NULLs first on every dialect).
     pub fn asc(self) -> Order {
-        Order {
-            column: self.as_ref(),
-            descending: false,
-        }
+        Order { column: self.as_ref(), descending: false }
     }
     /// Descending order (NULLs last on every dialect).
     pub fn desc(self) -> Order {
-        Order {
-            column: self.as_ref(),
-            descending: true,
-        }
+        Order { column: self.as_ref(), descending: true }
     }
 }
 
@@ -472,45 +460,27 @@ impl Aggregate {
 
 /// `COUNT(*)`
 pub fn count_all() -> Aggregate {
-    Aggregate {
-        func: AggFunc::CountAll,
-        column: None,
-    }
+    Aggregate { func: AggFunc::CountAll, column: None }
 }
 /// `COUNT(column)`: non-null values.
 pub fn count<M: Model, T: SqlType>(c: Column<M, T>) -> Aggregate {
-    Aggregate {
-        func: AggFunc::Count,
-        column: Some(c.as_ref()),
-    }
+    Aggregate { func: AggFunc::Count, column: Some(c.as_ref()) }
 }
 /// `SUM(column)`
 pub fn sum<M: Model, T: SqlType>(c: Column<M, T>) -> Aggregate {
-    Aggregate {
-        func: AggFunc::Sum,
-        column: Some(c.as_ref()),
-    }
+    Aggregate { func: AggFunc::Sum, column: Some(c.as_ref()) }
 }
 /// `AVG(column)`
 pub fn avg<M: Model, T: SqlType>(c: Column<M, T>) -> Aggregate {
-    Aggregate {
-        func: AggFunc::Avg,
-        column: Some(c.as_ref()),
-    }
+    Aggregate { func: AggFunc::Avg, column: Some(c.as_ref()) }
 }
 /// `MIN(column)`
 pub fn min<M: Model, T: SqlType>(c: Column<M, T>) -> Aggregate {
-    Aggregate {
-        func: AggFunc::Min,
-        column: Some(c.as_ref()),
-    }
+    Aggregate { func: AggFunc::Min, column: Some(c.as_ref()) }
 }
 /// `MAX(column)`
 pub fn max<M: Model, T: SqlType>(c: Column<M, T>) -> Aggregate {
-    Aggregate {
-        func: AggFunc::Max,
-        column: Some(c.as_ref()),
-    }
+    Aggregate { func: AggFunc::Max, column: Some(c.as_ref()) }
 }
 
 /// Exact decimal text of a scaled integer `v` on SQLite: sign, integer part, '.', fraction.

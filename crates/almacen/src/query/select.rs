@@ -114,10 +114,7 @@ pub struct Select<M> {
 
 impl<M> Clone for Select<M> {
     fn clone(&self) -> Self {
-        Select {
-            clauses: self.clauses.clone(),
-            _model: PhantomData,
-        }
+        Select { clauses: self.clauses.clone(), _model: PhantomData }
     }
 }
 
@@ -130,10 +127,7 @@ impl<M: Model> Default for Select<M> {
 impl<M: Model> Select<M> {
     /// All rows of `M`.
     pub fn new() -> Self {
-        Select {
-            clauses: Clauses::default(),
-            _model: PhantomData,
-        }
+        Select { clauses: Clauses::default(), _model: PhantomData }
     }
 
     /// Keep rows matching `condition` (several calls are ANDed).
@@ -168,21 +162,13 @@ impl<M: Model> Select<M> {
 
     /// `INNER JOIN` model `N`'s table on `on`; filter and order on `N`'s columns too.
     pub fn inner_join<N: Model>(mut self, on: Condition) -> Self {
-        self.clauses.joins.push(Join {
-            table: N::TABLE.name,
-            on,
-            left: false,
-        });
+        self.clauses.joins.push(Join { table: N::TABLE.name, on, left: false });
         self
     }
 
     /// `LEFT JOIN` model `N`'s table on `on`.
     pub fn left_join<N: Model>(mut self, on: Condition) -> Self {
-        self.clauses.joins.push(Join {
-            table: N::TABLE.name,
-            on,
-            left: true,
-        });
+        self.clauses.joins.push(Join { table: N::TABLE.name, on, left: true });
         self
     }
 
@@ -190,13 +176,7 @@ impl<M: Model> Select<M> {
     /// `.columns([Item::NAME.into(), count_all().into()])`, then decode into a tuple or a
     /// `#[derive(FromRow)]` struct.
     pub fn columns(self, columns: impl IntoIterator<Item = Selectable>) -> SelectAs<M> {
-        SelectAs {
-            clauses: self.clauses,
-            columns: columns.into_iter().collect(),
-            group_by: Vec::new(),
-            having: None,
-            _model: PhantomData,
-        }
+        SelectAs { clauses: self.clauses, columns: columns.into_iter().collect(), group_by: Vec::new(), having: None, _model: PhantomData }
     }
 
     fn statement(&self, dialect: Dialect, extra: &[&'static crate::TableMeta]) -> Result<Statement> {
@@ -266,12 +246,7 @@ impl<M: Model> Select<M> {
         let dialect = db.dialect();
         let mut q = Query::select();
         q.expr(Expr::cust("COUNT(*)")).from(M::TABLE.name);
-        let clauses = Clauses {
-            order: Vec::new(),
-            limit: None,
-            offset: None,
-            ..self.clauses.clone()
-        };
+        let clauses = Clauses { order: Vec::new(), limit: None, offset: None, ..self.clauses.clone() };
         clauses.apply(&mut q, dialect)?;
         let row = db.fetch_row(clauses.finish(&q, dialect)).await?.ok_or(Error::NotFound)?;
         row.get_as::<i64>(0)
@@ -282,12 +257,7 @@ impl<M: Model> Select<M> {
         let dialect = db.dialect();
         let mut inner = Query::select();
         inner.expr(Expr::val(1)).from(M::TABLE.name);
-        let clauses = Clauses {
-            order: Vec::new(),
-            limit: None,
-            offset: None,
-            ..self.clauses.clone()
-        };
+        let clauses = Clauses { order: Vec::new(), limit: None, offset: None, ..self.clauses.clone() };
         clauses.apply(&mut inner, dialect)?;
         let mut q = Query::select();
         q.expr_as(Expr::exists(inner), "present");
@@ -357,20 +327,12 @@ impl<M: Model> SelectAs<M> {
     }
     /// `INNER JOIN` model `N`'s table on `on`.
     pub fn inner_join<N: Model>(mut self, on: Condition) -> Self {
-        self.clauses.joins.push(Join {
-            table: N::TABLE.name,
-            on,
-            left: false,
-        });
+        self.clauses.joins.push(Join { table: N::TABLE.name, on, left: false });
         self
     }
     /// `LEFT JOIN` model `N`'s table on `on`.
     pub fn left_join<N: Model>(mut self, on: Condition) -> Self {
-        self.clauses.joins.push(Join {
-            table: N::TABLE.name,
-            on,
-            left: true,
-        });
+        self.clauses.joins.push(Join { table: N::TABLE.name, on, left: true });
         self
     }
 
@@ -445,4 +407,3 @@ tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
 tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5);
 tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
-

@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn lists_expand_and_values_bind_in_order() {
-        let s = bind_named("SELECT * FROM t WHERE a = :a AND id IN (:ids)", params! {"a" => "x", "ids" => vec![1, 2]}, Dialect::Postgres).unwrap();
+        let s = bind_named("SELECT * FROM t WHERE a = :a AND id IN (:ids)", params! {"a" => "x", "ids" => vec![1, 2]}, Dialect::Postgres)
+            .unwrap();
         assert_eq!(s.sql(), "SELECT * FROM t WHERE a = $1 AND id IN ($2, $3)");
         assert_eq!(s.values.len(), 3);
     }

@@ -103,10 +103,7 @@ impl fmt::Display for NamedSqlError {
             Self::Unused(name) => {
                 write!(f, "parameter :{name} was given but the SQL does not use it")
             }
-            Self::EmptyList(name) => write!(
-                f,
-                "parameter :{name} is an empty list, which would render invalid SQL such as `IN ()`"
-            ),
+            Self::EmptyList(name) => write!(f, "parameter :{name} is an empty list, which would render invalid SQL such as `IN ()`"),
             Self::Syntax(message) => write!(f, "cannot parse SQL text: {message}"),
         }
     }
@@ -129,11 +126,7 @@ impl NamedSql {
             Err(error) if sql.contains('\\') => scan(sql, true).map_err(|_| error)?,
             Err(error) => return Err(error),
         };
-        Ok(NamedSql {
-            sql: sql.to_owned(),
-            segments,
-            names,
-        })
+        Ok(NamedSql { sql: sql.to_owned(), segments, names })
     }
 
     /// Names in order of first appearance, deduplicated.
@@ -157,33 +150,19 @@ impl NamedSql {
     /// Checked in this order: [`NamedSqlError::Missing`] (first
     /// missing name in order of appearance), [`NamedSqlError::Unused`] (first
     /// unused name in `given`), then [`NamedSqlError::EmptyList`].
-    #[allow(
-        clippy::type_complexity,
-        reason = "the return type is spelled out so callers see the binding shape"
-    )]
+    #[allow(clippy::type_complexity, reason = "the return type is spelled out so callers see the binding shape")]
     pub fn render(
         &self,
         style: PlaceholderStyle,
         given: &[&str],
         arity: impl Fn(&str) -> Option<Option<usize>>,
     ) -> Result<(String, Vec<(String, Option<usize>)>), NamedSqlError> {
-        let arities = self
-            .names
-            .iter()
-            .map(|name| arity(name).ok_or_else(|| NamedSqlError::Missing(name.clone())))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(unused) = given
-            .iter()
-            .find(|given| !self.names.iter().any(|name| name == *given))
-        {
+        let arities =
+            self.names.iter().map(|name| arity(name).ok_or_else(|| NamedSqlError::Missing(name.clone()))).collect::<Result<Vec<_>, _>>()?;
+        if let Some(unused) = given.iter().find(|given| !self.names.iter().any(|name| name == *given)) {
             return Err(NamedSqlError::Unused((*unused).to_owned()));
         }
-        if let Some((name, _)) = self
-            .names
-            .iter()
-            .zip(&arities)
-            .find(|(_, arity)| **arity == Some(0))
-        {
+        if let Some((name, _)) = self.names.iter().zip(&arities).find(|(_, arity)| **arity == Some(0)) {
             return Err(NamedSqlError::EmptyList(name.clone()));
         }
 
@@ -267,13 +246,8 @@ fn scan(sql: &str, backslash_escapes: bool) -> Result<Scanned, NamedSqlError> {
             b'/' if next == Some(b'*') => skip_block_comment(bytes, i)?,
             b'$' => skip_dollar_quoted(sql, i)?,
             b':' if next == Some(b':') => i + 2,
-            b':' if (i == 0 || !(is_ident_byte(bytes[i - 1]) || bytes[i - 1] == b':'))
-                && next.is_some_and(is_name_start) =>
-            {
-                let end = bytes[i + 1..]
-                    .iter()
-                    .position(|&b| !is_name_continue(b))
-                    .map_or(bytes.len(), |len| i + 1 + len);
+            b':' if (i == 0 || !(is_ident_byte(bytes[i - 1]) || bytes[i - 1] == b':')) && next.is_some_and(is_name_start) => {
+                let end = bytes[i + 1..].iter().position(|&b| !is_name_continue(b)).map_or(bytes.len(), |len| i + 1 + len);
                 if text_start < i {
                     segments.push(Segment::Text(text_start..i));
                 }
@@ -300,20 +274,12 @@ fn scan(sql: &str, backslash_escapes: bool) -> Result<Scanned, NamedSqlError> {
 
 /// Whether the quote at `quote` opens a PostgreSQL escape string `E'...'`.
 fn is_escape_string_prefix(bytes: &[u8], quote: usize) -> bool {
-    quote >= 1
-        && matches!(bytes[quote - 1], b'E' | b'e')
-        && (quote == 1 || !is_ident_byte(bytes[quote - 2]))
+    quote >= 1 && matches!(bytes[quote - 1], b'E' | b'e') && (quote == 1 || !is_ident_byte(bytes[quote - 2]))
 }
 
 /// Skips a quoted run opened at `start` and closed by `quote` (doubled to
 /// escape); returns the offset just past the closing quote.
-fn skip_quoted(
-    bytes: &[u8],
-    start: usize,
-    quote: u8,
-    backslash_escapes: bool,
-    what: &str,
-) -> Result<usize, NamedSqlError> {
+fn skip_quoted(bytes: &[u8], start: usize, quote: u8, backslash_escapes: bool, what: &str) -> Result<usize, NamedSqlError> {
     let mut i = start + 1;
     while i < bytes.len() {
         match bytes[i] {
@@ -328,17 +294,12 @@ fn skip_quoted(
             _ => i += 1,
         }
     }
-    Err(NamedSqlError::Syntax(format!(
-        "unterminated {what} starting at byte {start}"
-    )))
+    Err(NamedSqlError::Syntax(format!("unterminated {what} starting at byte {start}")))
 }
 
 /// Skips a `--` comment opened at `start`, up to and including the newline.
 fn skip_line_comment(bytes: &[u8], start: usize) -> usize {
-    bytes[start + 2..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(bytes.len(), |offset| start + 2 + offset + 1)
+    bytes[start + 2..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |offset| start + 2 + offset + 1)
 }
 
 /// Skips a (possibly nested) `/* */` comment opened at `start`.
@@ -361,9 +322,7 @@ fn skip_block_comment(bytes: &[u8], start: usize) -> Result<usize, NamedSqlError
             _ => i += 1,
         }
     }
-    Err(NamedSqlError::Syntax(format!(
-        "unterminated block comment starting at byte {start}"
-    )))
+    Err(NamedSqlError::Syntax(format!("unterminated block comment starting at byte {start}")))
 }
 
 /// Skips a PostgreSQL dollar-quoted string if one opens at `start` (a `$`);
@@ -386,9 +345,7 @@ fn skip_dollar_quoted(sql: &str, start: usize) -> Result<usize, NamedSqlError> {
     let delimiter = &sql[start..=tag_end];
     match sql[tag_end + 1..].find(delimiter) {
         Some(offset) => Ok(tag_end + 1 + offset + delimiter.len()),
-        None => Err(NamedSqlError::Syntax(format!(
-            "unterminated dollar-quoted string {delimiter} starting at byte {start}"
-        ))),
+        None => Err(NamedSqlError::Syntax(format!("unterminated dollar-quoted string {delimiter} starting at byte {start}"))),
     }
 }
 
@@ -399,21 +356,10 @@ mod tests {
     type Rendered = (String, Vec<(String, Option<usize>)>);
 
     /// Renders with every used name given as a scalar, except those in `lists`.
-    fn render_with(
-        sql: &str,
-        style: PlaceholderStyle,
-        lists: &[(&str, usize)],
-    ) -> Result<Rendered, NamedSqlError> {
+    fn render_with(sql: &str, style: PlaceholderStyle, lists: &[(&str, usize)]) -> Result<Rendered, NamedSqlError> {
         let parsed = NamedSql::parse(sql)?;
         let names = parsed.names();
-        parsed.render(style, &names, |name| {
-            Some(
-                lists
-                    .iter()
-                    .find(|(list, _)| *list == name)
-                    .map(|(_, len)| *len),
-            )
-        })
+        parsed.render(style, &names, |name| Some(lists.iter().find(|(list, _)| *list == name).map(|(_, len)| *len)))
     }
 
     fn q(sql: &str) -> String {
@@ -425,12 +371,7 @@ mod tests {
     }
 
     fn names(sql: &str) -> Vec<String> {
-        NamedSql::parse(sql)
-            .unwrap()
-            .names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
+        NamedSql::parse(sql).unwrap().names().into_iter().map(str::to_owned).collect()
     }
 
     fn scalar(name: &str) -> (String, Option<usize>) {
@@ -450,34 +391,21 @@ mod tests {
 
     #[test]
     fn scalar_question_style() {
-        let (sql, binds) = render_with(
-            "SELECT * FROM t WHERE a = :a AND b > :b",
-            PlaceholderStyle::Question,
-            &[],
-        )
-        .unwrap();
+        let (sql, binds) = render_with("SELECT * FROM t WHERE a = :a AND b > :b", PlaceholderStyle::Question, &[]).unwrap();
         assert_eq!(sql, "SELECT * FROM t WHERE a = ? AND b > ?");
         assert_eq!(binds, [scalar("a"), scalar("b")]);
     }
 
     #[test]
     fn scalar_dollar_style() {
-        let (sql, binds) = render_with(
-            "SELECT * FROM t WHERE a = :a AND b > :b",
-            PlaceholderStyle::Dollar,
-            &[],
-        )
-        .unwrap();
+        let (sql, binds) = render_with("SELECT * FROM t WHERE a = :a AND b > :b", PlaceholderStyle::Dollar, &[]).unwrap();
         assert_eq!(sql, "SELECT * FROM t WHERE a = $1 AND b > $2");
         assert_eq!(binds, [scalar("a"), scalar("b")]);
     }
 
     #[test]
     fn names_are_deduplicated_in_order_of_first_appearance() {
-        assert_eq!(
-            names("SELECT :b, :a, :b, :c, :a"),
-            ["b", "a", "c"].map(String::from)
-        );
+        assert_eq!(names("SELECT :b, :a, :b, :c, :a"), ["b", "a", "c"].map(String::from));
         assert!(names("SELECT 1").is_empty());
     }
 
@@ -494,12 +422,7 @@ mod tests {
 
     #[test]
     fn list_expansion_question_style() {
-        let (sql, binds) = render_with(
-            "SELECT * FROM t WHERE id IN (:ids)",
-            PlaceholderStyle::Question,
-            &[("ids", 3)],
-        )
-        .unwrap();
+        let (sql, binds) = render_with("SELECT * FROM t WHERE id IN (:ids)", PlaceholderStyle::Question, &[("ids", 3)]).unwrap();
         assert_eq!(sql, "SELECT * FROM t WHERE id IN (?, ?, ?)");
         assert_eq!(binds, [item("ids", 0), item("ids", 1), item("ids", 2)]);
     }
@@ -512,27 +435,13 @@ mod tests {
             &[("ids", 2)],
         )
         .unwrap();
-        assert_eq!(
-            sql,
-            "SELECT * FROM t WHERE a = $1 AND id IN ($2, $3) AND b = $4 AND c IN ($5, $6)"
-        );
-        assert_eq!(
-            binds,
-            [
-                scalar("a"),
-                item("ids", 0),
-                item("ids", 1),
-                scalar("b"),
-                item("ids", 0),
-                item("ids", 1),
-            ]
-        );
+        assert_eq!(sql, "SELECT * FROM t WHERE a = $1 AND id IN ($2, $3) AND b = $4 AND c IN ($5, $6)");
+        assert_eq!(binds, [scalar("a"), item("ids", 0), item("ids", 1), scalar("b"), item("ids", 0), item("ids", 1),]);
     }
 
     #[test]
     fn single_item_list_renders_one_placeholder() {
-        let (sql, binds) =
-            render_with("x IN (:ids)", PlaceholderStyle::Dollar, &[("ids", 1)]).unwrap();
+        let (sql, binds) = render_with("x IN (:ids)", PlaceholderStyle::Dollar, &[("ids", 1)]).unwrap();
         assert_eq!(sql, "x IN ($1)");
         assert_eq!(binds, [item("ids", 0)]);
     }
@@ -562,10 +471,7 @@ mod tests {
     #[test]
     fn no_parameters_in_double_quoted_identifiers() {
         assert_eq!(names(r#"SELECT "col:a", "x"":b", :c FROM "t""#), ["c"]);
-        assert_eq!(
-            d(r#"SELECT "a"":x" FROM t WHERE y = :y"#),
-            r#"SELECT "a"":x" FROM t WHERE y = $1"#
-        );
+        assert_eq!(d(r#"SELECT "a"":x" FROM t WHERE y = :y"#), r#"SELECT "a"":x" FROM t WHERE y = $1"#);
     }
 
     #[test]
@@ -596,10 +502,7 @@ mod tests {
     fn nested_block_comments() {
         let sql = "SELECT /* outer /* inner :a */ still comment :b */ :c";
         assert_eq!(names(sql), ["c"]);
-        assert_eq!(
-            d(sql),
-            "SELECT /* outer /* inner :a */ still comment :b */ $1"
-        );
+        assert_eq!(d(sql), "SELECT /* outer /* inner :a */ still comment :b */ $1");
     }
 
     #[test]
@@ -607,10 +510,7 @@ mod tests {
         assert_eq!(names("SELECT $$ :a 'x $$, :b"), ["b"]);
         let sql = "DO $body$ BEGIN PERFORM :a; SELECT $$ :b $$; END $body$; SELECT :c";
         assert_eq!(names(sql), ["c"]);
-        assert_eq!(
-            d(sql),
-            "DO $body$ BEGIN PERFORM :a; SELECT $$ :b $$; END $body$; SELECT $1"
-        );
+        assert_eq!(d(sql), "DO $body$ BEGIN PERFORM :a; SELECT $$ :b $$; END $body$; SELECT $1");
     }
 
     #[test]
@@ -643,18 +543,14 @@ mod tests {
 
     #[test]
     fn parameter_names_follow_identifier_rules() {
-        assert_eq!(
-            names("SELECT :_a1, :B_2c, :x-1, :y.z"),
-            ["_a1", "B_2c", "x", "y"]
-        );
+        assert_eq!(names("SELECT :_a1, :B_2c, :x-1, :y.z"), ["_a1", "B_2c", "x", "y"]);
         assert_eq!(q("SELECT :x-1, :y.z"), "SELECT ?-1, ?.z");
         assert_eq!(names("SELECT :é"), Vec::<String>::new());
     }
 
     #[test]
     fn every_other_byte_is_kept() {
-        let sql =
-            "SELECT  'á :x ''y''' AS \"é\"\t-- :c ñ\n/* :d /* ☃ */ */ `b`, $t$ :e $t$ FROM t;\r\n";
+        let sql = "SELECT  'á :x ''y''' AS \"é\"\t-- :c ñ\n/* :d /* ☃ */ */ `b`, $t$ :e $t$ FROM t;\r\n";
         assert_eq!(names(sql), Vec::<String>::new());
         assert_eq!(q(sql), sql);
         assert_eq!(d(sql), sql);
@@ -664,42 +560,18 @@ mod tests {
 
     #[test]
     fn unterminated_quotes_are_syntax_errors_with_offsets() {
-        assert_eq!(
-            syntax_error("SELECT 'abc"),
-            "unterminated string literal starting at byte 7"
-        );
-        assert_eq!(
-            syntax_error("SELECT 'a''"),
-            "unterminated string literal starting at byte 7"
-        );
-        assert_eq!(
-            syntax_error("SELECT \"abc"),
-            "unterminated double-quoted identifier starting at byte 7"
-        );
-        assert_eq!(
-            syntax_error("SELECT `abc"),
-            "unterminated backtick-quoted identifier starting at byte 7"
-        );
+        assert_eq!(syntax_error("SELECT 'abc"), "unterminated string literal starting at byte 7");
+        assert_eq!(syntax_error("SELECT 'a''"), "unterminated string literal starting at byte 7");
+        assert_eq!(syntax_error("SELECT \"abc"), "unterminated double-quoted identifier starting at byte 7");
+        assert_eq!(syntax_error("SELECT `abc"), "unterminated backtick-quoted identifier starting at byte 7");
     }
 
     #[test]
     fn unterminated_comments_and_dollar_quotes_are_syntax_errors() {
-        assert_eq!(
-            syntax_error("SELECT 1 /* :a"),
-            "unterminated block comment starting at byte 9"
-        );
-        assert_eq!(
-            syntax_error("SELECT /* a /* b */ c"),
-            "unterminated block comment starting at byte 7"
-        );
-        assert_eq!(
-            syntax_error("SELECT 1 /*/"),
-            "unterminated block comment starting at byte 9"
-        );
-        assert_eq!(
-            syntax_error("SELECT $tag$ abc $$"),
-            "unterminated dollar-quoted string $tag$ starting at byte 7"
-        );
+        assert_eq!(syntax_error("SELECT 1 /* :a"), "unterminated block comment starting at byte 9");
+        assert_eq!(syntax_error("SELECT /* a /* b */ c"), "unterminated block comment starting at byte 7");
+        assert_eq!(syntax_error("SELECT 1 /*/"), "unterminated block comment starting at byte 9");
+        assert_eq!(syntax_error("SELECT $tag$ abc $$"), "unterminated dollar-quoted string $tag$ starting at byte 7");
     }
 
     #[test]
@@ -724,10 +596,7 @@ mod tests {
 
     #[test]
     fn fallback_keeps_the_standard_error_when_both_scans_fail() {
-        assert_eq!(
-            syntax_error(r"SELECT 'a\' /* "),
-            "unterminated block comment starting at byte 12"
-        );
+        assert_eq!(syntax_error(r"SELECT 'a\' /* "), "unterminated block comment starting at byte 12");
     }
 
     #[test]
@@ -742,63 +611,40 @@ mod tests {
     #[test]
     fn missing_parameter() {
         let parsed = NamedSql::parse("SELECT :a, :min").unwrap();
-        let err = parsed
-            .render(PlaceholderStyle::Question, &["a"], |name| {
-                (name == "a").then_some(None)
-            })
-            .unwrap_err();
+        let err = parsed.render(PlaceholderStyle::Question, &["a"], |name| (name == "a").then_some(None)).unwrap_err();
         assert_eq!(err, NamedSqlError::Missing("min".into()));
-        assert_eq!(
-            err.to_string(),
-            "parameter :min is used in the SQL but was not given"
-        );
+        assert_eq!(err.to_string(), "parameter :min is used in the SQL but was not given");
     }
 
     #[test]
     fn missing_is_reported_before_unused_and_empty() {
         let parsed = NamedSql::parse("SELECT :a WHERE x IN (:ids)").unwrap();
-        let err = parsed
-            .render(PlaceholderStyle::Dollar, &["ids", "extra"], |name| {
-                (name == "ids").then_some(Some(0))
-            })
-            .unwrap_err();
+        let err = parsed.render(PlaceholderStyle::Dollar, &["ids", "extra"], |name| (name == "ids").then_some(Some(0))).unwrap_err();
         assert_eq!(err, NamedSqlError::Missing("a".into()));
     }
 
     #[test]
     fn unused_parameter() {
         let parsed = NamedSql::parse("SELECT :a").unwrap();
-        let err = parsed
-            .render(PlaceholderStyle::Question, &["a", "b"], |_| Some(None))
-            .unwrap_err();
+        let err = parsed.render(PlaceholderStyle::Question, &["a", "b"], |_| Some(None)).unwrap_err();
         assert_eq!(err, NamedSqlError::Unused("b".into()));
-        assert_eq!(
-            err.to_string(),
-            "parameter :b was given but the SQL does not use it"
-        );
+        assert_eq!(err.to_string(), "parameter :b was given but the SQL does not use it");
         // Names inside comments and strings are not uses.
         let parsed = NamedSql::parse("SELECT ':b' -- :b").unwrap();
-        let err = parsed
-            .render(PlaceholderStyle::Question, &["b"], |_| Some(None))
-            .unwrap_err();
+        let err = parsed.render(PlaceholderStyle::Question, &["b"], |_| Some(None)).unwrap_err();
         assert_eq!(err, NamedSqlError::Unused("b".into()));
     }
 
     #[test]
     fn unused_is_reported_before_empty_list() {
         let parsed = NamedSql::parse("x IN (:ids)").unwrap();
-        let err = parsed
-            .render(PlaceholderStyle::Question, &["ids", "zzz"], |_| {
-                Some(Some(0))
-            })
-            .unwrap_err();
+        let err = parsed.render(PlaceholderStyle::Question, &["ids", "zzz"], |_| Some(Some(0))).unwrap_err();
         assert_eq!(err, NamedSqlError::Unused("zzz".into()));
     }
 
     #[test]
     fn empty_list() {
-        let err =
-            render_with("x IN (:ids)", PlaceholderStyle::Question, &[("ids", 0)]).unwrap_err();
+        let err = render_with("x IN (:ids)", PlaceholderStyle::Question, &[("ids", 0)]).unwrap_err();
         assert_eq!(err, NamedSqlError::EmptyList("ids".into()));
         assert!(err.to_string().contains(":ids"));
         assert!(err.to_string().contains("empty list"));
@@ -807,15 +653,10 @@ mod tests {
     #[test]
     fn no_parameters_and_no_values() {
         let parsed = NamedSql::parse("SELECT 1").unwrap();
-        let (sql, binds) = parsed
-            .render(PlaceholderStyle::Dollar, &[], |_| None)
-            .unwrap();
+        let (sql, binds) = parsed.render(PlaceholderStyle::Dollar, &[], |_| None).unwrap();
         assert_eq!(sql, "SELECT 1");
         assert!(binds.is_empty());
-        let (sql, binds) = NamedSql::parse("")
-            .unwrap()
-            .render(PlaceholderStyle::Question, &[], |_| None)
-            .unwrap();
+        let (sql, binds) = NamedSql::parse("").unwrap().render(PlaceholderStyle::Question, &[], |_| None).unwrap();
         assert!(sql.is_empty() && binds.is_empty());
     }
 
@@ -830,42 +671,26 @@ mod tests {
                     _ => None,
                 })
                 .unwrap();
-            let list = (1..=len)
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            assert_eq!(
-                sql,
-                format!("SELECT * FROM t WHERE id IN ({list}) AND k = ${}", len + 1)
-            );
+            let list = (1..=len).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+            assert_eq!(sql, format!("SELECT * FROM t WHERE id IN ({list}) AND k = ${}", len + 1));
             assert_eq!(binds.len(), len + 1);
             assert_eq!(binds[len], scalar("k"));
         }
-        let (sql, _) = parsed
-            .render(PlaceholderStyle::Question, &["ids", "k"], |name| {
-                Some((name == "ids").then_some(2))
-            })
-            .unwrap();
+        let (sql, _) = parsed.render(PlaceholderStyle::Question, &["ids", "k"], |name| Some((name == "ids").then_some(2))).unwrap();
         assert_eq!(sql, "SELECT * FROM t WHERE id IN (?, ?) AND k = ?");
     }
 
     #[test]
     fn dollar_numbers_go_past_nine() {
-        let (sql, binds) =
-            render_with("x IN (:ids)", PlaceholderStyle::Dollar, &[("ids", 11)]).unwrap();
+        let (sql, binds) = render_with("x IN (:ids)", PlaceholderStyle::Dollar, &[("ids", 11)]).unwrap();
         assert!(sql.ends_with("$9, $10, $11)"));
         assert_eq!(binds[10], item("ids", 10));
     }
 
     #[test]
     fn errors_display_and_implement_error() {
-        let err: Box<dyn std::error::Error> = Box::new(NamedSqlError::Syntax(
-            "unterminated string literal starting at byte 3".into(),
-        ));
-        assert_eq!(
-            err.to_string(),
-            "cannot parse SQL text: unterminated string literal starting at byte 3"
-        );
+        let err: Box<dyn std::error::Error> = Box::new(NamedSqlError::Syntax("unterminated string literal starting at byte 3".into()));
+        assert_eq!(err.to_string(), "cannot parse SQL text: unterminated string literal starting at byte 3");
         assert_eq!(
             NamedSqlError::EmptyList("ids".into()).to_string(),
             "parameter :ids is an empty list, which would render invalid SQL such as `IN ()`"

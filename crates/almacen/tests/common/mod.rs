@@ -74,7 +74,13 @@ impl Scratch {
             }
             Backend::Postgres | Backend::MariaDb => {
                 let admin_url = if backend == Backend::Postgres { postgres_url() } else { mysql_url() };
-                let admin = match Database::connect(&with_database(&admin_url, admin_db(backend, &admin_url).as_str(), "connect_timeout=5s&max_connections=1")).await {
+                let admin = match Database::connect(&with_database(
+                    &admin_url,
+                    admin_db(backend, &admin_url).as_str(),
+                    "connect_timeout=5s&max_connections=1",
+                ))
+                .await
+                {
                     Ok(db) => db,
                     Err(e) => {
                         if require_all() {
@@ -102,9 +108,13 @@ impl Scratch {
                 }
             }
             Backend::Postgres | Backend::MariaDb => {
-                let admin = Database::connect(&with_database(&self.admin_url, admin_db(self.backend, &self.admin_url).as_str(), "max_connections=1"))
-                    .await
-                    .expect("admin connection for cleanup");
+                let admin = Database::connect(&with_database(
+                    &self.admin_url,
+                    admin_db(self.backend, &self.admin_url).as_str(),
+                    "max_connections=1",
+                ))
+                .await
+                .expect("admin connection for cleanup");
                 let sql = if self.backend == Backend::Postgres {
                     format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
                 } else {

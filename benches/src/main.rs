@@ -5,6 +5,9 @@
 //! taskset -c 0 cargo run --release -p almacen-bench -- --backends sqlite,postgres
 //! ```
 //!
+//! Both sides use pools of the same size without pre-ping (sqlx's own default pings on
+//! every acquire, which would flatter almacen).
+//!
 //! Each workload runs raw sqlx and almacen alternately for several rounds; the figure kept
 //! per side is the median round, in microseconds per operation. Reads run first, on the
 //! seeded 10,000 rows; the writes come last, so they do not change what the reads scan.
@@ -215,6 +218,7 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
         almacen::Dialect::Sqlite => Raw::Sqlite(
             sqlx::pool::PoolOptions::new()
                 .max_connections(options.max_connections)
+                .test_before_acquire(false)
                 .connect_with(
                     options
                         .driver_url()
@@ -227,11 +231,21 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
                 .unwrap(),
         ),
         almacen::Dialect::Postgres => Raw::Postgres(
-            sqlx::pool::PoolOptions::new().max_connections(options.max_connections).connect(options.driver_url()).await.unwrap(),
+            sqlx::pool::PoolOptions::new()
+                .max_connections(options.max_connections)
+                .test_before_acquire(false)
+                .connect(options.driver_url())
+                .await
+                .unwrap(),
         ),
-        almacen::Dialect::MySql => {
-            Raw::MySql(sqlx::pool::PoolOptions::new().max_connections(options.max_connections).connect(options.driver_url()).await.unwrap())
-        }
+        almacen::Dialect::MySql => Raw::MySql(
+            sqlx::pool::PoolOptions::new()
+                .max_connections(options.max_connections)
+                .test_before_acquire(false)
+                .connect(options.driver_url())
+                .await
+                .unwrap(),
+        ),
     };
     println!("\n### {name}\n");
     println!("| workload               | sqlx µs/op | almacen µs/op |  ratio |");

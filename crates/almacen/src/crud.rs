@@ -82,10 +82,7 @@ async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Ve
             end += 1;
         }
         let group = &encoded[start..end];
-        let mut q = Query::insert();
-        q.into_table(M::TABLE.name);
         let metas: Vec<&ColumnMeta> = cols.iter().map(|&i| &M::TABLE.columns[i]).collect();
-        q.columns(metas.iter().map(|c| c.name));
         if cols.is_empty() {
             // Every column has a default: one `DEFAULT VALUES` insert per row.
             for _ in group {
@@ -99,12 +96,13 @@ async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Ve
             start = end;
             continue;
         }
+        let mut values = Vec::with_capacity(group.len() * metas.len());
         for row in group {
-            let values = row.iter().zip(&metas).map(|((_, v), c)| sea(v, dialect, c).map(Expr::val)).collect::<Result<Vec<_>>>()?;
-            q.values(values).map_err(|e| Error::Unsupported(e.to_string()))?;
+            for ((_, v), c) in row.iter().zip(&metas) {
+                values.push(sea(v, dialect, c)?);
+            }
         }
-        let (mut sql, values) = build(&q, dialect);
-        sql.push_str(&returning::<M>(dialect));
+        let sql = insert_sql::<M>(dialect, &metas, group.len());
         let stored = db.fetch_rows(Statement::new(sql, values)).await?;
         for r in &stored {
             out.push(M::decode(r, 0)?);
@@ -112,6 +110,34 @@ async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Ve
         start = end;
     }
     Ok(out)
+}
+
+/// `INSERT INTO t (a, b) VALUES (?, ?), (?, ?) RETURNING …`, written directly: on the hot
+/// path of bulk inserts a builder would only add work (one expression per value).
+fn insert_sql<M: Model>(dialect: Dialect, columns: &[&ColumnMeta], rows: usize) -> String {
+    use std::fmt::Write;
+    let names: Vec<String> = columns.iter().map(|c| dialect.quote(c.name)).collect();
+    let mut sql = String::with_capacity(64 + rows * columns.len() * 5);
+    let _ = write!(sql, "INSERT INTO {} ({}) VALUES ", dialect.quote(M::TABLE.name), names.join(", "));
+    let mut n = 0;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            match dialect {
+                Dialect::Postgres => {
+                    let _ = write!(sql, "${n}");
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql.push_str(&returning::<M>(dialect));
+    sql
 }
 
 /// The row with this primary key, if any.

@@ -103,9 +103,14 @@ async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Ve
             }
         }
         let sql = insert_sql::<M>(dialect, &metas, group.len());
-        let stored = db.fetch_rows(Statement::new(sql, values)).await?;
-        for r in &stored {
-            out.push(M::decode(r, 0)?);
+        if group.len() == 1 {
+            // One row back: fetching it alone saves SQLite's worker a second message.
+            let row = db.fetch_row(Statement::new(sql, values)).await?;
+            out.push(decode_one::<M>(row)?.ok_or(Error::NotFound)?);
+        } else {
+            for r in &db.fetch_rows(Statement::new(sql, values)).await? {
+                out.push(M::decode(r, 0)?);
+            }
         }
         start = end;
     }
@@ -142,8 +147,8 @@ fn insert_sql<M: Model>(dialect: Dialect, columns: &[&ColumnMeta], rows: usize) 
 
 /// The row with this primary key, if any.
 pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>> {
-    // No LIMIT: the key is unique, and a bound LIMIT would cost SQLite a re-prepare.
-    crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_all(db).await.map(|mut v| v.pop())
+    // The key is unique; the LIMIT 1 this adds is a literal, so SQLite reuses the statement.
+    crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_optional(db).await
 }
 
 /// Write every column of `model` to its row; [`Error::NotFound`] when the row is gone.

@@ -259,6 +259,33 @@ enum Assignment {
     Add(ColumnRef, Value),
 }
 
+/// The `set` and `add` methods `Patch` and `UpdateWhere` share, kept in their `sets` field.
+macro_rules! assignment_methods {
+    () => {
+        /// Set a column to a value.
+        pub fn set<T: SqlType>(mut self, column: crate::Column<M, T>, value: impl Into<T>) -> Self {
+            self.sets.push(Assignment::Value(column.as_ref(), value.into().to_value()));
+            self
+        }
+
+        /// Add `delta` to a numeric column in the database (`stock = stock + delta`), safe
+        /// under concurrency.
+        pub fn add<T: SqlType>(mut self, column: crate::Column<M, T>, delta: impl Into<T::Inner>) -> Self {
+            self.sets.push(Assignment::Add(column.as_ref(), delta.into().to_value()));
+            self
+        }
+    };
+}
+
+/// `UPDATE table SET … WHERE condition` for these assignments.
+fn update_statement<M: Model>(sets: &[Assignment], condition: &Condition, dialect: Dialect) -> Result<(String, Vec<sea_query::Value>)> {
+    let mut q = Query::update();
+    q.table(M::TABLE.name);
+    apply_sets(&mut q, sets, dialect)?;
+    q.and_where(condition.to_expr(dialect)?);
+    Ok(build(&q, dialect))
+}
+
 fn apply_sets(q: &mut sea_query::UpdateStatement, sets: &[Assignment], dialect: Dialect) -> Result<()> {
     for s in sets {
         match s {
@@ -280,18 +307,7 @@ impl<M: Model> Patch<M> {
         Patch { key, sets: Vec::new() }
     }
 
-    /// Set a column to a value.
-    pub fn set<T: crate::SqlType>(mut self, column: crate::Column<M, T>, value: impl Into<T>) -> Self {
-        self.sets.push(Assignment::Value(column.as_ref(), value.into().to_value()));
-        self
-    }
-
-    /// Add `delta` to a numeric column in the database (`stock = stock + delta`), safe
-    /// under concurrency.
-    pub fn add<T: crate::SqlType>(mut self, column: crate::Column<M, T>, delta: impl Into<T::Inner>) -> Self {
-        self.sets.push(Assignment::Add(column.as_ref(), delta.into().to_value()));
-        self
-    }
+    assignment_methods!();
 
     /// Run it; returns the updated row, or `None` when no row has the key.
     pub async fn execute(self, db: &impl Executor) -> Result<Option<M>> {
@@ -300,11 +316,7 @@ impl<M: Model> Patch<M> {
         if self.sets.is_empty() {
             return get::<M>(db, &self.key).await;
         }
-        let mut q = Query::update();
-        q.table(M::TABLE.name);
-        apply_sets(&mut q, &self.sets, dialect)?;
-        q.and_where(cond.to_expr(dialect)?);
-        let (mut sql, vals) = build(&q, dialect);
+        let (mut sql, vals) = update_statement::<M>(&self.sets, &cond, dialect)?;
         if dialect == Dialect::MySql {
             // MariaDB has no UPDATE … RETURNING: read the row back.
             let done = db.execute_statement(Statement::new(sql, vals)).await?;
@@ -332,27 +344,15 @@ impl<M: Model> UpdateWhere<M> {
     pub fn new(condition: Condition) -> Self {
         UpdateWhere { condition, sets: Vec::new(), _model: PhantomData }
     }
-    /// Set a column to a value.
-    pub fn set<T: crate::SqlType>(mut self, column: crate::Column<M, T>, value: impl Into<T>) -> Self {
-        self.sets.push(Assignment::Value(column.as_ref(), value.into().to_value()));
-        self
-    }
-    /// Add `delta` to a numeric column.
-    pub fn add<T: crate::SqlType>(mut self, column: crate::Column<M, T>, delta: impl Into<T::Inner>) -> Self {
-        self.sets.push(Assignment::Add(column.as_ref(), delta.into().to_value()));
-        self
-    }
+    assignment_methods!();
+
     /// Run it; returns the number of rows matched.
     pub async fn execute(self, db: &impl Executor) -> Result<u64> {
         if self.sets.is_empty() {
             return Err(Error::Unsupported("update_where needs at least one set(...)".into()));
         }
         let dialect = db.dialect();
-        let mut q = Query::update();
-        q.table(M::TABLE.name);
-        apply_sets(&mut q, &self.sets, dialect)?;
-        q.and_where(self.condition.to_expr(dialect)?);
-        let (sql, vals) = build(&q, dialect);
+        let (sql, vals) = update_statement::<M>(&self.sets, &self.condition, dialect)?;
         Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected)
     }
 }

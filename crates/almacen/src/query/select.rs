@@ -88,6 +88,54 @@ impl Clauses {
     }
 }
 
+/// The clause methods `Select` and `SelectAs` share: filter, order, limit/offset, joins,
+/// timeout — all kept in their `clauses` field.
+macro_rules! clause_methods {
+    () => {
+        /// Keep rows matching `condition` (several calls are ANDed; before grouping).
+        pub fn filter(mut self, condition: Condition) -> Self {
+            self.clauses.filter(condition);
+            self
+        }
+
+        /// Order by a key; call again for further keys.
+        pub fn order_by(mut self, order: Order) -> Self {
+            self.clauses.order.push(order);
+            self
+        }
+
+        /// Return at most `n` rows.
+        pub fn limit(mut self, n: u64) -> Self {
+            self.clauses.limit = Some(n);
+            self
+        }
+
+        /// Skip the first `n` rows.
+        pub fn offset(mut self, n: u64) -> Self {
+            self.clauses.offset = Some(n);
+            self
+        }
+
+        /// Override the database's statement timeout for this query (`None`: no limit).
+        pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+            self.clauses.timeout = Some(timeout);
+            self
+        }
+
+        /// `INNER JOIN` model `N`'s table on `on`; filter and order on `N`'s columns too.
+        pub fn inner_join<N: Model>(mut self, on: Condition) -> Self {
+            self.clauses.joins.push(Join { table: N::TABLE.name, on, left: false });
+            self
+        }
+
+        /// `LEFT JOIN` model `N`'s table on `on`.
+        pub fn left_join<N: Model>(mut self, on: Condition) -> Self {
+            self.clauses.joins.push(Join { table: N::TABLE.name, on, left: true });
+            self
+        }
+    };
+}
+
 /// A typed `SELECT` of model `M`'s rows. Start one with `M::select()`.
 ///
 /// ```no_run
@@ -130,47 +178,7 @@ impl<M: Model> Select<M> {
         Select { clauses: Clauses::default(), _model: PhantomData }
     }
 
-    /// Keep rows matching `condition` (several calls are ANDed).
-    pub fn filter(mut self, condition: Condition) -> Self {
-        self.clauses.filter(condition);
-        self
-    }
-
-    /// Order by a key; call again for further keys.
-    pub fn order_by(mut self, order: Order) -> Self {
-        self.clauses.order.push(order);
-        self
-    }
-
-    /// Return at most `n` rows.
-    pub fn limit(mut self, n: u64) -> Self {
-        self.clauses.limit = Some(n);
-        self
-    }
-
-    /// Skip the first `n` rows.
-    pub fn offset(mut self, n: u64) -> Self {
-        self.clauses.offset = Some(n);
-        self
-    }
-
-    /// Override the database's statement timeout for this query (`None`: no limit).
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.clauses.timeout = Some(timeout);
-        self
-    }
-
-    /// `INNER JOIN` model `N`'s table on `on`; filter and order on `N`'s columns too.
-    pub fn inner_join<N: Model>(mut self, on: Condition) -> Self {
-        self.clauses.joins.push(Join { table: N::TABLE.name, on, left: false });
-        self
-    }
-
-    /// `LEFT JOIN` model `N`'s table on `on`.
-    pub fn left_join<N: Model>(mut self, on: Condition) -> Self {
-        self.clauses.joins.push(Join { table: N::TABLE.name, on, left: true });
-        self
-    }
+    clause_methods!();
 
     /// Select chosen columns and aggregates instead of whole rows, e.g.
     /// `.columns([Item::NAME.into(), count_all().into()])`, then decode into a tuple or a
@@ -292,11 +300,8 @@ pub struct SelectAs<M> {
 }
 
 impl<M: Model> SelectAs<M> {
-    /// Keep rows matching `condition` before grouping.
-    pub fn filter(mut self, condition: Condition) -> Self {
-        self.clauses.filter(condition);
-        self
-    }
+    clause_methods!();
+
     /// Group by a column (call again for more).
     pub fn group_by<N: Model, T: crate::SqlType>(mut self, column: super::Column<N, T>) -> Self {
         self.group_by.push(column.as_ref());
@@ -308,31 +313,6 @@ impl<M: Model> SelectAs<M> {
             Some(h) => h.and(condition),
             None => condition,
         });
-        self
-    }
-    /// Order by a key.
-    pub fn order_by(mut self, order: Order) -> Self {
-        self.clauses.order.push(order);
-        self
-    }
-    /// Return at most `n` rows.
-    pub fn limit(mut self, n: u64) -> Self {
-        self.clauses.limit = Some(n);
-        self
-    }
-    /// Skip the first `n` rows.
-    pub fn offset(mut self, n: u64) -> Self {
-        self.clauses.offset = Some(n);
-        self
-    }
-    /// `INNER JOIN` model `N`'s table on `on`.
-    pub fn inner_join<N: Model>(mut self, on: Condition) -> Self {
-        self.clauses.joins.push(Join { table: N::TABLE.name, on, left: false });
-        self
-    }
-    /// `LEFT JOIN` model `N`'s table on `on`.
-    pub fn left_join<N: Model>(mut self, on: Condition) -> Self {
-        self.clauses.joins.push(Join { table: N::TABLE.name, on, left: true });
         self
     }
 

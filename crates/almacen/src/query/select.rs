@@ -187,6 +187,11 @@ impl<M: Model> Select<M> {
         SelectAs { clauses: self.clauses, columns: columns.into_iter().collect(), group_by: Vec::new(), having: None, _model: PhantomData }
     }
 
+    /// The SQL this query sends on `dialect` (placeholders, not values), for logs and tests.
+    pub fn debug_sql(&self, dialect: Dialect) -> String {
+        self.statement(dialect, &[]).map(|s| s.sql().to_string()).unwrap_or_else(|e| format!("<{e}>"))
+    }
+
     fn statement(&self, dialect: Dialect, extra: &[&'static crate::TableMeta]) -> Result<Statement> {
         let mut q = Query::select();
         for t in std::iter::once(M::TABLE).chain(extra.iter().copied()) {

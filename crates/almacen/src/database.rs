@@ -25,6 +25,8 @@ pub(crate) struct Inner {
     pub options: ConnectOptions,
     pub settings: RunSettings,
     waiting: AtomicUsize,
+    /// Connections almacen has handed out (sqlx's own idle count is racy at hand-offs).
+    in_use: Arc<AtomicUsize>,
 }
 
 /// A pool of connections to one database, reached by URL. Cheap to clone (an `Arc`).
@@ -56,6 +58,23 @@ pub struct PoolStats {
     pub waiting: u32,
     /// The most connections the pool will open.
     pub max_connections: u32,
+}
+
+/// Counts one connection as in use while it lives.
+#[derive(Debug)]
+pub(crate) struct InUse(Arc<AtomicUsize>);
+
+impl InUse {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        InUse(counter.clone())
+    }
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Decrements the waiting counter however the acquire ends (including cancellation).
@@ -99,7 +118,9 @@ impl Database {
                 )));
             }
         };
-        Ok(Database { inner: Arc::new(Inner { pool, options, settings, waiting: AtomicUsize::new(0) }) })
+        Ok(Database {
+            inner: Arc::new(Inner { pool, options, settings, waiting: AtomicUsize::new(0), in_use: Arc::new(AtomicUsize::new(0)) }),
+        })
     }
 
     fn pool_options<DB: sqlx::Database>(o: &ConnectOptions) -> PoolOptions<DB> {
@@ -178,13 +199,16 @@ impl Database {
             Pool::Postgres(p) => (p.size(), p.num_idle()),
             Pool::MySql(p) => (p.size(), p.num_idle()),
         };
-        // sqlx can briefly count one idle connection too few (below zero) while handing a
-        // returned connection to a waiter; never report more idle than open.
-        let idle = idle.min(size as usize) as u32;
+        // sqlx's idle count can be off by one while a returned connection is handed to a
+        // waiter; almacen's own count of connections out is exact except for open streams,
+        // which only sqlx sees. Take the larger of the two views of "in use".
+        let sqlx_in_use = size.saturating_sub(idle.min(size as usize) as u32);
+        let ours = (self.inner.in_use.load(Ordering::Relaxed) as u32).min(size);
+        let in_use = sqlx_in_use.max(ours);
         PoolStats {
             size,
-            idle,
-            in_use: size.saturating_sub(idle),
+            idle: size - in_use,
+            in_use,
             waiting: self.inner.waiting.load(Ordering::Relaxed) as u32,
             max_connections: self.inner.options.max_connections,
         }
@@ -209,25 +233,27 @@ impl Database {
         }
     }
 
-    pub(crate) async fn acquire<DB: sqlx::Database>(&self, pool: &sqlx::Pool<DB>) -> Result<sqlx::pool::PoolConnection<DB>> {
+    /// A pooled connection, counted as in use until the returned guard drops.
+    pub(crate) async fn acquire<DB: sqlx::Database>(&self, pool: &sqlx::Pool<DB>) -> Result<(sqlx::pool::PoolConnection<DB>, InUse)> {
         self.inner.waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting(&self.inner.waiting);
-        pool.acquire().await.map_err(|e| self.inner.settings.err(e))
+        let conn = pool.acquire().await.map_err(|e| self.inner.settings.err(e))?;
+        Ok((conn, InUse::new(&self.inner.in_use)))
     }
 
     async fn run(&self, stmt: Statement, fetch: Fetch) -> Result<Fetched> {
         let s = &self.inner.settings;
         match &self.inner.pool {
             Pool::Sqlite(p) => {
-                let mut c = self.acquire(p).await?;
+                let (mut c, _in_use) = self.acquire(p).await?;
                 s.run(ConnRef::Sqlite(&mut c), stmt, fetch, false).await
             }
             Pool::Postgres(p) => {
-                let mut c = self.acquire(p).await?;
+                let (mut c, _in_use) = self.acquire(p).await?;
                 s.run(ConnRef::Postgres(&mut c), stmt, fetch, false).await
             }
             Pool::MySql(p) => {
-                let mut c = self.acquire(p).await?;
+                let (mut c, _in_use) = self.acquire(p).await?;
                 s.run(ConnRef::MySql(&mut c), stmt, fetch, false).await
             }
         }

@@ -1,7 +1,7 @@
 //! Transactions: closure-scoped or manual, nested savepoints, isolation levels, and a
 //! retry helper for serialization failures and deadlocks.
 
-use crate::database::Pool;
+use crate::database::{InUse, Pool};
 use crate::executor::{ConnRef, Fetch, Fetched};
 use crate::{Database, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::{self, BoxStream, StreamExt};
@@ -131,6 +131,8 @@ enum TxConn {
 struct Shared {
     db: Database,
     conn: tokio::sync::Mutex<Option<TxConn>>,
+    /// Counts the connection as in use until the transaction is finished.
+    in_use: std::sync::Mutex<Option<InUse>>,
     /// Rollbacks to savepoints dropped unfinished (Drop cannot run SQL); run before the
     /// next statement.
     pending: std::sync::Mutex<Vec<String>>,
@@ -171,14 +173,14 @@ impl Database {
     pub async fn begin_with(&self, opts: TxOptions) -> Result<Transaction> {
         let s = &self.inner.settings;
         let err = |e| s.err(e);
-        let conn = match &self.inner.pool {
+        let (conn, in_use) = match &self.inner.pool {
             Pool::Sqlite(p) => {
-                let conn = self.acquire(p).await?;
+                let (conn, in_use) = self.acquire(p).await?;
                 let begin = matches!(opts.isolation, Some(IsolationLevel::Serializable)).then(|| "BEGIN IMMEDIATE".into_sql_str());
-                TxConn::Sqlite(sqlx::Transaction::begin(conn, begin).await.map_err(err)?)
+                (TxConn::Sqlite(sqlx::Transaction::begin(conn, begin).await.map_err(err)?), in_use)
             }
             Pool::Postgres(p) => {
-                let conn = self.acquire(p).await?;
+                let (conn, in_use) = self.acquire(p).await?;
                 let mut begin = String::from("BEGIN");
                 if let Some(level) = opts.isolation {
                     begin.push_str(" ISOLATION LEVEL ");
@@ -187,23 +189,24 @@ impl Database {
                 if opts.read_only {
                     begin.push_str(" READ ONLY");
                 }
-                TxConn::Postgres(sqlx::Transaction::begin(conn, Some(AssertSqlSafe(begin).into_sql_str())).await.map_err(err)?)
+                (TxConn::Postgres(sqlx::Transaction::begin(conn, Some(AssertSqlSafe(begin).into_sql_str())).await.map_err(err)?), in_use)
             }
             Pool::MySql(p) => {
-                let mut conn = self.acquire(p).await?;
+                let (mut conn, in_use) = self.acquire(p).await?;
                 if let Some(level) = opts.isolation {
                     // Applies to the next transaction on this connection only.
                     let set = format!("SET TRANSACTION ISOLATION LEVEL {}", level.sql());
                     sqlx::raw_sql(AssertSqlSafe(set)).execute(&mut *conn).await.map_err(err)?;
                 }
                 let begin = opts.read_only.then(|| "START TRANSACTION READ ONLY".into_sql_str());
-                TxConn::MySql(sqlx::Transaction::begin(conn, begin).await.map_err(err)?)
+                (TxConn::MySql(sqlx::Transaction::begin(conn, begin).await.map_err(err)?), in_use)
             }
         };
         Ok(Transaction {
             shared: Arc::new(Shared {
                 db: self.clone(),
                 conn: tokio::sync::Mutex::new(Some(conn)),
+                in_use: std::sync::Mutex::new(Some(in_use)),
                 pending: std::sync::Mutex::new(Vec::new()),
                 next_savepoint: AtomicU32::new(1),
             }),
@@ -337,16 +340,18 @@ impl Transaction {
                     && let Err(e) = run_pending(&self.shared, s, conn).await
                 {
                     guard.take();
+                    self.shared.release();
                     return Err(e);
                 }
                 let conn = guard.take().ok_or_else(finished_error)?;
                 drop(guard);
-                match conn {
+                let done = match conn {
                     TxConn::Sqlite(t) => t.commit().await,
                     TxConn::Postgres(t) => t.commit().await,
                     TxConn::MySql(t) => t.commit().await,
-                }
-                .map_err(|e| s.err(e))
+                };
+                self.shared.release();
+                done.map_err(|e| s.err(e))
             }
         }
     }
@@ -359,12 +364,13 @@ impl Transaction {
             None => {
                 let conn = self.shared.conn.lock().await.take().ok_or_else(finished_error)?;
                 let s = &self.shared.db.inner.settings;
-                match conn {
+                let done = match conn {
                     TxConn::Sqlite(t) => t.rollback().await,
                     TxConn::Postgres(t) => t.rollback().await,
                     TxConn::MySql(t) => t.rollback().await,
-                }
-                .map_err(|e| s.err(e))
+                };
+                self.shared.release();
+                done.map_err(|e| s.err(e))
             }
         }
     }
@@ -383,6 +389,13 @@ impl Transaction {
         let conn = guard.as_mut().ok_or_else(finished_error)?;
         run_pending(&self.shared, s, conn).await?;
         s.run(conn_ref(conn), stmt, fetch, true).await
+    }
+}
+
+impl Shared {
+    /// Stop counting the connection as in use (it has gone back to the pool).
+    fn release(&self) {
+        self.in_use.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
 
@@ -420,6 +433,7 @@ impl Drop for Transaction {
             // Dropping sqlx's transaction queues its ROLLBACK on the connection, which runs
             // before the pool hands the connection out again.
             conn.take();
+            self.shared.release();
         }
     }
 }

@@ -36,6 +36,9 @@ struct Args {
     /// Scale the operation counts (1.0 = default).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
+    /// Only these workloads (get, page, count, insert, bulk); all when empty.
+    #[arg(long, value_delimiter = ',')]
+    workloads: Vec<String>,
 }
 
 #[derive(Model, Debug, Clone)]
@@ -178,13 +181,23 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Run raw and almacen alternately for `rounds` rounds; print the medians and the ratio.
-async fn compare<R, RF, A, AF>(label: &str, rounds: usize, ops: usize, mut raw: R, mut ours: A)
+async fn compare<R, RF, A, AF>(label: &str, args: &Args, ops: usize, mut raw: R, mut ours: A)
 where
     R: FnMut(usize) -> RF,
     RF: Future<Output = ()>,
     A: FnMut(usize) -> AF,
     AF: Future<Output = ()>,
 {
+    let key = label.split_whitespace().next().unwrap_or("");
+    let key = match key {
+        "single" => "insert",
+        "insert" => "bulk",
+        k => k,
+    };
+    if !args.workloads.is_empty() && !args.workloads.iter().any(|w| w == key) {
+        return;
+    }
+    let rounds = args.rounds;
     // One untimed warm-up round each: statement caches, pool connections.
     time_ops(ops.min(200), &mut raw).await;
     time_ops(ops.min(200), &mut ours).await;
@@ -251,11 +264,10 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
     println!("| workload               | sqlx µs/op | almacen µs/op |  ratio |");
     println!("|------------------------|-----------:|-----------:|-------:|");
     let s = args.scale;
-    let r = args.rounds;
     let id = |i: usize| (i as i64 * 7919) % SEED_ROWS + 1;
     compare(
         "get by primary key",
-        r,
+        args,
         scaled(2000, s),
         |i| {
             let raw = &raw;
@@ -273,7 +285,7 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
     .await;
     compare(
         "page of 20 rows",
-        r,
+        args,
         scaled(1000, s),
         |i| {
             let raw = &raw;
@@ -298,7 +310,7 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
     .await;
     compare(
         "count with a filter",
-        r,
+        args,
         scaled(500, s),
         |i| {
             let raw = &raw;
@@ -316,7 +328,7 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
     .await;
     compare(
         "single insert",
-        r,
+        args,
         scaled(1000, s),
         |i| {
             let raw = &raw;
@@ -334,7 +346,7 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
     .await;
     compare(
         "insert 1,000 rows",
-        r,
+        args,
         scaled(10, s),
         |_| {
             let raw = &raw;

@@ -5,7 +5,10 @@
 use crate::query::{ColumnRef, Condition, build};
 use crate::{ColumnMeta, DbRow, Dialect, Error, Executor, Model, NewRecord, Result, SqlType, Statement, Value};
 use sea_query::{Expr, ExprTrait, OnConflict, Query};
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock, RwLock};
 
 fn sea(v: &Value, dialect: Dialect, c: &ColumnMeta) -> Result<sea_query::Value> {
     v.to_sea(dialect, Some(&c.ty), c.name)
@@ -147,8 +150,35 @@ fn insert_sql<M: Model>(dialect: Dialect, columns: &[&ColumnMeta], rows: usize) 
 
 /// The row with this primary key, if any.
 pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>> {
-    // The key is unique; the LIMIT 1 this adds is a literal, so SQLite reuses the statement.
-    crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_optional(db).await
+    let dialect = db.dialect();
+    let pk: Vec<&'static ColumnMeta> = M::TABLE.primary_key().collect();
+    if pk.is_empty() || pk.iter().any(|c| matches!(c.ty, crate::ColumnType::Decimal { .. })) {
+        // (A decimal key may need its comparison rewritten on SQLite: no cached SQL.)
+        return crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_optional(db).await;
+    }
+    // The SQL of a lookup by key depends only on the model and the dialect: build it once.
+    let sql =
+        cached_sql(TypeId::of::<M>(), dialect, || crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).limit(1).sql(dialect))?;
+    let mut values = Vec::with_capacity(pk.len());
+    for (c, v) in pk.iter().zip(M::key_values(key)) {
+        let col = ColumnRef { table: M::TABLE.name, meta: c };
+        values.push(v.to_sea(dialect, crate::query::compare_type(&col, dialect).as_ref(), c.name)?);
+    }
+    decode_one::<M>(db.fetch_row(Statement::new(sql, values)).await?)
+}
+
+type SqlCache = RwLock<HashMap<(TypeId, Dialect), Arc<str>>>;
+
+/// SQL text built once per (model, dialect) and shared by every later call.
+fn cached_sql(model: TypeId, dialect: Dialect, build: impl FnOnce() -> Result<String>) -> Result<Arc<str>> {
+    static CACHE: OnceLock<SqlCache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(sql) = cache.read().unwrap_or_else(|p| p.into_inner()).get(&(model, dialect)) {
+        return Ok(sql.clone());
+    }
+    let sql: Arc<str> = build()?.into();
+    cache.write().unwrap_or_else(|p| p.into_inner()).insert((model, dialect), sql.clone());
+    Ok(sql)
 }
 
 /// Write every column of `model` to its row; [`Error::NotFound`] when the row is gone.

@@ -262,7 +262,7 @@ impl Condition {
 
 /// The column type a compared value is bound as (text length limits do not apply to
 /// comparisons).
-fn compare_type(c: &ColumnRef, dialect: Dialect) -> Option<crate::ColumnType> {
+pub(crate) fn compare_type(c: &ColumnRef, dialect: Dialect) -> Option<crate::ColumnType> {
     match c.meta.ty {
         crate::ColumnType::Text { .. } => None,
         // Compared values are not stored: only SQLite needs the scale (to scale the value).

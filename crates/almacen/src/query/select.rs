@@ -189,7 +189,12 @@ impl<M: Model> Select<M> {
 
     /// The SQL this query sends on `dialect` (placeholders, not values), for logs and tests.
     pub fn debug_sql(&self, dialect: Dialect) -> String {
-        self.statement(dialect, &[]).map(|s| s.sql().to_string()).unwrap_or_else(|e| format!("<{e}>"))
+        self.sql(dialect).unwrap_or_else(|e| format!("<{e}>"))
+    }
+
+    /// The SQL this query sends on `dialect`, or why it cannot be built.
+    pub(crate) fn sql(&self, dialect: Dialect) -> Result<String> {
+        Ok(self.statement(dialect, &[])?.sql().to_string())
     }
 
     fn statement(&self, dialect: Dialect, extra: &[&'static crate::TableMeta]) -> Result<Statement> {

@@ -75,7 +75,7 @@ async fn insert_chunks<M: Model>(db: &impl Executor, rows: &[M::New], per_chunk:
 /// multi-row INSERT (an input may leave a server-default column out on some rows only).
 async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Vec<M>> {
     let dialect = db.dialect();
-    let encoded: Vec<Vec<(usize, Value)>> = rows.iter().map(|r| r.insert_values()).collect();
+    let mut encoded: Vec<Vec<(usize, Value)>> = rows.iter().map(|r| r.insert_values()).collect();
     let mut out = Vec::with_capacity(rows.len());
     let mut start = 0;
     while start < encoded.len() {
@@ -84,7 +84,7 @@ async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Ve
         while end < encoded.len() && encoded[end].iter().map(|(i, _)| *i).eq(cols.iter().copied()) {
             end += 1;
         }
-        let group = &encoded[start..end];
+        let group = &mut encoded[start..end];
         let metas: Vec<&ColumnMeta> = cols.iter().map(|&i| &M::TABLE.columns[i]).collect();
         if cols.is_empty() {
             // Every column has a default: one `DEFAULT VALUES` insert per row.
@@ -100,9 +100,9 @@ async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Ve
             continue;
         }
         let mut values = Vec::with_capacity(group.len() * metas.len());
-        for row in group {
-            for ((_, v), c) in row.iter().zip(&metas) {
-                values.push(sea(v, dialect, c)?);
+        for row in group.iter_mut() {
+            for ((_, v), c) in row.drain(..).zip(&metas) {
+                values.push(v.into_sea(dialect, Some(&c.ty), c.name)?);
             }
         }
         let sql = insert_sql::<M>(dialect, &metas, group.len());

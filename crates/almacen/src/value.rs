@@ -103,6 +103,28 @@ impl Value {
     ///
     /// `name` is used in error messages.
     pub(crate) fn to_sea(&self, dialect: Dialect, column: Option<&ColumnType>, name: &str) -> Result<sea_query::Value> {
+        match self {
+            // Only text, bytes and JSON own heap data; clone just what is needed.
+            Value::Text(_) | Value::Bytes(_) | Value::Json(_) => self.clone().into_sea(dialect, column, name),
+            _ => self.convert(dialect, column, name),
+        }
+    }
+
+    /// [`to_sea`](Self::to_sea) without copying text, bytes or JSON.
+    pub(crate) fn into_sea(self, dialect: Dialect, column: Option<&ColumnType>, name: &str) -> Result<sea_query::Value> {
+        use sea_query::Value as S;
+        match self {
+            Value::Text(s) => {
+                check_text(&s, column, name)?;
+                Ok(S::String(Some(s)))
+            }
+            Value::Bytes(b) => Ok(S::Bytes(Some(b))),
+            Value::Json(j) if dialect == Dialect::Postgres && !json_has_nul(&j) => Ok(S::Json(Some(Box::new(j)))),
+            other => other.convert(dialect, column, name),
+        }
+    }
+
+    fn convert(&self, dialect: Dialect, column: Option<&ColumnType>, name: &str) -> Result<sea_query::Value> {
         use sea_query::Value as S;
         Ok(match self {
             Value::Null(kind) => null_of(*kind, dialect, column),
@@ -127,15 +149,7 @@ impl Value {
                 _ => S::Decimal(Some(*d)),
             },
             Value::Text(s) => {
-                if s.contains('\0') {
-                    return Err(Error::invalid(name, "text contains a NUL character (U+0000)"));
-                }
-                if let Some(ColumnType::Text { max_len: Some(max) }) = column {
-                    let len = s.chars().count();
-                    if len > *max as usize {
-                        return Err(Error::invalid(name, format!("text of {len} characters exceeds the maximum of {max}")));
-                    }
-                }
+                check_text(s, column, name)?;
                 S::String(Some(s.clone()))
             }
             Value::Bytes(b) => S::Bytes(Some(b.clone())),
@@ -208,6 +222,20 @@ pub(crate) fn scaled_decimal(d: Decimal, scale: u32, name: &str) -> Result<i64> 
     d.rescale(scale);
     let mantissa = d.mantissa();
     i64::try_from(mantissa).map_err(|_| Error::invalid(name, format!("{d} does not fit a scaled 64-bit integer on SQLite")))
+}
+
+/// Text must not contain U+0000 and must fit the column's `max_len` (in characters).
+fn check_text(s: &str, column: Option<&ColumnType>, name: &str) -> Result<()> {
+    if s.contains('\0') {
+        return Err(Error::invalid(name, "text contains a NUL character (U+0000)"));
+    }
+    if let Some(ColumnType::Text { max_len: Some(max) }) = column {
+        let len = s.chars().count();
+        if len > *max as usize {
+            return Err(Error::invalid(name, format!("text of {len} characters exceeds the maximum of {max}")));
+        }
+    }
+    Ok(())
 }
 
 /// A decimal fits a `decimal(precision, scale)` column when it has at most `scale` places

@@ -274,6 +274,84 @@ pub(crate) fn compare_type(c: &ColumnRef, dialect: Dialect) -> Option<crate::Col
     }
 }
 
+impl Condition {
+    /// Append this condition's shape (its SQL without values) to `out`, or `None` when its
+    /// SQL depends on the values too (LIKE patterns, SQLite decimals, aggregates).
+    pub(crate) fn shape(&self, out: &mut String, dialect: Dialect) -> Option<()> {
+        use std::fmt::Write;
+        let col = |out: &mut String, c: &ColumnRef| -> Option<()> {
+            if dialect == Dialect::Sqlite && matches!(c.meta.ty, crate::ColumnType::Decimal { .. }) {
+                return None;
+            }
+            let _ = write!(out, "{}.{}", c.table, c.meta.name);
+            Some(())
+        };
+        match self {
+            Condition::Cmp(c, op, _) => {
+                let _ = write!(out, "C{op:?}");
+                col(out, c)?;
+            }
+            Condition::Columns(a, op, b) => {
+                let _ = write!(out, "K{op:?}{}.{}={}.{}", a.table, a.meta.name, b.table, b.meta.name);
+            }
+            // Long lists would fill the cache with one text per length.
+            Condition::In(_, values, _) if values.len() > 16 => return None,
+            Condition::In(c, values, negated) => {
+                let _ = write!(out, "N{negated}{}", values.len());
+                col(out, c)?;
+            }
+            Condition::Between(c, _, _) => {
+                out.push('B');
+                col(out, c)?;
+            }
+            Condition::Null(c, is_null) => {
+                let _ = write!(out, "U{is_null}{}.{}", c.table, c.meta.name);
+            }
+            Condition::Like(..) | Condition::Aggregate(..) => return None,
+            Condition::And(items) | Condition::Or(items) => {
+                out.push(if matches!(self, Condition::And(_)) { 'A' } else { 'O' });
+                out.push('(');
+                for item in items {
+                    item.shape(out, dialect)?;
+                    out.push(',');
+                }
+                out.push(')');
+            }
+            Condition::Not(inner) => {
+                out.push_str("!(");
+                inner.shape(out, dialect)?;
+                out.push(')');
+            }
+        }
+        Some(())
+    }
+
+    /// This condition's bound values, in the order its SQL binds them (see [`shape`](Self::shape)).
+    pub(crate) fn values(&self, dialect: Dialect, out: &mut Vec<sea_query::Value>) -> Result<()> {
+        let bind = |c: &ColumnRef, v: &Value| v.to_sea(dialect, compare_type(c, dialect).as_ref(), c.meta.name);
+        match self {
+            Condition::Cmp(c, _, v) => out.push(bind(c, v)?),
+            Condition::In(c, values, _) => {
+                for v in values {
+                    out.push(bind(c, v)?);
+                }
+            }
+            Condition::Between(c, low, high) => {
+                out.push(bind(c, low)?);
+                out.push(bind(c, high)?);
+            }
+            Condition::And(items) | Condition::Or(items) => {
+                for item in items {
+                    item.values(dialect, out)?;
+                }
+            }
+            Condition::Not(inner) => inner.values(dialect, out)?,
+            Condition::Columns(..) | Condition::Null(..) | Condition::Like(..) | Condition::Aggregate(..) => {}
+        }
+        Ok(())
+    }
+}
+
 /// On SQLite a decimal column holds integers scaled by 10^scale. A value with more decimal
 /// places than the column cannot be scaled exactly, so the comparison is rewritten into the
 /// equivalent one on whole scaled units (`v > 0.105` on a scale-2 column is `v > 0.10`).

@@ -4,8 +4,22 @@ use super::{Condition, Order, Selectable};
 use crate::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use sea_query::{Expr, NullOrdering, Query, QueryStatementWriter, SelectStatement};
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
+
+type SelectCache = RwLock<HashMap<(TypeId, Dialect, String), Arc<str>>>;
+
+/// Distinct query shapes kept; later ones are built each time (a bound on memory).
+const SELECT_CACHE_CAPACITY: usize = 1024;
+
+/// SELECT texts by shape, shared by every `Select` of the process.
+fn select_cache() -> &'static SelectCache {
+    static CACHE: OnceLock<SelectCache> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
 
 /// Build a sea-query statement for `dialect`.
 pub(crate) fn build<S: QueryStatementWriter>(stmt: &S, dialect: Dialect) -> (String, Vec<sea_query::Value>) {
@@ -68,23 +82,62 @@ impl Clauses {
         Ok(())
     }
 
+    /// The shape of these clauses for the SQL cache, or `None` when the SQL depends on values.
+    fn shape(&self, dialect: Dialect, extra: &[&'static crate::TableMeta]) -> Option<String> {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(64);
+        for t in extra {
+            let _ = write!(out, "+{}", t.name);
+        }
+        for j in &self.joins {
+            let _ = write!(out, "J{}{}", j.left, j.table);
+            j.on.shape(&mut out, dialect)?;
+        }
+        out.push_str("|W");
+        if let Some(f) = &self.filter {
+            f.shape(&mut out, dialect)?;
+        }
+        out.push_str("|O");
+        for o in &self.order {
+            let _ = write!(out, "{}.{}{},", o.column.table, o.column.meta.name, o.descending);
+        }
+        Some(out)
+    }
+
+    /// The bound values, in SQL order: join conditions, then the filter.
+    fn values(&self, dialect: Dialect) -> Result<Vec<sea_query::Value>> {
+        let mut out = Vec::new();
+        for j in &self.joins {
+            j.on.values(dialect, &mut out)?;
+        }
+        if let Some(f) = &self.filter {
+            f.values(dialect, &mut out)?;
+        }
+        Ok(out)
+    }
+
     /// Finish the statement. LIMIT and OFFSET are written as literals: a bound LIMIT makes
     /// SQLite re-prepare the statement for every new value.
     fn finish(&self, q: &SelectStatement, dialect: Dialect) -> Statement {
         let (mut sql, values) = build(q, dialect);
-        match (self.limit, self.offset) {
-            (Some(l), Some(o)) => sql.push_str(&format!(" LIMIT {l} OFFSET {o}")),
-            (Some(l), None) => sql.push_str(&format!(" LIMIT {l}")),
-            (None, Some(o)) => match dialect {
-                Dialect::Postgres => sql.push_str(&format!(" OFFSET {o}")),
-                Dialect::Sqlite => sql.push_str(&format!(" LIMIT -1 OFFSET {o}")),
-                Dialect::MySql => sql.push_str(&format!(" LIMIT 18446744073709551615 OFFSET {o}")),
-            },
-            (None, None) => {}
-        }
+        sql.push_str(&self.limit_offset(dialect));
         let mut stmt = Statement::new(sql, values);
         stmt.timeout = self.timeout;
         stmt
+    }
+
+    /// ` LIMIT n OFFSET m` in the form each dialect accepts.
+    fn limit_offset(&self, dialect: Dialect) -> String {
+        match (self.limit, self.offset) {
+            (Some(l), Some(o)) => format!(" LIMIT {l} OFFSET {o}"),
+            (Some(l), None) => format!(" LIMIT {l}"),
+            (None, Some(o)) => match dialect {
+                Dialect::Postgres => format!(" OFFSET {o}"),
+                Dialect::Sqlite => format!(" LIMIT -1 OFFSET {o}"),
+                Dialect::MySql => format!(" LIMIT 18446744073709551615 OFFSET {o}"),
+            },
+            (None, None) => String::new(),
+        }
     }
 }
 
@@ -197,7 +250,43 @@ impl<M: Model> Select<M> {
         Ok(self.statement(dialect, &[])?.sql().to_string())
     }
 
+    /// The statement for `dialect`. Its SQL text is built once per query shape (model,
+    /// joined tables, clause tree without values, order, limit, offset) and reused; only the
+    /// values are converted on each call.
     fn statement(&self, dialect: Dialect, extra: &[&'static crate::TableMeta]) -> Result<Statement> {
+        let Some(shape) = self.clauses.shape(dialect, extra) else {
+            return self.build_statement(dialect, extra);
+        };
+        let key = (TypeId::of::<M>(), dialect, shape);
+        let cache = select_cache();
+        let cached = cache.read().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let base = match cached {
+            Some(base) => base,
+            None => {
+                // The cached text leaves LIMIT/OFFSET out: they are appended per call.
+                let unlimited = Select::<M> { clauses: Clauses { limit: None, offset: None, ..self.clauses.clone() }, _model: PhantomData };
+                let base = unlimited.build_statement(dialect, extra)?.sql;
+                let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
+                if cache.len() < SELECT_CACHE_CAPACITY {
+                    cache.insert(key, base.clone());
+                }
+                base
+            }
+        };
+        let sql = format!("{base}{}", self.clauses.limit_offset(dialect));
+        let values = self.clauses.values(dialect)?;
+        if cfg!(debug_assertions) {
+            // Tests run in debug builds: prove the cached SQL and value order match a fresh build.
+            let fresh = self.build_statement(dialect, extra)?;
+            assert_eq!(&*fresh.sql, sql.as_str(), "cached SELECT differs from a fresh build");
+            assert_eq!(fresh.values, values, "cached SELECT binds values in another order");
+        }
+        let mut stmt = Statement::new(sql, values);
+        stmt.timeout = self.clauses.timeout;
+        Ok(stmt)
+    }
+
+    fn build_statement(&self, dialect: Dialect, extra: &[&'static crate::TableMeta]) -> Result<Statement> {
         let mut q = Query::select();
         for t in std::iter::once(M::TABLE).chain(extra.iter().copied()) {
             for c in t.columns {

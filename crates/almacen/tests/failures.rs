@@ -9,27 +9,6 @@ use almacen::{PoolStats, Statement};
 use common::Backend;
 use std::time::{Duration, Instant};
 
-/// Like `per_backend!`, with extra URL parameters for the scratch database:
-/// `per_backend_with!(name => "max_connections=1", ...)`.
-macro_rules! per_backend_with {
-    ($($name:ident => $params:expr),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $crate::common::run_with($crate::common::Backend::Sqlite, $params, super::$name).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $crate::common::run_with($crate::common::Backend::Postgres, $params, super::$name).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mariadb() {
-                $crate::common::run_with($crate::common::Backend::MariaDb, $params, super::$name).await
-            }
-        }
-    )*};
-}
-
 /// A statement that never finishes on its own within the test (5 s on the servers,
 /// unbounded on SQLite).
 fn endless_sql(backend: Backend) -> &'static str {

@@ -19,26 +19,6 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Run a test body on every backend, connected with extra URL parameters.
-macro_rules! per_backend_with {
-    ($name:ident, $extra:expr) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $crate::common::run_with($crate::common::Backend::Sqlite, $extra, super::$name).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $crate::common::run_with($crate::common::Backend::Postgres, $extra, super::$name).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mariadb() {
-                $crate::common::run_with($crate::common::Backend::MariaDb, $extra, super::$name).await
-            }
-        }
-    };
-}
-
 async fn exec(db: &Database, sql: &str) {
     db.execute_raw(sql, params! {}).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
@@ -932,9 +912,9 @@ async fn echo_covers_transactions_and_streams(db: Database, _b: Backend) {
     assert_eq!(spans, 1, "a streamed SELECT gets its almacen.query span:\n{}", cap.dump());
 }
 
-per_backend_with!(slow_statement_warns, "slow_statement=1ms");
-per_backend_with!(fast_statements_do_not_warn, "slow_statement=10s");
-per_backend_with!(echo_logs_every_statement, "echo=true&slow_statement=1m");
+per_backend_with!(slow_statement_warns => "slow_statement=1ms");
+per_backend_with!(fast_statements_do_not_warn => "slow_statement=10s");
+per_backend_with!(echo_logs_every_statement => "echo=true&slow_statement=1m");
 per_backend!(parameters_are_hidden_by_default);
-per_backend_with!(log_parameters_shows_them, "log_parameters=true");
-per_backend_with!(echo_covers_transactions_and_streams, "echo=true");
+per_backend_with!(log_parameters_shows_them => "log_parameters=true");
+per_backend_with!(echo_covers_transactions_and_streams => "echo=true");

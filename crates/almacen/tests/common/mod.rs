@@ -164,19 +164,28 @@ where
 /// `name1::mariadb`, ….
 #[macro_export]
 macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {$(
+    ($($name:ident),* $(,)?) => {
+        $crate::per_backend_with!($($name => ""),*);
+    };
+}
+
+/// Like [`per_backend!`], connecting with extra URL parameters:
+/// `per_backend_with!(name => "max_connections=1&acquire_timeout=300ms", ...)`.
+#[macro_export]
+macro_rules! per_backend_with {
+    ($($name:ident => $params:expr),* $(,)?) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $crate::common::run($crate::common::Backend::Sqlite, super::$name).await
+                $crate::common::run_with($crate::common::Backend::Sqlite, $params, super::$name).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                $crate::common::run($crate::common::Backend::Postgres, super::$name).await
+                $crate::common::run_with($crate::common::Backend::Postgres, $params, super::$name).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn mariadb() {
-                $crate::common::run($crate::common::Backend::MariaDb, super::$name).await
+                $crate::common::run_with($crate::common::Backend::MariaDb, $params, super::$name).await
             }
         }
     )*};

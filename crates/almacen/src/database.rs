@@ -8,13 +8,12 @@ use sqlx::{AssertSqlSafe, Executor as _};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 /// The three concrete pools, behind one type (`sqlx::Any` would drop UUID, decimal, JSON
 /// and date types).
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(crate::sqlite::LitePool),
     Postgres(sqlx::PgPool),
     MySql(sqlx::MySqlPool),
 }
@@ -138,17 +137,7 @@ impl Database {
         let err = |e| settings.err(e);
         let url = o.driver_url();
         Ok(match o.dialect() {
-            Dialect::Sqlite => {
-                let mut opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-                    .map_err(err)?
-                    .create_if_missing(true)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(5));
-                if !o.is_in_memory() {
-                    opts = opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal).synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
-                }
-                Pool::Sqlite(Self::pool_options(o).connect_with(opts).await.map_err(err)?)
-            }
+            Dialect::Sqlite => Pool::Sqlite(crate::sqlite::LitePool::open(o)?),
             Dialect::Postgres => {
                 let mut server = vec![("TimeZone".to_string(), "UTC".to_string())];
                 if let Some(t) = o.statement_timeout {
@@ -195,7 +184,7 @@ impl Database {
     /// The pool's current size, idle and busy connections, and waiting callers.
     pub fn stats(&self) -> PoolStats {
         let (size, idle) = match &self.inner.pool {
-            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            Pool::Sqlite(p) => return p.stats(),
             Pool::Postgres(p) => (p.size(), p.num_idle()),
             Pool::MySql(p) => (p.size(), p.num_idle()),
         };
@@ -244,10 +233,7 @@ impl Database {
     async fn run(&self, stmt: Statement, fetch: Fetch) -> Result<Fetched> {
         let s = &self.inner.settings;
         match &self.inner.pool {
-            Pool::Sqlite(p) => {
-                let (mut c, _in_use) = self.acquire(p).await?;
-                s.run(ConnRef::Sqlite(&mut c), stmt, fetch, false).await
-            }
+            Pool::Sqlite(p) => p.run(s, stmt, fetch).await,
             Pool::Postgres(p) => {
                 let (mut c, _in_use) = self.acquire(p).await?;
                 s.run(ConnRef::Postgres(&mut c), stmt, fetch, false).await
@@ -296,10 +282,13 @@ impl Executor for Database {
     /// default statement timeout applies (a per-statement override does not).
     fn stream_rows(&self, stmt: Statement) -> BoxStream<'_, Result<DbRow>> {
         let s = &self.inner.settings;
+        if let Pool::Sqlite(p) = &self.inner.pool {
+            return p.stream(s, stmt);
+        }
         let args = sea_query_sqlx::SqlxValues(sea_query::Values(stmt.values.clone()));
         let sql = AssertSqlSafe(stmt.sql.clone());
         let rows = match &self.inner.pool {
-            Pool::Sqlite(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Sqlite).map_err(|e| s.err(e))).boxed(),
+            Pool::Sqlite(_) => unreachable!("handled above"),
             Pool::Postgres(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Postgres).map_err(|e| s.err(e))).boxed(),
             Pool::MySql(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::MySql).map_err(|e| s.err(e))).boxed(),
         };

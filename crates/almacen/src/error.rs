@@ -211,7 +211,7 @@ fn classify_db(db: &dyn sqlx::error::DatabaseError, dialect: Dialect) -> Error {
             if info.constraint.is_none() {
                 info.constraint = sqlite_constraint_target(&info.message);
             }
-            classify_sqlite(info)
+            classify_sqlite_info(info)
         }
     }
 }
@@ -270,7 +270,7 @@ fn classify_mysql(number: Option<u32>, mut info: DbErrorInfo) -> Error {
     }
 }
 
-fn classify_sqlite(mut info: DbErrorInfo) -> Error {
+pub(crate) fn classify_sqlite_info(mut info: DbErrorInfo) -> Error {
     let code: i64 = info.code.as_deref().and_then(|c| c.parse().ok()).unwrap_or(-1);
     match code {
         2067 | 1555 => Error::UniqueViolation(info),
@@ -293,7 +293,7 @@ fn classify_sqlite(mut info: DbErrorInfo) -> Error {
 }
 
 /// SQLite names the failing target after the colon: "UNIQUE constraint failed: users.email".
-fn sqlite_constraint_target(message: &str) -> Option<String> {
+pub(crate) fn sqlite_constraint_target(message: &str) -> Option<String> {
     let (_, rest) = message.split_once("constraint failed: ")?;
     Some(rest.trim().to_string())
 }

@@ -154,7 +154,7 @@ impl RunSettings {
     }
 
     /// The timeout that applies to `stmt`, and whether it differs from the session default.
-    fn timeout_for(&self, timeout: Option<Option<Duration>>) -> (Option<Duration>, bool) {
+    pub(crate) fn timeout_for(&self, timeout: Option<Option<Duration>>) -> (Option<Duration>, bool) {
         match timeout {
             None => (self.statement_timeout, false),
             Some(t) => (t, t != self.statement_timeout),
@@ -298,7 +298,7 @@ macro_rules! run_query {
 
 /// A connection of any dialect, borrowed for one statement.
 pub(crate) enum ConnRef<'c> {
-    Sqlite(&'c mut sqlx::SqliteConnection),
+    Sqlite(&'c mut crate::sqlite::LiteGuard),
     Postgres(&'c mut sqlx::PgConnection),
     MySql(&'c mut sqlx::MySqlConnection),
 }
@@ -307,41 +307,9 @@ impl ConnRef<'_> {
     /// Run `stmt` on this connection, applying its statement timeout.
     pub(crate) async fn run(self, settings: &RunSettings, stmt: Statement, fetch: Fetch, in_tx: bool) -> Result<Fetched> {
         let (timeout, overridden) = settings.timeout_for(stmt.timeout);
-        let Statement { sql, values, .. } = stmt;
+        let Statement { sql, values, timeout: stmt_timeout } = stmt;
         match self {
-            ConnRef::Sqlite(conn) => {
-                let sqlite_done = |r: sqlx::sqlite::SqliteQueryResult| ExecResult {
-                    rows_affected: r.rows_affected(),
-                    last_insert_id: Some(r.last_insert_rowid()),
-                };
-                match timeout {
-                    None => run_query!(conn, values, sql, fetch, DbRow::Sqlite, sqlite_done).map_err(|e| settings.err(e)),
-                    Some(limit) => {
-                        // SQLite has no server-side timeout: interrupt the statement from here.
-                        let handle = {
-                            let mut locked = conn.lock_handle().await.map_err(|e| settings.err(e))?;
-                            locked.as_raw_handle().as_ptr() as usize
-                        };
-                        let fut = async { run_query!(conn, values, sql, fetch, DbRow::Sqlite, sqlite_done) };
-                        tokio::pin!(fut);
-                        let result = tokio::select! {
-                            r = &mut fut => r,
-                            _ = tokio::time::sleep(limit) => {
-                                // SAFETY: the connection (and so the handle) is borrowed for the
-                                // whole of this function; sqlite3_interrupt is thread-safe.
-                                unsafe { libsqlite3_sys::sqlite3_interrupt(handle as *mut libsqlite3_sys::sqlite3) };
-                                fut.await
-                            }
-                        };
-                        result.map_err(|e| match settings.err(e) {
-                            Error::Database(info) if info.code.as_deref() == Some("9") => {
-                                Error::StatementTimeout(format!("statement exceeded {limit:?} and was interrupted"))
-                            }
-                            other => other,
-                        })
-                    }
-                }
-            }
+            ConnRef::Sqlite(guard) => guard.run(settings, Statement { sql, values, timeout: stmt_timeout }, fetch, in_tx).await,
             ConnRef::Postgres(conn) => {
                 let pg_done = |r: sqlx::postgres::PgQueryResult| ExecResult { rows_affected: r.rows_affected(), last_insert_id: None };
                 if overridden {

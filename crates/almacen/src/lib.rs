@@ -61,6 +61,7 @@ pub mod query;
 mod raw;
 mod row;
 mod schema;
+mod sqlite;
 mod transaction;
 mod types;
 mod value;
@@ -80,6 +81,7 @@ pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Model, N
 pub use query::{Column, Condition, Order};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use row::{DbRow, Row};
+pub use sqlite::LiteRow;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 pub use types::{DbEnumText, SqlType};
 pub use value::{Kind, Value};

@@ -11,7 +11,7 @@ use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
 #[derive(Debug)]
 pub enum DbRow {
     /// A SQLite row.
-    Sqlite(sqlx::sqlite::SqliteRow),
+    Sqlite(crate::sqlite::LiteRow),
     /// A PostgreSQL row.
     Postgres(sqlx::postgres::PgRow),
     /// A MySQL/MariaDB row.
@@ -20,8 +20,7 @@ pub enum DbRow {
 
 /// A type every driver can decode straight from a column.
 pub(crate) trait DriverDecode:
-    for<'r> sqlx::Decode<'r, sqlx::Sqlite>
-    + sqlx::Type<sqlx::Sqlite>
+    crate::sqlite::LiteDecode
     + for<'r> sqlx::Decode<'r, sqlx::Postgres>
     + sqlx::Type<sqlx::Postgres>
     + for<'r> sqlx::Decode<'r, sqlx::MySql>
@@ -29,8 +28,7 @@ pub(crate) trait DriverDecode:
 {
 }
 impl<T> DriverDecode for T where
-    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite>
-        + sqlx::Type<sqlx::Sqlite>
+    T: crate::sqlite::LiteDecode
         + for<'r> sqlx::Decode<'r, sqlx::Postgres>
         + sqlx::Type<sqlx::Postgres>
         + for<'r> sqlx::Decode<'r, sqlx::MySql>
@@ -51,7 +49,7 @@ impl DbRow {
     /// Number of columns.
     pub fn len(&self) -> usize {
         match self {
-            DbRow::Sqlite(r) => r.len(),
+            DbRow::Sqlite(r) => r.values.len(),
             DbRow::Postgres(r) => r.len(),
             DbRow::MySql(r) => r.len(),
         }
@@ -65,7 +63,7 @@ impl DbRow {
     /// The name of column `idx`.
     pub fn column_name(&self, idx: usize) -> &str {
         match self {
-            DbRow::Sqlite(r) => r.columns()[idx].name(),
+            DbRow::Sqlite(r) => &r.columns[idx],
             DbRow::Postgres(r) => r.columns()[idx].name(),
             DbRow::MySql(r) => r.columns()[idx].name(),
         }
@@ -79,7 +77,9 @@ impl DbRow {
     /// Whether column `idx` is NULL.
     pub fn is_null(&self, idx: usize) -> Result<bool> {
         let null = match self {
-            DbRow::Sqlite(r) => r.try_get_raw(idx).map(|v| v.is_null()),
+            DbRow::Sqlite(r) => {
+                return r.at(idx).map(|v| matches!(v, rusqlite::types::Value::Null)).map_err(|e| Error::decode(idx.to_string(), e));
+            }
             DbRow::Postgres(r) => r.try_get_raw(idx).map(|v| v.is_null()),
             DbRow::MySql(r) => r.try_get_raw(idx).map(|v| v.is_null()),
         };
@@ -89,7 +89,7 @@ impl DbRow {
     /// Decode column `idx` with the driver's own decoder.
     pub(crate) fn get<T: DriverDecode>(&self, idx: usize) -> Result<T> {
         let r = match self {
-            DbRow::Sqlite(r) => r.try_get::<T, _>(idx),
+            DbRow::Sqlite(r) => return r.at(idx).and_then(T::lite).map_err(|e| self.decode_error(idx, e)),
             DbRow::Postgres(r) => r.try_get::<T, _>(idx),
             DbRow::MySql(r) => r.try_get::<T, _>(idx),
         };
@@ -124,13 +124,13 @@ impl DbRow {
         }
         match self {
             DbRow::Sqlite(r) => {
-                let raw = r.try_get_raw(idx).map_err(|e| self.decode_error(idx, e))?;
-                let ty = raw.type_info().name().to_ascii_uppercase();
-                Ok(match ty.as_str() {
-                    "INTEGER" | "INT" | "BIGINT" | "BOOLEAN" => Value::Int(self.get::<i64>(idx)?),
-                    "REAL" | "FLOAT" | "DOUBLE" | "NUMERIC" => Value::Float(self.get::<f64>(idx)?),
-                    "BLOB" => Value::Bytes(self.get::<Vec<u8>>(idx)?),
-                    _ => Value::Text(self.get::<String>(idx)?),
+                use rusqlite::types::Value as L;
+                Ok(match r.at(idx).map_err(|e| self.decode_error(idx, e))? {
+                    L::Null => Value::Null(Kind::Unknown),
+                    L::Integer(i) => Value::Int(*i),
+                    L::Real(f) => Value::Float(*f),
+                    L::Text(t) => Value::Text(t.clone()),
+                    L::Blob(b) => Value::Bytes(b.clone()),
                 })
             }
             DbRow::Postgres(r) => {

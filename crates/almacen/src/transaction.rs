@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-/// Transaction isolation levels. SQLite is always serializable; asking it for
-/// [`IsolationLevel::Serializable`] starts the transaction with `BEGIN IMMEDIATE` (it takes
-/// the write lock at once, so it cannot deadlock upgrading a read lock).
+/// Transaction isolation levels. SQLite is always serializable and ignores the level: every
+/// transaction that may write starts with `BEGIN IMMEDIATE` on the one writer connection
+/// (it takes the write lock at once, so it cannot deadlock upgrading a read lock), and a
+/// read-only one reads a consistent snapshot on a reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IsolationLevel {
     /// READ UNCOMMITTED.
@@ -63,7 +64,8 @@ impl TxOptions {
         self.isolation = Some(level);
         self
     }
-    /// Start a read-only transaction (PostgreSQL and MariaDB; ignored by SQLite).
+    /// Start a read-only transaction: writes in it fail (on SQLite it runs on a reader
+    /// connection, without taking the write lock).
     pub fn read_only(mut self, on: bool) -> Self {
         self.read_only = on;
         self
@@ -123,7 +125,7 @@ impl RetryPolicy {
 }
 
 enum TxConn {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(crate::sqlite::LiteGuard),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
 }
@@ -175,9 +177,20 @@ impl Database {
         let err = |e| s.err(e);
         let (conn, in_use) = match &self.inner.pool {
             Pool::Sqlite(p) => {
-                let (conn, in_use) = self.acquire(p).await?;
-                let begin = matches!(opts.isolation, Some(IsolationLevel::Serializable)).then(|| "BEGIN IMMEDIATE".into_sql_str());
-                (TxConn::Sqlite(sqlx::Transaction::begin(conn, begin).await.map_err(err)?), in_use)
+                // SQLite is always serializable. A transaction that may write runs on the
+                // writer and takes the write lock at once (BEGIN IMMEDIATE), so it cannot
+                // deadlock upgrading a read lock; a read-only one runs on a reader.
+                let mut guard = p.acquire(opts.read_only).await?;
+                if opts.read_only && !guard.is_reader() {
+                    guard.batch("BEGIN; PRAGMA query_only = ON")?;
+                    guard.restore_query_only = true;
+                } else if opts.read_only {
+                    guard.batch("BEGIN")?;
+                } else {
+                    guard.batch("BEGIN IMMEDIATE")?;
+                }
+                guard.in_tx = true;
+                (TxConn::Sqlite(guard), None)
             }
             Pool::Postgres(p) => {
                 let (conn, in_use) = self.acquire(p).await?;
@@ -189,7 +202,10 @@ impl Database {
                 if opts.read_only {
                     begin.push_str(" READ ONLY");
                 }
-                (TxConn::Postgres(sqlx::Transaction::begin(conn, Some(AssertSqlSafe(begin).into_sql_str())).await.map_err(err)?), in_use)
+                (
+                    TxConn::Postgres(sqlx::Transaction::begin(conn, Some(AssertSqlSafe(begin).into_sql_str())).await.map_err(err)?),
+                    Some(in_use),
+                )
             }
             Pool::MySql(p) => {
                 let (mut conn, in_use) = self.acquire(p).await?;
@@ -199,14 +215,14 @@ impl Database {
                     sqlx::raw_sql(AssertSqlSafe(set)).execute(&mut *conn).await.map_err(err)?;
                 }
                 let begin = opts.read_only.then(|| "START TRANSACTION READ ONLY".into_sql_str());
-                (TxConn::MySql(sqlx::Transaction::begin(conn, begin).await.map_err(err)?), in_use)
+                (TxConn::MySql(sqlx::Transaction::begin(conn, begin).await.map_err(err)?), Some(in_use))
             }
         };
         Ok(Transaction {
             shared: Arc::new(Shared {
                 db: self.clone(),
                 conn: tokio::sync::Mutex::new(Some(conn)),
-                in_use: std::sync::Mutex::new(Some(in_use)),
+                in_use: std::sync::Mutex::new(in_use),
                 pending: std::sync::Mutex::new(Vec::new()),
                 next_savepoint: AtomicU32::new(1),
             }),
@@ -346,7 +362,11 @@ impl Transaction {
                 let conn = guard.take().ok_or_else(finished_error)?;
                 drop(guard);
                 let done = match conn {
-                    TxConn::Sqlite(t) => t.commit().await,
+                    TxConn::Sqlite(mut g) => {
+                        let done = if g.is_autocommit() { Err(crate::sqlite::rolled_back_error()) } else { g.batch("COMMIT") };
+                        self.shared.release();
+                        return done;
+                    }
                     TxConn::Postgres(t) => t.commit().await,
                     TxConn::MySql(t) => t.commit().await,
                 };
@@ -365,7 +385,11 @@ impl Transaction {
                 let conn = self.shared.conn.lock().await.take().ok_or_else(finished_error)?;
                 let s = &self.shared.db.inner.settings;
                 let done = match conn {
-                    TxConn::Sqlite(t) => t.rollback().await,
+                    TxConn::Sqlite(mut g) => {
+                        let done = if g.is_autocommit() { Ok(()) } else { g.batch("ROLLBACK") };
+                        self.shared.release();
+                        return done;
+                    }
                     TxConn::Postgres(t) => t.rollback().await,
                     TxConn::MySql(t) => t.rollback().await,
                 };
@@ -410,7 +434,7 @@ async fn run_pending(shared: &Shared, s: &crate::executor::RunSettings, conn: &m
 
 fn conn_ref(conn: &mut TxConn) -> ConnRef<'_> {
     match conn {
-        TxConn::Sqlite(t) => ConnRef::Sqlite(&mut *t),
+        TxConn::Sqlite(g) => ConnRef::Sqlite(g),
         TxConn::Postgres(t) => ConnRef::Postgres(&mut *t),
         TxConn::MySql(t) => ConnRef::MySql(&mut *t),
     }

@@ -738,8 +738,35 @@ impl<S: Subscriber> Layer<S> for Capture {
     }
 }
 
+/// A global subscriber that enables nothing but keeps every callsite's interest at
+/// "sometimes". Without it, a callsite first hit by a test running without a subscriber
+/// can cache "never" while another test installs its capture (a race in tracing's
+/// interest cache), and that test then misses events.
+struct KeepCallsitesLive;
+
+impl Subscriber for KeepCallsitesLive {
+    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, _: &Event<'_>) {}
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
 impl Capture {
     fn subscriber(&self) -> impl Subscriber + Send + Sync + 'static {
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(KeepCallsitesLive);
+        });
         tracing_subscriber::registry().with(self.clone())
     }
     fn all(&self) -> Vec<Captured> {

@@ -442,7 +442,7 @@ async fn every_isolation_level_runs(db: Database, backend: Backend) {
 }
 
 /// The isolation levels do what they say (PostgreSQL and MariaDB; SQLite is always
-/// serializable, see `sqlite_serializable_takes_write_lock`).
+/// serializable, see `sqlite_write_transactions_take_the_write_lock`).
 async fn isolation_levels_behave(db: Database, backend: Backend) {
     if backend == Backend::Sqlite {
         return;
@@ -500,9 +500,9 @@ async fn isolation_levels_behave(db: Database, backend: Backend) {
     }
 }
 
-/// SQLite: a serializable transaction starts with BEGIN IMMEDIATE (takes the write lock at
-/// once); a default one is deferred.
-async fn sqlite_serializable_takes_write_lock(db: Database, backend: Backend) {
+/// SQLite: every transaction that may write starts with BEGIN IMMEDIATE (takes the write
+/// lock at once, whatever isolation level was asked for); a read-only one takes no lock.
+async fn sqlite_write_transactions_take_the_write_lock(db: Database, backend: Backend) {
     if backend != Backend::Sqlite {
         return;
     }
@@ -510,13 +510,20 @@ async fn sqlite_serializable_takes_write_lock(db: Database, backend: Backend) {
     let checker = Database::connect(&format!("{}?max_connections=1", db.options().driver_url())).await.unwrap();
     checker.execute_raw("PRAGMA busy_timeout = 100", params! {}).await.unwrap();
 
-    let tx = db.begin_with(TxOptions::serializable()).await.unwrap();
-    let blocked = insert(&checker, 1, "blocked").await;
-    assert!(matches!(blocked, Err(Error::Deadlock(_))), "a write from elsewhere should be locked out by BEGIN IMMEDIATE, got {blocked:?}");
-    tx.commit().await.unwrap();
+    for (i, opts) in
+        [TxOptions::serializable(), TxOptions::new(), TxOptions::new().isolation(IsolationLevel::ReadCommitted)].into_iter().enumerate()
+    {
+        let tx = db.begin_with(opts).await.unwrap();
+        let blocked = insert(&checker, 10 + i as i64, "blocked").await;
+        assert!(matches!(blocked, Err(Error::Deadlock(_))), "{opts:?}: a write from elsewhere should be locked out, got {blocked:?}");
+        tx.commit().await.unwrap();
+    }
 
-    let tx = db.begin().await.unwrap();
-    insert(&checker, 2, "not blocked").await.expect("a deferred transaction takes no lock before its first statement");
+    let tx = db.begin_with(TxOptions::new().read_only(true)).await.unwrap();
+    assert_eq!(count(&tx).await.unwrap(), 0);
+    insert(&checker, 2, "not blocked").await.expect("a read-only transaction takes no write lock");
+    // It keeps its snapshot: the row committed meanwhile is not seen.
+    assert_eq!(count(&tx).await.unwrap(), 0);
     tx.commit().await.unwrap();
     checker.close().await;
     assert_eq!(names(&db).await, ["not blocked"]);
@@ -528,7 +535,7 @@ async fn read_only_transactions(db: Database, backend: Backend) {
     // Reads work.
     let n = db.transaction_with(TxOptions::new().read_only(true), async |tx| count(tx).await).await.unwrap();
     assert_eq!(n, 1);
-    // Writes are refused (PostgreSQL, MariaDB; SQLite ignores read-only).
+    // Writes are refused.
     for opts in [TxOptions::new().read_only(true), TxOptions::serializable().read_only(true)] {
         let res = db
             .transaction_with(opts, async |tx| {
@@ -536,19 +543,16 @@ async fn read_only_transactions(db: Database, backend: Backend) {
                 Ok(())
             })
             .await;
-        match backend {
-            Backend::Sqlite => {
-                res.unwrap();
-                db.execute_raw("DELETE FROM acct WHERE id = 2", params! {}).await.unwrap();
-            }
-            Backend::Postgres | Backend::MariaDb => {
-                let e = res.expect_err("a write in a read-only transaction must fail");
-                // PostgreSQL: SQLSTATE 25006; MariaDB: ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
-                let want = if backend == Backend::Postgres { "25006" } else { "1792" };
-                let code = e.db_info().and_then(|i| i.code.clone());
-                assert_eq!(code.as_deref(), Some(want), "{opts:?}: {e:?}");
-            }
-        }
+        let e = res.expect_err("a write in a read-only transaction must fail");
+        // PostgreSQL: SQLSTATE 25006; MariaDB: ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION;
+        // SQLite: SQLITE_READONLY.
+        let want = match backend {
+            Backend::Postgres => "25006",
+            Backend::MariaDb => "1792",
+            Backend::Sqlite => "8",
+        };
+        let code = e.db_info().and_then(|i| i.code.clone());
+        assert_eq!(code.as_deref(), Some(want), "{opts:?}: {e:?}");
     }
     assert_eq!(names(&db).await, ["a"]);
     if backend == Backend::Postgres {
@@ -777,7 +781,7 @@ per_backend!(
     cancelled_savepoint_not_committed,
     every_isolation_level_runs,
     isolation_levels_behave,
-    sqlite_serializable_takes_write_lock,
+    sqlite_write_transactions_take_the_write_lock,
     read_only_transactions,
     unique_violation_rolls_back_everything,
     serialization_conflict_is_classified,

@@ -1,0 +1,353 @@
+//! One SQLite connection, run in place: prepared statements cached per connection, and a
+//! progress handler that enforces the statement timeout and hands long statements over
+//! to a blocking thread.
+
+use super::bind::Bind;
+use super::row::LiteRow;
+use crate::executor::{Fetch, Fetched};
+use crate::{DbErrorInfo, DbRow, Error, ExecResult};
+use rusqlite::types::{Value as LiteValue, ValueRef};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// VM instructions between progress-handler calls: a primary-key lookup takes far fewer,
+/// so short statements never pay for the check.
+const PROGRESS_OPS: i32 = 1_000;
+/// Statements kept prepared per connection.
+const STATEMENT_CACHE: usize = 256;
+/// Column-name lists kept per connection.
+const COLUMNS_CACHE: usize = 512;
+
+/// Why the progress handler stopped a statement.
+const STOP_NONE: u8 = 0;
+const STOP_TIMEOUT: u8 = 1;
+const STOP_OFFLOAD: u8 = 2;
+
+/// Deadlines the progress handler checks, in nanoseconds since `epoch` (`u64::MAX`: none).
+#[derive(Debug)]
+struct Watch {
+    epoch: Instant,
+    timeout_at: AtomicU64,
+    offload_at: AtomicU64,
+    stopped: AtomicU8,
+}
+
+impl Watch {
+    fn nanos(&self, at: Option<Instant>) -> u64 {
+        at.map_or(u64::MAX, |t| t.saturating_duration_since(self.epoch).as_nanos().min(u64::MAX as u128 - 1) as u64)
+    }
+
+    fn check(&self) -> bool {
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        let stop = if now >= self.timeout_at.load(Ordering::Relaxed) {
+            STOP_TIMEOUT
+        } else if now >= self.offload_at.load(Ordering::Relaxed) {
+            STOP_OFFLOAD
+        } else {
+            return false;
+        };
+        self.stopped.store(stop, Ordering::Relaxed);
+        true
+    }
+}
+
+/// How a run on this connection ended without a result.
+pub(crate) enum RunError {
+    /// The statement failed.
+    Failed(Error),
+    /// The statement ran past its in-place budget and was stopped before it changed
+    /// anything: run it again on a blocking thread.
+    Offload,
+}
+
+impl From<Error> for RunError {
+    fn from(e: Error) -> Self {
+        RunError::Failed(e)
+    }
+}
+
+/// Limits for one run.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    /// The statement timeout, for the error message.
+    pub timeout: Option<Duration>,
+    /// When the statement times out.
+    pub deadline: Option<Instant>,
+    /// How long it may run on the calling (async) thread; `None` when already off it.
+    pub in_place_budget: Option<Duration>,
+}
+
+/// How a connection is opened.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenConfig {
+    /// A file path or SQLite URI (`file:…`); `None` for a private in-memory database.
+    pub path: Option<String>,
+    pub read_only_file: bool,
+    pub busy_timeout: Duration,
+}
+
+/// A SQLite connection and what almacen keeps beside it.
+pub(crate) struct LiteConn {
+    conn: rusqlite::Connection,
+    watch: Arc<Watch>,
+    /// Column names per SQL text, shared by every row the statement returns.
+    columns: HashMap<Arc<str>, Arc<[Box<str>]>>,
+    /// SQL texts that ran past the in-place budget here before: they go straight to a
+    /// blocking thread.
+    slow: HashMap<Arc<str>, ()>,
+    pub(crate) opened: Instant,
+    pub(crate) last_used: Instant,
+}
+
+impl std::fmt::Debug for LiteConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiteConn").field("opened", &self.opened).finish_non_exhaustive()
+    }
+}
+
+impl LiteConn {
+    /// Open a connection; readers are `query_only`, so a write sent to one fails instead
+    /// of competing with the writer.
+    pub(crate) fn open(cfg: &OpenConfig, reader: bool) -> Result<LiteConn, Error> {
+        use rusqlite::OpenFlags as F;
+        let conn = match &cfg.path {
+            None => rusqlite::Connection::open_in_memory(),
+            Some(path) => {
+                let access = if cfg.read_only_file { F::SQLITE_OPEN_READ_ONLY } else { F::SQLITE_OPEN_READ_WRITE | F::SQLITE_OPEN_CREATE };
+                rusqlite::Connection::open_with_flags(path, access | F::SQLITE_OPEN_URI | F::SQLITE_OPEN_NO_MUTEX)
+            }
+        }
+        .map_err(|e| open_error(cfg, e))?;
+        conn.busy_timeout(cfg.busy_timeout).map_err(lite_error)?;
+        conn.execute_batch("PRAGMA foreign_keys = ON").map_err(lite_error)?;
+        if cfg.path.is_some() && !cfg.read_only_file {
+            // WAL lets readers run while the writer writes; NORMAL sync is safe with WAL.
+            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).map_err(|e| open_error(cfg, e))?;
+            conn.execute_batch("PRAGMA synchronous = NORMAL").map_err(lite_error)?;
+        }
+        if reader {
+            conn.execute_batch("PRAGMA query_only = ON").map_err(lite_error)?;
+        }
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let watch = Arc::new(Watch {
+            epoch: Instant::now(),
+            timeout_at: AtomicU64::new(u64::MAX),
+            offload_at: AtomicU64::new(u64::MAX),
+            stopped: AtomicU8::new(STOP_NONE),
+        });
+        let handler_watch = watch.clone();
+        conn.progress_handler(PROGRESS_OPS, Some(move || handler_watch.check())).map_err(lite_error)?;
+        let now = Instant::now();
+        Ok(LiteConn { conn, watch, columns: HashMap::new(), slow: HashMap::new(), opened: now, last_used: now })
+    }
+
+    /// True when no transaction is open on the connection.
+    pub(crate) fn is_autocommit(&self) -> bool {
+        self.conn.is_autocommit()
+    }
+
+    /// Whether `sql` ran past the in-place budget on this connection before.
+    pub(crate) fn is_slow(&self, sql: &str) -> bool {
+        !self.slow.is_empty() && self.slow.contains_key(sql)
+    }
+
+    /// Run SQL without parameters and without results (BEGIN, COMMIT, PRAGMA…).
+    pub(crate) fn execute_batch(&mut self, sql: &str) -> Result<(), Error> {
+        self.last_used = Instant::now();
+        self.conn.execute_batch(sql).map_err(lite_error)
+    }
+
+    /// Run one statement to the end.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the crate's Error, plus one variant; boxing would cost every failed statement an allocation"
+    )]
+    pub(crate) fn run(&mut self, sql: &Arc<str>, values: &[sea_query::Value], fetch: Fetch, limits: Limits) -> Result<Fetched, RunError> {
+        self.last_used = Instant::now();
+        let out = self.run_inner(sql, values, fetch, limits);
+        self.watch.timeout_at.store(u64::MAX, Ordering::Relaxed);
+        self.watch.offload_at.store(u64::MAX, Ordering::Relaxed);
+        match out {
+            Err(RunError::Failed(e)) => match self.watch.stopped.swap(STOP_NONE, Ordering::Relaxed) {
+                STOP_TIMEOUT => {
+                    let limit = limits.timeout.unwrap_or_default();
+                    Err(RunError::Failed(Error::StatementTimeout(format!("statement exceeded {limit:?} and was interrupted"))))
+                }
+                STOP_OFFLOAD => {
+                    if self.slow.len() >= COLUMNS_CACHE {
+                        self.slow.clear();
+                    }
+                    self.slow.insert(sql.clone(), ());
+                    Err(RunError::Offload)
+                }
+                _ => Err(RunError::Failed(e)),
+            },
+            other => other,
+        }
+    }
+
+    #[allow(clippy::result_large_err, reason = "see run")]
+    fn run_inner(&mut self, sql: &Arc<str>, values: &[sea_query::Value], fetch: Fetch, limits: Limits) -> Result<Fetched, RunError> {
+        let mut stmt = match self.conn.prepare_cached(sql) {
+            Ok(stmt) => stmt,
+            // Several statements in one text (scripts, DDL): run them as a batch.
+            Err(rusqlite::Error::MultipleStatement) if values.is_empty() => {
+                self.conn.execute_batch(sql).map_err(lite_error)?;
+                return Ok(Fetched::Done(ExecResult { rows_affected: self.conn.changes(), last_insert_id: None }));
+            }
+            Err(e) => return Err(lite_error(e).into()),
+        };
+        let expected = stmt.parameter_count();
+        if expected != values.len() {
+            return Err(Error::Parameter(format!("the statement takes {expected} parameters but {} were given", values.len())).into());
+        }
+        for (i, v) in values.iter().enumerate() {
+            stmt.raw_bind_parameter(i + 1, Bind(v)).map_err(lite_error)?;
+        }
+        let read_only = stmt.readonly();
+        // Stopping a statement undoes it only when it is a read, or a write outside an
+        // explicit transaction (SQLite rolls back the whole transaction otherwise).
+        let restartable = read_only || self.conn.is_autocommit();
+        let started = Instant::now();
+        self.watch.stopped.store(STOP_NONE, Ordering::Relaxed);
+        self.watch.timeout_at.store(self.watch.nanos(limits.deadline), Ordering::Relaxed);
+        let offload_at = limits.in_place_budget.filter(|_| restartable).map(|b| started + b);
+        self.watch.offload_at.store(self.watch.nanos(offload_at), Ordering::Relaxed);
+
+        let n = stmt.column_count();
+        let columns = if n > 0 && !matches!(fetch, Fetch::Execute) {
+            match self.columns.get(&**sql) {
+                Some(c) => Some(c.clone()),
+                None => {
+                    let names: Arc<[Box<str>]> = stmt.column_names().into_iter().map(Box::from).collect();
+                    if self.columns.len() >= COLUMNS_CACHE {
+                        self.columns.clear();
+                    }
+                    self.columns.insert(sql.clone(), names.clone());
+                    Some(names)
+                }
+            }
+        } else {
+            None
+        };
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(lite_error)? {
+            let Some(columns) = &columns else { continue };
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(owned(row.get_ref(i).map_err(lite_error)?));
+            }
+            out.push(DbRow::Sqlite(LiteRow { columns: columns.clone(), values: values.into_boxed_slice() }));
+            if matches!(fetch, Fetch::Optional) && !read_only {
+                // A write's RETURNING rows all come with the first step; keep stepping.
+                continue;
+            }
+            if matches!(fetch, Fetch::Optional) {
+                break;
+            }
+        }
+        drop(rows);
+        Ok(match fetch {
+            Fetch::All => Fetched::Rows(out),
+            Fetch::Optional => Fetched::Row(out.into_iter().next()),
+            Fetch::Execute => Fetched::Done(ExecResult {
+                rows_affected: if read_only { 0 } else { self.conn.changes() },
+                last_insert_id: Some(self.conn.last_insert_rowid()),
+            }),
+        })
+    }
+
+    /// Step `sql` and hand each row to `send` until it returns false (for streams).
+    pub(crate) fn stream(
+        &mut self,
+        sql: &str,
+        values: &[sea_query::Value],
+        deadline: Option<Instant>,
+        mut send: impl FnMut(Result<DbRow, Error>) -> bool,
+    ) {
+        self.last_used = Instant::now();
+        let result = (|| -> Result<(), Error> {
+            let mut stmt = self.conn.prepare_cached(sql).map_err(lite_error)?;
+            let expected = stmt.parameter_count();
+            if expected != values.len() {
+                return Err(Error::Parameter(format!("the statement takes {expected} parameters but {} were given", values.len())));
+            }
+            for (i, v) in values.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 1, Bind(v)).map_err(lite_error)?;
+            }
+            self.watch.stopped.store(STOP_NONE, Ordering::Relaxed);
+            self.watch.timeout_at.store(self.watch.nanos(deadline), Ordering::Relaxed);
+            let columns: Arc<[Box<str>]> = stmt.column_names().into_iter().map(Box::from).collect();
+            let n = columns.len();
+            let mut rows = stmt.raw_query();
+            while let Some(row) = rows.next().map_err(lite_error)? {
+                let mut values = Vec::with_capacity(n);
+                for i in 0..n {
+                    values.push(owned(row.get_ref(i).map_err(lite_error)?));
+                }
+                if !send(Ok(DbRow::Sqlite(LiteRow { columns: columns.clone(), values: values.into_boxed_slice() }))) {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })();
+        self.watch.timeout_at.store(u64::MAX, Ordering::Relaxed);
+        if let Err(e) = result {
+            let e = match self.watch.stopped.swap(STOP_NONE, Ordering::Relaxed) {
+                STOP_TIMEOUT => Error::StatementTimeout("statement exceeded its timeout and was interrupted".into()),
+                _ => e,
+            };
+            send(Err(e));
+        }
+    }
+}
+
+fn owned(v: ValueRef<'_>) -> LiteValue {
+    match v {
+        ValueRef::Null => LiteValue::Null,
+        ValueRef::Integer(i) => LiteValue::Integer(i),
+        ValueRef::Real(f) => LiteValue::Real(f),
+        ValueRef::Text(t) => LiteValue::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => LiteValue::Blob(b.to_vec()),
+    }
+}
+
+fn open_error(cfg: &OpenConfig, e: rusqlite::Error) -> Error {
+    let what = cfg.path.as_deref().unwrap_or(":memory:");
+    match lite_error(e) {
+        Error::Database(info) => Error::ConnectionLost(format!("cannot open SQLite database {what:?}: {info}")),
+        other => other,
+    }
+}
+
+/// Classify a rusqlite error like every other driver's (extended result codes).
+pub(crate) fn lite_error(e: rusqlite::Error) -> Error {
+    match e {
+        rusqlite::Error::SqliteFailure(err, message) => {
+            let message = message.unwrap_or_else(|| err.to_string());
+            crate::error::classify_sqlite_info(DbErrorInfo {
+                constraint: crate::error::sqlite_constraint_target(&message),
+                message,
+                code: Some(err.extended_code.to_string()),
+                table: None,
+                column: None,
+            })
+        }
+        rusqlite::Error::SqlInputError { error, msg, offset, .. } => crate::error::classify_sqlite_info(DbErrorInfo {
+            message: format!("{msg} (at offset {offset})"),
+            code: Some(error.extended_code.to_string()),
+            ..Default::default()
+        }),
+        rusqlite::Error::InvalidParameterCount(given, expected) => {
+            Error::Parameter(format!("the statement takes {expected} parameters but {given} were given"))
+        }
+        rusqlite::Error::ToSqlConversionFailure(e) => Error::Parameter(e.to_string()),
+        rusqlite::Error::MultipleStatement => {
+            Error::Parameter("several statements in one text cannot take parameters: send them one by one".into())
+        }
+        other => Error::Driver(other.to_string()),
+    }
+}

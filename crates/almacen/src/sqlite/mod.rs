@@ -1,0 +1,21 @@
+//! SQLite without a thread hop per statement.
+//!
+//! Connections are rusqlite connections used in place, on the task that runs the
+//! statement: prepared statements are cached per connection, and taking a connection from
+//! the pool is a semaphore permit and a pop from a list. One connection writes; the others
+//! are `query_only` readers (WAL mode lets them read while it writes). Transactions that
+//! may write run on the writer and start with `BEGIN IMMEDIATE`.
+//!
+//! A statement that runs longer than [`pool::IN_PLACE_BUDGET`] on the async thread is
+//! stopped by SQLite's progress handler (before it has changed anything) and run again on
+//! a blocking thread, so a long query never stalls the runtime. The same handler enforces
+//! statement timeouts.
+
+mod bind;
+mod conn;
+mod pool;
+mod row;
+
+pub(crate) use pool::{LiteGuard, LitePool, rolled_back_error};
+pub(crate) use row::LiteDecode;
+pub use row::LiteRow;

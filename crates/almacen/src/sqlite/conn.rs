@@ -176,16 +176,28 @@ impl LiteConn {
                     Err(RunError::Failed(Error::StatementTimeout(format!("statement exceeded {limit:?} and was interrupted"))))
                 }
                 STOP_OFFLOAD => {
-                    if self.slow.len() >= COLUMNS_CACHE {
-                        self.slow.clear();
-                    }
-                    self.slow.insert(sql.clone(), ());
+                    self.mark_slow(sql);
                     Err(RunError::Offload)
                 }
                 _ => Err(RunError::Failed(e)),
             },
-            other => other,
+            Ok(out) => {
+                // Slow without being stopped (a write inside a transaction, which cannot be
+                // restarted): next time, start it on a blocking thread.
+                if limits.in_place_budget.is_some_and(|b| self.last_used.elapsed() > b) {
+                    self.mark_slow(sql);
+                }
+                Ok(out)
+            }
+            Err(RunError::Offload) => Err(RunError::Offload),
         }
+    }
+
+    fn mark_slow(&mut self, sql: &Arc<str>) {
+        if self.slow.len() >= COLUMNS_CACHE {
+            self.slow.clear();
+        }
+        self.slow.insert(sql.clone(), ());
     }
 
     #[allow(clippy::result_large_err, reason = "see run")]

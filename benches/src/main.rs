@@ -12,6 +12,8 @@
 //! per side is the median round, in microseconds per operation. Reads run first, on the
 //! seeded 10,000 rows; the writes come last, so they do not change what the reads scan.
 
+mod sqlite_peers;
+
 use almacen::prelude::*;
 use clap::Parser;
 use sqlx::Row as _;
@@ -21,7 +23,8 @@ use std::time::Instant;
 #[derive(Parser, Debug)]
 #[command(about = "almacen vs raw sqlx: per-operation time and ratio")]
 struct Args {
-    /// Backends to measure: sqlite, postgres, mariadb.
+    /// Backends to measure: sqlite (peers: rusqlite, almacen, Diesel, sqlx), postgres, mariadb,
+    /// sqlite-sqlx (almacen against raw sqlx alone on SQLite).
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     backends: Vec<String>,
     /// PostgreSQL server URL (a scratch database is created on it and dropped).
@@ -36,7 +39,8 @@ struct Args {
     /// Scale the operation counts (1.0 = default).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Only these workloads (get, page, count, insert, bulk); all when empty.
+    /// Only these workloads (get, page, count, insert, bulk; SQLite peers: get, page, eager,
+    /// insert); all when empty.
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
 }
@@ -390,10 +394,12 @@ async fn scratch_server_db(admin_url: &str, postgres: bool) -> Option<(String, D
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    println!("almacen vs raw sqlx; {} rounds per side, median µs per operation; ratio = almacen / sqlx", args.rounds);
+    println!("almacen-bench: {} rounds per side, median µs per operation", args.rounds);
     for backend in &args.backends {
         match backend.as_str() {
-            "sqlite" => {
+            "sqlite" => sqlite_peers::run(&args).await,
+            "sqlite-sqlx" => {
+                println!("\nalmacen vs raw sqlx; ratio = almacen / sqlx");
                 let path = std::env::temp_dir().join(format!("almacen-bench-{}.db", uuid::Uuid::new_v4().simple()));
                 bench_backend("SQLite (file, WAL)", &format!("sqlite://{}", path.display()), &args).await;
                 for suffix in ["", "-wal", "-shm"] {
@@ -403,13 +409,14 @@ async fn main() {
             "postgres" | "mariadb" => {
                 let pg = backend == "postgres";
                 let admin_url = if pg { &args.postgres_url } else { &args.mysql_url };
+                println!("\nalmacen vs raw sqlx; ratio = almacen / sqlx");
                 if let Some((url, admin, drop)) = scratch_server_db(admin_url, pg).await {
                     bench_backend(if pg { "PostgreSQL" } else { "MariaDB" }, &url, &args).await;
                     admin.execute_raw(&drop, params! {}).await.unwrap();
                     admin.close().await;
                 }
             }
-            other => eprintln!("unknown backend {other:?} (expected sqlite, postgres, mariadb)"),
+            other => eprintln!("unknown backend {other:?} (expected sqlite, sqlite-sqlx, postgres, mariadb)"),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! per side is the median round, in microseconds per operation. Reads run first, on the
 //! seeded 10,000 rows; the writes come last, so they do not change what the reads scan.
 
+mod load;
 mod sqlite_peers;
 
 use almacen::prelude::*;
@@ -43,6 +44,15 @@ struct Args {
     /// insert); all when empty.
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
+    /// Run the SQLite load test instead of the comparisons.
+    #[arg(long)]
+    load: bool,
+    /// Load test: how long the clients run, in seconds.
+    #[arg(long, default_value_t = 30)]
+    load_seconds: u64,
+    /// Load test: concurrent tasks.
+    #[arg(long, default_value_t = 64)]
+    load_clients: usize,
 }
 
 #[derive(Model, Debug, Clone)]
@@ -394,6 +404,10 @@ async fn scratch_server_db(admin_url: &str, postgres: bool) -> Option<(String, D
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.load {
+        load::run(&args).await;
+        return;
+    }
     println!("almacen-bench: {} rounds per side, median µs per operation", args.rounds);
     for backend in &args.backends {
         match backend.as_str() {

@@ -1,16 +1,42 @@
-//! almacen against raw sqlx, same schema, same data, one run, printed as ratios.
+//! almacen against its peers, same schema, same data, one run, printed as ratios.
 //!
 //! ```text
 //! cargo run --release -p almacen-bench -- --backends sqlite,postgres
+//! cargo run --release -p almacen-bench -- --backends sqlite --scale 0.1 --rounds 3
+//! cargo run --release -p almacen-bench -- --backends sqlite-sqlx,mariadb
+//! cargo run --release -p almacen-bench -- --load --load-seconds 30 --load-clients 64
 //! taskset -c 0 cargo run --release -p almacen-bench -- --backends sqlite,postgres
 //! ```
 //!
-//! Both sides use pools of the same size without pre-ping (sqlx's own default pings on
-//! every acquire, which would flatter almacen).
+//! `--backends` takes:
 //!
-//! Each workload runs raw sqlx and almacen alternately for several rounds; the figure kept
-//! per side is the median round, in microseconds per operation. Reads run first, on the
-//! seeded 10,000 rows; the writes come last, so they do not change what the reads scan.
+//! - `sqlite`: the SQLite peers (module `sqlite_peers`): rusqlite used directly on one held
+//!   connection with `prepare_cached` (the limit), almacen, Diesel 2.3 (r2d2 pool, called
+//!   synchronously from the async task) and raw sqlx, on a file database (WAL,
+//!   synchronous=NORMAL) and then in memory. Workloads: get by primary key, a page of 20
+//!   rows, 1,000 users with their 10 posts each (two statements: the users, then their
+//!   posts with one `IN (…)` per 32,766 ids, grouped per user), and a single insert
+//!   returning the row. Ratios are almacen / rusqlite, almacen / Diesel, almacen / sqlx,
+//!   each marked against its target.
+//! - `postgres`, `mariadb`: almacen against raw sqlx on a scratch database of the server.
+//! - `sqlite-sqlx`: the same two-sided table on a SQLite file (count and bulk insert too).
+//!
+//! `--load` runs the SQLite load test instead (module `load`): `--load-clients` tasks (64)
+//! for `--load-seconds` (30) on one almacen file database with default URL parameters, ~80%
+//! reads and ~20% writes (inserts, updates by primary key, short transactions); it reports
+//! ops/s, p50/p99/max latency of reads and writes, errors per kind ("database is locked"
+//! named as such), and checks that the row count equals the seeded rows plus the committed
+//! inserts (PASS/FAIL). It is bounded: per-operation timeouts, an abort after a grace
+//! period, and a watchdog thread that ends the process if the runtime itself is stuck.
+//!
+//! The pools (almacen's, sqlx's, Diesel's r2d2) are of the same size and none pings a
+//! connection before handing it out (sqlx's and r2d2's own defaults ping on every acquire,
+//! which would flatter almacen).
+//!
+//! Each workload runs the sides alternately for several rounds; the figure kept per side is
+//! the median round, in microseconds per operation. Reads run first, on the seeded 10,000
+//! rows; the writes come last, so they do not change what the reads scan. Keep development
+//! runs short: `--scale 0.1 --rounds 3`, `--load --load-seconds 5`.
 
 mod load;
 mod sqlite_peers;
@@ -22,7 +48,9 @@ use std::future::Future;
 use std::time::Instant;
 
 #[derive(Parser, Debug)]
-#[command(about = "almacen vs raw sqlx: per-operation time and ratio")]
+#[command(
+    about = "almacen vs its peers (raw sqlx; on SQLite also rusqlite and Diesel): per-operation time and ratios; --load: a SQLite load test"
+)]
 struct Args {
     /// Backends to measure: sqlite (peers: rusqlite, almacen, Diesel, sqlx), postgres, mariadb,
     /// sqlite-sqlx (almacen against raw sqlx alone on SQLite).

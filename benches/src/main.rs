@@ -1,16 +1,45 @@
-//! almacen against raw sqlx, same schema, same data, one run, printed as ratios.
+//! almacen against its peers, same schema, same data, one run, printed as ratios.
 //!
 //! ```text
 //! cargo run --release -p almacen-bench -- --backends sqlite,postgres
+//! cargo run --release -p almacen-bench -- --backends sqlite --scale 0.1 --rounds 3
+//! cargo run --release -p almacen-bench -- --backends sqlite-sqlx,mariadb
+//! cargo run --release -p almacen-bench -- --load --load-seconds 30 --load-clients 64
 //! taskset -c 0 cargo run --release -p almacen-bench -- --backends sqlite,postgres
 //! ```
 //!
-//! Both sides use pools of the same size without pre-ping (sqlx's own default pings on
-//! every acquire, which would flatter almacen).
+//! `--backends` takes:
 //!
-//! Each workload runs raw sqlx and almacen alternately for several rounds; the figure kept
-//! per side is the median round, in microseconds per operation. Reads run first, on the
-//! seeded 10,000 rows; the writes come last, so they do not change what the reads scan.
+//! - `sqlite`: the SQLite peers (module `sqlite_peers`): rusqlite used directly on one held
+//!   connection with `prepare_cached` (the limit), almacen, Diesel 2.3 (r2d2 pool, called
+//!   synchronously from the async task) and raw sqlx, on a file database (WAL,
+//!   synchronous=NORMAL) and then in memory. Workloads: get by primary key, a page of 20
+//!   rows, 1,000 users with their 10 posts each (two statements: the users, then their
+//!   posts with one `IN (…)` per 32,766 ids, grouped per user), and a single insert
+//!   returning the row. Ratios are almacen / rusqlite, almacen / Diesel, almacen / sqlx,
+//!   each marked against its target.
+//! - `postgres`, `mariadb`: almacen against raw sqlx on a scratch database of the server.
+//! - `sqlite-sqlx`: the same two-sided table on a SQLite file (count and bulk insert too).
+//!
+//! `--load` runs the SQLite load test instead (module `load`): `--load-clients` tasks (64)
+//! for `--load-seconds` (30) on one almacen file database with default URL parameters, ~80%
+//! reads and ~20% writes (inserts, updates by primary key, short transactions); it reports
+//! ops/s, p50/p99/max latency of reads and writes, errors per kind ("database is locked"
+//! named as such), and checks that the row count equals the seeded rows plus the committed
+//! inserts (PASS/FAIL). It is bounded: per-operation timeouts, an abort after a grace
+//! period, and a watchdog thread that ends the process if the runtime itself is stuck.
+//!
+//! The pools (almacen's, sqlx's, Diesel's r2d2) are of the same size and none pings a
+//! connection before handing it out (sqlx's and r2d2's own defaults ping on every acquire,
+//! which would flatter almacen).
+//!
+//! Each workload runs the sides alternately for several rounds; the figure kept per side is
+//! the median round, in microseconds per operation. Reads run first, on the seeded 10,000
+//! rows; the writes come last, so they do not change what the reads scan. Keep development
+//! runs short: `--scale 0.1 --rounds 3`, `--load --load-seconds 5`.
+
+mod load;
+mod sqlite_peers;
 
 use almacen::prelude::*;
 use clap::Parser;
@@ -19,9 +48,12 @@ use std::future::Future;
 use std::time::Instant;
 
 #[derive(Parser, Debug)]
-#[command(about = "almacen vs raw sqlx: per-operation time and ratio")]
+#[command(
+    about = "almacen vs its peers (raw sqlx; on SQLite also rusqlite and Diesel): per-operation time and ratios; --load: a SQLite load test"
+)]
 struct Args {
-    /// Backends to measure: sqlite, postgres, mariadb.
+    /// Backends to measure: sqlite (peers: rusqlite, almacen, Diesel, sqlx), postgres, mariadb,
+    /// sqlite-sqlx (almacen against raw sqlx alone on SQLite).
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     backends: Vec<String>,
     /// PostgreSQL server URL (a scratch database is created on it and dropped).
@@ -36,9 +68,19 @@ struct Args {
     /// Scale the operation counts (1.0 = default).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Only these workloads (get, page, count, insert, bulk); all when empty.
+    /// Only these workloads (get, page, count, insert, bulk; SQLite peers: get, page, eager,
+    /// insert); all when empty.
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
+    /// Run the SQLite load test instead of the comparisons.
+    #[arg(long)]
+    load: bool,
+    /// Load test: how long the clients run, in seconds.
+    #[arg(long, default_value_t = 30)]
+    load_seconds: u64,
+    /// Load test: concurrent tasks.
+    #[arg(long, default_value_t = 64)]
+    load_clients: usize,
 }
 
 #[derive(Model, Debug, Clone)]
@@ -390,10 +432,16 @@ async fn scratch_server_db(admin_url: &str, postgres: bool) -> Option<(String, D
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    println!("almacen vs raw sqlx; {} rounds per side, median µs per operation; ratio = almacen / sqlx", args.rounds);
+    if args.load {
+        load::run(&args).await;
+        return;
+    }
+    println!("almacen-bench: {} rounds per side, median µs per operation", args.rounds);
     for backend in &args.backends {
         match backend.as_str() {
-            "sqlite" => {
+            "sqlite" => sqlite_peers::run(&args).await,
+            "sqlite-sqlx" => {
+                println!("\nalmacen vs raw sqlx; ratio = almacen / sqlx");
                 let path = std::env::temp_dir().join(format!("almacen-bench-{}.db", uuid::Uuid::new_v4().simple()));
                 bench_backend("SQLite (file, WAL)", &format!("sqlite://{}", path.display()), &args).await;
                 for suffix in ["", "-wal", "-shm"] {
@@ -403,13 +451,14 @@ async fn main() {
             "postgres" | "mariadb" => {
                 let pg = backend == "postgres";
                 let admin_url = if pg { &args.postgres_url } else { &args.mysql_url };
+                println!("\nalmacen vs raw sqlx; ratio = almacen / sqlx");
                 if let Some((url, admin, drop)) = scratch_server_db(admin_url, pg).await {
                     bench_backend(if pg { "PostgreSQL" } else { "MariaDB" }, &url, &args).await;
                     admin.execute_raw(&drop, params! {}).await.unwrap();
                     admin.close().await;
                 }
             }
-            other => eprintln!("unknown backend {other:?} (expected sqlite, postgres, mariadb)"),
+            other => eprintln!("unknown backend {other:?} (expected sqlite, sqlite-sqlx, postgres, mariadb)"),
         }
     }
 }

@@ -1,0 +1,347 @@
+//! The SQLite load test: many concurrent tasks on one almacen file database, mostly reads and
+//! some writes, then a check that no committed insert was lost.
+//!
+//! Each client loops until the deadline: ~56% get by primary key of a random existing row,
+//! ~24% a page of 20, ~12% single inserts, ~6% updates by primary key, ~2% a short
+//! transaction (insert + update). Every operation has a timeout; the clients are aborted if
+//! they have not all finished shortly after the deadline, and a watchdog thread ends the
+//! process if even that hangs (a blocked runtime thread cannot be cancelled).
+
+use crate::{Args, Item, NewItem, SEED_ROWS};
+use almacen::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Longest any one operation may take before it is counted as timed out.
+const OP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time after the deadline for clients to finish their last operation before being aborted.
+const GRACE: Duration = Duration::from_secs(15);
+/// Latency samples a client keeps before handing them over (bounds what an abort loses).
+const FLUSH_EVERY: usize = 1024;
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Kind {
+    Get,
+    Page,
+    Insert,
+    Update,
+    Transaction,
+}
+
+impl Kind {
+    const ALL: [Kind; 5] = [Kind::Get, Kind::Page, Kind::Insert, Kind::Update, Kind::Transaction];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Get => "get by pk",
+            Kind::Page => "page of 20",
+            Kind::Insert => "insert",
+            Kind::Update => "update by pk",
+            Kind::Transaction => "tx insert+update",
+        }
+    }
+
+    fn is_write(self) -> bool {
+        !matches!(self, Kind::Get | Kind::Page)
+    }
+
+    fn pick(roll: u32) -> Kind {
+        match roll {
+            0..56 => Kind::Get,
+            56..80 => Kind::Page,
+            80..92 => Kind::Insert,
+            92..98 => Kind::Update,
+            _ => Kind::Transaction,
+        }
+    }
+}
+
+/// Counters every client updates as it goes, so they survive an abort.
+#[derive(Default)]
+struct Shared {
+    ok: [AtomicU64; 5],
+    /// Errors by kind and class.
+    errors: Mutex<BTreeMap<(Kind, String), u64>>,
+    /// Inserts (single or in a transaction) whose outcome is unknown: timed out mid-flight.
+    unknown_inserts: AtomicU64,
+    /// Reads or updates of a row that must exist but was not found.
+    missing: AtomicU64,
+    /// The highest id of a committed row; every id from 1 to it exists (ids are never reused
+    /// and no row is deleted).
+    max_id: AtomicI64,
+    read_latency: Mutex<Vec<u32>>,
+    write_latency: Mutex<Vec<u32>>,
+}
+
+impl Shared {
+    fn error(&self, kind: Kind, class: String) {
+        *self.errors.lock().unwrap().entry((kind, class)).or_default() += 1;
+    }
+}
+
+/// A short name for an error, grouping alike ones; "database is locked" is named as such.
+fn classify(e: &Error) -> String {
+    let text = match e {
+        Error::Deadlock(info) => format!("database is locked (Error::Deadlock: {})", info.message),
+        Error::PoolTimeout(d) => format!("pool timeout ({d:?})"),
+        Error::StatementTimeout(_) => "statement timeout".into(),
+        Error::ConnectionLost(m) => format!("connection lost: {m}"),
+        other => other.to_string(),
+    };
+    text.chars().take(140).collect()
+}
+
+/// What one operation found, beyond success or an error.
+enum Done {
+    Fine,
+    /// A row that must exist was not there.
+    Missing,
+    /// A row was inserted (and committed) with this id.
+    Inserted(i64),
+}
+
+async fn one_op(db: &Database, kind: Kind, rng: &mut StdRng, client: usize, n: u64, max_id: i64) -> Result<Done, Error> {
+    let any_id = rng.random_range(1..=max_id);
+    Ok(match kind {
+        Kind::Get => match Item::get(db, any_id).await? {
+            Some(_) => Done::Fine,
+            None => Done::Missing,
+        },
+        Kind::Page => {
+            let page = Item::select()
+                .filter(Item::STOCK.gt(10))
+                .order_by(Item::ID.asc())
+                .limit(20)
+                .offset(rng.random_range(0..50u64) * 20)
+                .fetch_all(db)
+                .await?;
+            if page.len() == 20 { Done::Fine } else { Done::Missing }
+        }
+        Kind::Insert => {
+            let row = NewItem { name: format!("load {client}-{n}"), stock: rng.random_range(0..100), price: 9.5, active: true };
+            Done::Inserted(Item::insert(db, row).await?.id)
+        }
+        Kind::Update => match Item::patch(any_id).add(Item::STOCK, 1).execute(db).await? {
+            Some(_) => Done::Fine,
+            None => Done::Missing,
+        },
+        Kind::Transaction => {
+            let name = format!("load tx {client}-{n}");
+            let id = db
+                .transaction(async |tx| {
+                    let row = Item::insert(tx, NewItem { name, stock: 1, price: 2.5, active: false }).await?;
+                    Item::patch(any_id).add(Item::STOCK, -1).execute(tx).await?.ok_or(Error::NotFound)?;
+                    Ok(row.id)
+                })
+                .await?;
+            Done::Inserted(id)
+        }
+    })
+}
+
+async fn client(db: Database, shared: Arc<Shared>, client: usize, deadline: tokio::time::Instant) {
+    let mut rng = StdRng::seed_from_u64(0x5eed_0000 + client as u64);
+    let (mut reads, mut writes) = (Vec::with_capacity(FLUSH_EVERY), Vec::with_capacity(FLUSH_EVERY));
+    let mut n = 0u64;
+    while tokio::time::Instant::now() < deadline {
+        n += 1;
+        let kind = Kind::pick(rng.random_range(0..100));
+        let max_id = shared.max_id.load(Ordering::Acquire);
+        let start = Instant::now();
+        let outcome = tokio::time::timeout(OP_TIMEOUT, one_op(&db, kind, &mut rng, client, n, max_id)).await;
+        let us = start.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        match outcome {
+            Ok(Ok(done)) => {
+                shared.ok[kind as usize].fetch_add(1, Ordering::Relaxed);
+                match done {
+                    Done::Fine => {}
+                    Done::Missing => {
+                        shared.missing.fetch_add(1, Ordering::Relaxed);
+                        shared.error(kind, "row that must exist not found".into());
+                    }
+                    Done::Inserted(id) => {
+                        shared.max_id.fetch_max(id, Ordering::AcqRel);
+                    }
+                }
+            }
+            Ok(Err(e)) => shared.error(kind, classify(&e)),
+            Err(_) => {
+                if matches!(kind, Kind::Insert | Kind::Transaction) {
+                    shared.unknown_inserts.fetch_add(1, Ordering::Relaxed);
+                }
+                shared.error(kind, format!("no answer within {OP_TIMEOUT:?} (cancelled)"));
+            }
+        }
+        let samples = if kind.is_write() { &mut writes } else { &mut reads };
+        samples.push(us);
+        if samples.len() >= FLUSH_EVERY {
+            flush(&shared, &mut reads, &mut writes);
+        }
+        // Let the other clients on this worker run even if every await was ready at once.
+        tokio::task::yield_now().await;
+    }
+    flush(&shared, &mut reads, &mut writes);
+}
+
+fn flush(shared: &Shared, reads: &mut Vec<u32>, writes: &mut Vec<u32>) {
+    shared.read_latency.lock().unwrap().append(reads);
+    shared.write_latency.lock().unwrap().append(writes);
+}
+
+fn percentiles(mut v: Vec<u32>) -> String {
+    if v.is_empty() {
+        return "no samples".into();
+    }
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    format!("p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)", at(0.5), at(0.99), at(1.0), v.len())
+}
+
+/// Run `fut` with a deadline; `None` (and a note) when it does not finish in time.
+async fn bounded<T>(what: &str, limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(v) => Some(v),
+        Err(_) => {
+            println!("({what} did not finish within {limit:?})");
+            None
+        }
+    }
+}
+
+pub async fn run(args: &Args) {
+    let seconds = args.load_seconds.max(1);
+    let clients = args.load_clients.max(1);
+    let duration = Duration::from_secs(seconds);
+
+    // The hard bound: whatever happens to the runtime, the process ends.
+    let finished = Arc::new(AtomicBool::new(false));
+    let hard_limit = duration + OP_TIMEOUT + GRACE + Duration::from_secs(120);
+    {
+        let finished = finished.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < hard_limit {
+                std::thread::sleep(Duration::from_millis(200));
+                if finished.load(Ordering::Acquire) {
+                    return;
+                }
+            }
+            eprintln!("load test: still running {hard_limit:?} after its start; the runtime is stuck. Exiting. FAIL");
+            std::process::exit(3);
+        });
+    }
+
+    let path = std::env::temp_dir().join(format!("almacen-load-{}.db", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", path.display());
+    let db = Database::connect(&url).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    crate::seed(&db).await;
+    let seeded = Item::select().count(&db).await.unwrap();
+    assert_eq!(seeded, SEED_ROWS);
+
+    println!("\n### SQLite load test\n");
+    println!("{clients} tasks for {seconds} s on one almacen file database, {seeded} rows seeded");
+    println!(
+        "{url} with default URL parameters (pool of {}, acquire timeout {:?})",
+        db.options().max_connections,
+        db.options().acquire_timeout
+    );
+    println!("mix: 56% get by pk, 24% page of 20, 12% insert, 6% update by pk, 2% transaction (insert + update)");
+    println!("per-operation timeout {OP_TIMEOUT:?}; clients aborted {GRACE:?} after that past the deadline");
+
+    let shared = Arc::new(Shared { max_id: AtomicI64::new(SEED_ROWS), ..Default::default() });
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + duration;
+    let mut set = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        set.spawn(client(db.clone(), shared.clone(), c, deadline));
+    }
+    let mut panicked = 0;
+    let joined = tokio::time::timeout_at(deadline + OP_TIMEOUT + GRACE, async {
+        while let Some(r) = set.join_next().await {
+            if r.is_err() {
+                panicked += 1;
+            }
+        }
+    })
+    .await;
+    let stuck = if joined.is_err() {
+        let n = set.len();
+        set.abort_all();
+        while set.join_next().await.is_some() {}
+        n
+    } else {
+        0
+    };
+    let elapsed = start.elapsed().as_secs_f64();
+
+    let ok: Vec<u64> = shared.ok.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let errors = shared.errors.lock().unwrap().clone();
+    let errors_of = |k: Kind| errors.iter().filter(|((kind, _), _)| *kind == k).map(|(_, n)| n).sum::<u64>();
+    println!("\n| operation        |        ok |    errors |      ok/s |");
+    println!("|------------------|----------:|----------:|----------:|");
+    for k in Kind::ALL {
+        let n = ok[k as usize];
+        println!("| {:<16} | {n:>9} | {:>9} | {:>9.0} |", k.name(), errors_of(k), n as f64 / elapsed);
+    }
+    let reads = ok[Kind::Get as usize] + ok[Kind::Page as usize];
+    let writes: u64 = Kind::ALL.iter().filter(|k| k.is_write()).map(|k| ok[*k as usize]).sum();
+    println!(
+        "\nthroughput: {:.0} ops/s in all ({:.0} reads/s, {:.0} writes/s) over {elapsed:.1} s",
+        (reads + writes) as f64 / elapsed,
+        reads as f64 / elapsed,
+        writes as f64 / elapsed
+    );
+    println!("read latency:  {}", percentiles(std::mem::take(&mut *shared.read_latency.lock().unwrap())));
+    println!("write latency: {}", percentiles(std::mem::take(&mut *shared.write_latency.lock().unwrap())));
+    println!("(latency of every attempt, failed ones included)");
+
+    let locked: u64 = errors.iter().filter(|((_, class), _)| class.starts_with("database is locked")).map(|(_, n)| n).sum();
+    println!("\n\"database is locked\" (Error::Deadlock): {locked}");
+    if errors.is_empty() {
+        println!("errors: none");
+    } else {
+        println!("errors:");
+        for ((kind, class), n) in &errors {
+            println!("  {:<16} {n:>7} × {class}", kind.name());
+        }
+    }
+    if panicked > 0 || stuck > 0 {
+        println!("clients panicked: {panicked}; clients still running after the grace period (aborted): {stuck}");
+    }
+
+    // No lost writes: every committed insert is in the table.
+    let inserted = ok[Kind::Insert as usize] + ok[Kind::Transaction as usize];
+    let unknown = shared.unknown_inserts.load(Ordering::Relaxed);
+    let expected = seeded + inserted as i64;
+    let verdict = match bounded("the final count", Duration::from_secs(30), Item::select().count(&db)).await {
+        Some(Ok(rows)) => {
+            println!(
+                "\nrows in table: {rows}; expected: {expected} = {seeded} seeded + {} inserts + {} transactions{}",
+                ok[Kind::Insert as usize],
+                ok[Kind::Transaction as usize],
+                if unknown > 0 { format!(" (+ up to {unknown} whose outcome is unknown: timed out)") } else { String::new() }
+            );
+            let missing = shared.missing.load(Ordering::Relaxed);
+            if missing > 0 {
+                println!("rows that must exist but were not found: {missing}");
+            }
+            rows >= expected && rows <= expected + unknown as i64 && missing == 0 && panicked == 0
+        }
+        Some(Err(e)) => {
+            println!("\nthe final count failed: {e}");
+            false
+        }
+        None => false,
+    };
+    println!("no lost writes: {}", if verdict { "PASS" } else { "FAIL" });
+
+    bounded("closing the database", Duration::from_secs(30), db.close()).await;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    finished.store(true, Ordering::Release);
+}

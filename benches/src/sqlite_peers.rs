@@ -1,0 +1,662 @@
+//! SQLite peers: almacen against rusqlite used directly (the limit), Diesel and raw sqlx, on
+//! the same schema and data, once on a file database (WAL, synchronous=NORMAL) and once in
+//! memory.
+//!
+//! Every side links the same libsqlite3-sys (sqlx 0.9's), so the SQLite library is the same;
+//! what differs is the layer above it. Each side has its own database, built from one
+//! template that almacen creates and seeds (same DDL, same rows, same ids), so no side's
+//! writes touch another side's pages or WAL:
+//!
+//! - rusqlite: one connection held for the whole run, statements from `prepare_cached`;
+//! - almacen: `Database::connect("sqlite://file")` / `sqlite::memory:`, its default pool;
+//! - Diesel 2.3: synchronous, r2d2 pool of the same size, called directly from the async task
+//!   as a Diesel user would (no `spawn_blocking`);
+//! - sqlx: `SqlitePool` of the same size.
+//!
+//! No pool pings a connection before handing it out (r2d2's `test_on_check_out` and sqlx's
+//! `test_before_acquire` are off, as almacen's `pre_ping` is by default).
+
+use crate::{Args, Item, NewItem, Raw, RawItem, median, scaled, time_ops};
+use almacen::prelude::*;
+use diesel::prelude::*;
+use rusqlite::OptionalExtension as _;
+use sqlx::Row as _;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// SQLite's limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
+const MAX_PARAMS: usize = 32_766;
+const USERS: i64 = 1_000;
+const POSTS_PER_USER: i64 = 10;
+
+/// What almacen is measured against (printed above each table).
+const TARGET_VS_RUSQLITE: f64 = 1.3;
+const TARGET_VS_DIESEL: f64 = 1.0;
+const TARGET_VS_SQLX: f64 = 0.5;
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "bench_users")]
+struct User {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(max_len = 100)]
+    name: String,
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "bench_posts")]
+struct Post {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(references = "bench_users.id", index)]
+    user_id: i64,
+    #[model(max_len = 200)]
+    title: String,
+}
+
+/// Users and posts decoded by hand (rusqlite, sqlx).
+#[allow(dead_code)]
+struct RawUser {
+    id: i64,
+    name: String,
+}
+
+#[allow(dead_code)]
+struct RawPost {
+    id: i64,
+    user_id: i64,
+    title: String,
+}
+
+/// The Diesel side: the schema as `diesel print-schema` would write it, and its models.
+mod dsl {
+    diesel::table! {
+        bench_items (id) {
+            id -> BigInt,
+            name -> Text,
+            stock -> Integer,
+            price -> Double,
+            active -> Bool,
+        }
+    }
+    diesel::table! {
+        bench_users (id) {
+            id -> BigInt,
+            name -> Text,
+        }
+    }
+    diesel::table! {
+        bench_posts (id) {
+            id -> BigInt,
+            user_id -> BigInt,
+            title -> Text,
+        }
+    }
+    diesel::joinable!(bench_posts -> bench_users (user_id));
+    diesel::allow_tables_to_appear_in_same_query!(bench_items, bench_users, bench_posts);
+
+    use diesel::prelude::*;
+
+    #[derive(Queryable, Selectable, Debug)]
+    #[diesel(table_name = bench_items, check_for_backend(diesel::sqlite::Sqlite))]
+    #[allow(dead_code)]
+    pub struct DItem {
+        pub id: i64,
+        pub name: String,
+        pub stock: i32,
+        pub price: f64,
+        pub active: bool,
+    }
+
+    #[derive(Insertable)]
+    #[diesel(table_name = bench_items)]
+    pub struct DNewItem<'a> {
+        pub name: &'a str,
+        pub stock: i32,
+        pub price: f64,
+        pub active: bool,
+    }
+
+    #[derive(Queryable, Selectable, Identifiable, Debug)]
+    #[diesel(table_name = bench_users, check_for_backend(diesel::sqlite::Sqlite))]
+    #[allow(dead_code)]
+    pub struct DUser {
+        pub id: i64,
+        pub name: String,
+    }
+
+    #[derive(Queryable, Selectable, Identifiable, Associations, Debug)]
+    #[diesel(table_name = bench_posts, belongs_to(DUser, foreign_key = user_id), check_for_backend(diesel::sqlite::Sqlite))]
+    #[allow(dead_code)]
+    pub struct DPost {
+        pub id: i64,
+        pub user_id: i64,
+        pub title: String,
+    }
+}
+use dsl::{DItem, DNewItem, DPost, DUser, bench_items, bench_users};
+
+type DieselPool = diesel::r2d2::Pool<diesel::r2d2::ConnectionManager<diesel::SqliteConnection>>;
+
+/// The PRAGMAs almacen sets on each connection, for the sides that set them by hand.
+fn pragmas(file: bool) -> &'static str {
+    if file {
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
+    } else {
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
+    }
+}
+
+#[derive(Debug)]
+struct Pragmas(&'static str);
+
+impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut diesel::SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        use diesel::connection::SimpleConnection as _;
+        conn.batch_execute(self.0).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// The four sides on one kind of database.
+struct Sides {
+    rusqlite: rusqlite::Connection,
+    almacen: Database,
+    diesel: DieselPool,
+    sqlx: sqlx::SqlitePool,
+}
+
+/// Create the template database with almacen and seed it: the items of the main bench, and
+/// 1,000 users with 10 posts each (posts interleaved, as if written over time).
+async fn make_template(path: &Path) {
+    let db = Database::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    crate::seed(&db).await;
+    db.create_tables(&[User::TABLE, Post::TABLE]).await.unwrap();
+    let users = (0..USERS).map(|i| NewUser { name: format!("user {i}") }).collect();
+    let users = User::insert_many(&db, users).await.unwrap();
+    let posts = (0..USERS * POSTS_PER_USER)
+        .map(|j| NewPost { user_id: users[(j % USERS) as usize].id, title: format!("post {j} of user {}", j % USERS) })
+        .collect();
+    Post::insert_many(&db, posts).await.unwrap();
+    db.close().await;
+}
+
+/// The statements that rebuild the template in an empty database: its DDL as almacen wrote
+/// it, then a copy of every row (ids included) through ATTACH. The template is attached by
+/// URI with `mode=ro`: a connection opened with SQLITE_OPEN_MEMORY (sqlx's `sqlite::memory:`)
+/// would otherwise attach an empty in-memory database in its place.
+fn setup_sql(template: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(template).unwrap();
+    let mut st = conn.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid").unwrap();
+    let mut out: Vec<String> = st.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    let mut uri = String::from("file:");
+    for c in template.display().to_string().chars() {
+        match c {
+            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+            '\'' => uri.push_str("''"),
+            c => uri.push(c),
+        }
+    }
+    out.push(format!("ATTACH DATABASE '{uri}?mode=ro' AS seed"));
+    for t in [Item::TABLE.name, User::TABLE.name, Post::TABLE.name] {
+        out.push(format!("INSERT INTO main.\"{t}\" SELECT * FROM seed.\"{t}\""));
+    }
+    out.push("DETACH DATABASE seed".into());
+    out
+}
+
+fn remove_db_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// Open the four sides on their own files, each a copy of the template.
+async fn open_file_sides(base: &Path, setup: &[String]) -> (Sides, Vec<PathBuf>) {
+    let file = |side: &str| PathBuf::from(format!("{}-{side}.db", base.display()));
+    let paths = vec![file("rusqlite"), file("almacen"), file("diesel"), file("sqlx")];
+    for p in &paths {
+        // Each copy is built before its side connects, with the side's own journal settings.
+        let c = rusqlite::Connection::open(p).unwrap();
+        c.execute_batch(pragmas(true)).unwrap();
+        for s in setup {
+            c.execute_batch(s).unwrap();
+        }
+    }
+    let almacen = Database::connect(&format!("sqlite://{}", paths[1].display())).await.unwrap();
+    let pool_size = almacen.options().max_connections;
+    let rusqlite = rusqlite::Connection::open(&paths[0]).unwrap();
+    rusqlite.execute_batch(pragmas(true)).unwrap();
+    rusqlite.set_prepared_statement_cache_capacity(64);
+    let diesel = diesel::r2d2::Pool::builder()
+        .max_size(pool_size)
+        .test_on_check_out(false)
+        .connection_customizer(Box::new(Pragmas(pragmas(true))))
+        .build(diesel::r2d2::ConnectionManager::new(paths[2].display().to_string()))
+        .unwrap();
+    let sqlx = sqlx::pool::PoolOptions::new()
+        .max_connections(pool_size)
+        .test_before_acquire(false)
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&paths[3])
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    (Sides { rusqlite, almacen, diesel, sqlx }, paths)
+}
+
+/// Open the four sides on their own in-memory databases (one connection each), each filled
+/// from the template through its own connection.
+async fn open_memory_sides(setup: &[String]) -> Sides {
+    let rusqlite = rusqlite::Connection::open_in_memory().unwrap();
+    rusqlite.execute_batch(pragmas(false)).unwrap();
+    rusqlite.set_prepared_statement_cache_capacity(64);
+    for s in setup {
+        rusqlite.execute_batch(s).unwrap();
+    }
+
+    let almacen = Database::connect("sqlite::memory:").await.unwrap();
+    assert_eq!(almacen.options().max_connections, 1);
+    for s in setup {
+        almacen.execute_raw(s, params! {}).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+
+    let diesel: DieselPool = diesel::r2d2::Pool::builder()
+        .max_size(1)
+        .min_idle(Some(1))
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .test_on_check_out(false)
+        .connection_customizer(Box::new(Pragmas(pragmas(false))))
+        .build(diesel::r2d2::ConnectionManager::new(":memory:"))
+        .unwrap();
+    {
+        use diesel::connection::SimpleConnection as _;
+        let mut c = diesel.get().unwrap();
+        for s in setup {
+            c.batch_execute(s).unwrap();
+        }
+    }
+
+    let sqlx = sqlx::pool::PoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .test_before_acquire(false)
+        .connect_with(sqlx::sqlite::SqliteConnectOptions::from_str("sqlite::memory:").unwrap().foreign_keys(true))
+        .await
+        .unwrap();
+    {
+        let mut c = sqlx.acquire().await.unwrap();
+        for s in setup {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(s.clone())).execute(&mut *c).await.unwrap();
+        }
+    }
+    Sides { rusqlite, almacen, diesel, sqlx }
+}
+
+// --- rusqlite, directly -------------------------------------------------------------------
+
+const RS_GET: &str = "SELECT id, name, stock, price, active FROM bench_items WHERE id = ?1";
+const RS_INSERT: &str =
+    "INSERT INTO bench_items (name, stock, price, active) VALUES (?1, ?2, ?3, ?4) RETURNING id, name, stock, price, active";
+const USERS_SQL: &str = "SELECT id, name FROM bench_users ORDER BY id LIMIT 1000";
+
+fn rs_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawItem> {
+    Ok(RawItem { id: r.get(0)?, name: r.get(1)?, stock: r.get(2)?, price: r.get(3)?, active: r.get(4)? })
+}
+
+fn rs_get(c: &rusqlite::Connection, id: i64) -> Option<RawItem> {
+    c.prepare_cached(RS_GET).unwrap().query_row([id], rs_item).optional().unwrap()
+}
+
+/// LIMIT and OFFSET are literals, as in the sqlx and almacen statements: a bound LIMIT or
+/// OFFSET makes SQLite re-prepare the statement on every execution (the planner reads the
+/// bound value, so rebinding it expires the statement).
+fn rs_page(c: &rusqlite::Connection, min_stock: i32, offset: i64) -> Vec<RawItem> {
+    let sql = format!("SELECT id, name, stock, price, active FROM bench_items WHERE stock > ?1 ORDER BY id LIMIT 20 OFFSET {offset}");
+    let mut st = c.prepare_cached(&sql).unwrap();
+    st.query_map([min_stock], rs_item).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+fn rs_insert(c: &rusqlite::Connection, name: &str, stock: i32) -> RawItem {
+    c.prepare_cached(RS_INSERT).unwrap().query_row(rusqlite::params![name, stock, 1.5f64, true], rs_item).unwrap()
+}
+
+/// `SELECT id, user_id, title FROM bench_posts WHERE user_id IN (?, ?, …)` for `n` ids.
+fn posts_in_sql(n: usize) -> String {
+    let mut sql = String::with_capacity(64 + n * 3);
+    sql.push_str("SELECT id, user_id, title FROM bench_posts WHERE user_id IN (");
+    for i in 0..n {
+        sql.push_str(if i == 0 { "?" } else { ", ?" });
+    }
+    sql.push(')');
+    sql
+}
+
+fn rs_eager(c: &rusqlite::Connection) -> Vec<(RawUser, Vec<RawPost>)> {
+    let users: Vec<RawUser> = c
+        .prepare_cached(USERS_SQL)
+        .unwrap()
+        .query_map([], |r| Ok(RawUser { id: r.get(0)?, name: r.get(1)? }))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let mut posts = Vec::new();
+    for chunk in ids.chunks(MAX_PARAMS) {
+        let mut st = c.prepare_cached(&posts_in_sql(chunk.len())).unwrap();
+        let rows = st.query_map(rusqlite::params_from_iter(chunk), |r| Ok(RawPost { id: r.get(0)?, user_id: r.get(1)?, title: r.get(2)? }));
+        for p in rows.unwrap() {
+            posts.push(p.unwrap());
+        }
+    }
+    group(users, posts, |u| u.id, |p| p.user_id)
+}
+
+// --- sqlx ---------------------------------------------------------------------------------
+
+async fn sqlx_eager(pool: &sqlx::SqlitePool) -> Vec<(RawUser, Vec<RawPost>)> {
+    let users: Vec<RawUser> =
+        sqlx::query(USERS_SQL).fetch_all(pool).await.unwrap().into_iter().map(|r| RawUser { id: r.get(0), name: r.get(1) }).collect();
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let mut posts = Vec::new();
+    for chunk in ids.chunks(MAX_PARAMS) {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(posts_in_sql(chunk.len())));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        posts.extend(q.fetch_all(pool).await.unwrap().into_iter().map(|r| RawPost { id: r.get(0), user_id: r.get(1), title: r.get(2) }));
+    }
+    group(users, posts, |u| u.id, |p| p.user_id)
+}
+
+// --- Diesel -------------------------------------------------------------------------------
+
+/// As Diesel's guide writes it: `find(id)…first(conn).optional()`. `first` binds `LIMIT ?`,
+/// and SQLite expires a statement whose LIMIT parameter is rebound, so Diesel re-prepares
+/// this one on every call (measured apart: ~9 µs against ~1.2 µs with `get_result`). That is
+/// what a Diesel user pays (the page query binds its LIMIT too).
+fn diesel_get(pool: &DieselPool, id: i64) -> Option<DItem> {
+    let mut conn = pool.get().unwrap();
+    bench_items::table.find(id).select(DItem::as_select()).first(&mut conn).optional().unwrap()
+}
+
+fn diesel_page(pool: &DieselPool, min_stock: i32, offset: i64) -> Vec<DItem> {
+    let mut conn = pool.get().unwrap();
+    bench_items::table
+        .filter(bench_items::stock.gt(min_stock))
+        .order(bench_items::id.asc())
+        .limit(20)
+        .offset(offset)
+        .select(DItem::as_select())
+        .load(&mut conn)
+        .unwrap()
+}
+
+fn diesel_insert(pool: &DieselPool, name: &str, stock: i32) -> DItem {
+    let mut conn = pool.get().unwrap();
+    diesel::insert_into(bench_items::table)
+        .values(DNewItem { name, stock, price: 1.5, active: true })
+        .returning(DItem::as_returning())
+        .get_result(&mut conn)
+        .unwrap()
+}
+
+fn diesel_eager(pool: &DieselPool) -> Vec<(DUser, Vec<DPost>)> {
+    let mut conn = pool.get().unwrap();
+    let users: Vec<DUser> = bench_users::table.order(bench_users::id.asc()).limit(1000).select(DUser::as_select()).load(&mut conn).unwrap();
+    let mut posts = Vec::new();
+    for chunk in users.chunks(MAX_PARAMS) {
+        posts.extend(DPost::belonging_to(chunk).select(DPost::as_select()).load(&mut conn).unwrap());
+    }
+    let grouped = posts.grouped_by(&users);
+    users.into_iter().zip(grouped).collect()
+}
+
+// --- almacen ------------------------------------------------------------------------------
+
+async fn almacen_eager(db: &Database) -> Vec<(User, Vec<Post>)> {
+    let users = User::select().order_by(User::ID.asc()).limit(1000).fetch_all(db).await.unwrap();
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let mut posts = Vec::new();
+    for chunk in ids.chunks(MAX_PARAMS) {
+        posts.extend(Post::select().filter(Post::USER_ID.is_in(chunk.iter().copied())).fetch_all(db).await.unwrap());
+    }
+    group(users, posts, |u| u.id, |p| p.user_id)
+}
+
+/// Each user with its posts, in the users' order (what Diesel's `grouped_by` does too).
+fn group<U, P>(users: Vec<U>, posts: Vec<P>, user_id: impl Fn(&U) -> i64, post_user: impl Fn(&P) -> i64) -> Vec<(U, Vec<P>)> {
+    let index: HashMap<i64, usize> = users.iter().enumerate().map(|(i, u)| (user_id(u), i)).collect();
+    let mut groups: Vec<Vec<P>> = std::iter::repeat_with(Vec::new).take(users.len()).collect();
+    for p in posts {
+        if let Some(&i) = index.get(&post_user(&p)) {
+            groups[i].push(p);
+        }
+    }
+    users.into_iter().zip(groups).collect()
+}
+
+fn check_eager<U, P>(loaded: &[(U, Vec<P>)]) {
+    assert_eq!(loaded.len(), USERS as usize);
+    assert_eq!(loaded.iter().map(|(_, p)| p.len()).sum::<usize>(), (USERS * POSTS_PER_USER) as usize);
+}
+
+// --- timing -------------------------------------------------------------------------------
+
+/// Run the four sides in turn for `rounds` rounds (the side that starts rotates each round),
+/// after one untimed warm-up each; the median µs/op per side, in the order rusqlite,
+/// almacen, Diesel, sqlx.
+async fn compare4<A, AF, B, BF, C, CF, D, DF>(rounds: usize, ops: usize, mut a: A, mut b: B, mut c: C, mut d: D) -> [f64; 4]
+where
+    A: FnMut(usize) -> AF,
+    AF: Future<Output = ()>,
+    B: FnMut(usize) -> BF,
+    BF: Future<Output = ()>,
+    C: FnMut(usize) -> CF,
+    CF: Future<Output = ()>,
+    D: FnMut(usize) -> DF,
+    DF: Future<Output = ()>,
+{
+    let warm = ops.min(200);
+    time_ops(warm, &mut a).await;
+    time_ops(warm, &mut b).await;
+    time_ops(warm, &mut c).await;
+    time_ops(warm, &mut d).await;
+    let mut t: [Vec<f64>; 4] = Default::default();
+    for round in 0..rounds {
+        for k in 0..4 {
+            let side = (round + k) % 4;
+            let us = match side {
+                0 => time_ops(ops, &mut a).await,
+                1 => time_ops(ops, &mut b).await,
+                2 => time_ops(ops, &mut c).await,
+                _ => time_ops(ops, &mut d).await,
+            };
+            t[side].push(us);
+        }
+    }
+    t.map(median)
+}
+
+/// A ratio with ✓ when it meets its target (`strict`: strictly below it), ✗ when not.
+fn ratio_cell(r: f64, target: f64, strict: bool) -> String {
+    let met = if strict { r < target } else { r <= target };
+    format!("{r:.2}× {}", if met { "✓" } else { "✗" })
+}
+
+fn print_row(label: &str, [rs, al, di, sx]: [f64; 4]) {
+    println!(
+        "| {label:<24} | {rs:>14.1} | {al:>13.1} | {di:>12.1} | {sx:>10.1} | {:>16} | {:>14} | {:>12} |",
+        ratio_cell(al / rs, TARGET_VS_RUSQLITE, false),
+        ratio_cell(al / di, TARGET_VS_DIESEL, true),
+        ratio_cell(al / sx, TARGET_VS_SQLX, false),
+    );
+}
+
+fn wanted(args: &Args, key: &str) -> bool {
+    args.workloads.is_empty() || args.workloads.iter().any(|w| w == key)
+}
+
+async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
+    println!("\n### SQLite peers: {title}\n");
+    println!(
+        "targets: almacen ≤ {TARGET_VS_RUSQLITE}× rusqlite direct; ahead of Diesel (< {TARGET_VS_DIESEL}×); \
+         at least 2× faster than raw sqlx (≤ {TARGET_VS_SQLX}×)\n"
+    );
+    println!(
+        "| workload                 | rusqlite µs/op | almacen µs/op | Diesel µs/op | sqlx µs/op | almacen/rusqlite | almacen/Diesel | almacen/sqlx |"
+    );
+    println!(
+        "|--------------------------|---------------:|--------------:|-------------:|-----------:|-----------------:|---------------:|-------------:|"
+    );
+    let Sides { rusqlite: rs, almacen: db, diesel, sqlx: sx } = sides;
+    let raw = Raw::Sqlite(sx.clone());
+    let (rounds, s) = (args.rounds, args.scale);
+    let id = |i: usize| (i as i64 * 7919) % crate::SEED_ROWS + 1;
+    let offset = |i: usize| (i % 10) as i64 * 20;
+
+    if wanted(args, "get") {
+        let t = compare4(
+            rounds,
+            scaled(2000, s),
+            |i| {
+                assert!(rs_get(rs, id(i)).is_some());
+                async {}
+            },
+            |i| async move {
+                assert!(Item::get(db, id(i)).await.unwrap().is_some());
+            },
+            |i| {
+                assert!(diesel_get(diesel, id(i)).is_some());
+                async {}
+            },
+            |i| {
+                let raw = &raw;
+                async move {
+                    assert!(raw.get(id(i)).await.is_some());
+                }
+            },
+        )
+        .await;
+        print_row("get by primary key", t);
+    }
+    if wanted(args, "page") {
+        let t = compare4(
+            rounds,
+            scaled(1000, s),
+            |i| {
+                assert_eq!(rs_page(rs, 10, offset(i)).len(), 20);
+                async {}
+            },
+            |i| async move {
+                let page = Item::select()
+                    .filter(Item::STOCK.gt(10))
+                    .order_by(Item::ID.asc())
+                    .limit(20)
+                    .offset(offset(i) as u64)
+                    .fetch_all(db)
+                    .await;
+                assert_eq!(page.unwrap().len(), 20);
+            },
+            |i| {
+                assert_eq!(diesel_page(diesel, 10, offset(i)).len(), 20);
+                async {}
+            },
+            |i| {
+                let raw = &raw;
+                async move {
+                    assert_eq!(raw.page(10, offset(i)).await.len(), 20);
+                }
+            },
+        )
+        .await;
+        print_row("page of 20 rows", t);
+    }
+    if wanted(args, "eager") {
+        let t = compare4(
+            rounds,
+            scaled(20, s),
+            |_| {
+                check_eager(&rs_eager(rs));
+                async {}
+            },
+            |_| async move {
+                check_eager(&almacen_eager(db).await);
+            },
+            |_| {
+                check_eager(&diesel_eager(diesel));
+                async {}
+            },
+            |_| async move {
+                check_eager(&sqlx_eager(sx).await);
+            },
+        )
+        .await;
+        print_row("1,000 users × 10 posts", t);
+    }
+    // Writes last, so they do not change what the reads scan.
+    if wanted(args, "insert") {
+        let t = compare4(
+            rounds,
+            scaled(1000, s),
+            |i| {
+                rs_insert(rs, "single", i as i32);
+                async {}
+            },
+            |i| async move {
+                Item::insert(db, NewItem { name: "single".into(), stock: i as i32, price: 1.5, active: true }).await.unwrap();
+            },
+            |i| {
+                diesel_insert(diesel, "single", i as i32);
+                async {}
+            },
+            |i| {
+                let raw = &raw;
+                async move {
+                    raw.insert("single", i as i32).await;
+                }
+            },
+        )
+        .await;
+        print_row("single insert returning", t);
+    }
+}
+
+/// The SQLite peers comparison: a file database, then in-memory databases.
+pub async fn run(args: &Args) {
+    let base = std::env::temp_dir().join(format!("almacen-bench-{}", uuid::Uuid::new_v4().simple()));
+    let template = PathBuf::from(format!("{}-template.db", base.display()));
+    make_template(&template).await;
+    let setup = setup_sql(&template);
+
+    let (sides, paths) = open_file_sides(&base, &setup).await;
+    let pool = sides.almacen.options().max_connections;
+    bench_sides(&format!("file (WAL, synchronous=NORMAL), pools of {pool}, rusqlite on one held connection"), &sides, args).await;
+    close(sides).await;
+    for p in &paths {
+        remove_db_files(p);
+    }
+
+    let sides = open_memory_sides(&setup).await;
+    bench_sides("in memory, one connection per side (each its own database)", &sides, args).await;
+    close(sides).await;
+    remove_db_files(&template);
+}
+
+async fn close(sides: Sides) {
+    let Sides { rusqlite, almacen, diesel, sqlx } = sides;
+    drop(rusqlite);
+    drop(diesel);
+    almacen.close().await;
+    sqlx.close().await;
+}

@@ -151,16 +151,16 @@ fn insert_sql<M: Model>(dialect: Dialect, columns: &[&ColumnMeta], rows: usize) 
 /// The row with this primary key, if any.
 pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>> {
     let dialect = db.dialect();
-    let pk: Vec<&'static ColumnMeta> = M::TABLE.primary_key().collect();
-    if pk.is_empty() || pk.iter().any(|c| matches!(c.ty, crate::ColumnType::Decimal { .. })) {
+    let mut pk = M::TABLE.primary_key().peekable();
+    if pk.peek().is_none() || M::TABLE.primary_key().any(|c| matches!(c.ty, crate::ColumnType::Decimal { .. })) {
         // (A decimal key may need its comparison rewritten on SQLite: no cached SQL.)
         return crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_optional(db).await;
     }
     // The SQL of a lookup by key depends only on the model and the dialect: build it once.
     let sql =
         cached_sql(TypeId::of::<M>(), dialect, || crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).limit(1).sql(dialect))?;
-    let mut values = Vec::with_capacity(pk.len());
-    for (c, v) in pk.iter().zip(M::key_values(key)) {
+    let mut values = Vec::with_capacity(1);
+    for (c, v) in pk.zip(M::key_values(key)) {
         let col = ColumnRef { table: M::TABLE.name, meta: c };
         values.push(v.to_sea(dialect, crate::query::compare_type(&col, dialect).as_ref(), c.name)?);
     }

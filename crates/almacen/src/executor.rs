@@ -180,24 +180,27 @@ struct StatementLog {
     sql: Arc<str>,
     params: Option<String>,
     span: tracing::Span,
-    start: Instant,
+    /// `None` when nothing would be logged: the clock is not read.
+    start: Option<Instant>,
 }
 
 impl StatementLog {
     fn start(settings: &RunSettings, stmt: &Statement) -> Self {
         let sql = stmt.sql.clone();
+        let timed = settings.slow_statement.is_some() || settings.echo || tracing::enabled!(target: "almacen::sql", tracing::Level::DEBUG);
         StatementLog {
             params: settings.log_parameters.then(|| format!("{:?}", stmt.values)),
             span: tracing::debug_span!("almacen.query", db.system = settings.dialect.name(), db.statement = %sql),
             sql,
-            start: Instant::now(),
+            start: timed.then(Instant::now),
         }
     }
 
     fn finish(&self, settings: &RunSettings, ok: bool) {
+        let Some(start) = self.start else { return };
         let sql = &self.sql;
         let params = self.params.as_deref().unwrap_or("<hidden>");
-        let elapsed = self.start.elapsed();
+        let elapsed = start.elapsed();
         let elapsed_ms = elapsed.as_secs_f64() * 1e3;
         match settings.slow_statement {
             Some(limit) if elapsed >= limit => {

@@ -49,7 +49,7 @@ impl DbRow {
     /// Number of columns.
     pub fn len(&self) -> usize {
         match self {
-            DbRow::Sqlite(r) => r.values.len(),
+            DbRow::Sqlite(r) => r.len(),
             DbRow::Postgres(r) => r.len(),
             DbRow::MySql(r) => r.len(),
         }
@@ -63,7 +63,7 @@ impl DbRow {
     /// The name of column `idx`.
     pub fn column_name(&self, idx: usize) -> &str {
         match self {
-            DbRow::Sqlite(r) => &r.columns[idx],
+            DbRow::Sqlite(r) => r.column_name(idx),
             DbRow::Postgres(r) => r.columns()[idx].name(),
             DbRow::MySql(r) => r.columns()[idx].name(),
         }
@@ -78,7 +78,7 @@ impl DbRow {
     pub fn is_null(&self, idx: usize) -> Result<bool> {
         let null = match self {
             DbRow::Sqlite(r) => {
-                return r.at(idx).map(|v| matches!(v, rusqlite::types::Value::Null)).map_err(|e| Error::decode(idx.to_string(), e));
+                return r.at(idx).map(|v| matches!(v, rusqlite::types::ValueRef::Null)).map_err(|e| Error::decode(idx.to_string(), e));
             }
             DbRow::Postgres(r) => r.try_get_raw(idx).map(|v| v.is_null()),
             DbRow::MySql(r) => r.try_get_raw(idx).map(|v| v.is_null()),
@@ -124,13 +124,13 @@ impl DbRow {
         }
         match self {
             DbRow::Sqlite(r) => {
-                use rusqlite::types::Value as L;
+                use rusqlite::types::ValueRef as L;
                 Ok(match r.at(idx).map_err(|e| self.decode_error(idx, e))? {
                     L::Null => Value::Null(Kind::Unknown),
-                    L::Integer(i) => Value::Int(*i),
-                    L::Real(f) => Value::Float(*f),
-                    L::Text(t) => Value::Text(t.clone()),
-                    L::Blob(b) => Value::Bytes(b.clone()),
+                    L::Integer(i) => Value::Int(i),
+                    L::Real(f) => Value::Float(f),
+                    L::Text(_) => Value::Text(self.get::<String>(idx)?),
+                    L::Blob(b) => Value::Bytes(b.to_vec()),
                 })
             }
             DbRow::Postgres(r) => {

@@ -3,13 +3,13 @@
 //! to a blocking thread.
 
 use super::bind::Bind;
-use super::row::LiteRow;
+use super::row::LiteResult;
 use crate::executor::{Fetch, Fetched};
 use crate::{DbErrorInfo, DbRow, Error, ExecResult};
-use rusqlite::types::{Value as LiteValue, ValueRef};
-use std::collections::HashMap;
+/// Maps keyed by SQL text hash it on every statement: a fast hasher matters here.
+type SqlMap<V> = std::collections::HashMap<Arc<str>, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// VM instructions between progress-handler calls: a primary-key lookup takes far fewer,
@@ -25,12 +25,23 @@ const STOP_NONE: u8 = 0;
 const STOP_TIMEOUT: u8 = 1;
 const STOP_OFFLOAD: u8 = 2;
 
-/// Deadlines the progress handler checks, in nanoseconds since `epoch` (`u64::MAX`: none).
+/// Work a statement may do on the async thread before it is moved to a blocking thread,
+/// in progress-handler ticks of `PROGRESS_OPS` VM instructions (about 1–2 ms of CPU).
+/// Counting work rather than time means a statement that was merely preempted is not
+/// taken for a long one.
+const IN_PLACE_TICKS: u32 = 100;
+/// The wall-clock backstop for statements that wait rather than compute (cold disk reads).
+const IN_PLACE_WALL: Duration = Duration::from_millis(25);
+
+/// What the progress handler checks: deadlines in nanoseconds since `epoch` (`u64::MAX`:
+/// none) and the ticks of work done by the current statement.
 #[derive(Debug)]
 struct Watch {
     epoch: Instant,
     timeout_at: AtomicU64,
     offload_at: AtomicU64,
+    ticks: AtomicU32,
+    tick_budget: AtomicU32,
     stopped: AtomicU8,
 }
 
@@ -39,11 +50,29 @@ impl Watch {
         at.map_or(u64::MAX, |t| t.saturating_duration_since(self.epoch).as_nanos().min(u64::MAX as u128 - 1) as u64)
     }
 
+    /// Arm the watch for one statement.
+    fn arm(&self, deadline: Option<Instant>, offload: Option<(u32, Instant)>) {
+        self.stopped.store(STOP_NONE, Ordering::Relaxed);
+        self.ticks.store(0, Ordering::Relaxed);
+        self.timeout_at.store(self.nanos(deadline), Ordering::Relaxed);
+        self.tick_budget.store(offload.map_or(u32::MAX, |(t, _)| t), Ordering::Relaxed);
+        self.offload_at.store(self.nanos(offload.map(|(_, at)| at)), Ordering::Relaxed);
+    }
+
+    fn disarm(&self) {
+        self.timeout_at.store(u64::MAX, Ordering::Relaxed);
+        self.offload_at.store(u64::MAX, Ordering::Relaxed);
+        self.tick_budget.store(u32::MAX, Ordering::Relaxed);
+    }
+
     fn check(&self) -> bool {
+        // Only the connection's own thread runs the handler: no read-modify-write needed.
+        let ticks = self.ticks.load(Ordering::Relaxed).saturating_add(1);
+        self.ticks.store(ticks, Ordering::Relaxed);
         let now = self.epoch.elapsed().as_nanos() as u64;
         let stop = if now >= self.timeout_at.load(Ordering::Relaxed) {
             STOP_TIMEOUT
-        } else if now >= self.offload_at.load(Ordering::Relaxed) {
+        } else if ticks >= self.tick_budget.load(Ordering::Relaxed) || now >= self.offload_at.load(Ordering::Relaxed) {
             STOP_OFFLOAD
         } else {
             return false;
@@ -75,8 +104,9 @@ pub(crate) struct Limits {
     pub timeout: Option<Duration>,
     /// When the statement times out.
     pub deadline: Option<Instant>,
-    /// How long it may run on the calling (async) thread; `None` when already off it.
-    pub in_place_budget: Option<Duration>,
+    /// Running on the calling (async) thread, with the in-place budget; false when
+    /// already on a blocking thread.
+    pub in_place: bool,
 }
 
 /// How a connection is opened.
@@ -93,10 +123,10 @@ pub(crate) struct LiteConn {
     conn: rusqlite::Connection,
     watch: Arc<Watch>,
     /// Column names per SQL text, shared by every row the statement returns.
-    columns: HashMap<Arc<str>, Arc<[Box<str>]>>,
+    columns: SqlMap<Arc<[Box<str>]>>,
     /// SQL texts that ran past the in-place budget here before: they go straight to a
     /// blocking thread.
-    slow: HashMap<Arc<str>, ()>,
+    slow: SqlMap<()>,
     pub(crate) opened: Instant,
     pub(crate) last_used: Instant,
 }
@@ -135,12 +165,14 @@ impl LiteConn {
             epoch: Instant::now(),
             timeout_at: AtomicU64::new(u64::MAX),
             offload_at: AtomicU64::new(u64::MAX),
+            ticks: AtomicU32::new(0),
+            tick_budget: AtomicU32::new(u32::MAX),
             stopped: AtomicU8::new(STOP_NONE),
         });
         let handler_watch = watch.clone();
         conn.progress_handler(PROGRESS_OPS, Some(move || handler_watch.check())).map_err(lite_error)?;
         let now = Instant::now();
-        Ok(LiteConn { conn, watch, columns: HashMap::new(), slow: HashMap::new(), opened: now, last_used: now })
+        Ok(LiteConn { conn, watch, columns: SqlMap::default(), slow: SqlMap::default(), opened: now, last_used: now })
     }
 
     /// True when no transaction is open on the connection.
@@ -167,8 +199,7 @@ impl LiteConn {
     pub(crate) fn run(&mut self, sql: &Arc<str>, values: &[sea_query::Value], fetch: Fetch, limits: Limits) -> Result<Fetched, RunError> {
         self.last_used = Instant::now();
         let out = self.run_inner(sql, values, fetch, limits);
-        self.watch.timeout_at.store(u64::MAX, Ordering::Relaxed);
-        self.watch.offload_at.store(u64::MAX, Ordering::Relaxed);
+        self.watch.disarm();
         match out {
             Err(RunError::Failed(e)) => match self.watch.stopped.swap(STOP_NONE, Ordering::Relaxed) {
                 STOP_TIMEOUT => {
@@ -182,10 +213,14 @@ impl LiteConn {
                 _ => Err(RunError::Failed(e)),
             },
             Ok(out) => {
-                // Slow without being stopped (a write inside a transaction, which cannot be
-                // restarted): next time, start it on a blocking thread.
-                if limits.in_place_budget.is_some_and(|b| self.last_used.elapsed() > b) {
+                let ticks = self.watch.ticks.load(Ordering::Relaxed);
+                if limits.in_place && ticks >= IN_PLACE_TICKS {
+                    // Long without being stopped (a write inside a transaction cannot be
+                    // restarted): next time, start it on a blocking thread.
                     self.mark_slow(sql);
+                } else if !limits.in_place && ticks < IN_PLACE_TICKS / 2 && self.is_slow(sql) {
+                    // Short after all (it was stopped for waiting, not for working).
+                    self.slow.remove(&**sql);
                 }
                 Ok(out)
             }
@@ -222,11 +257,8 @@ impl LiteConn {
         // Stopping a statement undoes it only when it is a read, or a write outside an
         // explicit transaction (SQLite rolls back the whole transaction otherwise).
         let restartable = read_only || self.conn.is_autocommit();
-        let started = Instant::now();
-        self.watch.stopped.store(STOP_NONE, Ordering::Relaxed);
-        self.watch.timeout_at.store(self.watch.nanos(limits.deadline), Ordering::Relaxed);
-        let offload_at = limits.in_place_budget.filter(|_| restartable).map(|b| started + b);
-        self.watch.offload_at.store(self.watch.nanos(offload_at), Ordering::Relaxed);
+        let offload = (limits.in_place && restartable).then(|| (IN_PLACE_TICKS, self.last_used + IN_PLACE_WALL));
+        self.watch.arm(limits.deadline, offload);
 
         let n = stmt.column_count();
         let columns = if n > 0 && !matches!(fetch, Fetch::Execute) {
@@ -245,26 +277,21 @@ impl LiteConn {
             None
         };
         let mut rows = stmt.raw_query();
-        let mut out = Vec::new();
+        let mut result = columns.map(LiteResult::new);
         while let Some(row) = rows.next().map_err(lite_error)? {
-            let Some(columns) = &columns else { continue };
-            let mut values = Vec::with_capacity(n);
+            let Some(result) = result.as_mut() else { continue };
             for i in 0..n {
-                values.push(owned(row.get_ref(i).map_err(lite_error)?));
+                result.push(row.get_ref(i).map_err(lite_error)?);
             }
-            out.push(DbRow::Sqlite(LiteRow { columns: columns.clone(), values: values.into_boxed_slice() }));
-            if matches!(fetch, Fetch::Optional) && !read_only {
-                // A write's RETURNING rows all come with the first step; keep stepping.
-                continue;
-            }
-            if matches!(fetch, Fetch::Optional) {
+            // A write's RETURNING rows all come with the first step: keep stepping it.
+            if matches!(fetch, Fetch::Optional) && read_only {
                 break;
             }
         }
         drop(rows);
         Ok(match fetch {
-            Fetch::All => Fetched::Rows(out),
-            Fetch::Optional => Fetched::Row(out.into_iter().next()),
+            Fetch::All => Fetched::Rows(result.map(LiteResult::into_rows).unwrap_or_default()),
+            Fetch::Optional => Fetched::Row(result.and_then(LiteResult::into_first_row)),
             Fetch::Execute => Fetched::Done(ExecResult {
                 rows_affected: if read_only { 0 } else { self.conn.changes() },
                 last_insert_id: Some(self.conn.last_insert_rowid()),
@@ -290,23 +317,24 @@ impl LiteConn {
             for (i, v) in values.iter().enumerate() {
                 stmt.raw_bind_parameter(i + 1, Bind(v)).map_err(lite_error)?;
             }
-            self.watch.stopped.store(STOP_NONE, Ordering::Relaxed);
-            self.watch.timeout_at.store(self.watch.nanos(deadline), Ordering::Relaxed);
+            self.watch.arm(deadline, None);
             let columns: Arc<[Box<str>]> = stmt.column_names().into_iter().map(Box::from).collect();
             let n = columns.len();
             let mut rows = stmt.raw_query();
             while let Some(row) = rows.next().map_err(lite_error)? {
-                let mut values = Vec::with_capacity(n);
+                let mut one = LiteResult::new(columns.clone());
                 for i in 0..n {
-                    values.push(owned(row.get_ref(i).map_err(lite_error)?));
+                    one.push(row.get_ref(i).map_err(lite_error)?);
                 }
-                if !send(Ok(DbRow::Sqlite(LiteRow { columns: columns.clone(), values: values.into_boxed_slice() }))) {
-                    return Ok(());
+                for row in one.into_rows() {
+                    if !send(Ok(row)) {
+                        return Ok(());
+                    }
                 }
             }
             Ok(())
         })();
-        self.watch.timeout_at.store(u64::MAX, Ordering::Relaxed);
+        self.watch.disarm();
         if let Err(e) = result {
             let e = match self.watch.stopped.swap(STOP_NONE, Ordering::Relaxed) {
                 STOP_TIMEOUT => Error::StatementTimeout("statement exceeded its timeout and was interrupted".into()),
@@ -314,16 +342,6 @@ impl LiteConn {
             };
             send(Err(e));
         }
-    }
-}
-
-fn owned(v: ValueRef<'_>) -> LiteValue {
-    match v {
-        ValueRef::Null => LiteValue::Null,
-        ValueRef::Integer(i) => LiteValue::Integer(i),
-        ValueRef::Real(f) => LiteValue::Real(f),
-        ValueRef::Text(t) => LiteValue::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => LiteValue::Blob(b.to_vec()),
     }
 }
 

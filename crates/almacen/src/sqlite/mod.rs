@@ -6,10 +6,10 @@
 //! are `query_only` readers (WAL mode lets them read while it writes). Transactions that
 //! may write run on the writer and start with `BEGIN IMMEDIATE`.
 //!
-//! A statement that runs longer than [`pool::IN_PLACE_BUDGET`] on the async thread is
-//! stopped by SQLite's progress handler (before it has changed anything) and run again on
-//! a blocking thread, so a long query never stalls the runtime. The same handler enforces
-//! statement timeouts.
+//! A statement that does more than about 1–2 ms of work on the async thread (counted in
+//! VM instructions, with a 25 ms wall-clock backstop) is stopped by SQLite's progress
+//! handler, before it has changed anything, and run again on a blocking thread, so a long
+//! query never stalls the runtime. The same handler enforces statement timeouts.
 
 mod bind;
 mod conn;

@@ -1,5 +1,5 @@
 //! The SQLite pool: one writer connection and a set of `query_only` readers, handed out
-//! without a round trip (a semaphore permit and a pop from a list), run in place.
+//! without a round trip (a pop from a list under a short lock), run in place.
 
 use super::conn::{Limits, LiteConn, OpenConfig, RunError};
 use crate::executor::{Fetch, Fetched, RunSettings};
@@ -8,35 +8,97 @@ use futures::stream::BoxStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// How long a statement may run on the calling thread before it is stopped and run again
-/// on a blocking thread, so one long query never stalls the other tasks of the runtime.
-pub(crate) const IN_PLACE_BUDGET: Duration = Duration::from_millis(2);
+use tokio::sync::Notify;
 
 /// Rows buffered between a streaming statement's thread and its consumer.
 const STREAM_BUFFER: usize = 256;
 
-/// A set of interchangeable connections: a semaphore bounds them, a list keeps the idle.
-/// Connections stay boxed: they move between the list, guards and blocking threads as
-/// one pointer.
-#[allow(clippy::vec_box)]
+/// A set of interchangeable connections, at most `capacity` open (idle or handed out).
+/// Taking one is a pop under a short lock; waiters are woken only when there are some.
 #[derive(Debug)]
 struct Slot {
     reader: bool,
     capacity: u32,
-    permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Box<LiteConn>>>,
+    state: Mutex<SlotState>,
+    returned: Notify,
+    waiters: AtomicUsize,
+}
+
+/// Connections stay boxed: they move between the list, guards and blocking threads as
+/// one pointer.
+#[allow(clippy::vec_box)]
+#[derive(Debug, Default)]
+struct SlotState {
+    idle: Vec<Box<LiteConn>>,
+    /// Open connections, idle or handed out.
+    open: u32,
+    closed: bool,
+}
+
+/// What a slot can give right now.
+enum Take {
+    Conn(Box<LiteConn>),
+    /// Room for one more: the caller opens it (counted as open already).
+    Open,
+    Full,
+    Closed,
 }
 
 impl Slot {
     fn new(reader: bool, capacity: u32) -> Self {
-        Slot { reader, capacity, permits: Arc::new(Semaphore::new(capacity as usize)), idle: Mutex::new(Vec::new()) }
+        Slot { reader, capacity, state: Mutex::new(SlotState::default()), returned: Notify::new(), waiters: AtomicUsize::new(0) }
     }
 
-    #[allow(clippy::vec_box)]
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Box<LiteConn>>> {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn try_take(&self) -> Take {
+        let mut st = self.state();
+        if st.closed {
+            Take::Closed
+        } else if let Some(conn) = st.idle.pop() {
+            Take::Conn(conn)
+        } else if st.open < self.capacity {
+            st.open += 1;
+            Take::Open
+        } else {
+            Take::Full
+        }
+    }
+
+    /// Put a connection back (`None`: it was closed), and wake one waiter.
+    fn give_back(&self, conn: Option<Box<LiteConn>>) {
+        {
+            let mut st = self.state();
+            match conn {
+                Some(conn) if !st.closed => st.idle.push(conn),
+                _ => st.open -= 1,
+            }
+        }
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.returned.notify_one();
+        }
+    }
+
+    /// Wait until `try_take` gives something other than `Full`.
+    async fn take(&self, timeout: Duration) -> Result<Take> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiters);
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            // Registered before looking, so a connection given back after the look wakes us.
+            returned.as_mut().enable();
+            match self.try_take() {
+                Take::Full => {}
+                other => return Ok(other),
+            }
+            if tokio::time::timeout_at(deadline, returned).await.is_err() {
+                return Err(Error::PoolTimeout(timeout));
+            }
+        }
     }
 }
 
@@ -52,8 +114,6 @@ pub(crate) struct Shared {
     /// In-memory databases live in their one connection: it is never closed early.
     keep_alive: bool,
     max_connections: u32,
-    size: AtomicUsize,
-    waiting: AtomicUsize,
     closed: AtomicBool,
 }
 
@@ -86,13 +146,14 @@ impl LitePool {
             max_lifetime: o.max_lifetime,
             keep_alive: in_memory,
             max_connections: o.max_connections,
-            size: AtomicUsize::new(0),
-            waiting: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
         });
         let writer = LiteConn::open(&shared.open, false)?;
-        shared.size.fetch_add(1, Ordering::Relaxed);
-        shared.writer.idle().push(Box::new(writer));
+        {
+            let mut st = shared.writer.state();
+            st.open = 1;
+            st.idle.push(Box::new(writer));
+        }
         spawn_reaper(&shared);
         Ok(LitePool { shared })
     }
@@ -116,52 +177,28 @@ impl LitePool {
             (Some(readers), true) => readers,
             _ => &sh.writer,
         };
-        let permit = match slot.permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(tokio::sync::TryAcquireError::Closed) => return Err(closed_error()),
-            Err(tokio::sync::TryAcquireError::NoPermits) => {
-                sh.waiting.fetch_add(1, Ordering::Relaxed);
-                let _waiting = Waiting(&sh.waiting);
-                match tokio::time::timeout(sh.acquire_timeout, slot.permits.clone().acquire_owned()).await {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(_)) => return Err(closed_error()),
-                    Err(_) => return Err(Error::PoolTimeout(sh.acquire_timeout)),
+        let take = match slot.try_take() {
+            Take::Full => slot.take(sh.acquire_timeout).await?,
+            other => other,
+        };
+        let conn = match take {
+            Take::Conn(conn) => conn,
+            Take::Open => match LiteConn::open(&sh.open, slot.reader) {
+                Ok(conn) => Box::new(conn),
+                Err(e) => {
+                    slot.give_back(None);
+                    return Err(e);
                 }
-            }
+            },
+            Take::Closed | Take::Full => return Err(closed_error()),
         };
-        if sh.closed.load(Ordering::Acquire) {
-            return Err(closed_error());
-        }
-        let conn = loop {
-            let Some(conn) = slot.idle().pop() else { break None };
-            if sh.expired(&conn) {
-                sh.size.fetch_sub(1, Ordering::Relaxed);
-                continue;
-            }
-            break Some(conn);
-        };
-        let conn = match conn {
-            Some(c) => c,
-            None => {
-                let c = LiteConn::open(&sh.open, slot.reader)?;
-                sh.size.fetch_add(1, Ordering::Relaxed);
-                Box::new(c)
-            }
-        };
-        Ok(LiteGuard {
-            pool: Some(self.clone()),
-            reader: slot.reader,
-            conn: Some(conn),
-            permit: Some(permit),
-            in_tx: false,
-            restore_query_only: false,
-        })
+        Ok(LiteGuard { pool: Some(self.clone()), reader: slot.reader, conn: Some(conn), in_tx: false, restore_query_only: false })
     }
 
     /// Run one statement outside a transaction.
     pub(crate) async fn run(&self, s: &RunSettings, stmt: Statement, fetch: Fetch) -> Result<Fetched> {
         let mut guard = self.acquire_for(&stmt.sql).await?;
-        let retry_on_writer = guard.reader.then(|| stmt.clone());
+        let retry_on_writer = (guard.reader && starts_with_keyword(&stmt.sql, "WITH")).then(|| stmt.clone());
         match s.run(crate::executor::ConnRef::Sqlite(&mut guard), stmt, fetch, false).await {
             // A statement that looked like a read but writes (`WITH … DELETE`): the reader
             // refused it (SQLITE_READONLY) before doing anything; the writer runs it.
@@ -206,28 +243,37 @@ impl LitePool {
     /// Pool statistics.
     pub(crate) fn stats(&self) -> PoolStats {
         let sh = &self.shared;
-        let idle = sh.writer.idle().len() + sh.readers.as_ref().map_or(0, |r| r.idle().len());
-        let size = sh.size.load(Ordering::Relaxed);
-        PoolStats {
-            size: size as u32,
-            idle: idle.min(size) as u32,
-            in_use: size.saturating_sub(idle) as u32,
-            waiting: sh.waiting.load(Ordering::Relaxed) as u32,
-            max_connections: sh.max_connections,
+        let (mut size, mut idle, mut waiting) = (0, 0, 0);
+        for slot in sh.slots() {
+            let st = slot.state();
+            size += st.open;
+            idle += st.idle.len() as u32;
+            waiting += slot.waiters.load(Ordering::Relaxed) as u32;
         }
+        PoolStats { size, idle, in_use: size - idle, waiting, max_connections: sh.max_connections }
     }
 
     /// Refuse new work, wait for every connection in use to come back, and close them all.
     pub(crate) async fn close(&self) {
         let sh = &self.shared;
         sh.closed.store(true, Ordering::Release);
-        for slot in std::iter::once(&sh.writer).chain(sh.readers.as_ref()) {
-            if let Ok(all) = slot.permits.acquire_many(slot.capacity).await {
-                slot.permits.close();
-                let drained: Vec<_> = std::mem::take(&mut *slot.idle());
-                sh.size.fetch_sub(drained.len(), Ordering::Relaxed);
-                drop(drained);
-                drop(all);
+        for slot in sh.slots() {
+            slot.state().closed = true;
+            // Wake waiters so they see the pool closed.
+            slot.returned.notify_waiters();
+            loop {
+                let drained = {
+                    let mut st = slot.state();
+                    let idle = std::mem::take(&mut st.idle);
+                    st.open -= idle.len() as u32;
+                    (idle, st.open)
+                };
+                drop(drained.0);
+                if drained.1 == 0 {
+                    break;
+                }
+                // Connections in use are closed as they come back.
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
     }
@@ -238,6 +284,10 @@ impl LitePool {
 }
 
 impl Shared {
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        std::iter::once(&self.writer).chain(self.readers.as_ref())
+    }
+
     /// Past its idle timeout or its maximum lifetime (never for an in-memory database).
     fn expired(&self, conn: &LiteConn) -> bool {
         !self.keep_alive
@@ -247,11 +297,11 @@ impl Shared {
 
     /// Close the idle connections that have expired.
     fn reap(&self) {
-        for slot in std::iter::once(&self.writer).chain(self.readers.as_ref()) {
-            let mut idle = slot.idle();
-            let before = idle.len();
-            idle.retain(|c| !self.expired(c));
-            self.size.fetch_sub(before - idle.len(), Ordering::Relaxed);
+        for slot in self.slots() {
+            let mut st = slot.state();
+            let before = st.idle.len();
+            st.idle.retain(|c| !self.expired(c));
+            st.open -= (before - st.idle.len()) as u32;
         }
     }
 }
@@ -283,9 +333,12 @@ fn closed_error() -> Error {
 /// Statements that can only read go to the readers: SELECT, VALUES and WITH … SELECT
 /// (a `WITH` that writes is refused by the `query_only` reader and re-run on the writer).
 fn is_read(sql: &str) -> bool {
+    starts_with_keyword(sql, "SELECT") || starts_with_keyword(sql, "VALUES") || starts_with_keyword(sql, "WITH")
+}
+
+fn starts_with_keyword(sql: &str, keyword: &str) -> bool {
     let head = sql.trim_start().as_bytes();
-    let starts = |kw: &str| head.len() >= kw.len() && head[..kw.len()].eq_ignore_ascii_case(kw.as_bytes());
-    starts("SELECT") || starts("VALUES") || starts("WITH")
+    head.len() >= keyword.len() && head[..keyword.len()].eq_ignore_ascii_case(keyword.as_bytes())
 }
 
 /// A connection taken from the pool. Dropping it rolls back an open transaction and puts
@@ -295,7 +348,6 @@ pub(crate) struct LiteGuard {
     pool: Option<LitePool>,
     reader: bool,
     pub(crate) conn: Option<Box<LiteConn>>,
-    permit: Option<OwnedSemaphorePermit>,
     /// A transaction is open on it: a statement that finds the connection back in
     /// autocommit means SQLite rolled the transaction back itself.
     pub(crate) in_tx: bool,
@@ -306,7 +358,7 @@ pub(crate) struct LiteGuard {
 impl LiteGuard {
     /// An empty guard, left behind while the connection is on a blocking thread.
     fn placeholder() -> Self {
-        LiteGuard { pool: None, reader: false, conn: None, permit: None, in_tx: false, restore_query_only: false }
+        LiteGuard { pool: None, reader: false, conn: None, in_tx: false, restore_query_only: false }
     }
 
     /// Whether this is a `query_only` reader (not the writer).
@@ -326,7 +378,7 @@ impl LiteGuard {
     /// Run a statement: in place, or on a blocking thread when it runs long.
     pub(crate) async fn run(&mut self, s: &RunSettings, stmt: Statement, fetch: Fetch, in_tx: bool) -> Result<Fetched> {
         let (timeout, _) = s.timeout_for(stmt.timeout);
-        let limits = Limits { timeout, deadline: timeout.map(|t| Instant::now() + t), in_place_budget: Some(IN_PLACE_BUDGET) };
+        let limits = Limits { timeout, deadline: timeout.map(|t| Instant::now() + t), in_place: true };
         let tx_open = self.in_tx;
         let conn = self.conn()?;
         if in_tx && tx_open && conn.is_autocommit() {
@@ -339,10 +391,10 @@ impl LiteGuard {
                 Err(RunError::Offload) => {}
             }
         }
-        // Long statement: move the connection (with its permit) to a blocking thread. If
+        // Long statement: move the connection (with its guard) to a blocking thread. If
         // this task is cancelled meanwhile, the guard still comes back to the pool there.
         let mut owned = std::mem::replace(self, LiteGuard::placeholder());
-        let limits = Limits { in_place_budget: None, ..limits };
+        let limits = Limits { in_place: false, ..limits };
         let joined = tokio::task::spawn_blocking(move || {
             let out = match owned.conn() {
                 Ok(conn) => conn.run(&stmt.sql, &stmt.values, fetch, limits),
@@ -356,7 +408,7 @@ impl LiteGuard {
         match out {
             Ok(out) => Ok(out),
             Err(RunError::Failed(e)) => Err(e),
-            Err(RunError::Offload) => unreachable!("no in-place budget off the runtime"),
+            Err(RunError::Offload) => unreachable!("no in-place budget off the async thread"),
         }
     }
 
@@ -384,14 +436,8 @@ impl Drop for LiteGuard {
         if self.restore_query_only {
             healthy &= conn.execute_batch("PRAGMA query_only = OFF").is_ok();
         }
-        if (healthy || sh.keep_alive) && !sh.closed.load(Ordering::Acquire) {
-            let slot = if self.reader { sh.readers.as_ref().unwrap_or(&sh.writer) } else { &sh.writer };
-            slot.idle().push(conn);
-        } else {
-            sh.size.fetch_sub(1, Ordering::Relaxed);
-        }
-        // The permit is released after the connection is back in the list.
-        self.permit.take();
+        let slot = if self.reader { sh.readers.as_ref().unwrap_or(&sh.writer) } else { &sh.writer };
+        slot.give_back((healthy || sh.keep_alive).then_some(conn));
     }
 }
 

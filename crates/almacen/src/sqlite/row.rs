@@ -2,49 +2,140 @@
 
 use crate::row::parse_timestamp;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use rusqlite::types::Value as LiteValue;
+use rusqlite::types::ValueRef;
 use std::sync::Arc;
 
-/// A SQLite row: the statement's column names (shared by every row of one result) and the
-/// row's values in SQLite's storage classes.
-#[derive(Debug, Clone)]
+/// The rows of one result, stored together: the cells of every row in one list and the
+/// text and bytes of every row in one buffer, so a row costs no allocation of its own.
+#[derive(Debug)]
+pub(crate) struct LiteResult {
+    columns: Arc<[Box<str>]>,
+    cells: Vec<Cell>,
+    bytes: Vec<u8>,
+}
+
+/// One value; text and blobs point into the result's byte buffer.
+#[derive(Debug, Clone, Copy)]
+enum Cell {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(usize, usize),
+    Blob(usize, usize),
+}
+
+impl LiteResult {
+    pub(crate) fn new(columns: Arc<[Box<str>]>) -> Self {
+        let width = columns.len();
+        LiteResult { columns, cells: Vec::with_capacity(width), bytes: Vec::with_capacity(64) }
+    }
+
+    /// Append the next value (row after row, column after column).
+    pub(crate) fn push(&mut self, v: ValueRef<'_>) {
+        let mut bytes = |b: &[u8]| {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(b);
+            (start, b.len())
+        };
+        let cell = match v {
+            ValueRef::Null => Cell::Null,
+            ValueRef::Integer(i) => Cell::Integer(i),
+            ValueRef::Real(f) => Cell::Real(f),
+            ValueRef::Text(t) => {
+                let (s, n) = bytes(t);
+                Cell::Text(s, n)
+            }
+            ValueRef::Blob(b) => {
+                let (s, n) = bytes(b);
+                Cell::Blob(s, n)
+            }
+        };
+        self.cells.push(cell);
+    }
+
+    /// The first row, if any.
+    pub(crate) fn into_first_row(self) -> Option<crate::DbRow> {
+        (!self.cells.is_empty()).then(|| crate::DbRow::Sqlite(LiteRow { set: Arc::new(self), start: 0 }))
+    }
+
+    /// Split the result into its rows.
+    pub(crate) fn into_rows(self) -> Vec<crate::DbRow> {
+        let width = self.columns.len().max(1);
+        let count = self.cells.len() / width;
+        let set = Arc::new(self);
+        (0..count).map(|row| crate::DbRow::Sqlite(LiteRow { set: set.clone(), start: row * width })).collect()
+    }
+}
+
+/// A SQLite row: a view of one row of a result.
+#[derive(Clone)]
 pub struct LiteRow {
-    pub(crate) columns: Arc<[Box<str>]>,
-    pub(crate) values: Box<[LiteValue]>,
+    set: Arc<LiteResult>,
+    start: usize,
 }
 
 impl LiteRow {
+    /// Number of columns.
+    pub(crate) fn len(&self) -> usize {
+        self.set.columns.len()
+    }
+
+    /// The name of column `idx`.
+    pub(crate) fn column_name(&self, idx: usize) -> &str {
+        &self.set.columns[idx]
+    }
+
     /// The value of column `idx`, or an error naming the missing index.
-    pub(crate) fn at(&self, idx: usize) -> Result<&LiteValue, String> {
-        self.values.get(idx).ok_or_else(|| format!("column index {idx} is out of range ({} columns)", self.values.len()))
+    pub(crate) fn at(&self, idx: usize) -> Result<ValueRef<'_>, String> {
+        if idx >= self.len() {
+            return Err(format!("column index {idx} is out of range ({} columns)", self.len()));
+        }
+        let bytes = |s: usize, n: usize| &self.set.bytes[s..s + n];
+        Ok(match self.set.cells[self.start + idx] {
+            Cell::Null => ValueRef::Null,
+            Cell::Integer(i) => ValueRef::Integer(i),
+            Cell::Real(f) => ValueRef::Real(f),
+            Cell::Text(s, n) => ValueRef::Text(bytes(s, n)),
+            Cell::Blob(s, n) => ValueRef::Blob(bytes(s, n)),
+        })
+    }
+}
+
+impl std::fmt::Debug for LiteRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for i in 0..self.len() {
+            m.entry(&self.column_name(i), &self.at(i).ok());
+        }
+        m.finish()
     }
 }
 
 /// A Rust type read from one SQLite value.
 pub(crate) trait LiteDecode: Sized {
-    fn lite(v: &LiteValue) -> Result<Self, String>;
+    fn lite(v: ValueRef<'_>) -> Result<Self, String>;
 }
 
-fn unexpected<T>(v: &LiteValue, want: &str) -> Result<T, String> {
+fn unexpected<T>(v: ValueRef<'_>, want: &str) -> Result<T, String> {
     match v {
-        LiteValue::Null => Err(format!("unexpected NULL, expected {want}")),
+        ValueRef::Null => Err(format!("unexpected NULL, expected {want}")),
         other => Err(format!("expected {want}, found SQLite {}", other.data_type())),
     }
 }
 
-fn text<'a>(v: &'a LiteValue, want: &str) -> Result<&'a str, String> {
+fn text<'a>(v: ValueRef<'a>, want: &str) -> Result<&'a str, String> {
     match v {
-        LiteValue::Text(s) => Ok(s),
+        ValueRef::Text(s) => std::str::from_utf8(s).map_err(|e| format!("text is not UTF-8: {e}")),
         other => unexpected(other, want),
     }
 }
 
 impl LiteDecode for i64 {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
-            LiteValue::Integer(i) => Ok(*i),
+            ValueRef::Integer(i) => Ok(i),
             // An aggregate over integers can come back as REAL (AVG, or SUM past i64).
-            LiteValue::Real(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(*f as i64),
+            ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(f as i64),
             other => unexpected(other, "an integer"),
         }
     }
@@ -53,7 +144,7 @@ impl LiteDecode for i64 {
 macro_rules! narrow_int {
     ($($t:ty),*) => {$(
         impl LiteDecode for $t {
-            fn lite(v: &LiteValue) -> Result<Self, String> {
+            fn lite(v: ValueRef<'_>) -> Result<Self, String> {
                 let i = i64::lite(v)?;
                 <$t>::try_from(i).map_err(|_| format!("{i} does not fit {}", stringify!($t)))
             }
@@ -63,106 +154,105 @@ macro_rules! narrow_int {
 narrow_int!(i8, i16, i32, u8, u16, u32, u64);
 
 impl LiteDecode for bool {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         Ok(i64::lite(v).map_err(|_| format!("expected a boolean (0 or 1), found {v:?}"))? != 0)
     }
 }
 
 impl LiteDecode for f64 {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
-            LiteValue::Real(f) => Ok(*f),
-            LiteValue::Integer(i) => Ok(*i as f64),
+            ValueRef::Real(f) => Ok(f),
+            ValueRef::Integer(i) => Ok(i as f64),
             other => unexpected(other, "a number"),
         }
     }
 }
 
 impl LiteDecode for f32 {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         f64::lite(v).map(|f| f as f32)
     }
 }
 
 impl LiteDecode for String {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         text(v, "text").map(str::to_string)
     }
 }
 
 impl LiteDecode for Vec<u8> {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
-            LiteValue::Blob(b) => Ok(b.clone()),
-            LiteValue::Text(s) => Ok(s.as_bytes().to_vec()),
+            ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b.to_vec()),
             other => unexpected(other, "bytes"),
         }
     }
 }
 
 impl LiteDecode for uuid::Uuid {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
-            LiteValue::Blob(b) => uuid::Uuid::from_slice(b).map_err(|e| e.to_string()),
-            LiteValue::Text(s) => s.parse().map_err(|e: uuid::Error| e.to_string()),
+            ValueRef::Blob(b) => uuid::Uuid::from_slice(b).map_err(|e| e.to_string()),
+            ValueRef::Text(_) => text(v, "a UUID")?.parse().map_err(|e: uuid::Error| e.to_string()),
             other => unexpected(other, "a UUID"),
         }
     }
 }
 
 impl LiteDecode for NaiveDate {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         let s = text(v, "a date")?;
         NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("{s:?} is not a date: {e}"))
     }
 }
 
 impl LiteDecode for NaiveTime {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         let s = text(v, "a time")?;
         NaiveTime::parse_from_str(s, "%H:%M:%S%.f").map_err(|e| format!("{s:?} is not a time: {e}"))
     }
 }
 
 impl LiteDecode for NaiveDateTime {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         DateTime::<Utc>::lite(v).map(|t| t.naive_utc())
     }
 }
 
 impl LiteDecode for DateTime<Utc> {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         parse_timestamp(text(v, "a timestamp")?)
     }
 }
 
 impl LiteDecode for serde_json::Value {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         serde_json::from_str(text(v, "JSON text")?).map_err(|e| e.to_string())
     }
 }
 
 impl<T: LiteDecode> LiteDecode for sqlx::types::Json<T> {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         T::lite(v).map(sqlx::types::Json)
     }
 }
 
 impl LiteDecode for rust_decimal::Decimal {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
-            LiteValue::Integer(i) => Ok((*i).into()),
-            LiteValue::Real(f) => rust_decimal::Decimal::try_from(*f).map_err(|e| e.to_string()),
-            LiteValue::Text(s) => s.parse().map_err(|e: rust_decimal::Error| e.to_string()),
+            ValueRef::Integer(i) => Ok(i.into()),
+            ValueRef::Real(f) => rust_decimal::Decimal::try_from(f).map_err(|e| e.to_string()),
+            ValueRef::Text(_) => text(v, "a decimal")?.parse().map_err(|e: rust_decimal::Error| e.to_string()),
             other => unexpected(other, "a decimal"),
         }
     }
 }
 
 impl<T: LiteDecode> LiteDecode for Option<T> {
-    fn lite(v: &LiteValue) -> Result<Self, String> {
+    fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
-            LiteValue::Null => Ok(None),
+            ValueRef::Null => Ok(None),
             other => T::lite(other).map(Some),
         }
     }

@@ -182,12 +182,12 @@ impl Database {
                 // deadlock upgrading a read lock; a read-only one runs on a reader.
                 let mut guard = p.acquire(opts.read_only).await?;
                 if opts.read_only && !guard.is_reader() {
-                    guard.batch("BEGIN; PRAGMA query_only = ON")?;
+                    guard.batch("BEGIN; PRAGMA query_only = ON").await?;
                     guard.restore_query_only = true;
                 } else if opts.read_only {
-                    guard.batch("BEGIN")?;
+                    guard.batch("BEGIN").await?;
                 } else {
-                    guard.batch("BEGIN IMMEDIATE")?;
+                    guard.batch("BEGIN IMMEDIATE").await?;
                 }
                 guard.in_tx = true;
                 (TxConn::Sqlite(guard), None)
@@ -363,7 +363,7 @@ impl Transaction {
                 drop(guard);
                 let done = match conn {
                     TxConn::Sqlite(mut g) => {
-                        let done = if g.is_autocommit() { Err(crate::sqlite::rolled_back_error()) } else { g.batch("COMMIT") };
+                        let done = if g.is_autocommit() { Err(crate::sqlite::rolled_back_error()) } else { g.batch("COMMIT").await };
                         self.shared.release();
                         return done;
                     }
@@ -386,7 +386,7 @@ impl Transaction {
                 let s = &self.shared.db.inner.settings;
                 let done = match conn {
                     TxConn::Sqlite(mut g) => {
-                        let done = if g.is_autocommit() { Ok(()) } else { g.batch("ROLLBACK") };
+                        let done = if g.is_autocommit() { Ok(()) } else { g.batch("ROLLBACK").await };
                         self.shared.release();
                         return done;
                     }

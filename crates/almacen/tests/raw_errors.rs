@@ -71,6 +71,9 @@ async fn execute_raw_returns_rows_affected(db: Database, _b: Backend) {
         .unwrap();
     assert_eq!(n, 1);
     assert_eq!(ids(&db, "items").await, vec![1, 2, 3, 4, 6]);
+    // DDL changes no rows (SQLite's own counter still holds the INSERT's 1).
+    let n = db.execute_raw("CREATE TABLE ddl_after_insert (id INTEGER PRIMARY KEY)", params! {}).await.unwrap();
+    assert_eq!(n, 0, "DDL reports no rows affected");
 }
 
 async fn fetch_all_one_optional(db: Database, _b: Backend) {

@@ -82,6 +82,39 @@ impl Watch {
     }
 }
 
+/// How long a statement waits for another connection's lock before "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+thread_local! {
+    /// False while a statement runs on the async thread: there a lock held elsewhere makes
+    /// the statement move to a blocking thread instead of waiting in place.
+    static WAIT_FOR_LOCKS: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// SQLite's busy handler: sleep and retry, on SQLite's own schedule, up to `BUSY_TIMEOUT`;
+/// give up at once on the async thread.
+fn wait_for_lock(attempt: i32) -> bool {
+    if !WAIT_FOR_LOCKS.with(|w| w.get()) {
+        return false;
+    }
+    const DELAYS_MS: [u64; 12] = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+    let i = attempt.max(0) as usize;
+    let (delay, waited) = match DELAYS_MS.get(i) {
+        Some(&d) => (d, DELAYS_MS[..i].iter().sum::<u64>()),
+        None => (100, DELAYS_MS.iter().sum::<u64>() + (i - DELAYS_MS.len()) as u64 * 100),
+    };
+    if waited + delay > BUSY_TIMEOUT.as_millis() as u64 {
+        return false;
+    }
+    std::thread::sleep(Duration::from_millis(delay));
+    true
+}
+
+/// SQLITE_BUSY: another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+}
+
 /// How a run on this connection ended without a result.
 pub(crate) enum RunError {
     /// The statement failed.
@@ -115,7 +148,6 @@ pub(crate) struct OpenConfig {
     /// A file path or SQLite URI (`file:…`); `None` for a private in-memory database.
     pub path: Option<String>,
     pub read_only_file: bool,
-    pub busy_timeout: Duration,
 }
 
 /// A SQLite connection and what almacen keeps beside it.
@@ -150,7 +182,7 @@ impl LiteConn {
             }
         }
         .map_err(|e| open_error(cfg, e))?;
-        conn.busy_timeout(cfg.busy_timeout).map_err(lite_error)?;
+        conn.busy_handler(Some(wait_for_lock)).map_err(lite_error)?;
         conn.execute_batch("PRAGMA foreign_keys = ON").map_err(lite_error)?;
         if cfg.path.is_some() && !cfg.read_only_file {
             // WAL lets readers run while the writer writes; NORMAL sync is safe with WAL.
@@ -185,10 +217,30 @@ impl LiteConn {
         !self.slow.is_empty() && self.slow.contains_key(sql)
     }
 
-    /// Run SQL without parameters and without results (BEGIN, COMMIT, PRAGMA…).
+    /// Run SQL without parameters and without results (BEGIN, COMMIT, PRAGMA…), waiting
+    /// for locks held elsewhere.
     pub(crate) fn execute_batch(&mut self, sql: &str) -> Result<(), Error> {
         self.last_used = Instant::now();
         self.conn.execute_batch(sql).map_err(lite_error)
+    }
+
+    /// [`execute_batch`](Self::execute_batch) on the async thread: `Offload` instead of
+    /// waiting when another connection holds the lock (nothing has been done then).
+    #[allow(clippy::result_large_err, reason = "see run")]
+    pub(crate) fn execute_batch_in_place(&mut self, sql: &str) -> Result<(), RunError> {
+        self.last_used = Instant::now();
+        WAIT_FOR_LOCKS.with(|w| w.set(false));
+        let out = self.conn.execute_batch(sql);
+        WAIT_FOR_LOCKS.with(|w| w.set(true));
+        match out {
+            Err(e) if is_busy(&e) => Err(RunError::Offload),
+            other => other.map_err(|e| RunError::Failed(lite_error(e))),
+        }
+    }
+
+    /// A handle that interrupts whatever statement this connection is running.
+    pub(crate) fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
+        self.conn.get_interrupt_handle()
     }
 
     /// Run one statement to the end.
@@ -198,7 +250,9 @@ impl LiteConn {
     )]
     pub(crate) fn run(&mut self, sql: &Arc<str>, values: &[sea_query::Value], fetch: Fetch, limits: Limits) -> Result<Fetched, RunError> {
         self.last_used = Instant::now();
+        WAIT_FOR_LOCKS.with(|w| w.set(!limits.in_place));
         let out = self.run_inner(sql, values, fetch, limits);
+        WAIT_FOR_LOCKS.with(|w| w.set(true));
         self.watch.disarm();
         match out {
             Err(RunError::Failed(e)) => match self.watch.stopped.swap(STOP_NONE, Ordering::Relaxed) {
@@ -239,11 +293,20 @@ impl LiteConn {
     fn run_inner(&mut self, sql: &Arc<str>, values: &[sea_query::Value], fetch: Fetch, limits: Limits) -> Result<Fetched, RunError> {
         let mut stmt = match self.conn.prepare_cached(sql) {
             Ok(stmt) => stmt,
-            // Several statements in one text (scripts, DDL): run them as a batch.
+            // Several statements in one text (scripts, DDL): run them as a batch, always on
+            // a blocking thread (stopping half-way would not undo the first statements).
             Err(rusqlite::Error::MultipleStatement) if values.is_empty() => {
+                if limits.in_place {
+                    return Err(RunError::Offload);
+                }
+                self.watch.arm(limits.deadline, None);
+                let before = self.conn.total_changes();
                 self.conn.execute_batch(sql).map_err(lite_error)?;
-                return Ok(Fetched::Done(ExecResult { rows_affected: self.conn.changes(), last_insert_id: None }));
+                let rows_affected = self.conn.total_changes() - before;
+                return Ok(Fetched::Done(ExecResult { rows_affected, last_insert_id: None }));
             }
+            // Waiting for another connection's lock must not happen on the async thread.
+            Err(e) if limits.in_place && is_busy(&e) => return Err(RunError::Offload),
             Err(e) => return Err(lite_error(e).into()),
         };
         let expected = stmt.parameter_count();
@@ -276,9 +339,12 @@ impl LiteConn {
         } else {
             None
         };
+        let changes_before = if read_only { 0 } else { self.conn.total_changes() };
         let mut rows = stmt.raw_query();
         let mut result = columns.map(LiteResult::new);
-        while let Some(row) = rows.next().map_err(lite_error)? {
+        let offload_when_busy = limits.in_place && restartable;
+        let busy_offload = |e: rusqlite::Error| if offload_when_busy && is_busy(&e) { RunError::Offload } else { lite_error(e).into() };
+        while let Some(row) = rows.next().map_err(busy_offload)? {
             let Some(result) = result.as_mut() else { continue };
             for i in 0..n {
                 result.push(row.get_ref(i).map_err(lite_error)?);
@@ -293,7 +359,9 @@ impl LiteConn {
             Fetch::All => Fetched::Rows(result.map(LiteResult::into_rows).unwrap_or_default()),
             Fetch::Optional => Fetched::Row(result.and_then(LiteResult::into_first_row)),
             Fetch::Execute => Fetched::Done(ExecResult {
-                rows_affected: if read_only { 0 } else { self.conn.changes() },
+                // `changes()` keeps the last INSERT/UPDATE/DELETE's count through DDL: count
+                // only when this statement changed rows.
+                rows_affected: if read_only || self.conn.total_changes() == changes_before { 0 } else { self.conn.changes() },
                 last_insert_id: Some(self.conn.last_insert_rowid()),
             }),
         })

@@ -220,7 +220,9 @@ impl LitePool {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<DbRow>>(STREAM_BUFFER);
         let logged = stmt.clone();
         tokio::spawn(async move {
-            let mut guard = match pool.acquire_for(&stmt.sql).await {
+            // A streamed `WITH` may write: only plain reads stream from a reader.
+            let reader = pool.shared.readers.is_some() && !starts_with_keyword(&stmt.sql, "WITH") && is_read(&stmt.sql);
+            let mut guard = match pool.acquire(reader).await {
                 Ok(g) => g,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
@@ -395,6 +397,8 @@ impl LiteGuard {
         // this task is cancelled meanwhile, the guard still comes back to the pool there.
         let mut owned = std::mem::replace(self, LiteGuard::placeholder());
         let limits = Limits { in_place: false, ..limits };
+        // If this task is dropped while the statement runs, stop the statement.
+        let mut on_cancel = InterruptOnDrop(owned.conn.as_ref().map(|c| c.interrupt_handle()));
         let joined = tokio::task::spawn_blocking(move || {
             let out = match owned.conn() {
                 Ok(conn) => conn.run(&stmt.sql, &stmt.values, fetch, limits),
@@ -403,6 +407,7 @@ impl LiteGuard {
             (owned, out)
         })
         .await;
+        on_cancel.0 = None;
         let (owned, out) = joined.map_err(|e| Error::Driver(format!("the SQLite blocking task failed: {e}")))?;
         *self = owned;
         match out {
@@ -412,9 +417,34 @@ impl LiteGuard {
         }
     }
 
-    /// Run SQL without parameters or results on this connection (BEGIN, COMMIT…).
-    pub(crate) fn batch(&mut self, sql: &str) -> Result<()> {
-        self.conn()?.execute_batch(sql)
+    /// Run SQL without parameters or results on this connection (BEGIN, COMMIT…); when
+    /// another connection holds the lock, wait for it on a blocking thread.
+    pub(crate) async fn batch(&mut self, sql: &'static str) -> Result<()> {
+        match self.conn()?.execute_batch_in_place(sql) {
+            Ok(()) => return Ok(()),
+            Err(RunError::Failed(e)) => return Err(e),
+            Err(RunError::Offload) => {}
+        }
+        let mut owned = std::mem::replace(self, LiteGuard::placeholder());
+        let (owned, out) = tokio::task::spawn_blocking(move || {
+            let out = owned.conn().and_then(|c| c.execute_batch(sql));
+            (owned, out)
+        })
+        .await
+        .map_err(|e| Error::Driver(format!("the SQLite blocking task failed: {e}")))?;
+        *self = owned;
+        out
+    }
+}
+
+/// Interrupts a connection's statement when dropped armed (its caller was cancelled).
+struct InterruptOnDrop(Option<rusqlite::InterruptHandle>);
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.interrupt();
+        }
     }
 }
 
@@ -470,7 +500,7 @@ fn open_config(o: &ConnectOptions) -> Result<OpenConfig> {
     } else {
         Some(format!("file:{path}?{}", uri_params.join("&")))
     };
-    Ok(OpenConfig { path, read_only_file, busy_timeout: Duration::from_secs(5) })
+    Ok(OpenConfig { path, read_only_file })
 }
 
 #[cfg(test)]

@@ -105,7 +105,13 @@ async fn insert_rows<M: Model>(db: &impl Executor, rows: &[M::New]) -> Result<Ve
                 values.push(v.into_sea(dialect, Some(&c.ty), c.name)?);
             }
         }
-        let sql = insert_sql::<M>(dialect, &metas, group.len());
+        let sql: Arc<str> = match cols.iter().try_fold(0u64, |mask, &i| (i < 64).then(|| mask | 1 << i)) {
+            // A single row of a given column set: the same text every time, built once.
+            Some(mask) if group.len() == 1 => {
+                cached(TypeId::of::<M>(), dialect, CachedKind::InsertOne(mask), || Ok(insert_sql::<M>(dialect, &metas, 1)))?
+            }
+            _ => insert_sql::<M>(dialect, &metas, group.len()).into(),
+        };
         if group.len() == 1 {
             // One row back: fetching it alone saves SQLite's worker a second message.
             let row = db.fetch_row(Statement::new(sql, values)).await?;
@@ -167,18 +173,32 @@ pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>
     decode_one::<M>(db.fetch_row(Statement::new(sql, values)).await?)
 }
 
-type SqlCache = RwLock<HashMap<(TypeId, Dialect), Arc<str>>>;
+/// Which statement of a model a cached SQL text is: the lookup by key, or a single-row
+/// insert of the columns in a bit mask.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum CachedKind {
+    GetByKey,
+    InsertOne(u64),
+}
 
-/// SQL text built once per (model, dialect) and shared by every later call.
-fn cached_sql(model: TypeId, dialect: Dialect, build: impl FnOnce() -> Result<String>) -> Result<Arc<str>> {
+type SqlCache = RwLock<HashMap<(TypeId, Dialect, CachedKind), Arc<str>, foldhash::fast::RandomState>>;
+
+/// SQL text built once per (model, dialect, statement) and shared by every later call.
+fn cached(model: TypeId, dialect: Dialect, kind: CachedKind, build: impl FnOnce() -> Result<String>) -> Result<Arc<str>> {
     static CACHE: OnceLock<SqlCache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(sql) = cache.read().unwrap_or_else(|p| p.into_inner()).get(&(model, dialect)) {
+    let key = (model, dialect, kind);
+    if let Some(sql) = cache.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(sql.clone());
     }
     let sql: Arc<str> = build()?.into();
-    cache.write().unwrap_or_else(|p| p.into_inner()).insert((model, dialect), sql.clone());
+    cache.write().unwrap_or_else(|p| p.into_inner()).insert(key, sql.clone());
     Ok(sql)
+}
+
+/// The lookup by key's SQL, built once per (model, dialect).
+fn cached_sql(model: TypeId, dialect: Dialect, build: impl FnOnce() -> Result<String>) -> Result<Arc<str>> {
+    cached(model, dialect, CachedKind::GetByKey, build)
 }
 
 /// Write every column of `model` to its row; [`Error::NotFound`] when the row is gone.

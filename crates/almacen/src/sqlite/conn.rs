@@ -309,13 +309,7 @@ impl LiteConn {
             Err(e) if limits.in_place && is_busy(&e) => return Err(RunError::Offload),
             Err(e) => return Err(lite_error(e).into()),
         };
-        let expected = stmt.parameter_count();
-        if expected != values.len() {
-            return Err(Error::Parameter(format!("the statement takes {expected} parameters but {} were given", values.len())).into());
-        }
-        for (i, v) in values.iter().enumerate() {
-            stmt.raw_bind_parameter(i + 1, Bind(v)).map_err(lite_error)?;
-        }
+        bind_all(&mut stmt, values)?;
         let read_only = stmt.readonly();
         // Stopping a statement undoes it only when it is a read, or a write outside an
         // explicit transaction (SQLite rolls back the whole transaction otherwise).
@@ -378,13 +372,7 @@ impl LiteConn {
         self.last_used = Instant::now();
         let result = (|| -> Result<(), Error> {
             let mut stmt = self.conn.prepare_cached(sql).map_err(lite_error)?;
-            let expected = stmt.parameter_count();
-            if expected != values.len() {
-                return Err(Error::Parameter(format!("the statement takes {expected} parameters but {} were given", values.len())));
-            }
-            for (i, v) in values.iter().enumerate() {
-                stmt.raw_bind_parameter(i + 1, Bind(v)).map_err(lite_error)?;
-            }
+            bind_all(&mut stmt, values)?;
             self.watch.arm(deadline, None);
             let columns: Arc<[Box<str>]> = stmt.column_names().into_iter().map(Box::from).collect();
             let n = columns.len();
@@ -411,6 +399,18 @@ impl LiteConn {
             send(Err(e));
         }
     }
+}
+
+/// Bind every value, after checking there is one per parameter.
+fn bind_all(stmt: &mut rusqlite::Statement<'_>, values: &[sea_query::Value]) -> Result<(), Error> {
+    let expected = stmt.parameter_count();
+    if expected != values.len() {
+        return Err(Error::Parameter(format!("the statement takes {expected} parameters but {} were given", values.len())));
+    }
+    for (i, v) in values.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, Bind(v)).map_err(lite_error)?;
+    }
+    Ok(())
 }
 
 fn open_error(cfg: &OpenConfig, e: rusqlite::Error) -> Error {

@@ -31,7 +31,7 @@ fn report(label: &str, started: Instant, n: i64) {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> almacen::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = Database::connect("sqlite::memory:").await?;
     db.create_tables(&[Item::TABLE]).await?;
     let rows: Vec<NewItem> = (0..1000).map(|i| NewItem { name: format!("item {i}"), stock: i, price: 1.5, active: true }).collect();

@@ -67,7 +67,19 @@ impl LiteResult {
     }
 }
 
-/// A SQLite row: a view of one row of a result.
+/// A SQLite row: a view of one row of a result (the rows of one result share its buffer).
+/// Read it through [`DbRow`](crate::DbRow) or [`Row`](crate::Row):
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> almacen::Result<()> {
+/// use almacen::prelude::*;
+/// use almacen::{DbRow, Statement};
+/// let db = Database::connect("sqlite::memory:").await?;
+/// let rows = db.fetch_rows(Statement::new("SELECT 7 AS n, 'x' AS s", Vec::new())).await?;
+/// assert!(matches!(rows[0], DbRow::Sqlite(_)));
+/// assert_eq!((rows[0].column_name(1), rows[0].get_as::<i64>(0)?), ("s", 7));
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct LiteRow {
     set: Arc<LiteResult>,

@@ -54,9 +54,10 @@ step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace --all-targets
 step doctest cargo test --workspace --doc
+step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 if ((${#failed[@]})); then
     printf '\n==> test.sh: FAILED steps: %s\n' "${failed[*]}"
     exit "$first_rc"
 fi
-printf '\n==> test.sh: all steps passed (fmt, clippy, test, doctest)\n'
+printf '\n==> test.sh: all steps passed (fmt, clippy, test, doctest, doc)\n'

@@ -46,7 +46,7 @@ pub async fn insert<M: Model>(db: &impl Executor, new: M::New) -> Result<M> {
 }
 
 /// Insert many rows with multi-row INSERTs, chunked under the dialect's parameter limit,
-/// and return them as stored, in input order. On a [`Database`] several chunks run in one
+/// and return them as stored, in input order. On a [`Database`](crate::Database) several chunks run in one
 /// transaction, so either every row is inserted or none is.
 pub async fn insert_many<M: Model>(db: &impl Executor, rows: Vec<M::New>) -> Result<Vec<M>> {
     if rows.is_empty() {

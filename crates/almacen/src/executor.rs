@@ -190,7 +190,13 @@ impl StatementLog {
         let timed = settings.slow_statement.is_some() || settings.echo || tracing::enabled!(target: "almacen::sql", tracing::Level::DEBUG);
         StatementLog {
             params: settings.log_parameters.then(|| format!("{:?}", stmt.values)),
-            span: tracing::debug_span!("almacen.query", db.system = settings.dialect.name(), db.statement = %sql),
+            // Only when a subscriber listens: with tracing's `log` bridge on, even a disabled
+            // span records its fields, which costs a lookup of SQLite its whole budget.
+            span: if tracing::enabled!(target: "almacen::executor", tracing::Level::DEBUG) {
+                tracing::debug_span!("almacen.query", db.system = settings.dialect.name(), db.statement = %sql)
+            } else {
+                tracing::Span::none()
+            },
             sql,
             start: timed.then(Instant::now),
         }

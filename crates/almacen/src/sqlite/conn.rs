@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 const PROGRESS_OPS: i32 = 1_000;
 /// Statements kept prepared per connection.
 const STATEMENT_CACHE: usize = 256;
-/// Column-name lists kept per connection.
-const COLUMNS_CACHE: usize = 512;
+/// SQL texts a connection remembers (column names, slowness).
+const KNOWN_CACHE: usize = 512;
 
 /// Why the progress handler stopped a statement.
 const STOP_NONE: u8 = 0;
@@ -150,15 +150,21 @@ pub(crate) struct OpenConfig {
     pub read_only_file: bool,
 }
 
+/// What a connection remembers of one SQL text.
+#[derive(Default)]
+struct Known {
+    /// Column names, shared by every row the statement returns.
+    columns: Option<Arc<[Box<str>]>>,
+    /// It did a lot of work here before: start it on a blocking thread.
+    slow: bool,
+}
+
 /// A SQLite connection and what almacen keeps beside it.
 pub(crate) struct LiteConn {
     conn: rusqlite::Connection,
     watch: Arc<Watch>,
-    /// Column names per SQL text, shared by every row the statement returns.
-    columns: SqlMap<Arc<[Box<str>]>>,
-    /// SQL texts that ran past the in-place budget here before: they go straight to a
-    /// blocking thread.
-    slow: SqlMap<()>,
+    /// What almacen knows of each SQL text run here: one lookup per statement.
+    known: SqlMap<Known>,
     pub(crate) opened: Instant,
     pub(crate) last_used: Instant,
 }
@@ -204,17 +210,12 @@ impl LiteConn {
         let handler_watch = watch.clone();
         conn.progress_handler(PROGRESS_OPS, Some(move || handler_watch.check())).map_err(lite_error)?;
         let now = Instant::now();
-        Ok(LiteConn { conn, watch, columns: SqlMap::default(), slow: SqlMap::default(), opened: now, last_used: now })
+        Ok(LiteConn { conn, watch, known: SqlMap::default(), opened: now, last_used: now })
     }
 
     /// True when no transaction is open on the connection.
     pub(crate) fn is_autocommit(&self) -> bool {
         self.conn.is_autocommit()
-    }
-
-    /// Whether `sql` ran past the in-place budget on this connection before.
-    pub(crate) fn is_slow(&self, sql: &str) -> bool {
-        !self.slow.is_empty() && self.slow.contains_key(sql)
     }
 
     /// Run SQL without parameters and without results (BEGIN, COMMIT, PRAGMA…), waiting
@@ -272,9 +273,11 @@ impl LiteConn {
                     // Long without being stopped (a write inside a transaction cannot be
                     // restarted): next time, start it on a blocking thread.
                     self.mark_slow(sql);
-                } else if !limits.in_place && ticks < IN_PLACE_TICKS / 2 && self.is_slow(sql) {
+                } else if !limits.in_place && ticks < IN_PLACE_TICKS / 2 {
                     // Short after all (it was stopped for waiting, not for working).
-                    self.slow.remove(&**sql);
+                    if let Some(known) = self.known.get_mut(&**sql) {
+                        known.slow = false;
+                    }
                 }
                 Ok(out)
             }
@@ -283,14 +286,26 @@ impl LiteConn {
     }
 
     fn mark_slow(&mut self, sql: &Arc<str>) {
-        if self.slow.len() >= COLUMNS_CACHE {
-            self.slow.clear();
+        self.known_mut(sql).slow = true;
+    }
+
+    /// The entry for `sql`, made when missing (the map is emptied when full).
+    fn known_mut(&mut self, sql: &Arc<str>) -> &mut Known {
+        if self.known.len() >= KNOWN_CACHE && !self.known.contains_key(&**sql) {
+            self.known.clear();
         }
-        self.slow.insert(sql.clone(), ());
+        self.known.entry(sql.clone()).or_default()
     }
 
     #[allow(clippy::result_large_err, reason = "see run")]
     fn run_inner(&mut self, sql: &Arc<str>, values: &[sea_query::Value], fetch: Fetch, limits: Limits) -> Result<Fetched, RunError> {
+        let (known_columns, slow) = match self.known.get(&**sql) {
+            Some(k) => (k.columns.clone(), k.slow),
+            None => (None, false),
+        };
+        if slow && limits.in_place {
+            return Err(RunError::Offload);
+        }
         let mut stmt = match self.conn.prepare_cached(sql) {
             Ok(stmt) => stmt,
             // Several statements in one text (scripts, DDL): run them as a batch, always on
@@ -319,14 +334,16 @@ impl LiteConn {
 
         let n = stmt.column_count();
         let columns = if n > 0 && !matches!(fetch, Fetch::Execute) {
-            match self.columns.get(&**sql) {
-                Some(c) => Some(c.clone()),
+            match known_columns {
+                Some(c) => Some(c),
                 None => {
                     let names: Arc<[Box<str>]> = stmt.column_names().into_iter().map(Box::from).collect();
-                    if self.columns.len() >= COLUMNS_CACHE {
-                        self.columns.clear();
+                    // (`stmt` borrows the connection, not `known`.)
+                    let known = self.known.len() < KNOWN_CACHE || self.known.contains_key(&**sql);
+                    if !known {
+                        self.known.clear();
                     }
-                    self.columns.insert(sql.clone(), names.clone());
+                    self.known.entry(sql.clone()).or_default().columns = Some(names.clone());
                     Some(names)
                 }
             }

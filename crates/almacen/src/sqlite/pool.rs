@@ -386,12 +386,11 @@ impl LiteGuard {
         if in_tx && tx_open && conn.is_autocommit() {
             return Err(rolled_back_error());
         }
-        if !conn.is_slow(&stmt.sql) {
-            match conn.run(&stmt.sql, &stmt.values, fetch, limits) {
-                Ok(out) => return Ok(out),
-                Err(RunError::Failed(e)) => return Err(e),
-                Err(RunError::Offload) => {}
-            }
+        // In place first; a statement known to be long answers `Offload` at once.
+        match conn.run(&stmt.sql, &stmt.values, fetch, limits) {
+            Ok(out) => return Ok(out),
+            Err(RunError::Failed(e)) => return Err(e),
+            Err(RunError::Offload) => {}
         }
         // Long statement: move the connection (with its guard) to a blocking thread. If
         // this task is cancelled meanwhile, the guard still comes back to the pool there.

@@ -392,28 +392,14 @@ impl LiteGuard {
             Err(RunError::Failed(e)) => return Err(e),
             Err(RunError::Offload) => {}
         }
-        // Long statement: move the connection (with its guard) to a blocking thread. If
-        // this task is cancelled meanwhile, the guard still comes back to the pool there.
-        let mut owned = std::mem::replace(self, LiteGuard::placeholder());
+        // Long statement: run it again on a blocking thread.
         let limits = Limits { in_place: false, ..limits };
-        // If this task is dropped while the statement runs, stop the statement.
-        let mut on_cancel = InterruptOnDrop(owned.conn.as_ref().map(|c| c.interrupt_handle()));
-        let joined = tokio::task::spawn_blocking(move || {
-            let out = match owned.conn() {
-                Ok(conn) => conn.run(&stmt.sql, &stmt.values, fetch, limits),
-                Err(e) => Err(RunError::Failed(e)),
-            };
-            (owned, out)
-        })
-        .await;
-        on_cancel.0 = None;
-        let (owned, out) = joined.map_err(|e| Error::Driver(format!("the SQLite blocking task failed: {e}")))?;
-        *self = owned;
-        match out {
+        self.on_blocking_thread(move |conn| match conn.run(&stmt.sql, &stmt.values, fetch, limits) {
             Ok(out) => Ok(out),
             Err(RunError::Failed(e)) => Err(e),
             Err(RunError::Offload) => unreachable!("no in-place budget off the async thread"),
-        }
+        })
+        .await?
     }
 
     /// Run SQL without parameters or results on this connection (BEGIN, COMMIT…); when
@@ -424,13 +410,22 @@ impl LiteGuard {
             Err(RunError::Failed(e)) => return Err(e),
             Err(RunError::Offload) => {}
         }
+        self.on_blocking_thread(move |conn| conn.execute_batch(sql)).await?
+    }
+
+    /// Run `f` on this guard's connection on a blocking thread. The guard moves with it, so
+    /// if this task is cancelled meanwhile the connection still returns to the pool there;
+    /// and the statement is interrupted.
+    async fn on_blocking_thread<T: Send + 'static>(&mut self, f: impl FnOnce(&mut LiteConn) -> T + Send + 'static) -> Result<T> {
         let mut owned = std::mem::replace(self, LiteGuard::placeholder());
-        let (owned, out) = tokio::task::spawn_blocking(move || {
-            let out = owned.conn().and_then(|c| c.execute_batch(sql));
+        let mut on_cancel = InterruptOnDrop(owned.conn.as_ref().map(|c| c.interrupt_handle()));
+        let joined = tokio::task::spawn_blocking(move || {
+            let out = owned.conn().map(f);
             (owned, out)
         })
-        .await
-        .map_err(|e| Error::Driver(format!("the SQLite blocking task failed: {e}")))?;
+        .await;
+        on_cancel.0 = None;
+        let (owned, out) = joined.map_err(|e| Error::Driver(format!("the SQLite blocking task failed: {e}")))?;
         *self = owned;
         out
     }

@@ -297,6 +297,7 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
             sqlx::pool::PoolOptions::new()
                 .max_connections(options.max_connections)
                 .test_before_acquire(false)
+                .after_connect(|conn, _| Box::pin(async move { sqlx::Executor::execute(conn, "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO')").await.map(|_| ()) }))
                 .connect(options.driver_url())
                 .await
                 .unwrap(),

@@ -241,6 +241,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut new_fields = Vec::new();
     let mut new_defaults = Vec::new();
     let mut new_values = Vec::new();
+    let mut new_moves = Vec::new();
     for (i, f) in fields.iter().enumerate() {
         let ident = &f.ident;
         let ty = &f.ty;
@@ -312,6 +313,11 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     out.push((#i, ::almacen::SqlType::to_value(v)));
                 }
             });
+            new_moves.push(quote! {
+                if let ::core::option::Option::Some(v) = self.#ident {
+                    out.push((#i, ::almacen::SqlType::into_value(v)));
+                }
+            });
         } else {
             new_fields.push(quote!(#field_vis #ident: #ty));
             match &f.attrs.default {
@@ -319,6 +325,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 None => new_defaults.push(quote!(#ident: ::core::default::Default::default())),
             }
             new_values.push(quote!(out.push((#i, ::almacen::SqlType::to_value(&self.#ident)));));
+            new_moves.push(quote!(out.push((#i, ::almacen::SqlType::into_value(self.#ident)));));
         }
     }
 
@@ -342,6 +349,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     };
 
     let new_name = format_ident!("New{}", name);
+    let new_count = new_values.len();
     let new_doc = format!(
         "Insert input for [`{name}`]: every field the database does not generate; fields with a server default are `Option`s (None lets the database fill them in)."
     );
@@ -372,9 +380,12 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
         impl ::almacen::NewRecord<#name> for #new_name {
             fn insert_values(&self) -> ::std::vec::Vec<(usize, ::almacen::Value)> {
-                let mut out = ::std::vec::Vec::new();
+                let mut out = ::std::vec::Vec::with_capacity(#new_count);
                 #(#new_values)*
                 out
+            }
+            fn push_insert_values(self, out: &mut ::std::vec::Vec<(usize, ::almacen::Value)>) {
+                #(#new_moves)*
             }
         }
 

@@ -42,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..1000 {
         rs.execute("INSERT INTO items (name, stock, price, active) VALUES (?1, ?2, 1.5, 1)", (format!("item {i}"), i)).unwrap();
     }
-    let sql = "SELECT \"id\", \"name\", \"stock\", \"price\", \"active\" FROM \"items\" WHERE \"id\" = ? LIMIT 1";
+    let sql = "SELECT \"id\", \"name\", \"stock\", \"price\", \"active\" FROM \"items\" WHERE \"id\" = ?";
 
     let n = n();
     for _ in 0..2 {

@@ -210,6 +210,14 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
 pub trait NewRecord<M: Model>: Send + Sync {
     /// The columns to insert, as (index into `M::TABLE.columns`, value).
     fn insert_values(&self) -> Vec<(usize, Value)>;
+    /// Append [`insert_values`](Self::insert_values) to `out`, by move: text, bytes and
+    /// JSON are not copied (a batch of rows shares one list).
+    fn push_insert_values(self, out: &mut Vec<(usize, Value)>)
+    where
+        Self: Sized,
+    {
+        out.extend(self.insert_values())
+    }
 }
 
 /// A struct decoded from a result row by column name, for selecting into a struct other

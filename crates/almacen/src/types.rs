@@ -33,6 +33,10 @@ pub trait SqlType: Sized + Send + Sync + 'static {
     type Inner: SqlType;
     /// This value as a dialect-neutral [`Value`].
     fn to_value(&self) -> Value;
+    /// [`to_value`](Self::to_value) by move: text, bytes and JSON are not copied.
+    fn into_value(self) -> Value {
+        self.to_value()
+    }
     /// Convert a [`Value`] (from raw SQL or an aggregate) into this type.
     fn from_value(v: Value) -> std::result::Result<Self, String>;
     /// Decode column `idx` of a row whose column has type `ty`.
@@ -129,6 +133,9 @@ impl SqlType for String {
     fn to_value(&self) -> Value {
         Value::Text(self.clone())
     }
+    fn into_value(self) -> Value {
+        Value::Text(self)
+    }
     fn from_value(v: Value) -> std::result::Result<Self, String> {
         match v {
             Value::Text(s) => Ok(s),
@@ -145,6 +152,9 @@ impl SqlType for Vec<u8> {
     type Inner = Vec<u8>;
     fn to_value(&self) -> Value {
         Value::Bytes(self.clone())
+    }
+    fn into_value(self) -> Value {
+        Value::Bytes(self)
     }
     fn from_value(v: Value) -> std::result::Result<Self, String> {
         match v {
@@ -261,6 +271,9 @@ impl SqlType for serde_json::Value {
     fn to_value(&self) -> Value {
         Value::Json(self.clone())
     }
+    fn into_value(self) -> Value {
+        Value::Json(self)
+    }
     fn from_value(v: Value) -> std::result::Result<Self, String> {
         match v {
             Value::Json(j) => Ok(j),
@@ -280,6 +293,12 @@ impl<T: SqlType> SqlType for Option<T> {
     fn to_value(&self) -> Value {
         match self {
             Some(v) => v.to_value(),
+            None => Value::Null(T::COLUMN_TYPE.kind()),
+        }
+    }
+    fn into_value(self) -> Value {
+        match self {
+            Some(v) => v.into_value(),
             None => Value::Null(T::COLUMN_TYPE.kind()),
         }
     }

@@ -129,7 +129,14 @@ impl Value {
         Ok(match self {
             Value::Null(kind) => null_of(*kind, dialect, column),
             Value::Bool(b) => S::Bool(Some(*b)),
-            Value::Int(i) => S::BigInt(Some(*i)),
+            // Bound as the column's own width, as a hand-written query would: the server
+            // then has no cast to make per row. (PostgreSQL keeps the parameter types a
+            // statement was first prepared with, so one column always binds one width.)
+            Value::Int(i) => match column {
+                Some(ColumnType::Integer) => S::Int(Some(i32::try_from(*i).map_err(|_| out_of_range(*i, "integer", name))?)),
+                Some(ColumnType::SmallInt) => S::SmallInt(Some(i16::try_from(*i).map_err(|_| out_of_range(*i, "smallint", name))?)),
+                _ => S::BigInt(Some(*i)),
+            },
             Value::Float(f) => {
                 if !f.is_finite() {
                     return Err(Error::invalid(name, format!("{f} is not a finite number")));
@@ -225,12 +232,17 @@ pub(crate) fn scaled_decimal(d: Decimal, scale: u32, name: &str) -> Result<i64> 
 }
 
 /// Text must not contain U+0000 and must fit the column's `max_len` (in characters).
+fn out_of_range(i: i64, column_type: &str, name: &str) -> Error {
+    Error::invalid(name, format!("{i} is out of range for a {column_type} column"))
+}
+
 fn check_text(s: &str, column: Option<&ColumnType>, name: &str) -> Result<()> {
     if s.contains('\0') {
         return Err(Error::invalid(name, "text contains a NUL character (U+0000)"));
     }
     if let Some(ColumnType::Text { max_len: Some(max) }) = column {
-        let len = s.chars().count();
+        // Bytes bound characters from above: count characters only when it could matter.
+        let len = if s.len() <= *max as usize { 0 } else { s.chars().count() };
         if len > *max as usize {
             return Err(Error::invalid(name, format!("text of {len} characters exceeds the maximum of {max}")));
         }
@@ -278,7 +290,13 @@ fn null_of(kind: Kind, dialect: Dialect, column: Option<&ColumnType>) -> sea_que
     };
     match (kind, dialect) {
         (Kind::Bool, _) => S::Bool(None),
-        (Kind::Int, _) => S::BigInt(None),
+        // The same width as a value of the column (see `convert`): PostgreSQL keeps the
+        // parameter types a statement was first prepared with.
+        (Kind::Int, _) => match column {
+            Some(ColumnType::Integer) => S::Int(None),
+            Some(ColumnType::SmallInt) => S::SmallInt(None),
+            _ => S::BigInt(None),
+        },
         (Kind::Float, _) => S::Double(None),
         (Kind::Decimal, Dialect::Sqlite) => S::BigInt(None),
         (Kind::Decimal, _) => S::Decimal(None),

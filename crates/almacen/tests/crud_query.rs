@@ -275,6 +275,20 @@ async fn insert_many_is_atomic_across_chunks(db: Database, _b: Backend) {
     assert!(matches!(err, Error::UniqueViolation(_)), "unexpected error: {err:?}");
     assert_eq!(BulkRow::select().count(&db).await.unwrap(), 0);
 
+    // Rows naming different columns (one sets a server-default column) take one statement
+    // per run of rows, even under the chunk limit: a failure in the last leaves nothing.
+    db.create_tables(&[Item::TABLE]).await.unwrap();
+    let mut with_views = new_item("V2", "Views", "x", 2, "2.00", None, None);
+    with_views.views = Some(9);
+    let mixed = vec![
+        new_item("V1", "One", "x", 1, "1.00", None, None),
+        with_views,
+        new_item("V1", "Duplicate of the first", "x", 3, "3.00", None, None),
+    ];
+    let err = Item::insert_many(&db, mixed).await.unwrap_err();
+    assert!(matches!(err, Error::UniqueViolation(_)), "unexpected error: {err:?}");
+    assert_eq!(Item::select().count(&db).await.unwrap(), 0, "no row of a failed mixed insert_many stays");
+
     // The database is still usable afterwards.
     let ok = BulkRow::insert_many(&db, bulk(3, "g")).await.unwrap();
     assert_eq!(ok.len(), 3);

@@ -26,6 +26,12 @@ fn n() -> i64 {
     std::env::var("SQLITE_OVERHEAD_N").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
 }
 
+/// Whether to run layer `name` (`SQLITE_OVERHEAD_LAYERS=rusqlite,fetch_row,decode,get`; all
+/// when unset), so callgrind can count one layer alone.
+fn layer(name: &str) -> bool {
+    std::env::var("SQLITE_OVERHEAD_LAYERS").map_or(true, |v| v.split(',').any(|l| l == name))
+}
+
 fn report(label: &str, started: Instant, n: i64) {
     println!("{label:<44} {:>7.0} ns/op", started.elapsed().as_nanos() as f64 / n as f64);
 }
@@ -44,10 +50,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let sql = "SELECT \"id\", \"name\", \"stock\", \"price\", \"active\" FROM \"items\" WHERE \"id\" = ?";
 
-    let n = n();
+    let all = n();
+    // Layers not asked for run zero times.
+    let n = |name: &str| if layer(name) { all } else { 0 };
+    let stmt_sql: std::sync::Arc<str> = sql.into();
     for _ in 0..2 {
         let t = Instant::now();
-        for i in 0..n {
+        for i in 0..n("rusqlite") {
             let mut st = rs.prepare_cached(sql).unwrap();
             let item = st
                 .query_row([i % 1000 + 1], |r| {
@@ -56,29 +65,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap();
             std::hint::black_box(item);
         }
-        report("rusqlite prepare_cached + query_row", t, n);
+        report("rusqlite prepare_cached + query_row", t, all);
 
-        let stmt_sql: std::sync::Arc<str> = sql.into();
         let t = Instant::now();
-        for i in 0..n {
+        for i in 0..n("fetch_row") {
             let stmt = Statement::new(stmt_sql.clone(), vec![sea_query::Value::BigInt(Some(i % 1000 + 1))]);
             std::hint::black_box(db.fetch_row(stmt).await?);
         }
-        report("almacen Executor::fetch_row (no decode)", t, n);
+        report("almacen Executor::fetch_row (no decode)", t, all);
 
         let t = Instant::now();
-        for i in 0..n {
+        for i in 0..n("decode") {
             let stmt = Statement::new(stmt_sql.clone(), vec![sea_query::Value::BigInt(Some(i % 1000 + 1))]);
             let row = db.fetch_row(stmt).await?.unwrap();
             std::hint::black_box(<Item as almacen::Model>::decode(&row, 0)?);
         }
-        report("almacen fetch_row + Model::decode", t, n);
+        report("almacen fetch_row + Model::decode", t, all);
 
         let t = Instant::now();
-        for i in 0..n {
+        for i in 0..n("get") {
             std::hint::black_box(Item::get(&db, i % 1000 + 1).await?);
         }
-        report("almacen Item::get", t, n);
+        report("almacen Item::get", t, all);
         println!();
     }
     Ok(())

@@ -234,13 +234,20 @@ impl Database {
         let s = &self.inner.settings;
         match &self.inner.pool {
             Pool::Sqlite(p) => p.run(s, stmt, fetch).await,
+            // Boxed: SQLite's path, in place, should not carry (and copy) these futures.
             Pool::Postgres(p) => {
-                let (mut c, _in_use) = self.acquire(p).await?;
-                s.run(ConnRef::Postgres(&mut c), stmt, fetch, false).await
+                Box::pin(async move {
+                    let (mut c, _in_use) = self.acquire(p).await?;
+                    s.run(ConnRef::Postgres(&mut c), stmt, fetch, false).await
+                })
+                .await
             }
             Pool::MySql(p) => {
-                let (mut c, _in_use) = self.acquire(p).await?;
-                s.run(ConnRef::MySql(&mut c), stmt, fetch, false).await
+                Box::pin(async move {
+                    let (mut c, _in_use) = self.acquire(p).await?;
+                    s.run(ConnRef::MySql(&mut c), stmt, fetch, false).await
+                })
+                .await
             }
         }
     }

@@ -1058,3 +1058,44 @@ async fn lock_wait_for_another_pool_does_not_stall_the_runtime() {
     let _one = ONE_AT_A_TIME.lock().await;
     on_file("", lock_wait).await
 }
+
+/// A connection reuses its last result buffer once every row of it is gone: rows still held
+/// keep their values while later statements run on the same connection, whatever their size.
+async fn rows_outlive_later_statements(db: Database, _b: Backend) {
+    db.execute_raw("CREATE TABLE r (id INTEGER PRIMARY KEY, name TEXT, n REAL)", params! {}).await.unwrap();
+    db.execute_raw(&format!("INSERT INTO r (id, name, n) SELECT x, 'name ' || x, x / 2.0 FROM ({})", series(3000)), params! {})
+        .await
+        .unwrap();
+    let one = |id: i64| db.fetch_one_raw("SELECT id, name, n FROM r WHERE id = :id", params! { "id" => id });
+    let held = one(7).await.unwrap();
+    let page = db.fetch_all_raw("SELECT id, name FROM r WHERE id > :a ORDER BY id LIMIT 20", params! { "a" => 100 }).await.unwrap();
+    // A result too large to keep, then small ones again.
+    let all = db.fetch_all_raw("SELECT id, name FROM r ORDER BY id", params! {}).await.unwrap();
+    for id in [8, 9, 10] {
+        let row = one(id).await.unwrap();
+        assert_eq!(row.get::<String>("name").unwrap(), format!("name {id}"));
+    }
+    assert_eq!((held.get::<i64>("id").unwrap(), held.get::<String>("name").unwrap()), (7, "name 7".to_string()));
+    assert_eq!(held.get::<f64>("n").unwrap(), 3.5);
+    assert_eq!(page.len(), 20);
+    for (i, row) in page.iter().enumerate() {
+        assert_eq!(row.get::<String>("name").unwrap(), format!("name {}", 101 + i));
+    }
+    assert_eq!(all.len(), 3000);
+    assert_eq!(all[2999].get::<String>("name").unwrap(), "name 3000");
+    drop((held, page, all));
+    // Once nothing holds a result, the next statements still read right.
+    for id in [1, 2999] {
+        assert_eq!(one(id).await.unwrap().get::<String>("name").unwrap(), format!("name {id}"));
+    }
+}
+
+#[tokio::test]
+async fn rows_outlive_later_statements_on_a_file() {
+    on_file("", rows_outlive_later_statements).await
+}
+
+#[tokio::test]
+async fn rows_outlive_later_statements_in_memory() {
+    rows_outlive_later_statements(Database::connect("sqlite::memory:").await.unwrap(), Backend::Sqlite).await
+}

@@ -3,7 +3,7 @@
 //! to a blocking thread.
 
 use super::bind::Bind;
-use super::row::LiteResult;
+use super::row::{LiteResult, ResultBuffer};
 use crate::executor::{Fetch, Fetched};
 use crate::{DbErrorInfo, DbRow, Error, ExecResult};
 /// Maps keyed by SQL text hash it on every statement: a fast hasher matters here.
@@ -165,6 +165,8 @@ pub(crate) struct LiteConn {
     watch: Arc<Watch>,
     /// What almacen knows of each SQL text run here: one lookup per statement.
     known: SqlMap<Known>,
+    /// The last result, reused when its rows are gone.
+    results: ResultBuffer,
     pub(crate) opened: Instant,
     pub(crate) last_used: Instant,
 }
@@ -210,7 +212,7 @@ impl LiteConn {
         let handler_watch = watch.clone();
         conn.progress_handler(PROGRESS_OPS, Some(move || handler_watch.check())).map_err(lite_error)?;
         let now = Instant::now();
-        Ok(LiteConn { conn, watch, known: SqlMap::default(), opened: now, last_used: now })
+        Ok(LiteConn { conn, watch, known: SqlMap::default(), results: ResultBuffer::default(), opened: now, last_used: now })
     }
 
     /// True when no transaction is open on the connection.
@@ -352,7 +354,7 @@ impl LiteConn {
         };
         let changes_before = if read_only { 0 } else { self.conn.total_changes() };
         let mut rows = stmt.raw_query();
-        let mut result = columns.map(LiteResult::new);
+        let mut result = columns.map(|c| self.results.start(c));
         let offload_when_busy = limits.in_place && restartable;
         let busy_offload = |e: rusqlite::Error| if offload_when_busy && is_busy(&e) { RunError::Offload } else { lite_error(e).into() };
         while let Some(row) = rows.next().map_err(busy_offload)? {
@@ -366,9 +368,12 @@ impl LiteConn {
             }
         }
         drop(rows);
+        let filled = result.is_some();
         Ok(match fetch {
-            Fetch::All => Fetched::Rows(result.map(LiteResult::into_rows).unwrap_or_default()),
-            Fetch::Optional => Fetched::Row(result.and_then(LiteResult::into_first_row)),
+            Fetch::All if filled => Fetched::Rows(self.results.rows()),
+            Fetch::All => Fetched::Rows(Vec::new()),
+            Fetch::Optional if filled => Fetched::Row(self.results.first_row()),
+            Fetch::Optional => Fetched::Row(None),
             Fetch::Execute => Fetched::Done(ExecResult {
                 // `changes()` keeps the last INSERT/UPDATE/DELETE's count through DDL: count
                 // only when this statement changed rows.

@@ -201,12 +201,16 @@ impl LitePool {
         let retry_on_writer = (guard.reader && starts_with_keyword(&stmt.sql, "WITH")).then(|| stmt.clone());
         match s.run(crate::executor::ConnRef::Sqlite(&mut guard), stmt, fetch, false).await {
             // A statement that looked like a read but writes (`WITH … DELETE`): the reader
-            // refused it (SQLITE_READONLY) before doing anything; the writer runs it.
+            // refused it (SQLITE_READONLY) before doing anything; the writer runs it. (Boxed:
+            // a second statement future would double the size of every lookup's future.)
             Err(Error::Database(info)) if info.code.as_deref() == Some("8") && retry_on_writer.is_some() => {
                 drop(guard);
-                let mut writer = self.acquire(false).await?;
                 let stmt = retry_on_writer.expect("checked above");
-                s.run(crate::executor::ConnRef::Sqlite(&mut writer), stmt, fetch, false).await
+                Box::pin(async move {
+                    let mut writer = self.acquire(false).await?;
+                    s.run(crate::executor::ConnRef::Sqlite(&mut writer), stmt, fetch, false).await
+                })
+                .await
             }
             other => other,
         }

@@ -53,17 +53,62 @@ impl LiteResult {
         self.cells.push(cell);
     }
 
-    /// The first row, if any.
-    pub(crate) fn into_first_row(self) -> Option<crate::DbRow> {
-        (!self.cells.is_empty()).then(|| crate::DbRow::Sqlite(LiteRow { set: Arc::new(self), start: 0 }))
-    }
-
     /// Split the result into its rows.
     pub(crate) fn into_rows(self) -> Vec<crate::DbRow> {
-        let width = self.columns.len().max(1);
-        let count = self.cells.len() / width;
-        let set = Arc::new(self);
-        (0..count).map(|row| crate::DbRow::Sqlite(LiteRow { set: set.clone(), start: row * width })).collect()
+        rows_of(&Arc::new(self))
+    }
+
+    /// Small enough to keep for the next statement.
+    fn reusable(&self) -> bool {
+        self.cells.capacity() <= REUSE_CELLS && self.bytes.capacity() <= REUSE_BYTES
+    }
+}
+
+fn rows_of(set: &Arc<LiteResult>) -> Vec<crate::DbRow> {
+    let width = set.columns.len().max(1);
+    (0..set.cells.len() / width).map(|row| crate::DbRow::Sqlite(LiteRow { set: set.clone(), start: row * width })).collect()
+}
+
+/// The largest result (cells, bytes of text) a connection keeps to reuse.
+const REUSE_CELLS: usize = 1024;
+const REUSE_BYTES: usize = 16 * 1024;
+
+/// The result a connection fills for its next statement: the previous one again when every
+/// row of it has been dropped (a lookup then allocates nothing for its result).
+#[derive(Debug, Default)]
+pub(crate) struct ResultBuffer(Option<Arc<LiteResult>>);
+
+impl ResultBuffer {
+    /// An empty result with these columns, to fill.
+    pub(crate) fn start(&mut self, columns: Arc<[Box<str>]>) -> &mut LiteResult {
+        let reuse = self.0.as_mut().and_then(Arc::get_mut).is_some_and(|r| r.reusable());
+        if !reuse {
+            self.0 = Some(Arc::new(LiteResult::new(columns)));
+            return Arc::get_mut(self.0.as_mut().expect("just set")).expect("not shared yet");
+        }
+        let r = Arc::get_mut(self.0.as_mut().expect("checked")).expect("checked");
+        r.cells.clear();
+        r.bytes.clear();
+        r.columns = columns;
+        r
+    }
+
+    /// The rows of the result filled since [`start`](Self::start).
+    pub(crate) fn rows(&mut self) -> Vec<crate::DbRow> {
+        self.shared().map(|set| rows_of(&set)).unwrap_or_default()
+    }
+
+    /// The first row of the result filled since [`start`](Self::start), if any.
+    pub(crate) fn first_row(&mut self) -> Option<crate::DbRow> {
+        self.shared().filter(|set| !set.cells.is_empty()).map(|set| crate::DbRow::Sqlite(LiteRow { set, start: 0 }))
+    }
+
+    /// The result to hand out; a large one is not kept.
+    fn shared(&mut self) -> Option<Arc<LiteResult>> {
+        match &self.0 {
+            Some(set) if set.reusable() => Some(set.clone()),
+            _ => self.0.take(),
+        }
     }
 }
 

@@ -100,7 +100,7 @@ pub use uuid;
 
 /// Everything a service module usually needs: `use almacen::prelude::*;`.
 pub mod prelude {
-    pub use crate::query::{Select, avg, count, count_all, max, min, sum};
+    pub use crate::query::{CursorKey, KeysetPage, Page, Select, avg, count, count_all, max, min, sum};
     pub use crate::{
         Column, Condition, Database, DbEnum, Error, Executor, FromRow, IsolationLevel, Model, Order, Params, RetryPolicy, Row, Transaction,
         TxOptions, Value, params,

@@ -11,8 +11,10 @@
 //! let _ = Item::STOCK.lt("many"); // a &str is not an i32
 //! ```
 
+mod page;
 mod select;
 
+pub use page::{CursorKey, KeysetPage, MAX_PAGE_SIZE, Page};
 pub(crate) use select::build;
 pub use select::{Select, SelectAs};
 

@@ -233,6 +233,11 @@ impl<M: Model> Select<M> {
 
     clause_methods!();
 
+    /// The order keys so far.
+    pub(super) fn order_keys(&self) -> &[Order] {
+        &self.clauses.order
+    }
+
     /// Select chosen columns and aggregates instead of whole rows, e.g.
     /// `.columns([Item::NAME.into(), count_all().into()])`, then decode into a tuple or a
     /// `#[derive(FromRow)]` struct.

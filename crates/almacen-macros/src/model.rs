@@ -20,6 +20,8 @@ struct FieldAttrs {
     server_default: Option<TokenStream>,
     references: Option<(String, String)>,
     on_delete: Option<String>,
+    /// `created_at`, `updated_at`, `version` or `soft_delete`.
+    managed: Option<&'static str>,
 }
 
 struct Field {
@@ -51,6 +53,18 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
         attr.parse_nested_meta(|meta| {
             let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
             match key.as_str() {
+                role @ ("created_at" | "updated_at" | "version" | "soft_delete") => {
+                    let role = match role {
+                        "created_at" => "created_at",
+                        "updated_at" => "updated_at",
+                        "version" => "version",
+                        _ => "soft_delete",
+                    };
+                    if let Some(other) = a.managed {
+                        return Err(meta.error(format!("field `{ident}`: {other} and {role} cannot both mark one field")));
+                    }
+                    a.managed = Some(role);
+                }
                 "primary_key" => a.primary_key = true,
                 "auto" => a.auto = true,
                 "unique" => a.unique = true,
@@ -103,7 +117,7 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
                 }
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown model attribute `{}` on field `{ident}` (expected primary_key, auto, column, max_len, decimal, sql_type, unique, index, default, server_default, references, on_delete)",
+                        "unknown model attribute `{}` on field `{ident}` (expected primary_key, auto, column, max_len, decimal, sql_type, unique, index, default, server_default, references, on_delete, created_at, updated_at, version, soft_delete)",
                         meta.path.get_ident().map(|i| i.to_string()).unwrap_or_else(|| "?".into())
                     )));
                 }
@@ -120,11 +134,50 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
     if a.on_delete.is_some() && a.references.is_none() {
         return Err(syn::Error::new(f.span(), format!("field `{ident}`: on_delete needs references = \"table.column\"")));
     }
+    if let Some(role) = a.managed {
+        check_managed(&ident, &f.ty, role, &a)?;
+    }
     if a.auto && a.default.is_some() {
         return Err(syn::Error::new(f.span(), format!("field `{ident}`: an auto column cannot have a client default")));
     }
     let column = a.column.clone().unwrap_or_else(|| ident.to_string());
     Ok(Field { ident, ty: f.ty.clone(), attrs: a, column })
+}
+
+/// The last path segment of a type and its first generic argument, e.g. `Option<DateTime<Utc>>`
+/// gives ("Option", Some(DateTime<Utc>)).
+fn type_head(ty: &Type) -> Option<(String, Option<&Type>)> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    let arg = match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    };
+    Some((last.ident.to_string(), arg))
+}
+
+/// A managed field must have the type its role needs and no attribute that contradicts it.
+fn check_managed(ident: &syn::Ident, ty: &Type, role: &str, a: &FieldAttrs) -> syn::Result<()> {
+    let head = type_head(ty);
+    let head = head.as_ref().map(|(h, arg)| (h.as_str(), arg.and_then(type_head).map(|(inner, _)| inner)));
+    let (fits, wanted) = match role {
+        "created_at" | "updated_at" => (matches!(head, Some(("DateTime", _))), "DateTime<Utc>"),
+        "version" => (matches!(head, Some(("i32" | "i64", _))), "i32 or i64"),
+        _ => (matches!(head.as_ref(), Some(("Option", Some(inner))) if inner == "DateTime"), "Option<DateTime<Utc>>"),
+    };
+    if !fits {
+        return Err(syn::Error::new(ty.span(), format!("field `{ident}`: a {role} field must be {wanted}")));
+    }
+    if a.primary_key || a.auto || a.default.is_some() || a.server_default.is_some() {
+        return Err(syn::Error::new(
+            ident.span(),
+            format!("field `{ident}`: a {role} field is filled in by almacen; it cannot also be a key or have a default"),
+        ));
+    }
+    Ok(())
 }
 
 fn column_type(f: &Field) -> syn::Result<TokenStream> {
@@ -210,6 +263,12 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             ),
         ));
     }
+    for role in ["created_at", "updated_at", "version", "soft_delete"] {
+        let marked: Vec<&Field> = fields.iter().filter(|f| f.attrs.managed == Some(role)).collect();
+        if marked.len() > 1 {
+            return Err(syn::Error::new(marked[1].ident.span(), format!("struct `{name}` has more than one {role} field")));
+        }
+    }
     for f in &fields {
         if f.attrs.auto && !f.attrs.primary_key {
             return Err(syn::Error::new(f.ident.span(), format!("field `{}`: auto is only for a primary key", f.ident)));
@@ -242,6 +301,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut new_defaults = Vec::new();
     let mut new_values = Vec::new();
     let mut new_moves = Vec::new();
+    let mut touches = Vec::new();
     for (i, f) in fields.iter().enumerate() {
         let ident = &f.ident;
         let ty = &f.ty;
@@ -255,6 +315,13 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         let server_default = match &f.attrs.server_default {
             Some(d) => quote!(::core::option::Option::Some(#d)),
             None => quote!(::core::option::Option::None),
+        };
+        let managed = match f.attrs.managed {
+            Some("created_at") => quote!(CreatedAt),
+            Some("updated_at") => quote!(UpdatedAt),
+            Some("version") => quote!(Version),
+            Some(_) => quote!(DeletedAt),
+            None => quote!(No),
         };
         let references = match &f.attrs.references {
             Some((t, c)) => {
@@ -280,6 +347,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 indexed: #indexed,
                 server_default: #server_default,
                 references: #references,
+                managed: ::almacen::Managed::#managed,
             }
         });
         let const_name = upper_ident(&field_name);
@@ -301,6 +369,28 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         });
         if auto {
             continue;
+        }
+        // Managed fields are not in the insert input: almacen fills them in.
+        match f.attrs.managed {
+            Some("created_at" | "updated_at") => {
+                let now = quote!(out.push((#i, ::almacen::Value::Timestamp(now))););
+                new_values.push(now.clone());
+                new_moves.push(now);
+                if f.attrs.managed == Some("updated_at") {
+                    touches.push(quote!(self.#ident = now;));
+                }
+                continue;
+            }
+            Some("version") => {
+                let first = quote!(out.push((#i, ::almacen::Value::Int(1))););
+                new_values.push(first.clone());
+                new_moves.push(first);
+                touches.push(quote!(self.#ident += 1;));
+                continue;
+            }
+            // Soft delete: NULL (live) on insert.
+            Some(_) => continue,
+            None => {}
         }
         let field_vis = &named.named[i].vis;
         if f.attrs.server_default.is_some() {
@@ -350,6 +440,9 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
     let new_name = format_ident!("New{}", name);
     let new_count = new_values.len();
+    // One clock reading per row, so created_at and updated_at start equal.
+    let stamps = fields.iter().any(|f| matches!(f.attrs.managed, Some("created_at" | "updated_at")));
+    let stamp = if stamps { quote!(let now = ::almacen::__private::now();) } else { quote!() };
     let new_doc = format!(
         "Insert input for [`{name}`]: every field the database does not generate; fields with a server default are `Option`s (None lets the database fill them in)."
     );
@@ -381,10 +474,12 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         impl ::almacen::NewRecord<#name> for #new_name {
             fn insert_values(&self) -> ::std::vec::Vec<(usize, ::almacen::Value)> {
                 let mut out = ::std::vec::Vec::with_capacity(#new_count);
+                #stamp
                 #(#new_values)*
                 out
             }
             fn push_insert_values(self, out: &mut ::std::vec::Vec<(usize, ::almacen::Value)>) {
+                #stamp
                 #(#new_moves)*
             }
         }
@@ -411,6 +506,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             fn key_values(key: &Self::Key) -> ::std::vec::Vec<::almacen::Value> {
                 #key_values
             }
+            #[allow(unused_variables)]
+            fn touch(&mut self, now: ::almacen::chrono::DateTime<::almacen::chrono::Utc>) {
+                #(#touches)*
+            }
         }
 
         #[allow(dead_code)]
@@ -433,13 +532,24 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #vis async fn insert_many(db: &impl ::almacen::Executor, rows: ::std::vec::Vec<#new_name>) -> ::almacen::Result<::std::vec::Vec<#name>> {
                 ::almacen::ops::insert_many::<#name>(db, rows).await
             }
-            /// Write every column of this row; `Error::NotFound` when it is gone.
-            #vis async fn update(&self, db: &impl ::almacen::Executor) -> ::almacen::Result<()> {
+            /// Write every column of this row; `Error::NotFound` when it is gone, and
+            /// `Error::Conflict` when its version moved on since it was read. Managed
+            /// fields (`updated_at`, `version`) are updated here as in the database.
+            #vis async fn update(&mut self, db: &impl ::almacen::Executor) -> ::almacen::Result<()> {
                 ::almacen::ops::update::<#name>(db, self).await
             }
-            /// Delete this row; true when it existed.
+            /// Delete this row (soft-deletable models: mark it deleted); true when it existed.
             #vis async fn delete(&self, db: &impl ::almacen::Executor) -> ::almacen::Result<bool> {
                 ::almacen::ops::delete::<#name>(db, &::almacen::Model::key(self)).await
+            }
+            /// Remove the row with this key for good, even from a soft-deletable model; true
+            /// when a row went.
+            #vis async fn hard_delete(db: &impl ::almacen::Executor, key: <#name as ::almacen::Model>::Key) -> ::almacen::Result<bool> {
+                ::almacen::ops::hard_delete::<#name>(db, &key).await
+            }
+            /// Bring back a soft-deleted row; true when one was deleted.
+            #vis async fn restore(db: &impl ::almacen::Executor, key: <#name as ::almacen::Model>::Key) -> ::almacen::Result<bool> {
+                ::almacen::ops::restore::<#name>(db, &key).await
             }
             /// Delete the row with this key; true when it existed.
             #vis async fn delete_by_key(db: &impl ::almacen::Executor, key: <#name as ::almacen::Model>::Key) -> ::almacen::Result<bool> {

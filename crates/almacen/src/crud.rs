@@ -2,8 +2,8 @@
 //! inherent methods (`Product::insert`, `Product::get`, `product.update(db)`, …) that call
 //! these functions.
 
-use crate::query::{ColumnRef, Condition, build};
-use crate::{ColumnMeta, DbRow, Dialect, Error, Executor, Model, NewRecord, Result, SqlType, Statement, Value};
+use crate::query::{CmpOp, ColumnRef, Condition, build};
+use crate::{ColumnMeta, DbRow, Dialect, Error, Executor, Managed, Model, NewRecord, Result, SqlType, Statement, Value};
 use sea_query::{Expr, ExprTrait, OnConflict, Query};
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -238,34 +238,83 @@ fn cached_sql(model: TypeId, dialect: Dialect, build: impl FnOnce() -> Result<St
     cached(model, dialect, CachedKind::GetByKey, build)
 }
 
-/// Write every column of `model` to its row; [`Error::NotFound`] when the row is gone.
-pub async fn update<M: Model>(db: &impl Executor, model: &M) -> Result<()> {
+/// Write every column of `model` to its row; [`Error::NotFound`] when the row is gone
+/// (or soft-deleted). Managed columns: `created_at` and the soft-delete mark are left as
+/// stored, `updated_at` becomes now, and a `version` must still be the one `model` was read
+/// at — it is incremented, or the update fails with [`Error::Conflict`]. `model`'s managed
+/// fields are updated to match.
+pub async fn update<M: Model>(db: &impl Executor, model: &mut M) -> Result<()> {
     let dialect = db.dialect();
+    let now = crate::value::now();
     let values = model.values();
     let mut q = Query::update();
     q.table(M::TABLE.name);
+    let mut cond = key_condition::<M>(&model.key())?;
     let mut any = false;
     for (c, v) in M::TABLE.columns.iter().zip(&values) {
-        if !c.primary_key {
-            q.value(c.name, Expr::val(sea(v, dialect, c)?));
-            any = true;
+        if c.primary_key {
+            continue;
         }
+        match c.managed {
+            Managed::CreatedAt | Managed::DeletedAt => continue,
+            Managed::UpdatedAt => q.value(c.name, Expr::val(sea(&Value::Timestamp(now), dialect, c)?)),
+            Managed::Version => {
+                cond = cond.and(Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, CmpOp::Eq, v.clone()));
+                q.value(c.name, Expr::col(c.name).add(1))
+            }
+            Managed::No => q.value(c.name, Expr::val(sea(v, dialect, c)?)),
+        };
+        any = true;
     }
     if !any {
         return Ok(());
     }
-    q.and_where(key_condition::<M>(&model.key())?.to_expr(dialect)?);
+    q.and_where(live::<M>(cond).to_expr(dialect)?);
     let (sql, vals) = build(&q, dialect);
     let done = db.execute_statement(Statement::new(sql, vals)).await?;
     if done.rows_affected == 0 {
+        if M::TABLE.managed(Managed::Version).is_some() && get::<M>(db, &model.key()).await?.is_some() {
+            return Err(Error::Conflict(format!(
+                "{} row {:?} was changed since it was read (its version moved on)",
+                M::TABLE.name,
+                M::key_values(&model.key())
+            )));
+        }
         return Err(Error::NotFound);
     }
+    model.touch(now);
     Ok(())
 }
 
-/// Delete the row with this primary key; true when a row was deleted.
+/// `cond` restricted to live rows when `M` is soft-deletable.
+fn live<M: Model>(cond: Condition) -> Condition {
+    match M::TABLE.soft_delete() {
+        Some(meta) => cond.and(Condition::Null(ColumnRef { table: M::TABLE.name, meta }, true)),
+        None => cond,
+    }
+}
+
+/// Delete the row with this primary key; true when a row was deleted. A soft-deletable
+/// model's row is only marked deleted (see [`hard_delete`], [`restore`]).
 pub async fn delete<M: Model>(db: &impl Executor, key: &M::Key) -> Result<bool> {
     Ok(DeleteWhere::<M>::new(key_condition::<M>(key)?).execute(db).await? > 0)
+}
+
+/// Remove the row with this primary key for good, deleted-marked or not; true when a row
+/// went.
+pub async fn hard_delete<M: Model>(db: &impl Executor, key: &M::Key) -> Result<bool> {
+    Ok(DeleteWhere::<M>::new(key_condition::<M>(key)?).hard().execute(db).await? > 0)
+}
+
+/// Clear the deleted mark of the row with this primary key; true when it was marked.
+/// [`Error::Unsupported`] for a model without `#[model(soft_delete)]`.
+pub async fn restore<M: Model>(db: &impl Executor, key: &M::Key) -> Result<bool> {
+    let meta = M::TABLE.soft_delete().ok_or_else(|| Error::Unsupported(format!("{} is not soft-deletable", M::TABLE.name)))?;
+    let column = ColumnRef { table: M::TABLE.name, meta };
+    let cond = key_condition::<M>(key)?.and(Condition::Null(column, false));
+    let sets = [Assignment::Value(column, Value::Null(crate::Kind::Timestamp))];
+    let (sql, vals) = update_statement::<M>(&sets, &cond, db.dialect())?;
+    Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected > 0)
 }
 
 /// Insert `model`, or update the existing row whose `conflict` columns (the primary key when
@@ -364,13 +413,26 @@ macro_rules! assignment_methods {
     };
 }
 
-/// `UPDATE table SET … WHERE condition` for these assignments.
+/// `UPDATE table SET … WHERE condition` for these assignments, exactly as given.
 fn update_statement<M: Model>(sets: &[Assignment], condition: &Condition, dialect: Dialect) -> Result<(String, Vec<sea_query::Value>)> {
     let mut q = Query::update();
     q.table(M::TABLE.name);
     apply_sets(&mut q, sets, dialect)?;
     q.and_where(condition.to_expr(dialect)?);
     Ok(build(&q, dialect))
+}
+
+/// A user's update of rows of `M`: their assignments plus the managed ones (`updated_at`
+/// now, `version` + 1), on live rows only.
+fn managed_update<M: Model>(sets: &[Assignment], condition: &Condition, dialect: Dialect) -> Result<(String, Vec<sea_query::Value>)> {
+    let mut all = sets.to_vec();
+    if let Some(meta) = M::TABLE.managed(Managed::UpdatedAt) {
+        all.push(Assignment::Value(ColumnRef { table: M::TABLE.name, meta }, Value::Timestamp(crate::value::now())));
+    }
+    if let Some(meta) = M::TABLE.managed(Managed::Version) {
+        all.push(Assignment::Add(ColumnRef { table: M::TABLE.name, meta }, Value::Int(1)));
+    }
+    update_statement::<M>(&all, &live::<M>(condition.clone()), dialect)
 }
 
 fn apply_sets(q: &mut sea_query::UpdateStatement, sets: &[Assignment], dialect: Dialect) -> Result<()> {
@@ -403,7 +465,7 @@ impl<M: Model> Patch<M> {
         if self.sets.is_empty() {
             return get::<M>(db, &self.key).await;
         }
-        let (mut sql, vals) = update_statement::<M>(&self.sets, &cond, dialect)?;
+        let (mut sql, vals) = managed_update::<M>(&self.sets, &cond, dialect)?;
         if dialect == Dialect::MySql {
             // MariaDB has no UPDATE … RETURNING: read the row back.
             let done = db.execute_statement(Statement::new(sql, vals)).await?;
@@ -439,27 +501,41 @@ impl<M: Model> UpdateWhere<M> {
             return Err(Error::Unsupported("update_where needs at least one set(...)".into()));
         }
         let dialect = db.dialect();
-        let (sql, vals) = update_statement::<M>(&self.sets, &self.condition, dialect)?;
+        let (sql, vals) = managed_update::<M>(&self.sets, &self.condition, dialect)?;
         Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected)
     }
 }
 
 /// `DELETE … WHERE condition`, returning the number of rows deleted. Start one with
-/// `Model::delete_where(condition)`.
+/// `Model::delete_where(condition)`. On a soft-deletable model it marks the live matching
+/// rows deleted instead, unless [`hard`](Self::hard) is asked for.
 #[derive(Debug, Clone)]
 pub struct DeleteWhere<M> {
     condition: Condition,
+    hard: bool,
     _model: PhantomData<fn() -> M>,
 }
 
 impl<M: Model> DeleteWhere<M> {
     /// Delete the rows matching `condition`.
     pub fn new(condition: Condition) -> Self {
-        DeleteWhere { condition, _model: PhantomData }
+        DeleteWhere { condition, hard: false, _model: PhantomData }
     }
-    /// Run it; returns the number of rows deleted.
+
+    /// Remove the rows for good, deleted-marked ones included, even on a soft-deletable model.
+    pub fn hard(mut self) -> Self {
+        self.hard = true;
+        self
+    }
+
+    /// Run it; returns the number of rows deleted (or marked).
     pub async fn execute(self, db: &impl Executor) -> Result<u64> {
         let dialect = db.dialect();
+        if let (Some(meta), false) = (M::TABLE.soft_delete(), self.hard) {
+            let sets = [Assignment::Value(ColumnRef { table: M::TABLE.name, meta }, Value::Timestamp(crate::value::now()))];
+            let (sql, vals) = update_statement::<M>(&sets, &live::<M>(self.condition), dialect)?;
+            return Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected);
+        }
         let mut q = Query::delete();
         q.from_table(M::TABLE.name).and_where(self.condition.to_expr(dialect)?);
         let (sql, vals) = build(&q, dialect);

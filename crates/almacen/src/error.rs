@@ -115,6 +115,10 @@ pub enum Error {
     /// The operation is not possible as asked (e.g. a model without a primary key).
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// An optimistic-locking conflict: the row was changed by someone else since it was
+    /// read (its `version` moved on). Read it again and redo the change.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// Any other database error, with what the database said.
     #[error("database error: {0}")]
     Database(DbErrorInfo),

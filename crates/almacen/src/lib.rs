@@ -46,7 +46,14 @@
 //! `max_len = N`, `decimal(P, S)`, `unique`, `index`, `default = <expr>` (client side, used by
 //! `New<Model>::default()`), `server_default = now` or `server_default = "<sql>"`,
 //! `references = "table.column"`, `on_delete = "cascade" | "set_null" | "restrict" | "no_action"`,
-//! `type = "text" | "smallint" | "integer" | "bigint" | "float" | "double" | "json" | "bytes"`.
+//! `sql_type = "text" | "smallint" | "integer" | "bigint" | "float" | "double" | "json" | "bytes"`.
+//!
+//! Columns almacen maintains itself (see [`Managed`]); none of them is in `New<Model>`:
+//! `created_at` and `updated_at` on a `DateTime<Utc>` (set on insert; `updated_at` on every
+//! update too), `version` on an `i32`/`i64` (optimistic locking: an `update` of a row read
+//! at an older version is [`Error::Conflict`]), and `soft_delete` on an
+//! `Option<DateTime<Utc>>` (deleting marks the row; queries skip marked rows unless
+//! `with_deleted()` / `only_deleted()`; `Model::restore` and `Model::hard_delete`).
 
 #![warn(missing_docs)]
 
@@ -71,13 +78,13 @@ pub use config::ConnectOptions;
 pub use crud::{DeleteWhere, Patch, UpdateWhere};
 /// The generic CRUD functions behind the methods `#[derive(Model)]` generates.
 pub mod ops {
-    pub use crate::crud::{delete, get, insert, insert_many, update, upsert};
+    pub use crate::crud::{delete, get, hard_delete, insert, insert_many, restore, update, upsert};
 }
 pub use database::{Database, PoolStats};
 pub use dialect::Dialect;
 pub use error::{DbErrorInfo, Error, Result};
 pub use executor::{ExecResult, Executor, Statement};
-pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Model, NewRecord, OnDelete, ServerDefault, TableMeta};
+pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Managed, Model, NewRecord, OnDelete, ServerDefault, TableMeta};
 pub use query::{Column, Condition, Order};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use row::{DbRow, Row};
@@ -90,6 +97,7 @@ pub use value::{Kind, Value};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::types::{decode_enum, enum_from_value};
+    pub use crate::value::now;
 }
 
 /// Re-exported crates whose types appear in models.
@@ -138,12 +146,38 @@ pub mod prelude {
 /// #[derive(Model)]
 /// struct D { #[model(primary_key)] id: i64, price: Decimal }
 /// ```
-/// And the same struct with the misuse fixed compiles:
+/// A managed column of the wrong type (a version must be an integer):
+/// ```compile_fail
+/// use almacen::prelude::*;
+/// #[derive(Model)]
+/// struct F { #[model(primary_key)] id: i64, #[model(version)] version: String }
+/// ```
+/// Two soft-delete columns:
+/// ```compile_fail
+/// use almacen::prelude::*;
+/// #[derive(Model)]
+/// struct G { #[model(primary_key)] id: i64, #[model(soft_delete)] a: Option<DateTime<Utc>>, #[model(soft_delete)] b: Option<DateTime<Utc>> }
+/// ```
+/// A soft-delete column that is not nullable:
+/// ```compile_fail
+/// use almacen::prelude::*;
+/// #[derive(Model)]
+/// struct H { #[model(primary_key)] id: i64, #[model(soft_delete)] gone: DateTime<Utc> }
+/// ```
+/// And the same structs with the misuse fixed compile:
 /// ```
 /// use almacen::prelude::*;
 /// #[derive(Model)]
 /// #[model(composite)]
 /// struct E { #[model(primary_key)] a: i64, #[model(primary_key)] b: i64, #[model(decimal(10, 2))] price: Decimal }
+/// #[derive(Model)]
+/// struct F {
+///     #[model(primary_key)] id: i64,
+///     #[model(version)] version: i64,
+///     #[model(created_at)] created_at: DateTime<Utc>,
+///     #[model(updated_at)] updated_at: DateTime<Utc>,
+///     #[model(soft_delete)] deleted_at: Option<DateTime<Utc>>,
+/// }
 /// ```
 #[doc(hidden)]
 pub mod _compile_checks {}

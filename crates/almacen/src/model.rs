@@ -126,6 +126,33 @@ pub struct ColumnMeta {
     pub server_default: Option<ServerDefault>,
     /// References a column of another table.
     pub references: Option<ForeignKey>,
+    /// Maintained by almacen itself (timestamps, version, soft delete), or not.
+    pub managed: Managed,
+}
+
+/// A column almacen maintains itself, chosen with a field attribute.
+///
+/// - `#[model(created_at)]` (`DateTime<Utc>`): set when the row is inserted.
+/// - `#[model(updated_at)]` (`DateTime<Utc>`): set on insert and on every update.
+/// - `#[model(version)]` (`i32` or `i64`): 1 on insert, incremented by every update; an
+///   `update` of a row read at an older version fails with [`Error::Conflict`](crate::Error::Conflict).
+/// - `#[model(soft_delete)]` (`Option<DateTime<Utc>>`): deleting sets it instead of removing
+///   the row, and queries skip rows where it is set (see `Select::with_deleted`).
+///
+/// These fields are not in the model's insert input (`New…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Managed {
+    /// An ordinary column.
+    #[default]
+    No,
+    /// Insert time.
+    CreatedAt,
+    /// Last write time.
+    UpdatedAt,
+    /// Optimistic-locking version.
+    Version,
+    /// Soft-delete time (NULL while the row is live).
+    DeletedAt,
 }
 
 /// An index over one or more columns.
@@ -164,6 +191,16 @@ impl TableMeta {
     /// Tables this one references through foreign keys.
     pub fn references(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.columns.iter().filter_map(|c| c.references.map(|f| f.table))
+    }
+
+    /// The column almacen maintains as `role`, if the model has one.
+    pub fn managed(&self, role: Managed) -> Option<&'static ColumnMeta> {
+        self.columns.iter().find(|c| c.managed == role)
+    }
+
+    /// The soft-delete column, when deleting a row only marks it.
+    pub fn soft_delete(&self) -> Option<&'static ColumnMeta> {
+        self.managed(Managed::DeletedAt)
     }
 }
 
@@ -204,6 +241,12 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn key(&self) -> Self::Key;
     /// A key's column values, in primary key order.
     fn key_values(key: &Self::Key) -> Vec<Value>;
+    /// After an update wrote this row: set the `updated_at` field to `now` and increment
+    /// the `version` field, as the database did (generated; nothing to do without them).
+    #[doc(hidden)]
+    fn touch(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        let _ = now;
+    }
 }
 
 /// An insert input for model `M` (generated as `New<Model>` by `#[derive(Model)]`).

@@ -291,6 +291,7 @@ mod tests {
             indexed: false,
             server_default: None,
             references: None,
+            managed: crate::Managed::No,
         },
         ColumnMeta {
             name: "sku",
@@ -303,6 +304,7 @@ mod tests {
             indexed: false,
             server_default: None,
             references: None,
+            managed: crate::Managed::No,
         },
     ];
     const T: TableMeta = TableMeta {

@@ -214,6 +214,13 @@ fn truncate_micros(t: DateTime<Utc>, name: &str) -> Result<DateTime<Utc>> {
     Ok(t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t))
 }
 
+/// The current time at the precision every dialect stores (microseconds), for the
+/// timestamps almacen maintains.
+pub fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+}
+
 /// The text form of a timestamp on SQLite: sortable, always UTC, always six digits.
 pub(crate) fn format_timestamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()

@@ -1,6 +1,6 @@
 //! `SELECT` builders: rows of a model, joined models, columns and aggregates.
 
-use super::{Condition, Order, Selectable};
+use super::{ColumnRef, Condition, Order, Selectable};
 use crate::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use sea_query::{Expr, NullOrdering, Query, QueryStatementWriter, SelectStatement};
@@ -38,9 +38,22 @@ struct Join {
     left: bool,
 }
 
+/// Which rows of a soft-deletable model a query sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deleted {
+    /// Live rows only (the default).
+    Hide,
+    /// Live and deleted rows.
+    Include,
+    /// Deleted rows only.
+    Only,
+}
+
 /// The parts every SELECT shares: filter, joins, order, limit/offset, timeout.
 #[derive(Debug, Clone, Default)]
 struct Clauses {
+    /// The model's soft-delete column and which rows to see, for soft-deletable models.
+    deleted: Option<(ColumnRef, Deleted)>,
     filter: Option<Condition>,
     joins: Vec<Join>,
     order: Vec<Order>,
@@ -49,7 +62,27 @@ struct Clauses {
     timeout: Option<Option<Duration>>,
 }
 
+/// A join condition that also leaves `N`'s soft-deleted rows out.
+fn live_join<N: Model>(on: Condition) -> Condition {
+    match N::TABLE.soft_delete() {
+        Some(meta) => on.and(Condition::Null(ColumnRef { table: N::TABLE.name, meta }, true)),
+        None => on,
+    }
+}
+
 impl Clauses {
+    /// Clauses of a query of `M`: soft-deleted rows hidden when `M` has them.
+    fn of<M: Model>() -> Self {
+        let deleted = M::TABLE.soft_delete().map(|meta| (ColumnRef { table: M::TABLE.name, meta }, Deleted::Hide));
+        Clauses { deleted, ..Clauses::default() }
+    }
+
+    fn see_deleted(&mut self, mode: Deleted) {
+        if let Some((_, current)) = &mut self.deleted {
+            *current = mode;
+        }
+    }
+
     fn filter(&mut self, c: Condition) {
         self.filter = Some(match self.filter.take() {
             Some(f) => f.and(c),
@@ -69,6 +102,11 @@ impl Clauses {
         if let Some(f) = &self.filter {
             q.and_where(f.to_expr(dialect)?);
         }
+        match self.deleted {
+            Some((column, Deleted::Hide)) => q.and_where(Condition::Null(column, true).to_expr(dialect)?),
+            Some((column, Deleted::Only)) => q.and_where(Condition::Null(column, false).to_expr(dialect)?),
+            Some((_, Deleted::Include)) | None => q,
+        };
         for o in &self.order {
             let dir = if o.descending { sea_query::Order::Desc } else { sea_query::Order::Asc };
             if o.column.meta.nullable {
@@ -96,6 +134,9 @@ impl Clauses {
         out.push_str("|W");
         if let Some(f) = &self.filter {
             f.shape(&mut out, dialect)?;
+        }
+        if let Some((_, mode)) = self.deleted {
+            let _ = write!(out, "|D{mode:?}");
         }
         out.push_str("|O");
         for o in &self.order {
@@ -176,14 +217,28 @@ macro_rules! clause_methods {
         }
 
         /// `INNER JOIN` model `N`'s table on `on`; filter and order on `N`'s columns too.
+        /// Soft-deleted rows of `N` never join.
         pub fn inner_join<N: Model>(mut self, on: Condition) -> Self {
-            self.clauses.joins.push(Join { table: N::TABLE.name, on, left: false });
+            self.clauses.joins.push(Join { table: N::TABLE.name, on: live_join::<N>(on), left: false });
             self
         }
 
-        /// `LEFT JOIN` model `N`'s table on `on`.
+        /// `LEFT JOIN` model `N`'s table on `on`. Soft-deleted rows of `N` never join.
         pub fn left_join<N: Model>(mut self, on: Condition) -> Self {
-            self.clauses.joins.push(Join { table: N::TABLE.name, on, left: true });
+            self.clauses.joins.push(Join { table: N::TABLE.name, on: live_join::<N>(on), left: true });
+            self
+        }
+
+        /// See soft-deleted rows of the model too (models with `#[model(soft_delete)]`;
+        /// others have none).
+        pub fn with_deleted(mut self) -> Self {
+            self.clauses.see_deleted(Deleted::Include);
+            self
+        }
+
+        /// See only the soft-deleted rows of the model.
+        pub fn only_deleted(mut self) -> Self {
+            self.clauses.see_deleted(Deleted::Only);
             self
         }
     };
@@ -228,7 +283,7 @@ impl<M: Model> Default for Select<M> {
 impl<M: Model> Select<M> {
     /// All rows of `M`.
     pub fn new() -> Self {
-        Select { clauses: Clauses::default(), _model: PhantomData }
+        Select { clauses: Clauses::of::<M>(), _model: PhantomData }
     }
 
     clause_methods!();

@@ -22,6 +22,10 @@ struct FieldAttrs {
     on_delete: Option<String>,
     /// `created_at`, `updated_at`, `version` or `soft_delete`.
     managed: Option<&'static str>,
+    /// Left out of the `dto` output view.
+    hidden: bool,
+    /// The name in the `dto` structs' JSON.
+    rename: Option<String>,
 }
 
 struct Field {
@@ -65,6 +69,8 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
                     }
                     a.managed = Some(role);
                 }
+                "hidden" => a.hidden = true,
+                "rename" => a.rename = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "primary_key" => a.primary_key = true,
                 "auto" => a.auto = true,
                 "unique" => a.unique = true,
@@ -117,7 +123,7 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
                 }
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown model attribute `{}` on field `{ident}` (expected primary_key, auto, column, max_len, decimal, sql_type, unique, index, default, server_default, references, on_delete, created_at, updated_at, version, soft_delete)",
+                        "unknown model attribute `{}` on field `{ident}` (expected primary_key, auto, column, max_len, decimal, sql_type, unique, index, default, server_default, references, on_delete, created_at, updated_at, version, soft_delete, hidden, rename)",
                         meta.path.get_ident().map(|i| i.to_string()).unwrap_or_else(|| "?".into())
                     )));
                 }
@@ -231,6 +237,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut table = crate::snake_case(&name.to_string());
     let mut composite = false;
     let mut no_default = false;
+    let mut dto = false;
     let mut indexes: Vec<(Vec<LitStr>, bool)> = Vec::new();
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
         attr.parse_nested_meta(|meta| {
@@ -239,11 +246,12 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 "table" => table = meta.value()?.parse::<LitStr>()?.value(),
                 "composite" => composite = true,
                 "no_default" => no_default = true,
+                "dto" => dto = true,
                 "index" => indexes.push((parse_str_list(meta.input)?, false)),
                 "unique" => indexes.push((parse_str_list(meta.input)?, true)),
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown model attribute `{key}` on struct `{name}` (expected table, composite, no_default, index(...), unique(...))"
+                        "unknown model attribute `{key}` on struct `{name}` (expected table, composite, no_default, dto, index(...), unique(...))"
                     )));
                 }
             }
@@ -396,7 +404,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         if f.attrs.server_default.is_some() {
             // None lets the database fill the column in.
             let new_ty = if is_option(ty) { quote!(#ty) } else { quote!(::core::option::Option<#ty>) };
-            new_fields.push(quote!(#field_vis #ident: #new_ty));
+            let rename = serde_rename(f);
+            new_fields.push(quote!(#rename #field_vis #ident: #new_ty));
             new_defaults.push(quote!(#ident: ::core::option::Option::None));
             new_values.push(quote! {
                 if let ::core::option::Option::Some(v) = &self.#ident {
@@ -409,7 +418,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 }
             });
         } else {
-            new_fields.push(quote!(#field_vis #ident: #ty));
+            let rename = serde_rename(f);
+            new_fields.push(quote!(#rename #field_vis #ident: #ty));
             match &f.attrs.default {
                 Some(expr) => new_defaults.push(quote!(#ident: ::core::convert::Into::into(#expr))),
                 None => new_defaults.push(quote!(#ident: ::core::default::Default::default())),
@@ -458,13 +468,26 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
     };
 
+    let new_serde = if dto {
+        quote! {
+            #[derive(::almacen::__private::serde::Deserialize)]
+            #[serde(crate = "::almacen::__private::serde")]
+        }
+    } else {
+        quote!()
+    };
+    let dto_items = if dto { dto_structs(name, vis, &fields, &named.named)? } else { quote!() };
+
     Ok(quote! {
         const _: () = {
             #(#type_checks)*
         };
 
+        #dto_items
+
         #[doc = #new_doc]
         #[derive(Debug, Clone)]
+        #new_serde
         #vis struct #new_name {
             #(#new_fields,)*
         }
@@ -574,6 +597,115 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             /// A DELETE of every row matching `condition`.
             #vis fn delete_where(condition: ::almacen::Condition) -> ::almacen::DeleteWhere<#name> {
                 ::almacen::DeleteWhere::new(condition)
+            }
+        }
+    })
+}
+
+/// `#[serde(rename = "…")]` for a field with `#[model(rename = "…")]`.
+fn serde_rename(f: &Field) -> TokenStream {
+    match &f.attrs.rename {
+        Some(r) => quote!(#[serde(rename = #r)]),
+        None => quote!(),
+    }
+}
+
+/// `<Model>Patch` and `<Model>Out` for `#[model(dto)]`.
+fn dto_structs(
+    name: &syn::Ident,
+    vis: &syn::Visibility,
+    fields: &[Field],
+    named: &syn::punctuated::Punctuated<syn::Field, syn::Token![,]>,
+) -> syn::Result<TokenStream> {
+    let patch_name = format_ident!("{}Patch", name);
+    let out_name = format_ident!("{}Out", name);
+    let patch_doc = format!(
+        "A partial update of [`{name}`]: each field is absent (kept), null or a value. Deserialize it from a request body, then `into_patch(key)` or `apply(&mut model)`."
+    );
+    let out_doc = format!("The output view of [`{name}`]: hidden fields left out, renamed ones renamed.");
+    let mut patch_fields = Vec::new();
+    let mut to_patch = Vec::new();
+    let mut applies = Vec::new();
+    let mut out_fields = Vec::new();
+    let mut out_moves = Vec::new();
+    for (f, syn_field) in fields.iter().zip(named) {
+        let ident = &f.ident;
+        let ty = &f.ty;
+        let fvis = &syn_field.vis;
+        let rename = serde_rename(f);
+        if !f.attrs.hidden {
+            out_fields.push(quote!(#rename #fvis #ident: #ty));
+            out_moves.push(quote!(#ident: m.#ident));
+        }
+        if f.attrs.primary_key || f.attrs.auto || f.attrs.managed.is_some() {
+            continue;
+        }
+        let konst = format_ident!("{}", upper_ident(&ident.to_string()));
+        let column = &f.column;
+        patch_fields.push(quote! {
+            #rename
+            #[serde(default)]
+            #fvis #ident: ::almacen::Field<<#ty as ::almacen::SqlType>::Inner>
+        });
+        let (null_patch, null_apply) = if is_option(ty) {
+            (quote!(patch = patch.set(#name::#konst, ::core::option::Option::None);), quote!(model.#ident = ::core::option::Option::None;))
+        } else {
+            (
+                quote!(return ::core::result::Result::Err(::almacen::__private::null_error(#column));),
+                quote!(return ::core::result::Result::Err(::almacen::__private::null_error(#column));),
+            )
+        };
+        to_patch.push(quote! {
+            match self.#ident {
+                ::almacen::Field::Absent => {}
+                ::almacen::Field::Null => { #null_patch }
+                ::almacen::Field::Value(v) => { patch = patch.set(#name::#konst, v); }
+            }
+        });
+        applies.push(quote! {
+            match self.#ident {
+                ::almacen::Field::Absent => {}
+                ::almacen::Field::Null => { #null_apply }
+                ::almacen::Field::Value(v) => { model.#ident = ::core::convert::Into::into(v); }
+            }
+        });
+    }
+    Ok(quote! {
+        #[doc = #patch_doc]
+        #[derive(Debug, Clone, PartialEq, Default, ::almacen::__private::serde::Deserialize)]
+        #[serde(crate = "::almacen::__private::serde")]
+        #vis struct #patch_name {
+            #(#patch_fields,)*
+        }
+
+        impl #patch_name {
+            /// The database patch of the row with `key`; a null for a non-nullable column is
+            /// an error naming it.
+            #[allow(unused_mut)]
+            #vis fn into_patch(self, key: <#name as ::almacen::Model>::Key) -> ::almacen::Result<::almacen::Patch<#name>> {
+                let mut patch = ::almacen::Patch::new(key);
+                #(#to_patch)*
+                ::core::result::Result::Ok(patch)
+            }
+
+            /// Apply the given fields to `model` in memory (e.g. in a test double).
+            #[allow(unused_variables)]
+            #vis fn apply(self, model: &mut #name) -> ::almacen::Result<()> {
+                #(#applies)*
+                ::core::result::Result::Ok(())
+            }
+        }
+
+        #[doc = #out_doc]
+        #[derive(Debug, Clone, PartialEq, ::almacen::__private::serde::Serialize)]
+        #[serde(crate = "::almacen::__private::serde")]
+        #vis struct #out_name {
+            #(#out_fields,)*
+        }
+
+        impl ::core::convert::From<#name> for #out_name {
+            fn from(m: #name) -> Self {
+                #out_name { #(#out_moves,)* }
             }
         }
     })

@@ -54,6 +54,12 @@
 //! at an older version is [`Error::Conflict`]), and `soft_delete` on an
 //! `Option<DateTime<Utc>>` (deleting marks the row; queries skip marked rows unless
 //! `with_deleted()` / `only_deleted()`; `Model::restore` and `Model::hard_delete`).
+//!
+//! `#[model(dto)]` on the struct also generates the API shapes (see the `dto` module
+//! example): `New<Model>` becomes deserializable, `<Model>Patch` holds a [`Field`] per
+//! column (absent, null or a value) and turns into a database patch, `<Model>Out` is the
+//! output view. Field attributes for them: `hidden` (not in the output) and
+//! `rename = "name"` (the JSON name in all three).
 
 #![warn(missing_docs)]
 
@@ -61,6 +67,7 @@ mod config;
 mod crud;
 mod database;
 mod dialect;
+mod dto;
 mod error;
 mod executor;
 mod model;
@@ -82,6 +89,7 @@ pub mod ops {
 }
 pub use database::{Database, PoolStats};
 pub use dialect::Dialect;
+pub use dto::Field;
 pub use error::{DbErrorInfo, Error, Result};
 pub use executor::{ExecResult, Executor, Statement};
 pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Managed, Model, NewRecord, OnDelete, ServerDefault, TableMeta};
@@ -96,8 +104,10 @@ pub use value::{Kind, Value};
 /// Re-exports for generated code; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::dto::null_error;
     pub use crate::types::{decode_enum, enum_from_value};
     pub use crate::value::now;
+    pub use serde;
 }
 
 /// Re-exported crates whose types appear in models.
@@ -110,8 +120,8 @@ pub use uuid;
 pub mod prelude {
     pub use crate::query::{CursorKey, KeysetPage, Page, Select, avg, count, count_all, max, min, sum};
     pub use crate::{
-        Column, Condition, Database, DbEnum, Error, Executor, FromRow, IsolationLevel, Model, Order, Params, RetryPolicy, Row, Transaction,
-        TxOptions, Value, params,
+        Column, Condition, Database, DbEnum, Error, Executor, Field, FromRow, IsolationLevel, Model, Order, Params, RetryPolicy, Row,
+        Transaction, TxOptions, Value, params,
     };
     pub use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
     pub use rust_decimal::Decimal;

@@ -304,6 +304,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut column_consts = Vec::new();
     let mut decodes = Vec::new();
     let mut encodes = Vec::new();
+    let mut column_value_arms = Vec::new();
     let mut type_checks = Vec::new();
     let mut new_fields = Vec::new();
     let mut new_defaults = Vec::new();
@@ -368,6 +369,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #ident: <#ty as ::almacen::SqlType>::decode(row, offset + #i, &<Self as ::almacen::Model>::TABLE.columns[#i].ty)?
         });
         encodes.push(quote!(::almacen::SqlType::to_value(&self.#ident)));
+        column_value_arms.push(quote!(#i => ::almacen::SqlType::to_value(&self.#ident),));
         // A bound named after the field, so an unsupported type's error names the field.
         let check = format_ident!("field_{}_must_be_a_column_type", ident);
         type_checks.push(quote_spanned! {ty.span()=>
@@ -524,6 +526,12 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
             fn key(&self) -> Self::Key {
                 #key_expr
+            }
+            fn column_value(&self, index: usize) -> ::almacen::Value {
+                match index {
+                    #(#column_value_arms)*
+                    _ => ::almacen::Value::Null(::almacen::Kind::Unknown),
+                }
             }
             #[allow(unused_variables)]
             fn key_values(key: &Self::Key) -> ::std::vec::Vec<::almacen::Value> {

@@ -105,6 +105,7 @@ impl Database {
             echo: options.echo,
             log_parameters: options.log_parameters,
             acquire_timeout: options.acquire_timeout,
+            observers: Default::default(),
         };
         let connect = Self::open_pool(&options, &settings);
         let pool = match tokio::time::timeout(options.connect_timeout, connect).await {
@@ -169,6 +170,11 @@ impl Database {
                 Pool::MySql(pool)
             }
         })
+    }
+
+    /// A counter of the statements this database (and its transactions) sends from now on.
+    pub fn statement_counter(&self) -> crate::StatementCounter {
+        self.inner.settings.observers.counter()
     }
 
     /// The dialect of this database.

@@ -146,6 +146,8 @@ pub(crate) struct RunSettings {
     pub echo: bool,
     pub log_parameters: bool,
     pub acquire_timeout: Duration,
+    /// Statement counters attached to the database.
+    pub observers: crate::observe::Observers,
 }
 
 impl RunSettings {
@@ -163,6 +165,7 @@ impl RunSettings {
 
     /// Run `stmt` on `conn` inside a tracing span, then log it (slow ones as warnings).
     pub(crate) async fn run(&self, conn: ConnRef<'_>, stmt: Statement, fetch: Fetch, in_tx: bool) -> Result<Fetched> {
+        self.observers.statement(&stmt.sql);
         let log = StatementLog::start(self, &stmt);
         let out = match conn {
             // SQLite runs in place, where every move of a future between the layers is a
@@ -176,6 +179,7 @@ impl RunSettings {
 
     /// Wrap a row stream so it is logged like every other statement when it ends.
     pub(crate) fn logged_stream<'a>(&'a self, stmt: &Statement, inner: BoxStream<'a, Result<DbRow>>) -> BoxStream<'a, Result<DbRow>> {
+        self.observers.statement(&stmt.sql);
         Box::pin(LoggedStream { inner, settings: self, log: Some(StatementLog::start(self, stmt)), ok: true })
     }
 }

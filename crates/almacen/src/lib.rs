@@ -55,6 +55,10 @@
 //! `Option<DateTime<Utc>>` (deleting marks the row; queries skip marked rows unless
 //! `with_deleted()` / `only_deleted()`; `Model::restore` and `Model::hard_delete`).
 //!
+//! Relationships are constants on the models ([`BelongsTo`], [`HasMany`], [`HasOne`],
+//! [`ManyToMany`]) loaded for whole result sets without N+1; see the `relation` module
+//! example.
+//!
 //! `#[model(dto)]` on the struct also generates the API shapes (see the `dto` module
 //! example): `New<Model>` becomes deserializable, `<Model>Patch` holds a [`Field`] per
 //! column (absent, null or a value) and turns into a database patch, `<Model>Out` is the
@@ -71,8 +75,10 @@ mod dto;
 mod error;
 mod executor;
 mod model;
+mod observe;
 pub mod query;
 mod raw;
+mod relation;
 mod row;
 mod schema;
 mod sqlite;
@@ -93,8 +99,10 @@ pub use dto::Field;
 pub use error::{DbErrorInfo, Error, Result};
 pub use executor::{ExecResult, Executor, Statement};
 pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Managed, Model, NewRecord, OnDelete, ServerDefault, TableMeta};
+pub use observe::StatementCounter;
 pub use query::{Column, Condition, Order};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
+pub use relation::{BelongsTo, HasMany, HasOne, ManyToMany};
 pub use row::{DbRow, Row};
 pub use sqlite::LiteRow;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};

@@ -239,6 +239,10 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn values(&self) -> Vec<Value>;
     /// This row's primary key.
     fn key(&self) -> Self::Key;
+    /// The value of column `index` (in table order) alone.
+    fn column_value(&self, index: usize) -> Value {
+        self.values().swap_remove(index)
+    }
     /// A key's column values, in primary key order.
     fn key_values(key: &Self::Key) -> Vec<Value>;
     /// After an update wrote this row: set the `updated_at` field to `now` and increment

@@ -67,6 +67,11 @@ impl<M: Model, T: SqlType> Column<M, T> {
         Column { index, _marker: PhantomData }
     }
 
+    /// The column's position among `M`'s columns.
+    pub(crate) const fn position(&self) -> usize {
+        self.index
+    }
+
     /// This column's metadata.
     pub fn meta(&self) -> &'static ColumnMeta {
         &M::TABLE.columns[self.index]

@@ -293,6 +293,11 @@ impl<M: Model> Select<M> {
         &self.clauses.order
     }
 
+    /// Whether a limit or offset was set.
+    pub(crate) fn is_paged(&self) -> bool {
+        self.clauses.limit.is_some() || self.clauses.offset.is_some()
+    }
+
     /// Select chosen columns and aggregates instead of whole rows, e.g.
     /// `.columns([Item::NAME.into(), count_all().into()])`, then decode into a tuple or a
     /// `#[derive(FromRow)]` struct.

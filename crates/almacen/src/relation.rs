@@ -228,6 +228,21 @@ impl<P: Model, C: Model> HasMany<P, C> {
             .collect())
     }
 
+    /// Take `child` out of `parent`'s children. A child cannot live without its parent
+    /// here (delete-orphan), so it is deleted — marked deleted for a soft-deletable `C`.
+    /// False when `child` was not one of `parent`'s (nothing is done then).
+    pub async fn remove(&self, db: &impl Executor, parent: &P, child: &C) -> Result<bool> {
+        let (key_at, _) = single_key::<P>()?;
+        let (child_key_at, child_key) = single_key::<C>()?;
+        let fk = ColumnRef { table: C::TABLE.name, meta: &C::TABLE.columns[self.fk] };
+        let mine = Condition::Cmp(child_key, CmpOp::Eq, child.column_value(child_key_at)).and(Condition::Cmp(
+            fk,
+            CmpOp::Eq,
+            parent.column_value(key_at),
+        ));
+        Ok(crate::DeleteWhere::<C>::new(mine).execute(db).await? > 0)
+    }
+
     /// Delete the children of `parents` (mark them deleted, for a soft-deletable `C`): the
     /// ORM's side of a cascade, for soft deletes (which no `ON DELETE` sees) and tables
     /// without `ON DELETE CASCADE`. Returns how many went.

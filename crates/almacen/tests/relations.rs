@@ -283,6 +283,13 @@ async fn orm_cascade(db: Database, _b: Backend) {
     assert_eq!(Comment::select().filter(Comment::POST_ID.eq(posts[1].id)).count(&db).await.unwrap(), 3, "the comments are live again");
     assert!(Post::get(&db, posts[1].id).await.unwrap().is_some());
 
+    // Delete-orphan: a comment taken out of its post is deleted; one of another post is not
+    // touched.
+    let of_first = Post::COMMENTS.load(&db, &posts[1..]).await.unwrap().remove(0);
+    assert!(Post::COMMENTS.remove(&db, &posts[1], &of_first[0]).await.unwrap());
+    assert!(!Post::COMMENTS.remove(&db, &posts[0], &of_first[1]).await.unwrap(), "not a comment of that post");
+    assert_eq!(Post::COMMENTS.load(&db, &posts[1..]).await.unwrap()[0].len(), 2);
+
     // And when nothing blocks it, both go: the second user's posts, then the user.
     let theirs = Post::insert_many(&db, (0..2).map(|i| new_post(&us[1], i)).collect()).await.unwrap();
     assert!(User::POSTS.delete_with_children(&db, &us[1]).await.unwrap());

@@ -289,7 +289,7 @@ impl<M: Model> Select<M> {
     clause_methods!();
 
     /// The order keys so far.
-    pub(super) fn order_keys(&self) -> &[Order] {
+    pub(crate) fn order_keys(&self) -> &[Order] {
         &self.clauses.order
     }
 

@@ -300,6 +300,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         })
         .collect::<syn::Result<Vec<_>>>()?;
 
+    let new_name = format_ident!("New{}", name);
     let mut column_metas = Vec::new();
     let mut column_consts = Vec::new();
     let mut decodes = Vec::new();
@@ -311,6 +312,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut new_values = Vec::new();
     let mut new_moves = Vec::new();
     let mut touches = Vec::new();
+    let mut default_fns = Vec::new();
     for (i, f) in fields.iter().enumerate() {
         let ident = &f.ident;
         let ty = &f.ty;
@@ -421,9 +423,30 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             });
         } else {
             let rename = serde_rename(f);
-            new_fields.push(quote!(#rename #field_vis #ident: #ty));
+            // With `dto`: a hidden field is not taken from input (the service sets it), and a
+            // field with a client default may be left out of it.
+            let input = if f.attrs.hidden {
+                quote!(#[serde(skip_deserializing)])
+            } else if f.attrs.default.is_some() {
+                let path = format!("{new_name}::__almacen_default_{ident}");
+                quote!(#[serde(default = #path)])
+            } else {
+                quote!()
+            };
+            let input = if dto { input } else { quote!() };
+            new_fields.push(quote!(#rename #input #field_vis #ident: #ty));
             match &f.attrs.default {
-                Some(expr) => new_defaults.push(quote!(#ident: ::core::convert::Into::into(#expr))),
+                Some(expr) => {
+                    new_defaults.push(quote!(#ident: ::core::convert::Into::into(#expr)));
+                    let fn_name = format_ident!("__almacen_default_{}", ident);
+                    default_fns.push(quote! {
+                        #[doc(hidden)]
+                        #[allow(non_snake_case)]
+                        fn #fn_name() -> #ty {
+                            ::core::convert::Into::into(#expr)
+                        }
+                    });
+                }
                 None => new_defaults.push(quote!(#ident: ::core::default::Default::default())),
             }
             new_values.push(quote!(out.push((#i, ::almacen::SqlType::to_value(&self.#ident)));));
@@ -450,7 +473,6 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
     };
 
-    let new_name = format_ident!("New{}", name);
     let new_count = new_values.len();
     // One clock reading per row, so created_at and updated_at start equal.
     let stamps = fields.iter().any(|f| matches!(f.attrs.managed, Some("created_at" | "updated_at")));
@@ -495,6 +517,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
 
         #default_impl
+
+        impl #new_name {
+            #(#default_fns)*
+        }
 
         impl ::almacen::NewRecord<#name> for #new_name {
             fn insert_values(&self) -> ::std::vec::Vec<(usize, ::almacen::Value)> {
@@ -636,6 +662,7 @@ fn dto_structs(
     let mut applies = Vec::new();
     let mut out_fields = Vec::new();
     let mut out_moves = Vec::new();
+    let mut checks = Vec::new();
     for (f, syn_field) in fields.iter().zip(named) {
         let ident = &f.ident;
         let ty = &f.ty;
@@ -645,7 +672,8 @@ fn dto_structs(
             out_fields.push(quote!(#rename #fvis #ident: #ty));
             out_moves.push(quote!(#ident: m.#ident));
         }
-        if f.attrs.primary_key || f.attrs.auto || f.attrs.managed.is_some() {
+        // Keys, managed columns and hidden fields are not the client's to change.
+        if f.attrs.primary_key || f.attrs.auto || f.attrs.managed.is_some() || f.attrs.hidden {
             continue;
         }
         let konst = format_ident!("{}", upper_ident(&ident.to_string()));
@@ -658,10 +686,12 @@ fn dto_structs(
         let (null_patch, null_apply) = if is_option(ty) {
             (quote!(patch = patch.set(#name::#konst, ::core::option::Option::None);), quote!(model.#ident = ::core::option::Option::None;))
         } else {
-            (
-                quote!(return ::core::result::Result::Err(::almacen::__private::null_error(#column));),
-                quote!(return ::core::result::Result::Err(::almacen::__private::null_error(#column));),
-            )
+            checks.push(quote! {
+                if ::core::matches!(self.#ident, ::almacen::Field::Null) {
+                    return ::core::result::Result::Err(::almacen::__private::null_error(#column));
+                }
+            });
+            (quote!(return ::core::result::Result::Err(::almacen::__private::null_error(#column));), quote!(unreachable!("checked above");))
         };
         to_patch.push(quote! {
             match self.#ident {
@@ -696,9 +726,11 @@ fn dto_structs(
                 ::core::result::Result::Ok(patch)
             }
 
-            /// Apply the given fields to `model` in memory (e.g. in a test double).
-            #[allow(unused_variables)]
+            /// Apply the given fields to `model` in memory (e.g. in a test double); on an
+            /// error `model` is left as it was.
+            #[allow(unused_variables, unreachable_code)]
             #vis fn apply(self, model: &mut #name) -> ::almacen::Result<()> {
+                #(#checks)*
                 #(#applies)*
                 ::core::result::Result::Ok(())
             }

@@ -319,7 +319,10 @@ pub async fn restore<M: Model>(db: &impl Executor, key: &M::Key) -> Result<bool>
 
 /// Insert `model`, or update the existing row whose `conflict` columns (the primary key when
 /// empty) are equal: `ON CONFLICT … DO UPDATE` on PostgreSQL and SQLite, `ON DUPLICATE KEY
-/// UPDATE` on MariaDB. Returns the stored row.
+/// UPDATE` on MariaDB. Returns the stored row. Managed columns follow the database, not
+/// `model`: a new row gets `created_at`/`updated_at` now and version 1; an existing one keeps
+/// its `created_at`, gets `updated_at` now and the next version (no version check: an upsert
+/// overwrites), and is live again if it was soft-deleted.
 pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnRef]) -> Result<M> {
     let dialect = db.dialect();
     let target: Vec<&'static ColumnMeta> =
@@ -328,7 +331,17 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
         return Err(Error::Unsupported(format!("upsert on {} needs a primary key or conflict columns", M::TABLE.name)));
     }
     let on_key = target.iter().all(|c| c.primary_key);
-    let values = model.values();
+    let now = crate::value::now();
+    let mut values = model.values();
+    // Managed columns as an insert sets them: the struct's own values do not count.
+    for (c, v) in M::TABLE.columns.iter().zip(values.iter_mut()) {
+        match c.managed {
+            Managed::CreatedAt | Managed::UpdatedAt => *v = Value::Timestamp(now),
+            Managed::Version => *v = Value::Int(1),
+            Managed::DeletedAt => *v = Value::Null(crate::Kind::Timestamp),
+            Managed::No => {}
+        }
+    }
     let mut insert_cols = Vec::new();
     let mut insert_vals = Vec::new();
     for (c, v) in M::TABLE.columns.iter().zip(&values) {
@@ -339,14 +352,27 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
         insert_cols.push(c.name);
         insert_vals.push(Expr::val(sea(v, dialect, c)?));
     }
-    let update_cols: Vec<&'static str> =
-        M::TABLE.columns.iter().filter(|c| !c.primary_key && !target.iter().any(|t| t.name == c.name)).map(|c| c.name).collect();
+    // On conflict: the given columns, `updated_at` now, the next `version`, and the row live
+    // again (an upsert makes the row exist as given); `created_at` stays.
+    let plain: Vec<&'static str> = M::TABLE
+        .columns
+        .iter()
+        .filter(|c| {
+            !c.primary_key
+                && !target.iter().any(|t| t.name == c.name)
+                && matches!(c.managed, Managed::No | Managed::UpdatedAt | Managed::DeletedAt)
+        })
+        .map(|c| c.name)
+        .collect();
     let mut on_conflict = OnConflict::columns(target.iter().map(|c| c.name));
-    if update_cols.is_empty() {
+    if let Some(version) = M::TABLE.managed(Managed::Version) {
+        on_conflict.value(version.name, Expr::col((M::TABLE.name, version.name)).add(1));
+    }
+    if !plain.is_empty() {
+        on_conflict.update_columns(plain);
+    } else if M::TABLE.managed(Managed::Version).is_none() {
         // Nothing to change: touch the key so the row is still returned.
         on_conflict.update_column(target[0].name);
-    } else {
-        on_conflict.update_columns(update_cols);
     }
     let mut q = Query::insert();
     q.into_table(M::TABLE.name)
@@ -425,6 +451,17 @@ fn update_statement<M: Model>(sets: &[Assignment], condition: &Condition, dialec
 /// A user's update of rows of `M`: their assignments plus the managed ones (`updated_at`
 /// now, `version` + 1), on live rows only.
 fn managed_update<M: Model>(sets: &[Assignment], condition: &Condition, dialect: Dialect) -> Result<(String, Vec<sea_query::Value>)> {
+    for s in sets {
+        let (Assignment::Value(c, _) | Assignment::Add(c, _)) = s;
+        if c.meta.managed != Managed::No {
+            return Err(Error::Unsupported(format!(
+                "{}.{} is maintained by almacen ({:?}); it cannot be set by an update",
+                M::TABLE.name,
+                c.meta.name,
+                c.meta.managed
+            )));
+        }
+    }
     let mut all = sets.to_vec();
     if let Some(meta) = M::TABLE.managed(Managed::UpdatedAt) {
         all.push(Assignment::Value(ColumnRef { table: M::TABLE.name, meta }, Value::Timestamp(crate::value::now())));

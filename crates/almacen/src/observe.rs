@@ -46,9 +46,10 @@ impl Observers {
 }
 
 /// Counts the statements a [`Database`](crate::Database) — and its transactions — sends
-/// from its creation until it is dropped: queries, inserts, updates, raw SQL, streams
-/// (transaction control such as `BEGIN` and `COMMIT` is not counted). Several counters may
-/// be alive at once; each sees every statement.
+/// from its creation until it is dropped: queries, inserts, updates, raw SQL, streams, and
+/// savepoint statements; `BEGIN`, `COMMIT` and `ROLLBACK` of a transaction are not counted.
+/// A statement sent twice (SQLite re-runs a `WITH` that writes on its writer) counts twice.
+/// Several counters may be alive at once; each sees every statement.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> almacen::Result<()> {

@@ -118,6 +118,27 @@ fn distinct_values<'a, M: Model + 'a>(rows: impl IntoIterator<Item = &'a M>, ind
     out
 }
 
+/// The groups for each row's key, in the rows' order. A key that several rows share gets a
+/// copy of its group for each (the last one takes the original).
+fn aligned<T: Clone>(keys: Vec<Option<KeyOf>>, mut groups: HashMap<KeyOf, Vec<T>>) -> Vec<Vec<T>> {
+    let mut left: HashMap<&KeyOf, usize> = HashMap::with_capacity(keys.len());
+    for k in keys.iter().flatten() {
+        *left.entry(k).or_default() += 1;
+    }
+    let mut last: HashMap<KeyOf, usize> = HashMap::new();
+    for (k, n) in left {
+        last.insert(k.clone(), n);
+    }
+    keys.into_iter()
+        .map(|k| {
+            let Some(k) = k else { return Vec::new() };
+            let n = last.get_mut(&k).expect("counted above");
+            *n -= 1;
+            if *n == 0 { groups.remove(&k).unwrap_or_default() } else { groups.get(&k).cloned().unwrap_or_default() }
+        })
+        .collect()
+}
+
 /// `column IN (values)`, the way conditions carry it.
 fn is_in(column: ColumnRef, values: &[Value]) -> Condition {
     Condition::In(column, values.to_vec(), false)
@@ -198,21 +219,32 @@ impl<P: Model, C: Model> HasMany<P, C> {
 
     /// The children of each parent, in the parents' order; within a parent in `C`'s
     /// primary-key order. One statement per chunk of distinct keys.
-    pub async fn load<B: Borrow<P>>(&self, db: &impl Executor, parents: &[B]) -> Result<Vec<Vec<C>>> {
+    pub async fn load<B: Borrow<P>>(&self, db: &impl Executor, parents: &[B]) -> Result<Vec<Vec<C>>>
+    where
+        C: Clone,
+    {
         self.load_with(db, parents, Select::new()).await
     }
 
     /// [`load`](Self::load) with the children filtered and ordered by `query` (e.g. only
     /// published posts, newest first). Limits and offsets of `query` would apply to all
     /// parents together, so they are refused.
-    pub async fn load_with<B: Borrow<P>>(&self, db: &impl Executor, parents: &[B], query: Select<C>) -> Result<Vec<Vec<C>>> {
+    pub async fn load_with<B: Borrow<P>>(&self, db: &impl Executor, parents: &[B], query: Select<C>) -> Result<Vec<Vec<C>>>
+    where
+        C: Clone,
+    {
         let (key_at, _) = single_key::<P>()?;
         if query.is_paged() {
             return Err(Error::Unsupported("a relation load cannot take a limit or offset: it would apply to all parents together".into()));
         }
-        let (child_key_at, _) = single_key::<C>()?;
+        let (child_key_at, child_key) = single_key::<C>()?;
         let fk = ColumnRef { table: C::TABLE.name, meta: &C::TABLE.columns[self.fk] };
         let keys = distinct_values(parents.iter().map(Borrow::borrow), key_at);
+        // Integer keys are put in order here (below); any other key type is ordered by the
+        // database, whose collation decides.
+        let int_key = matches!(child_key.meta.ty, crate::ColumnType::SmallInt | crate::ColumnType::Integer | crate::ColumnType::BigInt);
+        let unordered = query.order_keys().is_empty();
+        let query = if unordered && !int_key { query.order_by(crate::Order { column: child_key, descending: false }) } else { query };
         let mut groups: HashMap<KeyOf, Vec<C>> = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(chunk_size(db)) {
             for child in query.clone().filter(is_in(fk, chunk)).fetch_all(db).await? {
@@ -221,7 +253,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
                 }
             }
         }
-        if query.order_keys().is_empty() {
+        if unordered && int_key {
             // Key order within each parent, sorted here rather than by the database: an
             // ORDER BY over every child costs the database a sort the index scan mostly
             // makes unnecessary (children usually arrive in key order already).
@@ -232,10 +264,8 @@ impl<P: Model, C: Model> HasMany<P, C> {
                 }
             }
         }
-        Ok(parents
-            .iter()
-            .map(|p| KeyOf::of(&p.borrow().column_value(key_at)).and_then(|k| groups.remove(&k)).unwrap_or_default())
-            .collect())
+        let keys = parents.iter().map(|p| KeyOf::of(&p.borrow().column_value(key_at))).collect();
+        Ok(aligned(keys, groups))
     }
 
     /// Take `child` out of `parent`'s children. A child cannot live without its parent
@@ -268,8 +298,17 @@ impl<P: Model, C: Model> HasMany<P, C> {
     }
 
     /// Delete `parent` and its children together (children first), in one transaction when
-    /// `db` is a [`Database`](crate::Database): cascade by the ORM.
+    /// `db` is a [`Database`](crate::Database): cascade by the ORM. Refused when `P` is
+    /// soft-deletable and `C` is not (a restored parent would have lost its children).
     pub async fn delete_with_children(&self, db: &impl Executor, parent: &P) -> Result<bool> {
+        if P::TABLE.soft_delete().is_some() && C::TABLE.soft_delete().is_none() {
+            // Restoring the parent could not bring hard-deleted children back.
+            return Err(Error::Unsupported(format!(
+                "{} is soft-deletable but {} is not: deleting them together would lose the children for good",
+                P::TABLE.name,
+                C::TABLE.name
+            )));
+        }
         match db.as_database() {
             Some(database) => database.transaction(async |tx| self.delete_both(tx, parent).await).await,
             None => self.delete_both(db, parent).await,
@@ -305,14 +344,19 @@ impl<P: Model, C: Model> HasOne<P, C> {
     }
 
     /// The child of each parent, in the parents' order (`None` where there is none).
-    pub async fn load<B: Borrow<P>>(&self, db: &impl Executor, parents: &[B]) -> Result<Vec<Option<C>>> {
+    pub async fn load<B: Borrow<P>>(&self, db: &impl Executor, parents: &[B]) -> Result<Vec<Option<C>>>
+    where
+        C: Clone,
+    {
         Ok(self.many.load(db, parents).await?.into_iter().map(|mut v| if v.is_empty() { None } else { Some(v.swap_remove(0)) }).collect())
     }
 }
 
 /// A many-to-many relation from `A` to `B` through an association table holding both
 /// primary keys, with or without a model of its own. Declare one on each side (with the
-/// columns swapped) to use it from both.
+/// columns swapped) to use it from both. The association table is used as two key columns:
+/// `link` inserts only those (other columns need defaults), `unlink` deletes the row, and a
+/// link model's own managed columns (timestamps, soft delete) are not maintained.
 pub struct ManyToMany<A, B> {
     through: &'static str,
     from: &'static str,
@@ -337,7 +381,10 @@ impl<A: Model, B: Model> ManyToMany<A, B> {
     /// The `B`s linked to each `A`, in the `A`s' order; within one in `B`'s key order. One
     /// statement (a join with the association table) per chunk of distinct keys. Soft-deleted
     /// `B`s are left out.
-    pub async fn load<R: Borrow<A>>(&self, db: &impl Executor, rows: &[R]) -> Result<Vec<Vec<B>>> {
+    pub async fn load<R: Borrow<A>>(&self, db: &impl Executor, rows: &[R]) -> Result<Vec<Vec<B>>>
+    where
+        B: Clone,
+    {
         let (a_at, a_key) = single_key::<A>()?;
         let (_, b_key) = single_key::<B>()?;
         let dialect = db.dialect();
@@ -360,11 +407,12 @@ impl<A: Model, B: Model> ManyToMany<A, B> {
             let sql = number_placeholders(&sql, dialect);
             let values = chunk.iter().map(|v| v.to_sea(dialect, Some(&a_key.meta.ty), self.from)).collect::<Result<Vec<_>>>()?;
             for row in db.fetch_rows(Statement::new(sql, values)).await? {
-                let key = link_key(&row, a_key)?;
+                let key = link_key(&row, a_key, dialect)?;
                 groups.entry(key).or_default().push(B::decode(&row, 1)?);
             }
         }
-        Ok(rows.iter().map(|r| KeyOf::of(&r.borrow().column_value(a_at)).and_then(|k| groups.remove(&k)).unwrap_or_default()).collect())
+        let keys = rows.iter().map(|r| stored_key(r.borrow().column_value(a_at), dialect, a_key)).collect::<Result<Vec<_>>>()?;
+        Ok(aligned(keys, groups))
     }
 
     /// Link `a` and `b` (insert the association row). Linking a linked pair again is the
@@ -422,6 +470,24 @@ fn number_placeholders(sql: &str, dialect: crate::Dialect) -> String {
 }
 
 /// The `A` key in column 0 of a many-to-many row.
-fn link_key(row: &DbRow, a_key: ColumnRef) -> Result<KeyOf> {
-    KeyOf::of(&row.value(0)?).ok_or_else(|| Error::decode(a_key.meta.name, "NULL key in the association table"))
+fn link_key(row: &DbRow, a_key: ColumnRef, dialect: crate::Dialect) -> Result<KeyOf> {
+    stored_key(row.value(0)?, dialect, a_key)?.ok_or_else(|| Error::decode(a_key.meta.name, "NULL key in the association table"))
+}
+
+/// A key in the form the database stores it (a date is text on SQLite, a decimal a scaled
+/// integer…), so a key read back untyped from the association table matches the model's.
+fn stored_key(v: Value, dialect: crate::Dialect, column: ColumnRef) -> Result<Option<KeyOf>> {
+    use sea_query::Value as S;
+    if v.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(match v.into_sea(dialect, Some(&column.meta.ty), column.meta.name)? {
+        S::BigInt(Some(i)) => KeyOf::Int(i),
+        S::Int(Some(i)) => KeyOf::Int(i.into()),
+        S::SmallInt(Some(i)) => KeyOf::Int(i.into()),
+        S::String(Some(t)) => KeyOf::Text(t),
+        S::Bytes(Some(b)) => KeyOf::Bytes(b),
+        S::Uuid(Some(u)) => KeyOf::Bytes(u.as_bytes().to_vec()),
+        other => KeyOf::Other(format!("{other:?}")),
+    }))
 }

@@ -79,4 +79,24 @@ async fn create_patch_and_output(db: Database, _b: Backend) {
     assert!(page["items"][0].get("password_hash").is_none());
 }
 
-per_backend!(create_patch_and_output);
+/// Hidden fields are not taken from input; client defaults fill missing keys; a failed
+/// `apply` changes nothing.
+async fn dto_input_rules(db: Database, _b: Backend) {
+    db.create_tables(&[Account::TABLE]).await.unwrap();
+    let mut new: NewAccount = serde_json::from_value(json!({"emailAddress": "c@example.com", "password_hash": "from the client"})).unwrap();
+    assert_eq!(new.password_hash, "", "a hidden field is the service's to set");
+    assert_eq!(new.karma, 0, "the client default fills a missing key");
+    new.password_hash = "set by the service".into();
+    let stored = Account::insert(&db, new).await.unwrap();
+    assert_eq!(stored.password_hash, "set by the service");
+
+    let patch: AccountPatch = serde_json::from_value(json!({"password_hash": "x", "bio": "b", "karma": null})).unwrap();
+    let mut copy = stored.clone();
+    assert!(patch.apply(&mut copy).is_err(), "karma cannot be null");
+    assert_eq!(copy, stored, "nothing was applied");
+    let patch: AccountPatch = serde_json::from_value(json!({"password_hash": "x", "bio": "b"})).unwrap();
+    let after = patch.into_patch(stored.id).unwrap().execute(&db).await.unwrap().unwrap();
+    assert_eq!((after.password_hash.as_str(), after.bio.as_deref()), ("set by the service", Some("b")));
+}
+
+per_backend!(create_patch_and_output, dto_input_rules);

@@ -192,4 +192,70 @@ async fn soft_delete_inside_transaction(db: Database, _b: Backend) {
     assert_eq!(Document::get(&db, doc.id).await.unwrap().map(|d| d.id), Some(doc.id), "the rollback undid the soft delete");
 }
 
-per_backend!(timestamps_and_versions, soft_delete, soft_delete_inside_transaction);
+/// Upsert, patches of managed columns, and models without soft delete.
+async fn managed_edges(db: Database, _b: Backend) {
+    tables(&db).await;
+    let doc = Document::insert(&db, new_doc("u", 1)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+    // An upsert of an existing row: created_at kept, updated_at now, the next version, so a
+    // copy read before it is stale.
+    let stale = doc.clone();
+    let mut changed = doc.clone();
+    changed.words = 7;
+    changed.created_at = Utc::now() + chrono::Duration::days(365);
+    changed.version = 42;
+    let stored = changed.upsert(&db).await.unwrap();
+    assert_eq!((stored.words, stored.version, stored.created_at), (7, 2, doc.created_at));
+    assert!(stored.updated_at > doc.updated_at);
+    let mut stale = stale;
+    assert!(matches!(stale.update(&db).await.unwrap_err(), Error::Conflict(_)));
+
+    // An upsert of a soft-deleted row makes it live again, as given.
+    assert!(stored.delete(&db).await.unwrap());
+    let back = stored.upsert(&db).await.unwrap();
+    assert_eq!((back.deleted_at, back.version), (None, 3));
+    assert_eq!(Document::get(&db, doc.id).await.unwrap(), Some(back.clone()));
+
+    // A new row through upsert starts like an insert.
+    let mut fresh = back.clone();
+    fresh.id = back.id + 1000;
+    fresh.title = "fresh".into();
+    fresh.version = 9;
+    fresh.deleted_at = Some(Utc::now());
+    let fresh = fresh.upsert(&db).await.unwrap();
+    assert_eq!((fresh.version, fresh.deleted_at.is_none()), (1, true));
+
+    // Managed columns cannot be set by hand.
+    let err = Document::patch(doc.id).set(Document::VERSION, 5).execute(&db).await.unwrap_err();
+    assert!(matches!(&err, Error::Unsupported(m) if m.contains("version")), "{err:?}");
+    let err = Document::update_where(Document::ID.gt(0)).set(Document::UPDATED_AT, Utc::now()).execute(&db).await.unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
+    assert_eq!(Document::get(&db, doc.id).await.unwrap().unwrap().version, 3, "nothing was sent");
+
+    // A model without soft delete has no deleted rows.
+    Comment::insert(&db, NewComment { document_id: doc.id, body: "c".into() }).await.unwrap();
+    #[derive(Model, Debug, Clone)]
+    #[model(table = "plain_notes")]
+    struct Note {
+        #[model(primary_key, auto)]
+        id: i64,
+        n: i32,
+    }
+    db.create_tables(&[Note::TABLE]).await.unwrap();
+    Note::insert_many(&db, (0..3).map(|n| NewNote { n }).collect()).await.unwrap();
+    assert_eq!(Note::select().only_deleted().count(&db).await.unwrap(), 0);
+    assert_eq!(Note::select().with_deleted().count(&db).await.unwrap(), 3);
+
+    // An aggregate is wider than its column: SUM of an INT compared with a BIGINT value.
+    let big: Vec<(i32, i64)> = Note::select()
+        .columns([Note::N.into(), count_all().into()])
+        .group_by(Note::N)
+        .having(almacen::query::sum(Note::N).lt(3_000_000_000i64))
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(big.len(), 3);
+}
+
+per_backend!(timestamps_and_versions, soft_delete, soft_delete_inside_transaction, managed_edges);

@@ -319,4 +319,53 @@ async fn chunked_load(db: Database, b: Backend) {
     assert!(authors.iter().all(|a| a.as_ref() == Some(last)));
 }
 
-per_backend!(has_many_in_two_statements, belongs_to_and_has_one, nested_and_filtered, many_to_many, orm_cascade, chunked_load);
+/// A parent that appears several times (posts → their authors → the authors' posts) gets
+/// its children each time; keys of any type (here dates, stored as text on SQLite) match
+/// through an association table.
+async fn repeated_parents_and_date_keys(db: Database, _b: Backend) {
+    tables(&db).await;
+    let us = users(&db, 1).await;
+    let posts = Post::insert_many(&db, (0..2).map(|i| new_post(&us[0], i)).collect()).await.unwrap();
+    let authors: Vec<User> = Post::AUTHOR.load(&db, &posts).await.unwrap().into_iter().flatten().collect();
+    assert_eq!(authors.len(), 2);
+    let theirs = User::POSTS.load(&db, &authors).await.unwrap();
+    assert_eq!(theirs.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
+    let profiles = User::PROFILE.load(&db, &authors).await.unwrap();
+    assert_eq!(profiles, [None, None]);
+    let tag = Tag::insert(&db, NewTag { name: "t".into() }).await.unwrap();
+    Post::TAGS.link(&db, &posts[0], &tag).await.unwrap();
+    let tags = Post::TAGS.load(&db, &[&posts[0], &posts[0], &posts[1]]).await.unwrap();
+    assert_eq!(tags.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1, 0]);
+
+    db.create_tables(&[Day::TABLE]).await.unwrap();
+    db.execute_raw("CREATE TABLE rel_day_tags (day DATE NOT NULL, tag_id BIGINT NOT NULL, PRIMARY KEY (day, tag_id))", params! {})
+        .await
+        .unwrap();
+    let day = Day::insert(&db, NewDay { day: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), note: "today".into() }).await.unwrap();
+    Day::TAGS.link(&db, &day, &tag).await.unwrap();
+    let loaded = Day::TAGS.load(&db, &[day]).await.unwrap();
+    assert_eq!(loaded[0].iter().map(|t| t.id).collect::<Vec<_>>(), [tag.id]);
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "rel_days")]
+struct Day {
+    #[model(primary_key)]
+    day: NaiveDate,
+    #[model(max_len = 20)]
+    note: String,
+}
+
+impl Day {
+    const TAGS: ManyToMany<Day, Tag> = ManyToMany::new("rel_day_tags", "day", "tag_id");
+}
+
+per_backend!(
+    has_many_in_two_statements,
+    belongs_to_and_has_one,
+    nested_and_filtered,
+    many_to_many,
+    orm_cascade,
+    chunked_load,
+    repeated_parents_and_date_keys
+);

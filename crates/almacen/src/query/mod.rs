@@ -253,10 +253,14 @@ impl Condition {
             Condition::Null(c, true) => c.expr().is_null(),
             Condition::Null(c, false) => c.expr().is_not_null(),
             Condition::Aggregate(agg, op, v) => {
-                let ty = agg.column.map(|c| c.meta.ty);
-                let ty = match agg.func {
-                    AggFunc::Count | AggFunc::CountAll => None,
-                    _ => ty,
+                // An aggregate is wider than its column (SUM of INT is a BIGINT, text limits
+                // do not apply): integers bind as 64-bit, decimals keep only their scale.
+                let ty = match (agg.func, agg.column) {
+                    (AggFunc::Count | AggFunc::CountAll, _) | (_, None) => None,
+                    (_, Some(c)) => match c.meta.ty {
+                        crate::ColumnType::SmallInt | crate::ColumnType::Integer | crate::ColumnType::BigInt => None,
+                        _ => compare_type(&c, dialect),
+                    },
                 };
                 apply(agg.expr(), *op, Expr::val(v.to_sea(dialect, ty.as_ref(), "aggregate")?))
             }

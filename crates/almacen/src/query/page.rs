@@ -1,5 +1,7 @@
 //! Pagination of typed queries: numbered pages with totals ([`Select::paginate`]), and
-//! keyset pages behind an opaque, signed cursor ([`Select::keyset_page`]).
+//! keyset pages behind a signed cursor ([`Select::keyset_page`]). The cursor is opaque to
+//! clients by convention only: it is signed, not encrypted, so its sort-key values can be
+//! read (base64url JSON); it cannot be altered or forged.
 
 use super::{CmpOp, ColumnRef, Condition, Order, Select};
 use crate::{ColumnType, Error, Executor, Model, Result, Value};
@@ -66,9 +68,9 @@ pub struct KeysetPage<T> {
     pub has_next: bool,
 }
 
-/// The secret that signs keyset cursors, so a client can neither forge nor alter one (nor
-/// reuse a cursor of one query for another). Keep it in configuration: cursors signed with
-/// one key are refused under another.
+/// The secret that signs keyset cursors, so a client can neither forge nor alter one, nor use
+/// a cursor made for another table or ordering (the filters are not part of it). Keep it in
+/// configuration: cursors signed with one key are refused under another.
 ///
 /// ```
 /// let key = almacen::query::CursorKey::new(b"at least sixteen bytes of secret").unwrap();
@@ -138,7 +140,8 @@ impl<M: Model> Select<M> {
     /// Page `page` (from 1) of `page_size` rows (capped to [`MAX_PAGE_SIZE`]), with the
     /// total count. The query's order is kept and the primary key appended as a final key,
     /// so pages neither overlap nor skip rows. A page past the end has no items; page 0 or a
-    /// page size of 0 is an error. Any `limit`/`offset` set on the query is replaced.
+    /// page size of 0 is an error. Any `limit`/`offset` set on the query is replaced. The
+    /// count and the page are two statements: inside a transaction they see one snapshot.
     ///
     /// ```no_run
     /// # use almacen::prelude::*;

@@ -39,9 +39,10 @@ struct Join {
 }
 
 /// Which rows of a soft-deletable model a query sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Deleted {
     /// Live rows only (the default).
+    #[default]
     Hide,
     /// Live and deleted rows.
     Include,
@@ -52,8 +53,8 @@ enum Deleted {
 /// The parts every SELECT shares: filter, joins, order, limit/offset, timeout.
 #[derive(Debug, Clone, Default)]
 struct Clauses {
-    /// The model's soft-delete column and which rows to see, for soft-deletable models.
-    deleted: Option<(ColumnRef, Deleted)>,
+    /// The model's soft-delete column (soft-deletable models only), and which rows to see.
+    deleted: (Option<ColumnRef>, Deleted),
     filter: Option<Condition>,
     joins: Vec<Join>,
     order: Vec<Order>,
@@ -73,14 +74,12 @@ fn live_join<N: Model>(on: Condition) -> Condition {
 impl Clauses {
     /// Clauses of a query of `M`: soft-deleted rows hidden when `M` has them.
     fn of<M: Model>() -> Self {
-        let deleted = M::TABLE.soft_delete().map(|meta| (ColumnRef { table: M::TABLE.name, meta }, Deleted::Hide));
-        Clauses { deleted, ..Clauses::default() }
+        let column = M::TABLE.soft_delete().map(|meta| ColumnRef { table: M::TABLE.name, meta });
+        Clauses { deleted: (column, Deleted::Hide), ..Clauses::default() }
     }
 
     fn see_deleted(&mut self, mode: Deleted) {
-        if let Some((_, current)) = &mut self.deleted {
-            *current = mode;
-        }
+        self.deleted.1 = mode;
     }
 
     fn filter(&mut self, c: Condition) {
@@ -103,9 +102,11 @@ impl Clauses {
             q.and_where(f.to_expr(dialect)?);
         }
         match self.deleted {
-            Some((column, Deleted::Hide)) => q.and_where(Condition::Null(column, true).to_expr(dialect)?),
-            Some((column, Deleted::Only)) => q.and_where(Condition::Null(column, false).to_expr(dialect)?),
-            Some((_, Deleted::Include)) | None => q,
+            (Some(column), Deleted::Hide) => q.and_where(Condition::Null(column, true).to_expr(dialect)?),
+            (Some(column), Deleted::Only) => q.and_where(Condition::Null(column, false).to_expr(dialect)?),
+            // A model without soft delete has no deleted rows.
+            (None, Deleted::Only) => q.and_where(Expr::cust("1 = 0")),
+            (_, Deleted::Include) | (None, Deleted::Hide) => q,
         };
         for o in &self.order {
             let dir = if o.descending { sea_query::Order::Desc } else { sea_query::Order::Asc };
@@ -135,9 +136,7 @@ impl Clauses {
         if let Some(f) = &self.filter {
             f.shape(&mut out, dialect)?;
         }
-        if let Some((_, mode)) = self.deleted {
-            let _ = write!(out, "|D{mode:?}");
-        }
+        let _ = write!(out, "|D{:?}", self.deleted.1);
         out.push_str("|O");
         for o in &self.order {
             let _ = write!(out, "{}.{}{},", o.column.table, o.column.meta.name, o.descending);
@@ -236,7 +235,8 @@ macro_rules! clause_methods {
             self
         }
 
-        /// See only the soft-deleted rows of the model.
+        /// See only the soft-deleted rows of the model (none, for a model without soft
+        /// delete).
         pub fn only_deleted(mut self) -> Self {
             self.clauses.see_deleted(Deleted::Only);
             self

@@ -79,6 +79,7 @@ mod observe;
 pub mod query;
 mod raw;
 mod relation;
+mod repository;
 mod row;
 mod schema;
 mod sqlite;
@@ -103,6 +104,7 @@ pub use observe::StatementCounter;
 pub use query::{Column, Condition, Order};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use relation::{BelongsTo, HasMany, HasOne, ManyToMany};
+pub use repository::Repository;
 pub use row::{DbRow, Row};
 pub use sqlite::LiteRow;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
@@ -128,8 +130,8 @@ pub use uuid;
 pub mod prelude {
     pub use crate::query::{CursorKey, KeysetPage, Page, Select, avg, count, count_all, max, min, sum};
     pub use crate::{
-        Column, Condition, Database, DbEnum, Error, Executor, Field, FromRow, IsolationLevel, Model, Order, Params, RetryPolicy, Row,
-        Transaction, TxOptions, Value, params,
+        Column, Condition, Database, DbEnum, Error, Executor, Field, FromRow, IsolationLevel, Model, Order, Params, Repository,
+        RetryPolicy, Row, Transaction, TxOptions, Value, params,
     };
     pub use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
     pub use rust_decimal::Decimal;

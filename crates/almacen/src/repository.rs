@@ -101,9 +101,10 @@ use crate::{Condition, Executor, Model, Patch, Result, Value, crud};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
-/// Composite keys are matched with `(a = ? AND b = ?) OR …`, which SQLite parses into a
-/// tree one level deeper per key (its limit is 1,000 levels): at most this many per statement.
-const COMPOSITE_KEYS_PER_STATEMENT: usize = 500;
+/// Composite keys are matched with `(a = ? AND b = ?) OR …`: an expression one level
+/// deeper per key, built and rendered recursively (1,200 keys overflow a 2 MB thread stack
+/// in a debug build; SQLite's own limit is 1,000 levels). At most this many per statement.
+const COMPOSITE_KEYS_PER_STATEMENT: usize = 128;
 
 /// The reads and writes of model `M` on executor `E` (a [`Database`](crate::Database) or a
 /// [`Transaction`](crate::Transaction)). It never commits or rolls back; see the
@@ -192,7 +193,7 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// The rows with these primary keys, in the order of `keys`; keys without a row are
     /// skipped, and a key given twice yields its row once (where it first appears). One
     /// `IN (…)` statement per chunk of keys that fits the dialect's parameter limit
-    /// (composite keys: `(a = ? AND b = ?) OR …`, at most 500 keys per statement). On a
+    /// (composite keys: `(a = ? AND b = ?) OR …`, at most 128 keys per statement). On a
     /// `Database` the chunks run as separate statements; inside a transaction they see
     /// one snapshot (at the transaction's isolation level).
     ///
@@ -226,7 +227,8 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
         let chunk = keys_per_statement.clamp(1, self.max_keys_per_statement());
         let mut slots: Vec<Option<M>> = std::iter::repeat_with(|| None).take(unique.len()).collect();
         for keys in unique.chunks(chunk) {
-            for row in Select::<M>::new().filter(keys_condition::<M>(keys)).fetch_all(self.db).await? {
+            let keys = padded_composite::<M>(keys);
+            for row in Select::<M>::new().filter(keys_condition::<M>(&keys)).fetch_all(self.db).await? {
                 if let Some(&at) = positions.get(&key_id(M::key_values(&row.key()))) {
                     slots[at] = Some(row);
                 }
@@ -390,6 +392,19 @@ fn index_keys<M: Model>(keys: &[M::Key]) -> (HashMap<Vec<KeyPart>, usize>, Vec<&
         });
     }
     (positions, unique)
+}
+
+/// A chunk of composite keys, its last key repeated up to the next power of two. The SQL
+/// of an OR of ANDs is cached per length (an `IN` list of more than 16 is not): this keeps
+/// at most 8 lengths per model in the cache. A repeated key matches no extra row.
+fn padded_composite<'k, M: Model>(keys: &[&'k M::Key]) -> Vec<&'k M::Key> {
+    let mut out = keys.to_vec();
+    if M::TABLE.primary_key().count() > 1
+        && let Some(&last) = keys.last()
+    {
+        out.resize(keys.len().next_power_of_two(), last);
+    }
+    out
 }
 
 /// `pk IN (…)` for a one-column key, `(a = ? AND b = ?) OR …` for a composite one.

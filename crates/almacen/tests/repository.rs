@@ -296,7 +296,7 @@ async fn get_many_in_chunks(db: Database, b: Backend) {
     assert_eq!(repo.get_many(&keys).await.unwrap(), expected);
     assert_eq!(repo.get_many_chunked(&keys[..50], 0).await.unwrap(), get_expected(&keys[..50], &rows), "0 means 1");
 
-    // Composite keys: at most 500 per statement, so 1,200 keys take three.
+    // Composite keys: at most 128 per statement (the last chunk padded by repeating a key).
     let members = Repository::<Membership, _>::new(&db);
     let stored = members
         .create_many(

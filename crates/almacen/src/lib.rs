@@ -2,7 +2,9 @@
 //!
 //! The persistence layer of a Rust microservice: one [`Database`] over SQLite, PostgreSQL
 //! and MariaDB, models declared once with `#[derive(Model)]`, typed queries, transactions
-//! and raw SQL with `:name` parameters.
+//! and raw SQL with `:name` parameters. A [`Repository`] groups one model's reads and
+//! writes over a `Database` or a `Transaction` (its documentation shows specific
+//! repositories and units of work).
 //!
 //! ```no_run
 //! use almacen::prelude::*;

@@ -1,100 +1,6 @@
-//! Repositories: the reads and writes of one model, bound to an executor.
-//!
-//! A [`Repository`] is bound to a [`Database`](crate::Database) or to a
-//! [`Transaction`](crate::Transaction), so the same repository code runs on pooled
-//! connections or inside a unit of work. It delegates to the CRUD functions and typed
-//! queries; it holds nothing but the executor, so making one is free.
-//!
-//! **Repositories never commit or roll back.** Atomicity belongs to the caller: the unit of
-//! work is a transaction scope, and every repository used in it is made from its
-//! `&Transaction`. When the closure returns `Ok` everything is committed; on `Err` (a
-//! database error or the application's own, wrapped with [`Error::other`](crate::Error::other))
-//! or a panic, nothing stays.
-//!
-//! A *specific* repository wraps the generic one and adds the model's own queries; a
-//! service depends on a repository *trait*, so its unit tests can pass an in-memory double
-//! instead of a database:
-//!
-//! ```no_run
-//! use almacen::prelude::*;
-//! use std::ops::Deref;
-//!
-//! #[derive(Model, Debug, Clone)]
-//! #[model(table = "products")]
-//! pub struct Product {
-//!     #[model(primary_key, auto)]
-//!     pub id: i64,
-//!     #[model(max_len = 64, unique)]
-//!     pub sku: String,
-//!     pub stock: i32,
-//! }
-//!
-//! #[derive(Model, Debug, Clone)]
-//! #[model(table = "orders")]
-//! pub struct Order {
-//!     #[model(primary_key, auto)]
-//!     pub id: i64,
-//!     #[model(references = "products.id")]
-//!     pub product_id: i64,
-//!     pub quantity: i32,
-//! }
-//!
-//! /// Products: the generic operations (through `Deref`) plus queries of their own.
-//! pub struct ProductRepo<'e, E>(Repository<'e, Product, E>);
-//!
-//! impl<'e, E: Executor> ProductRepo<'e, E> {
-//!     pub fn new(db: &'e E) -> Self {
-//!         ProductRepo(Repository::new(db))
-//!     }
-//!
-//!     pub async fn find_by_sku(&self, sku: &str) -> almacen::Result<Option<Product>> {
-//!         Product::select().filter(Product::SKU.eq(sku)).fetch_optional(self.executor()).await
-//!     }
-//! }
-//!
-//! impl<'e, E> Deref for ProductRepo<'e, E> {
-//!     type Target = Repository<'e, Product, E>;
-//!     fn deref(&self) -> &Self::Target {
-//!         &self.0
-//!     }
-//! }
-//!
-//! /// What the restocking service needs; tests implement it over a `HashMap`.
-//! trait Stock {
-//!     async fn add_stock(&self, sku: &str, quantity: i32) -> almacen::Result<bool>;
-//! }
-//!
-//! impl<E: Executor> Stock for ProductRepo<'_, E> {
-//!     async fn add_stock(&self, sku: &str, quantity: i32) -> almacen::Result<bool> {
-//!         let Some(p) = self.find_by_sku(sku).await? else { return Ok(false) };
-//!         Ok(self.patch(Product::patch(p.id).add(Product::STOCK, quantity)).await?.is_some())
-//!     }
-//! }
-//!
-//! /// The service is generic over the trait (no `dyn`, no boxing).
-//! async fn restock(stock: &impl Stock, sku: &str) -> almacen::Result<bool> {
-//!     stock.add_stock(sku, 10).await
-//! }
-//!
-//! # async fn run(db: &Database) -> almacen::Result<()> {
-//! // On pooled connections:
-//! restock(&ProductRepo::new(db), "LAMP-1").await?;
-//!
-//! // A unit of work: several repositories over one transaction. Any error undoes all of it.
-//! let order = db
-//!     .transaction(async |tx| {
-//!         let products = ProductRepo::new(tx);
-//!         let orders = Repository::<Order, _>::new(tx);
-//!         let lamp = products.find_by_sku("LAMP-1").await?.ok_or(Error::NotFound)?;
-//!         if lamp.stock < 2 {
-//!             return Err(Error::other("out of stock"));
-//!         }
-//!         products.patch(Product::patch(lamp.id).add(Product::STOCK, -2)).await?;
-//!         orders.create(NewOrder { product_id: lamp.id, quantity: 2 }).await
-//!     })
-//!     .await?;
-//! # let _ = order; Ok(()) }
-//! ```
+//! Repositories: the reads and writes of one model, bound to an executor. The guide
+//! (specific repositories, services over repository traits, units of work) is on
+//! [`Repository`], where the public documentation shows it.
 
 use crate::query::{Page, Select};
 use crate::{Condition, Executor, Model, Patch, Result, Value, crud};
@@ -106,19 +12,107 @@ use std::marker::PhantomData;
 /// in a debug build; SQLite's own limit is 1,000 levels). At most this many per statement.
 const COMPOSITE_KEYS_PER_STATEMENT: usize = 128;
 
-/// The reads and writes of model `M` on executor `E` (a [`Database`](crate::Database) or a
-/// [`Transaction`](crate::Transaction)). It never commits or rolls back; see the
-/// [module documentation](self) for specific repositories and units of work.
+/// The reads and writes of model `M`, bound to executor `E`.
+///
+/// A [`Repository`] is bound to a [`Database`](crate::Database) or to a
+/// [`Transaction`](crate::Transaction), so the same repository code runs on pooled
+/// connections or inside a unit of work. It delegates to the CRUD functions and typed
+/// queries; it holds nothing but the executor, so making one is free.
+///
+/// **Repositories never commit or roll back.** Atomicity belongs to the caller: the unit of
+/// work is a transaction scope, and every repository used in it is made from its
+/// `&Transaction`. When the closure returns `Ok` everything is committed; on `Err` (a
+/// database error or the application's own, wrapped with [`Error::other`](crate::Error::other))
+/// or a panic, nothing stays. A repository made from the `Database` inside the closure works
+/// outside the unit of work (and on SQLite its writes wait for the writer the transaction
+/// holds, until the pool times out): make them all from `tx`. Inside a transaction,
+/// `tx.transaction(..)` opens a nested unit of work (a savepoint).
+///
+/// A *specific* repository wraps the generic one and adds the model's own queries; a
+/// service depends on a repository *trait*, so its unit tests can pass an in-memory double
+/// instead of a database:
 ///
 /// ```no_run
-/// # use almacen::prelude::*;
-/// # #[derive(Model, Debug)] #[model(table = "items")]
-/// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
-/// # async fn f(db: &Database) -> almacen::Result<()> {
-/// let items = Repository::<Item, _>::new(db);
-/// let lamp = items.create(NewItem { name: "Lamp".into(), stock: 3 }).await?;
-/// assert!(items.exists(&lamp.id).await?);
-/// # Ok(()) }
+/// use almacen::prelude::*;
+/// use std::ops::Deref;
+///
+/// #[derive(Model, Debug, Clone)]
+/// #[model(table = "products")]
+/// pub struct Product {
+///     #[model(primary_key, auto)]
+///     pub id: i64,
+///     #[model(max_len = 64, unique)]
+///     pub sku: String,
+///     pub stock: i32,
+/// }
+///
+/// #[derive(Model, Debug, Clone)]
+/// #[model(table = "orders")]
+/// pub struct Order {
+///     #[model(primary_key, auto)]
+///     pub id: i64,
+///     #[model(references = "products.id")]
+///     pub product_id: i64,
+///     pub quantity: i32,
+/// }
+///
+/// /// Products: the generic operations (through `Deref`) plus queries of their own.
+/// pub struct ProductRepo<'e, E>(Repository<'e, Product, E>);
+///
+/// impl<'e, E: Executor> ProductRepo<'e, E> {
+///     pub fn new(db: &'e E) -> Self {
+///         ProductRepo(Repository::new(db))
+///     }
+///
+///     pub async fn find_by_sku(&self, sku: &str) -> almacen::Result<Option<Product>> {
+///         Product::select().filter(Product::SKU.eq(sku)).fetch_optional(self.executor()).await
+///     }
+/// }
+///
+/// impl<'e, E> Deref for ProductRepo<'e, E> {
+///     type Target = Repository<'e, Product, E>;
+///     fn deref(&self) -> &Self::Target {
+///         &self.0
+///     }
+/// }
+///
+/// /// What the restocking service needs; tests implement it over a `HashMap`.
+/// trait Stock {
+///     async fn add_stock(&self, sku: &str, quantity: i32) -> almacen::Result<bool>;
+/// }
+///
+/// impl<E: Executor> Stock for ProductRepo<'_, E> {
+///     async fn add_stock(&self, sku: &str, quantity: i32) -> almacen::Result<bool> {
+///         let Some(p) = self.find_by_sku(sku).await? else { return Ok(false) };
+///         Ok(self.patch(Product::patch(p.id).add(Product::STOCK, quantity)).await?.is_some())
+///     }
+/// }
+///
+/// /// The service is generic over the trait (no `dyn`, no boxing).
+/// async fn restock(stock: &impl Stock, sku: &str) -> almacen::Result<bool> {
+///     stock.add_stock(sku, 10).await
+/// }
+///
+/// # async fn run(db: &Database) -> almacen::Result<()> {
+/// // On pooled connections:
+/// restock(&ProductRepo::new(db), "LAMP-1").await?;
+///
+/// // A unit of work: several repositories over one transaction. Any error undoes all of it.
+/// let order = db
+///     .transaction(async |tx| {
+///         let products = ProductRepo::new(tx);
+///         let orders = Repository::<Order, _>::new(tx);
+///         let lamp = products.find_by_sku("LAMP-1").await?.ok_or(Error::NotFound)?;
+///         // (Under concurrency, take stock with one conditional UPDATE instead:
+///         // `Product::update_where(..)`, as `examples/orders` does.)
+///         if lamp.stock < 2 {
+///             return Err(Error::other("out of stock"));
+///         }
+///         products.patch(Product::patch(lamp.id).add(Product::STOCK, -2)).await?;
+///         orders.create(NewOrder { product_id: lamp.id, quantity: 2 }).await
+///     })
+///     .await?;
+/// # let _ = order; Ok(()) }
 /// ```
 pub struct Repository<'e, M, E> {
     db: &'e E,

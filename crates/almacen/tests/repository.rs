@@ -422,7 +422,7 @@ async fn place_order_is_one_unit_of_work(db: Database, _b: Backend) {
     let (after_products, after_orders, after_items) = snapshot(&db).await;
     let stock: Vec<(String, i32)> = after_products.into_iter().map(|p| (p.sku, p.stock)).collect();
     assert_eq!(stock, [("LAMP".to_string(), 3), ("DESK".to_string(), 0), ("RUG".to_string(), 0)]);
-    assert_eq!(after_orders, [order.clone()]);
+    assert_eq!(after_orders, std::slice::from_ref(&order));
     let lines: Vec<(i64, i64, i32)> = after_items.iter().map(|i| (i.order_id, i.product_id, i.quantity)).collect();
     let (lamp, desk) = (&before.0[0], &before.0[1]);
     assert_eq!(lines, [(order.id, lamp.id, 2), (order.id, desk.id, 2)]);

@@ -79,8 +79,8 @@ pub enum OrderError {
         /// Units on hand when checked.
         available: i32,
     },
-    /// The storage failed.
-    Storage(almacen::Error),
+    /// The storage failed (boxed: almacen's error is large, and refusals are the common case).
+    Storage(Box<almacen::Error>),
 }
 
 impl fmt::Display for OrderError {
@@ -105,9 +105,9 @@ impl From<almacen::Error> for OrderError {
         match e {
             almacen::Error::Other(inner) => match inner.downcast::<OrderError>() {
                 Ok(refusal) => *refusal,
-                Err(other) => OrderError::Storage(almacen::Error::Other(other)),
+                Err(other) => OrderError::Storage(Box::new(almacen::Error::Other(other))),
             },
-            e => OrderError::Storage(e),
+            e => OrderError::Storage(Box::new(e)),
         }
     }
 }

@@ -41,7 +41,7 @@ async fn place_orders(db: Database) {
     assert_eq!(placed.order.total, Decimal::new(20870, 2), "3 × 19.90 + 149.00");
     assert_eq!(stock(&db).await, [("LAMP".into(), 2), ("DESK".into(), 1), ("CHAIR".into(), 0)]);
     let (_, orders, items) = snapshot(&db).await;
-    assert_eq!(orders, [placed.order.clone()]);
+    assert_eq!(orders, std::slice::from_ref(&placed.order));
     assert_eq!(items, placed.items);
     assert_eq!(service.orders_of("ada").await.unwrap(), [placed.order]);
     assert!(service.orders_of("bob").await.unwrap().is_empty());

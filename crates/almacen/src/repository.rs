@@ -222,7 +222,7 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
         let mut slots: Vec<Option<M>> = std::iter::repeat_with(|| None).take(unique.len()).collect();
         for keys in unique.chunks(chunk) {
             let keys = padded_composite::<M>(keys);
-            for row in Select::<M>::new().filter(keys_condition::<M>(&keys)).fetch_all(self.db).await? {
+            for row in Select::<M>::new().filter(keys_condition::<M>(&keys)?).fetch_all(self.db).await? {
                 if let Some(&at) = positions.get(&key_id(M::key_values(&row.key()))) {
                     slots[at] = Some(row);
                 }
@@ -357,7 +357,7 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// # Ok(()) }
     /// ```
     pub async fn exists(&self, key: &M::Key) -> Result<bool> {
-        Select::<M>::new().filter(keys_condition::<M>(std::slice::from_ref(&key))).exists(self.db).await
+        Select::<M>::new().filter(keys_condition::<M>(std::slice::from_ref(&key))?).exists(self.db).await
     }
 
     /// How many rows `query` matches (its limit and offset ignored).
@@ -402,17 +402,19 @@ fn padded_composite<'k, M: Model>(keys: &[&'k M::Key]) -> Vec<&'k M::Key> {
 }
 
 /// `pk IN (…)` for a one-column key, `(a = ? AND b = ?) OR …` for a composite one.
-fn keys_condition<M: Model>(keys: &[&M::Key]) -> Condition {
+/// An error, as `get` gives, for a model without a primary key.
+fn keys_condition<M: Model>(keys: &[&M::Key]) -> Result<Condition> {
     let pk: Vec<_> = M::TABLE.primary_key().map(|meta| crate::query::ColumnRef { table: M::TABLE.name, meta }).collect();
-    if let [column] = pk[..] {
-        let values = keys.iter().flat_map(|k| M::key_values(k)).collect();
-        return Condition::In(column, values, false);
+    match pk[..] {
+        [] => return Err(crate::Error::Unsupported(format!("model for table {} has no primary key", M::TABLE.name))),
+        [column] => return Ok(Condition::In(column, keys.iter().flat_map(|k| M::key_values(k)).collect(), false)),
+        _ => {}
     }
     let per_key = keys.iter().map(|k| {
         let parts = pk.iter().zip(M::key_values(k)).map(|(c, v)| Condition::Cmp(*c, crate::query::CmpOp::Eq, v)).collect();
         Condition::And(parts)
     });
-    Condition::Or(per_key.collect())
+    Ok(Condition::Or(per_key.collect()))
 }
 
 /// A key value in a form that can be hashed, equal for a key as given and as read back

@@ -58,6 +58,14 @@ struct Membership {
     role: String,
 }
 
+/// A model without a primary key: key lookups are refused, as `get` refuses them.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "notes")]
+struct Note {
+    #[model(max_len = 40)]
+    text: String,
+}
+
 /// A specific repository: the generic operations (through `Deref`) plus its own queries.
 struct ProductRepo<'e, E>(Repository<'e, Product, E>);
 
@@ -173,6 +181,12 @@ async fn every_generic_method(db: Database, _b: Backend) {
     let err = repo.update(&rug).await.unwrap_err();
     assert!(matches!(err, Error::NotFound), "{err:?}");
     assert_eq!(repo.count(Product::select()).await.unwrap(), 3);
+
+    // Without a primary key there is nothing to look up by.
+    let notes = Repository::<Note, _>::new(&db);
+    assert!(matches!(notes.get_many(&[()]).await, Err(Error::Unsupported(_))));
+    assert!(matches!(notes.exists(&()).await, Err(Error::Unsupported(_))));
+    assert!(matches!(notes.get(&()).await, Err(Error::Unsupported(_))));
 
     // A repository is a copyable handle.
     let copy = repo;

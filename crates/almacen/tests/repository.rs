@@ -58,13 +58,20 @@ struct Membership {
     role: String,
 }
 
-/// A model without a primary key: key lookups are refused, as `get` refuses them.
-#[derive(Model, Debug, Clone, PartialEq)]
-#[model(table = "notes")]
-struct Note {
-    #[model(max_len = 40)]
-    text: String,
+/// A model without a primary key: key lookups are refused, as `get` refuses them. (The
+/// derive's code for a `()` key trips clippy's `unused_unit`, hence the module.)
+#[allow(clippy::unused_unit)]
+mod keyless {
+    use almacen::prelude::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "notes")]
+    pub struct Note {
+        #[model(max_len = 40)]
+        pub text: String,
+    }
 }
+use keyless::Note;
 
 /// A specific repository: the generic operations (through `Deref`) plus its own queries.
 struct ProductRepo<'e, E>(Repository<'e, Product, E>);

@@ -332,7 +332,9 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
         patch.execute(self.db).await
     }
 
-    /// Delete the row with this primary key; true when a row was deleted.
+    /// Delete the row with this primary key; true when a row was deleted. A soft-deletable
+    /// model's row is only marked deleted (see [`hard_delete`](Self::hard_delete) and
+    /// [`restore`](Self::restore)); reads here skip marked rows.
     ///
     /// ```no_run
     /// # use almacen::prelude::*;
@@ -344,6 +346,37 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// ```
     pub async fn delete(&self, key: &M::Key) -> Result<bool> {
         crud::delete::<M>(self.db, key).await
+    }
+
+    /// Remove the row with this primary key for good, even from a soft-deletable model;
+    /// true when a row went.
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(soft_delete)] deleted_at: Option<DateTime<Utc>> }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let gone = Repository::<Item, _>::new(db).hard_delete(&7).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn hard_delete(&self, key: &M::Key) -> Result<bool> {
+        crud::hard_delete::<M>(self.db, key).await
+    }
+
+    /// Clear the deleted mark of a soft-deleted row; true when it was marked.
+    /// [`Error::Unsupported`](crate::Error::Unsupported) for a model without
+    /// `#[model(soft_delete)]`.
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(soft_delete)] deleted_at: Option<DateTime<Utc>> }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let back = Repository::<Item, _>::new(db).restore(&7).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn restore(&self, key: &M::Key) -> Result<bool> {
+        crud::restore::<M>(self.db, key).await
     }
 
     /// Whether a row has this primary key (without reading it).

@@ -73,6 +73,20 @@ mod keyless {
 }
 use keyless::Note;
 
+/// A model with managed columns: soft delete and optimistic locking.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "documents")]
+struct Document {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(max_len = 40)]
+    title: String,
+    #[model(version)]
+    version: i64,
+    #[model(soft_delete)]
+    deleted_at: Option<DateTime<Utc>>,
+}
+
 /// A specific repository: the generic operations (through `Deref`) plus its own queries.
 struct ProductRepo<'e, E>(Repository<'e, Product, E>);
 
@@ -173,7 +187,7 @@ async fn every_generic_method(db: Database, _b: Backend) {
     let mut changed = desk.clone();
     changed.name = "Standing desk".into();
     changed.stock = 2;
-    repo.update(&changed).await.unwrap();
+    repo.update(&mut changed).await.unwrap();
     assert_eq!(repo.get(&desk.id).await.unwrap(), Some(changed.clone()));
 
     // patch: only the given columns; None for a missing key.
@@ -185,7 +199,7 @@ async fn every_generic_method(db: Database, _b: Backend) {
     assert!(repo.delete(&rug.id).await.unwrap());
     assert!(!repo.delete(&rug.id).await.unwrap());
     assert!(!repo.exists(&rug.id).await.unwrap());
-    let err = repo.update(&rug).await.unwrap_err();
+    let err = repo.update(&mut rug.clone()).await.unwrap_err();
     assert!(matches!(err, Error::NotFound), "{err:?}");
     assert_eq!(repo.count(Product::select()).await.unwrap(), 3);
 
@@ -199,6 +213,43 @@ async fn every_generic_method(db: Database, _b: Backend) {
     let copy = repo;
     assert_eq!(copy.count(Product::select()).await.unwrap(), repo.count(Product::select()).await.unwrap());
     assert!(format!("{repo:?}").contains("products"));
+}
+
+async fn soft_delete_and_versions(db: Database, _b: Backend) {
+    db.create_tables(&[Document::TABLE]).await.unwrap();
+    let docs = Repository::<Document, _>::new(&db);
+    let new = |title: &str| NewDocument { title: title.into() };
+    let stored = docs.create_many(vec![new("a"), new("b"), new("c")]).await.unwrap();
+    let (a, b, c) = (stored[0].id, stored[1].id, stored[2].id);
+
+    // A deleted row is only marked: every read skips it until it is restored.
+    assert!(docs.delete(&b).await.unwrap());
+    assert!(!docs.delete(&b).await.unwrap(), "already marked");
+    assert_eq!(docs.get(&b).await.unwrap(), None);
+    assert!(!docs.exists(&b).await.unwrap());
+    let titles = |rows: Vec<Document>| rows.into_iter().map(|d| d.title).collect::<Vec<_>>();
+    assert_eq!(titles(docs.get_many(&[c, b, a]).await.unwrap()), ["c", "a"]);
+    assert_eq!(docs.count(Document::select()).await.unwrap(), 2);
+    assert_eq!(docs.count(Document::select().with_deleted()).await.unwrap(), 3);
+    assert_eq!(titles(docs.list(Document::select().only_deleted()).await.unwrap()), ["b"]);
+    assert!(docs.restore(&b).await.unwrap());
+    assert!(!docs.restore(&b).await.unwrap(), "not marked any more");
+    assert!(docs.exists(&b).await.unwrap());
+    assert!(docs.hard_delete(&b).await.unwrap());
+    assert_eq!(docs.count(Document::select().with_deleted()).await.unwrap(), 2);
+    let err = Repository::<Product, _>::new(&db).restore(&1).await.unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
+
+    // Optimistic locking: update refreshes the version; a stale copy is a conflict.
+    let mut fresh = docs.get(&a).await.unwrap().unwrap();
+    let mut stale = fresh.clone();
+    fresh.title = "a2".into();
+    docs.update(&mut fresh).await.unwrap();
+    assert_eq!(fresh.version, stale.version + 1);
+    stale.title = "lost update".into();
+    let err = docs.update(&mut stale).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(docs.get(&a).await.unwrap().unwrap().title, "a2");
 }
 
 async fn specific_repository(db: Database, _b: Backend) {
@@ -229,7 +280,7 @@ async fn restock_and_rename<E: Executor>(products: &ProductRepo<'_, E>) -> almac
     let p = products.patch(Product::patch(p.id).add(Product::STOCK, 4)).await?.ok_or(Error::NotFound)?;
     let mut renamed = p.clone();
     renamed.name = "Renamed".into();
-    products.update(&renamed).await?;
+    products.update(&mut renamed).await?;
     // It sees its own writes, wherever it runs.
     assert_eq!(products.find_by_sku("TX-1").await?.map(|p| (p.stock, p.name)), Some((5, "Renamed".to_string())));
     products.create(new_product("TX-2", 0)).await?;
@@ -457,6 +508,7 @@ async fn place_order_is_one_unit_of_work(db: Database, _b: Backend) {
 
 per_backend!(
     every_generic_method,
+    soft_delete_and_versions,
     specific_repository,
     same_code_on_database_and_in_transaction,
     get_many_in_chunks,

@@ -2,7 +2,9 @@
 //!
 //! The persistence layer of a Rust microservice: one [`Database`] over SQLite, PostgreSQL
 //! and MariaDB, models declared once with `#[derive(Model)]`, typed queries, transactions
-//! and raw SQL with `:name` parameters.
+//! and raw SQL with `:name` parameters. A [`Repository`] groups one model's reads and
+//! writes over a `Database` or a `Transaction` (its documentation shows specific
+//! repositories and units of work).
 //!
 //! ```no_run
 //! use almacen::prelude::*;
@@ -79,6 +81,7 @@ mod observe;
 pub mod query;
 mod raw;
 mod relation;
+mod repository;
 mod row;
 mod schema;
 mod sqlite;
@@ -103,6 +106,7 @@ pub use observe::StatementCounter;
 pub use query::{Column, Condition, Order};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use relation::{BelongsTo, HasMany, HasOne, ManyToMany};
+pub use repository::Repository;
 pub use row::{DbRow, Row};
 pub use sqlite::LiteRow;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
@@ -128,8 +132,8 @@ pub use uuid;
 pub mod prelude {
     pub use crate::query::{CursorKey, KeysetPage, Page, Select, avg, count, count_all, max, min, sum};
     pub use crate::{
-        Column, Condition, Database, DbEnum, Error, Executor, Field, FromRow, IsolationLevel, Model, Order, Params, RetryPolicy, Row,
-        Transaction, TxOptions, Value, params,
+        Column, Condition, Database, DbEnum, Error, Executor, Field, FromRow, IsolationLevel, Model, Order, Params, Repository,
+        RetryPolicy, Row, Transaction, TxOptions, Value, params,
     };
     pub use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
     pub use rust_decimal::Decimal;

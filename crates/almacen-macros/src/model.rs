@@ -550,6 +550,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             fn values(&self) -> ::std::vec::Vec<::almacen::Value> {
                 ::std::vec![#(#encodes),*]
             }
+            #[allow(clippy::unused_unit)]
             fn key(&self) -> Self::Key {
                 #key_expr
             }

@@ -58,9 +58,7 @@ struct Membership {
     role: String,
 }
 
-/// A model without a primary key: key lookups are refused, as `get` refuses them. (The
-/// derive's code for a `()` key trips clippy's `unused_unit`, hence the module.)
-#[allow(clippy::unused_unit)]
+/// A model without a primary key: key lookups are refused, as `get` refuses them.
 mod keyless {
     use almacen::prelude::*;
 

@@ -1,9 +1,9 @@
-//! The SeaORM side of the server comparisons (PostgreSQL, MariaDB): its entities written by
-//! hand for the bench's tables (same schema as almacen's models, which create the tables),
-//! and each workload as a SeaORM user writes it.
+//! The SeaORM side of the comparisons (SQLite peers, PostgreSQL, MariaDB): its entities
+//! written by hand for the bench's tables (same schema as almacen's models, which create the
+//! tables), and each workload as a SeaORM user writes it.
 //!
-//! Only SeaORM's server drivers are enabled: the SQLite comparison keeps to rusqlite, Diesel
-//! and sqlx.
+//! SeaORM 2 drives the same sqlx 0.9 as the raw side, so its SQLite driver links the same
+//! libsqlite3-sys as everyone else.
 
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, QueryOrder as _, QuerySelect as _, Set};
@@ -87,6 +87,33 @@ pub async fn connect(url: &str, max_connections: u32) -> DatabaseConnection {
     let mut options = ConnectOptions::new(url);
     options.max_connections(max_connections).test_before_acquire(false);
     Database::connect(options).await.unwrap_or_else(|e| panic!("SeaORM connect {url}: {e}"))
+}
+
+/// SeaORM on a SQLite file (`Some`) or in memory (`None`, one connection kept for the whole
+/// run), with the PRAGMAs the other sides set and a pool of the same size.
+pub async fn connect_sqlite(file: Option<&std::path::Path>, max_connections: u32) -> DatabaseConnection {
+    use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+    let url = match file {
+        Some(path) => format!("sqlite://{}", path.display()),
+        None => "sqlite::memory:".to_owned(),
+    };
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(max_connections).test_before_acquire(false);
+    if file.is_some() {
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(std::time::Duration::from_secs(5))
+        });
+    } else {
+        options
+            .min_connections(1)
+            .max_lifetime(None::<std::time::Duration>)
+            .idle_timeout(None::<std::time::Duration>)
+            .map_sqlx_sqlite_opts(|o| o.foreign_keys(true));
+    }
+    Database::connect(options).await.unwrap_or_else(|e| panic!("SeaORM connect {file:?}: {e}"))
 }
 
 pub async fn get(db: &DatabaseConnection, id: i64) -> Option<item::Model> {

@@ -11,10 +11,11 @@
 //! - almacen: `Database::connect("sqlite://file")` / `sqlite::memory:`, its default pool;
 //! - Diesel 2.3: synchronous, r2d2 pool of the same size, called directly from the async task
 //!   as a Diesel user would (no `spawn_blocking`);
-//! - sqlx: `SqlitePool` of the same size.
+//! - sqlx: `SqlitePool` of the same size;
+//! - SeaORM 2: `ConnectOptions` with a pool of the same size (module `seaorm`).
 //!
 //! No pool pings a connection before handing it out (r2d2's `test_on_check_out` and sqlx's
-//! `test_before_acquire` are off, as almacen's `pre_ping` is by default).
+//! and SeaORM's `test_before_acquire` are off, as almacen's `pre_ping` is by default).
 
 use crate::{Args, Item, NewItem, Post, Raw, RawItem, User, median, scaled, time_ops};
 use almacen::prelude::*;
@@ -37,6 +38,7 @@ pub(crate) const POSTS_PER_USER: i64 = 10;
 const TARGET_VS_RUSQLITE: f64 = 1.3;
 const TARGET_VS_DIESEL: f64 = 1.0;
 const TARGET_VS_SQLX: f64 = 0.5;
+const TARGET_VS_SEAORM: f64 = 1.0;
 
 /// Users and posts decoded by hand (rusqlite, sqlx).
 #[allow(dead_code)]
@@ -141,12 +143,13 @@ impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::E
     }
 }
 
-/// The four sides on one kind of database.
+/// The five sides on one kind of database.
 struct Sides {
     rusqlite: rusqlite::Connection,
     almacen: Database,
     diesel: DieselPool,
     sqlx: sqlx::SqlitePool,
+    seaorm: sea_orm::DatabaseConnection,
 }
 
 /// Create the template database with almacen and seed it: the items of the main bench, and
@@ -188,10 +191,10 @@ fn remove_db_files(path: &Path) {
     }
 }
 
-/// Open the four sides on their own files, each a copy of the template.
+/// Open the five sides on their own files, each a copy of the template.
 async fn open_file_sides(base: &Path, setup: &[String]) -> (Sides, Vec<PathBuf>) {
     let file = |side: &str| PathBuf::from(format!("{}-{side}.db", base.display()));
-    let paths = vec![file("rusqlite"), file("almacen"), file("diesel"), file("sqlx")];
+    let paths = vec![file("rusqlite"), file("almacen"), file("diesel"), file("sqlx"), file("seaorm")];
     for p in &paths {
         // Each copy is built before its side connects, with the side's own journal settings.
         let c = rusqlite::Connection::open(p).unwrap();
@@ -227,10 +230,11 @@ async fn open_file_sides(base: &Path, setup: &[String]) -> (Sides, Vec<PathBuf>)
         )
         .await
         .unwrap();
-    (Sides { rusqlite, almacen, diesel, sqlx }, paths)
+    let seaorm = crate::seaorm::connect_sqlite(Some(&paths[4]), pool_size).await;
+    (Sides { rusqlite, almacen, diesel, sqlx, seaorm }, paths)
 }
 
-/// Open the four sides on their own in-memory databases (one connection each), each filled
+/// Open the five sides on their own in-memory databases (one connection each), each filled
 /// from the template through its own connection.
 async fn open_memory_sides(setup: &[String]) -> Sides {
     let rusqlite = rusqlite::Connection::open_in_memory().unwrap();
@@ -278,7 +282,12 @@ async fn open_memory_sides(setup: &[String]) -> Sides {
             sqlx::raw_sql(sqlx::AssertSqlSafe(s.clone())).execute(&mut *c).await.unwrap();
         }
     }
-    Sides { rusqlite, almacen, diesel, sqlx }
+
+    let seaorm = crate::seaorm::connect_sqlite(None, 1).await;
+    for s in setup {
+        sea_orm::ConnectionTrait::execute_unprepared(&seaorm, s).await.unwrap();
+    }
+    Sides { rusqlite, almacen, diesel, sqlx, seaorm }
 }
 
 // --- rusqlite, directly -------------------------------------------------------------------
@@ -471,10 +480,19 @@ pub(crate) fn check_page<T>(items: &[T], total: impl TryInto<u64>) {
 
 // --- timing -------------------------------------------------------------------------------
 
-/// Run the four sides in turn for `rounds` rounds (the side that starts rotates each round),
+/// Run the five sides in turn for `rounds` rounds (the side that starts rotates each round),
 /// after one untimed warm-up each; the median µs/op per side, in the order rusqlite,
-/// almacen, Diesel, sqlx.
-async fn compare4<A, AF, B, BF, C, CF, D, DF>(rounds: usize, ops: usize, mut a: A, mut b: B, mut c: C, mut d: D) -> [f64; 4]
+/// almacen, Diesel, sqlx, SeaORM.
+#[allow(clippy::too_many_arguments)]
+async fn compare5<A, AF, B, BF, C, CF, D, DF, E, EF>(
+    rounds: usize,
+    ops: usize,
+    mut a: A,
+    mut b: B,
+    mut c: C,
+    mut d: D,
+    mut e: E,
+) -> [f64; 5]
 where
     A: FnMut(usize) -> AF,
     AF: Future<Output = ()>,
@@ -484,21 +502,25 @@ where
     CF: Future<Output = ()>,
     D: FnMut(usize) -> DF,
     DF: Future<Output = ()>,
+    E: FnMut(usize) -> EF,
+    EF: Future<Output = ()>,
 {
     let warm = ops.min(200);
     time_ops(warm, &mut a).await;
     time_ops(warm, &mut b).await;
     time_ops(warm, &mut c).await;
     time_ops(warm, &mut d).await;
-    let mut t: [Vec<f64>; 4] = Default::default();
+    time_ops(warm, &mut e).await;
+    let mut t: [Vec<f64>; 5] = Default::default();
     for round in 0..rounds {
-        for k in 0..4 {
-            let side = (round + k) % 4;
+        for k in 0..5 {
+            let side = (round + k) % 5;
             let us = match side {
                 0 => time_ops(ops, &mut a).await,
                 1 => time_ops(ops, &mut b).await,
                 2 => time_ops(ops, &mut c).await,
-                _ => time_ops(ops, &mut d).await,
+                3 => time_ops(ops, &mut d).await,
+                _ => time_ops(ops, &mut e).await,
             };
             t[side].push(us);
         }
@@ -512,12 +534,13 @@ fn ratio_cell(r: f64, target: f64, strict: bool) -> String {
     format!("{r:.2}× {}", if met { "✓" } else { "✗" })
 }
 
-fn print_row(label: &str, [rs, al, di, sx]: [f64; 4]) {
+fn print_row(label: &str, [rs, al, di, sx, so]: [f64; 5]) {
     println!(
-        "| {label:<24} | {rs:>14.1} | {al:>13.1} | {di:>12.1} | {sx:>10.1} | {:>16} | {:>14} | {:>12} |",
+        "| {label:<24} | {rs:>14.1} | {al:>13.1} | {di:>12.1} | {sx:>10.1} | {so:>12.1} | {:>16} | {:>14} | {:>12} | {:>14} |",
         ratio_cell(al / rs, TARGET_VS_RUSQLITE, false),
         ratio_cell(al / di, TARGET_VS_DIESEL, true),
         ratio_cell(al / sx, TARGET_VS_SQLX, false),
+        ratio_cell(al / so, TARGET_VS_SEAORM, false),
     );
 }
 
@@ -529,22 +552,22 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
     println!("\n### SQLite peers: {title}\n");
     println!(
         "targets: almacen ≤ {TARGET_VS_RUSQLITE}× rusqlite direct; ahead of Diesel (< {TARGET_VS_DIESEL}×); \
-         at least 2× faster than raw sqlx (≤ {TARGET_VS_SQLX}×)\n"
+         at least 2× faster than raw sqlx (≤ {TARGET_VS_SQLX}×); no slower than SeaORM (≤ {TARGET_VS_SEAORM}×)\n"
     );
     println!(
-        "| workload                 | rusqlite µs/op | almacen µs/op | Diesel µs/op | sqlx µs/op | almacen/rusqlite | almacen/Diesel | almacen/sqlx |"
+        "| workload                 | rusqlite µs/op | almacen µs/op | Diesel µs/op | sqlx µs/op | SeaORM µs/op | almacen/rusqlite | almacen/Diesel | almacen/sqlx | almacen/SeaORM |"
     );
     println!(
-        "|--------------------------|---------------:|--------------:|-------------:|-----------:|-----------------:|---------------:|-------------:|"
+        "|--------------------------|---------------:|--------------:|-------------:|-----------:|-------------:|-----------------:|---------------:|-------------:|---------------:|"
     );
-    let Sides { rusqlite: rs, almacen: db, diesel, sqlx: sx } = sides;
+    let Sides { rusqlite: rs, almacen: db, diesel, sqlx: sx, seaorm: so } = sides;
     let raw = Raw::Sqlite(sx.clone());
     let (rounds, s) = (args.rounds, args.scale);
     let id = |i: usize| (i as i64 * 7919) % crate::SEED_ROWS + 1;
     let offset = |i: usize| (i % 10) as i64 * 20;
 
     if wanted(args, "get") {
-        let t = compare4(
+        let t = compare5(
             rounds,
             scaled(2000, s),
             |i| {
@@ -564,12 +587,15 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
                     assert!(raw.get(id(i)).await.is_some());
                 }
             },
+            |i| async move {
+                assert!(crate::seaorm::get(so, id(i)).await.is_some());
+            },
         )
         .await;
         print_row("get by primary key", t);
     }
     if wanted(args, "page") {
-        let t = compare4(
+        let t = compare5(
             rounds,
             scaled(1000, s),
             |i| {
@@ -596,13 +622,16 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
                     assert_eq!(raw.page(10, offset(i)).await.len(), 20);
                 }
             },
+            |i| async move {
+                assert_eq!(crate::seaorm::page(so, 10, offset(i) as u64).await.len(), 20);
+            },
         )
         .await;
         print_row("page of 20 rows", t);
     }
     let page = |i: usize| (i % 10) as i64 + 1;
     if wanted(args, "paginate") {
-        let t = compare4(
+        let t = compare5(
             rounds,
             scaled(500, s),
             |i| {
@@ -626,12 +655,16 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
                     check_page(&items, total);
                 }
             },
+            |i| async move {
+                let (items, total) = crate::seaorm::paginate(so, 10, page(i) as u64).await;
+                check_page(&items, total);
+            },
         )
         .await;
         print_row("paginate (count + page)", t);
     }
     if wanted(args, "eager") {
-        let t = compare4(
+        let t = compare5(
             rounds,
             scaled(20, s),
             |_| {
@@ -648,13 +681,16 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
             |_| async move {
                 check_eager(&sqlx_eager(sx).await);
             },
+            |_| async move {
+                check_eager(&crate::seaorm::eager(so).await);
+            },
         )
         .await;
         print_row("1,000 users × 10 posts", t);
     }
     // Writes last, so they do not change what the reads scan.
     if wanted(args, "insert") {
-        let t = compare4(
+        let t = compare5(
             rounds,
             scaled(1000, s),
             |i| {
@@ -673,6 +709,9 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
                 async move {
                     raw.insert("single", i as i32).await;
                 }
+            },
+            |i| async move {
+                crate::seaorm::insert(so, "single", i as i32).await;
             },
         )
         .await;
@@ -694,11 +733,12 @@ pub async fn run(args: &Args) {
     // before closing: the last connection to close checkpoints and removes it).
     let wal = |p: &PathBuf| std::fs::metadata(format!("{}-wal", p.display())).map_or(0.0, |m| m.len() as f64 / 1e6);
     println!(
-        "\nWAL files after the run (MB): rusqlite {:.1}, almacen {:.1}, Diesel {:.1}, sqlx {:.1}",
+        "\nWAL files after the run (MB): rusqlite {:.1}, almacen {:.1}, Diesel {:.1}, sqlx {:.1}, SeaORM {:.1}",
         wal(&paths[0]),
         wal(&paths[1]),
         wal(&paths[2]),
-        wal(&paths[3])
+        wal(&paths[3]),
+        wal(&paths[4])
     );
     close(sides).await;
     for p in &paths {
@@ -712,9 +752,10 @@ pub async fn run(args: &Args) {
 }
 
 async fn close(sides: Sides) {
-    let Sides { rusqlite, almacen, diesel, sqlx } = sides;
+    let Sides { rusqlite, almacen, diesel, sqlx, seaorm } = sides;
     drop(rusqlite);
     drop(diesel);
     almacen.close().await;
     sqlx.close().await;
+    seaorm.close().await.unwrap();
 }

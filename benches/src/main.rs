@@ -12,13 +12,14 @@
 //!
 //! - `sqlite`: the SQLite peers (module `sqlite_peers`): rusqlite used directly on one held
 //!   connection with `prepare_cached` (the limit), almacen, Diesel 2.3 (r2d2 pool, called
-//!   synchronously from the async task) and raw sqlx, on a file database (WAL,
+//!   synchronously from the async task), raw sqlx and SeaORM 2, on a file database (WAL,
 //!   synchronous=NORMAL) and then in memory. Workloads: get by primary key, a page of 20
 //!   rows, paginate (page N of 20 rows with the total: a `COUNT(*)` with the filter, then
 //!   the page), 1,000 users with their 10 posts each (two statements: the users, then their
 //!   posts with one `IN (…)` per 32,766 ids, grouped per user; almacen through its
-//!   `User::POSTS` relation), and a single insert returning the row. Ratios are almacen /
-//!   rusqlite, almacen / Diesel, almacen / sqlx, each marked against its target.
+//!   `User::POSTS` relation, SeaORM through `LoaderTrait::load_many`), and a single insert
+//!   returning the row. Ratios are almacen / rusqlite, almacen / Diesel, almacen / sqlx,
+//!   almacen / SeaORM, each marked against its target.
 //! - `postgres`, `mariadb`: almacen against raw sqlx and SeaORM 2 (module `seaorm`: get,
 //!   page, paginate, eager load through its `LoaderTrait::load_many`, single insert; count
 //!   and bulk insert against sqlx alone) on a scratch database of the server.
@@ -55,12 +56,11 @@ use std::time::Instant;
 
 #[derive(Parser, Debug)]
 #[command(
-    about = "almacen vs its peers (raw sqlx; on SQLite also rusqlite and Diesel, on the servers SeaORM): per-operation time and ratios; --load: a SQLite load test"
+    about = "almacen vs its peers (raw sqlx, SeaORM; on SQLite also rusqlite and Diesel): per-operation time and ratios; --load: a SQLite load test"
 )]
 struct Args {
-    /// Backends to measure: sqlite (peers: rusqlite, almacen, Diesel, sqlx), postgres, mariadb
-    /// (sqlx, almacen, SeaORM),
-    /// sqlite-sqlx (almacen against raw sqlx alone on SQLite).
+    /// Backends to measure: sqlite (peers: rusqlite, almacen, Diesel, sqlx, SeaORM), postgres
+    /// and mariadb (sqlx, almacen, SeaORM), sqlite-sqlx (almacen against raw sqlx alone on SQLite).
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     backends: Vec<String>,
     /// PostgreSQL server URL (a scratch database is created on it and dropped).
@@ -355,7 +355,7 @@ where
     println!("| {label:<24} | {r:>10.1} | {a:>13.1} | {so:>12} | {:>11.3}× | {vs_so:>14} |", a / r);
 }
 
-/// No SeaORM side (workloads it is not measured on, or a backend it does not run on).
+/// No SeaORM side (workloads it is not measured on, or `sqlite-sqlx`, which is two-sided).
 fn no_sea() -> Option<fn(usize) -> std::future::Ready<()>> {
     None
 }
@@ -412,7 +412,8 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
                 .unwrap(),
         ),
     };
-    // SeaORM on the servers, with a pool of the same size and no pre-ping either.
+    // SeaORM on the servers (SQLite has its own five-sided table), with a pool of the same
+    // size and no pre-ping either.
     let sea = match db.dialect() {
         almacen::Dialect::Sqlite => None,
         _ => Some(seaorm::connect(options.driver_url(), options.max_connections).await),

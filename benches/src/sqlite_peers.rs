@@ -1,4 +1,4 @@
-//! SQLite peers: almacen against rusqlite used directly (the limit), Diesel and raw sqlx, on
+//! SQLite peers: almacen against rusqlite used directly (the limit), Diesel, raw sqlx and SeaORM, on
 //! the same schema and data, once on a file database (WAL, synchronous=NORMAL) and once in
 //! memory.
 //!

@@ -12,14 +12,18 @@
 //!
 //! - `sqlite`: the SQLite peers (module `sqlite_peers`): rusqlite used directly on one held
 //!   connection with `prepare_cached` (the limit), almacen, Diesel 2.3 (r2d2 pool, called
-//!   synchronously from the async task) and raw sqlx, on a file database (WAL,
+//!   synchronously from the async task), raw sqlx and SeaORM 2, on a file database (WAL,
 //!   synchronous=NORMAL) and then in memory. Workloads: get by primary key, a page of 20
-//!   rows, 1,000 users with their 10 posts each (two statements: the users, then their
-//!   posts with one `IN (…)` per 32,766 ids, grouped per user), and a single insert
+//!   rows, paginate (page N of 20 rows with the total: a `COUNT(*)` with the filter, then
+//!   the page), 1,000 users with their 10 posts each (two statements: the users, then their
+//!   posts with one `IN (…)` per 32,766 ids, grouped per user; almacen through its
+//!   `User::POSTS` relation, SeaORM through `LoaderTrait::load_many`), and a single insert
 //!   returning the row. Ratios are almacen / rusqlite, almacen / Diesel, almacen / sqlx,
-//!   each marked against its target.
-//! - `postgres`, `mariadb`: almacen against raw sqlx on a scratch database of the server.
-//! - `sqlite-sqlx`: the same two-sided table on a SQLite file (count and bulk insert too).
+//!   almacen / SeaORM, each marked against its target.
+//! - `postgres`, `mariadb`: almacen against raw sqlx and SeaORM 2 (module `seaorm`: get,
+//!   page, paginate, eager load through its `LoaderTrait::load_many`, single insert; count
+//!   and bulk insert against sqlx alone) on a scratch database of the server.
+//! - `sqlite-sqlx`: almacen against raw sqlx alone on a SQLite file, same workloads.
 //!
 //! `--load` runs the SQLite load test instead (module `load`): `--load-clients` tasks (64)
 //! for `--load-seconds` (30) on one almacen file database with default URL parameters, ~80%
@@ -29,9 +33,9 @@
 //! inserts (PASS/FAIL). It is bounded: per-operation timeouts, an abort after a grace
 //! period, and a watchdog thread that ends the process if the runtime itself is stuck.
 //!
-//! The pools (almacen's, sqlx's, Diesel's r2d2) are of the same size and none pings a
-//! connection before handing it out (sqlx's and r2d2's own defaults ping on every acquire,
-//! which would flatter almacen).
+//! The pools (almacen's, sqlx's, Diesel's r2d2, SeaORM's) are of the same size and none pings
+//! a connection before handing it out (sqlx's, r2d2's and SeaORM's own defaults ping on every
+//! acquire, which would flatter almacen).
 //!
 //! Each workload runs the sides alternately for several rounds; the figure kept per side is
 //! the median round, in microseconds per operation. Reads run first, on the seeded 10,000
@@ -39,21 +43,24 @@
 //! runs short: `--scale 0.1 --rounds 3`, `--load --load-seconds 5`.
 
 mod load;
+mod seaorm;
 mod sqlite_peers;
 
+use almacen::HasMany;
 use almacen::prelude::*;
 use clap::Parser;
+use sqlite_peers::{RawPost, RawUser, check_eager, check_page};
 use sqlx::Row as _;
 use std::future::Future;
 use std::time::Instant;
 
 #[derive(Parser, Debug)]
 #[command(
-    about = "almacen vs its peers (raw sqlx; on SQLite also rusqlite and Diesel): per-operation time and ratios; --load: a SQLite load test"
+    about = "almacen vs its peers (raw sqlx, SeaORM; on SQLite also rusqlite and Diesel): per-operation time and ratios; --load: a SQLite load test"
 )]
 struct Args {
-    /// Backends to measure: sqlite (peers: rusqlite, almacen, Diesel, sqlx), postgres, mariadb,
-    /// sqlite-sqlx (almacen against raw sqlx alone on SQLite).
+    /// Backends to measure: sqlite (peers: rusqlite, almacen, Diesel, sqlx, SeaORM), postgres
+    /// and mariadb (sqlx, almacen, SeaORM), sqlite-sqlx (almacen against raw sqlx alone on SQLite).
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     backends: Vec<String>,
     /// PostgreSQL server URL (a scratch database is created on it and dropped).
@@ -68,8 +75,8 @@ struct Args {
     /// Scale the operation counts (1.0 = default).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Only these workloads (get, page, count, insert, bulk; SQLite peers: get, page, eager,
-    /// insert); all when empty.
+    /// Only these workloads (get, page, paginate, count, eager, insert, bulk; SQLite peers:
+    /// get, page, paginate, eager, insert); all when empty.
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
     /// Run the SQLite load test instead of the comparisons.
@@ -106,6 +113,43 @@ struct RawItem {
 }
 
 const SEED_ROWS: i64 = 10_000;
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "bench_users")]
+struct User {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(max_len = 100)]
+    name: String,
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "bench_posts")]
+struct Post {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(references = "bench_users.id", index)]
+    user_id: i64,
+    #[model(max_len = 200)]
+    title: String,
+}
+
+impl User {
+    const POSTS: HasMany<User, Post> = HasMany::new(Post::USER_ID);
+}
+
+/// 1,000 users with 10 posts each (posts interleaved, as if written over time).
+async fn seed_users(db: &Database) {
+    use sqlite_peers::{POSTS_PER_USER, USERS};
+    db.drop_tables(&[Post::TABLE, User::TABLE]).await.unwrap();
+    db.create_tables(&[User::TABLE, Post::TABLE]).await.unwrap();
+    let users = (0..USERS).map(|i| NewUser { name: format!("user {i}") }).collect();
+    let users = User::insert_many(db, users).await.unwrap();
+    let posts = (0..USERS * POSTS_PER_USER)
+        .map(|j| NewPost { user_id: users[(j % USERS) as usize].id, title: format!("post {j} of user {}", j % USERS) })
+        .collect();
+    Post::insert_many(db, posts).await.unwrap();
+}
 
 enum Raw {
     Sqlite(sqlx::SqlitePool),
@@ -195,6 +239,48 @@ impl Raw {
         }
     }
 
+    /// A numbered page (from 1) with its total: the count, then the page.
+    async fn paginate(&self, min_stock: i32, page: i64) -> (Vec<RawItem>, i64) {
+        let total = self.count(min_stock).await;
+        (self.page(min_stock, (page - 1) * 20).await, total)
+    }
+
+    /// The first 1,000 users, then their posts with one `IN (…)` per chunk of ids, grouped
+    /// per user.
+    async fn eager(&self) -> Vec<(RawUser, Vec<RawPost>)> {
+        use sqlite_peers::{MAX_PARAMS, USERS_SQL, posts_in_sql};
+        macro_rules! run {
+            ($p:expr) => {{
+                let users: Vec<RawUser> = sqlx::query(USERS_SQL)
+                    .fetch_all($p)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| RawUser { id: r.get(0), name: r.get(1) })
+                    .collect();
+                let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+                let mut posts = Vec::new();
+                for chunk in ids.chunks(MAX_PARAMS) {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(posts_in_sql(chunk.len(), |n| self.ph(n))));
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    posts.extend(q.fetch_all($p).await.unwrap().into_iter().map(|r| RawPost {
+                        id: r.get(0),
+                        user_id: r.get(1),
+                        title: r.get(2),
+                    }));
+                }
+                sqlite_peers::group(users, posts, |u| u.id, |p| p.user_id)
+            }};
+        }
+        match self {
+            Raw::Sqlite(p) => run!(p),
+            Raw::Postgres(p) => run!(p),
+            Raw::MySql(p) => run!(p),
+        }
+    }
+
     async fn close(&self) {
         match self {
             Raw::Sqlite(p) => p.close().await,
@@ -222,34 +308,56 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Run raw and almacen alternately for `rounds` rounds; print the medians and the ratio.
-async fn compare<R, RF, A, AF>(label: &str, args: &Args, ops: usize, mut raw: R, mut ours: A)
+/// Run the sides (raw sqlx, almacen, and SeaORM when `sea` is given) in turn for `rounds`
+/// rounds, the side that starts rotating each round, after one untimed warm-up each; print
+/// the medians and the ratios. `key` is the workload's name for `--workloads`.
+#[allow(clippy::too_many_arguments)]
+async fn compare<R, RF, A, AF, S, SF>(label: &str, key: &str, args: &Args, ops: usize, mut raw: R, mut ours: A, mut sea: Option<S>)
 where
     R: FnMut(usize) -> RF,
     RF: Future<Output = ()>,
     A: FnMut(usize) -> AF,
     AF: Future<Output = ()>,
+    S: FnMut(usize) -> SF,
+    SF: Future<Output = ()>,
 {
-    let key = label.split_whitespace().next().unwrap_or("");
-    let key = match key {
-        "single" => "insert",
-        "insert" => "bulk",
-        k => k,
-    };
     if !args.workloads.is_empty() && !args.workloads.iter().any(|w| w == key) {
         return;
     }
-    let rounds = args.rounds;
     // One untimed warm-up round each: statement caches, pool connections.
-    time_ops(ops.min(200), &mut raw).await;
-    time_ops(ops.min(200), &mut ours).await;
-    let (mut r, mut a) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        r.push(time_ops(ops, &mut raw).await);
-        a.push(time_ops(ops, &mut ours).await);
+    let warm = ops.min(200);
+    time_ops(warm, &mut raw).await;
+    time_ops(warm, &mut ours).await;
+    if let Some(sea) = sea.as_mut() {
+        time_ops(warm, sea).await;
     }
-    let (r, a) = (median(r), median(a));
-    println!("| {label:<22} | {r:>10.1} | {a:>10.1} | {:>6.3}× |", a / r);
+    let sides = if sea.is_some() { 3 } else { 2 };
+    let mut t: [Vec<f64>; 3] = Default::default();
+    for round in 0..args.rounds {
+        for k in 0..sides {
+            let side = (round + k) % sides;
+            let us = match (side, sea.as_mut()) {
+                (0, _) => time_ops(ops, &mut raw).await,
+                (1, _) => time_ops(ops, &mut ours).await,
+                (_, Some(sea)) => time_ops(ops, sea).await,
+                (_, None) => unreachable!(),
+            };
+            t[side].push(us);
+        }
+    }
+    let (r, a) = (median(std::mem::take(&mut t[0])), median(std::mem::take(&mut t[1])));
+    let (so, vs_so) = if sea.is_some() {
+        let so = median(std::mem::take(&mut t[2]));
+        (format!("{so:.1}"), format!("{:.3}×", a / so))
+    } else {
+        ("—".into(), "—".into())
+    };
+    println!("| {label:<24} | {r:>10.1} | {a:>13.1} | {so:>12} | {:>11.3}× | {vs_so:>14} |", a / r);
+}
+
+/// No SeaORM side (workloads it is not measured on, or `sqlite-sqlx`, which is two-sided).
+fn no_sea() -> Option<fn(usize) -> std::future::Ready<()>> {
+    None
 }
 
 fn scaled(n: usize, scale: f64) -> usize {
@@ -268,6 +376,7 @@ async fn seed(db: &Database) {
 async fn bench_backend(name: &str, url: &str, args: &Args) {
     let db = Database::connect(url).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
     seed(&db).await;
+    seed_users(&db).await;
     let options = db.options().clone();
     let raw = match db.dialect() {
         almacen::Dialect::Sqlite => Raw::Sqlite(
@@ -303,112 +412,156 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
                 .unwrap(),
         ),
     };
+    // SeaORM on the servers (SQLite has its own five-sided table), with a pool of the same
+    // size and no pre-ping either.
+    let sea = match db.dialect() {
+        almacen::Dialect::Sqlite => None,
+        _ => Some(seaorm::connect(options.driver_url(), options.max_connections).await),
+    };
+    let sea = sea.as_ref();
     println!("\n### {name}\n");
-    println!("| workload               | sqlx µs/op | almacen µs/op |  ratio |");
-    println!("|------------------------|-----------:|-----------:|-------:|");
+    println!("| workload                 | sqlx µs/op | almacen µs/op | SeaORM µs/op | almacen/sqlx | almacen/SeaORM |");
+    println!("|--------------------------|-----------:|--------------:|-------------:|-------------:|---------------:|");
+    run_workloads(args, &raw, &db, sea).await;
+    if let Some(sea) = sea {
+        sea.close_by_ref().await.unwrap();
+    }
+    raw.close().await;
+    db.drop_tables(&[Post::TABLE, User::TABLE, Item::TABLE]).await.unwrap();
+    db.close().await;
+}
+
+/// The server (and `sqlite-sqlx`) workloads, reads first, writes last.
+async fn run_workloads(args: &Args, raw: &Raw, db: &Database, sea: Option<&sea_orm::DatabaseConnection>) {
     let s = args.scale;
     let id = |i: usize| (i as i64 * 7919) % SEED_ROWS + 1;
+    let offset = |i: usize| (i % 10) as i64 * 20;
+    let page = |i: usize| (i % 10) as i64 + 1;
     compare(
         "get by primary key",
+        "get",
         args,
         scaled(2000, s),
-        |i| {
-            let raw = &raw;
-            async move {
-                assert!(raw.get(id(i)).await.is_some());
-            }
+        |i| async move {
+            assert!(raw.get(id(i)).await.is_some());
         },
-        |i| {
-            let db = &db;
-            async move {
-                assert!(Item::get(db, id(i)).await.unwrap().is_some());
-            }
+        |i| async move {
+            assert!(Item::get(db, id(i)).await.unwrap().is_some());
         },
+        sea.map(|c| {
+            move |i| async move {
+                assert!(seaorm::get(c, id(i)).await.is_some());
+            }
+        }),
     )
     .await;
     compare(
         "page of 20 rows",
+        "page",
         args,
         scaled(1000, s),
-        |i| {
-            let raw = &raw;
-            async move {
-                assert_eq!(raw.page(10, (i % 10) as i64 * 20).await.len(), 20);
-            }
+        |i| async move {
+            assert_eq!(raw.page(10, offset(i)).await.len(), 20);
         },
-        |i| {
-            let db = &db;
-            async move {
-                let page = Item::select()
-                    .filter(Item::STOCK.gt(10))
-                    .order_by(Item::ID.asc())
-                    .limit(20)
-                    .offset((i % 10) as u64 * 20)
-                    .fetch_all(db)
-                    .await;
-                assert_eq!(page.unwrap().len(), 20);
-            }
+        |i| async move {
+            let page =
+                Item::select().filter(Item::STOCK.gt(10)).order_by(Item::ID.asc()).limit(20).offset(offset(i) as u64).fetch_all(db).await;
+            assert_eq!(page.unwrap().len(), 20);
         },
+        sea.map(|c| {
+            move |i| async move {
+                assert_eq!(seaorm::page(c, 10, offset(i) as u64).await.len(), 20);
+            }
+        }),
+    )
+    .await;
+    compare(
+        "paginate (count + page)",
+        "paginate",
+        args,
+        scaled(500, s),
+        |i| async move {
+            let (items, total) = raw.paginate(10, page(i)).await;
+            check_page(&items, total);
+        },
+        |i| async move {
+            let p = Item::select().filter(Item::STOCK.gt(10)).order_by(Item::ID.asc()).paginate(db, page(i) as u64, 20).await.unwrap();
+            check_page(&p.items, p.total);
+        },
+        sea.map(|c| {
+            move |i| async move {
+                let (items, total) = seaorm::paginate(c, 10, page(i) as u64).await;
+                check_page(&items, total);
+            }
+        }),
     )
     .await;
     compare(
         "count with a filter",
+        "count",
         args,
         scaled(500, s),
-        |i| {
-            let raw = &raw;
-            async move {
-                assert!(raw.count((i % 50) as i32).await > 0);
-            }
+        |i| async move {
+            assert!(raw.count((i % 50) as i32).await > 0);
         },
-        |i| {
-            let db = &db;
-            async move {
-                assert!(Item::select().filter(Item::STOCK.gt((i % 50) as i32)).count(db).await.unwrap() > 0);
-            }
+        |i| async move {
+            assert!(Item::select().filter(Item::STOCK.gt((i % 50) as i32)).count(db).await.unwrap() > 0);
         },
+        no_sea(),
     )
     .await;
     compare(
+        "1,000 users × 10 posts",
+        "eager",
+        args,
+        scaled(20, s),
+        |_| async move {
+            check_eager(&raw.eager().await);
+        },
+        |_| async move {
+            check_eager(&sqlite_peers::almacen_eager(db).await);
+        },
+        sea.map(|c| {
+            move |_| async move {
+                check_eager(&seaorm::eager(c).await);
+            }
+        }),
+    )
+    .await;
+    // Writes last, so they do not change what the reads scan.
+    compare(
         "single insert",
+        "insert",
         args,
         scaled(1000, s),
-        |i| {
-            let raw = &raw;
-            async move {
-                raw.insert("single", i as i32).await;
-            }
+        |i| async move {
+            raw.insert("single", i as i32).await;
         },
-        |i| {
-            let db = &db;
-            async move {
-                Item::insert(db, NewItem { name: "single".into(), stock: i as i32, price: 1.5, active: true }).await.unwrap();
-            }
+        |i| async move {
+            Item::insert(db, NewItem { name: "single".into(), stock: i as i32, price: 1.5, active: true }).await.unwrap();
         },
+        sea.map(|c| {
+            move |i| async move {
+                seaorm::insert(c, "single", i as i32).await;
+            }
+        }),
     )
     .await;
     compare(
         "insert 1,000 rows",
+        "bulk",
         args,
         scaled(10, s),
-        |_| {
-            let raw = &raw;
-            async move {
-                assert_eq!(raw.insert_many(1000).await.len(), 1000);
-            }
+        |_| async move {
+            assert_eq!(raw.insert_many(1000).await.len(), 1000);
         },
-        |_| {
-            let db = &db;
-            async move {
-                let rows = (0..1000).map(|i| NewItem { name: format!("bulk {i}"), stock: i, price: 2.5, active: i % 2 == 0 }).collect();
-                assert_eq!(Item::insert_many(db, rows).await.unwrap().len(), 1000);
-            }
+        |_| async move {
+            let rows = (0..1000).map(|i| NewItem { name: format!("bulk {i}"), stock: i, price: 2.5, active: i % 2 == 0 }).collect();
+            assert_eq!(Item::insert_many(db, rows).await.unwrap().len(), 1000);
         },
+        no_sea(),
     )
     .await;
-    raw.close().await;
-    db.drop_tables(&[Item::TABLE]).await.unwrap();
-    db.close().await;
 }
 
 /// A scratch database on a server: created now, dropped by the returned guard's `drop_db`.
@@ -452,7 +605,7 @@ async fn main() {
             "postgres" | "mariadb" => {
                 let pg = backend == "postgres";
                 let admin_url = if pg { &args.postgres_url } else { &args.mysql_url };
-                println!("\nalmacen vs raw sqlx; ratio = almacen / sqlx");
+                println!("\nalmacen vs raw sqlx and SeaORM; ratios = almacen / sqlx, almacen / SeaORM");
                 if let Some((url, admin, drop)) = scratch_server_db(admin_url, pg).await {
                     bench_backend(if pg { "PostgreSQL" } else { "MariaDB" }, &url, &args).await;
                     admin.execute_raw(&drop, params! {}).await.unwrap();

@@ -1,4 +1,4 @@
-//! SQLite peers: almacen against rusqlite used directly (the limit), Diesel and raw sqlx, on
+//! SQLite peers: almacen against rusqlite used directly (the limit), Diesel, raw sqlx and SeaORM, on
 //! the same schema and data, once on a file database (WAL, synchronous=NORMAL) and once in
 //! memory.
 //!
@@ -11,12 +11,13 @@
 //! - almacen: `Database::connect("sqlite://file")` / `sqlite::memory:`, its default pool;
 //! - Diesel 2.3: synchronous, r2d2 pool of the same size, called directly from the async task
 //!   as a Diesel user would (no `spawn_blocking`);
-//! - sqlx: `SqlitePool` of the same size.
+//! - sqlx: `SqlitePool` of the same size;
+//! - SeaORM 2: `ConnectOptions` with a pool of the same size (module `seaorm`).
 //!
 //! No pool pings a connection before handing it out (r2d2's `test_on_check_out` and sqlx's
-//! `test_before_acquire` are off, as almacen's `pre_ping` is by default).
+//! and SeaORM's `test_before_acquire` are off, as almacen's `pre_ping` is by default).
 
-use crate::{Args, Item, NewItem, Raw, RawItem, median, scaled, time_ops};
+use crate::{Args, Item, NewItem, Post, Raw, RawItem, User, median, scaled, time_ops};
 use almacen::prelude::*;
 use diesel::prelude::*;
 use rusqlite::OptionalExtension as _;
@@ -27,48 +28,30 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// SQLite's limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
-const MAX_PARAMS: usize = 32_766;
-const USERS: i64 = 1_000;
-const POSTS_PER_USER: i64 = 10;
+/// SQLite's limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32);
+/// the servers' limit (65,535) is higher, so the servers' raw side chunks by it too.
+pub(crate) const MAX_PARAMS: usize = 32_766;
+pub(crate) const USERS: i64 = 1_000;
+pub(crate) const POSTS_PER_USER: i64 = 10;
 
 /// What almacen is measured against (printed above each table).
 const TARGET_VS_RUSQLITE: f64 = 1.3;
 const TARGET_VS_DIESEL: f64 = 1.0;
 const TARGET_VS_SQLX: f64 = 0.5;
-
-#[derive(Model, Debug, Clone)]
-#[model(table = "bench_users")]
-struct User {
-    #[model(primary_key, auto)]
-    id: i64,
-    #[model(max_len = 100)]
-    name: String,
-}
-
-#[derive(Model, Debug, Clone)]
-#[model(table = "bench_posts")]
-struct Post {
-    #[model(primary_key, auto)]
-    id: i64,
-    #[model(references = "bench_users.id", index)]
-    user_id: i64,
-    #[model(max_len = 200)]
-    title: String,
-}
+const TARGET_VS_SEAORM: f64 = 1.0;
 
 /// Users and posts decoded by hand (rusqlite, sqlx).
 #[allow(dead_code)]
-struct RawUser {
-    id: i64,
-    name: String,
+pub(crate) struct RawUser {
+    pub(crate) id: i64,
+    pub(crate) name: String,
 }
 
 #[allow(dead_code)]
-struct RawPost {
-    id: i64,
-    user_id: i64,
-    title: String,
+pub(crate) struct RawPost {
+    pub(crate) id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) title: String,
 }
 
 /// The Diesel side: the schema as `diesel print-schema` would write it, and its models.
@@ -160,12 +143,13 @@ impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::E
     }
 }
 
-/// The four sides on one kind of database.
+/// The five sides on one kind of database.
 struct Sides {
     rusqlite: rusqlite::Connection,
     almacen: Database,
     diesel: DieselPool,
     sqlx: sqlx::SqlitePool,
+    seaorm: sea_orm::DatabaseConnection,
 }
 
 /// Create the template database with almacen and seed it: the items of the main bench, and
@@ -173,13 +157,7 @@ struct Sides {
 async fn make_template(path: &Path) {
     let db = Database::connect(&format!("sqlite://{}", path.display())).await.unwrap();
     crate::seed(&db).await;
-    db.create_tables(&[User::TABLE, Post::TABLE]).await.unwrap();
-    let users = (0..USERS).map(|i| NewUser { name: format!("user {i}") }).collect();
-    let users = User::insert_many(&db, users).await.unwrap();
-    let posts = (0..USERS * POSTS_PER_USER)
-        .map(|j| NewPost { user_id: users[(j % USERS) as usize].id, title: format!("post {j} of user {}", j % USERS) })
-        .collect();
-    Post::insert_many(&db, posts).await.unwrap();
+    crate::seed_users(&db).await;
     db.close().await;
 }
 
@@ -213,10 +191,10 @@ fn remove_db_files(path: &Path) {
     }
 }
 
-/// Open the four sides on their own files, each a copy of the template.
+/// Open the five sides on their own files, each a copy of the template.
 async fn open_file_sides(base: &Path, setup: &[String]) -> (Sides, Vec<PathBuf>) {
     let file = |side: &str| PathBuf::from(format!("{}-{side}.db", base.display()));
-    let paths = vec![file("rusqlite"), file("almacen"), file("diesel"), file("sqlx")];
+    let paths = vec![file("rusqlite"), file("almacen"), file("diesel"), file("sqlx"), file("seaorm")];
     for p in &paths {
         // Each copy is built before its side connects, with the side's own journal settings.
         let c = rusqlite::Connection::open(p).unwrap();
@@ -252,10 +230,11 @@ async fn open_file_sides(base: &Path, setup: &[String]) -> (Sides, Vec<PathBuf>)
         )
         .await
         .unwrap();
-    (Sides { rusqlite, almacen, diesel, sqlx }, paths)
+    let seaorm = crate::seaorm::connect_sqlite(Some(&paths[4]), pool_size).await;
+    (Sides { rusqlite, almacen, diesel, sqlx, seaorm }, paths)
 }
 
-/// Open the four sides on their own in-memory databases (one connection each), each filled
+/// Open the five sides on their own in-memory databases (one connection each), each filled
 /// from the template through its own connection.
 async fn open_memory_sides(setup: &[String]) -> Sides {
     let rusqlite = rusqlite::Connection::open_in_memory().unwrap();
@@ -303,7 +282,12 @@ async fn open_memory_sides(setup: &[String]) -> Sides {
             sqlx::raw_sql(sqlx::AssertSqlSafe(s.clone())).execute(&mut *c).await.unwrap();
         }
     }
-    Sides { rusqlite, almacen, diesel, sqlx }
+
+    let seaorm = crate::seaorm::connect_sqlite(None, 1).await;
+    for s in setup {
+        sea_orm::ConnectionTrait::execute_unprepared(&seaorm, s).await.unwrap();
+    }
+    Sides { rusqlite, almacen, diesel, sqlx, seaorm }
 }
 
 // --- rusqlite, directly -------------------------------------------------------------------
@@ -311,7 +295,7 @@ async fn open_memory_sides(setup: &[String]) -> Sides {
 const RS_GET: &str = "SELECT id, name, stock, price, active FROM bench_items WHERE id = ?1";
 const RS_INSERT: &str =
     "INSERT INTO bench_items (name, stock, price, active) VALUES (?1, ?2, ?3, ?4) RETURNING id, name, stock, price, active";
-const USERS_SQL: &str = "SELECT id, name FROM bench_users ORDER BY id LIMIT 1000";
+pub(crate) const USERS_SQL: &str = "SELECT id, name FROM bench_users ORDER BY id LIMIT 1000";
 
 fn rs_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawItem> {
     Ok(RawItem { id: r.get(0)?, name: r.get(1)?, stock: r.get(2)?, price: r.get(3)?, active: r.get(4)? })
@@ -330,6 +314,14 @@ fn rs_page(c: &rusqlite::Connection, min_stock: i32, offset: i64) -> Vec<RawItem
     st.query_map([min_stock], rs_item).unwrap().collect::<Result<_, _>>().unwrap()
 }
 
+const RS_COUNT: &str = "SELECT COUNT(*) FROM bench_items WHERE stock > ?1";
+
+/// A numbered page with its total: the count, then the page (two prepared statements).
+fn rs_paginate(c: &rusqlite::Connection, min_stock: i32, page: i64) -> (Vec<RawItem>, i64) {
+    let total: i64 = c.prepare_cached(RS_COUNT).unwrap().query_row([min_stock], |r| r.get(0)).unwrap();
+    (rs_page(c, min_stock, (page - 1) * 20), total)
+}
+
 /// Stepped to its end, not `query_row`: SQLite runs its WAL auto-checkpoint only when a
 /// statement's step returns DONE. An INSERT … RETURNING read once and reset commits in the
 /// reset and never checkpoints, so the WAL grows without bound (166 MB after 20,000
@@ -341,15 +333,23 @@ fn rs_insert(c: &rusqlite::Connection, name: &str, stock: i32) -> RawItem {
     rows.pop().unwrap()
 }
 
-/// `SELECT id, user_id, title FROM bench_posts WHERE user_id IN (?, ?, …)` for `n` ids.
-fn posts_in_sql(n: usize) -> String {
-    let mut sql = String::with_capacity(64 + n * 3);
+/// `SELECT id, user_id, title FROM bench_posts WHERE user_id IN (?, ?, …)` for `n` ids,
+/// `ph(i)` writing the placeholder of the i-th parameter (from 1).
+pub(crate) fn posts_in_sql(n: usize, ph: impl Fn(usize) -> String) -> String {
+    let mut sql = String::with_capacity(64 + n * 4);
     sql.push_str("SELECT id, user_id, title FROM bench_posts WHERE user_id IN (");
     for i in 0..n {
-        sql.push_str(if i == 0 { "?" } else { ", ?" });
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&ph(i + 1));
     }
     sql.push(')');
     sql
+}
+
+fn question_mark(_: usize) -> String {
+    "?".into()
 }
 
 fn rs_eager(c: &rusqlite::Connection) -> Vec<(RawUser, Vec<RawPost>)> {
@@ -363,7 +363,7 @@ fn rs_eager(c: &rusqlite::Connection) -> Vec<(RawUser, Vec<RawPost>)> {
     let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
     let mut posts = Vec::new();
     for chunk in ids.chunks(MAX_PARAMS) {
-        let mut st = c.prepare_cached(&posts_in_sql(chunk.len())).unwrap();
+        let mut st = c.prepare_cached(&posts_in_sql(chunk.len(), question_mark)).unwrap();
         let rows = st.query_map(rusqlite::params_from_iter(chunk), |r| Ok(RawPost { id: r.get(0)?, user_id: r.get(1)?, title: r.get(2)? }));
         for p in rows.unwrap() {
             posts.push(p.unwrap());
@@ -380,7 +380,7 @@ async fn sqlx_eager(pool: &sqlx::SqlitePool) -> Vec<(RawUser, Vec<RawPost>)> {
     let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
     let mut posts = Vec::new();
     for chunk in ids.chunks(MAX_PARAMS) {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(posts_in_sql(chunk.len())));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(posts_in_sql(chunk.len(), question_mark)));
         for id in chunk {
             q = q.bind(*id);
         }
@@ -412,6 +412,15 @@ fn diesel_page(pool: &DieselPool, min_stock: i32, offset: i64) -> Vec<DItem> {
         .unwrap()
 }
 
+/// Diesel's count, then the page (its `limit`/`offset` are bound parameters).
+fn diesel_paginate(pool: &DieselPool, min_stock: i32, page: i64) -> (Vec<DItem>, i64) {
+    let total: i64 = {
+        let mut conn = pool.get().unwrap();
+        bench_items::table.filter(bench_items::stock.gt(min_stock)).count().get_result(&mut conn).unwrap()
+    };
+    (diesel_page(pool, min_stock, (page - 1) * 20), total)
+}
+
 fn diesel_insert(pool: &DieselPool, name: &str, stock: i32) -> DItem {
     let mut conn = pool.get().unwrap();
     diesel::insert_into(bench_items::table)
@@ -434,18 +443,16 @@ fn diesel_eager(pool: &DieselPool) -> Vec<(DUser, Vec<DPost>)> {
 
 // --- almacen ------------------------------------------------------------------------------
 
-async fn almacen_eager(db: &Database) -> Vec<(User, Vec<Post>)> {
+/// Through the relation constant: the users, then `User::POSTS.load` (one statement per
+/// chunk of ids, grouped per user).
+pub(crate) async fn almacen_eager(db: &Database) -> Vec<(User, Vec<Post>)> {
     let users = User::select().order_by(User::ID.asc()).limit(1000).fetch_all(db).await.unwrap();
-    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-    let mut posts = Vec::new();
-    for chunk in ids.chunks(MAX_PARAMS) {
-        posts.extend(Post::select().filter(Post::USER_ID.is_in(chunk.iter().copied())).fetch_all(db).await.unwrap());
-    }
-    group(users, posts, |u| u.id, |p| p.user_id)
+    let posts = User::POSTS.load(db, &users).await.unwrap();
+    users.into_iter().zip(posts).collect()
 }
 
 /// Each user with its posts, in the users' order (what Diesel's `grouped_by` does too).
-fn group<U, P>(users: Vec<U>, posts: Vec<P>, user_id: impl Fn(&U) -> i64, post_user: impl Fn(&P) -> i64) -> Vec<(U, Vec<P>)> {
+pub(crate) fn group<U, P>(users: Vec<U>, posts: Vec<P>, user_id: impl Fn(&U) -> i64, post_user: impl Fn(&P) -> i64) -> Vec<(U, Vec<P>)> {
     let index: HashMap<i64, usize> = users.iter().enumerate().map(|(i, u)| (user_id(u), i)).collect();
     let mut groups: Vec<Vec<P>> = std::iter::repeat_with(Vec::new).take(users.len()).collect();
     for p in posts {
@@ -456,17 +463,36 @@ fn group<U, P>(users: Vec<U>, posts: Vec<P>, user_id: impl Fn(&U) -> i64, post_u
     users.into_iter().zip(groups).collect()
 }
 
-fn check_eager<U, P>(loaded: &[(U, Vec<P>)]) {
+pub(crate) fn check_eager<U, P>(loaded: &[(U, Vec<P>)]) {
     assert_eq!(loaded.len(), USERS as usize);
-    assert_eq!(loaded.iter().map(|(_, p)| p.len()).sum::<usize>(), (USERS * POSTS_PER_USER) as usize);
+    assert!(loaded.iter().all(|(_, p)| p.len() == POSTS_PER_USER as usize));
+}
+
+/// Rows with `stock > 10` among the seeded items (stock = i % 100): what every paginate
+/// must report as its total.
+pub(crate) const PAGINATE_TOTAL: u64 = (crate::SEED_ROWS as u64 / 100) * 89;
+
+/// A full page of 20 and the right total.
+pub(crate) fn check_page<T>(items: &[T], total: impl TryInto<u64>) {
+    assert_eq!(items.len(), 20);
+    assert_eq!(total.try_into().ok(), Some(PAGINATE_TOTAL));
 }
 
 // --- timing -------------------------------------------------------------------------------
 
-/// Run the four sides in turn for `rounds` rounds (the side that starts rotates each round),
+/// Run the five sides in turn for `rounds` rounds (the side that starts rotates each round),
 /// after one untimed warm-up each; the median µs/op per side, in the order rusqlite,
-/// almacen, Diesel, sqlx.
-async fn compare4<A, AF, B, BF, C, CF, D, DF>(rounds: usize, ops: usize, mut a: A, mut b: B, mut c: C, mut d: D) -> [f64; 4]
+/// almacen, Diesel, sqlx, SeaORM.
+#[allow(clippy::too_many_arguments)]
+async fn compare5<A, AF, B, BF, C, CF, D, DF, E, EF>(
+    rounds: usize,
+    ops: usize,
+    mut a: A,
+    mut b: B,
+    mut c: C,
+    mut d: D,
+    mut e: E,
+) -> [f64; 5]
 where
     A: FnMut(usize) -> AF,
     AF: Future<Output = ()>,
@@ -476,21 +502,25 @@ where
     CF: Future<Output = ()>,
     D: FnMut(usize) -> DF,
     DF: Future<Output = ()>,
+    E: FnMut(usize) -> EF,
+    EF: Future<Output = ()>,
 {
     let warm = ops.min(200);
     time_ops(warm, &mut a).await;
     time_ops(warm, &mut b).await;
     time_ops(warm, &mut c).await;
     time_ops(warm, &mut d).await;
-    let mut t: [Vec<f64>; 4] = Default::default();
+    time_ops(warm, &mut e).await;
+    let mut t: [Vec<f64>; 5] = Default::default();
     for round in 0..rounds {
-        for k in 0..4 {
-            let side = (round + k) % 4;
+        for k in 0..5 {
+            let side = (round + k) % 5;
             let us = match side {
                 0 => time_ops(ops, &mut a).await,
                 1 => time_ops(ops, &mut b).await,
                 2 => time_ops(ops, &mut c).await,
-                _ => time_ops(ops, &mut d).await,
+                3 => time_ops(ops, &mut d).await,
+                _ => time_ops(ops, &mut e).await,
             };
             t[side].push(us);
         }
@@ -504,12 +534,13 @@ fn ratio_cell(r: f64, target: f64, strict: bool) -> String {
     format!("{r:.2}× {}", if met { "✓" } else { "✗" })
 }
 
-fn print_row(label: &str, [rs, al, di, sx]: [f64; 4]) {
+fn print_row(label: &str, [rs, al, di, sx, so]: [f64; 5]) {
     println!(
-        "| {label:<24} | {rs:>14.1} | {al:>13.1} | {di:>12.1} | {sx:>10.1} | {:>16} | {:>14} | {:>12} |",
+        "| {label:<24} | {rs:>14.1} | {al:>13.1} | {di:>12.1} | {sx:>10.1} | {so:>12.1} | {:>16} | {:>14} | {:>12} | {:>14} |",
         ratio_cell(al / rs, TARGET_VS_RUSQLITE, false),
         ratio_cell(al / di, TARGET_VS_DIESEL, true),
         ratio_cell(al / sx, TARGET_VS_SQLX, false),
+        ratio_cell(al / so, TARGET_VS_SEAORM, false),
     );
 }
 
@@ -521,22 +552,22 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
     println!("\n### SQLite peers: {title}\n");
     println!(
         "targets: almacen ≤ {TARGET_VS_RUSQLITE}× rusqlite direct; ahead of Diesel (< {TARGET_VS_DIESEL}×); \
-         at least 2× faster than raw sqlx (≤ {TARGET_VS_SQLX}×)\n"
+         at least 2× faster than raw sqlx (≤ {TARGET_VS_SQLX}×); no slower than SeaORM (≤ {TARGET_VS_SEAORM}×)\n"
     );
     println!(
-        "| workload                 | rusqlite µs/op | almacen µs/op | Diesel µs/op | sqlx µs/op | almacen/rusqlite | almacen/Diesel | almacen/sqlx |"
+        "| workload                 | rusqlite µs/op | almacen µs/op | Diesel µs/op | sqlx µs/op | SeaORM µs/op | almacen/rusqlite | almacen/Diesel | almacen/sqlx | almacen/SeaORM |"
     );
     println!(
-        "|--------------------------|---------------:|--------------:|-------------:|-----------:|-----------------:|---------------:|-------------:|"
+        "|--------------------------|---------------:|--------------:|-------------:|-----------:|-------------:|-----------------:|---------------:|-------------:|---------------:|"
     );
-    let Sides { rusqlite: rs, almacen: db, diesel, sqlx: sx } = sides;
+    let Sides { rusqlite: rs, almacen: db, diesel, sqlx: sx, seaorm: so } = sides;
     let raw = Raw::Sqlite(sx.clone());
     let (rounds, s) = (args.rounds, args.scale);
     let id = |i: usize| (i as i64 * 7919) % crate::SEED_ROWS + 1;
     let offset = |i: usize| (i % 10) as i64 * 20;
 
     if wanted(args, "get") {
-        let t = compare4(
+        let t = compare5(
             rounds,
             scaled(2000, s),
             |i| {
@@ -556,12 +587,15 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
                     assert!(raw.get(id(i)).await.is_some());
                 }
             },
+            |i| async move {
+                assert!(crate::seaorm::get(so, id(i)).await.is_some());
+            },
         )
         .await;
         print_row("get by primary key", t);
     }
     if wanted(args, "page") {
-        let t = compare4(
+        let t = compare5(
             rounds,
             scaled(1000, s),
             |i| {
@@ -588,12 +622,49 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
                     assert_eq!(raw.page(10, offset(i)).await.len(), 20);
                 }
             },
+            |i| async move {
+                assert_eq!(crate::seaorm::page(so, 10, offset(i) as u64).await.len(), 20);
+            },
         )
         .await;
         print_row("page of 20 rows", t);
     }
+    let page = |i: usize| (i % 10) as i64 + 1;
+    if wanted(args, "paginate") {
+        let t = compare5(
+            rounds,
+            scaled(500, s),
+            |i| {
+                let (items, total) = rs_paginate(rs, 10, page(i));
+                check_page(&items, total);
+                async {}
+            },
+            |i| async move {
+                let p = Item::select().filter(Item::STOCK.gt(10)).order_by(Item::ID.asc()).paginate(db, page(i) as u64, 20).await.unwrap();
+                check_page(&p.items, p.total);
+            },
+            |i| {
+                let (items, total) = diesel_paginate(diesel, 10, page(i));
+                check_page(&items, total);
+                async {}
+            },
+            |i| {
+                let raw = &raw;
+                async move {
+                    let (items, total) = raw.paginate(10, page(i)).await;
+                    check_page(&items, total);
+                }
+            },
+            |i| async move {
+                let (items, total) = crate::seaorm::paginate(so, 10, page(i) as u64).await;
+                check_page(&items, total);
+            },
+        )
+        .await;
+        print_row("paginate (count + page)", t);
+    }
     if wanted(args, "eager") {
-        let t = compare4(
+        let t = compare5(
             rounds,
             scaled(20, s),
             |_| {
@@ -610,13 +681,16 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
             |_| async move {
                 check_eager(&sqlx_eager(sx).await);
             },
+            |_| async move {
+                check_eager(&crate::seaorm::eager(so).await);
+            },
         )
         .await;
         print_row("1,000 users × 10 posts", t);
     }
     // Writes last, so they do not change what the reads scan.
     if wanted(args, "insert") {
-        let t = compare4(
+        let t = compare5(
             rounds,
             scaled(1000, s),
             |i| {
@@ -635,6 +709,9 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
                 async move {
                     raw.insert("single", i as i32).await;
                 }
+            },
+            |i| async move {
+                crate::seaorm::insert(so, "single", i as i32).await;
             },
         )
         .await;
@@ -656,11 +733,12 @@ pub async fn run(args: &Args) {
     // before closing: the last connection to close checkpoints and removes it).
     let wal = |p: &PathBuf| std::fs::metadata(format!("{}-wal", p.display())).map_or(0.0, |m| m.len() as f64 / 1e6);
     println!(
-        "\nWAL files after the run (MB): rusqlite {:.1}, almacen {:.1}, Diesel {:.1}, sqlx {:.1}",
+        "\nWAL files after the run (MB): rusqlite {:.1}, almacen {:.1}, Diesel {:.1}, sqlx {:.1}, SeaORM {:.1}",
         wal(&paths[0]),
         wal(&paths[1]),
         wal(&paths[2]),
-        wal(&paths[3])
+        wal(&paths[3]),
+        wal(&paths[4])
     );
     close(sides).await;
     for p in &paths {
@@ -674,9 +752,10 @@ pub async fn run(args: &Args) {
 }
 
 async fn close(sides: Sides) {
-    let Sides { rusqlite, almacen, diesel, sqlx } = sides;
+    let Sides { rusqlite, almacen, diesel, sqlx, seaorm } = sides;
     drop(rusqlite);
     drop(diesel);
     almacen.close().await;
     sqlx.close().await;
+    seaorm.close().await.unwrap();
 }

@@ -105,7 +105,7 @@ fn chunk_size(db: &impl Executor) -> usize {
 
 /// The distinct non-null values of column `index` of `rows`, in first-seen order.
 fn distinct_values<'a, M: Model + 'a>(rows: impl IntoIterator<Item = &'a M>, index: usize) -> Vec<Value> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::with_hasher(foldhash::fast::RandomState::default());
     let mut out = Vec::new();
     for row in rows {
         let v = row.column_value(index);
@@ -118,23 +118,29 @@ fn distinct_values<'a, M: Model + 'a>(rows: impl IntoIterator<Item = &'a M>, ind
     out
 }
 
+/// A map keyed by key values, with a fast hasher (keys come from the database, not from
+/// an attacker choosing collisions).
+type Map<V> = HashMap<KeyOf, V, foldhash::fast::RandomState>;
+
 /// The groups for each row's key, in the rows' order. A key that several rows share gets a
 /// copy of its group for each (the last one takes the original).
-fn aligned<T: Clone>(keys: Vec<Option<KeyOf>>, mut groups: HashMap<KeyOf, Vec<T>>) -> Vec<Vec<T>> {
-    let mut left: HashMap<&KeyOf, usize> = HashMap::with_capacity(keys.len());
+fn aligned<T: Clone>(keys: Vec<Option<KeyOf>>, mut groups: Map<Vec<T>>) -> Vec<Vec<T>> {
+    let mut uses: Map<usize> = Map::with_capacity_and_hasher(keys.len(), Default::default());
     for k in keys.iter().flatten() {
-        *left.entry(k).or_default() += 1;
+        *uses.entry(k.clone()).or_default() += 1;
     }
-    let mut last: HashMap<KeyOf, usize> = HashMap::new();
-    for (k, n) in left {
-        last.insert(k.clone(), n);
-    }
+    let repeated = uses.values().any(|&n| n > 1);
     keys.into_iter()
         .map(|k| {
             let Some(k) = k else { return Vec::new() };
-            let n = last.get_mut(&k).expect("counted above");
-            *n -= 1;
-            if *n == 0 { groups.remove(&k).unwrap_or_default() } else { groups.get(&k).cloned().unwrap_or_default() }
+            if repeated {
+                let n = uses.get_mut(&k).expect("counted above");
+                *n -= 1;
+                if *n > 0 {
+                    return groups.get(&k).cloned().unwrap_or_default();
+                }
+            }
+            groups.remove(&k).unwrap_or_default()
         })
         .collect()
 }
@@ -175,7 +181,7 @@ impl<C: Model, P: Model> BelongsTo<C, P> {
     {
         let (key_at, key) = single_key::<P>()?;
         let wanted = distinct_values(children.iter().map(Borrow::borrow), self.fk);
-        let mut parents: HashMap<KeyOf, P> = HashMap::with_capacity(wanted.len());
+        let mut parents: Map<P> = Map::with_capacity_and_hasher(wanted.len(), Default::default());
         for chunk in wanted.chunks(chunk_size(db)) {
             for p in Select::<P>::new().filter(is_in(key, chunk)).fetch_all(db).await? {
                 if let Some(k) = KeyOf::of(&p.column_value(key_at)) {
@@ -245,7 +251,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
         let int_key = matches!(child_key.meta.ty, crate::ColumnType::SmallInt | crate::ColumnType::Integer | crate::ColumnType::BigInt);
         let unordered = query.order_keys().is_empty();
         let query = if unordered && !int_key { query.order_by(crate::Order { column: child_key, descending: false }) } else { query };
-        let mut groups: HashMap<KeyOf, Vec<C>> = HashMap::with_capacity(keys.len());
+        let mut groups: Map<Vec<C>> = Map::with_capacity_and_hasher(keys.len(), Default::default());
         for chunk in keys.chunks(chunk_size(db)) {
             for child in query.clone().filter(is_in(fk, chunk)).fetch_all(db).await? {
                 if let Some(k) = KeyOf::of(&child.column_value(self.fk)) {
@@ -254,13 +260,15 @@ impl<P: Model, C: Model> HasMany<P, C> {
             }
         }
         if unordered && int_key {
-            // Key order within each parent, sorted here rather than by the database: an
-            // ORDER BY over every child costs the database a sort the index scan mostly
-            // makes unnecessary (children usually arrive in key order already).
-            let key = |c: &C| KeyOf::of(&c.column_value(child_key_at));
+            // Key order within each parent, checked and (rarely) sorted here rather than by
+            // an ORDER BY over every child: the index scan mostly delivers it already.
+            let id = |c: &C| match c.column_value(child_key_at) {
+                Value::Int(i) => i,
+                _ => i64::MIN,
+            };
             for group in groups.values_mut() {
-                if !group.is_sorted_by_key(key) {
-                    group.sort_by_key(key);
+                if !group.is_sorted_by_key(id) {
+                    group.sort_by_key(id);
                 }
             }
         }
@@ -392,7 +400,7 @@ impl<A: Model, B: Model> ManyToMany<A, B> {
         let columns: Vec<String> = B::TABLE.columns.iter().map(|c| format!("b.{}", q(c.name))).collect();
         let live = B::TABLE.soft_delete().map(|c| format!(" AND b.{} IS NULL", q(c.name))).unwrap_or_default();
         let keys = distinct_values(rows.iter().map(Borrow::borrow), a_at);
-        let mut groups: HashMap<KeyOf, Vec<B>> = HashMap::with_capacity(keys.len());
+        let mut groups: Map<Vec<B>> = Map::with_capacity_and_hasher(keys.len(), Default::default());
         for chunk in keys.chunks(chunk_size(db)) {
             let marks = vec!["?"; chunk.len()].join(", ");
             let sql = format!(

@@ -279,6 +279,10 @@ impl Executor for Database {
         Ok(self.run(stmt, Fetch::All).await?.rows())
     }
 
+    async fn fetch_decoded<T: Send, F: FnMut(&DbRow) -> Result<T> + Send>(&self, stmt: Statement, decode: F) -> Result<Vec<T>> {
+        self.run(stmt, Fetch::All).await?.decode_all(decode)
+    }
+
     fn as_database(&self) -> Option<&Database> {
         Some(self)
     }

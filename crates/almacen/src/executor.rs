@@ -96,6 +96,18 @@ pub trait Executor: Send + Sync {
         None
     }
 
+    /// Run a statement and decode every row with `decode`. The same as decoding what
+    /// [`fetch_rows`](Self::fetch_rows) returns; `Database` and `Transaction` do it on
+    /// SQLite without building a row object per row.
+    #[doc(hidden)]
+    fn fetch_decoded<T: Send, F: FnMut(&DbRow) -> Result<T> + Send>(
+        &self,
+        stmt: Statement,
+        decode: F,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        async move { self.fetch_rows(stmt).await?.iter().map(decode).collect() }
+    }
+
     /// Run raw SQL with `:name` parameters and return every row as a column→value map.
     ///
     /// ```no_run
@@ -275,6 +287,8 @@ pub(crate) enum Fetch {
 /// The result of a run, shaped by [`Fetch`].
 pub(crate) enum Fetched {
     Rows(Vec<DbRow>),
+    /// SQLite's rows of a result, still together in its buffer.
+    Set(crate::sqlite::RowSet),
     Row(Option<DbRow>),
     Done(ExecResult),
 }
@@ -283,6 +297,7 @@ impl Fetched {
     pub(crate) fn rows(self) -> Vec<DbRow> {
         match self {
             Fetched::Rows(r) => r,
+            Fetched::Set(s) => s.rows(),
             Fetched::Row(r) => r.into_iter().collect(),
             Fetched::Done(_) => Vec::new(),
         }
@@ -290,6 +305,7 @@ impl Fetched {
     pub(crate) fn row(self) -> Option<DbRow> {
         match self {
             Fetched::Rows(r) => r.into_iter().next(),
+            Fetched::Set(s) => s.first(),
             Fetched::Row(r) => r,
             Fetched::Done(_) => None,
         }
@@ -298,7 +314,15 @@ impl Fetched {
         match self {
             Fetched::Done(d) => d,
             Fetched::Rows(r) => ExecResult { rows_affected: r.len() as u64, last_insert_id: None },
+            Fetched::Set(s) => ExecResult { rows_affected: s.len() as u64, last_insert_id: None },
             Fetched::Row(r) => ExecResult { rows_affected: r.is_some() as u64, last_insert_id: None },
+        }
+    }
+    /// Every row decoded with `decode` (SQLite's without a row object per row).
+    pub(crate) fn decode_all<T>(self, mut decode: impl FnMut(&DbRow) -> Result<T>) -> Result<Vec<T>> {
+        match self {
+            Fetched::Set(s) => s.decode_each(decode),
+            other => other.rows().iter().map(&mut decode).collect(),
         }
     }
 }

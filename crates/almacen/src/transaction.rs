@@ -471,6 +471,10 @@ impl Executor for Transaction {
         Ok(self.run(stmt, Fetch::All).await?.rows())
     }
 
+    async fn fetch_decoded<T: Send, F: FnMut(&DbRow) -> Result<T> + Send>(&self, stmt: Statement, decode: F) -> Result<Vec<T>> {
+        self.run(stmt, Fetch::All).await?.decode_all(decode)
+    }
+
     async fn fetch_row(&self, stmt: Statement) -> Result<Option<DbRow>> {
         Ok(self.run(stmt, Fetch::Optional).await?.row())
     }
@@ -511,5 +515,12 @@ impl<E: Executor> Executor for &E {
     }
     fn as_database(&self) -> Option<&Database> {
         (**self).as_database()
+    }
+    fn fetch_decoded<T: Send, F: FnMut(&DbRow) -> Result<T> + Send>(
+        &self,
+        stmt: Statement,
+        decode: F,
+    ) -> impl std::future::Future<Output = Result<Vec<T>>> + Send {
+        (**self).fetch_decoded(stmt, decode)
     }
 }

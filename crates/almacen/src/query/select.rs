@@ -365,8 +365,7 @@ impl<M: Model> Select<M> {
 
     /// Every matching row.
     pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<M>> {
-        let rows = db.fetch_rows(self.statement(db.dialect(), &[])?).await?;
-        rows.iter().map(|r| M::decode(r, 0)).collect()
+        db.fetch_decoded(self.statement(db.dialect(), &[])?, |r| M::decode(r, 0)).await
     }
 
     /// The first matching row, if any.
@@ -507,8 +506,7 @@ impl<M: Model> SelectAs<M> {
 
     /// Every result row, decoded into `T` (a tuple of column types, or a `FromRow` struct).
     pub async fn fetch_all<T: FromRow>(&self, db: &impl Executor) -> Result<Vec<T>> {
-        let rows = db.fetch_rows(self.statement(db.dialect())?).await?;
-        rows.iter().map(T::from_row).collect()
+        db.fetch_decoded(self.statement(db.dialect())?, T::from_row).await
     }
 
     /// The first result row, if any.

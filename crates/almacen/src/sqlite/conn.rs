@@ -370,7 +370,7 @@ impl LiteConn {
         drop(rows);
         let filled = result.is_some();
         Ok(match fetch {
-            Fetch::All if filled => Fetched::Rows(self.results.rows()),
+            Fetch::All if filled => self.results.set().map_or(Fetched::Rows(Vec::new()), Fetched::Set),
             Fetch::All => Fetched::Rows(Vec::new()),
             Fetch::Optional if filled => Fetched::Row(self.results.first_row()),
             Fetch::Optional => Fetched::Row(None),

@@ -2,7 +2,7 @@
 //!
 //! Connections are rusqlite connections used in place, on the task that runs the
 //! statement: prepared statements are cached per connection, and taking a connection from
-//! the pool is a semaphore permit and a pop from a list. One connection writes; the others
+//! the pool is a pop from a list under a short lock. One connection writes; the others
 //! are `query_only` readers (WAL mode lets them read while it writes). Transactions that
 //! may write run on the writer and start with `BEGIN IMMEDIATE`.
 //!
@@ -17,5 +17,5 @@ mod pool;
 mod row;
 
 pub(crate) use pool::{LiteGuard, LitePool, rolled_back_error};
-pub(crate) use row::LiteDecode;
 pub use row::LiteRow;
+pub(crate) use row::{LiteDecode, RowSet};

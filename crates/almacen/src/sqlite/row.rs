@@ -69,6 +69,41 @@ fn rows_of(set: &Arc<LiteResult>) -> Vec<crate::DbRow> {
     (0..set.cells.len() / width).map(|row| crate::DbRow::Sqlite(LiteRow { set: set.clone(), start: row * width })).collect()
 }
 
+/// The rows of one result, shared: decoded in place ([`decode_each`](Self::decode_each))
+/// or split into row objects when a caller wants them.
+#[derive(Debug, Clone)]
+pub(crate) struct RowSet(Arc<LiteResult>);
+
+impl RowSet {
+    pub(crate) fn rows(&self) -> Vec<crate::DbRow> {
+        rows_of(&self.0)
+    }
+
+    pub(crate) fn first(&self) -> Option<crate::DbRow> {
+        (!self.0.cells.is_empty()).then(|| crate::DbRow::Sqlite(LiteRow { set: self.0.clone(), start: 0 }))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.cells.len() / self.0.columns.len().max(1)
+    }
+
+    /// Decode every row with `decode`, through one row view moved along the result (no
+    /// row object, no reference count, per row).
+    pub(crate) fn decode_each<T>(self, mut decode: impl FnMut(&crate::DbRow) -> crate::Result<T>) -> crate::Result<Vec<T>> {
+        let width = self.0.columns.len().max(1);
+        let count = self.len();
+        let mut out = Vec::with_capacity(count);
+        let mut view = crate::DbRow::Sqlite(LiteRow { set: self.0, start: 0 });
+        for row in 0..count {
+            if let crate::DbRow::Sqlite(r) = &mut view {
+                r.start = row * width;
+            }
+            out.push(decode(&view)?);
+        }
+        Ok(out)
+    }
+}
+
 /// The largest result (cells, bytes of text) a connection keeps to reuse.
 const REUSE_CELLS: usize = 1024;
 const REUSE_BYTES: usize = 16 * 1024;
@@ -93,9 +128,9 @@ impl ResultBuffer {
         r
     }
 
-    /// The rows of the result filled since [`start`](Self::start).
-    pub(crate) fn rows(&mut self) -> Vec<crate::DbRow> {
-        self.shared().map(|set| rows_of(&set)).unwrap_or_default()
+    /// The result filled since [`start`](Self::start), as a set of rows.
+    pub(crate) fn set(&mut self) -> Option<RowSet> {
+        self.shared().map(RowSet)
     }
 
     /// The first row of the result filled since [`start`](Self::start), if any.

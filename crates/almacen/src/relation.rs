@@ -150,6 +150,24 @@ fn is_in(column: ColumnRef, values: &[Value]) -> Condition {
     Condition::In(column, values.to_vec(), false)
 }
 
+/// `Clone` and `Copy` for a relation type whatever its models are (a derive would ask
+/// the models to be `Copy` too).
+macro_rules! copy_without_bounds {
+    ($t:ident) => {
+        impl<X, Y> Clone for $t<X, Y> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<X, Y> Copy for $t<X, Y> {}
+    };
+}
+
+/// The foreign-key column of `C` at position `fk`.
+fn fk_column<C: Model>(fk: usize) -> ColumnRef {
+    ColumnRef { table: C::TABLE.name, meta: &C::TABLE.columns[fk] }
+}
+
 /// A to-one relation from child `C` to parent `P` through the foreign key column of `C`
 /// (`posts.user_id → users.id`).
 pub struct BelongsTo<C, P> {
@@ -157,12 +175,7 @@ pub struct BelongsTo<C, P> {
     _models: PhantomData<fn() -> (C, P)>,
 }
 
-impl<C, P> Clone for BelongsTo<C, P> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<C, P> Copy for BelongsTo<C, P> {}
+copy_without_bounds!(BelongsTo);
 
 impl<C: Model, P: Model> BelongsTo<C, P> {
     /// The relation through `fk`, a column of `C` holding `P`'s primary key (nullable or not).
@@ -195,7 +208,7 @@ impl<C: Model, P: Model> BelongsTo<C, P> {
     /// `query`'s children each with its parent, in one statement (a LEFT JOIN).
     pub async fn fetch_joined(&self, db: &impl Executor, query: Select<C>) -> Result<Vec<(C, Option<P>)>> {
         let (_, key) = single_key::<P>()?;
-        let fk = ColumnRef { table: C::TABLE.name, meta: &C::TABLE.columns[self.fk] };
+        let fk = fk_column::<C>(self.fk);
         query.left_join::<P>(Condition::Columns(fk, CmpOp::Eq, key)).fetch_left_joined::<P>(db).await
     }
 }
@@ -207,12 +220,7 @@ pub struct HasMany<P, C> {
     _models: PhantomData<fn() -> (P, C)>,
 }
 
-impl<P, C> Clone for HasMany<P, C> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<P, C> Copy for HasMany<P, C> {}
+copy_without_bounds!(HasMany);
 
 impl<P: Model, C: Model> HasMany<P, C> {
     /// The relation through `fk`, a column of `C` holding `P`'s primary key.
@@ -244,7 +252,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
             return Err(Error::Unsupported("a relation load cannot take a limit or offset: it would apply to all parents together".into()));
         }
         let (child_key_at, child_key) = single_key::<C>()?;
-        let fk = ColumnRef { table: C::TABLE.name, meta: &C::TABLE.columns[self.fk] };
+        let fk = fk_column::<C>(self.fk);
         let keys = distinct_values(parents.iter().map(Borrow::borrow), key_at);
         // Integer keys are put in order here (below); any other key type is ordered by the
         // database, whose collation decides.
@@ -282,7 +290,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
     pub async fn remove(&self, db: &impl Executor, parent: &P, child: &C) -> Result<bool> {
         let (key_at, _) = single_key::<P>()?;
         let (child_key_at, child_key) = single_key::<C>()?;
-        let fk = ColumnRef { table: C::TABLE.name, meta: &C::TABLE.columns[self.fk] };
+        let fk = fk_column::<C>(self.fk);
         let mine = Condition::Cmp(child_key, CmpOp::Eq, child.column_value(child_key_at)).and(Condition::Cmp(
             fk,
             CmpOp::Eq,
@@ -296,7 +304,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
     /// without `ON DELETE CASCADE`. Returns how many went.
     pub async fn delete_children<B: Borrow<P>>(&self, db: &impl Executor, parents: &[B]) -> Result<u64> {
         let (key_at, _) = single_key::<P>()?;
-        let fk = ColumnRef { table: C::TABLE.name, meta: &C::TABLE.columns[self.fk] };
+        let fk = fk_column::<C>(self.fk);
         let keys = distinct_values(parents.iter().map(Borrow::borrow), key_at);
         let mut n = 0;
         for chunk in keys.chunks(chunk_size(db)) {
@@ -335,12 +343,7 @@ pub struct HasOne<P, C> {
     many: HasMany<P, C>,
 }
 
-impl<P, C> Clone for HasOne<P, C> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<P, C> Copy for HasOne<P, C> {}
+copy_without_bounds!(HasOne);
 
 impl<P: Model, C: Model> HasOne<P, C> {
     /// The relation through `fk`, a column of `C` holding `P`'s primary key.
@@ -372,12 +375,7 @@ pub struct ManyToMany<A, B> {
     _models: PhantomData<fn() -> (A, B)>,
 }
 
-impl<A, B> Clone for ManyToMany<A, B> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<A, B> Copy for ManyToMany<A, B> {}
+copy_without_bounds!(ManyToMany);
 
 impl<A: Model, B: Model> ManyToMany<A, B> {
     /// The relation through table `through`, whose column `from` holds `A`'s key and `to`

@@ -97,6 +97,10 @@ fn expand_db_enum(input: DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             fn decode(row: &::almacen::DbRow, idx: usize, _ty: &::almacen::ColumnType) -> ::almacen::Result<Self> {
                 ::almacen::__private::decode_enum(row, idx)
             }
+            const SQLITE_IN_PLACE: bool = true;
+            fn decode_sqlite(v: ::almacen::__private::ValueRef<'_>, _ty: &::almacen::ColumnType) -> ::core::result::Result<Self, ::std::string::String> {
+                ::almacen::__private::decode_enum_sqlite(v)
+            }
         }
     })
 }

@@ -304,6 +304,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut column_metas = Vec::new();
     let mut column_consts = Vec::new();
     let mut decodes = Vec::new();
+    let mut sqlite_decodes = Vec::new();
+    let mut field_types = Vec::new();
     let mut encodes = Vec::new();
     let mut column_value_arms = Vec::new();
     let mut type_checks = Vec::new();
@@ -370,6 +372,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         decodes.push(quote_spanned! {ty.span()=>
             #ident: <#ty as ::almacen::SqlType>::decode(row, offset + #i, &<Self as ::almacen::Model>::TABLE.columns[#i].ty)?
         });
+        sqlite_decodes.push(quote_spanned! {ty.span()=>
+            #ident: row.decode::<#ty>(offset + #i, &<Self as ::almacen::Model>::TABLE.columns[#i].ty)?
+        });
+        field_types.push(ty.clone());
         encodes.push(quote!(::almacen::SqlType::to_value(&self.#ident)));
         column_value_arms.push(quote!(#i => ::almacen::SqlType::to_value(&self.#ident),));
         // A bound named after the field, so an unsupported type's error names the field.
@@ -567,6 +573,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #[allow(unused_variables)]
             fn touch(&mut self, now: ::almacen::chrono::DateTime<::almacen::chrono::Utc>) {
                 #(#touches)*
+            }
+            const SQLITE_IN_PLACE: bool = true #(&& <#field_types as ::almacen::SqlType>::SQLITE_IN_PLACE)*;
+            fn decode_sqlite(row: &::almacen::__private::LiveRow<'_>, offset: usize) -> ::almacen::Result<Self> {
+                ::core::result::Result::Ok(#name { #(#sqlite_decodes,)* })
+            }
+            fn statements() -> ::core::option::Option<&'static ::almacen::__private::ModelStatements> {
+                static STATEMENTS: ::almacen::__private::ModelStatements = ::almacen::__private::ModelStatements::new();
+                ::core::option::Option::Some(&STATEMENTS)
             }
         }
 

@@ -68,6 +68,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report("rusqlite prepare_cached + query_row", t, all);
 
         let t = Instant::now();
+        {
+            let mut st = rs.prepare_with_flags(sql, rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT).unwrap();
+            for i in 0..n("rsown") {
+                st.raw_bind_parameter(1, i % 1000 + 1).unwrap();
+                let mut rows = st.raw_query();
+                let r = rows.next().unwrap().unwrap();
+                let item = Item {
+                    id: r.get(0).unwrap(),
+                    name: r.get(1).unwrap(),
+                    stock: r.get(2).unwrap(),
+                    price: r.get(3).unwrap(),
+                    active: r.get(4).unwrap(),
+                };
+                drop(rows);
+                if std::env::var_os("CLEARB").is_some() {
+                    st.clear_bindings();
+                }
+                std::hint::black_box(item);
+            }
+        }
+        report("rusqlite own statement", t, all);
+
+        let t = Instant::now();
         for i in 0..n("fetch_row") {
             let stmt = Statement::new(stmt_sql.clone(), vec![sea_query::Value::BigInt(Some(i % 1000 + 1))]);
             std::hint::black_box(db.fetch_row(stmt).await?);

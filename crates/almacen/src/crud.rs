@@ -3,7 +3,7 @@
 //! these functions.
 
 use crate::query::{CmpOp, ColumnRef, Condition, build};
-use crate::{ColumnMeta, DbRow, Dialect, Error, Executor, Managed, Model, NewRecord, Result, SqlType, Statement, Value};
+use crate::{ColumnMeta, Dialect, Error, Executor, Managed, Model, NewRecord, Result, SqlType, Statement, Value};
 use sea_query::{Expr, ExprTrait, OnConflict, Query};
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -33,10 +33,6 @@ fn key_condition<M: Model>(key: &M::Key) -> Result<Condition> {
         .map(|(c, v)| Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, crate::query::CmpOp::Eq, v))
         .collect();
     Ok(Condition::And(conds))
-}
-
-fn decode_one<M: Model>(row: Option<DbRow>) -> Result<Option<M>> {
-    row.map(|r| M::decode(&r, 0)).transpose()
 }
 
 /// Insert one row and return it as stored (generated id and server defaults filled in).
@@ -129,8 +125,7 @@ async fn insert_encoded<M: Model>(db: &impl Executor, rows: Encoded, plan: &[Pla
                 Dialect::MySql => format!("INSERT INTO {} () VALUES (){}", dialect.quote(M::TABLE.name), returning::<M>(dialect)),
                 _ => format!("INSERT INTO {} DEFAULT VALUES{}", dialect.quote(M::TABLE.name), returning::<M>(dialect)),
             };
-            let row = db.fetch_row(Statement::new(sql, Vec::new())).await?;
-            out.push(decode_one::<M>(row)?.ok_or(Error::NotFound)?);
+            out.push(db.fetch_model::<M>(Statement::new(sql, Vec::new())).await?.ok_or(Error::NotFound)?);
             continue;
         }
         let metas: Vec<&ColumnMeta> = step.columns.iter().map(|&i| &M::TABLE.columns[i]).collect();
@@ -149,12 +144,9 @@ async fn insert_encoded<M: Model>(db: &impl Executor, rows: Encoded, plan: &[Pla
             _ => insert_sql::<M>(dialect, &metas, step.rows).into(),
         };
         if step.rows == 1 {
-            let row = db.fetch_row(Statement::new(sql, values)).await?;
-            out.push(decode_one::<M>(row)?.ok_or(Error::NotFound)?);
+            out.push(db.fetch_model::<M>(Statement::new(sql, values)).await?.ok_or(Error::NotFound)?);
         } else {
-            for r in &db.fetch_rows(Statement::new(sql, values)).await? {
-                out.push(M::decode(r, 0)?);
-            }
+            out.extend(db.fetch_models::<M>(Statement::new(sql, values)).await?);
         }
     }
     Ok(out)
@@ -201,13 +193,42 @@ pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>
         return crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_optional(db).await;
     }
     // The SQL of a lookup by key depends only on the model and the dialect: build it once.
-    let sql = cached_sql(TypeId::of::<M>(), dialect, || crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).sql(dialect))?;
+    let build = || crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).sql(dialect);
+    let sql = match M::statements() {
+        Some(statements) => statements.get_by_key(dialect, build)?,
+        None => cached_sql(TypeId::of::<M>(), dialect, build)?,
+    };
     let mut values = Vec::with_capacity(1);
     for (c, v) in pk.zip(M::key_values(key)) {
         let col = ColumnRef { table: M::TABLE.name, meta: c };
         values.push(v.to_sea(dialect, crate::query::compare_type(&col, dialect).as_ref(), c.name)?);
     }
-    decode_one::<M>(db.fetch_row(Statement::new(sql, values)).await?)
+    db.fetch_model::<M>(Statement::new(sql, values)).await
+}
+
+/// A model's statements, built once per dialect, in a `static` the derive generates for
+/// each model (no lock, no map lookup on the hot path).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ModelStatements {
+    get_by_key: [OnceLock<Arc<str>>; 3],
+}
+
+impl ModelStatements {
+    /// An empty set, filled as the statements are first used.
+    #[allow(clippy::new_without_default, reason = "a const constructor for statics")]
+    pub const fn new() -> Self {
+        ModelStatements { get_by_key: [OnceLock::new(), OnceLock::new(), OnceLock::new()] }
+    }
+
+    fn get_by_key(&self, dialect: Dialect, build: impl FnOnce() -> Result<String>) -> Result<Arc<str>> {
+        let slot = &self.get_by_key[dialect as usize];
+        if let Some(sql) = slot.get() {
+            return Ok(sql.clone());
+        }
+        let sql: Arc<str> = build()?.into();
+        Ok(slot.get_or_init(|| sql).clone())
+    }
 }
 
 /// Which statement of a model a cached SQL text is: the lookup by key, or a single-row
@@ -395,7 +416,7 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
         return crate::query::Select::<M>::new().filter(by_target).fetch_one(db).await;
     }
     sql.push_str(&returning::<M>(dialect));
-    decode_one::<M>(db.fetch_row(Statement::new(sql, vals)).await?)?.ok_or(Error::NotFound)
+    db.fetch_model::<M>(Statement::new(sql, vals)).await?.ok_or(Error::NotFound)
 }
 
 /// A partial update of one row by primary key: only the columns given with
@@ -512,7 +533,7 @@ impl<M: Model> Patch<M> {
             return get::<M>(db, &self.key).await;
         }
         sql.push_str(&returning::<M>(dialect));
-        decode_one::<M>(db.fetch_row(Statement::new(sql, vals)).await?)
+        db.fetch_model::<M>(Statement::new(sql, vals)).await
     }
 }
 

@@ -1,6 +1,6 @@
 //! `Database`: one handle over a SQLite, PostgreSQL or MariaDB pool.
 
-use crate::executor::{ConnRef, Fetch, Fetched, RunSettings};
+use crate::executor::{Collect, ConnRef, Fetch, Fetched, First, FirstModel, Models, RunSettings};
 use crate::{ConnectOptions, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::{BoxStream, StreamExt};
 use sqlx::pool::PoolOptions;
@@ -236,7 +236,7 @@ impl Database {
         Ok((conn, InUse::new(&self.inner.in_use)))
     }
 
-    async fn run(&self, stmt: Statement, fetch: Fetch) -> Result<Fetched> {
+    async fn run(&self, stmt: Statement, fetch: Fetch<'_>) -> Result<Fetched> {
         let s = &self.inner.settings;
         match &self.inner.pool {
             Pool::Sqlite(p) => p.run(s, stmt, fetch).await,
@@ -280,7 +280,27 @@ impl Executor for Database {
     }
 
     async fn fetch_decoded<T: Send, F: FnMut(&DbRow) -> Result<T> + Send>(&self, stmt: Statement, decode: F) -> Result<Vec<T>> {
-        self.run(stmt, Fetch::All).await?.decode_all(decode)
+        let mut rows = Collect { out: Vec::new(), decode };
+        self.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
+        Ok(rows.out)
+    }
+
+    async fn fetch_first_decoded<T: Send, F: FnOnce(&DbRow) -> Result<T> + Send>(&self, stmt: Statement, decode: F) -> Result<Option<T>> {
+        let mut row = First { out: None, decode: Some(decode) };
+        self.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
+        Ok(row.out)
+    }
+
+    async fn fetch_models<M: crate::Model>(&self, stmt: Statement) -> Result<Vec<M>> {
+        let mut rows = Models(Vec::new());
+        self.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
+        Ok(rows.0)
+    }
+
+    async fn fetch_model<M: crate::Model>(&self, stmt: Statement) -> Result<Option<M>> {
+        let mut row = FirstModel(None);
+        self.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
+        Ok(row.0)
     }
 
     fn as_database(&self) -> Option<&Database> {

@@ -108,6 +108,30 @@ pub trait Executor: Send + Sync {
         async move { self.fetch_rows(stmt).await?.iter().map(decode).collect() }
     }
 
+    /// Run a statement and decode its first row, if any, with `decode`. The same as decoding
+    /// what [`fetch_row`](Self::fetch_row) returns; `Database` and `Transaction` do it on
+    /// SQLite without a row object.
+    #[doc(hidden)]
+    fn fetch_first_decoded<T: Send, F: FnOnce(&DbRow) -> Result<T> + Send>(
+        &self,
+        stmt: Statement,
+        decode: F,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        async move { self.fetch_row(stmt).await?.as_ref().map(decode).transpose() }
+    }
+
+    /// Run a statement and decode every row as model `M` (on SQLite, in place).
+    #[doc(hidden)]
+    fn fetch_models<M: crate::Model>(&self, stmt: Statement) -> impl Future<Output = Result<Vec<M>>> + Send {
+        self.fetch_decoded(stmt, |row| M::decode(row, 0))
+    }
+
+    /// Run a statement and decode its first row, if any, as model `M` (on SQLite, in place).
+    #[doc(hidden)]
+    fn fetch_model<M: crate::Model>(&self, stmt: Statement) -> impl Future<Output = Result<Option<M>>> + Send {
+        self.fetch_first_decoded(stmt, |row| M::decode(row, 0))
+    }
+
     /// Run raw SQL with `:name` parameters and return every row as a column→value map.
     ///
     /// ```no_run
@@ -176,8 +200,16 @@ impl RunSettings {
     }
 
     /// Run `stmt` on `conn` inside a tracing span, then log it (slow ones as warnings).
-    pub(crate) async fn run(&self, conn: ConnRef<'_>, stmt: Statement, fetch: Fetch, in_tx: bool) -> Result<Fetched> {
+    pub(crate) async fn run(&self, conn: ConnRef<'_, '_>, stmt: Statement, fetch: Fetch<'_>, in_tx: bool) -> Result<Fetched> {
         self.observers.statement(&stmt.sql);
+        if !self.logs() {
+            // Nothing listens: no span, no clock, no log line (on SQLite they would cost a
+            // lookup a third of its time).
+            return match conn {
+                ConnRef::Sqlite(guard) => guard.run(self, stmt, fetch, in_tx).await,
+                server => Box::pin(server.run(self, stmt, fetch, in_tx)).await,
+            };
+        }
         let log = StatementLog::start(self, &stmt);
         let out = match conn {
             // SQLite runs in place, where every move of a future between the layers is a
@@ -187,6 +219,14 @@ impl RunSettings {
         };
         log.finish(self, out.is_ok());
         out
+    }
+
+    /// Whether statements are logged or traced.
+    fn logs(&self) -> bool {
+        self.slow_statement.is_some()
+            || self.echo
+            || tracing::enabled!(target: "almacen::sql", tracing::Level::DEBUG)
+            || tracing::enabled!(target: "almacen::executor", tracing::Level::DEBUG)
     }
 
     /// Wrap a row stream so it is logged like every other statement when it ends.
@@ -277,11 +317,190 @@ impl Drop for LoggedStream<'_> {
 }
 
 /// What to do with a statement's result.
-#[derive(Clone, Copy)]
-pub(crate) enum Fetch {
+pub(crate) enum Fetch<'s> {
     All,
     Optional,
     Execute,
+    /// Decode every row (or only the first) into `sink` as soon as it can be read; the
+    /// result is `Fetched::Done` with the number of rows decoded.
+    Decode {
+        sink: &'s mut dyn RowSink,
+        first: bool,
+    },
+}
+
+impl Fetch<'_> {
+    /// The same fetch, borrowed again (to run a statement a second time).
+    pub(crate) fn reborrow(&mut self) -> Fetch<'_> {
+        match self {
+            Fetch::All => Fetch::All,
+            Fetch::Optional => Fetch::Optional,
+            Fetch::Execute => Fetch::Execute,
+            Fetch::Decode { sink, first } => Fetch::Decode { sink: &mut **sink, first: *first },
+        }
+    }
+
+    /// Where the sink, if any, stands ([`RowSink::mark`]).
+    pub(crate) fn mark(&self) -> usize {
+        match self {
+            Fetch::Decode { sink, .. } => sink.mark(),
+            _ => 0,
+        }
+    }
+
+    /// Take the sink, if any, back to `mark` ([`RowSink::rewind`]).
+    pub(crate) fn rewind(&mut self, mark: usize) {
+        if let Fetch::Decode { sink, .. } = self {
+            sink.rewind(mark);
+        }
+    }
+
+    /// The rows this fetch needs, without the sink: for a statement run on another thread,
+    /// whose rows are handed to the sink when they come back ([`Fetched::feed`]).
+    pub(crate) fn detached(&self) -> Fetch<'static> {
+        match self {
+            Fetch::All | Fetch::Decode { first: false, .. } => Fetch::All,
+            Fetch::Optional | Fetch::Decode { first: true, .. } => Fetch::Optional,
+            Fetch::Execute => Fetch::Execute,
+        }
+    }
+
+    /// Hand `out`, fetched as [`detached`](Self::detached) says, to this fetch's sink, if any.
+    pub(crate) fn finish(self, out: Fetched) -> Result<Fetched> {
+        match self {
+            Fetch::Decode { sink, first } => {
+                let rows = out.feed(sink, first)?;
+                Ok(Fetched::Done(ExecResult { rows_affected: rows as u64, last_insert_id: None }))
+            }
+            _ => Ok(out),
+        }
+    }
+}
+
+/// Where a typed fetch puts its rows: each is decoded while the statement's result is
+/// still in the connection's buffer, without a row object of its own.
+pub(crate) trait RowSink: Send {
+    /// How many rows are coming, before the first.
+    fn expect(&mut self, rows: usize) {
+        let _ = rows;
+    }
+    /// One row.
+    fn row(&mut self, row: &DbRow) -> Result<()>;
+    /// Whether this sink takes SQLite's rows in place ([`live_row`](Self::live_row)), so
+    /// they are not copied into row objects.
+    fn in_place(&self) -> bool {
+        false
+    }
+    /// SQLite's current row, read in place (called only when [`in_place`](Self::in_place)).
+    fn live_row(&mut self, row: &crate::sqlite::LiveRow<'_>) -> Result<()> {
+        let _ = row;
+        Err(Error::Unsupported("this sink takes row objects only".into()))
+    }
+    /// How many rows the sink holds, to [`rewind`](Self::rewind) to.
+    fn mark(&self) -> usize;
+    /// Forget the rows taken since [`mark`](Self::mark) said `mark`: a statement stopped
+    /// in place to run again on a blocking thread hands its rows again.
+    fn rewind(&mut self, mark: usize);
+}
+
+/// A sink that decodes every row as model `M`, SQLite's in place when `M` can.
+pub(crate) struct Models<M>(pub Vec<M>);
+
+impl<M: crate::Model> RowSink for Models<M> {
+    fn mark(&self) -> usize {
+        self.0.len()
+    }
+    fn rewind(&mut self, mark: usize) {
+        self.0.truncate(mark);
+    }
+    fn expect(&mut self, rows: usize) {
+        self.0.reserve_exact(rows);
+    }
+    fn row(&mut self, row: &DbRow) -> Result<()> {
+        self.0.push(M::decode(row, 0)?);
+        Ok(())
+    }
+    fn in_place(&self) -> bool {
+        M::SQLITE_IN_PLACE
+    }
+    fn live_row(&mut self, row: &crate::sqlite::LiveRow<'_>) -> Result<()> {
+        self.0.push(M::decode_sqlite(row, 0)?);
+        Ok(())
+    }
+}
+
+/// A sink that decodes the first row as model `M`, SQLite's in place when `M` can.
+pub(crate) struct FirstModel<M>(pub Option<M>);
+
+impl<M: crate::Model> RowSink for FirstModel<M> {
+    fn mark(&self) -> usize {
+        self.0.is_some() as usize
+    }
+    fn rewind(&mut self, mark: usize) {
+        if mark == 0 {
+            self.0 = None;
+        }
+    }
+    fn row(&mut self, row: &DbRow) -> Result<()> {
+        if self.0.is_none() {
+            self.0 = Some(M::decode(row, 0)?);
+        }
+        Ok(())
+    }
+    fn in_place(&self) -> bool {
+        M::SQLITE_IN_PLACE
+    }
+    fn live_row(&mut self, row: &crate::sqlite::LiveRow<'_>) -> Result<()> {
+        if self.0.is_none() {
+            self.0 = Some(M::decode_sqlite(row, 0)?);
+        }
+        Ok(())
+    }
+}
+
+/// A sink that decodes every row into a list.
+pub(crate) struct Collect<T, F> {
+    pub out: Vec<T>,
+    pub decode: F,
+}
+
+impl<T: Send, F: FnMut(&DbRow) -> Result<T> + Send> RowSink for Collect<T, F> {
+    fn mark(&self) -> usize {
+        self.out.len()
+    }
+    fn rewind(&mut self, mark: usize) {
+        self.out.truncate(mark);
+    }
+    fn expect(&mut self, rows: usize) {
+        self.out.reserve_exact(rows);
+    }
+    fn row(&mut self, row: &DbRow) -> Result<()> {
+        self.out.push((self.decode)(row)?);
+        Ok(())
+    }
+}
+
+/// A sink that decodes the first row only.
+pub(crate) struct First<T, F> {
+    pub out: Option<T>,
+    pub decode: Option<F>,
+}
+
+impl<T: Send, F: FnOnce(&DbRow) -> Result<T> + Send> RowSink for First<T, F> {
+    fn mark(&self) -> usize {
+        self.out.is_some() as usize
+    }
+    fn rewind(&mut self, mark: usize) {
+        if mark == 0 {
+            self.out = None;
+        }
+    }
+    fn row(&mut self, row: &DbRow) -> Result<()> {
+        if let Some(decode) = self.decode.take() {
+            self.out = Some(decode(row)?);
+        }
+        Ok(())
+    }
 }
 
 /// The result of a run, shaped by [`Fetch`].
@@ -318,36 +537,47 @@ impl Fetched {
             Fetched::Row(r) => ExecResult { rows_affected: r.is_some() as u64, last_insert_id: None },
         }
     }
-    /// Every row decoded with `decode` (SQLite's without a row object per row).
-    pub(crate) fn decode_all<T>(self, mut decode: impl FnMut(&DbRow) -> Result<T>) -> Result<Vec<T>> {
-        match self {
-            Fetched::Set(s) => s.decode_each(decode),
-            other => other.rows().iter().map(&mut decode).collect(),
+    /// Hand every row (or only the first) to `sink`; the number of rows handed.
+    pub(crate) fn feed(self, sink: &mut dyn RowSink, first: bool) -> Result<usize> {
+        let rows = match self {
+            Fetched::Set(s) => return s.feed(sink, first),
+            Fetched::Rows(mut r) if first => {
+                r.truncate(1);
+                r
+            }
+            other => other.rows(),
+        };
+        sink.expect(rows.len());
+        for row in &rows {
+            sink.row(row)?;
         }
+        Ok(rows.len())
     }
 }
 
+/// Run a statement on a server connection: the rows `$fetch` needs (a sink's are handed to
+/// it by the caller, through [`Fetch::finish`]).
 macro_rules! run_query {
     ($conn:expr, $stmt:expr, $sql:expr, $fetch:expr, $row:path, $done:expr) => {{
         let q = sqlx::query_with(AssertSqlSafe($sql), sea_query_sqlx::SqlxValues(sea_query::Values($stmt)));
-        match $fetch {
+        match $fetch.detached() {
             Fetch::All => q.fetch_all(&mut *$conn).await.map(|rows| Fetched::Rows(rows.into_iter().map($row).collect())),
             Fetch::Optional => q.fetch_optional(&mut *$conn).await.map(|row| Fetched::Row(row.map($row))),
-            Fetch::Execute => q.execute(&mut *$conn).await.map(|r| Fetched::Done($done(r))),
+            _ => q.execute(&mut *$conn).await.map(|r| Fetched::Done($done(r))),
         }
     }};
 }
 
 /// A connection of any dialect, borrowed for one statement.
-pub(crate) enum ConnRef<'c> {
-    Sqlite(&'c mut crate::sqlite::LiteGuard),
+pub(crate) enum ConnRef<'c, 'p> {
+    Sqlite(&'c mut crate::sqlite::LiteGuard<'p>),
     Postgres(&'c mut sqlx::PgConnection),
     MySql(&'c mut sqlx::MySqlConnection),
 }
 
-impl ConnRef<'_> {
+impl ConnRef<'_, '_> {
     /// Run `stmt` on this connection, applying its statement timeout.
-    pub(crate) async fn run(self, settings: &RunSettings, stmt: Statement, fetch: Fetch, in_tx: bool) -> Result<Fetched> {
+    pub(crate) async fn run(self, settings: &RunSettings, stmt: Statement, fetch: Fetch<'_>, in_tx: bool) -> Result<Fetched> {
         let (timeout, overridden) = settings.timeout_for(stmt.timeout);
         let Statement { sql, values, timeout: stmt_timeout } = stmt;
         match self {
@@ -365,9 +595,10 @@ impl ConnRef<'_> {
                     if !in_tx {
                         reset.map_err(|e| settings.err(e))?;
                     }
-                    Ok(out)
+                    fetch.finish(out)
                 } else {
-                    run_query!(conn, values, sql, fetch, DbRow::Postgres, pg_done).map_err(|e| settings.err(e))
+                    let out = run_query!(conn, values, sql, fetch, DbRow::Postgres, pg_done).map_err(|e| settings.err(e))?;
+                    fetch.finish(out)
                 }
             }
             ConnRef::MySql(conn) => {
@@ -382,7 +613,8 @@ impl ConnRef<'_> {
                 } else {
                     sql
                 };
-                run_query!(conn, values, sql, fetch, DbRow::MySql, my_done).map_err(|e| settings.err(e))
+                let out = run_query!(conn, values, sql, fetch, DbRow::MySql, my_done).map_err(|e| settings.err(e))?;
+                fetch.finish(out)
             }
         }
     }

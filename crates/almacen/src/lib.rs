@@ -116,9 +116,12 @@ pub use value::{Kind, Value};
 /// Re-exports for generated code; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::crud::ModelStatements;
     pub use crate::dto::null_error;
-    pub use crate::types::{decode_enum, enum_from_value};
+    pub use crate::sqlite::LiveRow;
+    pub use crate::types::{decode_enum, decode_enum_sqlite, enum_from_value};
     pub use crate::value::now;
+    pub use rusqlite::types::ValueRef;
     pub use serde;
 }
 

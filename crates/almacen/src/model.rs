@@ -251,6 +251,21 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn touch(&mut self, now: chrono::DateTime<chrono::Utc>) {
         let _ = now;
     }
+    /// Whether [`decode_sqlite`](Self::decode_sqlite) is implemented (generated: when every
+    /// field's type decodes SQLite values in place).
+    #[doc(hidden)]
+    const SQLITE_IN_PLACE: bool = false;
+    /// Decode SQLite's current row in place, as [`decode`](Self::decode) decodes a row object.
+    #[doc(hidden)]
+    fn decode_sqlite(row: &crate::sqlite::LiveRow<'_>, offset: usize) -> Result<Self> {
+        let _ = (row, offset);
+        Err(crate::Error::Unsupported("this model decodes only from row objects".into()))
+    }
+    /// This model's statements, built once (generated: a `static` per model).
+    #[doc(hidden)]
+    fn statements() -> Option<&'static crate::crud::ModelStatements> {
+        None
+    }
 }
 
 /// An insert input for model `M` (generated as `New<Model>` by `#[derive(Model)]`).

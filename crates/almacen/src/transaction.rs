@@ -2,7 +2,7 @@
 //! retry helper for serialization failures and deadlocks.
 
 use crate::database::{InUse, Pool};
-use crate::executor::{ConnRef, Fetch, Fetched};
+use crate::executor::{Collect, ConnRef, Fetch, Fetched, First, FirstModel, Models};
 use crate::{Database, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
@@ -125,7 +125,7 @@ impl RetryPolicy {
 }
 
 enum TxConn {
-    Sqlite(crate::sqlite::LiteGuard),
+    Sqlite(crate::sqlite::LiteGuard<'static>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
 }
@@ -190,7 +190,7 @@ impl Database {
                     guard.batch("BEGIN IMMEDIATE").await?;
                 }
                 guard.in_tx = true;
-                (TxConn::Sqlite(guard), None)
+                (TxConn::Sqlite(guard.into_owned()), None)
             }
             Pool::Postgres(p) => {
                 let (conn, in_use) = self.acquire(p).await?;
@@ -407,7 +407,7 @@ impl Transaction {
         Ok(())
     }
 
-    async fn run(&self, stmt: Statement, fetch: Fetch) -> Result<Fetched> {
+    async fn run(&self, stmt: Statement, fetch: Fetch<'_>) -> Result<Fetched> {
         let s = &self.shared.db.inner.settings;
         let mut guard = self.shared.conn.lock().await;
         let conn = guard.as_mut().ok_or_else(finished_error)?;
@@ -432,7 +432,7 @@ async fn run_pending(shared: &Shared, s: &crate::executor::RunSettings, conn: &m
     Ok(())
 }
 
-fn conn_ref(conn: &mut TxConn) -> ConnRef<'_> {
+fn conn_ref(conn: &mut TxConn) -> ConnRef<'_, 'static> {
     match conn {
         TxConn::Sqlite(g) => ConnRef::Sqlite(g),
         TxConn::Postgres(t) => ConnRef::Postgres(&mut *t),
@@ -472,7 +472,27 @@ impl Executor for Transaction {
     }
 
     async fn fetch_decoded<T: Send, F: FnMut(&DbRow) -> Result<T> + Send>(&self, stmt: Statement, decode: F) -> Result<Vec<T>> {
-        self.run(stmt, Fetch::All).await?.decode_all(decode)
+        let mut rows = Collect { out: Vec::new(), decode };
+        self.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
+        Ok(rows.out)
+    }
+
+    async fn fetch_first_decoded<T: Send, F: FnOnce(&DbRow) -> Result<T> + Send>(&self, stmt: Statement, decode: F) -> Result<Option<T>> {
+        let mut row = First { out: None, decode: Some(decode) };
+        self.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
+        Ok(row.out)
+    }
+
+    async fn fetch_models<M: crate::Model>(&self, stmt: Statement) -> Result<Vec<M>> {
+        let mut rows = Models(Vec::new());
+        self.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
+        Ok(rows.0)
+    }
+
+    async fn fetch_model<M: crate::Model>(&self, stmt: Statement) -> Result<Option<M>> {
+        let mut row = FirstModel(None);
+        self.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
+        Ok(row.0)
     }
 
     async fn fetch_row(&self, stmt: Statement) -> Result<Option<DbRow>> {
@@ -522,5 +542,18 @@ impl<E: Executor> Executor for &E {
         decode: F,
     ) -> impl std::future::Future<Output = Result<Vec<T>>> + Send {
         (**self).fetch_decoded(stmt, decode)
+    }
+    fn fetch_first_decoded<T: Send, F: FnOnce(&DbRow) -> Result<T> + Send>(
+        &self,
+        stmt: Statement,
+        decode: F,
+    ) -> impl std::future::Future<Output = Result<Option<T>>> + Send {
+        (**self).fetch_first_decoded(stmt, decode)
+    }
+    fn fetch_models<M: crate::Model>(&self, stmt: Statement) -> impl std::future::Future<Output = Result<Vec<M>>> + Send {
+        (**self).fetch_models(stmt)
+    }
+    fn fetch_model<M: crate::Model>(&self, stmt: Statement) -> impl std::future::Future<Output = Result<Option<M>>> + Send {
+        (**self).fetch_model(stmt)
     }
 }

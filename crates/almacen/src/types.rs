@@ -1,8 +1,10 @@
 //! The Rust types a model field can have, and how each is encoded and decoded.
 
 use crate::row::{decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid, parse_timestamp};
+use crate::sqlite::LiteDecode;
 use crate::{ColumnType, DbRow, Result, Value};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use rusqlite::types::ValueRef;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -41,6 +43,17 @@ pub trait SqlType: Sized + Send + Sync + 'static {
     fn from_value(v: Value) -> std::result::Result<Self, String>;
     /// Decode column `idx` of a row whose column has type `ty`.
     fn decode(row: &DbRow, idx: usize, ty: &ColumnType) -> Result<Self>;
+    /// Whether [`decode_sqlite`](Self::decode_sqlite) is implemented: models whose fields
+    /// all have it decode SQLite rows in place, without copying them into a row object.
+    #[doc(hidden)]
+    const SQLITE_IN_PLACE: bool = false;
+    /// Decode a SQLite value read in place, as [`decode`](Self::decode) decodes it from a
+    /// SQLite row (only called when [`SQLITE_IN_PLACE`](Self::SQLITE_IN_PLACE) is true).
+    #[doc(hidden)]
+    fn decode_sqlite(v: ValueRef<'_>, ty: &ColumnType) -> std::result::Result<Self, String> {
+        let _ = (v, ty);
+        Err("this type decodes only from a row object".into())
+    }
 }
 
 fn mismatch<T>(v: &Value, want: &str) -> std::result::Result<T, String> {
@@ -73,6 +86,10 @@ macro_rules! int_type {
                     _ => row.get::<$t>(idx),
                 }
             }
+            const SQLITE_IN_PLACE: bool = true;
+            fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
+                <$t>::try_from(i64::lite(v)?).map_err(|e| e.to_string())
+            }
         }
     };
 }
@@ -102,6 +119,10 @@ macro_rules! float_type {
                     _ => row.get::<$t>(idx),
                 }
             }
+            const SQLITE_IN_PLACE: bool = true;
+            fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
+                Ok(f64::lite(v)? as $t)
+            }
         }
     };
 }
@@ -125,6 +146,10 @@ impl SqlType for bool {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         row.get::<bool>(idx)
     }
+    const SQLITE_IN_PLACE: bool = true;
+    fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
+        bool::lite(v)
+    }
 }
 
 impl SqlType for String {
@@ -145,6 +170,10 @@ impl SqlType for String {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         row.get::<String>(idx)
     }
+    const SQLITE_IN_PLACE: bool = true;
+    fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
+        String::lite(v)
+    }
 }
 
 impl SqlType for Vec<u8> {
@@ -164,6 +193,10 @@ impl SqlType for Vec<u8> {
     }
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         row.get::<Vec<u8>>(idx)
+    }
+    const SQLITE_IN_PLACE: bool = true;
+    fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
+        Vec::<u8>::lite(v)
     }
 }
 
@@ -190,6 +223,13 @@ impl SqlType for Decimal {
         };
         decode_decimal(row, idx, scale)
     }
+    const SQLITE_IN_PLACE: bool = true;
+    fn decode_sqlite(v: ValueRef<'_>, ty: &ColumnType) -> std::result::Result<Self, String> {
+        match ty {
+            ColumnType::Decimal { scale, .. } => Ok(crate::value::unscale_decimal(i64::lite(v)?, *scale)),
+            _ => Decimal::lite(v),
+        }
+    }
 }
 
 impl SqlType for Uuid {
@@ -209,6 +249,10 @@ impl SqlType for Uuid {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_uuid(row, idx)
     }
+    const SQLITE_IN_PLACE: bool = true;
+    fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
+        Uuid::from_slice(crate::sqlite::lite_bytes(v)?).map_err(|e| e.to_string())
+    }
 }
 
 impl SqlType for DateTime<Utc> {
@@ -226,6 +270,10 @@ impl SqlType for DateTime<Utc> {
     }
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_timestamp(row, idx)
+    }
+    const SQLITE_IN_PLACE: bool = true;
+    fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
+        DateTime::<Utc>::lite(v)
     }
 }
 
@@ -245,6 +293,10 @@ impl SqlType for NaiveDate {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_date(row, idx)
     }
+    const SQLITE_IN_PLACE: bool = true;
+    fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
+        NaiveDate::lite(v)
+    }
 }
 
 impl SqlType for NaiveTime {
@@ -262,6 +314,10 @@ impl SqlType for NaiveTime {
     }
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_time(row, idx)
+    }
+    const SQLITE_IN_PLACE: bool = true;
+    fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
+        NaiveTime::lite(v)
     }
 }
 
@@ -283,6 +339,10 @@ impl SqlType for serde_json::Value {
     }
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_json(row, idx)
+    }
+    const SQLITE_IN_PLACE: bool = true;
+    fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
+        serde_json::Value::lite(v)
     }
 }
 
@@ -314,6 +374,13 @@ impl<T: SqlType> SqlType for Option<T> {
         }
         T::decode(row, idx, ty).map(Some)
     }
+    const SQLITE_IN_PLACE: bool = T::SQLITE_IN_PLACE;
+    fn decode_sqlite(v: ValueRef<'_>, ty: &ColumnType) -> std::result::Result<Self, String> {
+        match v {
+            ValueRef::Null => Ok(None),
+            v => T::decode_sqlite(v, ty).map(Some),
+        }
+    }
 }
 
 /// Used by `#[derive(DbEnum)]`: the text of each variant, and back.
@@ -331,6 +398,14 @@ pub trait DbEnumText: Sized {
 pub fn decode_enum<E: DbEnumText>(row: &DbRow, idx: usize) -> Result<E> {
     let text = row.get::<String>(idx)?;
     E::from_text(&text).ok_or_else(|| row.decode_error(idx, format!("{text:?} is not one of {:?}", E::VARIANTS)))
+}
+
+/// Decode an enum stored as text from a SQLite value read in place (called by
+/// `#[derive(DbEnum)]`'s generated code).
+#[doc(hidden)]
+pub fn decode_enum_sqlite<E: DbEnumText>(v: ValueRef<'_>) -> std::result::Result<E, String> {
+    let text = crate::sqlite::lite_text(v, "text")?;
+    E::from_text(text).ok_or_else(|| format!("{text:?} is not one of {:?}", E::VARIANTS))
 }
 
 /// Convert a [`Value`] into an enum stored as text (called by generated code).

@@ -301,6 +301,37 @@ async fn slow_write_in_a_transaction_leaves_the_runtime_next_time() {
     on_file("", slow_write_in_transaction).await
 }
 
+/// Rows of a scan: the first and the last match, everything between is work.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "scan_rows")]
+struct ScanRow {
+    #[model(primary_key)]
+    id: i64,
+    x: i64,
+}
+
+/// A typed fetch decodes SQLite's rows in place as they are stepped. When the statement
+/// then runs past its in-place budget and is run again on a blocking thread, the rows
+/// decoded before the stop are not handed twice.
+async fn typed_fetch_moved_off_the_runtime(db: Database, _b: Backend) {
+    db.create_tables(&[ScanRow::TABLE]).await.unwrap();
+    let n = rows_for(&db, Duration::from_millis(200), count_sql).await.max(300_000);
+    let fill = format!("INSERT INTO scan_rows (id, x) SELECT x, x FROM ({})", series(n));
+    db.execute_statement(Statement::new(fill, Vec::new()).with_timeout(None)).await.unwrap();
+    let ends = ScanRow::X.eq(1).or(ScanRow::X.eq(n as i64));
+    let rows = ScanRow::select().filter(ends.clone()).fetch_all(&db).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.x).collect::<Vec<_>>(), [1, n as i64], "each row once");
+    // The first match of a scan that then runs long, alone.
+    let first = ScanRow::select().filter(ends).order_by(ScanRow::ID.desc()).fetch_optional(&db).await.unwrap();
+    assert_eq!(first.map(|r| r.x), Some(n as i64));
+}
+
+#[tokio::test]
+async fn a_typed_fetch_moved_off_the_runtime_returns_each_row_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    on_file("", typed_fetch_moved_off_the_runtime).await
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Writers do not fight
 // ---------------------------------------------------------------------------------------

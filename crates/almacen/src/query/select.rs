@@ -365,7 +365,7 @@ impl<M: Model> Select<M> {
 
     /// Every matching row.
     pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<M>> {
-        db.fetch_decoded(self.statement(db.dialect(), &[])?, |r| M::decode(r, 0)).await
+        db.fetch_models::<M>(self.statement(db.dialect(), &[])?).await
     }
 
     /// The first matching row, if any.
@@ -374,8 +374,7 @@ impl<M: Model> Select<M> {
         if first.clauses.limit.is_none() {
             first.clauses.limit = Some(1);
         }
-        let row = db.fetch_row(first.statement(db.dialect(), &[])?).await?;
-        row.map(|r| M::decode(&r, 0)).transpose()
+        db.fetch_model::<M>(first.statement(db.dialect(), &[])?).await
     }
 
     /// The first matching row; [`Error::NotFound`] when there is none.
@@ -511,8 +510,7 @@ impl<M: Model> SelectAs<M> {
 
     /// The first result row, if any.
     pub async fn fetch_optional<T: FromRow>(&self, db: &impl Executor) -> Result<Option<T>> {
-        let row = db.fetch_row(self.statement(db.dialect())?).await?;
-        row.as_ref().map(T::from_row).transpose()
+        db.fetch_first_decoded(self.statement(db.dialect())?, T::from_row).await
     }
 
     /// The first result row; [`Error::NotFound`] when there is none.

@@ -3,13 +3,13 @@
 //! to a blocking thread.
 
 use super::bind::Bind;
-use super::row::{LiteResult, ResultBuffer};
+use super::row::{LiteResult, LiveRow, ResultBuffer};
 use crate::executor::{Fetch, Fetched};
 use crate::{DbErrorInfo, DbRow, Error, ExecResult};
 /// Maps keyed by SQL text hash it on every statement: a fast hasher matters here.
-type SqlMap<V> = std::collections::HashMap<Arc<str>, V, foldhash::fast::RandomState>;
+type SqlMap<V> = hashbrown::HashMap<Arc<str>, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// VM instructions between progress-handler calls: a primary-key lookup takes far fewer,
@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 const PROGRESS_OPS: i32 = 1_000;
 /// Statements kept prepared per connection.
 const STATEMENT_CACHE: usize = 256;
-/// SQL texts a connection remembers (column names, slowness).
-const KNOWN_CACHE: usize = 512;
 
 /// Why the progress handler stopped a statement.
 const STOP_NONE: u8 = 0;
@@ -30,7 +28,8 @@ const STOP_OFFLOAD: u8 = 2;
 /// Counting work rather than time means a statement that was merely preempted is not
 /// taken for a long one.
 const IN_PLACE_TICKS: u32 = 100;
-/// The wall-clock backstop for statements that wait rather than compute (cold disk reads).
+/// The wall-clock backstop for statements that wait rather than compute (cold disk reads),
+/// counted from the statement's first progress tick.
 const IN_PLACE_WALL: Duration = Duration::from_millis(25);
 
 /// What the progress handler checks: deadlines in nanoseconds since `epoch` (`u64::MAX`:
@@ -42,27 +41,33 @@ struct Watch {
     offload_at: AtomicU64,
     ticks: AtomicU32,
     tick_budget: AtomicU32,
+    /// The in-place wall-clock backstop applies: `offload_at` is set at the first tick, so
+    /// a statement that never reaches one (nearly all) never reads the clock.
+    wall_backstop: AtomicBool,
     stopped: AtomicU8,
 }
 
 impl Watch {
-    fn nanos(&self, at: Option<Instant>) -> u64 {
-        at.map_or(u64::MAX, |t| t.saturating_duration_since(self.epoch).as_nanos().min(u64::MAX as u128 - 1) as u64)
+    fn nanos(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_nanos().min(u64::MAX as u128 - 1) as u64
     }
 
-    /// Arm the watch for one statement.
-    fn arm(&self, deadline: Option<Instant>, offload: Option<(u32, Instant)>) {
+    /// Arm the watch for one statement: its timeout, and whether it runs on the async
+    /// thread with the in-place budget.
+    fn arm(&self, deadline: Option<Instant>, in_place_budget: bool) {
         self.stopped.store(STOP_NONE, Ordering::Relaxed);
         self.ticks.store(0, Ordering::Relaxed);
-        self.timeout_at.store(self.nanos(deadline), Ordering::Relaxed);
-        self.tick_budget.store(offload.map_or(u32::MAX, |(t, _)| t), Ordering::Relaxed);
-        self.offload_at.store(self.nanos(offload.map(|(_, at)| at)), Ordering::Relaxed);
+        self.timeout_at.store(deadline.map_or(u64::MAX, |d| self.nanos(d)), Ordering::Relaxed);
+        self.tick_budget.store(if in_place_budget { IN_PLACE_TICKS } else { u32::MAX }, Ordering::Relaxed);
+        self.offload_at.store(u64::MAX, Ordering::Relaxed);
+        self.wall_backstop.store(in_place_budget, Ordering::Relaxed);
     }
 
     fn disarm(&self) {
         self.timeout_at.store(u64::MAX, Ordering::Relaxed);
         self.offload_at.store(u64::MAX, Ordering::Relaxed);
         self.tick_budget.store(u32::MAX, Ordering::Relaxed);
+        self.wall_backstop.store(false, Ordering::Relaxed);
     }
 
     fn check(&self) -> bool {
@@ -70,6 +75,9 @@ impl Watch {
         let ticks = self.ticks.load(Ordering::Relaxed).saturating_add(1);
         self.ticks.store(ticks, Ordering::Relaxed);
         let now = self.epoch.elapsed().as_nanos() as u64;
+        if ticks == 1 && self.wall_backstop.load(Ordering::Relaxed) {
+            self.offload_at.store(now.saturating_add(IN_PLACE_WALL.as_nanos() as u64), Ordering::Relaxed);
+        }
         let stop = if now >= self.timeout_at.load(Ordering::Relaxed) {
             STOP_TIMEOUT
         } else if ticks >= self.tick_budget.load(Ordering::Relaxed) || now >= self.offload_at.load(Ordering::Relaxed) {
@@ -150,25 +158,45 @@ pub(crate) struct OpenConfig {
     pub read_only_file: bool,
 }
 
-/// What a connection remembers of one SQL text.
-#[derive(Default)]
-struct Known {
+/// A statement prepared on a connection, and what almacen knows of it.
+struct Prepared<'c> {
+    stmt: rusqlite::Statement<'c>,
     /// Column names, shared by every row the statement returns.
-    columns: Option<Arc<[Box<str>]>>,
+    columns: Arc<[Box<str>]>,
     /// It did a lot of work here before: start it on a blocking thread.
     slow: bool,
 }
 
+/// The statements prepared on a connection, by SQL text.
+type Statements<'c> = SqlMap<Prepared<'c>>;
+
+self_cell::self_cell!(
+    /// A rusqlite connection and the statements prepared on it (which borrow it). almacen
+    /// keeps its own statement cache: rusqlite's copies the SQL text into a new key and
+    /// hashes it twice per statement, which cost a lookup by key a fifth of its time.
+    struct Session {
+        owner: rusqlite::Connection,
+        #[covariant]
+        dependent: Statements,
+    }
+);
+
+// SAFETY: a `Statement` is not `Send` only because it holds a `&Connection` and a
+// `Connection` is not `Sync`. Here the connection and every statement that borrows it are
+// owned by one `Session` and only reached through it (`with_dependent_mut` borrows the
+// whole session), so they always move between threads together and are never used from
+// two threads at once.
+unsafe impl Send for Session {}
+
 /// A SQLite connection and what almacen keeps beside it.
 pub(crate) struct LiteConn {
-    conn: rusqlite::Connection,
+    session: Session,
     watch: Arc<Watch>,
-    /// What almacen knows of each SQL text run here: one lookup per statement.
-    known: SqlMap<Known>,
     /// The last result, reused when its rows are gone.
     results: ResultBuffer,
     pub(crate) opened: Instant,
-    pub(crate) last_used: Instant,
+    /// The pool's reaper tick when the connection was last given back (idle timeout).
+    pub(crate) idle_since: u32,
 }
 
 impl std::fmt::Debug for LiteConn {
@@ -200,40 +228,42 @@ impl LiteConn {
         if reader {
             conn.execute_batch("PRAGMA query_only = ON").map_err(lite_error)?;
         }
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let watch = Arc::new(Watch {
             epoch: Instant::now(),
             timeout_at: AtomicU64::new(u64::MAX),
             offload_at: AtomicU64::new(u64::MAX),
             ticks: AtomicU32::new(0),
             tick_budget: AtomicU32::new(u32::MAX),
+            wall_backstop: AtomicBool::new(false),
             stopped: AtomicU8::new(STOP_NONE),
         });
         let handler_watch = watch.clone();
         conn.progress_handler(PROGRESS_OPS, Some(move || handler_watch.check())).map_err(lite_error)?;
-        let now = Instant::now();
-        Ok(LiteConn { conn, watch, known: SqlMap::default(), results: ResultBuffer::default(), opened: now, last_used: now })
+        let session = Session::new(conn, |_| Statements::default());
+        Ok(LiteConn { session, watch, results: ResultBuffer::default(), opened: Instant::now(), idle_since: 0 })
+    }
+
+    fn conn(&self) -> &rusqlite::Connection {
+        self.session.borrow_owner()
     }
 
     /// True when no transaction is open on the connection.
     pub(crate) fn is_autocommit(&self) -> bool {
-        self.conn.is_autocommit()
+        self.conn().is_autocommit()
     }
 
     /// Run SQL without parameters and without results (BEGIN, COMMIT, PRAGMA…), waiting
     /// for locks held elsewhere.
     pub(crate) fn execute_batch(&mut self, sql: &str) -> Result<(), Error> {
-        self.last_used = Instant::now();
-        self.conn.execute_batch(sql).map_err(lite_error)
+        self.conn().execute_batch(sql).map_err(lite_error)
     }
 
     /// [`execute_batch`](Self::execute_batch) on the async thread: `Offload` instead of
     /// waiting when another connection holds the lock (nothing has been done then).
     #[allow(clippy::result_large_err, reason = "see run")]
     pub(crate) fn execute_batch_in_place(&mut self, sql: &str) -> Result<(), RunError> {
-        self.last_used = Instant::now();
         WAIT_FOR_LOCKS.with(|w| w.set(false));
-        let out = self.conn.execute_batch(sql);
+        let out = self.conn().execute_batch(sql);
         WAIT_FOR_LOCKS.with(|w| w.set(true));
         match out {
             Err(e) if is_busy(&e) => Err(RunError::Offload),
@@ -243,7 +273,7 @@ impl LiteConn {
 
     /// A handle that interrupts whatever statement this connection is running.
     pub(crate) fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
-        self.conn.get_interrupt_handle()
+        self.conn().get_interrupt_handle()
     }
 
     /// Run one statement to the end.
@@ -251,12 +281,29 @@ impl LiteConn {
         clippy::result_large_err,
         reason = "the crate's Error, plus one variant; boxing would cost every failed statement an allocation"
     )]
-    pub(crate) fn run(&mut self, sql: &Arc<str>, values: &[sea_query::Value], fetch: Fetch, limits: Limits) -> Result<Fetched, RunError> {
-        self.last_used = Instant::now();
+    pub(crate) fn run(
+        &mut self,
+        sql: &Arc<str>,
+        values: &[sea_query::Value],
+        mut fetch: Fetch<'_>,
+        limits: Limits,
+    ) -> Result<Fetched, RunError> {
         WAIT_FOR_LOCKS.with(|w| w.set(!limits.in_place));
-        let out = self.run_inner(sql, values, fetch, limits);
+        let mark = fetch.mark();
+        let out = self.run_inner(sql, values, fetch.reborrow(), limits);
         WAIT_FOR_LOCKS.with(|w| w.set(true));
         self.watch.disarm();
+        let out = self.classify(sql, out, limits);
+        if matches!(out, Err(RunError::Offload)) {
+            // Rows decoded in place before the stop are handed again by the run that follows.
+            fetch.rewind(mark);
+        }
+        out
+    }
+
+    /// Tell why a run ended (timeout, moved to a blocking thread) and remember slow texts.
+    #[allow(clippy::result_large_err, reason = "see run")]
+    fn classify(&mut self, sql: &Arc<str>, out: Result<Fetched, RunError>, limits: Limits) -> Result<Fetched, RunError> {
         match out {
             Err(RunError::Failed(e)) => match self.watch.stopped.swap(STOP_NONE, Ordering::Relaxed) {
                 STOP_TIMEOUT => {
@@ -264,7 +311,7 @@ impl LiteConn {
                     Err(RunError::Failed(Error::StatementTimeout(format!("statement exceeded {limit:?} and was interrupted"))))
                 }
                 STOP_OFFLOAD => {
-                    self.mark_slow(sql);
+                    self.set_slow(sql, true);
                     Err(RunError::Offload)
                 }
                 _ => Err(RunError::Failed(e)),
@@ -274,12 +321,10 @@ impl LiteConn {
                 if limits.in_place && ticks >= IN_PLACE_TICKS {
                     // Long without being stopped (a write inside a transaction cannot be
                     // restarted): next time, start it on a blocking thread.
-                    self.mark_slow(sql);
+                    self.set_slow(sql, true);
                 } else if !limits.in_place && ticks < IN_PLACE_TICKS / 2 {
                     // Short after all (it was stopped for waiting, not for working).
-                    if let Some(known) = self.known.get_mut(&**sql) {
-                        known.slow = false;
-                    }
+                    self.set_slow(sql, false);
                 }
                 Ok(out)
             }
@@ -287,99 +332,126 @@ impl LiteConn {
         }
     }
 
-    fn mark_slow(&mut self, sql: &Arc<str>) {
-        self.known_mut(sql).slow = true;
-    }
-
-    /// The entry for `sql`, made when missing (the map is emptied when full).
-    fn known_mut(&mut self, sql: &Arc<str>) -> &mut Known {
-        if self.known.len() >= KNOWN_CACHE && !self.known.contains_key(&**sql) {
-            self.known.clear();
-        }
-        self.known.entry(sql.clone()).or_default()
+    fn set_slow(&mut self, sql: &Arc<str>, slow: bool) {
+        self.session.with_dependent_mut(|_, statements| {
+            if let Some(p) = statements.get_mut(&**sql) {
+                p.slow = slow;
+            }
+        });
     }
 
     #[allow(clippy::result_large_err, reason = "see run")]
-    fn run_inner(&mut self, sql: &Arc<str>, values: &[sea_query::Value], fetch: Fetch, limits: Limits) -> Result<Fetched, RunError> {
-        let (known_columns, slow) = match self.known.get(&**sql) {
-            Some(k) => (k.columns.clone(), k.slow),
-            None => (None, false),
-        };
-        if slow && limits.in_place {
-            return Err(RunError::Offload);
-        }
-        let mut stmt = match self.conn.prepare_cached(sql) {
-            Ok(stmt) => stmt,
-            // Several statements in one text (scripts, DDL): run them as a batch, always on
-            // a blocking thread (stopping half-way would not undo the first statements).
-            Err(rusqlite::Error::MultipleStatement) if values.is_empty() => {
-                if limits.in_place {
-                    return Err(RunError::Offload);
-                }
-                self.watch.arm(limits.deadline, None);
-                let before = self.conn.total_changes();
-                self.conn.execute_batch(sql).map_err(lite_error)?;
-                let rows_affected = self.conn.total_changes() - before;
-                return Ok(Fetched::Done(ExecResult { rows_affected, last_insert_id: None }));
+    fn run_inner(
+        &mut self,
+        sql: &Arc<str>,
+        values: &[sea_query::Value],
+        mut fetch: Fetch<'_>,
+        limits: Limits,
+    ) -> Result<Fetched, RunError> {
+        let LiteConn { session, watch, results, .. } = self;
+        session.with_dependent_mut(|conn, statements| {
+            if statements.len() >= STATEMENT_CACHE && !statements.contains_key(&**sql) {
+                statements.clear();
             }
-            // Waiting for another connection's lock must not happen on the async thread.
-            Err(e) if limits.in_place && is_busy(&e) => return Err(RunError::Offload),
-            Err(e) => return Err(lite_error(e).into()),
-        };
-        bind_all(&mut stmt, values)?;
-        let read_only = stmt.readonly();
-        // Stopping a statement undoes it only when it is a read, or a write outside an
-        // explicit transaction (SQLite rolls back the whole transaction otherwise).
-        let restartable = read_only || self.conn.is_autocommit();
-        let offload = (limits.in_place && restartable).then(|| (IN_PLACE_TICKS, self.last_used + IN_PLACE_WALL));
-        self.watch.arm(limits.deadline, offload);
-
-        let n = stmt.column_count();
-        let columns = if n > 0 && !matches!(fetch, Fetch::Execute) {
-            match known_columns {
-                Some(c) => Some(c),
-                None => {
-                    let names: Arc<[Box<str>]> = stmt.column_names().into_iter().map(Box::from).collect();
-                    // (`stmt` borrows the connection, not `known`.)
-                    let known = self.known.len() < KNOWN_CACHE || self.known.contains_key(&**sql);
-                    if !known {
-                        self.known.clear();
+            let prepared = match statements.entry_ref(&**sql) {
+                hashbrown::hash_map::EntryRef::Occupied(e) => e.into_mut(),
+                hashbrown::hash_map::EntryRef::Vacant(e) => {
+                    match conn.prepare_with_flags(sql, rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT) {
+                        Ok(stmt) => {
+                            let columns = stmt.column_names().into_iter().map(Box::from).collect();
+                            e.insert(Prepared { stmt, columns, slow: false })
+                        }
+                        // Several statements in one text (scripts, DDL): run them as a batch,
+                        // always on a blocking thread (stopping half-way would not undo the first
+                        // statements).
+                        Err(rusqlite::Error::MultipleStatement) if values.is_empty() => {
+                            if limits.in_place {
+                                return Err(RunError::Offload);
+                            }
+                            watch.arm(limits.deadline, false);
+                            let before = conn.total_changes();
+                            conn.execute_batch(sql).map_err(lite_error)?;
+                            let rows_affected = conn.total_changes() - before;
+                            return Ok(Fetched::Done(ExecResult { rows_affected, last_insert_id: None }));
+                        }
+                        // Waiting for another connection's lock must not happen on the async thread.
+                        Err(e) if limits.in_place && is_busy(&e) => return Err(RunError::Offload),
+                        Err(e) => return Err(lite_error(e).into()),
                     }
-                    self.known.entry(sql.clone()).or_default().columns = Some(names.clone());
-                    Some(names)
                 }
+            };
+            if limits.in_place && prepared.slow {
+                return Err(RunError::Offload);
             }
-        } else {
-            None
-        };
-        let changes_before = if read_only { 0 } else { self.conn.total_changes() };
-        let mut rows = stmt.raw_query();
-        let mut result = columns.map(|c| self.results.start(c));
-        let offload_when_busy = limits.in_place && restartable;
-        let busy_offload = |e: rusqlite::Error| if offload_when_busy && is_busy(&e) { RunError::Offload } else { lite_error(e).into() };
-        while let Some(row) = rows.next().map_err(busy_offload)? {
-            let Some(result) = result.as_mut() else { continue };
-            for i in 0..n {
-                result.push(row.get_ref(i).map_err(lite_error)?);
+            let Prepared { stmt, columns, .. } = prepared;
+            // Copied text and blobs stay bound until cleared: the connection's small-allocation
+            // pool (lookaside) would fill up with them, and every later statement would
+            // allocate its cursors from the heap (a third more work for a lookup).
+            let clear_bindings = bind_all(stmt, values)?;
+            let read_only = stmt.readonly();
+            // Stopping a statement undoes it only when it is a read, or a write outside an
+            // explicit transaction (SQLite rolls back the whole transaction otherwise).
+            let restartable = read_only || conn.is_autocommit();
+            watch.arm(limits.deadline, limits.in_place && restartable);
+
+            let n = columns.len();
+            let first_only = matches!(fetch, Fetch::Optional | Fetch::Decode { first: true, .. });
+            let execute = matches!(fetch, Fetch::Execute);
+            // A sink that decodes in place gets each row as it is stepped; otherwise the rows
+            // are copied into the result buffer.
+            let mut in_place = match &mut fetch {
+                Fetch::Decode { sink, .. } if n > 0 && sink.in_place() => Some(&mut **sink),
+                _ => None,
+            };
+            let mut result = (n > 0 && in_place.is_none() && !execute).then(|| results.start(columns));
+            let filled = result.is_some();
+            let changes_before = if read_only { 0 } else { conn.total_changes() };
+            let offload_when_busy = limits.in_place && restartable;
+            let busy_offload = |e: rusqlite::Error| if offload_when_busy && is_busy(&e) { RunError::Offload } else { lite_error(e).into() };
+            let mut decoded = 0u64;
+            let stepped = (|| -> Result<(), RunError> {
+                let mut rows = stmt.raw_query();
+                while let Some(row) = rows.next().map_err(busy_offload)? {
+                    if let Some(sink) = in_place.as_deref_mut() {
+                        // A write's RETURNING rows are all stepped; only the first is wanted.
+                        if !(first_only && decoded > 0) {
+                            sink.live_row(&LiveRow::new(row, columns))?;
+                            decoded += 1;
+                        }
+                    } else if let Some(result) = result.as_mut() {
+                        for i in 0..n {
+                            result.push(row.get_ref(i).map_err(lite_error)?);
+                        }
+                    }
+                    // A write's RETURNING rows all come with the first step: keep stepping it.
+                    if first_only && read_only {
+                        break;
+                    }
+                }
+                Ok(())
+            })();
+            let in_place = in_place.is_some();
+            if clear_bindings {
+                stmt.clear_bindings();
             }
-            // A write's RETURNING rows all come with the first step: keep stepping it.
-            if matches!(fetch, Fetch::Optional) && read_only {
-                break;
-            }
-        }
-        drop(rows);
-        let filled = result.is_some();
-        Ok(match fetch {
-            Fetch::All if filled => self.results.set().map_or(Fetched::Rows(Vec::new()), Fetched::Set),
-            Fetch::All => Fetched::Rows(Vec::new()),
-            Fetch::Optional if filled => Fetched::Row(self.results.first_row()),
-            Fetch::Optional => Fetched::Row(None),
-            Fetch::Execute => Fetched::Done(ExecResult {
-                // `changes()` keeps the last INSERT/UPDATE/DELETE's count through DDL: count
-                // only when this statement changed rows.
-                rows_affected: if read_only || self.conn.total_changes() == changes_before { 0 } else { self.conn.changes() },
-                last_insert_id: Some(self.conn.last_insert_rowid()),
-            }),
+            stepped?;
+            Ok(match fetch {
+                Fetch::All if filled => results.set().map_or(Fetched::Rows(Vec::new()), Fetched::Set),
+                Fetch::All => Fetched::Rows(Vec::new()),
+                Fetch::Optional if filled => Fetched::Row(results.first_row()),
+                Fetch::Optional => Fetched::Row(None),
+                Fetch::Decode { .. } if in_place => Fetched::Done(ExecResult { rows_affected: decoded, last_insert_id: None }),
+                Fetch::Decode { sink, first } => {
+                    let rows = if filled { results.feed(sink, first)? } else { 0 };
+                    Fetched::Done(ExecResult { rows_affected: rows as u64, last_insert_id: None })
+                }
+                Fetch::Execute => Fetched::Done(ExecResult {
+                    // `changes()` keeps the last INSERT/UPDATE/DELETE's count through DDL: count
+                    // only when this statement changed rows.
+                    rows_affected: if read_only || conn.total_changes() == changes_before { 0 } else { conn.changes() },
+                    last_insert_id: Some(conn.last_insert_rowid()),
+                }),
+            })
         })
     }
 
@@ -391,11 +463,11 @@ impl LiteConn {
         deadline: Option<Instant>,
         mut send: impl FnMut(Result<DbRow, Error>) -> bool,
     ) {
-        self.last_used = Instant::now();
         let result = (|| -> Result<(), Error> {
-            let mut stmt = self.conn.prepare_cached(sql).map_err(lite_error)?;
+            // (A stream runs long and rarely: its statement is not kept.)
+            let mut stmt = self.session.borrow_owner().prepare(sql).map_err(lite_error)?;
             bind_all(&mut stmt, values)?;
-            self.watch.arm(deadline, None);
+            self.watch.arm(deadline, false);
             let columns: Arc<[Box<str>]> = stmt.column_names().into_iter().map(Box::from).collect();
             let n = columns.len();
             let mut rows = stmt.raw_query();
@@ -423,16 +495,38 @@ impl LiteConn {
     }
 }
 
-/// Bind every value, after checking there is one per parameter.
-fn bind_all(stmt: &mut rusqlite::Statement<'_>, values: &[sea_query::Value]) -> Result<(), Error> {
+/// Bind every value, after checking there is one per parameter; true when SQLite copied
+/// one (text, blobs), so the bindings are to be cleared after the statement.
+fn bind_all(stmt: &mut rusqlite::Statement<'_>, values: &[sea_query::Value]) -> Result<bool, Error> {
     let expected = stmt.parameter_count();
     if expected != values.len() {
         return Err(Error::Parameter(format!("the statement takes {expected} parameters but {} were given", values.len())));
     }
+    let mut copied = false;
     for (i, v) in values.iter().enumerate() {
         stmt.raw_bind_parameter(i + 1, Bind(v)).map_err(lite_error)?;
+        copied |= !is_number(v);
     }
-    Ok(())
+    Ok(copied)
+}
+
+/// Numbers are bound by value; SQLite copies everything else into its own memory.
+fn is_number(v: &sea_query::Value) -> bool {
+    use sea_query::Value as S;
+    matches!(
+        v,
+        S::Bool(_)
+            | S::TinyInt(_)
+            | S::SmallInt(_)
+            | S::Int(_)
+            | S::BigInt(_)
+            | S::TinyUnsigned(_)
+            | S::SmallUnsigned(_)
+            | S::Unsigned(_)
+            | S::BigUnsigned(_)
+            | S::Float(_)
+            | S::Double(_)
+    )
 }
 
 fn open_error(cfg: &OpenConfig, e: rusqlite::Error) -> Error {

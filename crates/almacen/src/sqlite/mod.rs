@@ -17,5 +17,5 @@ mod pool;
 mod row;
 
 pub(crate) use pool::{LiteGuard, LitePool, rolled_back_error};
-pub use row::LiteRow;
-pub(crate) use row::{LiteDecode, RowSet};
+pub(crate) use row::{LiteDecode, RowSet, lite_bytes, lite_text};
+pub use row::{LiteRow, LiveRow};

@@ -5,7 +5,7 @@ use super::conn::{Limits, LiteConn, OpenConfig, RunError};
 use crate::executor::{Fetch, Fetched, RunSettings};
 use crate::{ConnectOptions, DbRow, Error, PoolStats, Result, Statement};
 use futures::stream::BoxStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -115,6 +115,10 @@ pub(crate) struct Shared {
     keep_alive: bool,
     max_connections: u32,
     closed: AtomicBool,
+    /// The reaper's clock: it counts one tick per `tick_period`, and a connection given
+    /// back records the tick (cheaper than reading the clock on every statement).
+    ticks: AtomicU32,
+    tick_period: Duration,
 }
 
 /// The SQLite connection pool. Cheap to clone.
@@ -147,6 +151,8 @@ impl LitePool {
             keep_alive: in_memory,
             max_connections: o.max_connections,
             closed: AtomicBool::new(false),
+            ticks: AtomicU32::new(0),
+            tick_period: reap_period(o.idle_timeout, o.max_lifetime),
         });
         let writer = LiteConn::open(&shared.open, false)?;
         {
@@ -160,7 +166,7 @@ impl LitePool {
 
     /// A connection for a statement outside a transaction: reads go to a reader, the rest
     /// to the writer.
-    pub(crate) async fn acquire_for(&self, sql: &str) -> Result<LiteGuard> {
+    pub(crate) async fn acquire_for(&self, sql: &str) -> Result<LiteGuard<'_>> {
         match &self.shared.readers {
             Some(_) if is_read(sql) => self.acquire(true).await,
             _ => self.acquire(false).await,
@@ -168,7 +174,7 @@ impl LitePool {
     }
 
     /// The writer (`reader == false`) or a reader connection.
-    pub(crate) async fn acquire(&self, reader: bool) -> Result<LiteGuard> {
+    pub(crate) async fn acquire(&self, reader: bool) -> Result<LiteGuard<'_>> {
         let sh = &self.shared;
         if sh.closed.load(Ordering::Acquire) {
             return Err(closed_error());
@@ -184,7 +190,10 @@ impl LitePool {
         let conn = match take {
             Take::Conn(conn) => conn,
             Take::Open => match LiteConn::open(&sh.open, slot.reader) {
-                Ok(conn) => Box::new(conn),
+                Ok(mut conn) => {
+                    conn.idle_since = sh.ticks.load(Ordering::Relaxed);
+                    Box::new(conn)
+                }
                 Err(e) => {
                     slot.give_back(None);
                     return Err(e);
@@ -192,14 +201,20 @@ impl LitePool {
             },
             Take::Closed | Take::Full => return Err(closed_error()),
         };
-        Ok(LiteGuard { pool: Some(self.clone()), reader: slot.reader, conn: Some(conn), in_tx: false, restore_query_only: false })
+        Ok(LiteGuard {
+            pool: Some(PoolRef::Borrowed(self)),
+            reader: slot.reader,
+            conn: Some(conn),
+            in_tx: false,
+            restore_query_only: false,
+        })
     }
 
     /// Run one statement outside a transaction.
-    pub(crate) async fn run(&self, s: &RunSettings, stmt: Statement, fetch: Fetch) -> Result<Fetched> {
+    pub(crate) async fn run(&self, s: &RunSettings, stmt: Statement, mut fetch: Fetch<'_>) -> Result<Fetched> {
         let mut guard = self.acquire_for(&stmt.sql).await?;
         let retry_on_writer = (guard.reader && starts_with_keyword(&stmt.sql, "WITH")).then(|| stmt.clone());
-        match s.run(crate::executor::ConnRef::Sqlite(&mut guard), stmt, fetch, false).await {
+        match s.run(crate::executor::ConnRef::Sqlite(&mut guard), stmt, fetch.reborrow(), false).await {
             // A statement that looked like a read but writes (`WITH … DELETE`): the reader
             // refused it (SQLITE_READONLY) before doing anything; the writer runs it. (Boxed:
             // a second statement future would double the size of every lookup's future.)
@@ -227,7 +242,7 @@ impl LitePool {
             // A streamed `WITH` may write: only plain reads stream from a reader.
             let reader = pool.shared.readers.is_some() && !starts_with_keyword(&stmt.sql, "WITH") && is_read(&stmt.sql);
             let mut guard = match pool.acquire(reader).await {
-                Ok(g) => g,
+                Ok(g) => g.into_owned(),
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
                     return;
@@ -296,8 +311,9 @@ impl Shared {
 
     /// Past its idle timeout or its maximum lifetime (never for an in-memory database).
     fn expired(&self, conn: &LiteConn) -> bool {
+        let idle_ticks = self.ticks.load(Ordering::Relaxed).wrapping_sub(conn.idle_since);
         !self.keep_alive
-            && (self.idle_timeout.is_some_and(|t| conn.last_used.elapsed() >= t)
+            && (self.idle_timeout.is_some_and(|t| self.tick_period.saturating_mul(idle_ticks) >= t)
                 || self.max_lifetime.is_some_and(|t| conn.opened.elapsed() >= t))
     }
 
@@ -315,21 +331,31 @@ impl Shared {
 /// Close expired idle connections in the background, as the other pools do. The task
 /// holds only a weak reference and ends with the pool.
 fn spawn_reaper(shared: &Arc<Shared>) {
-    let Some(shortest) = [shared.idle_timeout, shared.max_lifetime].into_iter().flatten().min() else { return };
-    if shared.keep_alive {
+    if shared.keep_alive || (shared.idle_timeout.is_none() && shared.max_lifetime.is_none()) {
         return;
     }
-    let period = (shortest / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    let period = shared.tick_period;
     let weak = Arc::downgrade(shared);
     tokio::spawn(async move {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
-            tokio::time::sleep(period).await;
+            ticker.tick().await;
             match weak.upgrade() {
-                Some(sh) if !sh.closed.load(Ordering::Acquire) => sh.reap(),
+                Some(sh) if !sh.closed.load(Ordering::Acquire) => {
+                    sh.ticks.fetch_add(1, Ordering::Relaxed);
+                    sh.reap();
+                }
                 _ => break,
             }
         }
     });
+}
+
+/// How often the reaper runs: a quarter of the shortest limit, within 50 ms and 30 s (so
+/// a connection is closed at most a quarter late).
+fn reap_period(idle_timeout: Option<Duration>, max_lifetime: Option<Duration>) -> Duration {
+    let shortest = [idle_timeout, max_lifetime].into_iter().flatten().min().unwrap_or(Duration::from_secs(120));
+    (shortest / 4).clamp(Duration::from_millis(50), Duration::from_secs(30))
 }
 
 fn closed_error() -> Error {
@@ -348,10 +374,11 @@ fn starts_with_keyword(sql: &str, keyword: &str) -> bool {
 }
 
 /// A connection taken from the pool. Dropping it rolls back an open transaction and puts
-/// the connection back.
+/// the connection back. A single statement's guard borrows the pool; a transaction's owns
+/// a handle to it ([`into_owned`](Self::into_owned)).
 #[derive(Debug)]
-pub(crate) struct LiteGuard {
-    pool: Option<LitePool>,
+pub(crate) struct LiteGuard<'p> {
+    pool: Option<PoolRef<'p>>,
     reader: bool,
     pub(crate) conn: Option<Box<LiteConn>>,
     /// A transaction is open on it: a statement that finds the connection back in
@@ -361,15 +388,43 @@ pub(crate) struct LiteGuard {
     pub(crate) restore_query_only: bool,
 }
 
-impl LiteGuard {
-    /// An empty guard, left behind while the connection is on a blocking thread.
-    fn placeholder() -> Self {
-        LiteGuard { pool: None, reader: false, conn: None, in_tx: false, restore_query_only: false }
+/// The pool a guard returns its connection to.
+#[derive(Debug)]
+enum PoolRef<'p> {
+    Borrowed(&'p LitePool),
+    Owned(LitePool),
+}
+
+impl PoolRef<'_> {
+    fn get(&self) -> &LitePool {
+        match self {
+            PoolRef::Borrowed(p) => p,
+            PoolRef::Owned(p) => p,
+        }
+    }
+}
+
+impl<'p> LiteGuard<'p> {
+    /// This guard with its own handle to the pool, to outlive the borrow (transactions,
+    /// blocking threads). The guard left behind is empty.
+    fn detach(&mut self) -> LiteGuard<'static> {
+        LiteGuard {
+            pool: self.pool.as_ref().map(|p| PoolRef::Owned(p.get().clone())),
+            reader: self.reader,
+            conn: self.conn.take(),
+            in_tx: self.in_tx,
+            restore_query_only: self.restore_query_only,
+        }
+    }
+
+    /// The guard with its own handle to the pool.
+    pub(crate) fn into_owned(mut self) -> LiteGuard<'static> {
+        self.detach()
     }
 
     /// Whether this is a `query_only` reader (not the writer).
     pub(crate) fn is_reader(&self) -> bool {
-        self.reader && self.pool.as_ref().is_some_and(|p| p.shared.readers.is_some())
+        self.reader && self.pool.as_ref().is_some_and(|p| p.get().shared.readers.is_some())
     }
 
     /// True when no transaction is open on the connection (or it is gone).
@@ -382,7 +437,7 @@ impl LiteGuard {
     }
 
     /// Run a statement: in place, or on a blocking thread when it runs long.
-    pub(crate) async fn run(&mut self, s: &RunSettings, stmt: Statement, fetch: Fetch, in_tx: bool) -> Result<Fetched> {
+    pub(crate) async fn run(&mut self, s: &RunSettings, stmt: Statement, mut fetch: Fetch<'_>, in_tx: bool) -> Result<Fetched> {
         let (timeout, _) = s.timeout_for(stmt.timeout);
         let limits = Limits { timeout, deadline: timeout.map(|t| Instant::now() + t), in_place: true };
         let tx_open = self.in_tx;
@@ -391,19 +446,23 @@ impl LiteGuard {
             return Err(rolled_back_error());
         }
         // In place first; a statement known to be long answers `Offload` at once.
-        match conn.run(&stmt.sql, &stmt.values, fetch, limits) {
+        match conn.run(&stmt.sql, &stmt.values, fetch.reborrow(), limits) {
             Ok(out) => return Ok(out),
             Err(RunError::Failed(e)) => return Err(e),
             Err(RunError::Offload) => {}
         }
-        // Long statement: run it again on a blocking thread.
+        // Long statement: run it again on a blocking thread; its rows come back here for
+        // the sink, if any.
         let limits = Limits { in_place: false, ..limits };
-        self.on_blocking_thread(move |conn| match conn.run(&stmt.sql, &stmt.values, fetch, limits) {
-            Ok(out) => Ok(out),
-            Err(RunError::Failed(e)) => Err(e),
-            Err(RunError::Offload) => unreachable!("no in-place budget off the async thread"),
-        })
-        .await?
+        let detached = fetch.detached();
+        let out = self
+            .on_blocking_thread(move |conn| match conn.run(&stmt.sql, &stmt.values, detached, limits) {
+                Ok(out) => Ok(out),
+                Err(RunError::Failed(e)) => Err(e),
+                Err(RunError::Offload) => unreachable!("no in-place budget off the async thread"),
+            })
+            .await??;
+        fetch.finish(out)
     }
 
     /// Run SQL without parameters or results on this connection (BEGIN, COMMIT…); when
@@ -417,11 +476,11 @@ impl LiteGuard {
         self.on_blocking_thread(move |conn| conn.execute_batch(sql)).await?
     }
 
-    /// Run `f` on this guard's connection on a blocking thread. The guard moves with it, so
-    /// if this task is cancelled meanwhile the connection still returns to the pool there;
-    /// and the statement is interrupted.
+    /// Run `f` on this guard's connection on a blocking thread. The connection moves there
+    /// with a guard of its own, so if this task is cancelled meanwhile the connection still
+    /// returns to the pool there; and the statement is interrupted.
     async fn on_blocking_thread<T: Send + 'static>(&mut self, f: impl FnOnce(&mut LiteConn) -> T + Send + 'static) -> Result<T> {
-        let mut owned = std::mem::replace(self, LiteGuard::placeholder());
+        let mut owned = self.detach();
         let mut on_cancel = InterruptOnDrop(owned.conn.as_ref().map(|c| c.interrupt_handle()));
         let joined = tokio::task::spawn_blocking(move || {
             let out = owned.conn().map(f);
@@ -429,8 +488,11 @@ impl LiteGuard {
         })
         .await;
         on_cancel.0 = None;
-        let (owned, out) = joined.map_err(|e| Error::Driver(format!("the SQLite blocking task failed: {e}")))?;
-        *self = owned;
+        let (mut owned, out) = joined.map_err(|e| Error::Driver(format!("the SQLite blocking task failed: {e}")))?;
+        // Back to this guard; the owned one, empty, gives nothing back.
+        self.conn = owned.conn.take();
+        self.in_tx = owned.in_tx;
+        self.restore_query_only = owned.restore_query_only;
         out
     }
 }
@@ -453,10 +515,10 @@ pub(crate) fn rolled_back_error() -> Error {
     })
 }
 
-impl Drop for LiteGuard {
+impl Drop for LiteGuard<'_> {
     fn drop(&mut self) {
         let (Some(pool), Some(mut conn)) = (self.pool.take(), self.conn.take()) else { return };
-        let sh = &pool.shared;
+        let sh = &pool.get().shared;
         let mut healthy = true;
         if !conn.is_autocommit() {
             healthy &= conn.execute_batch("ROLLBACK").is_ok();
@@ -465,6 +527,7 @@ impl Drop for LiteGuard {
             healthy &= conn.execute_batch("PRAGMA query_only = OFF").is_ok();
         }
         let slot = if self.reader { sh.readers.as_ref().unwrap_or(&sh.writer) } else { &sh.writer };
+        conn.idle_since = sh.ticks.load(Ordering::Relaxed);
         slot.give_back((healthy || sh.keep_alive).then_some(conn));
     }
 }

@@ -1,5 +1,6 @@
 //! SQLite rows, copied out of the statement as it steps, and how Rust types read them.
 
+use crate::executor::RowSink;
 use crate::row::parse_timestamp;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use rusqlite::types::ValueRef;
@@ -69,8 +70,7 @@ fn rows_of(set: &Arc<LiteResult>) -> Vec<crate::DbRow> {
     (0..set.cells.len() / width).map(|row| crate::DbRow::Sqlite(LiteRow { set: set.clone(), start: row * width })).collect()
 }
 
-/// The rows of one result, shared: decoded in place ([`decode_each`](Self::decode_each))
-/// or split into row objects when a caller wants them.
+/// The rows of one result, shared, for callers that keep row objects.
 #[derive(Debug, Clone)]
 pub(crate) struct RowSet(Arc<LiteResult>);
 
@@ -87,20 +87,32 @@ impl RowSet {
         self.0.cells.len() / self.0.columns.len().max(1)
     }
 
-    /// Decode every row with `decode`, through one row view moved along the result (no
-    /// row object, no reference count, per row).
-    pub(crate) fn decode_each<T>(self, mut decode: impl FnMut(&crate::DbRow) -> crate::Result<T>) -> crate::Result<Vec<T>> {
-        let width = self.0.columns.len().max(1);
-        let count = self.len();
-        let mut out = Vec::with_capacity(count);
-        let mut view = crate::DbRow::Sqlite(LiteRow { set: self.0, start: 0 });
-        for row in 0..count {
-            if let crate::DbRow::Sqlite(r) = &mut view {
-                r.start = row * width;
-            }
-            out.push(decode(&view)?);
+    /// Hand every row (or only the first) to `sink`; the number of rows handed.
+    pub(crate) fn feed(self, sink: &mut dyn RowSink, first: bool) -> crate::Result<usize> {
+        feed(self.0, sink, first).0
+    }
+}
+
+/// Hand the rows of `set` (or only the first) to `sink` through one row view moved along
+/// it: no row object and no reference count per row. The set comes back for reuse.
+fn feed(set: Arc<LiteResult>, sink: &mut dyn RowSink, first: bool) -> (crate::Result<usize>, Arc<LiteResult>) {
+    let width = set.columns.len().max(1);
+    let count = (set.cells.len() / width).min(if first { 1 } else { usize::MAX });
+    sink.expect(count);
+    let mut view = LiteRow { set, start: 0 }.into_db_row();
+    let mut out = Ok(count);
+    for row in 0..count {
+        if let crate::DbRow::Sqlite(r) = &mut view {
+            r.start = row * width;
         }
-        Ok(out)
+        if let Err(e) = sink.row(&view) {
+            out = Err(e);
+            break;
+        }
+    }
+    match view {
+        crate::DbRow::Sqlite(r) => (out, r.set),
+        _ => unreachable!("made as a SQLite row above"),
     }
 }
 
@@ -115,17 +127,29 @@ pub(crate) struct ResultBuffer(Option<Arc<LiteResult>>);
 
 impl ResultBuffer {
     /// An empty result with these columns, to fill.
-    pub(crate) fn start(&mut self, columns: Arc<[Box<str>]>) -> &mut LiteResult {
+    pub(crate) fn start(&mut self, columns: &Arc<[Box<str>]>) -> &mut LiteResult {
         let reuse = self.0.as_mut().and_then(Arc::get_mut).is_some_and(|r| r.reusable());
         if !reuse {
-            self.0 = Some(Arc::new(LiteResult::new(columns)));
-            return Arc::get_mut(self.0.as_mut().expect("just set")).expect("not shared yet");
+            self.0 = Some(Arc::new(LiteResult::new(columns.clone())));
         }
-        let r = Arc::get_mut(self.0.as_mut().expect("checked")).expect("checked");
+        let r = Arc::get_mut(self.0.as_mut().expect("set above")).expect("not shared");
         r.cells.clear();
         r.bytes.clear();
-        r.columns = columns;
+        if !Arc::ptr_eq(&r.columns, columns) {
+            r.columns = columns.clone();
+        }
         r
+    }
+
+    /// Hand the rows filled since [`start`](Self::start) (or only the first) to `sink`,
+    /// decoded in place; the buffer stays for the next statement.
+    pub(crate) fn feed(&mut self, sink: &mut dyn RowSink, first: bool) -> crate::Result<usize> {
+        let Some(set) = self.0.take() else { return Ok(0) };
+        let (out, set) = feed(set, sink, first);
+        if set.reusable() {
+            self.0 = Some(set);
+        }
+        out
     }
 
     /// The result filled since [`start`](Self::start), as a set of rows.
@@ -167,6 +191,10 @@ pub struct LiteRow {
 }
 
 impl LiteRow {
+    fn into_db_row(self) -> crate::DbRow {
+        crate::DbRow::Sqlite(self)
+    }
+
     /// Number of columns.
     pub(crate) fn len(&self) -> usize {
         self.set.columns.len()
@@ -203,6 +231,35 @@ impl std::fmt::Debug for LiteRow {
     }
 }
 
+/// SQLite's current row, read in place while its statement steps: models decode from it
+/// without the row being copied (see `SqlType::decode_sqlite`).
+#[doc(hidden)]
+pub struct LiveRow<'r> {
+    row: &'r rusqlite::Row<'r>,
+    columns: &'r [Box<str>],
+}
+
+impl<'r> LiveRow<'r> {
+    pub(crate) fn new(row: &'r rusqlite::Row<'r>, columns: &'r [Box<str>]) -> Self {
+        LiveRow { row, columns }
+    }
+
+    /// Decode column `idx`, whose column has type `ty`.
+    #[inline]
+    pub fn decode<T: crate::SqlType>(&self, idx: usize, ty: &crate::ColumnType) -> crate::Result<T> {
+        match self.row.get_ref(idx) {
+            Ok(v) => T::decode_sqlite(v, ty).map_err(|e| self.error(idx, e)),
+            Err(e) => Err(self.error(idx, e)),
+        }
+    }
+
+    #[cold]
+    fn error(&self, idx: usize, e: impl std::fmt::Display) -> crate::Error {
+        let name = self.columns.get(idx).map_or_else(|| format!("#{idx}"), |c| c.to_string());
+        crate::Error::decode(name, e)
+    }
+}
+
 /// A Rust type read from one SQLite value.
 pub(crate) trait LiteDecode: Sized {
     fn lite(v: ValueRef<'_>) -> Result<Self, String>;
@@ -215,7 +272,8 @@ fn unexpected<T>(v: ValueRef<'_>, want: &str) -> Result<T, String> {
     }
 }
 
-fn text<'a>(v: ValueRef<'a>, want: &str) -> Result<&'a str, String> {
+/// The text of a value, or an error naming what was wanted.
+pub(crate) fn lite_text<'a>(v: ValueRef<'a>, want: &str) -> Result<&'a str, String> {
     match v {
         ValueRef::Text(s) => std::str::from_utf8(s).map_err(|e| format!("text is not UTF-8: {e}")),
         other => unexpected(other, want),
@@ -269,16 +327,21 @@ impl LiteDecode for f32 {
 
 impl LiteDecode for String {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
-        text(v, "text").map(str::to_string)
+        lite_text(v, "text").map(str::to_string)
+    }
+}
+
+/// The bytes of a blob or text value.
+pub(crate) fn lite_bytes<'a>(v: ValueRef<'a>) -> Result<&'a [u8], String> {
+    match v {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b),
+        other => unexpected(other, "bytes"),
     }
 }
 
 impl LiteDecode for Vec<u8> {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
-        match v {
-            ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b.to_vec()),
-            other => unexpected(other, "bytes"),
-        }
+        lite_bytes(v).map(<[u8]>::to_vec)
     }
 }
 
@@ -286,7 +349,7 @@ impl LiteDecode for uuid::Uuid {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
             ValueRef::Blob(b) => uuid::Uuid::from_slice(b).map_err(|e| e.to_string()),
-            ValueRef::Text(_) => text(v, "a UUID")?.parse().map_err(|e: uuid::Error| e.to_string()),
+            ValueRef::Text(_) => lite_text(v, "a UUID")?.parse().map_err(|e: uuid::Error| e.to_string()),
             other => unexpected(other, "a UUID"),
         }
     }
@@ -294,14 +357,14 @@ impl LiteDecode for uuid::Uuid {
 
 impl LiteDecode for NaiveDate {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
-        let s = text(v, "a date")?;
+        let s = lite_text(v, "a date")?;
         NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("{s:?} is not a date: {e}"))
     }
 }
 
 impl LiteDecode for NaiveTime {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
-        let s = text(v, "a time")?;
+        let s = lite_text(v, "a time")?;
         NaiveTime::parse_from_str(s, "%H:%M:%S%.f").map_err(|e| format!("{s:?} is not a time: {e}"))
     }
 }
@@ -314,13 +377,13 @@ impl LiteDecode for NaiveDateTime {
 
 impl LiteDecode for DateTime<Utc> {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
-        parse_timestamp(text(v, "a timestamp")?)
+        parse_timestamp(lite_text(v, "a timestamp")?)
     }
 }
 
 impl LiteDecode for serde_json::Value {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
-        serde_json::from_str(text(v, "JSON text")?).map_err(|e| e.to_string())
+        serde_json::from_str(lite_text(v, "JSON text")?).map_err(|e| e.to_string())
     }
 }
 
@@ -335,7 +398,7 @@ impl LiteDecode for rust_decimal::Decimal {
         match v {
             ValueRef::Integer(i) => Ok(i.into()),
             ValueRef::Real(f) => rust_decimal::Decimal::try_from(f).map_err(|e| e.to_string()),
-            ValueRef::Text(_) => text(v, "a decimal")?.parse().map_err(|e: rust_decimal::Error| e.to_string()),
+            ValueRef::Text(_) => lite_text(v, "a decimal")?.parse().map_err(|e: rust_decimal::Error| e.to_string()),
             other => unexpected(other, "a decimal"),
         }
     }

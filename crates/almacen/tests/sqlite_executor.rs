@@ -918,6 +918,24 @@ async fn in_memory_database_serves_concurrent_tasks_and_read_only_transactions()
     db.close().await;
 }
 
+/// Statements stay prepared on their connection. After a schema change SQLite prepares one
+/// again as it runs, and a `SELECT *` then has the table's new columns, under their names.
+#[tokio::test]
+async fn kept_statements_follow_schema_changes() {
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    db.execute_raw("CREATE TABLE grows (id INTEGER PRIMARY KEY, a TEXT)", params! {}).await.unwrap();
+    db.execute_raw("INSERT INTO grows (id, a) VALUES (1, 'x')", params! {}).await.unwrap();
+    let select_all = async || db.fetch_one_raw("SELECT * FROM grows", params! {}).await.unwrap();
+    assert_eq!(select_all().await.columns().collect::<Vec<_>>(), ["id", "a"]);
+    db.execute_raw("ALTER TABLE grows ADD COLUMN b INTEGER DEFAULT 7", params! {}).await.unwrap();
+    let row = select_all().await;
+    assert_eq!(row.columns().collect::<Vec<_>>(), ["id", "a", "b"]);
+    assert_eq!(row.get::<i64>("b").unwrap(), 7);
+    db.execute_raw("ALTER TABLE grows RENAME COLUMN a TO title", params! {}).await.unwrap();
+    assert_eq!(select_all().await.get::<String>("title").unwrap(), "x");
+    db.close().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // 10. Read-only files and URL parameters
 // ---------------------------------------------------------------------------------------

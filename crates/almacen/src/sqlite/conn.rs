@@ -165,6 +165,9 @@ struct Prepared<'c> {
     columns: Arc<[Box<str>]>,
     /// It did a lot of work here before: start it on a blocking thread.
     slow: bool,
+    /// How many times SQLite prepared it again after a schema change, when `columns` were
+    /// read (a `SELECT *` changes its columns with the table).
+    reprepared: i32,
 }
 
 /// The statements prepared on a connection, by SQL text.
@@ -358,8 +361,8 @@ impl LiteConn {
                 hashbrown::hash_map::EntryRef::Vacant(e) => {
                     match conn.prepare_with_flags(sql, rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT) {
                         Ok(stmt) => {
-                            let columns = stmt.column_names().into_iter().map(Box::from).collect();
-                            e.insert(Prepared { stmt, columns, slow: false })
+                            let columns = column_names(&stmt);
+                            e.insert(Prepared { stmt, columns, slow: false, reprepared: 0 })
                         }
                         // Several statements in one text (scripts, DDL): run them as a batch,
                         // always on a blocking thread (stopping half-way would not undo the first
@@ -383,7 +386,7 @@ impl LiteConn {
             if limits.in_place && prepared.slow {
                 return Err(RunError::Offload);
             }
-            let Prepared { stmt, columns, .. } = prepared;
+            let Prepared { stmt, columns, reprepared, .. } = prepared;
             // Copied text and blobs stay bound until cleared: the connection's small-allocation
             // pool (lookaside) would fill up with them, and every later statement would
             // allocate its cursors from the heap (a third more work for a lookup).
@@ -394,7 +397,7 @@ impl LiteConn {
             let restartable = read_only || conn.is_autocommit();
             watch.arm(limits.deadline, limits.in_place && restartable);
 
-            let n = columns.len();
+            let mut n = columns.len();
             let first_only = matches!(fetch, Fetch::Optional | Fetch::Decode { first: true, .. });
             let execute = matches!(fetch, Fetch::Execute);
             // A sink that decodes in place gets each row as it is stepped; otherwise the rows
@@ -411,7 +414,22 @@ impl LiteConn {
             let mut decoded = 0u64;
             let stepped = (|| -> Result<(), RunError> {
                 let mut rows = stmt.raw_query();
+                let mut first_row = true;
                 while let Some(row) = rows.next().map_err(busy_offload)? {
+                    if std::mem::take(&mut first_row) {
+                        // After a schema change SQLite prepares the statement again as it
+                        // steps, and its columns may have changed with the table.
+                        let now = AsRef::<rusqlite::Statement>::as_ref(row);
+                        let count = now.get_status(rusqlite::StatementStatus::RePrepare);
+                        if count != *reprepared {
+                            *reprepared = count;
+                            *columns = column_names(now);
+                            n = columns.len();
+                            if let Some(result) = result.as_mut() {
+                                result.set_columns(columns);
+                            }
+                        }
+                    }
                     if let Some(sink) = in_place.as_deref_mut() {
                         // A write's RETURNING rows are all stepped; only the first is wanted.
                         if !(first_only && decoded > 0) {
@@ -468,7 +486,7 @@ impl LiteConn {
             let mut stmt = self.session.borrow_owner().prepare(sql).map_err(lite_error)?;
             bind_all(&mut stmt, values)?;
             self.watch.arm(deadline, false);
-            let columns: Arc<[Box<str>]> = stmt.column_names().into_iter().map(Box::from).collect();
+            let columns = column_names(&stmt);
             let n = columns.len();
             let mut rows = stmt.raw_query();
             while let Some(row) = rows.next().map_err(lite_error)? {
@@ -493,6 +511,11 @@ impl LiteConn {
             send(Err(e));
         }
     }
+}
+
+/// A statement's column names, shared by the rows it returns.
+fn column_names(stmt: &rusqlite::Statement<'_>) -> Arc<[Box<str>]> {
+    stmt.column_names().into_iter().map(Box::from).collect()
 }
 
 /// Bind every value, after checking there is one per parameter; true when SQLite copied

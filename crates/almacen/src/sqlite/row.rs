@@ -54,6 +54,12 @@ impl LiteResult {
         self.cells.push(cell);
     }
 
+    /// Name the columns again (before any value is pushed).
+    pub(crate) fn set_columns(&mut self, columns: &Arc<[Box<str>]>) {
+        debug_assert!(self.cells.is_empty(), "columns renamed after values were pushed");
+        self.columns = columns.clone();
+    }
+
     /// Split the result into its rows.
     pub(crate) fn into_rows(self) -> Vec<crate::DbRow> {
         rows_of(&Arc::new(self))

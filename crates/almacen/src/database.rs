@@ -1,6 +1,6 @@
 //! `Database`: one handle over a SQLite, PostgreSQL or MariaDB pool.
 
-use crate::executor::{Collect, ConnRef, Fetch, Fetched, First, FirstModel, Models, RunSettings};
+use crate::executor::{ConnRef, Fetch, Fetched, RunSettings, Runs};
 use crate::{ConnectOptions, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::{BoxStream, StreamExt};
 use sqlx::pool::PoolOptions;
@@ -235,7 +235,20 @@ impl Database {
         let conn = pool.acquire().await.map_err(|e| self.inner.settings.err(e))?;
         Ok((conn, InUse::new(&self.inner.in_use)))
     }
+}
 
+/// Open and close one connection, so an unreachable server fails at once with the
+/// driver's reason (the pool would retry until its acquire timeout and lose the reason).
+async fn check_reachable<C: sqlx::Connection>(opts: &<C as sqlx::Connection>::Options, settings: &RunSettings) -> Result<()> {
+    let conn = C::connect_with(opts).await.map_err(|e| match settings.err(e) {
+        Error::ConnectionLost(m) => Error::ConnectionLost(format!("cannot connect to {}: {m}", settings.dialect)),
+        other => other,
+    })?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+impl Runs for Database {
     async fn run(&self, stmt: Statement, fetch: Fetch<'_>) -> Result<Fetched> {
         let s = &self.inner.settings;
         match &self.inner.pool {
@@ -259,17 +272,6 @@ impl Database {
     }
 }
 
-/// Open and close one connection, so an unreachable server fails at once with the
-/// driver's reason (the pool would retry until its acquire timeout and lose the reason).
-async fn check_reachable<C: sqlx::Connection>(opts: &<C as sqlx::Connection>::Options, settings: &RunSettings) -> Result<()> {
-    let conn = C::connect_with(opts).await.map_err(|e| match settings.err(e) {
-        Error::ConnectionLost(m) => Error::ConnectionLost(format!("cannot connect to {}: {m}", settings.dialect)),
-        other => other,
-    })?;
-    let _ = conn.close().await;
-    Ok(())
-}
-
 impl Executor for Database {
     fn dialect(&self) -> Dialect {
         self.inner.settings.dialect
@@ -279,29 +281,7 @@ impl Executor for Database {
         Ok(self.run(stmt, Fetch::All).await?.rows())
     }
 
-    async fn fetch_decoded<T: Send, F: FnMut(&DbRow) -> Result<T> + Send>(&self, stmt: Statement, decode: F) -> Result<Vec<T>> {
-        let mut rows = Collect { out: Vec::new(), decode };
-        self.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
-        Ok(rows.out)
-    }
-
-    async fn fetch_first_decoded<T: Send, F: FnOnce(&DbRow) -> Result<T> + Send>(&self, stmt: Statement, decode: F) -> Result<Option<T>> {
-        let mut row = First { out: None, decode: Some(decode) };
-        self.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
-        Ok(row.out)
-    }
-
-    async fn fetch_models<M: crate::Model>(&self, stmt: Statement) -> Result<Vec<M>> {
-        let mut rows = Models(Vec::new());
-        self.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
-        Ok(rows.0)
-    }
-
-    async fn fetch_model<M: crate::Model>(&self, stmt: Statement) -> Result<Option<M>> {
-        let mut row = FirstModel(None);
-        self.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
-        Ok(row.0)
-    }
+    crate::executor::typed_fetches!();
 
     fn as_database(&self) -> Option<&Database> {
         Some(self)

@@ -503,6 +503,77 @@ impl<T: Send, F: FnOnce(&DbRow) -> Result<T> + Send> RowSink for First<T, F> {
     }
 }
 
+/// Running one statement with a [`Fetch`]: what `Database` and `Transaction` each do their
+/// own way. The typed fetches below are written once on top of it.
+pub(crate) trait Runs: Sync {
+    fn run(&self, stmt: Statement, fetch: Fetch<'_>) -> impl Future<Output = Result<Fetched>> + Send;
+}
+
+/// The typed fetches of an `Executor` that [`Runs`] statements, in its `impl Executor`.
+macro_rules! typed_fetches {
+    () => {
+        fn fetch_decoded<T: Send, F: FnMut(&crate::DbRow) -> crate::Result<T> + Send>(
+            &self,
+            stmt: crate::Statement,
+            decode: F,
+        ) -> impl std::future::Future<Output = crate::Result<Vec<T>>> + Send {
+            crate::executor::decoded(self, stmt, decode)
+        }
+
+        fn fetch_first_decoded<T: Send, F: FnOnce(&crate::DbRow) -> crate::Result<T> + Send>(
+            &self,
+            stmt: crate::Statement,
+            decode: F,
+        ) -> impl std::future::Future<Output = crate::Result<Option<T>>> + Send {
+            crate::executor::first_decoded(self, stmt, decode)
+        }
+
+        fn fetch_models<M: crate::Model>(&self, stmt: crate::Statement) -> impl std::future::Future<Output = crate::Result<Vec<M>>> + Send {
+            crate::executor::models(self, stmt)
+        }
+
+        fn fetch_model<M: crate::Model>(
+            &self,
+            stmt: crate::Statement,
+        ) -> impl std::future::Future<Output = crate::Result<Option<M>>> + Send {
+            crate::executor::model(self, stmt)
+        }
+    };
+}
+pub(crate) use typed_fetches;
+
+/// Every row, decoded with `decode`.
+pub(crate) async fn decoded<T: Send, F: FnMut(&DbRow) -> Result<T> + Send>(ex: &impl Runs, stmt: Statement, decode: F) -> Result<Vec<T>> {
+    let mut rows = Collect { out: Vec::new(), decode };
+    ex.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
+    Ok(rows.out)
+}
+
+/// The first row, if any, decoded with `decode`.
+pub(crate) async fn first_decoded<T: Send, F: FnOnce(&DbRow) -> Result<T> + Send>(
+    ex: &impl Runs,
+    stmt: Statement,
+    decode: F,
+) -> Result<Option<T>> {
+    let mut row = First { out: None, decode: Some(decode) };
+    ex.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
+    Ok(row.out)
+}
+
+/// Every row as model `M` (SQLite's decoded in place).
+pub(crate) async fn models<M: crate::Model>(ex: &impl Runs, stmt: Statement) -> Result<Vec<M>> {
+    let mut rows = Models(Vec::new());
+    ex.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
+    Ok(rows.0)
+}
+
+/// The first row, if any, as model `M` (SQLite's decoded in place).
+pub(crate) async fn model<M: crate::Model>(ex: &impl Runs, stmt: Statement) -> Result<Option<M>> {
+    let mut row = FirstModel(None);
+    ex.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
+    Ok(row.0)
+}
+
 /// The result of a run, shaped by [`Fetch`].
 pub(crate) enum Fetched {
     Rows(Vec<DbRow>),

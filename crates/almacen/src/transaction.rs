@@ -2,7 +2,7 @@
 //! retry helper for serialization failures and deadlocks.
 
 use crate::database::{InUse, Pool};
-use crate::executor::{Collect, ConnRef, Fetch, Fetched, First, FirstModel, Models};
+use crate::executor::{ConnRef, Fetch, Fetched, Runs};
 use crate::{Database, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
@@ -406,14 +406,6 @@ impl Transaction {
         }
         Ok(())
     }
-
-    async fn run(&self, stmt: Statement, fetch: Fetch<'_>) -> Result<Fetched> {
-        let s = &self.shared.db.inner.settings;
-        let mut guard = self.shared.conn.lock().await;
-        let conn = guard.as_mut().ok_or_else(finished_error)?;
-        run_pending(&self.shared, s, conn).await?;
-        s.run(conn_ref(conn), stmt, fetch, true).await
-    }
 }
 
 impl Shared {
@@ -462,6 +454,16 @@ impl Drop for Transaction {
     }
 }
 
+impl Runs for Transaction {
+    async fn run(&self, stmt: Statement, fetch: Fetch<'_>) -> Result<Fetched> {
+        let s = &self.shared.db.inner.settings;
+        let mut guard = self.shared.conn.lock().await;
+        let conn = guard.as_mut().ok_or_else(finished_error)?;
+        run_pending(&self.shared, s, conn).await?;
+        s.run(conn_ref(conn), stmt, fetch, true).await
+    }
+}
+
 impl Executor for Transaction {
     fn dialect(&self) -> Dialect {
         self.shared.db.dialect()
@@ -471,29 +473,7 @@ impl Executor for Transaction {
         Ok(self.run(stmt, Fetch::All).await?.rows())
     }
 
-    async fn fetch_decoded<T: Send, F: FnMut(&DbRow) -> Result<T> + Send>(&self, stmt: Statement, decode: F) -> Result<Vec<T>> {
-        let mut rows = Collect { out: Vec::new(), decode };
-        self.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
-        Ok(rows.out)
-    }
-
-    async fn fetch_first_decoded<T: Send, F: FnOnce(&DbRow) -> Result<T> + Send>(&self, stmt: Statement, decode: F) -> Result<Option<T>> {
-        let mut row = First { out: None, decode: Some(decode) };
-        self.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
-        Ok(row.out)
-    }
-
-    async fn fetch_models<M: crate::Model>(&self, stmt: Statement) -> Result<Vec<M>> {
-        let mut rows = Models(Vec::new());
-        self.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
-        Ok(rows.0)
-    }
-
-    async fn fetch_model<M: crate::Model>(&self, stmt: Statement) -> Result<Option<M>> {
-        let mut row = FirstModel(None);
-        self.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
-        Ok(row.0)
-    }
+    crate::executor::typed_fetches!();
 
     async fn fetch_row(&self, stmt: Statement) -> Result<Option<DbRow>> {
         Ok(self.run(stmt, Fetch::Optional).await?.row())

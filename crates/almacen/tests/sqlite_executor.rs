@@ -853,6 +853,34 @@ async fn large_stream_yields_every_row_in_order() {
     on_file("", large_stream).await
 }
 
+/// An idle connection is closed once it has been idle for `idle_timeout`, not before: the
+/// reaper counts idle time in whole periods, whenever in a period the connection came back.
+async fn idle_connections_live_their_timeout(db: Database, _b: Backend) {
+    let idle_timeout = Duration::from_secs(1);
+    // The moment the first connection is closed is one of the reaper's ticks.
+    db.execute_raw("SELECT 1", params! {}).await.unwrap();
+    while db.stats().size > 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut lives = Vec::new();
+    for after_tick in [100u64, 60, 10] {
+        tokio::time::sleep(Duration::from_millis(after_tick)).await;
+        db.execute_raw("SELECT 1", params! {}).await.unwrap();
+        let released = Instant::now();
+        while db.stats().size > 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        lives.push(released.elapsed());
+    }
+    assert!(lives.iter().all(|&idle| idle >= idle_timeout), "closed before {idle_timeout:?} idle: {lives:?}");
+    assert!(lives.iter().all(|&idle| idle < idle_timeout * 2), "closed long after {idle_timeout:?} idle: {lives:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_after_their_timeout_not_before() {
+    on_file("idle_timeout=1s&max_lifetime=1h&max_connections=1", idle_connections_live_their_timeout).await
+}
+
 // ---------------------------------------------------------------------------------------
 // 9. In-memory databases
 // ---------------------------------------------------------------------------------------

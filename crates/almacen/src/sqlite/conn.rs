@@ -28,8 +28,7 @@ const STOP_OFFLOAD: u8 = 2;
 /// Counting work rather than time means a statement that was merely preempted is not
 /// taken for a long one.
 const IN_PLACE_TICKS: u32 = 100;
-/// The wall-clock backstop for statements that wait rather than compute (cold disk reads),
-/// counted from the statement's first progress tick.
+/// The wall-clock backstop for statements that wait rather than compute (cold disk reads).
 const IN_PLACE_WALL: Duration = Duration::from_millis(25);
 
 /// What the progress handler checks: deadlines in nanoseconds since `epoch` (`u64::MAX`:
@@ -41,7 +40,8 @@ struct Watch {
     offload_at: AtomicU64,
     ticks: AtomicU32,
     tick_budget: AtomicU32,
-    /// The in-place wall-clock backstop applies: `offload_at` is set at the first tick, so
+    /// The in-place wall-clock backstop applies but its start was not read: `offload_at` is
+    /// then set at the first tick (see [`arm`](Self::arm)), so
     /// a statement that never reaches one (nearly all) never reads the clock.
     wall_backstop: AtomicBool,
     stopped: AtomicU8,
@@ -54,13 +54,18 @@ impl Watch {
 
     /// Arm the watch for one statement: its timeout, and whether it runs on the async
     /// thread with the in-place budget.
-    fn arm(&self, deadline: Option<Instant>, in_place_budget: bool) {
+    /// Arm the watch for one statement: its timeout, and, when it runs on the async thread
+    /// with the in-place budget, when it started. A statement whose last run reached no
+    /// progress tick (nearly every lookup) does not read the clock: if it reaches one this
+    /// time, its wall-clock backstop counts from there.
+    fn arm(&self, deadline: Option<Instant>, in_place: Option<Option<Instant>>) {
         self.stopped.store(STOP_NONE, Ordering::Relaxed);
         self.ticks.store(0, Ordering::Relaxed);
         self.timeout_at.store(deadline.map_or(u64::MAX, |d| self.nanos(d)), Ordering::Relaxed);
-        self.tick_budget.store(if in_place_budget { IN_PLACE_TICKS } else { u32::MAX }, Ordering::Relaxed);
-        self.offload_at.store(u64::MAX, Ordering::Relaxed);
-        self.wall_backstop.store(in_place_budget, Ordering::Relaxed);
+        self.tick_budget.store(if in_place.is_some() { IN_PLACE_TICKS } else { u32::MAX }, Ordering::Relaxed);
+        let started = in_place.flatten();
+        self.offload_at.store(started.map_or(u64::MAX, |s| self.nanos(s + IN_PLACE_WALL)), Ordering::Relaxed);
+        self.wall_backstop.store(in_place.is_some() && started.is_none(), Ordering::Relaxed);
     }
 
     fn disarm(&self) {
@@ -123,6 +128,17 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
 }
 
+/// Disarms the watch and lets the thread wait for locks again when a run ends, however it
+/// ends (a decoder may panic).
+struct RunEnd<'w>(&'w Watch);
+
+impl Drop for RunEnd<'_> {
+    fn drop(&mut self) {
+        WAIT_FOR_LOCKS.with(|w| w.set(true));
+        self.0.disarm();
+    }
+}
+
 /// How a run on this connection ended without a result.
 pub(crate) enum RunError {
     /// The statement failed.
@@ -145,6 +161,8 @@ pub(crate) struct Limits {
     pub timeout: Option<Duration>,
     /// When the statement times out.
     pub deadline: Option<Instant>,
+    /// When the statement started, if the clock was read for its deadline.
+    pub started: Option<Instant>,
     /// Running on the calling (async) thread, with the in-place budget; false when
     /// already on a blocking thread.
     pub in_place: bool,
@@ -165,6 +183,9 @@ struct Prepared<'c> {
     columns: Arc<[Box<str>]>,
     /// It did a lot of work here before: start it on a blocking thread.
     slow: bool,
+    /// Read the clock when it starts, for its in-place wall-clock backstop: it is new, or
+    /// its last run reached a progress tick (a lookup never does, and skips the read).
+    timed: bool,
     /// How many times SQLite prepared it again after a schema change, when `columns` were
     /// read (a `SELECT *` changes its columns with the table).
     reprepared: i32,
@@ -291,11 +312,8 @@ impl LiteConn {
         mut fetch: Fetch<'_>,
         limits: Limits,
     ) -> Result<Fetched, RunError> {
-        WAIT_FOR_LOCKS.with(|w| w.set(!limits.in_place));
         let mark = fetch.mark();
         let out = self.run_inner(sql, values, fetch.reborrow(), limits);
-        WAIT_FOR_LOCKS.with(|w| w.set(true));
-        self.watch.disarm();
         let out = self.classify(sql, out, limits);
         if matches!(out, Err(RunError::Offload)) {
             // Rows decoded in place before the stop are handed again by the run that follows.
@@ -352,6 +370,8 @@ impl LiteConn {
         limits: Limits,
     ) -> Result<Fetched, RunError> {
         let LiteConn { session, watch, results, .. } = self;
+        WAIT_FOR_LOCKS.with(|w| w.set(!limits.in_place));
+        let _end = RunEnd(watch);
         session.with_dependent_mut(|conn, statements| {
             if statements.len() >= STATEMENT_CACHE && !statements.contains_key(&**sql) {
                 statements.clear();
@@ -362,7 +382,7 @@ impl LiteConn {
                     match conn.prepare_with_flags(sql, rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT) {
                         Ok(stmt) => {
                             let columns = column_names(&stmt);
-                            e.insert(Prepared { stmt, columns, slow: false, reprepared: 0 })
+                            e.insert(Prepared { stmt, columns, slow: false, timed: true, reprepared: 0 })
                         }
                         // Several statements in one text (scripts, DDL): run them as a batch,
                         // always on a blocking thread (stopping half-way would not undo the first
@@ -371,7 +391,7 @@ impl LiteConn {
                             if limits.in_place {
                                 return Err(RunError::Offload);
                             }
-                            watch.arm(limits.deadline, false);
+                            watch.arm(limits.deadline, None);
                             let before = conn.total_changes();
                             conn.execute_batch(sql).map_err(lite_error)?;
                             let rows_affected = conn.total_changes() - before;
@@ -386,16 +406,23 @@ impl LiteConn {
             if limits.in_place && prepared.slow {
                 return Err(RunError::Offload);
             }
-            let Prepared { stmt, columns, reprepared, .. } = prepared;
+            let Prepared { stmt, columns, reprepared, timed, .. } = prepared;
             // Copied text and blobs stay bound until cleared: the connection's small-allocation
             // pool (lookaside) would fill up with them, and every later statement would
             // allocate its cursors from the heap (a third more work for a lookup).
-            let clear_bindings = bind_all(stmt, values)?;
+            let clear_bindings = match bind_all(stmt, values) {
+                Ok(clear) => clear,
+                Err(e) => {
+                    stmt.clear_bindings();
+                    return Err(e.into());
+                }
+            };
             let read_only = stmt.readonly();
             // Stopping a statement undoes it only when it is a read, or a write outside an
             // explicit transaction (SQLite rolls back the whole transaction otherwise).
             let restartable = read_only || conn.is_autocommit();
-            watch.arm(limits.deadline, limits.in_place && restartable);
+            let started = limits.started.or_else(|| timed.then(Instant::now));
+            watch.arm(limits.deadline, (limits.in_place && restartable).then_some(started));
 
             let mut n = columns.len();
             let first_only = matches!(fetch, Fetch::Optional | Fetch::Decode { first: true, .. });
@@ -449,6 +476,7 @@ impl LiteConn {
                 Ok(())
             })();
             let in_place = in_place.is_some();
+            *timed = watch.ticks.load(Ordering::Relaxed) > 0;
             if clear_bindings {
                 stmt.clear_bindings();
             }
@@ -485,7 +513,7 @@ impl LiteConn {
             // (A stream runs long and rarely: its statement is not kept.)
             let mut stmt = self.session.borrow_owner().prepare(sql).map_err(lite_error)?;
             bind_all(&mut stmt, values)?;
-            self.watch.arm(deadline, false);
+            self.watch.arm(deadline, None);
             let columns = column_names(&stmt);
             let n = columns.len();
             let mut rows = stmt.raw_query();

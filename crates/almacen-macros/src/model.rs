@@ -460,21 +460,25 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
     }
 
-    let (key_ty, key_expr, key_values) = match pk.as_slice() {
-        [] => (quote!(()), quote!(()), quote!(::std::vec::Vec::new())),
+    let null = quote!(::almacen::Value::Null(::almacen::Kind::Unknown));
+    let (key_ty, key_expr, key_values, key_value) = match pk.as_slice() {
+        [] => (quote!(()), quote!(()), quote!(::std::vec::Vec::new()), null.clone()),
         [one] => {
             let ty = &one.ty;
             let id = &one.ident;
-            (quote!(#ty), quote!(::core::clone::Clone::clone(&self.#id)), quote!(::std::vec![::almacen::SqlType::to_value(key)]))
+            let value = quote!(::almacen::SqlType::to_value(key));
+            (quote!(#ty), quote!(::core::clone::Clone::clone(&self.#id)), quote!(::std::vec![#value]), quote!(if index == 0 { #value } else { #null }))
         }
         many => {
             let tys: Vec<&Type> = many.iter().map(|f| &f.ty).collect();
             let ids: Vec<&syn::Ident> = many.iter().map(|f| &f.ident).collect();
             let idx: Vec<syn::Index> = (0..many.len()).map(syn::Index::from).collect();
+            let at: Vec<usize> = (0..many.len()).collect();
             (
                 quote!((#(#tys,)*)),
                 quote!((#(::core::clone::Clone::clone(&self.#ids),)*)),
                 quote!(::std::vec![#(::almacen::SqlType::to_value(&key.#idx)),*]),
+                quote!(match index { #(#at => ::almacen::SqlType::to_value(&key.#idx),)* _ => #null }),
             )
         }
     };
@@ -569,6 +573,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #[allow(unused_variables)]
             fn key_values(key: &Self::Key) -> ::std::vec::Vec<::almacen::Value> {
                 #key_values
+            }
+            #[allow(unused_variables)]
+            fn key_value(key: &Self::Key, index: usize) -> ::almacen::Value {
+                #key_value
             }
             #[allow(unused_variables)]
             fn touch(&mut self, now: ::almacen::chrono::DateTime<::almacen::chrono::Utc>) {

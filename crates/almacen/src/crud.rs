@@ -2,6 +2,7 @@
 //! inherent methods (`Product::insert`, `Product::get`, `product.update(db)`, …) that call
 //! these functions.
 
+use crate::executor::{Sql, Values};
 use crate::query::{CmpOp, ColumnRef, Condition, build};
 use crate::{ColumnMeta, Dialect, Error, Executor, Managed, Model, NewRecord, Result, SqlType, Statement, Value};
 use sea_query::{Expr, ExprTrait, OnConflict, Query};
@@ -195,15 +196,16 @@ pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>
     // The SQL of a lookup by key depends only on the model and the dialect: build it once.
     let build = || crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).sql(dialect);
     let sql = match M::statements() {
-        Some(statements) => statements.get_by_key(dialect, build)?,
-        None => cached_sql(TypeId::of::<M>(), dialect, build)?,
+        Some(statements) => Sql::Static(statements.get_by_key(dialect, build)?),
+        None => Sql::Shared(cached_sql(TypeId::of::<M>(), dialect, build)?),
     };
-    let mut values = Vec::with_capacity(1);
-    for (c, v) in pk.zip(M::key_values(key)) {
+    // (The key's values live in the statement: no list is allocated for them.)
+    let mut values = Values::new();
+    for (i, c) in pk.enumerate() {
         let col = ColumnRef { table: M::TABLE.name, meta: c };
-        values.push(v.to_sea(dialect, crate::query::compare_type(&col, dialect).as_ref(), c.name)?);
+        values.push(M::key_value(key, i).to_sea(dialect, crate::query::compare_type(&col, dialect).as_ref(), c.name)?);
     }
-    db.fetch_model::<M>(Statement::new(sql, values)).await
+    db.fetch_model::<M>(Statement::from_parts(sql, values)).await
 }
 
 /// A model's statements, built once per dialect, in a `static` the derive generates for
@@ -211,7 +213,7 @@ pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct ModelStatements {
-    get_by_key: [OnceLock<Arc<str>>; 3],
+    get_by_key: [OnceLock<&'static str>; 3],
 }
 
 impl ModelStatements {
@@ -221,13 +223,15 @@ impl ModelStatements {
         ModelStatements { get_by_key: [OnceLock::new(), OnceLock::new(), OnceLock::new()] }
     }
 
-    fn get_by_key(&self, dialect: Dialect, build: impl FnOnce() -> Result<String>) -> Result<Arc<str>> {
+    fn get_by_key(&self, dialect: Dialect, build: impl FnOnce() -> Result<String>) -> Result<&'static str> {
         let slot = &self.get_by_key[dialect as usize];
         if let Some(sql) = slot.get() {
-            return Ok(sql.clone());
+            return Ok(sql);
         }
-        let sql: Arc<str> = build()?.into();
-        Ok(slot.get_or_init(|| sql).clone())
+        let sql = build()?;
+        // One text per model and dialect, for the program's life: a statement holding it
+        // needs no reference count.
+        Ok(slot.get_or_init(|| Box::leak(sql.into_boxed_str())))
     }
 }
 

@@ -302,8 +302,8 @@ impl Executor for Database {
         if let Pool::Sqlite(p) = &self.inner.pool {
             return p.stream(s, stmt);
         }
-        let args = sea_query_sqlx::SqlxValues(sea_query::Values(stmt.values.clone()));
-        let sql = AssertSqlSafe(stmt.sql.clone());
+        let args = sea_query_sqlx::SqlxValues(sea_query::Values(stmt.values.to_vec()));
+        let sql = stmt.sql.clone();
         let rows = match &self.inner.pool {
             Pool::Sqlite(_) => unreachable!("handled above"),
             Pool::Postgres(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Postgres).map_err(|e| s.err(e))).boxed(),

@@ -13,16 +13,67 @@ use tracing::Instrument;
 /// A statement ready to run: SQL in the dialect's placeholder style and its bound values.
 #[derive(Debug, Clone)]
 pub struct Statement {
-    pub(crate) sql: Arc<str>,
-    pub(crate) values: Vec<sea_query::Value>,
+    pub(crate) sql: Sql,
+    pub(crate) values: Values,
     /// Per-statement timeout: `None` uses the database default, `Some(None)` means no limit.
     pub(crate) timeout: Option<Option<Duration>>,
+}
+
+/// A statement's bound values: one or two live inline (a lookup by key allocates nothing).
+pub(crate) type Values = smallvec::SmallVec<[sea_query::Value; 2]>;
+
+/// A statement's SQL text: built once for the program's life (a model's lookup by key), or
+/// shared. A static text costs no reference count per statement.
+#[derive(Debug, Clone)]
+pub(crate) enum Sql {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for Sql {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Sql::Static(s) => s,
+            Sql::Shared(s) => s,
+        }
+    }
+}
+
+impl Sql {
+    /// The text as a shared string.
+    pub(crate) fn into_shared(self) -> Arc<str> {
+        match self {
+            Sql::Static(s) => s.into(),
+            Sql::Shared(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for Sql {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl sqlx::SqlSafeStr for Sql {
+    fn into_sql_str(self) -> sqlx::SqlStr {
+        match self {
+            Sql::Static(s) => s.into_sql_str(),
+            Sql::Shared(s) => AssertSqlSafe(s).into_sql_str(),
+        }
+    }
 }
 
 impl Statement {
     /// A statement from SQL text already in the dialect's placeholder style.
     pub fn new(sql: impl Into<Arc<str>>, values: Vec<sea_query::Value>) -> Self {
-        Statement { sql: sql.into(), values, timeout: None }
+        Statement { sql: Sql::Shared(sql.into()), values: Values::from_vec(values), timeout: None }
+    }
+
+    /// A statement from its parts.
+    pub(crate) fn from_parts(sql: Sql, values: Values) -> Self {
+        Statement { sql, values, timeout: None }
     }
 
     /// A statement from raw SQL with `:name` parameters, for `dialect`. Use it to give one
@@ -238,7 +289,7 @@ impl RunSettings {
 
 /// The span and start time of one statement, and the log line written when it ends.
 struct StatementLog {
-    sql: Arc<str>,
+    sql: Sql,
     params: Option<String>,
     span: tracing::Span,
     /// `None` when nothing would be logged: the clock is not read.
@@ -630,7 +681,7 @@ impl Fetched {
 /// it by the caller, through [`Fetch::finish`]).
 macro_rules! run_query {
     ($conn:expr, $stmt:expr, $sql:expr, $fetch:expr, $row:path, $done:expr) => {{
-        let q = sqlx::query_with(AssertSqlSafe($sql), sea_query_sqlx::SqlxValues(sea_query::Values($stmt)));
+        let q = sqlx::query_with($sql, sea_query_sqlx::SqlxValues(sea_query::Values($stmt.into_vec())));
         match $fetch.detached() {
             Fetch::All => q.fetch_all(&mut *$conn).await.map(|rows| Fetched::Rows(rows.into_iter().map($row).collect())),
             Fetch::Optional => q.fetch_optional(&mut *$conn).await.map(|row| Fetched::Row(row.map($row))),
@@ -677,10 +728,10 @@ impl ConnRef<'_, '_> {
                     rows_affected: r.rows_affected(),
                     last_insert_id: Some(r.last_insert_id() as i64),
                 };
-                let sql: Arc<str> = if overridden {
+                let sql = if overridden {
                     // MariaDB runs one statement under its own limit without a round trip.
                     let secs = timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0);
-                    format!("SET STATEMENT max_statement_time={secs:.3} FOR {sql}").into()
+                    Sql::Shared(format!("SET STATEMENT max_statement_time={secs:.3} FOR {}", &*sql).into())
                 } else {
                     sql
                 };

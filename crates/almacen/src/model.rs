@@ -245,6 +245,11 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     }
     /// A key's column values, in primary key order.
     fn key_values(key: &Self::Key) -> Vec<Value>;
+    /// The value of a key's column `index` (in primary key order) alone.
+    #[doc(hidden)]
+    fn key_value(key: &Self::Key, index: usize) -> Value {
+        Self::key_values(key).into_iter().nth(index).unwrap_or(Value::Null(crate::Kind::Unknown))
+    }
     /// After an update wrote this row: set the `updated_at` field to `now` and increment
     /// the `version` field, as the database did (generated; nothing to do without them).
     #[doc(hidden)]

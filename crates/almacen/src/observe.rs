@@ -23,14 +23,15 @@ struct CounterState {
 impl Observers {
     /// Called for every statement sent.
     #[inline]
-    pub(crate) fn statement(&self, sql: &Arc<str>) {
+    pub(crate) fn statement(&self, sql: &str) {
         if self.0.active.load(Ordering::Relaxed) > 0 {
             self.record(sql);
         }
     }
 
     #[cold]
-    fn record(&self, sql: &Arc<str>) {
+    fn record(&self, sql: &str) {
+        let sql: Arc<str> = sql.into();
         let counters = self.0.counters.lock().unwrap_or_else(|p| p.into_inner());
         for state in counters.iter().filter_map(Weak::upgrade) {
             state.statements.lock().unwrap_or_else(|p| p.into_inner()).push(sql.clone());

@@ -330,7 +330,7 @@ impl<M: Model> Select<M> {
             None => {
                 // The cached text leaves LIMIT/OFFSET out: they are appended per call.
                 let unlimited = Select::<M> { clauses: Clauses { limit: None, offset: None, ..self.clauses.clone() }, _model: PhantomData };
-                let base = unlimited.build_statement(dialect, extra)?.sql;
+                let base = unlimited.build_statement(dialect, extra)?.sql.into_shared();
                 let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
                 if cache.len() < SELECT_CACHE_CAPACITY {
                     cache.insert(key, base.clone());
@@ -344,7 +344,7 @@ impl<M: Model> Select<M> {
             // Tests run in debug builds: prove the cached SQL and value order match a fresh build.
             let fresh = self.build_statement(dialect, extra)?;
             assert_eq!(&*fresh.sql, sql.as_str(), "cached SELECT differs from a fresh build");
-            assert_eq!(fresh.values, values, "cached SELECT binds values in another order");
+            assert_eq!(fresh.values.as_slice(), values.as_slice(), "cached SELECT binds values in another order");
         }
         let mut stmt = Statement::new(sql, values);
         stmt.timeout = self.clauses.timeout;

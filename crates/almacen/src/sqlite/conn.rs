@@ -307,7 +307,7 @@ impl LiteConn {
     )]
     pub(crate) fn run(
         &mut self,
-        sql: &Arc<str>,
+        sql: &str,
         values: &[sea_query::Value],
         mut fetch: Fetch<'_>,
         limits: Limits,
@@ -324,7 +324,7 @@ impl LiteConn {
 
     /// Tell why a run ended (timeout, moved to a blocking thread) and remember slow texts.
     #[allow(clippy::result_large_err, reason = "see run")]
-    fn classify(&mut self, sql: &Arc<str>, out: Result<Fetched, RunError>, limits: Limits) -> Result<Fetched, RunError> {
+    fn classify(&mut self, sql: &str, out: Result<Fetched, RunError>, limits: Limits) -> Result<Fetched, RunError> {
         match out {
             Err(RunError::Failed(e)) => match self.watch.stopped.swap(STOP_NONE, Ordering::Relaxed) {
                 STOP_TIMEOUT => {
@@ -353,9 +353,9 @@ impl LiteConn {
         }
     }
 
-    fn set_slow(&mut self, sql: &Arc<str>, slow: bool) {
+    fn set_slow(&mut self, sql: &str, slow: bool) {
         self.session.with_dependent_mut(|_, statements| {
-            if let Some(p) = statements.get_mut(&**sql) {
+            if let Some(p) = statements.get_mut(sql) {
                 p.slow = slow;
             }
         });
@@ -364,7 +364,7 @@ impl LiteConn {
     #[allow(clippy::result_large_err, reason = "see run")]
     fn run_inner(
         &mut self,
-        sql: &Arc<str>,
+        sql: &str,
         values: &[sea_query::Value],
         mut fetch: Fetch<'_>,
         limits: Limits,
@@ -373,10 +373,10 @@ impl LiteConn {
         WAIT_FOR_LOCKS.with(|w| w.set(!limits.in_place));
         let _end = RunEnd(watch);
         session.with_dependent_mut(|conn, statements| {
-            if statements.len() >= STATEMENT_CACHE && !statements.contains_key(&**sql) {
+            if statements.len() >= STATEMENT_CACHE && !statements.contains_key(sql) {
                 statements.clear();
             }
-            let prepared = match statements.entry_ref(&**sql) {
+            let prepared = match statements.entry_ref(sql) {
                 hashbrown::hash_map::EntryRef::Occupied(e) => e.into_mut(),
                 hashbrown::hash_map::EntryRef::Vacant(e) => {
                     match conn.prepare_with_flags(sql, rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT) {

@@ -467,7 +467,12 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             let ty = &one.ty;
             let id = &one.ident;
             let value = quote!(::almacen::SqlType::to_value(key));
-            (quote!(#ty), quote!(::core::clone::Clone::clone(&self.#id)), quote!(::std::vec![#value]), quote!(if index == 0 { #value } else { #null }))
+            (
+                quote!(#ty),
+                quote!(::core::clone::Clone::clone(&self.#id)),
+                quote!(::std::vec![#value]),
+                quote!(if index == 0 { #value } else { #null }),
+            )
         }
         many => {
             let tys: Vec<&Type> = many.iter().map(|f| &f.ty).collect();

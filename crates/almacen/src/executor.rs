@@ -273,7 +273,7 @@ impl RunSettings {
     }
 
     /// Whether statements are logged or traced.
-    fn logs(&self) -> bool {
+    pub(crate) fn logs(&self) -> bool {
         self.slow_statement.is_some()
             || self.echo
             || tracing::enabled!(target: "almacen::sql", tracing::Level::DEBUG)

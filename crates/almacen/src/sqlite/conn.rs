@@ -362,13 +362,7 @@ impl LiteConn {
     }
 
     #[allow(clippy::result_large_err, reason = "see run")]
-    fn run_inner(
-        &mut self,
-        sql: &str,
-        values: &[sea_query::Value],
-        mut fetch: Fetch<'_>,
-        limits: Limits,
-    ) -> Result<Fetched, RunError> {
+    fn run_inner(&mut self, sql: &str, values: &[sea_query::Value], mut fetch: Fetch<'_>, limits: Limits) -> Result<Fetched, RunError> {
         let LiteConn { session, watch, results, .. } = self;
         WAIT_FOR_LOCKS.with(|w| w.set(!limits.in_place));
         let _end = RunEnd(watch);

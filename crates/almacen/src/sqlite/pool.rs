@@ -214,7 +214,14 @@ impl LitePool {
     pub(crate) async fn run(&self, s: &RunSettings, stmt: Statement, mut fetch: Fetch<'_>) -> Result<Fetched> {
         let mut guard = self.acquire_for(&stmt.sql).await?;
         let retry_on_writer = (guard.reader && starts_with_keyword(&stmt.sql, "WITH")).then(|| stmt.clone());
-        match s.run(crate::executor::ConnRef::Sqlite(&mut guard), stmt, fetch.reborrow(), false).await {
+        // Nothing to log: straight to the connection, one async layer less for every lookup.
+        let out = if s.logs() {
+            s.run(crate::executor::ConnRef::Sqlite(&mut guard), stmt, fetch.reborrow(), false).await
+        } else {
+            s.observers.statement(&stmt.sql);
+            guard.run(s, stmt, fetch.reborrow(), false).await
+        };
+        match out {
             // A statement that looked like a read but writes (`WITH … DELETE`): the reader
             // refused it (SQLITE_READONLY) before doing anything; the writer runs it. (Boxed:
             // a second statement future would double the size of every lookup's future.)

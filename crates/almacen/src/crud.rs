@@ -225,14 +225,20 @@ impl ModelStatements {
 
     fn get_by_key(&self, dialect: Dialect, build: impl FnOnce() -> Result<String>) -> Result<&'static str> {
         let slot = &self.get_by_key[dialect as usize];
-        if let Some(sql) = slot.get() {
-            return Ok(sql);
+        match slot.get() {
+            Some(sql) => Ok(sql),
+            None => init_static(slot, build),
         }
-        let sql = build()?;
-        // One text per model and dialect, for the program's life: a statement holding it
-        // needs no reference count.
-        Ok(slot.get_or_init(|| Box::leak(sql.into_boxed_str())))
     }
+}
+
+/// Build a model's statement text the first time it is used. One text per model and
+/// dialect, for the program's life: a statement holding it needs no reference count.
+#[cold]
+#[inline(never)]
+fn init_static(slot: &OnceLock<&'static str>, build: impl FnOnce() -> Result<String>) -> Result<&'static str> {
+    let sql = build()?;
+    Ok(slot.get_or_init(|| Box::leak(sql.into_boxed_str())))
 }
 
 /// Which statement of a model a cached SQL text is: the lookup by key, or a single-row

@@ -232,6 +232,8 @@ impl std::fmt::Debug for LiteConn {
 impl LiteConn {
     /// Open a connection; readers are `query_only`, so a write sent to one fails instead
     /// of competing with the writer.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn open(cfg: &OpenConfig, reader: bool) -> Result<LiteConn, Error> {
         use rusqlite::OpenFlags as F;
         let conn = match &cfg.path {
@@ -372,30 +374,21 @@ impl LiteConn {
             }
             let prepared = match statements.entry_ref(sql) {
                 hashbrown::hash_map::EntryRef::Occupied(e) => e.into_mut(),
-                hashbrown::hash_map::EntryRef::Vacant(e) => {
-                    match conn.prepare_with_flags(sql, rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT) {
-                        Ok(stmt) => {
-                            let columns = column_names(&stmt);
-                            e.insert(Prepared { stmt, columns, slow: false, timed: true, reprepared: 0 })
+                hashbrown::hash_map::EntryRef::Vacant(e) => match prepare(conn, sql) {
+                    Ok(prepared) => e.insert(prepared),
+                    // Several statements in one text (scripts, DDL): run them as a batch,
+                    // always on a blocking thread (stopping half-way would not undo the first
+                    // statements).
+                    Err(rusqlite::Error::MultipleStatement) if values.is_empty() => {
+                        if limits.in_place {
+                            return Err(RunError::Offload);
                         }
-                        // Several statements in one text (scripts, DDL): run them as a batch,
-                        // always on a blocking thread (stopping half-way would not undo the first
-                        // statements).
-                        Err(rusqlite::Error::MultipleStatement) if values.is_empty() => {
-                            if limits.in_place {
-                                return Err(RunError::Offload);
-                            }
-                            watch.arm(limits.deadline, None);
-                            let before = conn.total_changes();
-                            conn.execute_batch(sql).map_err(lite_error)?;
-                            let rows_affected = conn.total_changes() - before;
-                            return Ok(Fetched::Done(ExecResult { rows_affected, last_insert_id: None }));
-                        }
-                        // Waiting for another connection's lock must not happen on the async thread.
-                        Err(e) if limits.in_place && is_busy(&e) => return Err(RunError::Offload),
-                        Err(e) => return Err(lite_error(e).into()),
+                        return run_batch(conn, watch, sql, limits);
                     }
-                }
+                    // Waiting for another connection's lock must not happen on the async thread.
+                    Err(e) if limits.in_place && is_busy(&e) => return Err(RunError::Offload),
+                    Err(e) => return Err(lite_error(e).into()),
+                },
             };
             if limits.in_place && prepared.slow {
                 return Err(RunError::Offload);
@@ -533,6 +526,27 @@ impl LiteConn {
             send(Err(e));
         }
     }
+}
+
+/// Prepare `sql` to keep (off the hot path: a statement is prepared once per connection).
+#[cold]
+#[inline(never)]
+fn prepare<'c>(conn: &'c rusqlite::Connection, sql: &str) -> rusqlite::Result<Prepared<'c>> {
+    let stmt = conn.prepare_with_flags(sql, rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT)?;
+    let columns = column_names(&stmt);
+    Ok(Prepared { stmt, columns, slow: false, timed: true, reprepared: 0 })
+}
+
+/// Run a text of several statements as one batch (on a blocking thread).
+#[cold]
+#[inline(never)]
+#[allow(clippy::result_large_err, reason = "see LiteConn::run")]
+fn run_batch(conn: &rusqlite::Connection, watch: &Watch, sql: &str, limits: Limits) -> Result<Fetched, RunError> {
+    watch.arm(limits.deadline, None);
+    let before = conn.total_changes();
+    conn.execute_batch(sql).map_err(lite_error)?;
+    let rows_affected = conn.total_changes() - before;
+    Ok(Fetched::Done(ExecResult { rows_affected, last_insert_id: None }))
 }
 
 /// A statement's column names, shared by the rows it returns.

@@ -41,8 +41,7 @@ struct Watch {
     ticks: AtomicU32,
     tick_budget: AtomicU32,
     /// The in-place wall-clock backstop applies but its start was not read: `offload_at` is
-    /// then set at the first tick (see [`arm`](Self::arm)), so
-    /// a statement that never reaches one (nearly all) never reads the clock.
+    /// then set at the first tick (see [`arm`](Self::arm)).
     wall_backstop: AtomicBool,
     stopped: AtomicU8,
 }
@@ -52,8 +51,6 @@ impl Watch {
         at.saturating_duration_since(self.epoch).as_nanos().min(u64::MAX as u128 - 1) as u64
     }
 
-    /// Arm the watch for one statement: its timeout, and whether it runs on the async
-    /// thread with the in-place budget.
     /// Arm the watch for one statement: its timeout, and, when it runs on the async thread
     /// with the in-place budget, when it started. A statement whose last run reached no
     /// progress tick (nearly every lookup) does not read the clock: if it reaches one this

@@ -345,9 +345,10 @@ fn spawn_reaper(shared: &Arc<Shared>) {
     let period = shared.tick_period;
     let weak = Arc::downgrade(shared);
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
-            ticker.tick().await;
+            // (Sleeping, not an interval: after a stall an interval would tick in a burst
+            // and connections just given back would look idle for periods they were not.)
+            tokio::time::sleep(period).await;
             match weak.upgrade() {
                 Some(sh) if !sh.closed.load(Ordering::Acquire) => {
                     sh.ticks.fetch_add(1, Ordering::Relaxed);

@@ -26,7 +26,7 @@ fn n() -> i64 {
     std::env::var("SQLITE_OVERHEAD_N").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
 }
 
-/// Whether to run layer `name` (`SQLITE_OVERHEAD_LAYERS=rusqlite,fetch_row,decode,get`; all
+/// Whether to run layer `name` (`SQLITE_OVERHEAD_LAYERS=rusqlite,rsown,fetch_row,decode,get`; all
 /// when unset), so callgrind can count one layer alone.
 fn layer(name: &str) -> bool {
     std::env::var("SQLITE_OVERHEAD_LAYERS").map_or(true, |v| v.split(',').any(|l| l == name))
@@ -67,6 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         report("rusqlite prepare_cached + query_row", t, all);
 
+        // rusqlite with one statement held and reused: what a statement cache costs.
         let t = Instant::now();
         {
             let mut st = rs.prepare_with_flags(sql, rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT).unwrap();
@@ -82,13 +83,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     active: r.get(4).unwrap(),
                 };
                 drop(rows);
-                if std::env::var_os("CLEARB").is_some() {
-                    st.clear_bindings();
-                }
                 std::hint::black_box(item);
             }
         }
-        report("rusqlite own statement", t, all);
+        report("rusqlite, one statement held", t, all);
 
         let t = Instant::now();
         for i in 0..n("fetch_row") {

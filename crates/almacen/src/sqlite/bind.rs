@@ -7,6 +7,28 @@ use rusqlite::types::{ToSqlOutput, Value as LiteValue, ValueRef};
 /// `Value::to_sea`); the other variants cover statements users build by hand.
 pub(super) struct Bind<'a>(pub &'a sea_query::Value);
 
+impl Bind<'_> {
+    /// Whether SQLite keeps a copy of this value once bound: numbers are bound by value,
+    /// everything else (text, blobs, and values bound as text) is copied.
+    pub(super) fn copied_by_sqlite(&self) -> bool {
+        use sea_query::Value as S;
+        !matches!(
+            self.0,
+            S::Bool(_)
+                | S::TinyInt(_)
+                | S::SmallInt(_)
+                | S::Int(_)
+                | S::BigInt(_)
+                | S::TinyUnsigned(_)
+                | S::SmallUnsigned(_)
+                | S::Unsigned(_)
+                | S::BigUnsigned(_)
+                | S::Float(_)
+                | S::Double(_)
+        )
+    }
+}
+
 impl rusqlite::ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         use sea_query::Value as S;

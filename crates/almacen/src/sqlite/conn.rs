@@ -560,29 +560,11 @@ fn bind_all(stmt: &mut rusqlite::Statement<'_>, values: &[sea_query::Value]) -> 
     }
     let mut copied = false;
     for (i, v) in values.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 1, Bind(v)).map_err(lite_error)?;
-        copied |= !is_number(v);
+        let bind = Bind(v);
+        copied |= bind.copied_by_sqlite();
+        stmt.raw_bind_parameter(i + 1, bind).map_err(lite_error)?;
     }
     Ok(copied)
-}
-
-/// Numbers are bound by value; SQLite copies everything else into its own memory.
-fn is_number(v: &sea_query::Value) -> bool {
-    use sea_query::Value as S;
-    matches!(
-        v,
-        S::Bool(_)
-            | S::TinyInt(_)
-            | S::SmallInt(_)
-            | S::Int(_)
-            | S::BigInt(_)
-            | S::TinyUnsigned(_)
-            | S::SmallUnsigned(_)
-            | S::Unsigned(_)
-            | S::BigUnsigned(_)
-            | S::Float(_)
-            | S::Double(_)
-    )
 }
 
 fn open_error(cfg: &OpenConfig, e: rusqlite::Error) -> Error {

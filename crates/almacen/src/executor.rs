@@ -185,6 +185,16 @@ pub trait Executor: Send + Sync {
 
     /// Run raw SQL with `:name` parameters and return every row as a column→value map.
     ///
+    /// Parameters are found with the lexical rules of the database's dialect: nothing inside
+    /// its comments, strings or quoted identifiers is a parameter. On MySQL/MariaDB that covers
+    /// `#` comments, `-- ` comments (`--` then whitespace or a control character), `"…"` strings
+    /// and backslash escapes (`'it\'s'`); on PostgreSQL nested `/* */` comments, `E'…'` strings
+    /// and `$$…$$`; on SQLite `[…]` identifiers. Where a dialect has no such construct the bytes
+    /// are ordinary SQL (`#` is xor on PostgreSQL, `[:i]` a subscript). Names may be Unicode
+    /// (`:número`), `\:` writes a literal colon (`@v \:= :n`), and on PostgreSQL a name used
+    /// twice is bound once (`$1 + $1`).
+    /// The same applies to the other `*_raw` methods and [`Statement::named`].
+    ///
     /// ```no_run
     /// # use almacen::prelude::*;
     /// # async fn f(db: &Database) -> almacen::Result<()> {

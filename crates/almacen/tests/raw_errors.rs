@@ -120,7 +120,7 @@ async fn fetch_all_one_optional(db: Database, _b: Backend) {
 
 async fn same_name_twice(db: Database, _b: Backend) {
     create_items(&db).await;
-    // :v binds once per occurrence (PostgreSQL numbers each occurrence).
+    // :v is one value (PostgreSQL binds it once as $1; SQLite and MariaDB once per `?`).
     let rows = db.fetch_all_raw("SELECT id FROM items WHERE id >= :v AND n <= :v + 1 ORDER BY id", params! { "v" => 3 }).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.get::<i64>("id").unwrap()).collect::<Vec<_>>(), vec![3, 4]);
     // A name used twice with a list used twice in between.

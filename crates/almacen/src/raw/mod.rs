@@ -53,7 +53,7 @@ macro_rules! params {
 /// Rewrite `:name` parameters to the dialect's placeholders and bind the values, or say
 /// which parameter is missing or unused before anything is sent.
 pub(crate) fn bind_named(sql: &str, params: Params, dialect: Dialect) -> Result<Statement> {
-    let parsed = NamedSql::parse(sql).map_err(|e| Error::Parameter(e.to_string()))?;
+    let parsed = NamedSql::parse(sql, dialect).map_err(|e| Error::Parameter(e.to_string()))?;
     let style = match dialect {
         Dialect::Postgres => PlaceholderStyle::Dollar,
         _ => PlaceholderStyle::Question,
@@ -65,6 +65,7 @@ pub(crate) fn bind_named(sql: &str, params: Params, dialect: Dialect) -> Result<
             _ => None,
         })
     };
+    // One value per `?`, or per distinct `$n` (PostgreSQL binds a repeated name once).
     let (text, binds) = parsed.render(style, &given, arity).map_err(|e| Error::Parameter(e.to_string()))?;
     let mut values = Vec::with_capacity(binds.len());
     for (name, index) in binds {

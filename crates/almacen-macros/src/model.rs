@@ -193,6 +193,14 @@ fn column_type(f: &Field) -> syn::Result<TokenStream> {
         if s > p {
             return Err(syn::Error::new(f.ty.span(), format!("field `{ident}`: decimal scale {s} exceeds precision {p}")));
         }
+        if !(1..=28).contains(&p) {
+            return Err(syn::Error::new(
+                f.ty.span(),
+                format!(
+                    "field `{ident}`: decimal precision {p} is outside 1 to 28, the digits rust_decimal holds exactly on every dialect"
+                ),
+            ));
+        }
         return Ok(quote!(::almacen::ColumnType::Decimal { precision: #p, scale: #s }));
     }
     if let Some(n) = f.attrs.max_len {

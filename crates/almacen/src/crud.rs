@@ -203,7 +203,7 @@ pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>
     let mut values = Values::new();
     for (i, c) in pk.enumerate() {
         let col = ColumnRef { table: M::TABLE.name, meta: c };
-        values.push(M::key_value(key, i).to_sea(dialect, crate::query::compare_type(&col, dialect).as_ref(), c.name)?);
+        values.push(crate::query::compared_value(&col, &M::key_value(key, i), dialect)?);
     }
     db.fetch_model::<M>(Statement::from_parts(sql, values)).await
 }

@@ -162,7 +162,10 @@ impl Database {
                 let pool = Self::pool_options::<sqlx::MySql>(o)
                     .after_connect(move |conn, _meta| {
                         let session = session.clone();
-                        Box::pin(async move { conn.execute(AssertSqlSafe(session)).await.map(|_| ()) })
+                        Box::pin(async move {
+                            conn.execute(AssertSqlSafe(session)).await?;
+                            crate::mysql::learn_null_type(conn).await
+                        })
                     })
                     .connect_with(opts)
                     .await
@@ -302,12 +305,21 @@ impl Executor for Database {
         if let Pool::Sqlite(p) = &self.inner.pool {
             return p.stream(s, stmt);
         }
-        let args = sea_query_sqlx::SqlxValues(sea_query::Values(stmt.values.to_vec()));
+        let values = stmt.values.to_vec();
         let sql = stmt.sql.clone();
         let rows = match &self.inner.pool {
             Pool::Sqlite(_) => unreachable!("handled above"),
-            Pool::Postgres(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Postgres).map_err(|e| s.err(e))).boxed(),
-            Pool::MySql(p) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::MySql).map_err(|e| s.err(e))).boxed(),
+            Pool::Postgres(p) => match crate::postgres::arguments(values) {
+                Ok(args) => {
+                    let sql = crate::postgres::statement_text(sql, &stmt.values);
+                    sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Postgres).map_err(|e| s.err(e))).boxed()
+                }
+                Err(e) => futures::stream::once(async { Err(e) }).boxed(),
+            },
+            Pool::MySql(p) => match crate::mysql::arguments(values) {
+                Ok(args) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::MySql).map_err(|e| s.err(e))).boxed(),
+                Err(e) => futures::stream::once(async { Err(e) }).boxed(),
+            },
         };
         s.logged_stream(&stmt, rows)
     }

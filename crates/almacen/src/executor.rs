@@ -690,8 +690,8 @@ impl Fetched {
 /// Run a statement on a server connection: the rows `$fetch` needs (a sink's are handed to
 /// it by the caller, through [`Fetch::finish`]).
 macro_rules! run_query {
-    ($conn:expr, $stmt:expr, $sql:expr, $fetch:expr, $row:path, $done:expr) => {{
-        let q = sqlx::query_with($sql, sea_query_sqlx::SqlxValues(sea_query::Values($stmt.into_vec())));
+    ($conn:expr, $args:expr, $sql:expr, $fetch:expr, $row:path, $done:expr) => {{
+        let q = sqlx::query_with($sql, $args);
         match $fetch.detached() {
             Fetch::All => q.fetch_all(&mut *$conn).await.map(|rows| Fetched::Rows(rows.into_iter().map($row).collect())),
             Fetch::Optional => q.fetch_optional(&mut *$conn).await.map(|row| Fetched::Row(row.map($row))),
@@ -716,10 +716,12 @@ impl ConnRef<'_, '_> {
             ConnRef::Sqlite(guard) => guard.run(settings, Statement { sql, values, timeout: stmt_timeout }, fetch, in_tx).await,
             ConnRef::Postgres(conn) => {
                 let pg_done = |r: sqlx::postgres::PgQueryResult| ExecResult { rows_affected: r.rows_affected(), last_insert_id: None };
+                let sql = crate::postgres::statement_text(sql, &values);
+                let args = crate::postgres::arguments(values.into_vec())?;
                 if overridden {
                     let ms = timeout.map(|t| t.as_millis().max(1)).unwrap_or(0);
                     set_pg_timeout(conn, ms).await.map_err(|e| settings.err(e))?;
-                    let out = run_query!(conn, values, sql, fetch, DbRow::Postgres, pg_done);
+                    let out = run_query!(conn, args, sql, fetch, DbRow::Postgres, pg_done);
                     let default_ms = settings.statement_timeout.map(|t| t.as_millis().max(1)).unwrap_or(0);
                     // Inside a failed transaction the reset fails, but the rollback undoes the SET.
                     let reset = set_pg_timeout(conn, default_ms).await;
@@ -729,7 +731,7 @@ impl ConnRef<'_, '_> {
                     }
                     fetch.finish(out)
                 } else {
-                    let out = run_query!(conn, values, sql, fetch, DbRow::Postgres, pg_done).map_err(|e| settings.err(e))?;
+                    let out = run_query!(conn, args, sql, fetch, DbRow::Postgres, pg_done).map_err(|e| settings.err(e))?;
                     fetch.finish(out)
                 }
             }
@@ -745,7 +747,8 @@ impl ConnRef<'_, '_> {
                 } else {
                     sql
                 };
-                let out = run_query!(conn, values, sql, fetch, DbRow::MySql, my_done).map_err(|e| settings.err(e))?;
+                let args = crate::mysql::arguments(values.into_vec())?;
+                let out = run_query!(conn, args, sql, fetch, DbRow::MySql, my_done).map_err(|e| settings.err(e))?;
                 fetch.finish(out)
             }
         }

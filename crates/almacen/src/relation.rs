@@ -480,8 +480,8 @@ fn link_key(row: &DbRow, a_key: ColumnRef, dialect: crate::Dialect) -> Result<Ke
     stored_key(row.value(0)?, dialect, a_key)?.ok_or_else(|| Error::decode(a_key.meta.name, "NULL key in the association table"))
 }
 
-/// A key in the form the database stores it (a date is text on SQLite, a decimal a scaled
-/// integer…), so a key read back untyped from the association table matches the model's.
+/// A key in the form the database stores it (a date is text on SQLite, a decimal text at
+/// its scale…), so a key read back untyped from the association table matches the model's.
 fn stored_key(v: Value, dialect: crate::Dialect, column: ColumnRef) -> Result<Option<KeyOf>> {
     use sea_query::Value as S;
     if v.is_null() {

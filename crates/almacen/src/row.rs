@@ -1,6 +1,7 @@
 //! Result rows: the driver's row (`DbRow`) and the column→value map of raw SQL (`Row`).
 
-use crate::value::unscale_decimal;
+use crate::exact::{self, plus_zero};
+use crate::sqlite::LiteDecode as _;
 use crate::{Dialect, Error, Kind, Result, SqlType, Value};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use rust_decimal::Decimal;
@@ -96,20 +97,46 @@ impl DbRow {
         r.map_err(|e| self.decode_error(idx, e))
     }
 
-    /// Decode column `idx` of a PostgreSQL row (types only PostgreSQL decodes).
-    pub(crate) fn get_pg<T>(&self, r: &sqlx::postgres::PgRow, idx: usize) -> Result<T>
-    where
-        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-    {
-        r.try_get::<T, _>(idx).map_err(|e| self.decode_error(idx, e))
-    }
-
     /// Decode column `idx` of a MySQL row (types only MySQL decodes).
     pub(crate) fn get_my<T>(&self, r: &sqlx::mysql::MySqlRow, idx: usize) -> Result<T>
     where
         T: for<'r> sqlx::Decode<'r, sqlx::MySql> + sqlx::Type<sqlx::MySql>,
     {
         r.try_get::<T, _>(idx).map_err(|e| self.decode_error(idx, e))
+    }
+
+    /// The outcome of an exact conversion of column `idx`, its message in a decode error.
+    pub(crate) fn exact<T>(&self, v: std::result::Result<T, String>, idx: usize) -> Result<T> {
+        v.map_err(|e| self.decode_error(idx, e))
+    }
+
+    /// Column `idx` of a PostgreSQL row, raw, when its type is one of `types` (an exact
+    /// decoder reads it); another type is a decode error naming both.
+    fn pg_raw<'r>(&self, r: &'r sqlx::postgres::PgRow, idx: usize, types: &[&str]) -> Result<sqlx::postgres::PgValueRef<'r>> {
+        let raw = r.try_get_raw(idx).map_err(|e| self.decode_error(idx, e))?;
+        let name = raw.type_info().name().to_string();
+        if types.contains(&name.as_str()) {
+            Ok(raw)
+        } else {
+            Err(self.decode_error(idx, format!("expected {}, found PostgreSQL {name}", types.join(" or "))))
+        }
+    }
+
+    /// A MariaDB `DECIMAL`, read from its text exactly (sqlx's decoder rounds past 28 places).
+    fn my_decimal(&self, r: &sqlx::mysql::MySqlRow, idx: usize) -> Result<Decimal> {
+        let raw = r.try_get_raw(idx).map_err(|e| self.decode_error(idx, e))?;
+        let name = raw.type_info().name().to_string();
+        if name != "DECIMAL" {
+            return Err(self.decode_error(idx, format!("expected DECIMAL, found MariaDB {name}")));
+        }
+        let text = r.try_get_unchecked::<&str, _>(idx).map_err(|e| self.decode_error(idx, e))?;
+        self.exact(exact::parse_decimal(text), idx)
+    }
+
+    /// A MariaDB `TIME` as a time of day: negative or 24 hours and more is refused.
+    fn my_time(&self, r: &sqlx::mysql::MySqlRow, idx: usize) -> Result<NaiveTime> {
+        let t = self.get_my::<sqlx::mysql::types::MySqlTime>(r, idx)?;
+        self.exact(exact::my_time(t), idx)
     }
 
     pub(crate) fn decode_error(&self, idx: usize, e: impl std::fmt::Display) -> Error {
@@ -125,7 +152,16 @@ impl DbRow {
         match self {
             DbRow::Sqlite(r) => {
                 use rusqlite::types::ValueRef as L;
-                Ok(match r.at(idx).map_err(|e| self.decode_error(idx, e))? {
+                let cell = r.at(idx).map_err(|e| self.decode_error(idx, e))?;
+                // A decimal column reads as a decimal, as on the servers.
+                if let Some(scale) = r.decimal_scale(idx) {
+                    let d = match cell {
+                        L::Real(f) => crate::sqlite::decimal::from_double(f, scale),
+                        other => Decimal::lite(other).and_then(|d| exact::at_column_scale(d, scale)),
+                    };
+                    return self.exact(d, idx).map(Value::Decimal);
+                }
+                Ok(match cell {
                     L::Null => Value::Null(Kind::Unknown),
                     L::Integer(i) => Value::Int(i),
                     L::Real(f) => Value::Float(f),
@@ -141,16 +177,16 @@ impl DbRow {
                     "INT2" => Value::Int(self.get::<i16>(idx)? as i64),
                     "INT4" => Value::Int(self.get::<i32>(idx)? as i64),
                     "INT8" => Value::Int(self.get::<i64>(idx)?),
-                    "FLOAT4" => Value::Float(self.get::<f32>(idx)? as f64),
-                    "FLOAT8" => Value::Float(self.get::<f64>(idx)?),
-                    "NUMERIC" => Value::Decimal(self.get_pg::<Decimal>(r, idx)?),
+                    "FLOAT4" => Value::Float(plus_zero(self.get::<f32>(idx)? as f64)),
+                    "FLOAT8" => Value::Float(plus_zero(self.get::<f64>(idx)?)),
+                    "NUMERIC" => Value::Decimal(self.exact(exact::pg_numeric(raw), idx)?),
                     "BYTEA" => Value::Bytes(self.get(idx)?),
                     "UUID" => Value::Uuid(self.get(idx)?),
-                    "TIMESTAMPTZ" => Value::Timestamp(self.get(idx)?),
-                    "TIMESTAMP" => Value::Timestamp(self.get::<NaiveDateTime>(idx)?.and_utc()),
-                    "DATE" => Value::Date(self.get(idx)?),
-                    "TIME" => Value::Time(self.get(idx)?),
+                    "TIMESTAMPTZ" | "TIMESTAMP" => Value::Timestamp(self.exact(exact::pg_timestamp(raw), idx)?.and_utc()),
+                    "DATE" => Value::Date(self.exact(exact::pg_date(raw), idx)?),
+                    "TIME" => Value::Time(self.exact(exact::pg_time(raw), idx)?),
                     "JSON" | "JSONB" => Value::Json(self.get::<sqlx::types::Json<serde_json::Value>>(idx)?.0),
+                    _ if let Some(v) = raw_other(&raw) => self.exact(v, idx)?,
                     _ => Value::Text(
                         self.get::<String>(idx)
                             .map_err(|_| self.decode_error(idx, format!("PostgreSQL type {ty} has no almacen value")))?,
@@ -161,18 +197,18 @@ impl DbRow {
                 let raw = r.try_get_raw(idx).map_err(|e| self.decode_error(idx, e))?;
                 let ty = raw.type_info().name().to_string();
                 Ok(match ty.as_str() {
-                    "BOOLEAN" => Value::Bool(self.get(idx)?),
+                    "BOOLEAN" => Value::Bool(self.exact(exact::bool_from_int(self.get::<i64>(idx)?), idx)?),
                     "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" => Value::Int(self.get::<i64>(idx)?),
                     "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "INT UNSIGNED" | "MEDIUMINT UNSIGNED" | "BIGINT UNSIGNED" => {
                         let v = self.get_my::<u64>(r, idx)?;
                         Value::Int(i64::try_from(v).map_err(|e| self.decode_error(idx, e))?)
                     }
-                    "FLOAT" => Value::Float(self.get::<f32>(idx)? as f64),
-                    "DOUBLE" => Value::Float(self.get::<f64>(idx)?),
-                    "DECIMAL" => Value::Decimal(self.get_my::<Decimal>(r, idx)?),
+                    "FLOAT" => Value::Float(plus_zero(self.get::<f32>(idx)? as f64)),
+                    "DOUBLE" => Value::Float(plus_zero(self.get::<f64>(idx)?)),
+                    "DECIMAL" => Value::Decimal(self.my_decimal(r, idx)?),
                     "DATETIME" | "TIMESTAMP" => Value::Timestamp(self.get::<NaiveDateTime>(idx)?.and_utc()),
                     "DATE" => Value::Date(self.get(idx)?),
-                    "TIME" => Value::Time(self.get(idx)?),
+                    "TIME" => Value::Time(self.my_time(r, idx)?),
                     "JSON" => Value::Json(self.get::<sqlx::types::Json<serde_json::Value>>(idx)?.0),
                     // Text in a *_bin collation carries the BINARY flag too: the driver's
                     // String check (which looks at the collation) tells text from bytes.
@@ -195,21 +231,35 @@ impl DbRow {
     }
 }
 
+/// A PostgreSQL value of a type almacen reads only in raw rows (arrays, intervals, …).
+fn raw_other(raw: &sqlx::postgres::PgValueRef<'_>) -> Option<std::result::Result<Value, String>> {
+    let oid = raw.type_info().oid()?.0;
+    let bytes = match raw.format() {
+        sqlx::postgres::PgValueFormat::Binary => raw.as_bytes().ok()?,
+        sqlx::postgres::PgValueFormat::Text => return None,
+    };
+    crate::postgres::other_type(oid, bytes)
+}
+
 /// Helpers shared by [`SqlType`] implementations for dialect-specific storage.
 pub(crate) fn decode_timestamp(row: &DbRow, idx: usize) -> Result<DateTime<Utc>> {
     match row {
-        DbRow::Postgres(_) => row.get::<DateTime<Utc>>(idx),
+        DbRow::Postgres(r) => row.exact(exact::pg_timestamp(row.pg_raw(r, idx, &["TIMESTAMPTZ", "TIMESTAMP"])?), idx).map(|t| t.and_utc()),
         DbRow::MySql(_) => Ok(row.get::<NaiveDateTime>(idx)?.and_utc()),
         DbRow::Sqlite(_) => parse_timestamp(&row.get::<String>(idx)?).map_err(|e| row.decode_error(idx, e)),
     }
 }
 
-/// Parse the timestamp text SQLite holds (RFC 3339, or SQLite's own `YYYY-MM-DD HH:MM:SS`).
+/// Parse the timestamp text SQLite holds (RFC 3339, or SQLite's own `YYYY-MM-DD HH:MM:SS`);
+/// a leap second rolls to the next second.
 pub(crate) fn parse_timestamp(s: &str) -> std::result::Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").map(|t| t.and_utc()).map_err(|e| format!("{s:?} is not a timestamp: {e}"))
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) => NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+            .map(|t| t.and_utc())
+            .map_err(|e| format!("{s:?} is not a timestamp: {e}"))?,
+    };
+    exact::roll_leap_second(t)
 }
 
 pub(crate) fn decode_uuid(row: &DbRow, idx: usize) -> Result<uuid::Uuid> {
@@ -223,28 +273,22 @@ pub(crate) fn decode_uuid(row: &DbRow, idx: usize) -> Result<uuid::Uuid> {
 }
 
 pub(crate) fn decode_decimal(row: &DbRow, idx: usize, scale: Option<u32>) -> Result<Decimal> {
-    match row {
-        DbRow::Sqlite(_) => match scale {
-            Some(s) => Ok(unscale_decimal(row.get::<i64>(idx)?, s)),
-            None => match row.value(idx)? {
-                Value::Int(i) => Ok(Decimal::from(i)),
-                Value::Float(f) => Decimal::try_from(f).map_err(|e| row.decode_error(idx, e)),
-                Value::Text(t) => t.parse().map_err(|e| row.decode_error(idx, e)),
-                other => Err(row.decode_error(idx, format!("{other:?} is not a decimal"))),
-            },
+    let d = match row {
+        DbRow::Sqlite(_) => match (row.value(idx)?, scale) {
+            (Value::Float(f), Some(s)) => return row.exact(crate::sqlite::decimal::from_double(f, s), idx),
+            (Value::Float(f), None) => row.exact(exact::parse_decimal(&f.to_string()), idx)?,
+            (Value::Int(i), _) => Decimal::from(i),
+            (Value::Decimal(d), _) => d,
+            (Value::Text(t), _) => row.exact(exact::parse_decimal(&t), idx)?,
+            (other, _) => return Err(row.decode_error(idx, format!("{other:?} is not an exact decimal"))),
         },
-        DbRow::Postgres(r) => row.get_pg::<Decimal>(r, idx).map(|d| at_scale(d, scale)),
-        DbRow::MySql(r) => row.get_my::<Decimal>(r, idx).map(|d| at_scale(d, scale)),
+        DbRow::Postgres(r) => row.exact(exact::pg_numeric(row.pg_raw(r, idx, &["NUMERIC"])?), idx)?,
+        DbRow::MySql(r) => row.my_decimal(r, idx)?,
+    };
+    match scale {
+        Some(s) => row.exact(exact::at_column_scale(d, s), idx),
+        None => Ok(d),
     }
-}
-
-/// Decimals read back with the column's scale on every dialect (`5.5` in a scale-2 column
-/// reads as `5.50`; PostgreSQL would give `0` for `0.00`).
-fn at_scale(mut d: Decimal, scale: Option<u32>) -> Decimal {
-    if let Some(s) = scale {
-        d.rescale(s);
-    }
-    d
 }
 
 pub(crate) fn decode_json(row: &DbRow, idx: usize) -> Result<serde_json::Value> {
@@ -258,11 +302,26 @@ pub(crate) fn decode_json(row: &DbRow, idx: usize) -> Result<serde_json::Value> 
 }
 
 pub(crate) fn decode_date(row: &DbRow, idx: usize) -> Result<NaiveDate> {
-    row.get::<NaiveDate>(idx)
+    match row {
+        DbRow::Postgres(r) => row.exact(exact::pg_date(row.pg_raw(r, idx, &["DATE"])?), idx),
+        _ => row.get::<NaiveDate>(idx),
+    }
 }
 
 pub(crate) fn decode_time(row: &DbRow, idx: usize) -> Result<NaiveTime> {
-    row.get::<NaiveTime>(idx)
+    match row {
+        DbRow::Postgres(r) => row.exact(exact::pg_time(row.pg_raw(r, idx, &["TIME"])?), idx),
+        DbRow::MySql(r) => row.my_time(r, idx),
+        DbRow::Sqlite(_) => row.get::<NaiveTime>(idx),
+    }
+}
+
+pub(crate) fn decode_bool(row: &DbRow, idx: usize) -> Result<bool> {
+    match row {
+        DbRow::Postgres(_) => row.get::<bool>(idx),
+        DbRow::MySql(r) => row.exact(exact::bool_from_int(row.get_my::<i8>(r, idx)?.into()), idx),
+        DbRow::Sqlite(_) => row.get::<bool>(idx),
+    }
 }
 
 /// A row of a raw SQL result: columns in the order the database returned them, each

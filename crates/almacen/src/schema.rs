@@ -27,6 +27,9 @@ pub fn dependency_order<'a>(tables: &[&'a TableMeta]) -> Result<Vec<&'a TableMet
     Ok(ordered)
 }
 
+/// The largest decimal precision a column may declare: `rust_decimal` holds 28 digits exactly.
+pub const MAX_DECIMAL_PRECISION: u32 = 28;
+
 /// Identifiers PostgreSQL would cut at 63 bytes are shortened here, so names stay stable.
 fn ident_name(name: String) -> String {
     if name.len() <= 63 {
@@ -64,22 +67,21 @@ fn sql_type(c: &ColumnMeta, d: Dialect) -> Result<String> {
         (ColumnType::Double, Dialect::Postgres) => "DOUBLE PRECISION".into(),
         (ColumnType::Double, Dialect::MySql) => "DOUBLE".into(),
         (ColumnType::Double, Dialect::Sqlite) => "REAL".into(),
-        (ColumnType::Decimal { precision, .. }, Dialect::Sqlite) => {
-            if precision > 18 {
-                return Err(Error::Unsupported(format!(
-                    "column {}: SQLite stores decimals as scaled 64-bit integers, so precision is at most 18 (got {precision})",
-                    c.name
-                )));
-            }
-            "INTEGER".into()
+        (ColumnType::Decimal { precision, scale }, _) if precision == 0 || precision > MAX_DECIMAL_PRECISION || scale > precision => {
+            return Err(Error::Unsupported(format!(
+                "column {}: decimal({precision}, {scale}) needs a precision of 1 to {MAX_DECIMAL_PRECISION} (the digits rust_decimal holds exactly on every dialect) and a scale no larger",
+                c.name
+            )));
         }
+        (ColumnType::Decimal { precision, scale }, Dialect::Sqlite) => crate::sqlite::decimal::column_sql(precision, scale),
         (ColumnType::Decimal { precision, scale }, Dialect::Postgres) => format!("NUMERIC({precision}, {scale})"),
         (ColumnType::Decimal { precision, scale }, Dialect::MySql) => format!("DECIMAL({precision}, {scale})"),
         (ColumnType::Bool, Dialect::Sqlite) => "INTEGER".into(),
         (ColumnType::Bool, _) => "BOOLEAN".into(),
         (ColumnType::Uuid, Dialect::Sqlite) => "BLOB".into(),
         (ColumnType::Uuid, Dialect::Postgres) => "UUID".into(),
-        (ColumnType::Uuid, Dialect::MySql) => "BINARY(16)".into(),
+        // Not BINARY(16): it pads a shorter value with zero bytes before any CHECK sees it.
+        (ColumnType::Uuid, Dialect::MySql) => "VARBINARY(16)".into(),
         (ColumnType::Timestamp, Dialect::Sqlite) => "TEXT".into(),
         (ColumnType::Timestamp, Dialect::Postgres) => "TIMESTAMPTZ".into(),
         (ColumnType::Timestamp, Dialect::MySql) => "DATETIME(6)".into(),
@@ -110,8 +112,10 @@ fn checks(c: &ColumnMeta, d: Dialect) -> Vec<String> {
         (ColumnType::Text { max_len: Some(n) }, Dialect::Sqlite) => out.push(format!("length({col}) <= {n}")),
         (ColumnType::SmallInt, Dialect::Sqlite) => out.push(format!("{col} BETWEEN -32768 AND 32767")),
         (ColumnType::Integer, Dialect::Sqlite) => out.push(format!("{col} BETWEEN -2147483648 AND 2147483647")),
-        (ColumnType::Bool, Dialect::Sqlite) => out.push(format!("{col} IN (0, 1)")),
-        (ColumnType::Uuid, Dialect::Sqlite) => out.push(format!("length({col}) = 16")),
+        // MariaDB's BOOLEAN is a TINYINT: without the check it holds 2 or -1.
+        (ColumnType::Bool, Dialect::Sqlite | Dialect::MySql) => out.push(format!("{col} IN (0, 1)")),
+        (ColumnType::Uuid, Dialect::Sqlite | Dialect::MySql) => out.push(format!("length({col}) = 16")),
+        (ColumnType::Decimal { precision, .. }, Dialect::Sqlite) => out.push(crate::sqlite::decimal::column_check(&col, precision)),
         (ColumnType::Json, Dialect::Sqlite) => out.push(format!("json_valid({col})")),
         (ColumnType::Enum { variants }, _) => {
             let list: Vec<String> = variants.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect();

@@ -1,6 +1,6 @@
 //! The Rust types a model field can have, and how each is encoded and decoded.
 
-use crate::row::{decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid, parse_timestamp};
+use crate::row::{decode_bool, decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid, parse_timestamp};
 use crate::sqlite::LiteDecode;
 use crate::{ColumnType, DbRow, Result, Value};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -107,27 +107,45 @@ macro_rules! float_type {
             }
             fn from_value(v: Value) -> std::result::Result<Self, String> {
                 match v {
-                    Value::Float(f) => Ok(f as $t),
-                    Value::Int(i) => Ok(i as $t),
+                    Value::Float(f) => <$t as FloatField>::exact(f),
+                    Value::Int(i) => <$t as FloatField>::exact(crate::exact::f64_from_int(i)?),
+                    // A decimal result (an average, SQLite's decimal text) read as a float is
+                    // the nearest float: asking for a float asks for that.
                     Value::Decimal(d) => Ok(f64::try_from(d).map_err(|e| e.to_string())? as $t),
+                    Value::Text(t) => Ok(f64::try_from(crate::exact::parse_decimal(&t)?).map_err(|e| e.to_string())? as $t),
                     other => mismatch(&other, stringify!($t)),
                 }
             }
             fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
                 match row {
-                    DbRow::Sqlite(_) => Ok(row.get::<f64>(idx)? as $t),
-                    _ => row.get::<$t>(idx),
+                    DbRow::Sqlite(_) => row.get::<$t>(idx),
+                    _ => row.get::<$t>(idx).map(crate::exact::plus_zero),
                 }
             }
             const SQLITE_IN_PLACE: bool = true;
             fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
-                Ok(f64::lite(v)? as $t)
+                <$t>::lite(v)
             }
         }
     };
 }
 float_type!(f32, ColumnType::Float);
 float_type!(f64, ColumnType::Double);
+
+/// A float of either width from an `f64`, exactly.
+trait FloatField: Sized {
+    fn exact(f: f64) -> std::result::Result<Self, String>;
+}
+impl FloatField for f32 {
+    fn exact(f: f64) -> std::result::Result<Self, String> {
+        crate::exact::f32_exact(f)
+    }
+}
+impl FloatField for f64 {
+    fn exact(f: f64) -> std::result::Result<Self, String> {
+        Ok(crate::exact::plus_zero(f))
+    }
+}
 
 impl SqlType for bool {
     const COLUMN_TYPE: ColumnType = ColumnType::Bool;
@@ -138,13 +156,12 @@ impl SqlType for bool {
     fn from_value(v: Value) -> std::result::Result<Self, String> {
         match v {
             Value::Bool(b) => Ok(b),
-            Value::Int(0) => Ok(false),
-            Value::Int(1) => Ok(true),
+            Value::Int(i) => crate::exact::bool_from_int(i),
             other => mismatch(&other, "bool"),
         }
     }
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
-        row.get::<bool>(idx)
+        decode_bool(row, idx)
     }
     const SQLITE_IN_PLACE: bool = true;
     fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
@@ -211,8 +228,9 @@ impl SqlType for Decimal {
         match v {
             Value::Decimal(d) => Ok(d),
             Value::Int(i) => Ok(Decimal::from(i)),
-            Value::Float(f) => Decimal::try_from(f).map_err(|e| e.to_string()),
-            Value::Text(t) => t.parse().map_err(|e: rust_decimal::Error| e.to_string()),
+            // A float's shortest text is the decimal it stands for (0.1 → 0.1).
+            Value::Float(f) if f.is_finite() => crate::exact::parse_decimal(&f.to_string()),
+            Value::Text(t) => crate::exact::parse_decimal(&t),
             other => mismatch(&other, "decimal"),
         }
     }
@@ -225,9 +243,10 @@ impl SqlType for Decimal {
     }
     const SQLITE_IN_PLACE: bool = true;
     fn decode_sqlite(v: ValueRef<'_>, ty: &ColumnType) -> std::result::Result<Self, String> {
-        match ty {
-            ColumnType::Decimal { scale, .. } => Ok(crate::value::unscale_decimal(i64::lite(v)?, *scale)),
-            _ => Decimal::lite(v),
+        match (ty, v) {
+            (ColumnType::Decimal { scale, .. }, ValueRef::Real(f)) => crate::sqlite::decimal::from_double(f, *scale),
+            (ColumnType::Decimal { scale, .. }, v) => crate::exact::at_column_scale(Decimal::lite(v)?, *scale),
+            (_, v) => Decimal::lite(v),
         }
     }
 }
@@ -308,7 +327,7 @@ impl SqlType for NaiveTime {
     fn from_value(v: Value) -> std::result::Result<Self, String> {
         match v {
             Value::Time(t) => Ok(t),
-            Value::Text(t) => t.parse().map_err(|e: chrono::ParseError| e.to_string()),
+            Value::Text(t) => crate::exact::check_time_of_day(t.parse().map_err(|e: chrono::ParseError| e.to_string())?),
             other => mismatch(&other, "time"),
         }
     }

@@ -119,7 +119,7 @@ impl Value {
                 Ok(S::String(Some(s)))
             }
             Value::Bytes(b) => Ok(S::Bytes(Some(b))),
-            Value::Json(j) if dialect == Dialect::Postgres && !json_has_nul(&j) => Ok(S::Json(Some(Box::new(j)))),
+            Value::Json(j) => json_to_sea(j, dialect, name),
             other => other.convert(dialect, column, name),
         }
     }
@@ -141,17 +141,22 @@ impl Value {
                 if !f.is_finite() {
                     return Err(Error::invalid(name, format!("{f} is not a finite number")));
                 }
-                S::Double(Some(*f))
+                if matches!(column, Some(ColumnType::Float)) && *f as f32 as f64 != *f {
+                    return Err(Error::invalid(name, format!("{f} has no exact 32-bit float, and the column holds 32-bit floats")));
+                }
+                // SQLite and MariaDB store -0.0 as 0: every dialect does.
+                S::Double(Some(crate::exact::plus_zero(*f)))
             }
             Value::Decimal(d) => match (dialect, column) {
                 (_, Some(ColumnType::Decimal { precision, scale })) => {
                     // PostgreSQL and MariaDB would round extra places silently: reject them everywhere.
                     check_decimal_fits(*d, *precision, *scale, name)?;
                     match dialect {
-                        Dialect::Sqlite => S::BigInt(Some(scaled_decimal(*d, *scale, name)?)),
+                        Dialect::Sqlite => crate::sqlite::decimal::stored(*d, *precision, *scale),
                         _ => S::Decimal(Some(*d)),
                     }
                 }
+                // Compared, not stored: SQLite's decimal collation compares the text exactly.
                 (Dialect::Sqlite, _) => S::String(Some(d.to_string())),
                 _ => S::Decimal(Some(*d)),
             },
@@ -165,7 +170,8 @@ impl Value {
                 _ => S::Bytes(Some(u.as_bytes().to_vec())),
             },
             Value::Timestamp(t) => {
-                let t = truncate_micros(*t, name)?;
+                let t = crate::exact::roll_leap_second(*t).map_err(|e| Error::invalid(name, e))?;
+                let t = truncate_micros(t, name)?;
                 match dialect {
                     Dialect::Postgres => S::ChronoDateTimeUtc(Some(t)),
                     Dialect::MySql => S::ChronoDateTime(Some(t.naive_utc())),
@@ -180,19 +186,14 @@ impl Value {
                 }
             }
             Value::Time(t) => {
-                let t = t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(*t);
+                let t = crate::exact::check_time_of_day(*t).map_err(|e| Error::invalid(name, e))?;
+                let t = t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t);
                 match dialect {
                     Dialect::Sqlite => S::String(Some(t.format("%H:%M:%S%.6f").to_string())),
                     _ => S::ChronoTime(Some(t)),
                 }
             }
-            Value::Json(j) => match dialect {
-                _ if json_has_nul(j) => {
-                    return Err(Error::invalid(name, "JSON contains a NUL character (\\u0000), which PostgreSQL cannot store"));
-                }
-                Dialect::Postgres => S::Json(Some(Box::new(j.clone()))),
-                _ => S::String(Some(serde_json::to_string(j).map_err(|e| Error::invalid(name, e.to_string()))?)),
-            },
+            Value::Json(j) => return json_to_sea(j.clone(), dialect, name),
             Value::List(_) => {
                 return Err(Error::invalid(name, "a list can only be bound to an IN (:name) parameter"));
             }
@@ -224,18 +225,6 @@ pub fn now() -> DateTime<Utc> {
 /// The text form of a timestamp on SQLite: sortable, always UTC, always six digits.
 pub(crate) fn format_timestamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-/// Decimals on SQLite are stored as integers scaled by 10^scale, so that `<`, ORDER BY
-/// and SUM stay exact. Values with more fractional digits than the column's scale are rejected.
-pub(crate) fn scaled_decimal(d: Decimal, scale: u32, name: &str) -> Result<i64> {
-    let mut d = d.normalize();
-    if d.scale() > scale {
-        return Err(Error::invalid(name, format!("{d} has more than {scale} decimal places")));
-    }
-    d.rescale(scale);
-    let mantissa = d.mantissa();
-    i64::try_from(mantissa).map_err(|_| Error::invalid(name, format!("{d} does not fit a scaled 64-bit integer on SQLite")))
 }
 
 /// Text must not contain U+0000 and must fit the column's `max_len` (in characters).
@@ -274,25 +263,25 @@ pub(crate) fn check_decimal_fits(d: Decimal, precision: u32, scale: u32, name: &
     Ok(())
 }
 
-/// Whether any string or key in a JSON document contains U+0000.
-fn json_has_nul(j: &serde_json::Value) -> bool {
-    match j {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
-        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
-        _ => false,
-    }
+/// A JSON document as `dialect` stores it, in the portable form of [`crate::json`].
+fn json_to_sea(j: serde_json::Value, dialect: Dialect, name: &str) -> Result<sea_query::Value> {
+    let j = crate::json::portable(j, name)?;
+    Ok(match dialect {
+        Dialect::Postgres => sea_query::Value::Json(Some(Box::new(j))),
+        _ => sea_query::Value::String(Some(serde_json::to_string(&j).map_err(|e| Error::invalid(name, e.to_string()))?)),
+    })
 }
 
-/// The SQLite inverse of [`scaled_decimal`].
-pub(crate) fn unscale_decimal(v: i64, scale: u32) -> Decimal {
-    Decimal::new(v, scale)
-}
+/// A NULL whose type nobody knows (`None` given to raw SQL). PostgreSQL infers its type
+/// from where it stands, as for a literal `NULL` (`COALESCE(:x, 1)` is an integer); the
+/// other dialects bind a plain NULL. (A `Char` is never bound otherwise.)
+pub(crate) const UNTYPED_NULL: sea_query::Value = sea_query::Value::Char(None);
 
 fn null_of(kind: Kind, dialect: Dialect, column: Option<&ColumnType>) -> sea_query::Value {
     use sea_query::Value as S;
     let kind = match (kind, column) {
         (Kind::Unknown, Some(c)) => c.kind(),
+        (Kind::Unknown, None) => return UNTYPED_NULL,
         (k, _) => k,
     };
     match (kind, dialect) {
@@ -305,7 +294,7 @@ fn null_of(kind: Kind, dialect: Dialect, column: Option<&ColumnType>) -> sea_que
             _ => S::BigInt(None),
         },
         (Kind::Float, _) => S::Double(None),
-        (Kind::Decimal, Dialect::Sqlite) => S::BigInt(None),
+        (Kind::Decimal, Dialect::Sqlite) => S::String(None),
         (Kind::Decimal, _) => S::Decimal(None),
         (Kind::Bytes, _) => S::Bytes(None),
         (Kind::Uuid, Dialect::Postgres) => S::Uuid(None),
@@ -396,15 +385,6 @@ list_from!(i16, i32, i64, String, &str, Uuid, Decimal, Value);
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimals_scale_exactly_or_are_rejected() {
-        let d: Decimal = "12.3".parse().unwrap();
-        assert_eq!(scaled_decimal(d, 2, "p").unwrap(), 1230);
-        assert_eq!(unscale_decimal(1230, 2).to_string(), "12.30");
-        assert!(scaled_decimal("1.234".parse().unwrap(), 2, "p").is_err());
-        assert_eq!(scaled_decimal("-0.5".parse().unwrap(), 2, "p").unwrap(), -50);
-    }
 
     #[test]
     fn non_finite_floats_and_nul_text_are_rejected() {

@@ -915,6 +915,8 @@ async fn json_round_trips_by_value(db: Database, _b: Backend) {
     let mut stored = Vec::new();
     for v in &values {
         let row = JsonDocs::insert(&db, NewJsonDocs { body: v.clone() }).await.unwrap_or_else(|e| panic!("{v}: {e}"));
+        // Numbers come back in plain notation (1e300 written out) on every dialect.
+        let v = &almacen::json::normal_form(v.clone()).unwrap();
         assert_eq!(&row.body, v, "insert returns an equal value");
         let got = JsonDocs::get(&db, row.id).await.unwrap().unwrap();
         assert_eq!(&got.body, v, "get returns an equal value");

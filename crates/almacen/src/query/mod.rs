@@ -233,10 +233,7 @@ impl Condition {
         {
             return rewritten.to_expr(dialect);
         }
-        let bind = |c: &ColumnRef, v: &Value| -> Result<Expr> {
-            let ty = compare_type(c, dialect);
-            Ok(Expr::val(v.to_sea(dialect, ty.as_ref(), c.meta.name)?))
-        };
+        let bind = |c: &ColumnRef, v: &Value| -> Result<Expr> { Ok(Expr::val(compared_value(c, v, dialect)?)) };
         Ok(match self {
             Condition::Cmp(c, op, v) => apply(c.expr(), *op, bind(c, v)?),
             Condition::Columns(a, op, b) => apply(a.expr(), *op, b.expr()),
@@ -252,18 +249,7 @@ impl Condition {
             Condition::Between(c, low, high) => c.expr().between(bind(c, low)?, bind(c, high)?),
             Condition::Null(c, true) => c.expr().is_null(),
             Condition::Null(c, false) => c.expr().is_not_null(),
-            Condition::Aggregate(agg, op, v) => {
-                // An aggregate is wider than its column (SUM of INT is a BIGINT, text limits
-                // do not apply): integers bind as 64-bit, decimals keep only their scale.
-                let ty = match (agg.func, agg.column) {
-                    (AggFunc::Count | AggFunc::CountAll, _) | (_, None) => None,
-                    (_, Some(c)) => match c.meta.ty {
-                        crate::ColumnType::SmallInt | crate::ColumnType::Integer | crate::ColumnType::BigInt => None,
-                        _ => compare_type(&c, dialect),
-                    },
-                };
-                apply(agg.expr(), *op, Expr::val(v.to_sea(dialect, ty.as_ref(), "aggregate")?))
-            }
+            Condition::Aggregate(agg, op, v) => apply(agg.expr_for(dialect), *op, Expr::val(agg.operand(v, dialect)?)),
             Condition::And(items) => fold(items, dialect, true)?,
             Condition::Or(items) => fold(items, dialect, false)?,
             Condition::Not(inner) => inner.to_expr(dialect)?.not(),
@@ -271,27 +257,34 @@ impl Condition {
     }
 }
 
-/// The column type a compared value is bound as (text length limits do not apply to
-/// comparisons).
-pub(crate) fn compare_type(c: &ColumnRef, dialect: Dialect) -> Option<crate::ColumnType> {
-    match c.meta.ty {
-        crate::ColumnType::Text { .. } => None,
-        // Compared values are not stored: only SQLite needs the scale (to scale the value).
-        crate::ColumnType::Decimal { scale, .. } if dialect == Dialect::Sqlite => {
-            Some(crate::ColumnType::Decimal { precision: 18 + scale, scale })
+/// A value compared with column `c`, bound in the column's form; text length limits and
+/// decimal precision do not apply, as the value is not stored.
+pub(crate) fn compared_value(c: &ColumnRef, v: &Value, dialect: Dialect) -> Result<sea_query::Value> {
+    match (c.meta.ty, v) {
+        (crate::ColumnType::Decimal { precision, .. }, Value::Decimal(d)) if dialect == Dialect::Sqlite => {
+            Ok(crate::sqlite::decimal::compared(*d, precision))
         }
-        crate::ColumnType::Decimal { .. } => None,
-        ty => Some(ty),
+        (crate::ColumnType::Text { .. } | crate::ColumnType::Decimal { .. }, _) => v.to_sea(dialect, None, c.meta.name),
+        (ty, _) => v.to_sea(dialect, Some(&ty), c.meta.name),
+    }
+}
+
+/// A SQLite decimal column stored as a double (see `sqlite/decimal.rs`).
+fn sqlite_double_decimal(c: &ColumnRef) -> Option<u32> {
+    match c.meta.ty {
+        crate::ColumnType::Decimal { precision, scale } if precision <= crate::sqlite::decimal::REAL_MAX_PRECISION => Some(scale),
+        _ => None,
     }
 }
 
 impl Condition {
     /// Append this condition's shape (its SQL without values) to `out`, or `None` when its
-    /// SQL depends on the values too (LIKE patterns, SQLite decimals, aggregates).
+    /// SQL depends on the values too (LIKE patterns, aggregates).
     pub(crate) fn shape(&self, out: &mut String, dialect: Dialect) -> Option<()> {
         use std::fmt::Write;
         let col = |out: &mut String, c: &ColumnRef| -> Option<()> {
-            if dialect == Dialect::Sqlite && matches!(c.meta.ty, crate::ColumnType::Decimal { .. }) {
+            // Comparisons with such a column are rewritten by value (`sqlite_decimal_rewrite`).
+            if dialect == Dialect::Sqlite && sqlite_double_decimal(c).is_some() {
                 return None;
             }
             let _ = write!(out, "{}.{}", c.table, c.meta.name);
@@ -339,7 +332,7 @@ impl Condition {
 
     /// This condition's bound values, in the order its SQL binds them (see [`shape`](Self::shape)).
     pub(crate) fn values(&self, dialect: Dialect, out: &mut Vec<sea_query::Value>) -> Result<()> {
-        let bind = |c: &ColumnRef, v: &Value| v.to_sea(dialect, compare_type(c, dialect).as_ref(), c.meta.name);
+        let bind = |c: &ColumnRef, v: &Value| compared_value(c, v, dialect);
         match self {
             Condition::Cmp(c, _, v) => out.push(bind(c, v)?),
             Condition::In(c, values, _) => {
@@ -363,18 +356,14 @@ impl Condition {
     }
 }
 
-/// On SQLite a decimal column holds integers scaled by 10^scale. A value with more decimal
-/// places than the column cannot be scaled exactly, so the comparison is rewritten into the
-/// equivalent one on whole scaled units (`v > 0.105` on a scale-2 column is `v > 0.10`).
+/// A SQLite decimal column of up to 15 digits holds doubles, which compare exactly with
+/// values of at most its scale. A value with more places is rewritten into the equivalent
+/// comparison with whole units of the column (`v > 0.105` on a 2-place column is `v > 0.10`).
 fn sqlite_decimal_rewrite(cond: &Condition) -> Option<Condition> {
     use rust_decimal::Decimal;
-    let scale_of = |c: &ColumnRef| match c.meta.ty {
-        crate::ColumnType::Decimal { scale, .. } => Some(scale),
-        _ => None,
-    };
     // (floor, ceil) of the value in column units, when it has too many places.
     let split = |c: &ColumnRef, v: &Value| -> Option<(Value, Value)> {
-        let scale = scale_of(c)?;
+        let scale = sqlite_double_decimal(c)?;
         let Value::Decimal(d) = v else { return None };
         if d.normalize().scale() <= scale {
             return None;
@@ -396,10 +385,9 @@ fn sqlite_decimal_rewrite(cond: &Condition) -> Option<Condition> {
                 CmpOp::Ne => Condition::Null(*c, false),
             })
         }
-        Condition::Between(c, low, high) => {
+        Condition::Between(c, low, high) if split(c, low).is_some() || split(c, high).is_some() => {
             let low = split(c, low).map(|(_, ceil)| ceil).unwrap_or_else(|| low.clone());
             let high = split(c, high).map(|(floor, _)| floor).unwrap_or_else(|| high.clone());
-            scale_of(c)?;
             Some(Condition::Cmp(*c, CmpOp::Ge, low).and(Condition::Cmp(*c, CmpOp::Le, high)))
         }
         Condition::In(c, values, negated) if values.iter().any(|v| split(c, v).is_some()) => {
@@ -510,6 +498,61 @@ pub struct Aggregate {
 }
 
 impl Aggregate {
+    /// The aggregate for `dialect`. On SQLite, where an aggregate of a decimal column is
+    /// decimal text (see [`sqlite_decimal_text`](Self::sqlite_decimal_text)), it is compared
+    /// under the decimal collation, and the sum and average are almacen's exact ones.
+    pub(crate) fn expr_for(&self, dialect: Dialect) -> Expr {
+        let (Dialect::Sqlite, Some(c)) = (dialect, self.column) else { return self.expr() };
+        if !self.sqlite_decimal_text() {
+            return self.expr();
+        }
+        let func = match self.func {
+            AggFunc::Sum => crate::sqlite::DECIMAL_SUM,
+            AggFunc::Avg => crate::sqlite::DECIMAL_AVG,
+            AggFunc::Min => "MIN",
+            _ => "MAX",
+        };
+        Expr::cust_with_exprs(format!("({func}(?) COLLATE {})", crate::sqlite::DECIMAL_COLLATION), [c.expr()])
+    }
+
+    /// On SQLite: whether this aggregate of a decimal column is decimal text (the exact sum
+    /// and average, and the minimum and maximum of a column stored as text).
+    fn sqlite_decimal_text(&self) -> bool {
+        match (self.func, self.column.map(|c| c.meta.ty)) {
+            (AggFunc::Sum | AggFunc::Avg, Some(crate::ColumnType::Decimal { .. })) => true,
+            (AggFunc::Min | AggFunc::Max, Some(crate::ColumnType::Decimal { precision, .. })) => {
+                precision > crate::sqlite::decimal::REAL_MAX_PRECISION
+            }
+            _ => false,
+        }
+    }
+
+    /// The value this aggregate is compared with (HAVING), bound to compare exactly.
+    fn operand(&self, v: &Value, dialect: Dialect) -> Result<sea_query::Value> {
+        if dialect == Dialect::Sqlite && self.sqlite_decimal_text() {
+            // Decimal text, compared under the decimal collation.
+            let text = match v {
+                Value::Int(i) => i.to_string(),
+                Value::Decimal(d) => d.to_string(),
+                Value::Float(f) if f.is_finite() => f.to_string(),
+                Value::Null(_) => return Ok(sea_query::Value::String(None)),
+                other => return Err(crate::Error::invalid("aggregate", format!("{other:?} cannot be compared with a decimal aggregate"))),
+            };
+            return Ok(sea_query::Value::String(Some(text)));
+        }
+        // An aggregate is wider than its column (SUM of INT is a BIGINT, text limits do not
+        // apply): integers bind as 64-bit.
+        match (self.func, self.column) {
+            (AggFunc::Count | AggFunc::CountAll, _) | (_, None) => v.to_sea(dialect, None, "aggregate"),
+            (_, Some(c)) => match c.meta.ty {
+                crate::ColumnType::SmallInt | crate::ColumnType::Integer | crate::ColumnType::BigInt => {
+                    v.to_sea(dialect, None, "aggregate")
+                }
+                _ => compared_value(&c, v, dialect),
+            },
+        }
+    }
+
     pub(crate) fn expr(&self) -> Expr {
         let col = || self.column.map(|c| c.expr()).unwrap_or_else(|| Expr::cust("*"));
         match self.func {
@@ -572,21 +615,6 @@ pub fn max<M: Model, T: SqlType>(c: Column<M, T>) -> Aggregate {
     Aggregate { func: AggFunc::Max, column: Some(c.as_ref()) }
 }
 
-/// Exact decimal text of a scaled integer `v` on SQLite: sign, integer part, '.', fraction.
-fn sqlite_decimal_text(v: Expr, scale: u32) -> Expr {
-    if scale == 0 {
-        return Expr::cust_with_exprs("CAST(? AS TEXT)", [v]);
-    }
-    let pow = 10i64.pow(scale);
-    let zeros = "0".repeat(scale as usize);
-    Expr::cust_with_exprs(
-        format!(
-            "(CASE WHEN ? IS NULL THEN NULL ELSE (CASE WHEN ? < 0 THEN '-' ELSE '' END || (abs(?) / {pow}) || '.' || substr('{zeros}' || (abs(?) % {pow}), -{scale})) END)"
-        ),
-        [v.clone(), v.clone(), v.clone(), v],
-    )
-}
-
 /// Something that can be selected: a column or an aggregate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selectable {
@@ -597,31 +625,11 @@ pub enum Selectable {
 }
 
 impl Selectable {
-    /// The select expression; on SQLite a decimal result (stored scaled) is turned back
-    /// into exact decimal text, and an average into a float of the right magnitude.
+    /// The select expression for `dialect`.
     pub(crate) fn expr(&self, dialect: Dialect) -> Expr {
-        let base = match self {
+        match self {
             Selectable::Column(c) => c.expr(),
-            Selectable::Aggregate(a) => a.expr(),
-        };
-        match (dialect, self.decimal_scale()) {
-            (Dialect::Sqlite, Some(scale)) if matches!(self, Selectable::Aggregate(Aggregate { func: AggFunc::Avg, .. })) => {
-                Expr::cust_with_exprs(format!("(? / 1e{scale})"), [base])
-            }
-            (Dialect::Sqlite, Some(scale)) => sqlite_decimal_text(base, scale),
-            _ => base,
-        }
-    }
-    /// The column type a decimal result must be unscaled with on SQLite.
-    pub(crate) fn decimal_scale(&self) -> Option<u32> {
-        let (col, func) = match self {
-            Selectable::Column(c) => (Some(c), None),
-            Selectable::Aggregate(a) => (a.column.as_ref(), Some(a.func)),
-        };
-        match (col.map(|c| c.meta.ty), func) {
-            (_, Some(AggFunc::Count | AggFunc::CountAll)) => None,
-            (Some(crate::ColumnType::Decimal { scale, .. }), _) => Some(scale),
-            _ => None,
+            Selectable::Aggregate(a) => a.expr_for(dialect),
         }
     }
 }

@@ -74,7 +74,15 @@ pub(crate) fn bind_named(sql: &str, params: Params, dialect: Dialect) -> Result<
             (Value::List(items), Some(i)) => &items[i],
             (v, _) => v,
         };
-        values.push(value.to_sea(dialect, None, &format!(":{name}"))?);
+        values.push(match value {
+            // PostgreSQL picks functions by argument type and casts an int4 up, never an int8
+            // down (`make_interval(days => :n)` takes an int4): integers that fit bind as int4.
+            Value::Int(i) if dialect == Dialect::Postgres => match i32::try_from(*i) {
+                Ok(small) => sea_query::Value::Int(Some(small)),
+                Err(_) => sea_query::Value::BigInt(Some(*i)),
+            },
+            v => v.to_sea(dialect, None, &format!(":{name}"))?,
+        });
     }
     Ok(Statement::new(text, values))
 }

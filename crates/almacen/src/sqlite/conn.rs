@@ -3,7 +3,7 @@
 //! to a blocking thread.
 
 use super::bind::Bind;
-use super::row::{LiteResult, LiveRow, ResultBuffer};
+use super::row::{Columns, LiteColumn, LiteResult, LiveRow, ResultBuffer};
 use crate::executor::{Fetch, Fetched};
 use crate::{DbErrorInfo, DbRow, Error, ExecResult};
 /// Maps keyed by SQL text hash it on every statement: a fast hasher matters here.
@@ -177,7 +177,7 @@ pub(crate) struct OpenConfig {
 struct Prepared<'c> {
     stmt: rusqlite::Statement<'c>,
     /// Column names, shared by every row the statement returns.
-    columns: Arc<[Box<str>]>,
+    columns: Columns,
     /// It did a lot of work here before: start it on a blocking thread.
     slow: bool,
     /// Read the clock when it starts, for its in-place wall-clock backstop: it is new, or
@@ -242,6 +242,7 @@ impl LiteConn {
         }
         .map_err(|e| open_error(cfg, e))?;
         conn.busy_handler(Some(wait_for_lock)).map_err(lite_error)?;
+        super::decimal::register(&conn).map_err(lite_error)?;
         conn.execute_batch("PRAGMA foreign_keys = ON").map_err(lite_error)?;
         if cfg.path.is_some() && !cfg.read_only_file {
             // WAL lets readers run while the writer writes; NORMAL sync is safe with WAL.
@@ -547,8 +548,8 @@ fn run_batch(conn: &rusqlite::Connection, watch: &Watch, sql: &str, limits: Limi
 }
 
 /// A statement's column names, shared by the rows it returns.
-fn column_names(stmt: &rusqlite::Statement<'_>) -> Arc<[Box<str>]> {
-    stmt.column_names().into_iter().map(Box::from).collect()
+fn column_names(stmt: &rusqlite::Statement<'_>) -> Columns {
+    stmt.columns().iter().map(|c| LiteColumn::new(c.name(), c.decl_type())).collect()
 }
 
 /// Bind every value, after checking there is one per parameter; true when SQLite copied

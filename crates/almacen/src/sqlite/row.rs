@@ -6,11 +6,36 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use rusqlite::types::ValueRef;
 use std::sync::Arc;
 
+/// The columns of a statement's result, shared by every row it returns.
+pub(crate) type Columns = Arc<[LiteColumn]>;
+
+/// A result column: its name, and the decimal column it reads, if it reads one (from the
+/// declared type, `DECIMAL_REAL(p, s)` or `DECIMAL_TEXT(p, s)`), so that raw rows give a
+/// decimal as the servers' do.
+#[derive(Debug)]
+pub(crate) struct LiteColumn {
+    name: Box<str>,
+    decimal_scale: Option<u32>,
+}
+
+impl LiteColumn {
+    pub(crate) fn new(name: &str, decl_type: Option<&str>) -> Self {
+        LiteColumn { name: name.into(), decimal_scale: decl_type.and_then(crate::sqlite::decimal::declared_scale) }
+    }
+}
+
+impl std::ops::Deref for LiteColumn {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
 /// The rows of one result, stored together: the cells of every row in one list and the
 /// text and bytes of every row in one buffer, so a row costs no allocation of its own.
 #[derive(Debug)]
 pub(crate) struct LiteResult {
-    columns: Arc<[Box<str>]>,
+    columns: Columns,
     cells: Vec<Cell>,
     bytes: Vec<u8>,
 }
@@ -26,7 +51,7 @@ enum Cell {
 }
 
 impl LiteResult {
-    pub(crate) fn new(columns: Arc<[Box<str>]>) -> Self {
+    pub(crate) fn new(columns: Columns) -> Self {
         let width = columns.len();
         LiteResult { columns, cells: Vec::with_capacity(width), bytes: Vec::with_capacity(64) }
     }
@@ -55,7 +80,7 @@ impl LiteResult {
     }
 
     /// Name the columns again (before any value is pushed).
-    pub(crate) fn set_columns(&mut self, columns: &Arc<[Box<str>]>) {
+    pub(crate) fn set_columns(&mut self, columns: &Columns) {
         debug_assert!(self.cells.is_empty(), "columns renamed after values were pushed");
         self.columns = columns.clone();
     }
@@ -133,7 +158,7 @@ pub(crate) struct ResultBuffer(Option<Arc<LiteResult>>);
 
 impl ResultBuffer {
     /// An empty result with these columns, to fill.
-    pub(crate) fn start(&mut self, columns: &Arc<[Box<str>]>) -> &mut LiteResult {
+    pub(crate) fn start(&mut self, columns: &Columns) -> &mut LiteResult {
         let reuse = self.0.as_mut().and_then(Arc::get_mut).is_some_and(|r| r.reusable());
         if !reuse {
             self.0 = Some(Arc::new(LiteResult::new(columns.clone())));
@@ -211,6 +236,11 @@ impl LiteRow {
         &self.set.columns[idx]
     }
 
+    /// The scale of the decimal column that column `idx` reads, if it reads one.
+    pub(crate) fn decimal_scale(&self, idx: usize) -> Option<u32> {
+        self.set.columns.get(idx).and_then(|c| c.decimal_scale)
+    }
+
     /// The value of column `idx`, or an error naming the missing index.
     pub(crate) fn at(&self, idx: usize) -> Result<ValueRef<'_>, String> {
         if idx >= self.len() {
@@ -242,11 +272,11 @@ impl std::fmt::Debug for LiteRow {
 #[doc(hidden)]
 pub struct LiveRow<'r> {
     row: &'r rusqlite::Row<'r>,
-    columns: &'r [Box<str>],
+    columns: &'r [LiteColumn],
 }
 
 impl<'r> LiveRow<'r> {
-    pub(crate) fn new(row: &'r rusqlite::Row<'r>, columns: &'r [Box<str>]) -> Self {
+    pub(crate) fn new(row: &'r rusqlite::Row<'r>, columns: &'r [LiteColumn]) -> Self {
         LiveRow { row, columns }
     }
 
@@ -311,15 +341,18 @@ narrow_int!(i8, i16, i32, u8, u16, u32, u64);
 
 impl LiteDecode for bool {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
-        Ok(i64::lite(v).map_err(|_| format!("expected a boolean (0 or 1), found {v:?}"))? != 0)
+        match v {
+            ValueRef::Integer(i) => crate::exact::bool_from_int(i),
+            other => unexpected(other, "a boolean (0 or 1)"),
+        }
     }
 }
 
 impl LiteDecode for f64 {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
-            ValueRef::Real(f) => Ok(f),
-            ValueRef::Integer(i) => Ok(i as f64),
+            ValueRef::Real(f) => Ok(crate::exact::plus_zero(f)),
+            ValueRef::Integer(i) => crate::exact::f64_from_int(i),
             other => unexpected(other, "a number"),
         }
     }
@@ -327,7 +360,7 @@ impl LiteDecode for f64 {
 
 impl LiteDecode for f32 {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
-        f64::lite(v).map(|f| f as f32)
+        crate::exact::f32_exact(f64::lite(v)?)
     }
 }
 
@@ -371,7 +404,8 @@ impl LiteDecode for NaiveDate {
 impl LiteDecode for NaiveTime {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         let s = lite_text(v, "a time")?;
-        NaiveTime::parse_from_str(s, "%H:%M:%S%.f").map_err(|e| format!("{s:?} is not a time: {e}"))
+        let t = NaiveTime::parse_from_str(s, "%H:%M:%S%.f").map_err(|e| format!("{s:?} is not a time: {e}"))?;
+        crate::exact::check_time_of_day(t)
     }
 }
 
@@ -403,8 +437,9 @@ impl LiteDecode for rust_decimal::Decimal {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
             ValueRef::Integer(i) => Ok(i.into()),
-            ValueRef::Real(f) => rust_decimal::Decimal::try_from(f).map_err(|e| e.to_string()),
-            ValueRef::Text(_) => lite_text(v, "a decimal")?.parse().map_err(|e: rust_decimal::Error| e.to_string()),
+            // A float stands for the decimal of its shortest text (0.1 → 0.1), as SQLite's text of it does.
+            ValueRef::Real(f) => crate::exact::parse_decimal(&f.to_string()),
+            ValueRef::Text(_) => crate::exact::parse_decimal(lite_text(v, "a decimal")?),
             other => unexpected(other, "a decimal"),
         }
     }

@@ -1,0 +1,309 @@
+//! Exact conversions of stored values into Rust values: where a driver would round, wrap
+//! or panic (a PostgreSQL `TIME '24:00'` read as midnight, a `NUMERIC` with more places
+//! than `Decimal` holds rounded, `DATE 'infinity'` panicking, a MariaDB `TIME '-01:00'`
+//! read as 01:00, a boolean column holding 2 read as `true`), these refuse with a message
+//! instead. Callers wrap the message in a decode error naming the column.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc};
+use rust_decimal::Decimal;
+use sqlx::postgres::{PgValueFormat, PgValueRef};
+
+type Exact<T> = std::result::Result<T, String>;
+
+/// Microseconds in a day: a time of day is below this.
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// A boolean stored as an integer (SQLite, MariaDB's `TINYINT(1)`): 0 or 1, nothing else.
+pub(crate) fn bool_from_int(i: i64) -> Exact<bool> {
+    match i {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(format!("{other} is not a boolean (0 or 1)")),
+    }
+}
+
+/// A float read for an `f32` field: only values an `f32` holds exactly.
+pub(crate) fn f32_exact(f: f64) -> Exact<f32> {
+    let narrow = f as f32;
+    if narrow as f64 == f || f.is_nan() { Ok(plus_zero(narrow)) } else { Err(format!("{f} has no exact 32-bit float")) }
+}
+
+/// An integer read as a float: only integers an `f64` holds exactly (|i| ≤ 2^53).
+pub(crate) fn f64_from_int(i: i64) -> Exact<f64> {
+    const LIMIT: i64 = 1 << 53;
+    if (-LIMIT..=LIMIT).contains(&i) { Ok(i as f64) } else { Err(format!("the integer {i} has no exact 64-bit float")) }
+}
+
+/// The sign of zero is not kept: SQLite and MariaDB store -0.0 as 0, so every dialect
+/// writes and reads it as +0.0.
+pub(crate) fn plus_zero<F: PartialEq + Default>(f: F) -> F {
+    if f == F::default() { F::default() } else { f }
+}
+
+/// A time of day with a leap second (`23:59:60`) is not portable: refused.
+pub(crate) fn check_time_of_day(t: NaiveTime) -> Exact<NaiveTime> {
+    if t.nanosecond() >= 1_000_000_000 { Err(format!("{t} is a leap second, which no dialect stores as a time of day")) } else { Ok(t) }
+}
+
+/// A timestamp on a leap second rolls to the next second, as POSIX time does
+/// (`23:59:60.5` is `00:00:00.5` of the next day).
+pub(crate) fn roll_leap_second(t: DateTime<Utc>) -> Exact<DateTime<Utc>> {
+    let nanos = t.nanosecond();
+    if nanos < 1_000_000_000 {
+        return Ok(t);
+    }
+    t.with_nanosecond(nanos - 1_000_000_000)
+        .and_then(|t| t.checked_add_signed(TimeDelta::seconds(1)))
+        .ok_or_else(|| format!("{t} cannot roll its leap second into the next second"))
+}
+
+/// Decimal text, exactly: plain (`-12.50`) or scientific (`1.25e3`, as SQLite writes a
+/// float converted to text). A value `Decimal` cannot hold without rounding is refused.
+pub(crate) fn parse_decimal(text: &str) -> Exact<Decimal> {
+    let t = text.trim();
+    let plain =
+        if t.contains(['e', 'E']) { plain_number(t, 64).ok_or_else(|| format!("{text:?} is not a decimal"))? } else { t.to_string() };
+    Decimal::from_str_exact(&plain).map_err(|e| format!("{text:?} is not a decimal that fits 28 digits exactly ({e})"))
+}
+
+/// A number written `[-]digits[.digits][e[+-]digits]` in plain notation, with the decimal
+/// places PostgreSQL's `NUMERIC` keeps for it (fraction digits minus the exponent, at least
+/// 0) and no negative zero: `1.50e1` → `15.0`, `1e2` → `100`, `-0.0` → `0.0`. `None` when the
+/// text is not such a number, or when either part would pass `max_digits` digits.
+pub(crate) fn plain_number(text: &str, max_digits: usize) -> Option<String> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (int.is_empty() && frac.is_empty()) || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // The digits, and where the point falls among them once the exponent is applied.
+    let digits = format!("{int}{frac}");
+    let point = (int.len() as i64).checked_add(exponent)?;
+    let places = (frac.len() as i64).checked_sub(exponent)?.max(0);
+    if point > max_digits as i64 || places > max_digits as i64 {
+        return None;
+    }
+    let (int_digits, frac_digits) = if point <= 0 {
+        ("0".to_string(), format!("{}{digits}", "0".repeat(point.unsigned_abs() as usize)))
+    } else if point as usize >= digits.len() {
+        (format!("{digits}{}", "0".repeat(point as usize - digits.len())), String::new())
+    } else {
+        (digits[..point as usize].to_string(), digits[point as usize..].to_string())
+    };
+    let int_digits = match int_digits.trim_start_matches('0') {
+        "" => "0",
+        trimmed => trimmed,
+    };
+    let zero = int_digits == "0" && frac_digits.bytes().all(|b| b == b'0');
+    let sign = if negative && !zero { "-" } else { "" };
+    Some(if frac_digits.is_empty() { format!("{sign}{int_digits}") } else { format!("{sign}{int_digits}.{frac_digits}") })
+}
+
+/// A decimal read for a column of `scale` places: more places than that is a value the
+/// column could not have held, so it is refused; fewer are padded (`5.5` → `5.50`).
+pub(crate) fn at_column_scale(mut d: Decimal, scale: u32) -> Exact<Decimal> {
+    if d.normalize().scale() > scale {
+        return Err(format!("{d} has more than the column's {scale} decimal places"));
+    }
+    d.rescale(scale);
+    if d.is_zero() {
+        d.set_sign_positive(true);
+    }
+    Ok(d)
+}
+
+/// PostgreSQL `NUMERIC`, from its binary form (base-10000 digits), exactly: NaN, infinities
+/// and values `Decimal` cannot hold are refused (sqlx's decoder would round them).
+pub(crate) fn pg_numeric(v: PgValueRef<'_>) -> Exact<Decimal> {
+    if v.format() == PgValueFormat::Text {
+        return parse_decimal(v.as_str().map_err(|e| e.to_string())?);
+    }
+    pg_numeric_bytes(v.as_bytes().map_err(|e| e.to_string())?)
+}
+
+/// [`pg_numeric`] from the binary form.
+pub(crate) fn pg_numeric_bytes(b: &[u8]) -> Exact<Decimal> {
+    let word = |i: usize| -> Exact<u16> {
+        b.get(2 * i..2 * i + 2).map(|w| u16::from_be_bytes([w[0], w[1]])).ok_or_else(|| "a NUMERIC value is truncated".to_string())
+    };
+    let (ndigits, weight, sign, dscale) = (word(0)? as usize, word(1)? as i16 as i32, word(2)?, word(3)? as usize);
+    match sign {
+        0x0000 | 0x4000 => {}
+        0xC000 => return Err("NaN is not a decimal".into()),
+        _ => return Err("an infinite NUMERIC is not a decimal".into()),
+    }
+    // Integer digits are the groups of weight >= 0, fraction digits those below.
+    let mut int_part = String::new();
+    let mut frac_part = String::new();
+    for group in 0..=weight.max(-1) {
+        let i = group as usize;
+        let digit = if i < ndigits { word(4 + i)? } else { 0 };
+        if group == 0 { int_part.push_str(&digit.to_string()) } else { int_part.push_str(&format!("{digit:04}")) }
+    }
+    if weight < 0 {
+        int_part = "0".into();
+        frac_part.push_str(&"0000".repeat((-weight - 1) as usize));
+    }
+    for i in (weight + 1).max(0) as usize..ndigits {
+        frac_part.push_str(&format!("{:04}", word(4 + i)?));
+    }
+    // The display scale is authoritative: pad to it, and drop only the trailing zeros beyond it.
+    while frac_part.len() < dscale {
+        frac_part.push('0');
+    }
+    if frac_part.len() > dscale && frac_part[dscale..].bytes().all(|c| c == b'0') {
+        frac_part.truncate(dscale);
+    }
+    let minus = if sign == 0x4000 { "-" } else { "" };
+    let text = if frac_part.is_empty() { format!("{minus}{int_part}") } else { format!("{minus}{int_part}.{frac_part}") };
+    parse_decimal(&text)
+}
+
+/// PostgreSQL `TIME`: microseconds since midnight; `24:00:00`, which PostgreSQL allows, is
+/// not a time of day (sqlx would wrap it to midnight).
+pub(crate) fn pg_time(v: PgValueRef<'_>) -> Exact<NaiveTime> {
+    if v.format() == PgValueFormat::Text {
+        let s = v.as_str().map_err(|e| e.to_string())?;
+        return NaiveTime::parse_from_str(s, "%H:%M:%S%.f").map_err(|e| format!("{s:?} is not a time of day: {e}"));
+    }
+    pg_time_bytes(v.as_bytes().map_err(|e| e.to_string())?)
+}
+
+/// [`pg_time`] from the binary form.
+pub(crate) fn pg_time_bytes(b: &[u8]) -> Exact<NaiveTime> {
+    let micros = be_i64(b)?;
+    if !(0..DAY_MICROS).contains(&micros) {
+        return Err(format!(
+            "{}:{:02}:{:02} is not a time of day",
+            micros / 3_600_000_000,
+            micros / 60_000_000 % 60,
+            micros / 1_000_000 % 60
+        ));
+    }
+    let secs = (micros / 1_000_000) as u32;
+    NaiveTime::from_num_seconds_from_midnight_opt(secs, (micros % 1_000_000) as u32 * 1000).ok_or_else(|| "not a time of day".into())
+}
+
+/// PostgreSQL `DATE`: days since 2000-01-01; `infinity` and dates chrono cannot hold are
+/// refused (sqlx would panic).
+pub(crate) fn pg_date(v: PgValueRef<'_>) -> Exact<NaiveDate> {
+    if v.format() == PgValueFormat::Text {
+        let s = v.as_str().map_err(|e| e.to_string())?;
+        return NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("{s:?} is not a date: {e}"));
+    }
+    pg_date_bytes(v.as_bytes().map_err(|e| e.to_string())?)
+}
+
+/// [`pg_date`] from the binary form.
+pub(crate) fn pg_date_bytes(b: &[u8]) -> Exact<NaiveDate> {
+    let days = i32::from_be_bytes(b.try_into().map_err(|_| "a DATE value is not 4 bytes".to_string())?);
+    if days == i32::MAX || days == i32::MIN {
+        return Err("an infinite date is not a date".into());
+    }
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|epoch| epoch.checked_add_signed(TimeDelta::days(days.into())))
+        .ok_or_else(|| format!("{days} days from 2000-01-01 is outside the dates chrono holds"))
+}
+
+/// PostgreSQL `TIMESTAMP`/`TIMESTAMPTZ`: microseconds since 2000-01-01 UTC; `infinity` and
+/// instants chrono cannot hold are refused (sqlx would panic).
+pub(crate) fn pg_timestamp(v: PgValueRef<'_>) -> Exact<NaiveDateTime> {
+    if v.format() == PgValueFormat::Text {
+        let s = v.as_str().map_err(|e| e.to_string())?;
+        return crate::row::parse_timestamp(s).map(|t| t.naive_utc());
+    }
+    pg_timestamp_bytes(v.as_bytes().map_err(|e| e.to_string())?)
+}
+
+/// [`pg_timestamp`] from the binary form.
+pub(crate) fn pg_timestamp_bytes(b: &[u8]) -> Exact<NaiveDateTime> {
+    let micros = be_i64(b)?;
+    if micros == i64::MAX || micros == i64::MIN {
+        return Err("an infinite timestamp is not a timestamp".into());
+    }
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|epoch| epoch.checked_add_signed(TimeDelta::microseconds(micros)))
+        .ok_or_else(|| format!("{micros} µs from 2000-01-01 is outside the instants chrono holds"))
+}
+
+fn be_i64(b: &[u8]) -> Exact<i64> {
+    Ok(i64::from_be_bytes(b.try_into().map_err(|_| "a time value is not 8 bytes".to_string())?))
+}
+
+/// MariaDB `TIME`: a signed duration up to 838 hours; only 00:00:00 to 23:59:59.999999 is
+/// a time of day (sqlx would drop the sign of `-01:00:00`).
+pub(crate) fn my_time(t: sqlx::mysql::types::MySqlTime) -> Exact<NaiveTime> {
+    use sqlx::mysql::types::MySqlTimeSign;
+    if t.sign() == MySqlTimeSign::Negative || t.hours() > 23 {
+        return Err(format!("{t} is not a time of day"));
+    }
+    NaiveTime::from_hms_micro_opt(t.hours(), t.minutes().into(), t.seconds().into(), t.microseconds())
+        .ok_or_else(|| format!("{t} is not a time of day"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans_are_zero_or_one() {
+        assert_eq!(bool_from_int(0), Ok(false));
+        assert_eq!(bool_from_int(1), Ok(true));
+        assert!(bool_from_int(2).is_err() && bool_from_int(-1).is_err());
+    }
+
+    #[test]
+    fn floats_narrow_only_exactly() {
+        assert_eq!(f32_exact(0.5), Ok(0.5));
+        assert!(f32_exact(0.1).is_err());
+        assert!(f32_exact(1e300).is_err());
+        assert_eq!(f32_exact(-0.0).unwrap().to_bits(), 0.0f32.to_bits());
+        assert!(f64_from_int(1 << 53).is_ok() && f64_from_int((1 << 53) + 1).is_err());
+    }
+
+    #[test]
+    fn decimals_parse_exactly() {
+        assert_eq!(parse_decimal("-12.50").unwrap().to_string(), "-12.50");
+        assert_eq!(parse_decimal("1.25e3").unwrap(), Decimal::from(1250));
+        assert_eq!(parse_decimal("1.0e-07").unwrap().to_string(), "0.00000010");
+        assert!(parse_decimal("0.12345678901234567890123456789").is_err(), "29 places do not fit");
+        assert!(parse_decimal("123456789012345678901234567890").is_err(), "30 digits do not fit");
+        assert!(parse_decimal("abc").is_err());
+        assert_eq!(at_column_scale(Decimal::new(55, 1), 2).unwrap().to_string(), "5.50");
+        assert!(at_column_scale(Decimal::new(1005, 3), 2).is_err());
+        assert_eq!(at_column_scale(Decimal::new(-0, 2), 2).unwrap().to_string(), "0.00");
+    }
+
+    #[test]
+    fn numbers_in_plain_notation() {
+        let plain = |t| plain_number(t, 64).unwrap();
+        assert_eq!(plain("1.50e1"), "15.0");
+        assert_eq!(plain("1e2"), "100");
+        assert_eq!(plain("1.5e-3"), "0.0015");
+        assert_eq!(plain("123.456e1"), "1234.56");
+        assert_eq!(plain("-0.0"), "0.0");
+        assert_eq!(plain("-0"), "0");
+        assert_eq!(plain("0e5"), "0");
+        assert_eq!(plain("-2.5E+0"), "-2.5");
+        assert_eq!(plain("12"), "12");
+        assert!(plain_number("1e65", 64).is_none());
+        assert!(plain_number("1e-65", 64).is_none());
+        assert!(plain_number("1x", 64).is_none() && plain_number("e5", 64).is_none());
+    }
+
+    #[test]
+    fn leap_seconds() {
+        let leap = NaiveTime::from_hms_milli_opt(23, 59, 59, 1_500).unwrap();
+        assert!(check_time_of_day(leap).is_err());
+        let t = NaiveDate::from_ymd_opt(2016, 12, 31).unwrap().and_time(leap).and_utc();
+        assert_eq!(roll_leap_second(t).unwrap().to_rfc3339(), "2017-01-01T00:00:00.500+00:00");
+    }
+}

@@ -1,0 +1,69 @@
+//! sqlx arguments for MariaDB/MySQL from the values a statement holds.
+
+use crate::{Error, Result};
+use sea_query::Value as S;
+use sqlx::mysql::{MySql, MySqlArguments, MySqlTypeInfo};
+use sqlx::{Arguments, Column, Encode, Executor, Row, Type};
+use std::sync::OnceLock;
+
+/// MariaDB's own NULL type (`MYSQL_TYPE_NULL`). A NULL of no known type
+/// (`crate::value::UNTYPED_NULL`) is sent with it, so the server types an expression from
+/// its other operands: `COALESCE(:x, created_at)` stays a DATETIME, where a VARCHAR NULL
+/// would make it text. sqlx has no constructor for it; a result column of `SELECT NULL`
+/// carries it, so the first connection of the process reads it there.
+static NULL_TYPE: OnceLock<MySqlTypeInfo> = OnceLock::new();
+
+/// On a new connection: read MariaDB's NULL type once per process.
+pub(crate) async fn learn_null_type(conn: &mut sqlx::MySqlConnection) -> std::result::Result<(), sqlx::Error> {
+    if NULL_TYPE.get().is_none() {
+        let row = conn.fetch_one("SELECT NULL").await?;
+        let _ = NULL_TYPE.set(row.columns()[0].type_info().clone());
+    }
+    Ok(())
+}
+
+/// A NULL sent with MariaDB's NULL type (a VARCHAR NULL until that type is known).
+struct UntypedNull;
+
+impl Type<MySql> for UntypedNull {
+    fn type_info() -> MySqlTypeInfo {
+        <String as Type<MySql>>::type_info()
+    }
+}
+
+impl Encode<'_, MySql> for UntypedNull {
+    fn encode_by_ref(&self, _buf: &mut Vec<u8>) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        Ok(sqlx::encode::IsNull::Yes)
+    }
+    fn produces(&self) -> Option<MySqlTypeInfo> {
+        NULL_TYPE.get().cloned()
+    }
+}
+
+/// The values as MariaDB arguments.
+pub(crate) fn arguments(values: Vec<S>) -> Result<MySqlArguments> {
+    let mut args = MySqlArguments::default();
+    for v in values {
+        let added = match v {
+            S::Bool(b) => args.add(b),
+            S::SmallInt(i) => args.add(i),
+            S::Int(i) => args.add(i),
+            S::BigInt(i) => args.add(i),
+            S::Float(f) => args.add(f),
+            S::Double(f) => args.add(f),
+            S::String(s) => args.add(s),
+            S::Bytes(b) => args.add(b),
+            S::Uuid(u) => args.add(u),
+            S::Decimal(d) => args.add(d),
+            S::Json(j) => args.add(j.map(|j| sqlx::types::Json(*j))),
+            S::ChronoDate(d) => args.add(d),
+            S::ChronoTime(t) => args.add(t),
+            S::ChronoDateTime(t) => args.add(t),
+            S::ChronoDateTimeUtc(t) => args.add(t),
+            S::Char(None) => args.add(UntypedNull),
+            other => return Err(Error::Unsupported(format!("almacen does not bind {other:?} on MariaDB"))),
+        };
+        added.map_err(|e| Error::Unsupported(format!("a value could not be encoded for MariaDB: {e}")))?;
+    }
+    Ok(args)
+}

@@ -1,0 +1,284 @@
+//! Exact decimals on SQLite, which has no decimal type.
+//!
+//! A `decimal(p, s)` column with p ≤ 15 is declared `DECIMAL_REAL(p, s)`: REAL affinity, the
+//! value stored as the nearest double. A double holds every decimal of up to 15 significant
+//! digits exactly enough that formatting it at the column's scale gives the decimal back, so
+//! typed reads are exact (and a stored double that is not such a decimal is a decode error),
+//! while raw SQL and other tools see, compare and sort plain numbers.
+//!
+//! Above 15 digits a double is not enough: the column is declared
+//! `DECIMAL_TEXT(p, s) COLLATE almacen_decimal`, text affinity so the value stays the exact
+//! text almacen writes (`12345678901234567.1234`), with a collation that compares such texts
+//! as numbers. Because the column carries the collation, `<`, `=`, `BETWEEN`, `IN`,
+//! `ORDER BY`, `MIN`/`MAX`, `GROUP BY`, `UNIQUE` and indexes on the column itself are exact,
+//! in typed queries and raw SQL alike (a number compared with the column takes its text
+//! affinity, then the collation). An expression over it (`MAX(v) > 5`, `COALESCE(v, 0) > 5`)
+//! is no column: compared with a number it compares as text, so raw SQL writes
+//! `MAX(v) COLLATE almacen_decimal > '5'` or casts. A connection without the collation (the
+//! `sqlite3` shell) fails with "no such collation sequence" rather than compare strings.
+//!
+//! Both kinds sum and average exactly with `almacen_decimal_sum(x)` and
+//! `almacen_decimal_avg(x)`, which return decimal text; typed `sum`/`avg` use them. SQLite's
+//! own `SUM`/`AVG` and arithmetic give floats (the nearest value).
+
+use rusqlite::functions::{Aggregate, Context, FunctionFlags};
+use rusqlite::types::ValueRef;
+use rust_decimal::Decimal;
+use std::cmp::Ordering;
+
+/// The collation of SQLite decimal columns.
+pub(crate) const DECIMAL_COLLATION: &str = "almacen_decimal";
+/// The exact `SUM` of decimal values, as decimal text.
+pub(crate) const DECIMAL_SUM: &str = "almacen_decimal_sum";
+/// The exact `AVG` of decimal values (28 significant digits), as decimal text.
+pub(crate) const DECIMAL_AVG: &str = "almacen_decimal_avg";
+
+/// The largest precision stored as a double (every decimal of 15 digits survives one).
+pub(crate) const REAL_MAX_PRECISION: u32 = 15;
+
+/// The declared type of a `decimal(precision, scale)` column.
+pub(crate) fn column_sql(precision: u32, scale: u32) -> String {
+    if precision <= REAL_MAX_PRECISION {
+        format!("DECIMAL_REAL({precision}, {scale})")
+    } else {
+        format!("DECIMAL_TEXT({precision}, {scale}) COLLATE {DECIMAL_COLLATION}")
+    }
+}
+
+/// The CHECK that keeps other values out of a decimal column (NULL passes, as in any CHECK).
+pub(crate) fn column_check(col: &str, precision: u32) -> String {
+    if precision <= REAL_MAX_PRECISION {
+        format!("typeof({col}) IN ('real', 'null')")
+    } else {
+        format!("{col} NOT GLOB '*[^0-9.eE+-]*' AND {col} GLOB '*[0-9]*'")
+    }
+}
+
+/// The scale of a decimal column, from the type it was declared with.
+pub(crate) fn declared_scale(decl_type: &str) -> Option<u32> {
+    let rest = decl_type.strip_prefix("DECIMAL_REAL(").or_else(|| decl_type.strip_prefix("DECIMAL_TEXT("))?;
+    let (_, scale) = rest.split_once(',')?;
+    scale.trim_start().split(')').next()?.trim().parse().ok()
+}
+
+/// A decimal as a `decimal(precision, scale)` column stores it (it fits: checked before).
+pub(crate) fn stored(d: Decimal, precision: u32, scale: u32) -> sea_query::Value {
+    if precision <= REAL_MAX_PRECISION {
+        sea_query::Value::Double(Some(nearest_double(d)))
+    } else {
+        sea_query::Value::String(Some(text_at_scale(d, scale)))
+    }
+}
+
+/// A decimal compared with a `decimal(precision, _)` column: in the column's form, with no
+/// limit on its digits (a double column is compared with values of at most its scale, see
+/// `query::sqlite_decimal_rewrite`).
+pub(crate) fn compared(d: Decimal, precision: u32) -> sea_query::Value {
+    if precision <= REAL_MAX_PRECISION {
+        sea_query::Value::Double(Some(nearest_double(d)))
+    } else {
+        sea_query::Value::String(Some(d.to_string()))
+    }
+}
+
+/// The double nearest to `d` (parsing its text rounds correctly).
+fn nearest_double(d: Decimal) -> f64 {
+    d.to_string().parse().unwrap_or(f64::NAN)
+}
+
+/// `d` at the column's scale as text (`158.00`), no negative zero.
+pub(crate) fn text_at_scale(mut d: Decimal, scale: u32) -> String {
+    d.rescale(scale);
+    if d.is_zero() {
+        d.set_sign_positive(true);
+    }
+    d.to_string()
+}
+
+/// The decimal of `scale` places a stored double stands for; a double that is no such
+/// decimal's nearest (written by someone else: `1.005` in a 2-place column) is refused.
+pub(crate) fn from_double(f: f64, scale: u32) -> Result<Decimal, String> {
+    let text = format!("{f:.0$}", scale as usize);
+    let d = crate::exact::parse_decimal(&text)?;
+    if nearest_double(d) == f {
+        Ok(crate::exact::at_column_scale(d, scale)?)
+    } else {
+        Err(format!("{f} is not a decimal of {scale} places"))
+    }
+}
+
+/// Register the collation and the aggregates on a new connection.
+pub(crate) fn register(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.create_collation(DECIMAL_COLLATION, compare)?;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_aggregate_function(DECIMAL_SUM, 1, flags, Sum { average: false })?;
+    conn.create_aggregate_function(DECIMAL_AVG, 1, flags, Sum { average: true })
+}
+
+/// A number as written in text: sign, digits (integer then fraction) and where the decimal
+/// point falls among them.
+struct Number<'a> {
+    negative: bool,
+    int: &'a [u8],
+    frac: &'a [u8],
+    exponent: i64,
+}
+
+impl<'a> Number<'a> {
+    /// `[+-]digits[.digits][e[+-]digits]`, surrounding spaces allowed; `None` otherwise.
+    fn parse(text: &'a str) -> Option<Number<'a>> {
+        let t = text.trim().as_bytes();
+        let (negative, t) = match t.first() {
+            Some(b'-') => (true, &t[1..]),
+            Some(b'+') => (false, &t[1..]),
+            _ => (false, t),
+        };
+        let (mantissa, exponent) = match t.iter().position(|b| matches!(b, b'e' | b'E')) {
+            Some(i) => (&t[..i], std::str::from_utf8(&t[i + 1..]).ok()?.parse::<i64>().ok()?),
+            None => (t, 0),
+        };
+        let (int, frac) = match mantissa.iter().position(|&b| b == b'.') {
+            Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+            None => (mantissa, &mantissa[mantissa.len()..]),
+        };
+        let digits_only = int.iter().chain(frac).all(u8::is_ascii_digit);
+        if !digits_only || (int.is_empty() && frac.is_empty()) {
+            return None;
+        }
+        Some(Number { negative, int, frac, exponent })
+    }
+
+    fn digits(&self) -> impl Iterator<Item = u8> + '_ {
+        self.int.iter().chain(self.frac).copied()
+    }
+
+    /// The power of ten of the first significant digit, or `None` for zero.
+    fn magnitude(&self) -> Option<i64> {
+        let leading = self.digits().take_while(|&d| d == b'0').count();
+        (leading < self.int.len() + self.frac.len()).then(|| self.int.len() as i64 - 1 - leading as i64 + self.exponent)
+    }
+
+    /// -1, 0 or 1.
+    fn sign(&self) -> i8 {
+        match (self.magnitude(), self.negative) {
+            (None, _) => 0,
+            (Some(_), true) => -1,
+            (Some(_), false) => 1,
+        }
+    }
+}
+
+/// Compare the magnitudes of two non-zero numbers.
+fn compare_abs(a: &Number<'_>, b: &Number<'_>, mag_a: i64, mag_b: i64) -> Ordering {
+    mag_a.cmp(&mag_b).then_with(|| {
+        // Same leading power: compare the significant digits, a missing digit being 0.
+        let mut da = a.digits().skip_while(|&d| d == b'0');
+        let mut db = b.digits().skip_while(|&d| d == b'0');
+        loop {
+            match (da.next(), db.next()) {
+                (None, None) => return Ordering::Equal,
+                (x, y) => match x.unwrap_or(b'0').cmp(&y.unwrap_or(b'0')) {
+                    Ordering::Equal => {}
+                    other => return other,
+                },
+            }
+        }
+    })
+}
+
+/// The collation: numbers in numeric order (`1.5` = `1.50` < `10`), then anything that is
+/// not a number, in byte order.
+pub(crate) fn compare(a: &str, b: &str) -> Ordering {
+    match (Number::parse(a), Number::parse(b)) {
+        (Some(x), Some(y)) => {
+            let (sx, sy) = (x.sign(), y.sign());
+            if sx != sy || sx == 0 {
+                return sx.cmp(&sy);
+            }
+            let order = compare_abs(&x, &y, x.magnitude().unwrap_or(0), y.magnitude().unwrap_or(0));
+            if sx < 0 { order.reverse() } else { order }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a.as_bytes().cmp(b.as_bytes()),
+    }
+}
+
+/// `almacen_decimal_sum` / `almacen_decimal_avg`: exact over decimal text, integers and
+/// floats (a float counts as the decimal of its shortest text); NULLs skipped; NULL when no
+/// value was seen, as SQL's SUM and AVG.
+struct Sum {
+    average: bool,
+}
+
+#[derive(Default)]
+struct Acc {
+    total: Decimal,
+    count: u64,
+}
+
+fn user_error(message: String) -> rusqlite::Error {
+    rusqlite::Error::UserFunctionError(message.into())
+}
+
+impl Aggregate<Acc, Option<String>> for Sum {
+    fn init(&self, _ctx: &mut Context<'_>) -> rusqlite::Result<Acc> {
+        Ok(Acc::default())
+    }
+
+    fn step(&self, ctx: &mut Context<'_>, acc: &mut Acc) -> rusqlite::Result<()> {
+        let value = match ctx.get_raw(0) {
+            ValueRef::Null => return Ok(()),
+            ValueRef::Integer(i) => Decimal::from(i),
+            ValueRef::Real(f) => crate::exact::parse_decimal(&f.to_string()).map_err(user_error)?,
+            ValueRef::Text(t) => crate::exact::parse_decimal(&String::from_utf8_lossy(t)).map_err(user_error)?,
+            ValueRef::Blob(_) => return Err(user_error("a blob is not a decimal".into())),
+        };
+        acc.total = acc.total.checked_add(value).ok_or_else(|| user_error("the decimal sum overflows 28 digits".into()))?;
+        acc.count += 1;
+        Ok(())
+    }
+
+    fn finalize(&self, _ctx: &mut Context<'_>, acc: Option<Acc>) -> rusqlite::Result<Option<String>> {
+        let Some(acc) = acc.filter(|a| a.count > 0) else { return Ok(None) };
+        let value = if self.average {
+            acc.total.checked_div(Decimal::from(acc.count)).ok_or_else(|| user_error("the decimal average overflows".into()))?.normalize()
+        } else {
+            acc.total
+        };
+        Ok(Some(value.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn doubles_stand_for_decimals_of_the_column_scale() {
+        let d: Decimal = "1234567890123.45".parse().unwrap();
+        let sea_query::Value::Double(Some(f)) = stored(d, 15, 2) else { panic!() };
+        assert_eq!(from_double(f, 2).unwrap(), d);
+        assert_eq!(from_double(0.1 + 0.2, 2).unwrap_err(), "0.30000000000000004 is not a decimal of 2 places");
+        assert_eq!(from_double(158.0, 2).unwrap().to_string(), "158.00");
+        assert_eq!(declared_scale("DECIMAL_TEXT(20, 4)"), Some(4));
+        assert_eq!(declared_scale("DECIMAL_REAL(12,2)"), Some(2));
+        assert_eq!(declared_scale("DECIMAL(12,2)"), None);
+    }
+
+    #[test]
+    fn collation_orders_numbers_numerically() {
+        assert_eq!(compare("1.5", "1.50"), Equal);
+        assert_eq!(compare("9.99", "10"), Less);
+        assert_eq!(compare("-10", "-9.99"), Less);
+        assert_eq!(compare("-0.00", "0"), Equal);
+        assert_eq!(compare("0.001", "0.01"), Less);
+        assert_eq!(compare("1.0e+20", "99999999999999999999.9999"), Greater);
+        assert_eq!(compare("1.0e-07", "0.0000001"), Equal);
+        assert_eq!(compare("12345678901234567890.12345678", "12345678901234567890.12345679"), Less);
+        assert_eq!(compare("-1", "abc"), Less);
+        assert_eq!(compare("abc", "abd"), Less);
+        assert_eq!(compare("007", "7.000"), Equal);
+    }
+}

@@ -8,64 +8,8 @@
 //! backslash of a `\:` escape is kept exactly as written, comments and strings
 //! included.
 //!
-//! # What is a parameter
-//!
-//! A parameter is `:` followed by a name, where the `:` is not preceded by an
-//! identifier character (ASCII letter, digit, `_` or any non-ASCII character)
-//! nor by another `:`. A name starts with a letter or `_` and continues with
-//! letters, digits and `_`; letters and digits are Unicode ones, as SQLAlchemy's
-//! `\w` (`:número`, `:名前`). So `::` (PostgreSQL cast), `:=` (MySQL
-//! assignment), `a:b`, `arr[1:2]` and `:1` contain no parameter, while
-//! `:id::text` is the parameter `id` followed by the cast `::text`.
-//!
-//! `\:` writes a literal colon, as in SQLAlchemy: the backslash is dropped, so
-//! `\:=` renders `:=`, `\:\:int` renders `::int` and `\:name` renders `:name`
-//! with no parameter. Only outside strings, quoted identifiers and comments;
-//! inside them nothing changes.
-//!
-//! # Lexical rules per dialect
-//!
-//! Nothing inside a comment, string literal or quoted identifier is a
-//! parameter. What opens and closes one depends on the dialect, and where a
-//! dialect has no such construct the same bytes are ordinary SQL: `# :x` hides
-//! `:x` on MySQL, while on PostgreSQL `#` is the bitwise-xor operator and `:x` a
-//! parameter.
-//!
-//! **SQLite**
-//! - `'...'` strings; `''` escapes a quote, a backslash is an ordinary character.
-//! - `"..."` and `` `...` `` identifiers (a doubled quote escapes it) and
-//!   `[...]` identifiers (no escape).
-//! - `--` comments to the end of the line; `/* */` comments do not nest, and an
-//!   unterminated `/*` is a comment to the end of the text, as SQLite reads it.
-//! - `$` and `#` are ordinary characters.
-//!
-//! **PostgreSQL**
-//! - `'...'` strings with `''` escapes and backslash as an ordinary character
-//!   (`standard_conforming_strings`, the default); `E'...'` strings also honour
-//!   backslash escapes (`E'\''`).
-//! - `$$...$$` and `$tag$...$tag$` dollar-quoted strings. `$` after an identifier
-//!   character (`a$b$`) or before a digit (`$1`) opens none.
-//! - `"..."` identifiers (`""` escape).
-//! - `--` comments to the end of the line (a newline or carriage return);
-//!   `/* */` comments nest.
-//! - Backticks, `[` (`arr[:i]` is a subscript) and `#` (bitwise xor) are
-//!   ordinary characters.
-//!
-//! **MySQL / MariaDB** (default `sql_mode`: no `ANSI_QUOTES`, no
-//! `NO_BACKSLASH_ESCAPES`)
-//! - `'...'` and `"..."` strings; a doubled quote and backslash escapes
-//!   (`'it\'s'`) both work.
-//! - `` `...` `` identifiers (a doubled backtick escapes it).
-//! - `#` comments to the end of the line; `--` starts a comment only when
-//!   followed by whitespace, a control character or the end of the text
-//!   (`5 --:n` is 5 minus minus `:n`).
-//! - `/* */` comments do not nest. Executable comments `/*! ... */` (and
-//!   MariaDB's `/*M! ... */`) are SQL to the server, so their content is scanned
-//!   as SQL.
-//! - `$` and `[` are ordinary characters.
-//!
-//! An unterminated string, quoted identifier, dollar-quoted string or (except on
-//! SQLite) block comment is a [`NamedSqlError::Syntax`] error.
+//! The rules — what is a parameter, and each dialect's comments, strings and quoted
+//! identifiers — are on [`NamedSql`], whose documentation is published.
 
 use std::fmt::{self, Write as _};
 use std::ops::Range;
@@ -106,6 +50,65 @@ enum Segment {
 /// assert_eq!(binds[3], ("ids".to_owned(), Some(2)));
 /// assert_eq!(binds.len(), 4);
 /// ```
+///
+/// # What is a parameter
+///
+/// A parameter is `:` followed by a name, where the `:` is not preceded by an
+/// identifier character (ASCII letter, digit, `_` or any non-ASCII character)
+/// nor by another `:`. A name starts with a letter or `_` and continues with
+/// letters, digits and `_`; letters and digits are Unicode ones, as SQLAlchemy's
+/// `\w` (`:número`, `:名前`). So `::` (PostgreSQL cast), `:=` (MySQL
+/// assignment), `a:b`, `arr[1:2]` and `:1` contain no parameter, while
+/// `:id::text` is the parameter `id` followed by the cast `::text`.
+///
+/// `\:` writes a literal colon, as in SQLAlchemy: the backslash is dropped, so
+/// `\:=` renders `:=`, `\:\:int` renders `::int` and `\:name` renders `:name`
+/// with no parameter. Only outside strings, quoted identifiers and comments;
+/// inside them nothing changes.
+///
+/// # Lexical rules per dialect
+///
+/// Nothing inside a comment, string literal or quoted identifier is a
+/// parameter. What opens and closes one depends on the dialect, and where a
+/// dialect has no such construct the same bytes are ordinary SQL: `# :x` hides
+/// `:x` on MySQL, while on PostgreSQL `#` is the bitwise-xor operator and `:x` a
+/// parameter.
+///
+/// **SQLite**
+/// - `'...'` strings; `''` escapes a quote, a backslash is an ordinary character.
+/// - `"..."` and `` `...` `` identifiers (a doubled quote escapes it) and
+///   `[...]` identifiers (no escape).
+/// - `--` comments to the end of the line; `/* */` comments do not nest, and an
+///   unterminated `/*` is a comment to the end of the text, as SQLite reads it.
+/// - `$` and `#` are ordinary characters.
+///
+/// **PostgreSQL**
+/// - `'...'` strings with `''` escapes and backslash as an ordinary character
+///   (`standard_conforming_strings`, the default); `E'...'` strings also honour
+///   backslash escapes (`E'\''`).
+/// - `$$...$$` and `$tag$...$tag$` dollar-quoted strings. `$` after an identifier
+///   character (`a$b$`) or before a digit (`$1`) opens none.
+/// - `"..."` identifiers (`""` escape).
+/// - `--` comments to the end of the line (a newline or carriage return);
+///   `/* */` comments nest.
+/// - Backticks, `[` (`arr[:i]` is a subscript) and `#` (bitwise xor) are
+///   ordinary characters.
+///
+/// **MySQL / MariaDB** (default `sql_mode`: no `ANSI_QUOTES`, no
+/// `NO_BACKSLASH_ESCAPES`)
+/// - `'...'` and `"..."` strings; a doubled quote and backslash escapes
+///   (`'it\'s'`) both work.
+/// - `` `...` `` identifiers (a doubled backtick escapes it).
+/// - `#` comments to the end of the line; `--` starts a comment only when
+///   followed by whitespace, a control character or the end of the text
+///   (`5 --:n` is 5 minus minus `:n`).
+/// - `/* */` comments do not nest. Executable comments `/*! ... */` (and
+///   MariaDB's `/*M! ... */`) are SQL to the server, so their content is scanned
+///   as SQL.
+/// - `$` and `[` are ordinary characters.
+///
+/// An unterminated string, quoted identifier, dollar-quoted string or (except on
+/// SQLite) block comment is a [`NamedSqlError::Syntax`] error.
 #[derive(Debug, Clone)]
 pub struct NamedSql {
     /// The original text.

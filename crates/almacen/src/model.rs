@@ -22,7 +22,8 @@ pub enum ColumnType {
     /// 64-bit float.
     Double,
     /// Exact decimal with `precision` digits, `scale` of them after the point.
-    /// On SQLite it is stored as an integer scaled by 10^scale (precision at most 18).
+    /// Precision 1 to 28 (what `rust_decimal` holds). On SQLite it is stored as a double up
+    /// to 15 digits and as exact text under a numeric collation above.
     Decimal {
         /// Total digits.
         precision: u32,

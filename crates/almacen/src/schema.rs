@@ -3,7 +3,7 @@
 //!
 //! The DDL is written here rather than through sea-query's table builder because almost
 //! every column needs a dialect-specific type plus a CHECK that sea-query cannot derive
-//! (text length and JSON validity on SQLite, scaled decimals, binary UUIDs, …).
+//! (text length and JSON validity on SQLite, decimals on SQLite, UUID lengths, …).
 
 use crate::{ColumnMeta, ColumnType, Database, Dialect, Error, Executor, OnDelete, Result, ServerDefault, Statement, TableMeta};
 

@@ -63,7 +63,11 @@ pub(crate) fn parse_decimal(text: &str) -> Exact<Decimal> {
     let t = text.trim();
     let plain =
         if t.contains(['e', 'E']) { plain_number(t, 64).ok_or_else(|| format!("{text:?} is not a decimal"))? } else { t.to_string() };
-    Decimal::from_str_exact(&plain).map_err(|e| format!("{text:?} is not a decimal that fits 28 digits exactly ({e})"))
+    // Trailing zeros of the fraction carry no value: drop them if the digits do not fit.
+    let trimmed = if plain.contains('.') { plain.trim_end_matches('0').trim_end_matches('.') } else { &plain };
+    Decimal::from_str_exact(&plain)
+        .or_else(|_| Decimal::from_str_exact(trimmed))
+        .map_err(|e| format!("{text:?} is not a decimal that fits 28 digits exactly ({e})"))
 }
 
 /// A number written `[-]digits[.digits][e[+-]digits]` in plain notation, with the decimal
@@ -277,6 +281,7 @@ mod tests {
         assert!(parse_decimal("0.12345678901234567890123456789").is_err(), "29 places do not fit");
         assert!(parse_decimal("123456789012345678901234567890").is_err(), "30 digits do not fit");
         assert!(parse_decimal("abc").is_err());
+        assert_eq!(parse_decimal("99999999999999999999.999999990000").unwrap().to_string(), "99999999999999999999.99999999");
         assert_eq!(at_column_scale(Decimal::new(55, 1), 2).unwrap().to_string(), "5.50");
         assert!(at_column_scale(Decimal::new(1005, 3), 2).is_err());
         assert_eq!(at_column_scale(Decimal::new(-0, 2), 2).unwrap().to_string(), "0.00");

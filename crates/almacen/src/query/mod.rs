@@ -501,18 +501,55 @@ impl Aggregate {
     /// The aggregate for `dialect`. On SQLite, where an aggregate of a decimal column is
     /// decimal text (see [`sqlite_decimal_text`](Self::sqlite_decimal_text)), it is compared
     /// under the decimal collation, and the sum and average are almacen's exact ones.
+    ///
+    /// The average of a decimal column is rounded half away from zero to four places past
+    /// the column's scale on every dialect (MariaDB's scale; PostgreSQL would keep about 16
+    /// significant digits, even none after the point, and MariaDB truncates when the scale
+    /// is a multiple of 9). The servers compute it from the exact sum and count with integer
+    /// division: avg = (2·S·10^k + sign(S)·n) div (2·n) / 10^k.
     pub(crate) fn expr_for(&self, dialect: Dialect) -> Expr {
-        let (Dialect::Sqlite, Some(c)) = (dialect, self.column) else { return self.expr() };
-        if !self.sqlite_decimal_text() {
-            return self.expr();
-        }
-        let func = match self.func {
-            AggFunc::Sum => crate::sqlite::DECIMAL_SUM,
-            AggFunc::Avg => crate::sqlite::DECIMAL_AVG,
-            AggFunc::Min => "MIN",
-            _ => "MAX",
+        let Some(c) = self.column else { return self.expr() };
+        let avg_places = match (self.func, c.meta.ty) {
+            (AggFunc::Avg, crate::ColumnType::Decimal { scale, .. }) => Some(scale + 4),
+            _ => None,
         };
-        Expr::cust_with_exprs(format!("({func}(?) COLLATE {})", crate::sqlite::DECIMAL_COLLATION), [c.expr()])
+        let unit = |places: u32| format!("0.{}1", "0".repeat(places as usize - 1));
+        match (dialect, avg_places) {
+            (Dialect::Postgres, Some(places)) => Expr::cust_with_exprs(
+                format!(
+                    "(div(SUM($1) * 2{zeros} + sign(SUM($2)) * COUNT($3), 2 * COUNT($4)) * {unit})",
+                    zeros = "0".repeat(places as usize),
+                    unit = unit(places)
+                ),
+                [c.expr(), c.expr(), c.expr(), c.expr()],
+            ),
+            // In units of the column's scale, with 16 guard places for the division
+            // (exact unless a table has 10^18 rows), truncated, then scaled back exactly.
+            (Dialect::MySql, Some(places)) => {
+                let scale = places - 4;
+                Expr::cust_with_exprs(
+                    format!(
+                        "(TRUNCATE((CAST(SUM(?) * 1{zeros} AS DECIMAL(65, 16)) * 20000 + SIGN(SUM(?)) * COUNT(?)) / (2 * COUNT(?)), 0) * {unit})",
+                        zeros = "0".repeat(scale as usize),
+                        unit = unit(places)
+                    ),
+                    [c.expr(), c.expr(), c.expr(), c.expr()],
+                )
+            }
+            (Dialect::Sqlite, Some(places)) => Expr::cust_with_exprs(
+                format!("({}(?, {places}) COLLATE {})", crate::sqlite::DECIMAL_AVG, crate::sqlite::DECIMAL_COLLATION),
+                [c.expr()],
+            ),
+            (Dialect::Sqlite, None) if self.sqlite_decimal_text() => {
+                let func = match self.func {
+                    AggFunc::Sum => crate::sqlite::DECIMAL_SUM,
+                    AggFunc::Min => "MIN",
+                    _ => "MAX",
+                };
+                Expr::cust_with_exprs(format!("({func}(?) COLLATE {})", crate::sqlite::DECIMAL_COLLATION), [c.expr()])
+            }
+            _ => self.expr(),
+        }
     }
 
     /// On SQLite: whether this aggregate of a decimal column is decimal text (the exact sum

@@ -30,7 +30,8 @@ use std::cmp::Ordering;
 pub(crate) const DECIMAL_COLLATION: &str = "almacen_decimal";
 /// The exact `SUM` of decimal values, as decimal text.
 pub(crate) const DECIMAL_SUM: &str = "almacen_decimal_sum";
-/// The exact `AVG` of decimal values (28 significant digits), as decimal text.
+/// The `AVG` of decimal values, rounded half away from zero to a number of places, as
+/// decimal text.
 pub(crate) const DECIMAL_AVG: &str = "almacen_decimal_avg";
 
 /// The largest precision stored as a double (every decimal of 15 digits survives one).
@@ -112,7 +113,8 @@ pub(crate) fn register(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.create_collation(DECIMAL_COLLATION, compare)?;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_aggregate_function(DECIMAL_SUM, 1, flags, Sum { average: false })?;
-    conn.create_aggregate_function(DECIMAL_AVG, 1, flags, Sum { average: true })
+    conn.create_aggregate_function(DECIMAL_AVG, 1, flags, Sum { average: true })?;
+    conn.create_aggregate_function(DECIMAL_AVG, 2, flags, Sum { average: true })
 }
 
 /// A number as written in text: sign, digits (integer then fraction) and where the decimal
@@ -204,21 +206,73 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// `almacen_decimal_sum` / `almacen_decimal_avg`: exact over decimal text, integers and
-/// floats (a float counts as the decimal of its shortest text); NULLs skipped; NULL when no
-/// value was seen, as SQL's SUM and AVG.
+/// `almacen_decimal_sum(x)` / `almacen_decimal_avg(x[, places])`: exact over decimal text,
+/// integers and floats (a float counts as the decimal of its shortest text); NULLs skipped;
+/// NULL when no value was seen, as SQL's SUM and AVG. A sum that `Decimal` cannot hold is an
+/// error, never rounded. The average is rounded half away from zero to `places` (typed `avg`
+/// passes the column's scale + 4, MariaDB's rule), or to the largest scale seen + 4.
 struct Sum {
     average: bool,
 }
 
+/// An exact running total: `mantissa` × 10^-`scale`, `scale` the largest seen.
 #[derive(Default)]
 struct Acc {
-    total: Decimal,
+    mantissa: i128,
+    scale: u32,
     count: u64,
+    places: Option<u32>,
 }
 
 fn user_error(message: String) -> rusqlite::Error {
     rusqlite::Error::UserFunctionError(message.into())
+}
+
+const OVERFLOW: &str = "the decimal sum needs more than the 28 digits a Decimal holds";
+
+fn pow10(n: u32) -> rusqlite::Result<i128> {
+    10i128.checked_pow(n).ok_or_else(|| user_error(OVERFLOW.into()))
+}
+
+impl Acc {
+    fn add(&mut self, d: Decimal) -> rusqlite::Result<()> {
+        let overflow = || user_error(OVERFLOW.into());
+        let (mut m, mut s) = (d.mantissa(), d.scale());
+        if s > self.scale {
+            self.mantissa = self.mantissa.checked_mul(pow10(s - self.scale)?).ok_or_else(overflow)?;
+            self.scale = s;
+        }
+        if s < self.scale {
+            m = m.checked_mul(pow10(self.scale - s)?).ok_or_else(overflow)?;
+            s = self.scale;
+        }
+        debug_assert_eq!(s, self.scale);
+        self.mantissa = self.mantissa.checked_add(m).ok_or_else(overflow)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// `mantissa` × 10^-`scale` as a `Decimal`, trailing zeros dropped until it fits.
+    fn decimal(mut mantissa: i128, mut scale: u32) -> rusqlite::Result<Decimal> {
+        while scale > 0 && mantissa % 10 == 0 && (scale > 28 || Decimal::try_from_i128_with_scale(mantissa, scale).is_err()) {
+            mantissa /= 10;
+            scale -= 1;
+        }
+        Decimal::try_from_i128_with_scale(mantissa, scale).map_err(|_| user_error(OVERFLOW.into()))
+    }
+
+    /// The average rounded half away from zero to `places`.
+    fn average(&self, places: u32) -> rusqlite::Result<Decimal> {
+        let count = i128::from(self.count);
+        let (num, den) = if places >= self.scale {
+            (self.mantissa.checked_mul(pow10(places - self.scale)?).ok_or_else(|| user_error(OVERFLOW.into()))?, count)
+        } else {
+            (self.mantissa, count.checked_mul(pow10(self.scale - places)?).ok_or_else(|| user_error(OVERFLOW.into()))?)
+        };
+        let (q, r) = (num / den, num % den);
+        let rounded = if 2 * r.abs() >= den { q + num.signum() } else { q };
+        Acc::decimal(rounded, places)
+    }
 }
 
 impl Aggregate<Acc, Option<String>> for Sum {
@@ -227,6 +281,9 @@ impl Aggregate<Acc, Option<String>> for Sum {
     }
 
     fn step(&self, ctx: &mut Context<'_>, acc: &mut Acc) -> rusqlite::Result<()> {
+        if self.average && ctx.len() > 1 && acc.places.is_none() {
+            acc.places = Some(u32::try_from(ctx.get::<i64>(1)?).map_err(|_| user_error("places must be 0 or more".into()))?);
+        }
         let value = match ctx.get_raw(0) {
             ValueRef::Null => return Ok(()),
             ValueRef::Integer(i) => Decimal::from(i),
@@ -234,18 +291,12 @@ impl Aggregate<Acc, Option<String>> for Sum {
             ValueRef::Text(t) => crate::exact::parse_decimal(&String::from_utf8_lossy(t)).map_err(user_error)?,
             ValueRef::Blob(_) => return Err(user_error("a blob is not a decimal".into())),
         };
-        acc.total = acc.total.checked_add(value).ok_or_else(|| user_error("the decimal sum overflows 28 digits".into()))?;
-        acc.count += 1;
-        Ok(())
+        acc.add(value)
     }
 
     fn finalize(&self, _ctx: &mut Context<'_>, acc: Option<Acc>) -> rusqlite::Result<Option<String>> {
         let Some(acc) = acc.filter(|a| a.count > 0) else { return Ok(None) };
-        let value = if self.average {
-            acc.total.checked_div(Decimal::from(acc.count)).ok_or_else(|| user_error("the decimal average overflows".into()))?.normalize()
-        } else {
-            acc.total
-        };
+        let value = if self.average { acc.average(acc.places.unwrap_or(acc.scale + 4))? } else { Acc::decimal(acc.mantissa, acc.scale)? };
         Ok(Some(value.to_string()))
     }
 }
@@ -265,6 +316,54 @@ mod tests {
         assert_eq!(declared_scale("DECIMAL_TEXT(20, 4)"), Some(4));
         assert_eq!(declared_scale("DECIMAL_REAL(12,2)"), Some(2));
         assert_eq!(declared_scale("DECIMAL(12,2)"), None);
+    }
+
+    /// Raw SQL binds a decimal as text, which SQLite converts to a double where it meets a
+    /// `DECIMAL_REAL` column: that conversion must give the double almacen stores.
+    #[test]
+    fn sqlite_reads_decimal_text_as_the_nearest_double() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let digits = (seed % 15 + 1) as u32;
+            let mantissa = (seed >> 8) as i64 % 10i64.pow(digits);
+            let d = Decimal::new(mantissa, (seed >> 4) as u32 % (digits + 1));
+            let sqlite: f64 = conn.query_row("SELECT CAST(?1 AS REAL)", [d.to_string()], |r| r.get(0)).unwrap();
+            assert_eq!(sqlite.to_bits(), nearest_double(d).to_bits(), "{d}");
+        }
+    }
+
+    fn total(values: &[&str]) -> Acc {
+        let mut acc = Acc::default();
+        for v in values {
+            acc.add(v.parse().unwrap()).unwrap();
+        }
+        acc
+    }
+
+    #[test]
+    fn sums_are_exact_or_refused() {
+        let acc = total(&["1.50", "2.25", "-0.75"]);
+        assert_eq!(Acc::decimal(acc.mantissa, acc.scale).unwrap().to_string(), "3.00");
+        let max = "99999999999999999999.99999999";
+        let acc = total(&[max; 8]);
+        assert!(Acc::decimal(acc.mantissa, acc.scale).is_err(), "799999999999999999999.99999992 has 29 digits");
+        let acc = total(&["0.10", "0.20", "0.30"]);
+        assert_eq!(Acc::decimal(acc.mantissa, acc.scale).unwrap().to_string(), "0.60");
+    }
+
+    #[test]
+    fn averages_round_half_away_from_zero() {
+        assert_eq!(total(&["1.00", "2.00", "2.00"]).average(6).unwrap().to_string(), "1.666667");
+        let mut ones = vec!["0"; 31];
+        ones.push("1");
+        assert_eq!(total(&ones).average(4).unwrap().to_string(), "0.0313", "1/32 = 0.03125");
+        ones[31] = "-1";
+        assert_eq!(total(&ones).average(4).unwrap().to_string(), "-0.0313");
+        assert_eq!(total(&["99999999999999999999.99999999"; 8]).average(12).unwrap().to_string(), "99999999999999999999.99999999");
     }
 
     #[test]

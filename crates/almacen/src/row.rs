@@ -277,6 +277,7 @@ pub(crate) fn decode_decimal(row: &DbRow, idx: usize, scale: Option<u32>) -> Res
         DbRow::Sqlite(_) => match (row.value(idx)?, scale) {
             (Value::Float(f), Some(s)) => return row.exact(crate::sqlite::decimal::from_double(f, s), idx),
             (Value::Float(f), None) => row.exact(exact::parse_decimal(&f.to_string()), idx)?,
+            (Value::Int(i), Some(s)) if s > 0 => return Err(row.decode_error(idx, crate::sqlite::decimal::scaled_integer(i, s))),
             (Value::Int(i), _) => Decimal::from(i),
             (Value::Decimal(d), _) => d,
             (Value::Text(t), _) => row.exact(exact::parse_decimal(&t), idx)?,

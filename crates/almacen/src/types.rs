@@ -245,6 +245,9 @@ impl SqlType for Decimal {
     fn decode_sqlite(v: ValueRef<'_>, ty: &ColumnType) -> std::result::Result<Self, String> {
         match (ty, v) {
             (ColumnType::Decimal { scale, .. }, ValueRef::Real(f)) => crate::sqlite::decimal::from_double(f, *scale),
+            (ColumnType::Decimal { scale, .. }, ValueRef::Integer(i)) if *scale > 0 => {
+                Err(crate::sqlite::decimal::scaled_integer(i, *scale))
+            }
             (ColumnType::Decimal { scale, .. }, v) => crate::exact::at_column_scale(Decimal::lite(v)?, *scale),
             (_, v) => Decimal::lite(v),
         }

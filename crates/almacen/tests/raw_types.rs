@@ -4,7 +4,7 @@
 
 mod common;
 
-use almacen::{Database, Error, Executor, Kind, Value, params};
+use almacen::{Database, Error, Executor, Kind, Model, Value, params};
 use common::Backend;
 use rust_decimal::Decimal;
 
@@ -130,3 +130,31 @@ async fn one_text_on_one_connection(db: Database, backend: Backend) {
     one_text_with_values_of_many_types(db, backend).await
 }
 per_backend_with!(one_text_on_one_connection => "max_connections=1");
+
+#[derive(almacen::Model, Debug, Clone)]
+#[model(table = "prices")]
+struct Price {
+    #[model(primary_key)]
+    id: i64,
+    #[model(decimal(12, 2))]
+    amount: Decimal,
+}
+
+/// A SQLite table from an earlier almacen held decimals as scaled integers (15800 for
+/// 158.00): reading one is a decode error that says so, not an amount a hundred times off.
+async fn sqlite_scaled_integer_decimals_are_refused(db: Database, backend: Backend) {
+    if backend != Backend::Sqlite {
+        return;
+    }
+    db.execute_raw("CREATE TABLE prices (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL)", params! {}).await.unwrap();
+    db.execute_raw("INSERT INTO prices (id, amount) VALUES (1, 15800)", params! {}).await.unwrap();
+    let e = Price::get(&db, 1).await.unwrap_err();
+    assert!(matches!(&e, Error::Decode { column, message } if column == "amount" && message.contains("scaled integers")), "{e:?}");
+    // A table almacen creates converts an integer written by raw SQL, and reads it right.
+    db.execute_raw("DROP TABLE prices", params! {}).await.unwrap();
+    db.create_tables(&[Price::TABLE]).await.unwrap();
+    db.execute_raw("INSERT INTO prices (id, amount) VALUES (1, 158)", params! {}).await.unwrap();
+    assert_eq!(Price::get(&db, 1).await.unwrap().unwrap().amount.to_string(), "158.00");
+}
+
+per_backend!(sqlite_scaled_integer_decimals_are_refused);

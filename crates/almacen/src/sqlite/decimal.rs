@@ -108,6 +108,16 @@ pub(crate) fn from_double(f: f64, scale: u32) -> Result<Decimal, String> {
     }
 }
 
+/// Why an integer in a decimal column with places is refused: a column almacen created
+/// holds a double or text there (the column's affinity converts an integer written to it),
+/// so an integer is a table from before that change, which held decimals scaled to whole
+/// units (`15800` for 158.00). Read as it stands it would be a hundred times off.
+pub(crate) fn scaled_integer(i: i64, scale: u32) -> String {
+    format!(
+        "the integer {i} in a decimal column of {scale} places: columns almacen creates hold a double or text, while tables made by earlier almacen versions held scaled integers (15800 for 158.00); recreate the table"
+    )
+}
+
 /// Register the collation and the aggregates on a new connection.
 pub(crate) fn register(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.create_collation(DECIMAL_COLLATION, compare)?;

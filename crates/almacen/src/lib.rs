@@ -88,6 +88,7 @@ mod relation;
 mod repository;
 mod row;
 mod schema;
+mod server_args;
 mod sqlite;
 mod transaction;
 mod types;

@@ -1,9 +1,9 @@
 //! sqlx arguments for MariaDB/MySQL from the values a statement holds.
 
-use crate::{Error, Result};
+use crate::Result;
 use sea_query::Value as S;
 use sqlx::mysql::{MySql, MySqlArguments, MySqlTypeInfo};
-use sqlx::{Arguments, Column, Encode, Executor, Row, Type};
+use sqlx::{Column, Encode, Executor, Row, Type};
 use std::sync::OnceLock;
 
 /// MariaDB's own NULL type (`MYSQL_TYPE_NULL`). A NULL of no known type
@@ -43,27 +43,6 @@ impl Encode<'_, MySql> for UntypedNull {
 /// The values as MariaDB arguments.
 pub(crate) fn arguments(values: Vec<S>) -> Result<MySqlArguments> {
     let mut args = MySqlArguments::default();
-    for v in values {
-        let added = match v {
-            S::Bool(b) => args.add(b),
-            S::SmallInt(i) => args.add(i),
-            S::Int(i) => args.add(i),
-            S::BigInt(i) => args.add(i),
-            S::Float(f) => args.add(f),
-            S::Double(f) => args.add(f),
-            S::String(s) => args.add(s),
-            S::Bytes(b) => args.add(b),
-            S::Uuid(u) => args.add(u),
-            S::Decimal(d) => args.add(d),
-            S::Json(j) => args.add(j.map(|j| sqlx::types::Json(*j))),
-            S::ChronoDate(d) => args.add(d),
-            S::ChronoTime(t) => args.add(t),
-            S::ChronoDateTime(t) => args.add(t),
-            S::ChronoDateTimeUtc(t) => args.add(t),
-            S::Char(None) => args.add(UntypedNull),
-            other => return Err(Error::Unsupported(format!("almacen does not bind {other:?} on MariaDB"))),
-        };
-        added.map_err(|e| Error::Unsupported(format!("a value could not be encoded for MariaDB: {e}")))?;
-    }
+    crate::server_args::add_values!(&mut args, values, UntypedNull, "MariaDB");
     Ok(args)
 }

@@ -1,6 +1,6 @@
 //! sqlx arguments for PostgreSQL from the values a statement holds.
 
-use crate::{Error, Result};
+use crate::Result;
 use sea_query::Value as S;
 use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgTypeInfo, Postgres};
 use sqlx::{Arguments, Encode, Type};
@@ -25,27 +25,6 @@ impl Encode<'_, Postgres> for UntypedNull {
 pub(crate) fn arguments(values: Vec<S>) -> Result<PgArguments> {
     let mut args = PgArguments::default();
     args.reserve(values.len(), values.len() * 8);
-    for v in values {
-        let added = match v {
-            S::Bool(b) => args.add(b),
-            S::SmallInt(i) => args.add(i),
-            S::Int(i) => args.add(i),
-            S::BigInt(i) => args.add(i),
-            S::Float(f) => args.add(f),
-            S::Double(f) => args.add(f),
-            S::String(s) => args.add(s),
-            S::Bytes(b) => args.add(b),
-            S::Uuid(u) => args.add(u),
-            S::Decimal(d) => args.add(d),
-            S::Json(j) => args.add(j.map(|j| sqlx::types::Json(*j))),
-            S::ChronoDate(d) => args.add(d),
-            S::ChronoTime(t) => args.add(t),
-            S::ChronoDateTime(t) => args.add(t),
-            S::ChronoDateTimeUtc(t) => args.add(t),
-            S::Char(None) => args.add(UntypedNull),
-            other => return Err(Error::Unsupported(format!("almacen does not bind {other:?} on PostgreSQL"))),
-        };
-        added.map_err(|e| Error::Unsupported(format!("a value could not be encoded for PostgreSQL: {e}")))?;
-    }
+    crate::server_args::add_values!(&mut args, values, UntypedNull, "PostgreSQL");
     Ok(args)
 }

@@ -509,6 +509,19 @@ fn apply_sets(q: &mut sea_query::UpdateStatement, sets: &[Assignment], dialect: 
             Assignment::Value(c, v) => {
                 q.value(c.meta.name, Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?));
             }
+            // SQLite adds doubles inexactly: a decimal column adds exactly in almacen's function.
+            Assignment::Add(c, v) if dialect == Dialect::Sqlite && matches!(c.meta.ty, crate::ColumnType::Decimal { .. }) => {
+                let crate::ColumnType::Decimal { precision, scale } = c.meta.ty else { unreachable!() };
+                let delta = match v {
+                    Value::Decimal(d) => {
+                        crate::value::check_decimal_fits(*d, precision, scale, c.meta.name)?;
+                        sea_query::Value::String(Some(d.to_string()))
+                    }
+                    other => other.to_sea(dialect, None, c.meta.name)?,
+                };
+                let sql = format!("{}(?, ?, {precision}, {scale})", crate::sqlite::DECIMAL_ADD);
+                q.value(c.meta.name, Expr::cust_with_exprs(sql, [Expr::col(c.meta.name), Expr::val(delta)]));
+            }
             Assignment::Add(c, v) => {
                 let delta = Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?);
                 q.value(c.meta.name, Expr::col(c.meta.name).add(delta));

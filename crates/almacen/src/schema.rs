@@ -115,7 +115,9 @@ fn checks(c: &ColumnMeta, d: Dialect) -> Vec<String> {
         // MariaDB's BOOLEAN is a TINYINT: without the check it holds 2 or -1.
         (ColumnType::Bool, Dialect::Sqlite | Dialect::MySql) => out.push(format!("{col} IN (0, 1)")),
         (ColumnType::Uuid, Dialect::Sqlite | Dialect::MySql) => out.push(format!("length({col}) = 16")),
-        (ColumnType::Decimal { precision, .. }, Dialect::Sqlite) => out.push(crate::sqlite::decimal::column_check(&col, precision)),
+        (ColumnType::Decimal { precision, scale }, Dialect::Sqlite) => {
+            out.push(crate::sqlite::decimal::column_check(&col, precision, scale))
+        }
         (ColumnType::Json, Dialect::Sqlite) => out.push(format!("json_valid({col})")),
         (ColumnType::Enum { variants }, _) => {
             let list: Vec<String> = variants.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect();

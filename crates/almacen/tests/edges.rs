@@ -963,6 +963,35 @@ async fn decimal_aggregates_are_exact(db: Database, backend: Backend) {
     f.finish();
 }
 
+/// `patch(..).add(..)` on a decimal column is exact (SQLite adds doubles inexactly: 0.10 +
+/// 0.20 would store 0.30000000000000004), NULL stays NULL, and a sum the column cannot hold
+/// is an error on every dialect, the row left as it was.
+async fn decimal_add_is_exact(db: Database, backend: Backend) {
+    db.create_tables(&DECIMAL_TABLES).await.unwrap();
+    let mut f = Findings::new(backend);
+    async fn check<M: Pair<T = Decimal>>(db: &Database, f: &mut Findings) {
+        let (p, s) = spec::<M>();
+        let table = M::TABLE.name;
+        let unit = Decimal::new(1, s);
+        let row = almacen::ops::insert::<M>(db, M::new(Decimal::ZERO, None)).await.unwrap();
+        let mut want = Decimal::ZERO;
+        for step in [unit, unit * Decimal::from(2), -unit, unit * Decimal::from(7)] {
+            want += step;
+            let got = almacen::Patch::<M>::new(row.key()).add(M::V_COL, step).add(M::O_COL, step).execute(db).await;
+            f.check(matches!(&got, Ok(Some(r)) if *r.v() == want && r.o().is_none()), || {
+                format!("{table}: adding {step} to reach {want}: got {}", outcome(&got))
+            });
+        }
+        let largest = decimal_max(p, s);
+        let got = almacen::Patch::<M>::new(row.key()).add(M::V_COL, largest).execute(db).await;
+        f.check(got.is_err(), || format!("{table}: {want} + {largest} passes decimal({p}, {s}): want an error, got {}", outcome(&got)));
+        let kept = almacen::ops::get::<M>(db, &row.key()).await;
+        f.check(matches!(&kept, Ok(Some(r)) if *r.v() == want), || format!("{table}: after the refused add: {}", outcome(&kept)));
+    }
+    for_each_decimal!(check, &db, &mut f);
+    f.finish();
+}
+
 async fn decimal_raw_sql(db: Database, backend: Backend) {
     db.create_tables(&DECIMAL_TABLES).await.unwrap();
     let mut f = Findings::new(backend);
@@ -1440,6 +1469,7 @@ per_backend!(
     decimals_round_trip_at_column_scale,
     decimal_filters_and_order_are_numeric,
     decimal_aggregates_are_exact,
+    decimal_add_is_exact,
     decimal_raw_sql,
     decimal_precision_over_28_is_refused,
     booleans,

@@ -155,6 +155,13 @@ async fn sqlite_scaled_integer_decimals_are_refused(db: Database, backend: Backe
     db.create_tables(&[Price::TABLE]).await.unwrap();
     db.execute_raw("INSERT INTO prices (id, amount) VALUES (1, 158)", params! {}).await.unwrap();
     assert_eq!(Price::get(&db, 1).await.unwrap().unwrap().amount.to_string(), "158.00");
+    // Past the precision (decimal(12, 2) holds below 10^10) or not a number: refused.
+    for bad in ["10000000000", "'abc'", "x'00'"] {
+        let e = db.execute_raw(&format!("UPDATE prices SET amount = {bad}"), params! {}).await.unwrap_err();
+        assert!(matches!(e, Error::CheckViolation { .. }), "{bad}: {e:?}");
+    }
+    db.execute_raw("UPDATE prices SET amount = 9999999999.99", params! {}).await.unwrap();
+    assert_eq!(Price::get(&db, 1).await.unwrap().unwrap().amount.to_string(), "9999999999.99");
 }
 
 per_backend!(sqlite_scaled_integer_decimals_are_refused);

@@ -32,6 +32,9 @@ pub(crate) const DECIMAL_COLLATION: &str = "almacen_decimal";
 pub(crate) const DECIMAL_SUM: &str = "almacen_decimal_sum";
 /// The `AVG` of decimal values, rounded half away from zero to a number of places, as
 /// decimal text.
+/// `almacen_decimal_add(column, delta, precision, scale)`: the exact `column + delta` in the
+/// column's form, for `patch(..).add(..)` (a double's `+` is not exact).
+pub(crate) const DECIMAL_ADD: &str = "almacen_decimal_add";
 pub(crate) const DECIMAL_AVG: &str = "almacen_decimal_avg";
 
 /// The largest precision stored as a double (every decimal of 15 digits survives one).
@@ -47,9 +50,10 @@ pub(crate) fn column_sql(precision: u32, scale: u32) -> String {
 }
 
 /// The CHECK that keeps other values out of a decimal column (NULL passes, as in any CHECK).
-pub(crate) fn column_check(col: &str, precision: u32) -> String {
+pub(crate) fn column_check(col: &str, precision: u32, scale: u32) -> String {
     if precision <= REAL_MAX_PRECISION {
-        format!("typeof({col}) IN ('real', 'null')")
+        // Below 10^(p - s): the largest such decimal's double is below that power's.
+        format!("typeof({col}) IN ('real', 'null') AND abs({col}) < 1e{}", precision - scale)
     } else {
         format!("{col} NOT GLOB '*[^0-9.eE+-]*' AND {col} GLOB '*[0-9]*'")
     }
@@ -124,7 +128,8 @@ pub(crate) fn register(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_aggregate_function(DECIMAL_SUM, 1, flags, Sum { average: false })?;
     conn.create_aggregate_function(DECIMAL_AVG, 1, flags, Sum { average: true })?;
-    conn.create_aggregate_function(DECIMAL_AVG, 2, flags, Sum { average: true })
+    conn.create_aggregate_function(DECIMAL_AVG, 2, flags, Sum { average: true })?;
+    conn.create_scalar_function(DECIMAL_ADD, 4, flags, add)
 }
 
 /// A number as written in text: sign, digits (integer then fraction) and where the decimal
@@ -214,6 +219,30 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
         (None, Some(_)) => Ordering::Greater,
         (None, None) => a.as_bytes().cmp(b.as_bytes()),
     }
+}
+
+/// `almacen_decimal_add(column, delta, precision, scale)`: NULL when either is NULL, as `+`;
+/// a sum the column cannot hold is an error, as it is on the servers.
+fn add(ctx: &Context<'_>) -> rusqlite::Result<Option<rusqlite::types::Value>> {
+    let precision = u32::try_from(ctx.get::<i64>(2)?).map_err(|_| user_error("precision must be positive".into()))?;
+    let scale = u32::try_from(ctx.get::<i64>(3)?).map_err(|_| user_error("scale must be 0 or more".into()))?;
+    let decimal = |i: usize| -> rusqlite::Result<Option<Decimal>> {
+        Ok(Some(match ctx.get_raw(i) {
+            ValueRef::Null => return Ok(None),
+            ValueRef::Integer(n) => Decimal::from(n),
+            ValueRef::Real(f) => from_double(f, scale).map_err(user_error)?,
+            ValueRef::Text(t) => crate::exact::parse_decimal(&String::from_utf8_lossy(t)).map_err(user_error)?,
+            ValueRef::Blob(_) => return Err(user_error("a blob is not a decimal".into())),
+        }))
+    };
+    let (Some(a), Some(b)) = (decimal(0)?, decimal(1)?) else { return Ok(None) };
+    let sum = a.checked_add(b).ok_or_else(|| user_error(OVERFLOW.into()))?;
+    crate::value::check_decimal_fits(sum, precision, scale, "decimal").map_err(|e| user_error(e.to_string()))?;
+    Ok(Some(match stored(sum, precision, scale) {
+        sea_query::Value::Double(Some(f)) => rusqlite::types::Value::Real(f),
+        sea_query::Value::String(Some(t)) => rusqlite::types::Value::Text(t),
+        _ => unreachable!("a decimal is stored as a double or text"),
+    }))
 }
 
 /// `almacen_decimal_sum(x)` / `almacen_decimal_avg(x[, places])`: exact over decimal text,

@@ -522,6 +522,11 @@ fn apply_sets(q: &mut sea_query::UpdateStatement, sets: &[Assignment], dialect: 
                 let sql = format!("{}(?, ?, {precision}, {scale})", crate::sqlite::DECIMAL_ADD);
                 q.value(c.meta.name, Expr::cust_with_exprs(sql, [Expr::col(c.meta.name), Expr::val(delta)]));
             }
+            // SQLite keeps the double sum; PostgreSQL and MariaDB round it to the f32 they store.
+            Assignment::Add(c, v) if dialect == Dialect::Sqlite && c.meta.ty == crate::ColumnType::Float => {
+                let delta = Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?);
+                q.value(c.meta.name, Expr::cust_with_exprs(format!("{}(?)", crate::sqlite::F32), [Expr::col(c.meta.name).add(delta)]));
+            }
             Assignment::Add(c, v) => {
                 let delta = Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?);
                 q.value(c.meta.name, Expr::col(c.meta.name).add(delta));

@@ -105,6 +105,16 @@ impl DbRow {
         r.try_get::<T, _>(idx).map_err(|e| self.decode_error(idx, e))
     }
 
+    /// Whether column `idx` of a server row is a double (`FLOAT8` / `DOUBLE`).
+    pub(crate) fn is_double(&self, idx: usize) -> bool {
+        let name = match self {
+            DbRow::Sqlite(_) => return false,
+            DbRow::Postgres(r) => r.try_get_raw(idx).map(|v| v.type_info().name() == "FLOAT8"),
+            DbRow::MySql(r) => r.try_get_raw(idx).map(|v| v.type_info().name() == "DOUBLE"),
+        };
+        name.unwrap_or(false)
+    }
+
     /// The outcome of an exact conversion of column `idx`, its message in a decode error.
     pub(crate) fn exact<T>(&self, v: std::result::Result<T, String>, idx: usize) -> Result<T> {
         v.map_err(|e| self.decode_error(idx, e))
@@ -164,7 +174,7 @@ impl DbRow {
                 Ok(match cell {
                     L::Null => Value::Null(Kind::Unknown),
                     L::Integer(i) => Value::Int(i),
-                    L::Real(f) => Value::Float(f),
+                    L::Real(f) => Value::Float(plus_zero(f)),
                     L::Text(_) => Value::Text(self.get::<String>(idx)?),
                     L::Blob(b) => Value::Bytes(b.to_vec()),
                 })

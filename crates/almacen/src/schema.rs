@@ -110,8 +110,15 @@ fn checks(c: &ColumnMeta, d: Dialect) -> Vec<String> {
     let mut out = Vec::new();
     match (c.ty, d) {
         (ColumnType::Text { max_len: Some(n) }, Dialect::Sqlite) => out.push(format!("length({col}) <= {n}")),
-        (ColumnType::SmallInt, Dialect::Sqlite) => out.push(format!("{col} BETWEEN -32768 AND 32767")),
-        (ColumnType::Integer, Dialect::Sqlite) => out.push(format!("{col} BETWEEN -2147483648 AND 2147483647")),
+        // An integer that overflows in SQLite arithmetic becomes a REAL: refuse it, as the
+        // servers refuse the overflow.
+        (ColumnType::SmallInt, Dialect::Sqlite) => {
+            out.push(format!("typeof({col}) IN ('integer', 'null') AND {col} BETWEEN -32768 AND 32767"))
+        }
+        (ColumnType::Integer, Dialect::Sqlite) => {
+            out.push(format!("typeof({col}) IN ('integer', 'null') AND {col} BETWEEN -2147483648 AND 2147483647"))
+        }
+        (ColumnType::BigInt, Dialect::Sqlite) => out.push(format!("typeof({col}) IN ('integer', 'null')")),
         // MariaDB's BOOLEAN is a TINYINT: without the check it holds 2 or -1.
         (ColumnType::Bool, Dialect::Sqlite | Dialect::MySql) => out.push(format!("{col} IN (0, 1)")),
         (ColumnType::Uuid, Dialect::Sqlite | Dialect::MySql) => out.push(format!("length({col}) = 16")),

@@ -110,15 +110,20 @@ macro_rules! float_type {
                     Value::Float(f) => <$t as FloatField>::exact(f),
                     Value::Int(i) => <$t as FloatField>::exact(crate::exact::f64_from_int(i)?),
                     // A decimal result (an average, SQLite's decimal text) read as a float is
-                    // the nearest float: asking for a float asks for that.
-                    Value::Decimal(d) => Ok(f64::try_from(d).map_err(|e| e.to_string())? as $t),
-                    Value::Text(t) => Ok(f64::try_from(crate::exact::parse_decimal(&t)?).map_err(|e| e.to_string())? as $t),
+                    // the nearest float: asking for a float asks for that. (Parsing the text
+                    // rounds once, correctly.)
+                    Value::Decimal(d) => d.to_string().parse::<$t>().map_err(|e| e.to_string()),
+                    Value::Text(t) => crate::exact::parse_decimal(&t)?.to_string().parse::<$t>().map_err(|e| e.to_string()),
                     other => mismatch(&other, stringify!($t)),
                 }
             }
             fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
                 match row {
                     DbRow::Sqlite(_) => row.get::<$t>(idx),
+                    // A double column read into an `f32` (sqlx would narrow it): only exactly.
+                    _ if <$t as FloatField>::NARROW && row.is_double(idx) => {
+                        row.get::<f64>(idx).and_then(|f| row.exact(<$t as FloatField>::exact(f), idx))
+                    }
                     _ => row.get::<$t>(idx).map(crate::exact::plus_zero),
                 }
             }
@@ -134,14 +139,18 @@ float_type!(f64, ColumnType::Double);
 
 /// A float of either width from an `f64`, exactly.
 trait FloatField: Sized {
+    /// Narrower than a double.
+    const NARROW: bool;
     fn exact(f: f64) -> std::result::Result<Self, String>;
 }
 impl FloatField for f32 {
+    const NARROW: bool = true;
     fn exact(f: f64) -> std::result::Result<Self, String> {
         crate::exact::f32_exact(f)
     }
 }
 impl FloatField for f64 {
+    const NARROW: bool = false;
     fn exact(f: f64) -> std::result::Result<Self, String> {
         Ok(crate::exact::plus_zero(f))
     }

@@ -9,7 +9,9 @@ use uuid::Uuid;
 /// The kind of a value, used to give a NULL its type when it is bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
-    /// No type known: bound as a NULL text on PostgreSQL.
+    /// No type known (a `None` given to raw SQL): PostgreSQL infers the parameter's type
+    /// from where it stands, as for a literal `NULL`, and asks for a cast where nothing
+    /// gives it one (`SELECT :x::text`); MariaDB types it as NULL.
     Unknown,
     /// Boolean.
     Bool,

@@ -79,6 +79,21 @@ async fn untyped_null_takes_the_type_of_its_place(db: Database, backend: Backend
         let at = chrono::NaiveDate::from_ymd_opt(2024, 5, 6).unwrap().and_hms_opt(7, 8, 9).unwrap().and_utc();
         assert_eq!(row.value("v"), Some(&Value::Timestamp(at)), "{backend:?}");
     }
+    // Where nothing gives it a type, PostgreSQL asks for one (as for any parameter); a cast
+    // gives it. The others take it as a plain NULL.
+    let bare = db.fetch_one_raw("SELECT :x AS v, CASE WHEN :x IS NULL THEN 1 ELSE 0 END AS is_null", params! {"x" => none}).await;
+    let row = match backend {
+        Backend::Postgres => {
+            let e = bare.unwrap_err();
+            assert!(matches!(&e, Error::Database(info) if info.code.as_deref() == Some("42P08")), "{e:?}");
+            db.fetch_one_raw("SELECT :x::text AS v, CASE WHEN :x::text IS NULL THEN 1 ELSE 0 END AS is_null", params! {"x" => none})
+                .await
+                .unwrap()
+        }
+        _ => bare.unwrap(),
+    };
+    assert!(row.value("v").unwrap().is_null(), "{backend:?}");
+    assert_eq!(row.get::<i64>("is_null").unwrap(), 1, "{backend:?}");
     // The same texts with a value, after the NULL.
     let row = db.fetch_one_raw("SELECT COALESCE(:x, 1) AS v", params! {"x" => 9}).await.unwrap();
     assert_eq!(row.value("v"), Some(&Value::Int(9)), "{backend:?}");

@@ -13,7 +13,7 @@ type Exact<T> = std::result::Result<T, String>;
 pub(crate) fn other_type(oid: u32, bytes: &[u8]) -> Option<Exact<Value>> {
     Some(match oid {
         1186 => interval(bytes).map(Value::Text),
-        18 => Ok(Value::Text(String::from_utf8_lossy(bytes).into_owned())),
+        18 => std::str::from_utf8(bytes).map(|t| Value::Text(t.into())).map_err(|e| e.to_string()),
         26 => be::<4>(bytes).map(|b| Value::Int(u32::from_be_bytes(b).into())),
         2278 => Ok(Value::Null(crate::Kind::Unknown)),
         _ if element_of(oid).is_some() => array(bytes),

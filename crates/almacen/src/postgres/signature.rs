@@ -5,8 +5,7 @@
 //! that value's binary form for the old type: "insufficient data left in message" at best,
 //! and at worst the bytes read as a value of the old type (a float's 8 bytes as a bigint).
 //! So each text is sent as written only with the types it was first seen with in this
-//! process (a model's lookup by key, a static text, always binds its key's types and is
-//! sent as it is); with other types it gets a comment naming them (`/* almacen: i8,t */ …`), a text
+//! process; with other types it gets a comment naming them (`/* almacen: i8,t */ …`), a text
 //! of its own in the cache. (Texts are told apart by a hash: two texts that share one only
 //! get the comment more often.)
 
@@ -27,8 +26,7 @@ static FIRST_TYPES: LazyLock<RwLock<HashMap<u64, Box<[u8]>>>> = LazyLock::new(De
 
 /// The text to send `sql` as, given the values it is run with.
 pub(crate) fn statement_text(sql: Sql, values: &[S]) -> Sql {
-    // A static text is a model's lookup by key, always bound with the key's own types.
-    if values.is_empty() || matches!(sql, Sql::Static(_)) {
+    if values.is_empty() {
         return sql;
     }
     let types: Types = values.iter().map(code).collect();

@@ -236,7 +236,7 @@ impl Condition {
         let bind = |c: &ColumnRef, v: &Value| -> Result<Expr> { Ok(Expr::val(compared_value(c, v, dialect)?)) };
         Ok(match self {
             Condition::Cmp(c, op, v) => apply(c.expr(), *op, bind(c, v)?),
-            Condition::Columns(a, op, b) => apply(a.expr(), *op, b.expr()),
+            Condition::Columns(a, op, b) => apply(sqlite_compared_column(a, b, dialect), *op, sqlite_compared_column(b, a, dialect)),
             Condition::In(c, values, negated) => {
                 if values.is_empty() {
                     // IN () is not SQL: an empty IN matches nothing, an empty NOT IN everything.
@@ -266,6 +266,20 @@ pub(crate) fn compared_value(c: &ColumnRef, v: &Value, dialect: Dialect) -> Resu
         }
         (crate::ColumnType::Text { .. } | crate::ColumnType::Decimal { .. }, _) => v.to_sea(dialect, None, c.meta.name),
         (ty, _) => v.to_sea(dialect, Some(&ty), c.meta.name),
+    }
+}
+
+/// Column `c` compared with column `other`. On SQLite a decimal of the double form compared
+/// with one of the text form is read as text at its scale, so the decimal collation compares
+/// the two exactly (the double side's affinity would turn the text into a double).
+fn sqlite_compared_column(c: &ColumnRef, other: &ColumnRef, dialect: Dialect) -> Expr {
+    let text_form = |c: &ColumnRef| matches!(c.meta.ty, crate::ColumnType::Decimal { .. }) && sqlite_double_decimal(c).is_none();
+    match (dialect, sqlite_double_decimal(c)) {
+        (Dialect::Sqlite, Some(scale)) if text_form(other) => Expr::cust_with_exprs(
+            format!("({}(?, {scale}) COLLATE {})", crate::sqlite::DECIMAL_TEXT, crate::sqlite::DECIMAL_COLLATION),
+            [c.expr()],
+        ),
+        _ => c.expr(),
     }
 }
 
@@ -380,9 +394,10 @@ fn sqlite_decimal_rewrite(cond: &Condition) -> Option<Condition> {
                 CmpOp::Le => Condition::Cmp(*c, CmpOp::Le, floor),
                 CmpOp::Ge => Condition::Cmp(*c, CmpOp::Ge, ceil),
                 CmpOp::Lt => Condition::Cmp(*c, CmpOp::Lt, ceil),
-                // No stored value equals a number with more places than the column has.
-                CmpOp::Eq => Condition::In(*c, Vec::new(), false),
-                CmpOp::Ne => Condition::Null(*c, false),
+                // No stored value equals a number with more places than the column has; a
+                // NULL stays unknown (`c <> c` is false or NULL, `c = c` true or NULL).
+                CmpOp::Eq => Condition::Columns(*c, CmpOp::Ne, *c),
+                CmpOp::Ne => Condition::Columns(*c, CmpOp::Eq, *c),
             })
         }
         Condition::Between(c, low, high) if split(c, low).is_some() || split(c, high).is_some() => {
@@ -391,8 +406,13 @@ fn sqlite_decimal_rewrite(cond: &Condition) -> Option<Condition> {
             Some(Condition::Cmp(*c, CmpOp::Ge, low).and(Condition::Cmp(*c, CmpOp::Le, high)))
         }
         Condition::In(c, values, negated) if values.iter().any(|v| split(c, v).is_some()) => {
-            let kept = values.iter().filter(|v| split(c, v).is_none()).cloned().collect();
-            Some(Condition::In(*c, kept, *negated))
+            let kept: Vec<Value> = values.iter().filter(|v| split(c, v).is_none()).cloned().collect();
+            Some(match (kept.is_empty(), negated) {
+                // As for `=` and `<>` above: NULL stays unknown.
+                (true, false) => Condition::Columns(*c, CmpOp::Ne, *c),
+                (true, true) => Condition::Columns(*c, CmpOp::Eq, *c),
+                (false, _) => Condition::In(*c, kept, *negated),
+            })
         }
         _ => None,
     }
@@ -540,28 +560,28 @@ impl Aggregate {
                 format!("({}(?, {places}) COLLATE {})", crate::sqlite::DECIMAL_AVG, crate::sqlite::DECIMAL_COLLATION),
                 [c.expr()],
             ),
+            // The sum, minimum and maximum as text at the column's scale, as the servers give them.
             (Dialect::Sqlite, None) if self.sqlite_decimal_text() => {
-                let func = match self.func {
+                let crate::ColumnType::Decimal { scale, .. } = c.meta.ty else { unreachable!("a decimal aggregate") };
+                let inner = match self.func {
                     AggFunc::Sum => crate::sqlite::DECIMAL_SUM,
                     AggFunc::Min => "MIN",
                     _ => "MAX",
                 };
-                Expr::cust_with_exprs(format!("({func}(?) COLLATE {})", crate::sqlite::DECIMAL_COLLATION), [c.expr()])
+                Expr::cust_with_exprs(
+                    format!("({}({inner}(?), {scale}) COLLATE {})", crate::sqlite::DECIMAL_TEXT, crate::sqlite::DECIMAL_COLLATION),
+                    [c.expr()],
+                )
             }
             _ => self.expr(),
         }
     }
 
-    /// On SQLite: whether this aggregate of a decimal column is decimal text (the exact sum
-    /// and average, and the minimum and maximum of a column stored as text).
+    /// On SQLite: whether this aggregate is decimal text (every aggregate of a decimal column
+    /// but the count), compared under the decimal collation.
     fn sqlite_decimal_text(&self) -> bool {
-        match (self.func, self.column.map(|c| c.meta.ty)) {
-            (AggFunc::Sum | AggFunc::Avg, Some(crate::ColumnType::Decimal { .. })) => true,
-            (AggFunc::Min | AggFunc::Max, Some(crate::ColumnType::Decimal { precision, .. })) => {
-                precision > crate::sqlite::decimal::REAL_MAX_PRECISION
-            }
-            _ => false,
-        }
+        !matches!(self.func, AggFunc::Count | AggFunc::CountAll)
+            && self.column.is_some_and(|c| matches!(c.meta.ty, crate::ColumnType::Decimal { .. }))
     }
 
     /// The value this aggregate is compared with (HAVING), bound to compare exactly.

@@ -32,10 +32,16 @@ pub(crate) const DECIMAL_COLLATION: &str = "almacen_decimal";
 pub(crate) const DECIMAL_SUM: &str = "almacen_decimal_sum";
 /// The `AVG` of decimal values, rounded half away from zero to a number of places, as
 /// decimal text.
+pub(crate) const DECIMAL_AVG: &str = "almacen_decimal_avg";
 /// `almacen_decimal_add(column, delta, precision, scale)`: the exact `column + delta` in the
 /// column's form, for `patch(..).add(..)` (a double's `+` is not exact).
 pub(crate) const DECIMAL_ADD: &str = "almacen_decimal_add";
-pub(crate) const DECIMAL_AVG: &str = "almacen_decimal_avg";
+/// `almacen_decimal_text(x, scale)`: a decimal of either form as text at `scale` (aggregates
+/// and comparisons across the two forms read it).
+pub(crate) const DECIMAL_TEXT: &str = "almacen_decimal_text";
+/// `almacen_f32(x)`: `x` rounded to the nearest 32-bit float, as PostgreSQL and MariaDB
+/// store a `REAL`/`FLOAT` (an `f32` column's `add` on SQLite).
+pub(crate) const F32: &str = "almacen_f32";
 
 /// The largest precision stored as a double (every decimal of 15 digits survives one).
 pub(crate) const REAL_MAX_PRECISION: u32 = 15;
@@ -129,7 +135,9 @@ pub(crate) fn register(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.create_aggregate_function(DECIMAL_SUM, 1, flags, Sum { average: false })?;
     conn.create_aggregate_function(DECIMAL_AVG, 1, flags, Sum { average: true })?;
     conn.create_aggregate_function(DECIMAL_AVG, 2, flags, Sum { average: true })?;
-    conn.create_scalar_function(DECIMAL_ADD, 4, flags, add)
+    conn.create_scalar_function(DECIMAL_ADD, 4, flags, add)?;
+    conn.create_scalar_function(DECIMAL_TEXT, 2, flags, text_at_scale_fn)?;
+    conn.create_scalar_function(F32, 1, flags, nearest_f32)
 }
 
 /// A number as written in text: sign, digits (integer then fraction) and where the decimal
@@ -170,9 +178,10 @@ impl<'a> Number<'a> {
     }
 
     /// The power of ten of the first significant digit, or `None` for zero.
-    fn magnitude(&self) -> Option<i64> {
+    fn magnitude(&self) -> Option<i128> {
         let leading = self.digits().take_while(|&d| d == b'0').count();
-        (leading < self.int.len() + self.frac.len()).then(|| self.int.len() as i64 - 1 - leading as i64 + self.exponent)
+        // In i128: any exponent SQLite's text may hold, without overflow.
+        (leading < self.int.len() + self.frac.len()).then(|| self.int.len() as i128 - 1 - leading as i128 + i128::from(self.exponent))
     }
 
     /// -1, 0 or 1.
@@ -186,7 +195,7 @@ impl<'a> Number<'a> {
 }
 
 /// Compare the magnitudes of two non-zero numbers.
-fn compare_abs(a: &Number<'_>, b: &Number<'_>, mag_a: i64, mag_b: i64) -> Ordering {
+fn compare_abs(a: &Number<'_>, b: &Number<'_>, mag_a: i128, mag_b: i128) -> Ordering {
     mag_a.cmp(&mag_b).then_with(|| {
         // Same leading power: compare the significant digits, a missing digit being 0.
         let mut da = a.digits().skip_while(|&d| d == b'0');
@@ -243,6 +252,26 @@ fn add(ctx: &Context<'_>) -> rusqlite::Result<Option<rusqlite::types::Value>> {
         sea_query::Value::String(Some(t)) => rusqlite::types::Value::Text(t),
         _ => unreachable!("a decimal is stored as a double or text"),
     }))
+}
+
+/// `almacen_decimal_text(x, scale)`: NULL stays NULL.
+fn text_at_scale_fn(ctx: &Context<'_>) -> rusqlite::Result<Option<String>> {
+    let scale = u32::try_from(ctx.get::<i64>(1)?).map_err(|_| user_error("scale must be 0 or more".into()))?;
+    let d = match ctx.get_raw(0) {
+        ValueRef::Null => return Ok(None),
+        ValueRef::Integer(n) => Decimal::from(n),
+        ValueRef::Real(f) => from_double(f, scale).map_err(user_error)?,
+        ValueRef::Text(t) => crate::exact::parse_decimal(&String::from_utf8_lossy(t)).map_err(user_error)?,
+        ValueRef::Blob(_) => return Err(user_error("a blob is not a decimal".into())),
+    };
+    Ok(Some(text_at_scale(crate::exact::at_column_scale(d, scale).map_err(user_error)?, scale)))
+}
+
+/// `almacen_f32(x)`: NULL stays NULL; past an `f32`'s range is an error, as on the servers.
+fn nearest_f32(ctx: &Context<'_>) -> rusqlite::Result<Option<f64>> {
+    let Some(f) = ctx.get::<Option<f64>>(0)? else { return Ok(None) };
+    let narrow = f as f32;
+    if narrow.is_finite() { Ok(Some(narrow.into())) } else { Err(user_error(format!("{f} is out of range for a 32-bit float"))) }
 }
 
 /// `almacen_decimal_sum(x)` / `almacen_decimal_avg(x[, places])`: exact over decimal text,
@@ -418,5 +447,9 @@ mod tests {
         assert_eq!(compare("-1", "abc"), Less);
         assert_eq!(compare("abc", "abd"), Less);
         assert_eq!(compare("007", "7.000"), Equal);
+        // Exponents at i64's ends order without overflow.
+        assert_eq!(compare("10e9223372036854775807", "1"), Greater);
+        assert_eq!(compare("1e-9223372036854775808", "0"), Greater);
+        assert_eq!(compare("-10e9223372036854775807", "-1e9223372036854775807"), Less);
     }
 }

@@ -617,6 +617,12 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #vis async fn get(db: &impl ::almacen::Executor, key: <#name as ::almacen::Model>::Key) -> ::almacen::Result<::core::option::Option<#name>> {
                 ::almacen::ops::get::<#name>(db, &key).await
             }
+            /// The row with this primary key, if any, locked against other transactions'
+            /// writes until this transaction ends (`SELECT … FOR UPDATE`; on SQLite the
+            /// transaction's write lock covers it).
+            #vis async fn get_for_update(db: &impl ::almacen::Executor, key: <#name as ::almacen::Model>::Key) -> ::almacen::Result<::core::option::Option<#name>> {
+                ::almacen::ops::get_for_update::<#name>(db, &key).await
+            }
             /// Insert a row and return it as stored.
             #vis async fn insert(db: &impl ::almacen::Executor, new: #new_name) -> ::almacen::Result<#name> {
                 ::almacen::ops::insert::<#name>(db, new).await

@@ -208,6 +208,15 @@ pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>
     db.fetch_model::<M>(Statement::from_parts(sql, values)).await
 }
 
+/// The row with this primary key, if any, locked until the transaction ends
+/// (`SELECT … FOR UPDATE`; SQLite: the transaction's write lock covers it).
+pub async fn get_for_update<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>> {
+    if M::TABLE.primary_key().next().is_none() {
+        return Err(Error::Unsupported(format!("{} has no primary key to look a row up by", M::TABLE.name)));
+    }
+    crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).for_update().fetch_optional(db).await
+}
+
 /// A model's statements, built once per dialect, in a `static` the derive generates for
 /// each model (no lock, no map lookup on the hot path).
 #[doc(hidden)]

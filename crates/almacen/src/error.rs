@@ -81,6 +81,10 @@ pub enum Error {
     /// retrying it may succeed.
     #[error("deadlock: {0}")]
     Deadlock(DbErrorInfo),
+    /// A row lock could not be had: at once, for a `nowait()` query, or within the server's
+    /// lock wait timeout (PostgreSQL `55P03`, MariaDB 1205); retrying later may succeed.
+    #[error("lock not available: {0}")]
+    LockNotAvailable(DbErrorInfo),
     /// No connection could be acquired from the pool within the acquire timeout.
     #[error("pool timeout: no connection available within {0:?}")]
     PoolTimeout(std::time::Duration),
@@ -137,15 +141,23 @@ impl Error {
     }
 
     /// True for the transient errors that a retry may cure: serialization failures,
-    /// deadlocks (and SQLite busy/locked), pool timeouts and lost connections.
+    /// deadlocks (and SQLite busy/locked), locks not available, pool timeouts and lost
+    /// connections.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::SerializationFailure(_) | Error::Deadlock(_) | Error::PoolTimeout(_) | Error::ConnectionLost(_))
+        matches!(
+            self,
+            Error::SerializationFailure(_)
+                | Error::Deadlock(_)
+                | Error::LockNotAvailable(_)
+                | Error::PoolTimeout(_)
+                | Error::ConnectionLost(_)
+        )
     }
 
-    /// True for serialization failures and deadlocks: the errors the transaction retry
-    /// helper re-runs on.
+    /// True for serialization failures, deadlocks and locks not available: the errors the
+    /// transaction retry helper re-runs on.
     pub fn is_transaction_conflict(&self) -> bool {
-        matches!(self, Error::SerializationFailure(_) | Error::Deadlock(_))
+        matches!(self, Error::SerializationFailure(_) | Error::Deadlock(_) | Error::LockNotAvailable(_))
     }
 
     /// The database's own details, for database errors.
@@ -157,6 +169,7 @@ impl Error {
             | Error::CheckViolation(i)
             | Error::SerializationFailure(i)
             | Error::Deadlock(i)
+            | Error::LockNotAvailable(i)
             | Error::Database(i) => Some(i),
             _ => None,
         }
@@ -233,6 +246,7 @@ fn classify_postgres(db: &dyn sqlx::error::DatabaseError, mut info: DbErrorInfo)
         "23514" | "22001" => Error::CheckViolation(info),
         "40001" => Error::SerializationFailure(info),
         "40P01" => Error::Deadlock(info),
+        "55P03" => Error::LockNotAvailable(info),
         "57014" => Error::StatementTimeout(info.message),
         "57P01" | "57P02" | "57P03" => Error::ConnectionLost(info.message),
         c if c.starts_with("08") => Error::ConnectionLost(info.message),
@@ -265,8 +279,9 @@ fn classify_mysql(number: Option<u32>, mut info: DbErrorInfo) -> Error {
             Error::CheckViolation(info)
         }
         Some(1213) => Error::Deadlock(info),
-        // Lock wait timeout: the transaction is rolled back only partly; retrying is the cure.
-        Some(1205) => Error::SerializationFailure(info),
+        // Lock wait timeout, and NOWAIT's refusal: the statement is rolled back, not the
+        // transaction; retrying is the cure.
+        Some(1205) => Error::LockNotAvailable(info),
         // MariaDB max_statement_time, MySQL max_execution_time
         Some(1969) | Some(3024) => Error::StatementTimeout(info.message),
         Some(2006) | Some(2013) | Some(1927) | Some(4031) => Error::ConnectionLost(info.message),

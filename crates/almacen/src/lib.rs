@@ -30,7 +30,8 @@
 //!     .fetch_all(&db)
 //!     .await?;
 //! db.transaction(async |tx| {
-//!     let mut p = Product::get(tx, lamp.id).await?.ok_or(Error::NotFound)?;
+//!     // Locked until commit, so no concurrent writer slips in between read and write.
+//!     let mut p = Product::get_for_update(tx, lamp.id).await?.ok_or(Error::NotFound)?;
 //!     p.stock -= 1;
 //!     p.update(tx).await?;
 //!     Ok(())
@@ -99,7 +100,7 @@ pub use config::ConnectOptions;
 pub use crud::{DeleteWhere, Patch, UpdateWhere};
 /// The generic CRUD functions behind the methods `#[derive(Model)]` generates.
 pub mod ops {
-    pub use crate::crud::{delete, get, hard_delete, insert, insert_many, restore, update, upsert};
+    pub use crate::crud::{delete, get, get_for_update, hard_delete, insert, insert_many, restore, update, upsert};
 }
 pub use database::{Database, PoolStats};
 pub use dialect::Dialect;

@@ -184,6 +184,27 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
         crud::get::<M>(self.db, key).await
     }
 
+    /// The row with this primary key, if any, locked against other transactions' writes
+    /// until the transaction ends (`SELECT … FOR UPDATE`): make the repository from the
+    /// transaction.
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, stock: i32 }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// db.transaction(async |tx| {
+    ///     let items = Repository::<Item, _>::new(tx);
+    ///     let item = items.get_for_update(&7).await?;
+    ///     Ok(())
+    /// })
+    /// .await
+    /// # }
+    /// ```
+    pub async fn get_for_update(&self, key: &M::Key) -> Result<Option<M>> {
+        crud::get_for_update::<M>(self.db, key).await
+    }
+
     /// The rows with these primary keys, in the order of `keys`; keys without a row are
     /// skipped, and a key given twice yields its row once (where it first appears). One
     /// `IN (…)` statement per chunk of keys that fits the dialect's parameter limit

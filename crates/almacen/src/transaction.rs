@@ -234,6 +234,40 @@ impl Database {
     /// Run `f` in a transaction: commit when it returns `Ok`, roll back when it returns
     /// `Err`, panics, or is cancelled.
     ///
+    /// # Reading, checking and writing back
+    ///
+    /// A transaction alone does not stop two of them from reading the same row, both
+    /// deciding on what they read, and both writing: at PostgreSQL's default isolation (read
+    /// committed) and MariaDB's (repeatable read) the second write wins, or both take stock
+    /// that was there once. Which patterns are safe:
+    ///
+    /// | pattern | read committed / repeatable read | serializable | SQLite |
+    /// |---|---|---|---|
+    /// | read, check, write back | lost updates, oversold stock | safe: the loser fails with a retryable `SerializationFailure` (use `transaction_retry`) | safe |
+    /// | read with [`for_update`](crate::query::Select::for_update) / `get_for_update`, check, write | safe: the others wait for the lock | safe | safe |
+    /// | one guarded `update_where(cond).add(..)`, check the rows it changed | safe | safe | safe |
+    ///
+    /// SQLite is always serializable: every transaction that may write takes the database's
+    /// write lock at `BEGIN IMMEDIATE`, so row locks add nothing there. Take locks in one
+    /// order (by key) across transactions, or expect `Deadlock`s to retry.
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "products")]
+    /// # struct Product { #[model(primary_key, auto)] id: i64, stock: i32 }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// db.transaction(async |tx| {
+    ///     let p = Product::get_for_update(tx, 7).await?.ok_or(Error::NotFound)?;
+    ///     if p.stock < 1 {
+    ///         return Err(Error::other("out of stock"));
+    ///     }
+    ///     Product::patch(7).add(Product::STOCK, -1).execute(tx).await?;
+    ///     Ok(())
+    /// })
+    /// .await
+    /// # }
+    /// ```
+    ///
     /// ```no_run
     /// # use almacen::prelude::*;
     /// # async fn f(db: &Database) -> almacen::Result<()> {

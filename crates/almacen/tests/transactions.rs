@@ -490,7 +490,7 @@ async fn isolation_levels_behave(db: Database, backend: Backend) {
                 .unwrap();
             if blocks {
                 assert!(
-                    matches!(outcome, Err(Error::StatementTimeout(_)) | Err(Error::SerializationFailure(_))),
+                    matches!(outcome, Err(Error::StatementTimeout(_)) | Err(Error::LockNotAvailable(_))),
                     "{level:?}: a concurrent write to a row read should block, got {outcome:?}"
                 );
             } else {

@@ -60,7 +60,8 @@ pub struct OrderItem {
 /// item. Any failure leaves nothing behind.
 async fn place_order(db: &Database, customer: &str, product_id: i64, quantity: i32) -> almacen::Result<Order> {
     db.transaction(async |tx| {
-        let product = Product::get(tx, product_id).await?.ok_or(Error::NotFound)?;
+        // Locked until commit: a concurrent order waits, then sees the stock this one left.
+        let product = Product::get_for_update(tx, product_id).await?.ok_or(Error::NotFound)?;
         if product.stock < quantity {
             return Err(Error::other(format!("only {} of {} left", product.stock, product.name)));
         }

@@ -60,7 +60,50 @@ struct Clauses {
     order: Vec<Order>,
     limit: Option<u64>,
     offset: Option<u64>,
+    lock: Option<RowLock>,
     timeout: Option<Option<Duration>>,
+}
+
+/// A row lock taken by a SELECT (`FOR UPDATE` / `FOR SHARE`), held until the transaction
+/// ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RowLock {
+    /// `FOR SHARE` rather than `FOR UPDATE`.
+    share: bool,
+    wait: LockWait,
+}
+
+/// What a locking SELECT does about rows another transaction has locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockWait {
+    /// Wait for them (the default).
+    Wait,
+    /// Leave them out of the result (`SKIP LOCKED`): a queue's workers each take other rows.
+    SkipLocked,
+    /// Fail at once (`NOWAIT`).
+    Nowait,
+}
+
+impl RowLock {
+    /// The clause for `dialect`. SQLite has none: every transaction that may write holds the
+    /// database's one write lock from its `BEGIN IMMEDIATE`, so no other writer runs
+    /// between its read and its write, and nothing is ever skipped or waited for twice.
+    fn sql(&self, dialect: Dialect) -> &'static str {
+        use LockWait::*;
+        match (dialect, self.share, self.wait) {
+            (Dialect::Sqlite, _, _) => "",
+            (_, false, Wait) => " FOR UPDATE",
+            (_, false, SkipLocked) => " FOR UPDATE SKIP LOCKED",
+            (_, false, Nowait) => " FOR UPDATE NOWAIT",
+            (Dialect::Postgres, true, Wait) => " FOR SHARE",
+            (Dialect::Postgres, true, SkipLocked) => " FOR SHARE SKIP LOCKED",
+            (Dialect::Postgres, true, Nowait) => " FOR SHARE NOWAIT",
+            // MariaDB spells a shared lock the older way.
+            (Dialect::MySql, true, Wait) => " LOCK IN SHARE MODE",
+            (Dialect::MySql, true, SkipLocked) => " LOCK IN SHARE MODE SKIP LOCKED",
+            (Dialect::MySql, true, Nowait) => " LOCK IN SHARE MODE NOWAIT",
+        }
+    }
 }
 
 /// A join condition that also leaves `N`'s soft-deleted rows out.
@@ -160,13 +203,22 @@ impl Clauses {
     /// SQLite re-prepare the statement for every new value.
     fn finish(&self, q: &SelectStatement, dialect: Dialect) -> Statement {
         let (mut sql, values) = build(q, dialect);
-        sql.push_str(&self.limit_offset(dialect));
+        sql.push_str(&self.tail(dialect));
         let mut stmt = Statement::new(sql, values);
         stmt.timeout = self.timeout;
         stmt
     }
 
-    /// ` LIMIT n OFFSET m` in the form each dialect accepts.
+    /// What follows the cached text: ` LIMIT n OFFSET m` in the form each dialect accepts,
+    /// then the row lock.
+    fn tail(&self, dialect: Dialect) -> String {
+        let mut out = self.limit_offset(dialect);
+        if let Some(lock) = self.lock {
+            out.push_str(lock.sql(dialect));
+        }
+        out
+    }
+
     fn limit_offset(&self, dialect: Dialect) -> String {
         match (self.limit, self.offset) {
             (Some(l), Some(o)) => format!(" LIMIT {l} OFFSET {o}"),
@@ -225,6 +277,57 @@ macro_rules! clause_methods {
         /// `LEFT JOIN` model `N`'s table on `on`. Soft-deleted rows of `N` never join.
         pub fn left_join<N: Model>(mut self, on: Condition) -> Self {
             self.clauses.joins.push(Join { table: N::TABLE.name, on: live_join::<N>(on), left: true });
+            self
+        }
+
+        /// Lock the rows this query returns against other transactions' writes until this
+        /// transaction ends (`SELECT … FOR UPDATE`): read, check and write them back without
+        /// another writer slipping in between. Use it inside a transaction. On SQLite it adds
+        /// nothing: every transaction that may write holds the database's write lock from its
+        /// `BEGIN IMMEDIATE`.
+        ///
+        /// ```no_run
+        /// # use almacen::prelude::*;
+        /// # #[derive(Model, Debug)] #[model(table = "items")]
+        /// # struct Item { #[model(primary_key, auto)] id: i64, stock: i32 }
+        /// # async fn f(db: &Database) -> almacen::Result<()> {
+        /// db.transaction(async |tx| {
+        ///     let item = Item::select().filter(Item::ID.eq(7)).for_update().fetch_one(tx).await?;
+        ///     if item.stock > 0 {
+        ///         Item::patch(7).add(Item::STOCK, -1).execute(tx).await?;
+        ///     }
+        ///     Ok(())
+        /// })
+        /// .await
+        /// # }
+        /// ```
+        pub fn for_update(mut self) -> Self {
+            self.clauses.lock = Some(RowLock { share: false, wait: self.clauses.lock.map_or(LockWait::Wait, |l| l.wait) });
+            self
+        }
+
+        /// Lock the rows this query returns against other transactions' writes, letting
+        /// other shared locks in (`FOR SHARE`; MariaDB's `LOCK IN SHARE MODE`). SQLite: as
+        /// [`for_update`](Self::for_update).
+        pub fn for_share(mut self) -> Self {
+            self.clauses.lock = Some(RowLock { share: true, wait: self.clauses.lock.map_or(LockWait::Wait, |l| l.wait) });
+            self
+        }
+
+        /// Leave out rows another transaction has locked instead of waiting for them
+        /// (`SKIP LOCKED`), after [`for_update`](Self::for_update) or
+        /// [`for_share`](Self::for_share) (alone: `FOR UPDATE SKIP LOCKED`) — how workers
+        /// take jobs from a queue table without taking the same one.
+        pub fn skip_locked(mut self) -> Self {
+            self.clauses.lock = Some(RowLock { share: self.clauses.lock.is_some_and(|l| l.share), wait: LockWait::SkipLocked });
+            self
+        }
+
+        /// Fail at once (a database error, `SQLSTATE 55P03` on PostgreSQL) when a row is
+        /// locked by another transaction, instead of waiting (`NOWAIT`), after
+        /// [`for_update`](Self::for_update) or [`for_share`](Self::for_share).
+        pub fn nowait(mut self) -> Self {
+            self.clauses.lock = Some(RowLock { share: self.clauses.lock.is_some_and(|l| l.share), wait: LockWait::Nowait });
             self
         }
 
@@ -328,8 +431,9 @@ impl<M: Model> Select<M> {
         let base = match cached {
             Some(base) => base,
             None => {
-                // The cached text leaves LIMIT/OFFSET out: they are appended per call.
-                let unlimited = Select::<M> { clauses: Clauses { limit: None, offset: None, ..self.clauses.clone() }, _model: PhantomData };
+                // The cached text leaves LIMIT/OFFSET and the lock out: they are appended per call.
+                let unlimited =
+                    Select::<M> { clauses: Clauses { limit: None, offset: None, lock: None, ..self.clauses.clone() }, _model: PhantomData };
                 let base = unlimited.build_statement(dialect, extra)?.sql.into_shared();
                 let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
                 if cache.len() < SELECT_CACHE_CAPACITY {
@@ -338,7 +442,7 @@ impl<M: Model> Select<M> {
                 base
             }
         };
-        let sql = format!("{base}{}", self.clauses.limit_offset(dialect));
+        let sql = format!("{base}{}", self.clauses.tail(dialect));
         let values = self.clauses.values(dialect)?;
         if cfg!(debug_assertions) {
             // Tests run in debug builds: prove the cached SQL and value order match a fresh build.
@@ -416,7 +520,7 @@ impl<M: Model> Select<M> {
         let dialect = db.dialect();
         let mut q = Query::select();
         q.expr(Expr::cust("COUNT(*)")).from(M::TABLE.name);
-        let clauses = Clauses { order: Vec::new(), limit: None, offset: None, ..self.clauses.clone() };
+        let clauses = Clauses { order: Vec::new(), limit: None, offset: None, lock: None, ..self.clauses.clone() };
         clauses.apply(&mut q, dialect)?;
         let row = db.fetch_row(clauses.finish(&q, dialect)).await?.ok_or(Error::NotFound)?;
         row.get_as::<i64>(0)
@@ -427,7 +531,7 @@ impl<M: Model> Select<M> {
         let dialect = db.dialect();
         let mut inner = Query::select();
         inner.expr(Expr::val(1)).from(M::TABLE.name);
-        let clauses = Clauses { order: Vec::new(), limit: None, offset: None, ..self.clauses.clone() };
+        let clauses = Clauses { order: Vec::new(), limit: None, offset: None, lock: None, ..self.clauses.clone() };
         clauses.apply(&mut inner, dialect)?;
         let mut q = Query::select();
         q.expr_as(Expr::exists(inner), "present");

@@ -159,6 +159,44 @@ impl<M: Model, T: SqlType<Inner = String>> Column<M, T> {
     pub fn ilike(self, pattern: impl Into<String>) -> Condition {
         Condition::Like(self.as_ref(), pattern.into(), true)
     }
+    /// The column holds `text` somewhere, case-sensitively. `%`, `_` and `\` in `text` match
+    /// themselves (they are escaped), so user input can go straight in.
+    ///
+    /// ```
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String }
+    /// let q = Item::select().filter(Item::NAME.contains("50%_off"));
+    /// assert!(q.debug_sql(Dialect::Postgres).contains("LIKE $1 ESCAPE"));
+    /// ```
+    pub fn contains(self, text: &str) -> Condition {
+        self.like(format!("%{}%", escape_like(text)))
+    }
+    /// [`contains`](Self::contains), ignoring case (SQLite folds ASCII letters only).
+    pub fn icontains(self, text: &str) -> Condition {
+        self.ilike(format!("%{}%", escape_like(text)))
+    }
+    /// The column starts with `text`, case-sensitively (`%`, `_`, `\` escaped).
+    pub fn starts_with(self, text: &str) -> Condition {
+        self.like(format!("{}%", escape_like(text)))
+    }
+    /// The column ends with `text`, case-sensitively (`%`, `_`, `\` escaped).
+    pub fn ends_with(self, text: &str) -> Condition {
+        self.like(format!("%{}", escape_like(text)))
+    }
+}
+
+/// `text` as a LIKE pattern that matches only itself: `\`, `%` and `_` escaped with `\`,
+/// the escape character every dialect's LIKE is given here.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for ch in text.chars() {
+        if matches!(ch, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// A comparison operator.
@@ -705,6 +743,12 @@ impl From<Aggregate> for Selectable {
 #[cfg(test)]
 mod tests {
     use super::like_to_glob;
+
+    #[test]
+    fn escaped_text_matches_itself() {
+        assert_eq!(super::escape_like(r"50%_off\x"), r"50\%\_off\\x");
+        assert_eq!(like_to_glob(&format!("%{}%", super::escape_like("a*b%"))), "*a[*]b%*");
+    }
 
     #[test]
     fn like_patterns_become_globs() {

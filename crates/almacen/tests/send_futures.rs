@@ -1,0 +1,44 @@
+//! The futures of the public API are `Send`, so they run inside `tokio::spawn` and axum
+//! handlers: each is spawned here, on every backend. (`transaction_retry`'s is not yet: an
+//! `AsyncFn` called again and again gives no `Send` bound to name on stable Rust.)
+
+mod common;
+
+use almacen::prelude::*;
+use common::Backend;
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "spawned")]
+struct Spawned {
+    #[model(primary_key, auto)]
+    id: i64,
+    n: i32,
+}
+
+async fn futures_run_in_spawned_tasks(db: Database, _b: Backend) {
+    db.create_tables(&[Spawned::TABLE]).await.unwrap();
+    let d = db.clone();
+    let row = tokio::spawn(async move { Spawned::insert(&d, NewSpawned { n: 1 }).await }).await.unwrap().unwrap();
+    let d = db.clone();
+    tokio::spawn(async move { Spawned::get(&d, row.id).await }).await.unwrap().unwrap().unwrap();
+    let d = db.clone();
+    tokio::spawn(async move { Spawned::select().filter(Spawned::N.gt(0)).fetch_all(&d).await }).await.unwrap().unwrap();
+    let d = db.clone();
+    tokio::spawn(async move { d.fetch_all_raw("SELECT n FROM spawned WHERE n > :n", params! {"n" => 0}).await }).await.unwrap().unwrap();
+    let d = db.clone();
+    let id = row.id;
+    tokio::spawn(async move {
+        d.transaction(async |tx| {
+            let got = Spawned::get_for_update(tx, id).await?.ok_or(Error::NotFound)?;
+            Spawned::patch(id).add(Spawned::N, 1).execute(tx).await?;
+            Ok(got.n)
+        })
+        .await
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(Spawned::get(&db, id).await.unwrap().unwrap().n, 2);
+}
+
+per_backend!(futures_run_in_spawned_tasks);

@@ -40,7 +40,7 @@ fn key_condition<M: Model>(key: &M::Key) -> Result<Condition> {
 pub async fn insert<M: Model>(db: &impl Executor, new: M::New) -> Result<M> {
     let rows = Encoded::of::<M>(std::iter::once(new));
     let plan = statements(&rows, 1);
-    let mut out = insert_encoded::<M>(db, rows, &plan).await?;
+    let mut out = insert_encoded::<M>(db, rows, &plan).await.map_err(name_field::<M>)?;
     out.pop().ok_or(Error::NotFound)
 }
 
@@ -60,6 +60,7 @@ pub async fn insert_many<M: Model>(db: &impl Executor, rows: Vec<M::New>) -> Res
         Some(database) if plan.len() > 1 => database.transaction(async |tx| insert_encoded::<M>(tx, rows, &plan).await).await,
         _ => insert_encoded::<M>(db, rows, &plan).await,
     }
+    .map_err(name_field::<M>)
 }
 
 /// Insert inputs as one flat list of (column index, value), row after row: one allocation
@@ -311,7 +312,7 @@ pub async fn update<M: Model>(db: &impl Executor, model: &mut M) -> Result<()> {
     }
     q.and_where(live::<M>(cond).to_expr(dialect)?);
     let (sql, vals) = build(&q, dialect);
-    let done = db.execute_statement(Statement::new(sql, vals)).await?;
+    let done = db.execute_statement(Statement::new(sql, vals)).await.map_err(name_field::<M>)?;
     if done.rows_affected == 0 {
         if M::TABLE.managed(Managed::Version).is_some() && get::<M>(db, &model.key()).await?.is_some() {
             return Err(Error::Conflict(format!(
@@ -422,7 +423,7 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
         .on_conflict(on_conflict);
     let (mut sql, vals) = build(&q, dialect);
     if dialect == Dialect::MySql {
-        db.execute_statement(Statement::new(sql, vals)).await?;
+        db.execute_statement(Statement::new(sql, vals)).await.map_err(name_field::<M>)?;
         let by_target = Condition::And(
             target
                 .iter()
@@ -435,7 +436,7 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
         return crate::query::Select::<M>::new().filter(by_target).fetch_one(db).await;
     }
     sql.push_str(&returning::<M>(dialect));
-    db.fetch_model::<M>(Statement::new(sql, vals)).await?.ok_or(Error::NotFound)
+    db.fetch_model::<M>(Statement::new(sql, vals)).await.map_err(name_field::<M>)?.ok_or(Error::NotFound)
 }
 
 /// A partial update of one row by primary key: only the columns given with
@@ -563,14 +564,14 @@ impl<M: Model> Patch<M> {
         let (mut sql, vals) = managed_update::<M>(&self.sets, &cond, dialect)?;
         if dialect == Dialect::MySql {
             // MariaDB has no UPDATE … RETURNING: read the row back.
-            let done = db.execute_statement(Statement::new(sql, vals)).await?;
+            let done = db.execute_statement(Statement::new(sql, vals)).await.map_err(name_field::<M>)?;
             if done.rows_affected == 0 {
                 return Ok(None);
             }
             return get::<M>(db, &self.key).await;
         }
         sql.push_str(&returning::<M>(dialect));
-        db.fetch_model::<M>(Statement::new(sql, vals)).await
+        db.fetch_model::<M>(Statement::new(sql, vals)).await.map_err(name_field::<M>)
     }
 }
 
@@ -597,7 +598,7 @@ impl<M: Model> UpdateWhere<M> {
         }
         let dialect = db.dialect();
         let (sql, vals) = managed_update::<M>(&self.sets, &self.condition, dialect)?;
-        Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected)
+        Ok(db.execute_statement(Statement::new(sql, vals)).await.map_err(name_field::<M>)?.rows_affected)
     }
 }
 
@@ -636,4 +637,52 @@ impl<M: Model> DeleteWhere<M> {
         let (sql, vals) = build(&q, dialect);
         Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected)
     }
+}
+
+/// A constraint violation of one of `M`'s writes, with the model's field named: from the
+/// constraint almacen named (`uq_users_email`, `fk_posts_user_id`, `pk_…`, an index of the
+/// model), or the `table.column` SQLite reports, or the column the server reports. SQLite
+/// names no foreign key: the field is named when the model has one only.
+pub(crate) fn name_field<M: Model>(mut e: Error) -> Error {
+    let foreign_key = matches!(e, Error::ForeignKeyViolation(_));
+    let info = match &mut e {
+        Error::UniqueViolation(i) | Error::ForeignKeyViolation(i) | Error::NotNullViolation(i) | Error::CheckViolation(i) => i,
+        _ => return e,
+    };
+    let table = M::TABLE;
+    let by_name = |name: &str| table.columns.iter().find(|c| c.name == name);
+    let named = |prefix: &str, c: &ColumnMeta| crate::schema::ident_name(format!("{prefix}_{}_{}", table.name, c.name));
+    let from_constraint = info.constraint.as_deref().and_then(|k| {
+        // SQLite: "users.email", or "t.a, t.b" for a composite key.
+        let first = k.split(", ").next().unwrap_or(k);
+        if let Some((t, col)) = first.split_once('.') {
+            return (t == table.name).then(|| by_name(col)).flatten();
+        }
+        let bare = k.rsplit('.').next().unwrap_or(k);
+        table
+            .columns
+            .iter()
+            .find(|c| [named("uq", c), named("fk", c), named("ix", c)].iter().any(|n| n == bare))
+            .or_else(|| {
+                table.indexes.iter().find(|ix| crate::schema::ident_name(ix.name.to_string()) == bare).and_then(|ix| by_name(ix.columns[0]))
+            })
+            .or_else(|| {
+                let key = crate::schema::ident_name(format!("pk_{}", table.name));
+                (bare == key || bare == "PRIMARY").then(|| table.primary_key().next()).flatten()
+            })
+    });
+    let column = from_constraint.or_else(|| info.column.as_deref().and_then(by_name)).or_else(|| {
+        // SQLite's foreign-key error names nothing: one foreign key can only be that one.
+        let mut fks = table.columns.iter().filter(|c| c.references.is_some());
+        match (foreign_key, fks.next(), fks.next()) {
+            (true, Some(only), None) => Some(only),
+            _ => None,
+        }
+    });
+    if let Some(c) = column {
+        info.table = Some(table.name.to_string());
+        info.column = Some(c.name.to_string());
+        info.field = Some(c.field.to_string());
+    }
+    e
 }

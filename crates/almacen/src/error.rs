@@ -19,6 +19,11 @@ pub struct DbErrorInfo {
     pub column: Option<String>,
     /// The constraint or index involved, where the database reports it.
     pub constraint: Option<String>,
+    /// The model's field involved: set by a model's writes (insert, update, patch, upsert,
+    /// `update_where`) for unique, foreign-key, not-null and check violations, from the
+    /// constraint almacen named or the column the database reports, the same on every
+    /// dialect — so a handler can answer `409 {"field": "email"}`.
+    pub field: Option<String>,
 }
 
 impl fmt::Display for DbErrorInfo {
@@ -30,6 +35,9 @@ impl fmt::Display for DbErrorInfo {
         }
         if let Some(c) = &self.column {
             parts.push(format!("column {c}"));
+        }
+        if let Some(c) = &self.field {
+            parts.push(format!("field {c}"));
         }
         if let Some(c) = &self.constraint {
             parts.push(format!("constraint {c}"));
@@ -210,6 +218,7 @@ fn classify_db(db: &dyn sqlx::error::DatabaseError, dialect: Dialect) -> Error {
         table: db.table().map(str::to_string),
         column: None,
         constraint: db.constraint().map(str::to_string),
+        field: None,
     };
     match dialect {
         Dialect::Postgres => classify_postgres(db, info),

@@ -31,7 +31,7 @@ pub fn dependency_order<'a>(tables: &[&'a TableMeta]) -> Result<Vec<&'a TableMet
 pub const MAX_DECIMAL_PRECISION: u32 = 28;
 
 /// Identifiers PostgreSQL would cut at 63 bytes are shortened here, so names stay stable.
-fn ident_name(name: String) -> String {
+pub(crate) fn ident_name(name: String) -> String {
     if name.len() <= 63 {
         return name;
     }

@@ -587,6 +587,7 @@ pub(crate) fn lite_error(e: rusqlite::Error) -> Error {
                 code: Some(err.extended_code.to_string()),
                 table: None,
                 column: None,
+                field: None,
             })
         }
         rusqlite::Error::SqlInputError { error, msg, offset, .. } => crate::error::classify_sqlite_info(DbErrorInfo {

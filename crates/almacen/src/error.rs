@@ -72,27 +72,27 @@ pub enum Error {
     NotFound,
     /// A UNIQUE or PRIMARY KEY constraint was violated.
     #[error("unique violation: {0}")]
-    UniqueViolation(DbErrorInfo),
+    UniqueViolation(Box<DbErrorInfo>),
     /// A FOREIGN KEY constraint was violated.
     #[error("foreign key violation: {0}")]
-    ForeignKeyViolation(DbErrorInfo),
+    ForeignKeyViolation(Box<DbErrorInfo>),
     /// A NOT NULL column got NULL.
     #[error("not null violation: {0}")]
-    NotNullViolation(DbErrorInfo),
+    NotNullViolation(Box<DbErrorInfo>),
     /// A CHECK constraint was violated.
     #[error("check violation: {0}")]
-    CheckViolation(DbErrorInfo),
+    CheckViolation(Box<DbErrorInfo>),
     /// The transaction could not be serialized; retrying it may succeed.
     #[error("serialization failure: {0}")]
-    SerializationFailure(DbErrorInfo),
+    SerializationFailure(Box<DbErrorInfo>),
     /// The transaction was chosen as a deadlock victim (or the database was busy/locked);
     /// retrying it may succeed.
     #[error("deadlock: {0}")]
-    Deadlock(DbErrorInfo),
+    Deadlock(Box<DbErrorInfo>),
     /// A row lock could not be had: at once, for a `nowait()` query, or within the server's
     /// lock wait timeout (PostgreSQL `55P03`, MariaDB 1205); retrying later may succeed.
     #[error("lock not available: {0}")]
-    LockNotAvailable(DbErrorInfo),
+    LockNotAvailable(Box<DbErrorInfo>),
     /// No connection could be acquired from the pool within the acquire timeout.
     #[error("pool timeout: no connection available within {0:?}")]
     PoolTimeout(std::time::Duration),
@@ -133,7 +133,7 @@ pub enum Error {
     Conflict(String),
     /// Any other database error, with what the database said.
     #[error("database error: {0}")]
-    Database(DbErrorInfo),
+    Database(Box<DbErrorInfo>),
     /// Any other driver error.
     #[error("driver error: {0}")]
     Driver(String),
@@ -248,18 +248,18 @@ fn classify_postgres(db: &dyn sqlx::error::DatabaseError, mut info: DbErrorInfo)
         info.table = pg.table().map(str::to_string);
     }
     match info.code.as_deref().unwrap_or("") {
-        "23505" => Error::UniqueViolation(info),
-        "23503" => Error::ForeignKeyViolation(info),
-        "23502" => Error::NotNullViolation(info),
+        "23505" => Error::UniqueViolation(info.into()),
+        "23503" => Error::ForeignKeyViolation(info.into()),
+        "23502" => Error::NotNullViolation(info.into()),
         // A value too long for its column: SQLite reports the same as a CHECK violation.
-        "23514" | "22001" => Error::CheckViolation(info),
-        "40001" => Error::SerializationFailure(info),
-        "40P01" => Error::Deadlock(info),
-        "55P03" => Error::LockNotAvailable(info),
+        "23514" | "22001" => Error::CheckViolation(info.into()),
+        "40001" => Error::SerializationFailure(info.into()),
+        "40P01" => Error::Deadlock(info.into()),
+        "55P03" => Error::LockNotAvailable(info.into()),
         "57014" => Error::StatementTimeout(info.message),
         "57P01" | "57P02" | "57P03" => Error::ConnectionLost(info.message),
         c if c.starts_with("08") => Error::ConnectionLost(info.message),
-        _ => Error::Database(info),
+        _ => Error::Database(info.into()),
     }
 }
 
@@ -268,55 +268,55 @@ fn classify_mysql(number: Option<u32>, mut info: DbErrorInfo) -> Error {
         // ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME: "Duplicate entry 'x' for key 'name'"
         Some(1062) | Some(1586) => {
             info.constraint = quoted_after(&info.message, "for key ");
-            Error::UniqueViolation(info)
+            Error::UniqueViolation(info.into())
         }
         // ER_ROW_IS_REFERENCED(_2), ER_NO_REFERENCED_ROW(_2)
         Some(1451) | Some(1452) | Some(1216) | Some(1217) => {
             info.constraint = backquoted_after(&info.message, "CONSTRAINT ");
-            Error::ForeignKeyViolation(info)
+            Error::ForeignKeyViolation(info.into())
         }
         // ER_BAD_NULL_ERROR, ER_NO_DEFAULT_FOR_FIELD
         Some(1048) | Some(1364) => {
             info.column = quoted_after(&info.message, "Column ").or_else(|| quoted_after(&info.message, "Field "));
-            Error::NotNullViolation(info)
+            Error::NotNullViolation(info.into())
         }
         // MariaDB ER_CONSTRAINT_FAILED, MySQL ER_CHECK_CONSTRAINT_VIOLATED
         // ER_DATA_TOO_LONG: classified like the CHECK that enforces lengths on SQLite.
-        Some(1406) => Error::CheckViolation(info),
+        Some(1406) => Error::CheckViolation(info.into()),
         Some(4025) | Some(3819) => {
             info.constraint = backquoted_after(&info.message, "CONSTRAINT ");
-            Error::CheckViolation(info)
+            Error::CheckViolation(info.into())
         }
-        Some(1213) => Error::Deadlock(info),
+        Some(1213) => Error::Deadlock(info.into()),
         // Lock wait timeout, and NOWAIT's refusal: the statement is rolled back, not the
         // transaction; retrying is the cure.
-        Some(1205) => Error::LockNotAvailable(info),
+        Some(1205) => Error::LockNotAvailable(info.into()),
         // MariaDB max_statement_time, MySQL max_execution_time
         Some(1969) | Some(3024) => Error::StatementTimeout(info.message),
         Some(2006) | Some(2013) | Some(1927) | Some(4031) => Error::ConnectionLost(info.message),
-        _ => Error::Database(info),
+        _ => Error::Database(info.into()),
     }
 }
 
 pub(crate) fn classify_sqlite_info(mut info: DbErrorInfo) -> Error {
     let code: i64 = info.code.as_deref().and_then(|c| c.parse().ok()).unwrap_or(-1);
     match code {
-        2067 | 1555 => Error::UniqueViolation(info),
-        787 => Error::ForeignKeyViolation(info),
+        2067 | 1555 => Error::UniqueViolation(info.into()),
+        787 => Error::ForeignKeyViolation(info.into()),
         1299 => {
             // "NOT NULL constraint failed: table.column"
             if let Some((t, c)) = info.constraint.as_deref().and_then(|s| s.split_once('.')) {
                 info.table = Some(t.to_string());
                 info.column = Some(c.to_string());
             }
-            Error::NotNullViolation(info)
+            Error::NotNullViolation(info.into())
         }
-        275 => Error::CheckViolation(info),
+        275 => Error::CheckViolation(info.into()),
         // SQLITE_BUSY / SQLITE_LOCKED and their extended codes
-        5 | 6 | 261 | 517 | 262 => Error::Deadlock(info),
+        5 | 6 | 261 | 517 | 262 => Error::Deadlock(info.into()),
         9 => Error::StatementTimeout(info.message),
-        _ if code & 0xff == 19 => Error::Database(info),
-        _ => Error::Database(info),
+        _ if code & 0xff == 19 => Error::Database(info.into()),
+        _ => Error::Database(info.into()),
     }
 }
 
@@ -363,9 +363,9 @@ mod tests {
 
     #[test]
     fn retryable_is_exactly_the_transient_errors() {
-        assert!(Error::SerializationFailure(DbErrorInfo::default()).is_retryable());
+        assert!(Error::SerializationFailure(Default::default()).is_retryable());
         assert!(Error::PoolTimeout(std::time::Duration::from_secs(1)).is_retryable());
-        assert!(!Error::UniqueViolation(DbErrorInfo::default()).is_retryable());
+        assert!(!Error::UniqueViolation(Default::default()).is_retryable());
         assert!(!Error::StatementTimeout(String::new()).is_retryable());
     }
 }

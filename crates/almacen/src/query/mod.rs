@@ -167,7 +167,7 @@ impl<M: Model, T: SqlType<Inner = String>> Column<M, T> {
     /// # #[derive(Model, Debug)] #[model(table = "items")]
     /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String }
     /// let q = Item::select().filter(Item::NAME.contains("50%_off"));
-    /// assert!(q.debug_sql(Dialect::Postgres).contains("LIKE $1 ESCAPE"));
+    /// assert!(q.debug_sql(almacen::Dialect::Postgres).contains("LIKE $1 ESCAPE"));
     /// ```
     pub fn contains(self, text: &str) -> Condition {
         self.like(format!("%{}%", escape_like(text)))

@@ -521,10 +521,13 @@ impl Drop for InterruptOnDrop {
 }
 
 pub(crate) fn rolled_back_error() -> Error {
-    Error::Database(crate::DbErrorInfo {
-        message: "SQLite rolled the transaction back after an interrupted or failed write; start a new transaction".into(),
-        ..Default::default()
-    })
+    Error::Database(
+        crate::DbErrorInfo {
+            message: "SQLite rolled the transaction back after an interrupted or failed write; start a new transaction".into(),
+            ..Default::default()
+        }
+        .into(),
+    )
 }
 
 impl Drop for LiteGuard<'_> {

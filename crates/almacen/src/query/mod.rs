@@ -11,9 +11,11 @@
 //! let _ = Item::STOCK.lt("many"); // a &str is not an i32
 //! ```
 
+mod by_name;
 mod page;
 mod select;
 
+pub use by_name::NamedColumn;
 pub use page::{CursorKey, KeysetPage, MAX_PAGE_SIZE, Page};
 pub(crate) use select::build;
 pub use select::{Select, SelectAs};

@@ -189,7 +189,10 @@ impl DbRow {
                     "INT8" => Value::Int(self.get::<i64>(idx)?),
                     "FLOAT4" => Value::Float(plus_zero(self.get::<f32>(idx)? as f64)),
                     "FLOAT8" => Value::Float(plus_zero(self.get::<f64>(idx)?)),
-                    "NUMERIC" => Value::Decimal(self.exact(exact::pg_numeric(raw), idx)?),
+                    "NUMERIC" => {
+                        let expression = r.columns()[idx].relation_id().is_none();
+                        integer_sum(self.exact(exact::pg_numeric(raw), idx)?, expression)
+                    }
                     "BYTEA" => Value::Bytes(self.get(idx)?),
                     "UUID" => Value::Uuid(self.get(idx)?),
                     "TIMESTAMPTZ" | "TIMESTAMP" => Value::Timestamp(self.exact(exact::pg_timestamp(raw), idx)?.and_utc()),
@@ -215,7 +218,10 @@ impl DbRow {
                     }
                     "FLOAT" => Value::Float(plus_zero(self.get::<f32>(idx)? as f64)),
                     "DOUBLE" => Value::Float(plus_zero(self.get::<f64>(idx)?)),
-                    "DECIMAL" => Value::Decimal(self.my_decimal(r, idx)?),
+                    "DECIMAL" => {
+                        let expression = matches!(r.columns()[idx].origin(), sqlx::ColumnOrigin::Expression);
+                        integer_sum(self.my_decimal(r, idx)?, expression)
+                    }
                     "DATETIME" | "TIMESTAMP" => Value::Timestamp(self.get::<NaiveDateTime>(idx)?.and_utc()),
                     "DATE" => Value::Date(self.get(idx)?),
                     "TIME" => Value::Time(self.my_time(r, idx)?),
@@ -238,6 +244,16 @@ impl DbRow {
     pub fn get_as<T: SqlType>(&self, idx: usize) -> Result<T> {
         let v = self.value(idx)?;
         T::from_value(v).map_err(|m| self.decode_error(idx, m))
+    }
+}
+
+/// A decimal computed by an expression (not read from a column) with no places is an
+/// integer: `SUM` of integers is a `DECIMAL` on MariaDB and, of `BIGINT`s, a `NUMERIC` on
+/// PostgreSQL, where SQLite gives an integer; so raw rows read the same on every dialect.
+fn integer_sum(d: Decimal, expression: bool) -> Value {
+    match i64::try_from(d) {
+        Ok(i) if expression && d.scale() == 0 => Value::Int(i),
+        _ => Value::Decimal(d),
     }
 }
 

@@ -180,3 +180,21 @@ async fn sqlite_scaled_integer_decimals_are_refused(db: Database, backend: Backe
 }
 
 per_backend!(sqlite_scaled_integer_decimals_are_refused);
+
+/// An integer expression reads as an integer on every dialect (MariaDB's `SUM` of integers
+/// is a `DECIMAL`, PostgreSQL's of `BIGINT`s a `NUMERIC`); a decimal one stays a decimal.
+async fn integer_sums_are_integers(db: Database, backend: Backend) {
+    let big = if backend == Backend::Sqlite { "INTEGER" } else { "BIGINT" };
+    let dec = if backend == Backend::Sqlite { "TEXT" } else { "DECIMAL(10, 2)" };
+    db.execute_raw(&format!("CREATE TABLE qty (q INTEGER NOT NULL, b {big} NOT NULL, d {dec} NOT NULL)"), params! {}).await.unwrap();
+    db.execute_raw("INSERT INTO qty (q, b, d) VALUES (1, 10, '1.50'), (1, 20, '2.25')", params! {}).await.unwrap();
+    let row = db.fetch_one_raw("SELECT SUM(q) AS q, SUM(b) AS b FROM qty", params! {}).await.unwrap();
+    assert_eq!((row.value("q"), row.value("b")), (Some(&Value::Int(2)), Some(&Value::Int(30))), "{backend:?}");
+    assert_eq!(serde_json::to_string(&row).unwrap(), r#"{"q":2,"b":30}"#);
+    if backend != Backend::Sqlite {
+        let row = db.fetch_one_raw("SELECT SUM(d) AS d FROM qty", params! {}).await.unwrap();
+        assert_eq!(row.value("d"), Some(&Value::Decimal(Decimal::new(375, 2))), "{backend:?}");
+    }
+}
+
+per_backend!(integer_sums_are_integers);

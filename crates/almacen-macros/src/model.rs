@@ -50,6 +50,28 @@ fn is_decimal(ty: &Type) -> bool {
     false
 }
 
+/// The attributes a model's field may carry.
+const FIELD_ATTRIBUTES: &[&str] = &[
+    "primary_key",
+    "auto",
+    "column",
+    "max_len",
+    "decimal",
+    "sql_type",
+    "unique",
+    "index",
+    "default",
+    "server_default",
+    "references",
+    "on_delete",
+    "created_at",
+    "updated_at",
+    "version",
+    "soft_delete",
+    "hidden",
+    "rename",
+];
+
 fn parse_field(f: &syn::Field) -> syn::Result<Field> {
     let ident = f.ident.clone().expect("named field");
     let mut a = FieldAttrs::default();
@@ -97,9 +119,17 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
                                 let v = if b.value { "TRUE" } else { "FALSE" };
                                 quote!(::almacen::ServerDefault::Sql(#v))
                             }
-                            _ => return Err(meta.error(format!("field `{ident}`: server_default must be `now`, a string of SQL, an integer or a bool"))),
+                            _ => {
+                                return Err(meta.error(format!(
+                                    "field `{ident}`: server_default must be `now`, a string of SQL, an integer or a bool"
+                                )));
+                            }
                         },
-                        _ => return Err(meta.error(format!("field `{ident}`: server_default must be `now`, a string of SQL, an integer or a bool"))),
+                        _ => {
+                            return Err(
+                                meta.error(format!("field `{ident}`: server_default must be `now`, a string of SQL, an integer or a bool"))
+                            );
+                        }
                     });
                 }
                 "references" => {
@@ -122,9 +152,11 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
                     a.on_delete = Some(v);
                 }
                 _ => {
+                    let given = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_else(|| "?".into());
+                    let hint = crate::nearest(&given, FIELD_ATTRIBUTES).map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
                     return Err(meta.error(format!(
-                        "unknown model attribute `{}` on field `{ident}` (expected primary_key, auto, column, max_len, decimal, sql_type, unique, index, default, server_default, references, on_delete, created_at, updated_at, version, soft_delete, hidden, rename)",
-                        meta.path.get_ident().map(|i| i.to_string()).unwrap_or_else(|| "?".into())
+                        "unknown model attribute `{given}` on field `{ident}`: {hint}(expected {})",
+                        FIELD_ATTRIBUTES.join(", ")
                     )));
                 }
             }
@@ -393,6 +425,20 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             fn #check<T: ::almacen::SqlType>() {}
             let _ = #check::<#ty>;
         });
+        // Attributes that only fit some types: the trait's message says which.
+        let fitting = [
+            (f.attrs.decimal.is_some(), "decimal", quote!(::almacen::__private::DecimalField)),
+            (f.attrs.max_len.is_some(), "max_len", quote!(::almacen::__private::TextField)),
+            (auto, "auto", quote!(::almacen::__private::IntegerField)),
+        ];
+        for (_, attr, bound) in fitting.into_iter().filter(|(used, _, _)| *used) {
+            let check = format_ident!("field_{}_{}_does_not_fit_its_type", ident, attr);
+            type_checks.push(quote_spanned! {ty.span()=>
+                #[allow(non_snake_case, dead_code)]
+                fn #check<T: #bound>() {}
+                let _ = #check::<#ty>;
+            });
+        }
         if auto {
             continue;
         }

@@ -129,6 +129,34 @@ pub mod __private {
     pub use crate::value::now;
     pub use rusqlite::types::ValueRef;
     pub use serde;
+
+    /// Types `#[model(decimal(p, s))]` fits.
+    #[diagnostic::on_unimplemented(
+        message = "`decimal(p, s)` needs a `Decimal` field, not `{Self}`",
+        label = "this field has `#[model(decimal(..))]`"
+    )]
+    pub trait DecimalField {}
+    impl DecimalField for rust_decimal::Decimal {}
+    impl DecimalField for Option<rust_decimal::Decimal> {}
+
+    /// Types `#[model(max_len = N)]` fits.
+    #[diagnostic::on_unimplemented(
+        message = "`max_len` needs a `String` field, not `{Self}`",
+        label = "this field has `#[model(max_len = ..)]`"
+    )]
+    pub trait TextField {}
+    impl TextField for String {}
+    impl TextField for Option<String> {}
+
+    /// Types `#[model(auto)]` fits: integers the database generates.
+    #[diagnostic::on_unimplemented(
+        message = "`auto` needs an integer field (i16, i32 or i64), not `{Self}`",
+        label = "this field has `#[model(auto)]`"
+    )]
+    pub trait IntegerField {}
+    impl IntegerField for i16 {}
+    impl IntegerField for i32 {}
+    impl IntegerField for i64 {}
 }
 
 /// Re-exported crates whose types appear in models.

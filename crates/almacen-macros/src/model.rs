@@ -169,6 +169,19 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
             format!("field `{ident}`: Decimal columns need their precision and scale, e.g. #[model(decimal(12, 2))]"),
         ));
     }
+    if let Some((p, s)) = a.decimal {
+        if s > p {
+            return Err(syn::Error::new(f.ty.span(), format!("field `{ident}`: decimal scale {s} exceeds precision {p}")));
+        }
+        if !(1..=28).contains(&p) {
+            return Err(syn::Error::new(
+                f.ty.span(),
+                format!(
+                    "field `{ident}`: decimal precision {p} is outside 1 to 28, the digits rust_decimal holds exactly on every dialect"
+                ),
+            ));
+        }
+    }
     if a.on_delete.is_some() && a.references.is_none() {
         return Err(syn::Error::new(f.span(), format!("field `{ident}`: on_delete needs references = \"table.column\"")));
     }
@@ -222,17 +235,7 @@ fn column_type(f: &Field) -> syn::Result<TokenStream> {
     let ty = &f.ty;
     let ident = &f.ident;
     if let Some((p, s)) = f.attrs.decimal {
-        if s > p {
-            return Err(syn::Error::new(f.ty.span(), format!("field `{ident}`: decimal scale {s} exceeds precision {p}")));
-        }
-        if !(1..=28).contains(&p) {
-            return Err(syn::Error::new(
-                f.ty.span(),
-                format!(
-                    "field `{ident}`: decimal precision {p} is outside 1 to 28, the digits rust_decimal holds exactly on every dialect"
-                ),
-            ));
-        }
+        // (Checked in `parse_field`.)
         return Ok(quote!(::almacen::ColumnType::Decimal { precision: #p, scale: #s }));
     }
     if let Some(n) = f.attrs.max_len {
@@ -299,7 +302,21 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         })?;
     }
 
-    let fields = named.named.iter().map(parse_field).collect::<syn::Result<Vec<_>>>()?;
+    // Every field's attribute errors at once, not one compile per mistake.
+    let mut fields = Vec::new();
+    let mut errors: Option<syn::Error> = None;
+    for f in &named.named {
+        match parse_field(f) {
+            Ok(field) => fields.push(field),
+            Err(e) => match errors.as_mut() {
+                Some(all) => all.combine(e),
+                None => errors = Some(e),
+            },
+        }
+    }
+    if let Some(e) = errors {
+        return Err(e);
+    }
     let pk: Vec<&Field> = fields.iter().filter(|f| f.attrs.primary_key).collect();
     if pk.len() > 1 && !composite {
         let names: Vec<String> = pk.iter().map(|f| format!("`{}`", f.ident)).collect();

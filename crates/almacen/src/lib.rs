@@ -109,7 +109,7 @@ pub use error::{DbErrorInfo, Error, Result};
 pub use executor::{ExecResult, Executor, Statement};
 pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Managed, Model, NewRecord, OnDelete, ServerDefault, TableMeta};
 pub use observe::StatementCounter;
-pub use query::{Column, Condition, Order};
+pub use query::{Column, Condition, OrderBy};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use relation::{BelongsTo, HasMany, HasOne, ManyToMany};
 pub use repository::Repository;
@@ -169,7 +169,7 @@ pub use uuid;
 pub mod prelude {
     pub use crate::query::{CursorKey, KeysetPage, Page, Select, avg, count, count_all, max, min, sum};
     pub use crate::{
-        Column, Condition, Database, DbEnum, Error, Executor, Field, FromRow, IsolationLevel, Model, Order, Params, Repository,
+        Column, Condition, Database, DbEnum, Error, Executor, Field, FromRow, IsolationLevel, Model, OrderBy, Params, Repository,
         RetryPolicy, Row, Transaction, TxOptions, Value, params,
     };
     pub use chrono::{DateTime, NaiveDate, NaiveTime, Utc};

@@ -258,7 +258,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
         // database, whose collation decides.
         let int_key = matches!(child_key.meta.ty, crate::ColumnType::SmallInt | crate::ColumnType::Integer | crate::ColumnType::BigInt);
         let unordered = query.order_keys().is_empty();
-        let query = if unordered && !int_key { query.order_by(crate::Order { column: child_key, descending: false }) } else { query };
+        let query = if unordered && !int_key { query.order_by(crate::OrderBy { column: child_key, descending: false }) } else { query };
         let mut groups: Map<Vec<C>> = Map::with_capacity_and_hasher(keys.len(), Default::default());
         for chunk in keys.chunks(chunk_size(db)) {
             for child in query.clone().filter(is_in(fk, chunk)).fetch_all(db).await? {

@@ -2,7 +2,7 @@
 //! against an allow-list, with the value text parsed into the column's type. No name or
 //! value ever reaches SQL text: a name picks one of the model's columns, a value is bound.
 
-use super::{CmpOp, ColumnRef, Condition, Order};
+use super::{CmpOp, ColumnRef, Condition, OrderBy};
 use crate::{ColumnType, Error, Model, Result, Value};
 
 /// A model's column picked by its field name at run time, from the names allowed.
@@ -40,13 +40,13 @@ impl NamedColumn {
     }
 
     /// Ascending order (NULLs first, as every order).
-    pub fn asc(self) -> Order {
-        Order { column: self.column, descending: false }
+    pub fn asc(self) -> OrderBy {
+        OrderBy { column: self.column, descending: false }
     }
 
     /// Descending order.
-    pub fn desc(self) -> Order {
-        Order { column: self.column, descending: true }
+    pub fn desc(self) -> OrderBy {
+        OrderBy { column: self.column, descending: true }
     }
 
     /// A condition from an operator and a value as text: `eq`, `ne`, `lt`, `le`, `gt`, `ge`

@@ -142,12 +142,12 @@ impl<M: Model, T: SqlType> Column<M, T> {
         Condition::Columns(self.as_ref(), CmpOp::Eq, other.as_ref())
     }
     /// Ascending order (NULLs first on every dialect).
-    pub fn asc(self) -> Order {
-        Order { column: self.as_ref(), descending: false }
+    pub fn asc(self) -> OrderBy {
+        OrderBy { column: self.as_ref(), descending: false }
     }
     /// Descending order (NULLs last on every dialect).
-    pub fn desc(self) -> Order {
-        Order { column: self.as_ref(), descending: true }
+    pub fn desc(self) -> OrderBy {
+        OrderBy { column: self.as_ref(), descending: true }
     }
 }
 
@@ -529,7 +529,7 @@ fn push_glob_literal(out: &mut String, ch: char) {
 
 /// An ORDER BY key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Order {
+pub struct OrderBy {
     /// The column.
     pub column: ColumnRef,
     /// Descending when true.

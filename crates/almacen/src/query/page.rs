@@ -3,7 +3,7 @@
 //! clients by convention only: it is signed, not encrypted, so its sort-key values can be
 //! read (base64url JSON); it cannot be altered or forged.
 
-use super::{CmpOp, ColumnRef, Condition, Order, Select};
+use super::{CmpOp, ColumnRef, Condition, OrderBy, Select};
 use crate::{ColumnType, Error, Executor, Model, Result, Value};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -228,7 +228,7 @@ impl<M: Model> Select<M> {
     fn with_key_order(mut self) -> Self {
         for meta in M::TABLE.primary_key() {
             if !self.order_keys().iter().any(|o| o.column.table == M::TABLE.name && o.column.meta.name == meta.name) {
-                self = self.order_by(Order { column: ColumnRef { table: M::TABLE.name, meta }, descending: false });
+                self = self.order_by(OrderBy { column: ColumnRef { table: M::TABLE.name, meta }, descending: false });
             }
         }
         self
@@ -237,7 +237,7 @@ impl<M: Model> Select<M> {
 
 /// The identity of a keyset ordering (signed into its cursors), after checking each key
 /// can be one.
-fn keyset_shape<M: Model>(order: &[Order]) -> Result<String> {
+fn keyset_shape<M: Model>(order: &[OrderBy]) -> Result<String> {
     let mut shape = String::from(M::TABLE.name);
     for o in order {
         let name = o.column.meta.name;
@@ -262,7 +262,7 @@ fn keyset_shape<M: Model>(order: &[Order]) -> Result<String> {
 
 /// Rows after `values` in `order`: `(a > x) OR (a = x AND b > y) OR …`, with `<` for
 /// descending keys.
-fn after_condition(order: &[Order], values: Vec<Value>) -> Condition {
+fn after_condition(order: &[OrderBy], values: Vec<Value>) -> Condition {
     let mut any = Vec::with_capacity(order.len());
     for i in 0..order.len() {
         let mut all: Vec<Condition> = (0..i).map(|j| Condition::Cmp(order[j].column, CmpOp::Eq, values[j].clone())).collect();

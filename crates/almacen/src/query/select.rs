@@ -1,6 +1,6 @@
 //! `SELECT` builders: rows of a model, joined models, columns and aggregates.
 
-use super::{ColumnRef, Condition, Order, Selectable};
+use super::{ColumnRef, Condition, OrderBy, Selectable};
 use crate::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use sea_query::{Expr, NullOrdering, Query, QueryStatementWriter, SelectStatement};
@@ -57,7 +57,7 @@ struct Clauses {
     deleted: (Option<ColumnRef>, Deleted),
     filter: Option<Condition>,
     joins: Vec<Join>,
-    order: Vec<Order>,
+    order: Vec<OrderBy>,
     limit: Option<u64>,
     offset: Option<u64>,
     lock: Option<RowLock>,
@@ -244,7 +244,7 @@ macro_rules! clause_methods {
         }
 
         /// Order by a key; call again for further keys.
-        pub fn order_by(mut self, order: Order) -> Self {
+        pub fn order_by(mut self, order: OrderBy) -> Self {
             self.clauses.order.push(order);
             self
         }
@@ -392,7 +392,7 @@ impl<M: Model> Select<M> {
     clause_methods!();
 
     /// The order keys so far.
-    pub(crate) fn order_keys(&self) -> &[Order] {
+    pub(crate) fn order_keys(&self) -> &[OrderBy] {
         &self.clauses.order
     }
 

@@ -172,19 +172,5 @@ pub(crate) fn upper_ident(name: &str) -> proc_macro2::Ident {
 
 /// The known name nearest to `given` (at most two edits away), for "did you mean" hints.
 pub(crate) fn nearest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
-    let distance = |a: &str, b: &str| {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut prev = row[0];
-            row[0] = i + 1;
-            for (j, cb) in b.iter().enumerate() {
-                let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + usize::from(ca != *cb));
-                prev = row[j + 1];
-                row[j + 1] = next;
-            }
-        }
-        row[b.len()]
-    };
-    known.iter().copied().map(|k| (distance(given, k), k)).filter(|(d, _)| *d <= 2).min().map(|(_, k)| k)
+    known.iter().copied().map(|k| (strsim::levenshtein(given, k), k)).filter(|(d, _)| *d <= 2).min().map(|(_, k)| k)
 }

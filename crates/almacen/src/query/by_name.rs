@@ -141,33 +141,16 @@ impl<M: Model> super::Select<M> {
 
 /// "cannot use `pirce`: allowed are name, price (did you mean `price`?)"
 fn not_allowed(name: &str, allowed: &[&str]) -> Error {
-    let nearest = allowed.iter().copied().map(|a| (distance(name, a), a)).filter(|(d, _)| *d <= 2).min();
+    let nearest = allowed.iter().copied().map(|a| (strsim::levenshtein(name, a), a)).filter(|(d, _)| *d <= 2).min();
     let hint = nearest.map(|(_, a)| format!(" (did you mean `{a}`?)")).unwrap_or_default();
     let list = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
     Error::Parameter(format!("cannot use field `{name}` here: allowed are {list}{hint}"))
-}
-
-/// Edit distance between two short names.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + usize::from(ca != *cb));
-            prev = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn nearest_names() {
-        assert_eq!(super::distance("pirce", "price"), 2);
         let e = super::not_allowed("pirce", &["name", "price"]).to_string();
         assert!(e.contains("allowed are name, price") && e.contains("did you mean `price`"), "{e}");
     }

@@ -57,6 +57,18 @@ pub(crate) fn roll_leap_second(t: DateTime<Utc>) -> Exact<DateTime<Utc>> {
         .ok_or_else(|| format!("{t} cannot roll its leap second into the next second"))
 }
 
+/// Parse the timestamp text SQLite holds (RFC 3339, or SQLite's own `YYYY-MM-DD HH:MM:SS`);
+/// a leap second rolls to the next second.
+pub(crate) fn parse_timestamp(s: &str) -> std::result::Result<DateTime<Utc>, String> {
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) => NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+            .map(|t| t.and_utc())
+            .map_err(|e| format!("{s:?} is not a timestamp: {e}"))?,
+    };
+    roll_leap_second(t)
+}
+
 /// Decimal text, exactly: plain (`-12.50`) or scientific (`1.25e3`, as SQLite writes a
 /// float converted to text). A value `Decimal` cannot hold without rounding is refused.
 pub(crate) fn parse_decimal(text: &str) -> Exact<Decimal> {
@@ -108,6 +120,20 @@ pub(crate) fn plain_number(text: &str, max_digits: usize) -> Option<String> {
     let zero = int_digits == "0" && frac_digits.bytes().all(|b| b == b'0');
     let sign = if negative && !zero { "-" } else { "" };
     Some(if frac_digits.is_empty() { format!("{sign}{int_digits}") } else { format!("{sign}{int_digits}.{frac_digits}") })
+}
+
+/// A decimal fits a `decimal(precision, scale)` column when it has at most `scale` places
+/// and at most `precision - scale` digits before the point.
+pub(crate) fn decimal_fits(d: Decimal, precision: u32, scale: u32) -> Exact<()> {
+    let n = d.normalize();
+    if n.scale() > scale {
+        return Err(format!("{d} has more than {scale} decimal places"));
+    }
+    let integer_digits = n.trunc().abs().to_string().trim_start_matches('0').len() as u32;
+    if integer_digits > precision.saturating_sub(scale) {
+        return Err(format!("{d} has more than {} digits before the decimal point (decimal({precision}, {scale}))", precision - scale));
+    }
+    Ok(())
 }
 
 /// A decimal read for a column of `scale` places: more places than that is a value the
@@ -221,7 +247,7 @@ pub(crate) fn pg_date_bytes(b: &[u8]) -> Exact<NaiveDate> {
 pub(crate) fn pg_timestamp(v: PgValueRef<'_>) -> Exact<NaiveDateTime> {
     if v.format() == PgValueFormat::Text {
         let s = v.as_str().map_err(|e| e.to_string())?;
-        return crate::row::parse_timestamp(s).map(|t| t.naive_utc());
+        return parse_timestamp(s).map(|t| t.naive_utc());
     }
     pg_timestamp_bytes(v.as_bytes().map_err(|e| e.to_string())?)
 }

@@ -272,20 +272,8 @@ pub(crate) fn decode_timestamp(row: &DbRow, idx: usize) -> Result<DateTime<Utc>>
     match row {
         DbRow::Postgres(r) => row.exact(exact::pg_timestamp(row.pg_raw(r, idx, &["TIMESTAMPTZ", "TIMESTAMP"])?), idx).map(|t| t.and_utc()),
         DbRow::MySql(_) => Ok(row.get::<NaiveDateTime>(idx)?.and_utc()),
-        DbRow::Sqlite(_) => parse_timestamp(&row.get::<String>(idx)?).map_err(|e| row.decode_error(idx, e)),
+        DbRow::Sqlite(_) => exact::parse_timestamp(&row.get::<String>(idx)?).map_err(|e| row.decode_error(idx, e)),
     }
-}
-
-/// Parse the timestamp text SQLite holds (RFC 3339, or SQLite's own `YYYY-MM-DD HH:MM:SS`);
-/// a leap second rolls to the next second.
-pub(crate) fn parse_timestamp(s: &str) -> std::result::Result<DateTime<Utc>, String> {
-    let t = match DateTime::parse_from_rfc3339(s) {
-        Ok(t) => t.with_timezone(&Utc),
-        Err(_) => NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
-            .map(|t| t.and_utc())
-            .map_err(|e| format!("{s:?} is not a timestamp: {e}"))?,
-    };
-    exact::roll_leap_second(t)
 }
 
 pub(crate) fn decode_uuid(row: &DbRow, idx: usize) -> Result<uuid::Uuid> {

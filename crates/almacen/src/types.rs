@@ -1,6 +1,7 @@
 //! The Rust types a model field can have, and how each is encoded and decoded.
 
-use crate::row::{decode_bool, decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid, parse_timestamp};
+use crate::exact::parse_timestamp;
+use crate::row::{decode_bool, decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid};
 use crate::sqlite::LiteDecode;
 use crate::{ColumnType, DbRow, Result, Value};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};

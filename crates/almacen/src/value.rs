@@ -248,21 +248,9 @@ fn check_text(s: &str, column: Option<&ColumnType>, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A decimal fits a `decimal(precision, scale)` column when it has at most `scale` places
-/// and at most `precision - scale` digits before the point.
+/// A decimal fits a `decimal(precision, scale)` column (see [`crate::exact::decimal_fits`]).
 pub(crate) fn check_decimal_fits(d: Decimal, precision: u32, scale: u32, name: &str) -> Result<()> {
-    let n = d.normalize();
-    if n.scale() > scale {
-        return Err(Error::invalid(name, format!("{d} has more than {scale} decimal places")));
-    }
-    let integer_digits = n.trunc().abs().to_string().trim_start_matches('0').len() as u32;
-    if integer_digits > precision.saturating_sub(scale) {
-        return Err(Error::invalid(
-            name,
-            format!("{d} has more than {} digits before the decimal point (decimal({precision}, {scale}))", precision - scale),
-        ));
-    }
-    Ok(())
+    crate::exact::decimal_fits(d, precision, scale).map_err(|e| Error::invalid(name, e))
 }
 
 /// A JSON document as `dialect` stores it, in the portable form of [`crate::json`].

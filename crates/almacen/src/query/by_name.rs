@@ -104,7 +104,7 @@ impl NamedColumn {
                 _ => return Err(bad("true or false")),
             },
             ColumnType::Uuid => Value::Uuid(text.parse().map_err(|_| bad("a UUID"))?),
-            ColumnType::Timestamp => Value::Timestamp(crate::row::parse_timestamp(text).map_err(|_| bad("an RFC 3339 timestamp"))?),
+            ColumnType::Timestamp => Value::Timestamp(crate::exact::parse_timestamp(text).map_err(|_| bad("an RFC 3339 timestamp"))?),
             ColumnType::Date => Value::Date(text.parse().map_err(|_| bad("a date (YYYY-MM-DD)"))?),
             ColumnType::Time => Value::Time(text.parse().map_err(|_| bad("a time of day (HH:MM:SS)"))?),
             ColumnType::Enum { variants } => match variants.contains(&text) {

@@ -246,7 +246,7 @@ fn add(ctx: &Context<'_>) -> rusqlite::Result<Option<rusqlite::types::Value>> {
     };
     let (Some(a), Some(b)) = (decimal(0)?, decimal(1)?) else { return Ok(None) };
     let sum = a.checked_add(b).ok_or_else(|| user_error(OVERFLOW.into()))?;
-    crate::value::check_decimal_fits(sum, precision, scale, "decimal").map_err(|e| user_error(e.to_string()))?;
+    crate::exact::decimal_fits(sum, precision, scale).map_err(user_error)?;
     Ok(Some(match stored(sum, precision, scale) {
         sea_query::Value::Double(Some(f)) => rusqlite::types::Value::Real(f),
         sea_query::Value::String(Some(t)) => rusqlite::types::Value::Text(t),

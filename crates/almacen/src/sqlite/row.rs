@@ -1,7 +1,7 @@
 //! SQLite rows, copied out of the statement as it steps, and how Rust types read them.
 
+use crate::exact::parse_timestamp;
 use crate::executor::RowSink;
-use crate::row::parse_timestamp;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use rusqlite::types::ValueRef;
 use std::sync::Arc;

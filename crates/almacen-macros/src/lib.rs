@@ -102,6 +102,12 @@ fn expand_db_enum(input: DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                 ::almacen::__private::decode_enum_sqlite(v)
             }
         }
+        /// The variant's stored text, for raw SQL parameters (`params! { "s" => Status::Draft }`).
+        impl ::core::convert::From<#name> for ::almacen::Value {
+            fn from(v: #name) -> Self {
+                ::almacen::SqlType::to_value(&v)
+            }
+        }
     })
 }
 

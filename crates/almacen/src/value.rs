@@ -372,6 +372,19 @@ macro_rules! list_from {
 }
 list_from!(i16, i32, i64, String, &str, Uuid, Decimal, Value);
 
+/// Lists of a `#[derive(DbEnum)]` enum bind as their stored texts (`IN (:statuses)`).
+impl<E: crate::DbEnumText> From<Vec<E>> for Value {
+    fn from(v: Vec<E>) -> Self {
+        Value::List(v.iter().map(|e| Value::Text(e.as_text().to_string())).collect())
+    }
+}
+
+impl<E: crate::DbEnumText> From<&[E]> for Value {
+    fn from(v: &[E]) -> Self {
+        Value::List(v.iter().map(|e| Value::Text(e.as_text().to_string())).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

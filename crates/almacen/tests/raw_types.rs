@@ -198,3 +198,29 @@ async fn integer_sums_are_integers(db: Database, backend: Backend) {
 }
 
 per_backend!(integer_sums_are_integers);
+
+#[derive(almacen::DbEnum, Debug, Clone, Copy, PartialEq)]
+enum Mood {
+    Calm,
+    #[db_enum(rename = "on_fire")]
+    OnFire,
+}
+
+/// An enum binds as its stored text in raw SQL, alone and as a list for `IN (:moods)`.
+async fn enums_are_raw_parameters(db: Database, _b: Backend) {
+    db.execute_raw("CREATE TABLE moods (id INTEGER PRIMARY KEY, mood VARCHAR(20) NOT NULL)", params! {}).await.unwrap();
+    db.execute_raw("INSERT INTO moods (id, mood) VALUES (1, :a), (2, :b), (3, :a)", params! {"a" => Mood::Calm, "b" => Mood::OnFire})
+        .await
+        .unwrap();
+    let fire = db.fetch_all_raw("SELECT id FROM moods WHERE mood = :m", params! {"m" => Mood::OnFire}).await.unwrap();
+    assert_eq!(fire.iter().map(|r| r.get::<i64>("id").unwrap()).collect::<Vec<_>>(), [2]);
+    let both = db
+        .fetch_all_raw("SELECT id FROM moods WHERE mood IN (:ms) ORDER BY id", params! {"ms" => vec![Mood::Calm, Mood::OnFire]})
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 3);
+    let stored = db.fetch_one_raw("SELECT mood FROM moods WHERE id = 2", params! {}).await.unwrap();
+    assert_eq!(stored.get::<Mood>("mood").unwrap(), Mood::OnFire);
+}
+
+per_backend!(enums_are_raw_parameters);

@@ -240,7 +240,7 @@ pub async fn run(args: &Args) {
     let db = Database::connect(&url).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
     crate::seed(&db).await;
     let seeded = Item::select().count(&db).await.unwrap();
-    assert_eq!(seeded, SEED_ROWS);
+    assert_eq!(seeded, SEED_ROWS as u64);
 
     println!("\n### SQLite load test\n");
     println!("{clients} tasks for {seconds} s on one almacen file database, {seeded} rows seeded");
@@ -316,7 +316,7 @@ pub async fn run(args: &Args) {
     // No lost writes: every committed insert is in the table.
     let inserted = ok[Kind::Insert as usize] + ok[Kind::Transaction as usize];
     let unknown = shared.unknown_inserts.load(Ordering::Relaxed);
-    let expected = seeded + inserted as i64;
+    let expected = seeded + inserted;
     let verdict = match bounded("the final count", Duration::from_secs(30), Item::select().count(&db)).await {
         Some(Ok(rows)) => {
             println!(
@@ -329,7 +329,7 @@ pub async fn run(args: &Args) {
             if missing > 0 {
                 println!("rows that must exist but were not found: {missing}");
             }
-            rows >= expected && rows <= expected + unknown as i64 && missing == 0 && panicked == 0
+            rows >= expected && rows <= expected + unknown && missing == 0 && panicked == 0
         }
         Some(Err(e)) => {
             println!("\nthe final count failed: {e}");

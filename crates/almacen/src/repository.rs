@@ -421,10 +421,10 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// # #[derive(Model, Debug)] #[model(table = "items")]
     /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
     /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let sold_out: i64 = Repository::new(db).count(Item::select().filter(Item::STOCK.eq(0))).await?;
+    /// let sold_out: u64 = Repository::new(db).count(Item::select().filter(Item::STOCK.eq(0))).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn count(&self, query: Select<M>) -> Result<i64> {
+    pub async fn count(&self, query: Select<M>) -> Result<u64> {
         query.count(self.db).await
     }
 }

@@ -1123,7 +1123,7 @@ async fn booleans(db: Database, backend: Backend) {
         }
     }
     let count = Bools::select().count(&db).await.unwrap();
-    f.check(count == rows.len() as i64, || format!("edge_bool: {count} rows after refused writes, want {}", rows.len()));
+    f.check(count == rows.len() as u64, || format!("edge_bool: {count} rows after refused writes, want {}", rows.len()));
     let after = almacen::ops::get::<Bools>(&db, &id).await;
     f.check(matches!(&after, Ok(a) if *a == before), || format!("edge_bool: row {id} changed by a refused write: {}", outcome(&after)));
     f.finish();
@@ -1154,7 +1154,7 @@ async fn uuids(db: Database, backend: Backend) {
         }
     }
     let count = Uuids::select().count(&db).await.unwrap();
-    f.check(count == rows.len() as i64, || format!("edge_uuid: {count} rows after refused writes, want {}", rows.len()));
+    f.check(count == rows.len() as u64, || format!("edge_uuid: {count} rows after refused writes, want {}", rows.len()));
     f.finish();
 }
 

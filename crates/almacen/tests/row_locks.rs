@@ -41,7 +41,7 @@ async fn setup(db: &Database) -> StockItem {
 async fn check_no_oversell(db: &Database, item: i64, sold: usize) {
     let left = StockItem::get(db, item).await.unwrap().unwrap().stock;
     let orders = StockOrder::select().count(db).await.unwrap();
-    assert_eq!((sold, orders, left), (STOCK as usize, STOCK as i64, 0), "sold {sold}, orders {orders}, left {left}");
+    assert_eq!((sold, orders, left), (STOCK as usize, STOCK as u64, 0), "sold {sold}, orders {orders}, left {left}");
 }
 
 /// The README's pattern, as written there: read the row locked, check, write it back, in

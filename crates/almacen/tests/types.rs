@@ -438,7 +438,7 @@ async fn ids_where<M: Model + std::fmt::Debug>(db: &Database, cond: Condition, i
     ids
 }
 
-async fn count_all<M: Model>(db: &Database) -> i64 {
+async fn count_all<M: Model>(db: &Database) -> u64 {
     Select::<M>::new().count(db).await.unwrap()
 }
 

@@ -157,7 +157,7 @@ impl<M: Model> Select<M> {
             return Err(Error::invalid("page", "pages are numbered from 1"));
         }
         let page_size = checked_page_size(page_size)?;
-        let total = u64::try_from(self.count(db).await?).unwrap_or(0);
+        let total = self.count(db).await?;
         let items = match (page - 1).checked_mul(page_size) {
             Some(offset) if offset < total => self.clone().with_key_order().limit(page_size).offset(offset).fetch_all(db).await?,
             _ => Vec::new(),

@@ -515,15 +515,17 @@ impl<M: Model> Select<M> {
             .collect()
     }
 
-    /// Number of matching rows (limit and offset ignored).
-    pub async fn count(&self, db: &impl Executor) -> Result<i64> {
+    /// Number of matching rows (limit and offset ignored), a `u64` like
+    /// [`Page::total`](crate::query::Page::total).
+    pub async fn count(&self, db: &impl Executor) -> Result<u64> {
         let dialect = db.dialect();
         let mut q = Query::select();
         q.expr(Expr::cust("COUNT(*)")).from(M::TABLE.name);
         let clauses = Clauses { order: Vec::new(), limit: None, offset: None, lock: None, ..self.clauses.clone() };
         clauses.apply(&mut q, dialect)?;
         let row = db.fetch_row(clauses.finish(&q, dialect)).await?.ok_or(Error::NotFound)?;
-        row.get_as::<i64>(0)
+        let n = row.get_as::<i64>(0)?;
+        u64::try_from(n).map_err(|_| row.decode_error(0, format!("a count of {n}")))
     }
 
     /// Whether any row matches.

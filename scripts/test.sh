@@ -32,7 +32,13 @@ export ALMACEN_TEST_POSTGRES_URL=${ALMACEN_TEST_POSTGRES_URL:-postgres://postgre
 export ALMACEN_TEST_MYSQL_URL=${ALMACEN_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
 if [[ ${CI:-} == true || ${CI:-} == 1 ]]; then
     export ALMACEN_REQUIRE_ALL_BACKENDS=${ALMACEN_REQUIRE_ALL_BACKENDS:-1}
+    # A one-off build gains nothing from incremental state, which is a third of target/.
+    export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 fi
+# The build needs several GB; say how much there is, so a full disk is recognised as such.
+target_dir=${CARGO_TARGET_DIR:-target}
+mkdir -p "$target_dir"
+printf '==> disk: %s free where %s is\n' "$(df -h --output=avail "$target_dir" | tail -1 | tr -d ' ')" "$target_dir"
 printf '==> env: ALMACEN_TEST_POSTGRES_URL=%s ALMACEN_TEST_MYSQL_URL=%s ALMACEN_REQUIRE_ALL_BACKENDS=%s\n' \
     "$ALMACEN_TEST_POSTGRES_URL" "$ALMACEN_TEST_MYSQL_URL" "${ALMACEN_REQUIRE_ALL_BACKENDS:-0}"
 
@@ -57,6 +63,7 @@ step doctest cargo test --workspace --doc
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 if ((${#failed[@]})); then
+    printf '\n==> disk: %s free where %s is\n' "$(df -h --output=avail "$target_dir" | tail -1 | tr -d ' ')" "$target_dir"
     printf '\n==> test.sh: FAILED steps: %s\n' "${failed[*]}"
     exit "$first_rc"
 fi

@@ -7,7 +7,7 @@ use crate::{Database, DbRow, Dialect, Error, ExecResult, Executor, Result, State
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 /// Transaction isolation levels. SQLite is always serializable and ignores the level: every
@@ -139,6 +139,9 @@ struct Shared {
     /// next statement.
     pending: std::sync::Mutex<Vec<String>>,
     next_savepoint: AtomicU32,
+    /// Set when a statement failed with a serialization failure or deadlock: the
+    /// transaction is lost, whatever error the caller's code then returns.
+    conflict: AtomicBool,
 }
 
 /// A transaction, or a savepoint inside one. It runs statements like a [`Database`]
@@ -225,6 +228,7 @@ impl Database {
                 in_use: std::sync::Mutex::new(in_use),
                 pending: std::sync::Mutex::new(Vec::new()),
                 next_savepoint: AtomicU32::new(1),
+                conflict: AtomicBool::new(false),
             }),
             savepoint: None,
             finished: false,
@@ -233,6 +237,11 @@ impl Database {
 
     /// Run `f` in a transaction: commit when it returns `Ok`, roll back when it returns
     /// `Err`, panics, or is cancelled.
+    ///
+    /// The closure's error type is yours: any `E` with `From<almacen::Error>`, so `?` works
+    /// on almacen's calls and a business refusal is just `Err(MyError::OutOfStock)`. A failed
+    /// commit comes back as `E::from(error)`. When nothing else names `E`, name it on the
+    /// closure (`async |tx| -> almacen::Result<_> { .. }`).
     ///
     /// # Reading, checking and writing back
     ///
@@ -255,75 +264,98 @@ impl Database {
     /// # use almacen::prelude::*;
     /// # #[derive(Model, Debug)] #[model(table = "products")]
     /// # struct Product { #[model(primary_key, auto)] id: i64, stock: i32 }
-    /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// db.transaction(async |tx| {
-    ///     let p = Product::get_for_update(tx, 7).await?.ok_or(Error::NotFound)?;
-    ///     if p.stock < 1 {
-    ///         return Err(Error::other("out of stock"));
+    /// #[derive(Debug)]
+    /// enum ShopError {
+    ///     OutOfStock,
+    ///     Db(almacen::Error),
+    /// }
+    /// impl From<almacen::Error> for ShopError {
+    ///     fn from(e: almacen::Error) -> Self {
+    ///         ShopError::Db(e)
     ///     }
-    ///     Product::patch(7).add(Product::STOCK, -1).execute(tx).await?;
-    ///     Ok(())
-    /// })
-    /// .await
-    /// # }
+    /// }
+    ///
+    /// async fn buy(db: &Database, id: i64) -> Result<(), ShopError> {
+    ///     db.transaction(async |tx| {
+    ///         let p = Product::get_for_update(tx, id).await?.ok_or(Error::NotFound)?;
+    ///         if p.stock < 1 {
+    ///             return Err(ShopError::OutOfStock); // rolled back
+    ///         }
+    ///         Product::patch(id).add(Product::STOCK, -1).execute(tx).await?;
+    ///         Ok(())
+    ///     })
+    ///     .await
+    /// }
     /// ```
     ///
     /// ```no_run
     /// # use almacen::prelude::*;
     /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let moved = db.transaction(async |tx| {
+    /// let moved = db.transaction(async |tx| -> almacen::Result<_> {
     ///     tx.execute_raw("UPDATE accounts SET balance = balance - 10 WHERE id = 1", params! {}).await?;
     ///     tx.execute_raw("UPDATE accounts SET balance = balance + 10 WHERE id = 2", params! {}).await?;
     ///     Ok(10)
     /// }).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn transaction<T, F>(&self, f: F) -> Result<T>
+    pub async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: AsyncFnOnce(&Transaction) -> Result<T>,
+        F: AsyncFnOnce(&Transaction) -> Result<T, E>,
+        E: From<Error>,
     {
         self.transaction_with(TxOptions::new(), f).await
     }
 
     /// [`transaction`](Self::transaction) with an isolation level or read-only mode.
-    pub async fn transaction_with<T, F>(&self, opts: TxOptions, f: F) -> Result<T>
+    pub async fn transaction_with<T, E, F>(&self, opts: TxOptions, f: F) -> Result<T, E>
     where
-        F: AsyncFnOnce(&Transaction) -> Result<T>,
+        F: AsyncFnOnce(&Transaction) -> Result<T, E>,
+        E: From<Error>,
     {
         let tx = self.begin_with(opts).await?;
         tx.scope(f).await
     }
 
-    /// Run `f` in a transaction, and run it again in a new transaction when it (or its
-    /// commit) fails with a serialization failure or deadlock, backing off between runs.
-    /// Other errors are returned at once. `f` must be safe to re-run.
+    /// Run `f` in a transaction, and run it again in a new transaction when the transaction
+    /// was lost to a serialization failure or deadlock (a statement in it, or its commit,
+    /// failed so), backing off between runs. Whatever error `f` then returns, the run is
+    /// retried; other errors are returned at once. `f` must be safe to re-run: each run
+    /// calls a fresh clone of it (an `async` closure is `Clone` when what it captures is),
+    /// which also keeps the returned future `Send` for `tokio::spawn` and axum handlers.
     ///
     /// ```no_run
     /// # use almacen::prelude::*;
     /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// db.transaction_retry(TxOptions::serializable(), RetryPolicy::default(), async |tx| {
+    /// db.transaction_retry(TxOptions::serializable(), RetryPolicy::default(), async |tx| -> almacen::Result<_> {
     ///     tx.execute_raw("UPDATE accounts SET balance = balance - 1 WHERE id = 1", params! {}).await?;
     ///     Ok(())
     /// }).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn transaction_retry<T, F>(&self, opts: TxOptions, policy: RetryPolicy, f: F) -> Result<T>
+    pub async fn transaction_retry<T, E, F>(&self, opts: TxOptions, policy: RetryPolicy, f: F) -> Result<T, E>
     where
-        F: AsyncFn(&Transaction) -> Result<T>,
+        F: AsyncFnOnce(&Transaction) -> Result<T, E> + Clone,
+        E: From<Error>,
     {
         let mut attempt = 1;
         loop {
             let outcome = match self.begin_with(opts).await {
-                Ok(tx) => tx.scope(&f).await,
-                Err(e) => Err(e),
+                Ok(tx) => tx.run_scope(f.clone()).await,
+                Err(e) => Err(Ended::Database(e)),
             };
-            match outcome {
-                Err(e) if e.is_transaction_conflict() && attempt < policy.max_attempts => {
-                    tracing::debug!(target: "almacen::tx", attempt, error = %e, "retrying transaction");
+            let conflict = match &outcome {
+                Ok(_) => None,
+                Err(Ended::Database(e)) if e.is_transaction_conflict() => Some(e.to_string()),
+                Err(Ended::Caller { conflict: true, .. }) => Some("a statement failed with a transaction conflict".into()),
+                Err(_) => None,
+            };
+            match conflict {
+                Some(why) if attempt < policy.max_attempts => {
+                    tracing::debug!(target: "almacen::tx", attempt, error = %why, "retrying transaction");
                     tokio::time::sleep(policy.delay(attempt)).await;
                     attempt += 1;
                 }
-                other => return other,
+                _ => return outcome.map_err(Ended::into_error),
             }
         }
     }
@@ -340,22 +372,33 @@ impl Transaction {
         self.savepoint.is_some()
     }
 
-    async fn scope<T, F>(self, f: F) -> Result<T>
+    async fn scope<T, E, F>(self, f: F) -> Result<T, E>
     where
-        F: AsyncFnOnce(&Transaction) -> Result<T>,
+        F: AsyncFnOnce(&Transaction) -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.run_scope(f).await.map_err(Ended::into_error)
+    }
+
+    /// Run `f`, then commit on `Ok` or roll back on `Err`, telling apart the caller's error
+    /// and the database's (a failed commit), for the retry decision.
+    async fn run_scope<T, E, F>(self, f: F) -> std::result::Result<T, Ended<E>>
+    where
+        F: AsyncFnOnce(&Transaction) -> Result<T, E>,
     {
         // A panic in `f` unwinds through here and drops `self` unfinished: rolled back.
         match f(&self).await {
-            Ok(v) => {
-                self.commit().await?;
-                Ok(v)
-            }
+            Ok(v) => match self.commit().await {
+                Ok(()) => Ok(v),
+                Err(e) => Err(Ended::Database(e)),
+            },
             Err(e) => {
+                let conflict = self.shared.conflict.load(Ordering::Relaxed);
                 // The error that ended the work matters more than a failed rollback.
                 if let Err(rb) = self.rollback().await {
                     tracing::warn!(target: "almacen::tx", error = %rb, "rollback failed");
                 }
-                Err(e)
+                Err(Ended::Caller { error: e, conflict })
             }
         }
     }
@@ -368,10 +411,12 @@ impl Transaction {
     }
 
     /// Run `f` in a savepoint: released on `Ok`, rolled back to on `Err` or panic, while
-    /// the enclosing transaction goes on.
-    pub async fn transaction<T, F>(&self, f: F) -> Result<T>
+    /// the enclosing transaction goes on. The error type is the caller's, as for
+    /// [`Database::transaction`].
+    pub async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: AsyncFnOnce(&Transaction) -> Result<T>,
+        F: AsyncFnOnce(&Transaction) -> Result<T, E>,
+        E: From<Error>,
     {
         self.savepoint().await?.scope(f).await
     }
@@ -442,6 +487,24 @@ impl Transaction {
     }
 }
 
+/// How a transaction scope ended when it did not commit.
+enum Ended<E> {
+    /// The caller's code returned an error; `conflict` says whether a statement in the
+    /// transaction had failed with a serialization failure or deadlock.
+    Caller { error: E, conflict: bool },
+    /// Beginning or committing failed.
+    Database(Error),
+}
+
+impl<E: From<Error>> Ended<E> {
+    fn into_error(self) -> E {
+        match self {
+            Ended::Caller { error, .. } => error,
+            Ended::Database(e) => E::from(e),
+        }
+    }
+}
+
 impl Shared {
     /// Stop counting the connection as in use (it has gone back to the pool).
     fn release(&self) {
@@ -494,7 +557,13 @@ impl Runs for Transaction {
         let mut guard = self.shared.conn.lock().await;
         let conn = guard.as_mut().ok_or_else(finished_error)?;
         run_pending(&self.shared, s, conn).await?;
-        s.run(conn_ref(conn), stmt, fetch, true).await
+        let outcome = s.run(conn_ref(conn), stmt, fetch, true).await;
+        if let Err(e) = &outcome
+            && e.is_transaction_conflict()
+        {
+            self.shared.conflict.store(true, Ordering::Relaxed);
+        }
+        outcome
     }
 }
 

@@ -931,7 +931,7 @@ async fn queries_inside_transaction(db: Database, _b: Backend) {
     db.create_tables(&[BulkRow::TABLE]).await.unwrap();
     let expected = items.clone();
     let created = db
-        .transaction(async |tx| {
+        .transaction(async |tx| -> almacen::Result<_> {
             let all = Item::select().order_by(Item::ID.asc()).fetch_all(tx).await?;
             assert_eq!(all, expected);
             assert_eq!(Item::select().filter(Item::CATEGORY.eq("light")).count(tx).await?, 3);

@@ -215,7 +215,7 @@ async fn statement_timeout_in_transaction(db: Database, backend: Backend) {
 
     // Per-statement overrides inside transactions do not leak into the session: one that
     // lifts the limit, committed; one that shortens it, timed out and rolled back.
-    db.transaction(async |tx| {
+    db.transaction(async |tx| -> almacen::Result<_> {
         tx.execute_raw("INSERT INTO t (id) VALUES (2)", params! {}).await?;
         let stmt = Statement::new(second_long_sql(backend), Vec::new()).with_timeout(None);
         tx.fetch_rows(stmt).await?;

@@ -918,7 +918,7 @@ async fn echo_covers_transactions_and_streams(db: Database, _b: Backend) {
     Member::insert(&db, NewMember { email: "m@x.io".into() }).await.unwrap();
     let cap = Capture::default();
     async {
-        db.transaction(async |tx| {
+        db.transaction(async |tx| -> almacen::Result<_> {
             tx.execute_raw("UPDATE members SET email = :e WHERE id = :id", params! { "e" => "n@x.io", "id" => 1 }).await?;
             Ok(())
         })

@@ -1,6 +1,5 @@
 //! The futures of the public API are `Send`, so they run inside `tokio::spawn` and axum
-//! handlers: each is spawned here, on every backend. (`transaction_retry`'s is not yet: an
-//! `AsyncFn` called again and again gives no `Send` bound to name on stable Rust.)
+//! handlers: each is spawned here, on every backend.
 
 mod common;
 
@@ -28,7 +27,7 @@ async fn futures_run_in_spawned_tasks(db: Database, _b: Backend) {
     let d = db.clone();
     let id = row.id;
     tokio::spawn(async move {
-        d.transaction(async |tx| {
+        d.transaction(async |tx| -> almacen::Result<_> {
             let got = Spawned::get_for_update(tx, id).await?.ok_or(Error::NotFound)?;
             Spawned::patch(id).add(Spawned::N, 1).execute(tx).await?;
             Ok(got.n)
@@ -38,7 +37,17 @@ async fn futures_run_in_spawned_tasks(db: Database, _b: Backend) {
     .await
     .unwrap()
     .unwrap();
-    assert_eq!(Spawned::get(&db, id).await.unwrap().unwrap().n, 2);
+    let d = db.clone();
+    tokio::spawn(async move {
+        d.transaction_retry(TxOptions::serializable(), RetryPolicy::default(), async |tx| -> almacen::Result<_> {
+            Spawned::patch(id).add(Spawned::N, 1).execute(tx).await
+        })
+        .await
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(Spawned::get(&db, id).await.unwrap().unwrap().n, 3);
 }
 
 per_backend!(futures_run_in_spawned_tasks);

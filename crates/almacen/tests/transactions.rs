@@ -5,8 +5,8 @@
 
 mod common;
 
-use almacen::Statement;
 use almacen::prelude::*;
+use almacen::{Statement, Transaction};
 use common::Backend;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -78,7 +78,7 @@ fn boom() -> Error {
 async fn closure_commits_on_ok(db: Database, _b: Backend) {
     setup(&db).await;
     let v = db
-        .transaction(async |tx| {
+        .transaction(async |tx| -> almacen::Result<_> {
             insert(tx, 1, "a").await?;
             insert(tx, 2, "b").await?;
             // The transaction sees its own writes.
@@ -113,7 +113,7 @@ async fn closure_rolls_back_on_panic(db: Database, _b: Backend) {
     setup(&db).await;
     let db2 = db.clone();
     let handle = tokio::spawn(async move {
-        db2.transaction(async |tx| {
+        db2.transaction(async |tx| -> almacen::Result<_> {
             insert(tx, 1, "doomed").await?;
             if count(tx).await? == 1 {
                 panic!("deliberate panic inside a transaction");
@@ -134,7 +134,7 @@ async fn closure_rolls_back_when_cancelled(db: Database, _b: Backend) {
     // Cancelled while the closure waits between statements.
     let res = tokio::time::timeout(
         Duration::from_millis(300),
-        db.transaction(async |tx| {
+        db.transaction(async |tx| -> almacen::Result<_> {
             insert(tx, 1, "cancelled").await?;
             tokio::time::sleep(Duration::from_secs(30)).await;
             Ok(())
@@ -145,7 +145,7 @@ async fn closure_rolls_back_when_cancelled(db: Database, _b: Backend) {
     assert!(names(&db).await.is_empty());
     key_is_free(&db, 1, "cancelled").await;
     // The pool still works normally afterwards.
-    db.transaction(async |tx| {
+    db.transaction(async |tx| -> almacen::Result<_> {
         insert(tx, 3, "after").await?;
         Ok(())
     })
@@ -165,7 +165,7 @@ async fn closure_rolls_back_when_cancelled_mid_statement(db: Database, backend: 
     };
     let res = tokio::time::timeout(
         Duration::from_millis(200),
-        db.transaction(async |tx| {
+        db.transaction(async |tx| -> almacen::Result<_> {
             insert(tx, 1, "cancelled").await?;
             tx.fetch_all_raw(slow, params! {}).await?;
             Ok(())
@@ -226,7 +226,7 @@ async fn manual_begin_commit_rollback(db: Database, _b: Backend) {
 
 async fn nested_savepoint_err_rolls_back_only_inner(db: Database, _b: Backend) {
     setup(&db).await;
-    db.transaction(async |tx| {
+    db.transaction(async |tx| -> almacen::Result<_> {
         insert(tx, 1, "outer").await?;
         let inner: almacen::Result<()> = tx
             .transaction(async |sp| {
@@ -270,7 +270,7 @@ async fn nested_savepoint_err_rolls_back_only_inner(db: Database, _b: Backend) {
 
 async fn three_levels_of_savepoints(db: Database, _b: Backend) {
     setup(&db).await;
-    db.transaction(async |l1| {
+    db.transaction(async |l1| -> almacen::Result<_> {
         insert(l1, 1, "l1").await?;
         l1.transaction(async |l2| {
             insert(l2, 2, "l2").await?;
@@ -366,10 +366,10 @@ async fn dropped_savepoint_not_committed(db: Database, _b: Backend) {
 async fn cancelled_savepoint_not_committed(db: Database, _b: Backend) {
     setup(&db).await;
     insert(&db, 1, "base").await.unwrap();
-    db.transaction(async |tx| {
+    db.transaction(async |tx| -> almacen::Result<_> {
         let r = tokio::time::timeout(
             Duration::from_millis(100),
-            tx.transaction(async |sp| {
+            tx.transaction(async |sp| -> almacen::Result<_> {
                 insert(sp, 3, "cancelled savepoint").await?;
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 Ok(())
@@ -397,7 +397,7 @@ async fn every_isolation_level_runs(db: Database, backend: Backend) {
     for (i, level) in LEVELS.into_iter().enumerate() {
         let id = 10 + i as i64;
         let (n, reported) = db
-            .transaction_with(TxOptions::new().isolation(level), async |tx| {
+            .transaction_with(TxOptions::new().isolation(level), async |tx| -> almacen::Result<_> {
                 let n = count(tx).await?;
                 insert(tx, id, &format!("{level:?}")).await?;
                 let reported = match backend {
@@ -453,7 +453,7 @@ async fn isolation_levels_behave(db: Database, backend: Backend) {
     // READ COMMITTED sees rows committed meanwhile; REPEATABLE READ keeps its snapshot.
     for (level, id, sees_new_row) in [(IsolationLevel::ReadCommitted, 2, true), (IsolationLevel::RepeatableRead, 3, false)] {
         let (before, after) = db
-            .transaction_with(TxOptions::new().isolation(level), async |tx| {
+            .transaction_with(TxOptions::new().isolation(level), async |tx| -> almacen::Result<_> {
                 let before = count(tx).await?;
                 insert(&db, id, &format!("committed during {level:?}")).await?;
                 let after = count(tx).await?;
@@ -480,7 +480,7 @@ async fn isolation_levels_behave(db: Database, backend: Backend) {
     if backend == Backend::MariaDb {
         for (level, blocks) in [(IsolationLevel::Serializable, true), (IsolationLevel::RepeatableRead, false)] {
             let outcome = db
-                .transaction_with(TxOptions::new().isolation(level), async |tx| {
+                .transaction_with(TxOptions::new().isolation(level), async |tx| -> almacen::Result<_> {
                     balance(tx, 1).await?;
                     let stmt = Statement::new("UPDATE acct SET balance = balance + 1 WHERE id = 1", Vec::new())
                         .with_timeout(Some(Duration::from_millis(500)));
@@ -538,7 +538,7 @@ async fn read_only_transactions(db: Database, backend: Backend) {
     // Writes are refused.
     for opts in [TxOptions::new().read_only(true), TxOptions::serializable().read_only(true)] {
         let res = db
-            .transaction_with(opts, async |tx| {
+            .transaction_with(opts, async |tx| -> almacen::Result<_> {
                 insert(tx, 2, "written").await?;
                 Ok(())
             })
@@ -557,7 +557,7 @@ async fn read_only_transactions(db: Database, backend: Backend) {
     assert_eq!(names(&db).await, ["a"]);
     if backend == Backend::Postgres {
         let (ro, iso) = db
-            .transaction_with(TxOptions::serializable().read_only(true), async |tx| {
+            .transaction_with(TxOptions::serializable().read_only(true), async |tx| -> almacen::Result<_> {
                 let r = tx
                     .fetch_one_raw(
                         "SELECT current_setting('transaction_read_only') AS ro, current_setting('transaction_isolation') AS iso",
@@ -571,7 +571,7 @@ async fn read_only_transactions(db: Database, backend: Backend) {
         assert_eq!((ro.as_str(), iso.as_str()), ("on", "serializable"));
     }
     // The next transaction on the pool can write again.
-    db.transaction(async |tx| {
+    db.transaction(async |tx| -> almacen::Result<_> {
         insert(tx, 3, "b").await?;
         Ok(())
     })
@@ -606,7 +606,7 @@ async fn unique_violation_rolls_back_everything(db: Database, _b: Backend) {
 
     // Caught in a savepoint, the violation leaves the enclosing transaction usable (needed on
     // PostgreSQL, whose transactions are aborted by any error otherwise).
-    db.transaction(async |tx| {
+    db.transaction(async |tx| -> almacen::Result<_> {
         insert(tx, 6, "kept").await?;
         let dup = tx
             .transaction(async |sp| {
@@ -687,6 +687,8 @@ async fn concurrent_transfers_with_retry(db: Database, backend: Backend) {
     insert_with_balance(&db, 2, "bob", 1000).await.unwrap();
     const PER_SIDE: u32 = 50;
     let runs = AtomicU32::new(0);
+    // The closure's error type is the application's: a conflict reaches it as
+    // `AppError::Db(..)`, and the retry still sees that the transaction was lost.
     let transfer = async |from: i64, to: i64| {
         db.transaction_retry(
             TxOptions::serializable(),
@@ -695,6 +697,9 @@ async fn concurrent_transfers_with_retry(db: Database, backend: Backend) {
                 runs.fetch_add(1, Ordering::Relaxed);
                 let a = balance(tx, from).await?;
                 let b = balance(tx, to).await?;
+                if a < 1 {
+                    return Err(AppError::Insufficient { have: a });
+                }
                 // Widen the window between read and write so transfers overlap.
                 tokio::task::yield_now().await;
                 // Write in id order: opposite transfers then conflict without a lock cycle
@@ -713,7 +718,7 @@ async fn concurrent_transfers_with_retry(db: Database, backend: Backend) {
         let mut failures = Vec::new();
         for _ in 0..PER_SIDE {
             if let Err(e) = transfer(from, to).await {
-                failures.push(e.to_string());
+                failures.push(format!("{e:?}"));
             }
         }
         failures
@@ -739,6 +744,76 @@ async fn count_balances(db: &Database) -> i64 {
     db.fetch_one_raw("SELECT SUM(balance) AS total FROM acct", params! {}).await.unwrap().get::<i64>("total").unwrap()
 }
 
+/// An application's own error type, as a service would declare it.
+#[derive(Debug)]
+enum AppError {
+    Insufficient { have: i64 },
+    Db(Error),
+}
+
+impl From<Error> for AppError {
+    fn from(e: Error) -> Self {
+        AppError::Db(e)
+    }
+}
+
+/// Debit `id` by `amount` in `tx`, refusing with the application's error when the balance
+/// is short (after the debit was written, so the rollback must undo it).
+async fn debit(tx: &Transaction, id: i64, amount: i64) -> Result<(), AppError> {
+    tx.execute_raw("UPDATE acct SET balance = balance - :a WHERE id = :id", params! { "a" => amount, "id" => id }).await?;
+    let have = balance(tx, id).await?;
+    if have < 0 {
+        return Err(AppError::Insufficient { have: have + amount });
+    }
+    Ok(())
+}
+
+/// Transactions and savepoints carry the caller's error type: a business refusal is an
+/// `Err` of that type and rolls back; almacen's errors convert through `From`.
+async fn closures_return_the_applications_error_type(db: Database, _b: Backend) {
+    setup(&db).await;
+    insert_with_balance(&db, 1, "alice", 10).await.unwrap();
+
+    let refused = db.transaction(async |tx| debit(tx, 1, 25).await).await;
+    assert!(matches!(refused, Err(AppError::Insufficient { have: 10 })), "{refused:?}");
+    assert_eq!(balance(&db, 1).await.unwrap(), 10, "the refused debit was rolled back");
+
+    let db_error = db
+        .transaction(async |tx| {
+            debit(tx, 1, 5).await?;
+            insert(tx, 2, "alice").await?; // duplicate name
+            Ok::<_, AppError>(())
+        })
+        .await;
+    assert!(matches!(db_error, Err(AppError::Db(Error::UniqueViolation(_)))), "{db_error:?}");
+    assert_eq!(balance(&db, 1).await.unwrap(), 10, "the debit before the violation was rolled back");
+
+    // A refused savepoint is undone alone; the outer transaction goes on and commits.
+    let left = db
+        .transaction(async |tx| {
+            debit(tx, 1, 4).await?;
+            let inner = tx.transaction(async |sp| debit(sp, 1, 100).await).await;
+            assert!(matches!(inner, Err(AppError::Insufficient { have: 6 })), "{inner:?}");
+            balance(tx, 1).await.map_err(AppError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(left, 6);
+    assert_eq!(balance(&db, 1).await.unwrap(), 6);
+
+    // The same with the retrying form: a business refusal is not retried.
+    let runs = AtomicU32::new(0);
+    let refused = db
+        .transaction_retry(TxOptions::serializable(), RetryPolicy::new(5), async |tx| {
+            runs.fetch_add(1, Ordering::Relaxed);
+            debit(tx, 1, 7).await
+        })
+        .await;
+    assert!(matches!(refused, Err(AppError::Insufficient { have: 6 })), "{refused:?}");
+    assert_eq!(runs.load(Ordering::Relaxed), 1);
+    assert_eq!(balance(&db, 1).await.unwrap(), 6);
+}
+
 /// Errors other than conflicts are not retried; a conflict-free closure runs once.
 async fn retry_does_not_retry_other_errors(db: Database, _b: Backend) {
     setup(&db).await;
@@ -755,7 +830,7 @@ async fn retry_does_not_retry_other_errors(db: Database, _b: Backend) {
 
     let runs = AtomicU32::new(0);
     let v = db
-        .transaction_retry(TxOptions::serializable(), RetryPolicy::default(), async |tx| {
+        .transaction_retry(TxOptions::serializable(), RetryPolicy::default(), async |tx| -> almacen::Result<_> {
             runs.fetch_add(1, Ordering::Relaxed);
             insert(tx, 3, "fresh").await?;
             Ok("done")
@@ -787,4 +862,5 @@ per_backend!(
     serialization_conflict_is_classified,
     concurrent_transfers_with_retry,
     retry_does_not_retry_other_errors,
+    closures_return_the_applications_error_type,
 );

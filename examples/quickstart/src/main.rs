@@ -56,14 +56,40 @@ pub struct OrderItem {
     pub quantity: i32,
 }
 
+/// Why an order was not placed: the shop's own error type, which transactions carry.
+#[derive(Debug)]
+enum OrderError {
+    OutOfStock { product: String, left: i32 },
+    UnknownProduct(i64),
+    Db(almacen::Error),
+}
+
+impl From<almacen::Error> for OrderError {
+    fn from(e: almacen::Error) -> Self {
+        OrderError::Db(e)
+    }
+}
+
+impl std::fmt::Display for OrderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OrderError::OutOfStock { product, left } => write!(f, "only {left} of {product} left"),
+            OrderError::UnknownProduct(id) => write!(f, "no product {id}"),
+            OrderError::Db(e) => write!(f, "database: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for OrderError {}
+
 /// Place an order in one transaction: check and decrement stock, create the order and its
-/// item. Any failure leaves nothing behind.
-async fn place_order(db: &Database, customer: &str, product_id: i64, quantity: i32) -> almacen::Result<Order> {
+/// item. Any failure, a refusal included, leaves nothing behind.
+async fn place_order(db: &Database, customer: &str, product_id: i64, quantity: i32) -> Result<Order, OrderError> {
     db.transaction(async |tx| {
         // Locked until commit: a concurrent order waits, then sees the stock this one left.
-        let product = Product::get_for_update(tx, product_id).await?.ok_or(Error::NotFound)?;
+        let product = Product::get_for_update(tx, product_id).await?.ok_or(OrderError::UnknownProduct(product_id))?;
         if product.stock < quantity {
-            return Err(Error::other(format!("only {} of {} left", product.stock, product.name)));
+            return Err(OrderError::OutOfStock { product: product.name, left: product.stock });
         }
         Product::patch(product_id).add(Product::STOCK, -quantity).execute(tx).await?;
         let order = Order::insert(tx, NewOrder { customer: customer.into(), status: OrderStatus::Pending, created_at: None }).await?;
@@ -115,7 +141,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("order {} placed for {}, status {:?}", order.id, order.customer, order.status);
     match place_order(&db, "bob@example.com", lamp.id, 10).await {
         Ok(_) => println!("unexpected: the order went through"),
-        Err(e) => println!("second order refused and rolled back: {e}"),
+        Err(e @ OrderError::OutOfStock { .. }) => println!("second order refused and rolled back: {e}"),
+        Err(e) => return Err(e.into()),
     }
     let lamp_now = Product::get(&db, lamp.id).await?.ok_or(Error::NotFound)?;
     println!("lamp stock after orders: {} (5 - 2)", lamp_now.stock);

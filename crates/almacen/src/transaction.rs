@@ -142,6 +142,8 @@ struct Shared {
     /// Set when a statement failed with a serialization failure or deadlock: the
     /// transaction is lost, whatever error the caller's code then returns.
     conflict: AtomicBool,
+    /// The SQLite pool (by id) whose writer this transaction holds, if it does.
+    sqlite_writer: Option<usize>,
 }
 
 /// A transaction, or a savepoint inside one. It runs statements like a [`Database`]
@@ -178,6 +180,7 @@ impl Database {
     pub async fn begin_with(&self, opts: TxOptions) -> Result<Transaction> {
         let s = &self.inner.settings;
         let err = |e| s.err(e);
+        let mut sqlite_writer = None;
         let (conn, in_use) = match &self.inner.pool {
             Pool::Sqlite(p) => {
                 // SQLite is always serializable. A transaction that may write runs on the
@@ -193,6 +196,9 @@ impl Database {
                     guard.batch("BEGIN IMMEDIATE").await?;
                 }
                 guard.in_tx = true;
+                if !guard.is_reader() {
+                    sqlite_writer = Some(p.id());
+                }
                 (TxConn::Sqlite(guard.into_owned()), None)
             }
             Pool::Postgres(p) => {
@@ -229,6 +235,7 @@ impl Database {
                 pending: std::sync::Mutex::new(Vec::new()),
                 next_savepoint: AtomicU32::new(1),
                 conflict: AtomicBool::new(false),
+                sqlite_writer,
             }),
             savepoint: None,
             finished: false,
@@ -387,7 +394,12 @@ impl Transaction {
         F: AsyncFnOnce(&Transaction) -> Result<T, E>,
     {
         // A panic in `f` unwinds through here and drops `self` unfinished: rolled back.
-        match f(&self).await {
+        let work = f(&self);
+        let outcome = match self.shared.sqlite_writer {
+            Some(pool) => crate::sqlite::holding_writer(pool, work).await,
+            None => work.await,
+        };
+        match outcome {
             Ok(v) => match self.commit().await {
                 Ok(()) => Ok(v),
                 Err(e) => Err(Ended::Database(e)),

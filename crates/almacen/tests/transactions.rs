@@ -814,6 +814,71 @@ async fn closures_return_the_applications_error_type(db: Database, _b: Backend) 
     assert_eq!(balance(&db, 1).await.unwrap(), 6);
 }
 
+/// `db` instead of `tx` inside a transaction closure. On SQLite the transaction holds the
+/// only writer, so a write (or a nested transaction) through `db` fails at once with an
+/// error that says so, instead of waiting out the pool timeout; reads go to a reader. On
+/// the servers `db` is simply another connection. Work joined beside the closure in the
+/// same task is not mistaken for it: it waits for the writer and runs.
+async fn db_instead_of_tx_inside_a_transaction(db: Database, backend: Backend) {
+    setup(&db).await;
+    let (through_db, nested, seen) = db
+        .transaction(async |tx| -> almacen::Result<_> {
+            insert(tx, 1, "in tx").await?;
+            let through_db = insert(&db, 2, "through db").await;
+            let nested = db.transaction(async |inner| insert(inner, 3, "nested").await).await;
+            let seen = count(&db).await?;
+            insert(tx, 4, "after").await?;
+            Ok((through_db, nested, seen))
+        })
+        .await
+        .unwrap();
+    if backend == Backend::Sqlite {
+        for e in [through_db.unwrap_err(), nested.unwrap_err()] {
+            assert!(matches!(&e, Error::Unsupported(m) if m.contains("run it on the transaction (`tx`)")), "{e}");
+        }
+        assert_eq!(seen, 0, "a reader sees what was committed before the transaction");
+        assert_eq!(names(&db).await, ["in tx", "after"]);
+    } else {
+        assert_eq!((through_db.unwrap(), nested.unwrap()), (1, 1));
+        assert_eq!(seen, 2, "another connection sees its own committed rows only");
+        assert_eq!(names(&db).await, ["in tx", "through db", "nested", "after"]);
+    }
+
+    let (a, b) = tokio::join!(
+        db.transaction(async |tx| -> almacen::Result<_> {
+            insert(tx, 5, "joined tx").await?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(())
+        }),
+        async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            insert(&db, 6, "joined beside").await
+        }
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(count(&db).await.unwrap(), if backend == Backend::Sqlite { 4 } else { 6 });
+}
+
+/// An in-memory SQLite database has no readers: a read through `db` inside a transaction
+/// would wait for the writer too, and fails at once instead.
+#[tokio::test]
+async fn sqlite_memory_read_through_db_inside_a_transaction_fails_at_once() {
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    setup(&db).await;
+    let read = db
+        .transaction(async |tx| -> almacen::Result<_> {
+            insert(tx, 1, "a").await?;
+            let read = count(&db).await;
+            assert_eq!(count(tx).await?, 1);
+            Ok(read)
+        })
+        .await
+        .unwrap();
+    assert!(matches!(&read, Err(Error::Unsupported(m)) if m.contains("`tx`")), "{read:?}");
+    assert_eq!(count(&db).await.unwrap(), 1);
+}
+
 /// Errors other than conflicts are not retried; a conflict-free closure runs once.
 async fn retry_does_not_retry_other_errors(db: Database, _b: Backend) {
     setup(&db).await;
@@ -863,4 +928,5 @@ per_backend!(
     concurrent_transfers_with_retry,
     retry_does_not_retry_other_errors,
     closures_return_the_applications_error_type,
+    db_instead_of_tx_inside_a_transaction,
 );

@@ -18,6 +18,6 @@ mod pool;
 mod row;
 
 pub(crate) use decimal::{DECIMAL_ADD, DECIMAL_AVG, DECIMAL_COLLATION, DECIMAL_SUM, DECIMAL_TEXT, F32};
-pub(crate) use pool::{LiteGuard, LitePool, rolled_back_error};
+pub(crate) use pool::{LiteGuard, LitePool, holding_writer, rolled_back_error};
 pub(crate) use row::{LiteDecode, RowSet, lite_bytes, lite_text};
 pub use row::{LiteRow, LiveRow};

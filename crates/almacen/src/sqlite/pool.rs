@@ -127,6 +127,20 @@ pub(crate) struct LitePool {
     shared: Arc<Shared>,
 }
 
+tokio::task_local! {
+    /// The pool (by [`LitePool::id`]) whose writer the transaction closure being polled
+    /// holds. Set only while that closure's own future runs, so work joined beside it
+    /// (`join!`) or spawned from it is not affected.
+    static HOLDING_WRITER: usize;
+}
+
+/// Run `fut`, a write transaction's closure on `pool_id`'s writer, so that a statement in
+/// it that asks the pool for the writer again (through `db` instead of `tx`) fails at once
+/// instead of waiting out the pool timeout for a connection its own caller holds.
+pub(crate) async fn holding_writer<F: std::future::Future>(pool_id: usize, fut: F) -> F::Output {
+    HOLDING_WRITER.scope(pool_id, fut).await
+}
+
 /// Decrements the waiting counter however the acquire ends (including cancellation).
 struct Waiting<'a>(&'a AtomicUsize);
 impl Drop for Waiting<'_> {
@@ -173,6 +187,11 @@ impl LitePool {
         }
     }
 
+    /// This pool's identity, for [`holding_writer`].
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
     /// The writer (`reader == false`) or a reader connection.
     pub(crate) async fn acquire(&self, reader: bool) -> Result<LiteGuard<'_>> {
         let sh = &self.shared;
@@ -183,6 +202,14 @@ impl LitePool {
             (Some(readers), true) => readers,
             _ => &sh.writer,
         };
+        if !slot.reader && HOLDING_WRITER.try_with(|id| *id == self.id()).unwrap_or(false) {
+            return Err(Error::Unsupported(
+                "this statement was run on the database (`db`) inside a transaction on it, which holds SQLite's \
+                 only writer connection until it ends, so it would wait for itself: run it on the transaction \
+                 (`tx`) instead"
+                    .into(),
+            ));
+        }
         let take = match slot.try_take() {
             Take::Full => slot.take(sh.acquire_timeout).await?,
             other => other,

@@ -18,7 +18,7 @@ struct FieldAttrs {
     index: bool,
     default: Option<Expr>,
     server_default: Option<TokenStream>,
-    references: Option<(String, String)>,
+    references: Option<Reference>,
     on_delete: Option<String>,
     /// `created_at`, `updated_at`, `version` or `soft_delete`.
     managed: Option<&'static str>,
@@ -26,6 +26,13 @@ struct FieldAttrs {
     hidden: bool,
     /// The name in the `dto` structs' JSON.
     rename: Option<String>,
+}
+
+/// What a foreign key names: `"table.column"`, or a model's column constant (`User::ID`),
+/// whose type is then checked against the field's.
+enum Reference {
+    Named(String, String),
+    Typed(syn::Path),
 }
 
 struct Field {
@@ -50,6 +57,9 @@ fn is_decimal(ty: &Type) -> bool {
     false
 }
 
+/// The attributes a model struct may carry.
+const STRUCT_ATTRIBUTES: &[&str] = &["table", "composite", "keyless", "no_default", "dto", "index", "unique"];
+
 /// The attributes a model's field may carry.
 const FIELD_ATTRIBUTES: &[&str] = &[
     "primary_key",
@@ -72,13 +82,50 @@ const FIELD_ATTRIBUTES: &[&str] = &[
     "rename",
 ];
 
-fn parse_field(f: &syn::Field) -> syn::Result<Field> {
+/// Parse a field's attributes. Mistakes go to `errors` and the field is kept with what
+/// could be read, so the generated items still exist and the mistake is the only error.
+fn parse_field(f: &syn::Field, errors: &mut Vec<syn::Error>) -> Field {
     let ident = f.ident.clone().expect("named field");
     let mut a = FieldAttrs::default();
     for attr in f.attrs.iter().filter(|x| x.path().is_ident("model")) {
-        attr.parse_nested_meta(|meta| {
+        let parsed = attr.parse_nested_meta(|meta| {
             let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-            match key.as_str() {
+            if let Err(e) = parse_field_attr(&ident, &key, &meta, &mut a) {
+                errors.push(e);
+                skip_attr_value(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = parsed {
+            errors.push(e);
+        }
+    }
+    if let Err(e) = check_field(&ident, f, &a) {
+        errors.push(e);
+    }
+    let column = a.column.clone().unwrap_or_else(|| ident.to_string());
+    Field { ident, ty: f.ty.clone(), attrs: a, column }
+}
+
+/// Step over what follows an attribute that could not be read (`= value` or `(..)`), so
+/// the next attribute is still read.
+fn skip_attr_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+    let input = meta.input;
+    if input.peek(syn::Token![=]) {
+        input.parse::<syn::Token![=]>()?;
+        while !input.is_empty() && !input.peek(syn::Token![,]) {
+            input.parse::<proc_macro2::TokenTree>()?;
+        }
+    } else if input.peek(syn::token::Paren) {
+        input.parse::<proc_macro2::Group>()?;
+    }
+    Ok(())
+}
+
+fn parse_field_attr(ident: &syn::Ident, key: &str, meta: &syn::meta::ParseNestedMeta<'_>, a: &mut FieldAttrs) -> syn::Result<()> {
+    {
+        {
+            match key {
                 role @ ("created_at" | "updated_at" | "version" | "soft_delete") => {
                     let role = match role {
                         "created_at" => "created_at",
@@ -133,12 +180,21 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
                     });
                 }
                 "references" => {
-                    let s = meta.value()?.parse::<LitStr>()?;
-                    let v = s.value();
-                    let (t, c) = v
-                        .split_once('.')
-                        .ok_or_else(|| syn::Error::new(s.span(), format!("field `{ident}`: references must be \"table.column\"")))?;
-                    a.references = Some((t.to_string(), c.to_string()));
+                    let wrong = |span| {
+                        syn::Error::new(
+                            span,
+                            format!("field `{ident}`: references must be a model's column constant (`User::ID`) or \"table.column\""),
+                        )
+                    };
+                    a.references = Some(match meta.value()?.parse::<Expr>()? {
+                        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => {
+                            let v = s.value();
+                            let (t, c) = v.split_once('.').ok_or_else(|| wrong(s.span()))?;
+                            Reference::Named(t.to_string(), c.to_string())
+                        }
+                        Expr::Path(p) if p.path.segments.len() >= 2 => Reference::Typed(p.path),
+                        other => return Err(wrong(other.span())),
+                    });
                 }
                 "on_delete" => {
                     let s = meta.value()?.parse::<LitStr>()?;
@@ -161,8 +217,12 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
                 }
             }
             Ok(())
-        })?;
+        }
     }
+}
+
+/// Attribute combinations and types that cannot work for this field.
+fn check_field(ident: &syn::Ident, f: &syn::Field, a: &FieldAttrs) -> syn::Result<()> {
     if a.decimal.is_none() && is_decimal(&f.ty) {
         return Err(syn::Error::new(
             f.ty.span(),
@@ -186,13 +246,12 @@ fn parse_field(f: &syn::Field) -> syn::Result<Field> {
         return Err(syn::Error::new(f.span(), format!("field `{ident}`: on_delete needs references = \"table.column\"")));
     }
     if let Some(role) = a.managed {
-        check_managed(&ident, &f.ty, role, &a)?;
+        check_managed(ident, &f.ty, role, a)?;
     }
     if a.auto && a.default.is_some() {
         return Err(syn::Error::new(f.span(), format!("field `{ident}`: an auto column cannot have a client default")));
     }
-    let column = a.column.clone().unwrap_or_else(|| ident.to_string());
-    Ok(Field { ident, ty: f.ty.clone(), attrs: a, column })
+    Ok(())
 }
 
 /// The last path segment of a type and its first generic argument, e.g. `Option<DateTime<Utc>>`
@@ -277,50 +336,46 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         return Err(syn::Error::new(Span::call_site(), "Model needs a struct with named fields"));
     };
 
+    // Every mistake is reported at once, and the items are generated all the same, so the
+    // mistakes are the only errors (no "cannot find type `NewUser`" after them).
+    let mut errors: Vec<syn::Error> = Vec::new();
     let mut table = crate::snake_case(&name.to_string());
     let mut composite = false;
+    let mut keyless = false;
     let mut no_default = false;
     let mut dto = false;
     let mut indexes: Vec<(Vec<LitStr>, bool)> = Vec::new();
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
-        attr.parse_nested_meta(|meta| {
+        let parsed = attr.parse_nested_meta(|meta| {
             let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
             match key.as_str() {
                 "table" => table = meta.value()?.parse::<LitStr>()?.value(),
                 "composite" => composite = true,
+                "keyless" => keyless = true,
                 "no_default" => no_default = true,
                 "dto" => dto = true,
                 "index" => indexes.push((parse_str_list(meta.input)?, false)),
                 "unique" => indexes.push((parse_str_list(meta.input)?, true)),
                 _ => {
-                    return Err(meta.error(format!(
-                        "unknown model attribute `{key}` on struct `{name}` (expected table, composite, no_default, dto, index(...), unique(...))"
+                    let hint = crate::nearest(&key, STRUCT_ATTRIBUTES).map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
+                    errors.push(meta.error(format!(
+                        "unknown model attribute `{key}` on struct `{name}`: {hint}(expected table, composite, keyless, no_default, dto, index(...), unique(...))"
                     )));
+                    skip_attr_value(&meta)?;
                 }
             }
             Ok(())
-        })?;
-    }
-
-    // Every field's attribute errors at once, not one compile per mistake.
-    let mut fields = Vec::new();
-    let mut errors: Option<syn::Error> = None;
-    for f in &named.named {
-        match parse_field(f) {
-            Ok(field) => fields.push(field),
-            Err(e) => match errors.as_mut() {
-                Some(all) => all.combine(e),
-                None => errors = Some(e),
-            },
+        });
+        if let Err(e) = parsed {
+            errors.push(e);
         }
     }
-    if let Some(e) = errors {
-        return Err(e);
-    }
+
+    let fields: Vec<Field> = named.named.iter().map(|f| parse_field(f, &mut errors)).collect();
     let pk: Vec<&Field> = fields.iter().filter(|f| f.attrs.primary_key).collect();
     if pk.len() > 1 && !composite {
         let names: Vec<String> = pk.iter().map(|f| format!("`{}`", f.ident)).collect();
-        return Err(syn::Error::new(
+        errors.push(syn::Error::new(
             pk[1].ident.span(),
             format!(
                 "struct `{name}` has several primary key fields ({}): add #[model(composite)] to the struct for a composite key",
@@ -328,34 +383,46 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             ),
         ));
     }
+    if pk.is_empty() && !keyless {
+        errors.push(syn::Error::new(
+            name.span(),
+            format!(
+                "struct `{name}` has no primary key: mark its key field #[model(primary_key)], or add #[model(keyless)] to the \
+                 struct for a table without one (a keyless model has no get, update or delete by key)"
+            ),
+        ));
+    }
+    if keyless && let Some(f) = pk.first() {
+        errors.push(syn::Error::new(
+            f.ident.span(),
+            format!("struct `{name}` is #[model(keyless)] but field `{}` is a primary key: remove one of the two", f.ident),
+        ));
+    }
     for role in ["created_at", "updated_at", "version", "soft_delete"] {
         let marked: Vec<&Field> = fields.iter().filter(|f| f.attrs.managed == Some(role)).collect();
         if marked.len() > 1 {
-            return Err(syn::Error::new(marked[1].ident.span(), format!("struct `{name}` has more than one {role} field")));
+            errors.push(syn::Error::new(marked[1].ident.span(), format!("struct `{name}` has more than one {role} field")));
         }
     }
     for f in &fields {
         if f.attrs.auto && !f.attrs.primary_key {
-            return Err(syn::Error::new(f.ident.span(), format!("field `{}`: auto is only for a primary key", f.ident)));
+            errors.push(syn::Error::new(f.ident.span(), format!("field `{}`: auto is only for a primary key", f.ident)));
         }
     }
-    let index_meta = indexes
-        .iter()
-        .map(|(cols, unique)| {
-            for c in cols {
-                if !fields.iter().any(|f| f.column == c.value()) {
-                    return Err(syn::Error::new(
-                        c.span(),
-                        format!("struct `{name}`: index column \"{}\" is not a column of this model", c.value()),
-                    ));
-                }
-            }
-            let names: Vec<String> = cols.iter().map(|c| c.value()).collect();
-            let prefix = if *unique { "uq" } else { "ix" };
-            let ix_name = format!("{prefix}_{table}_{}", names.join("_"));
-            Ok(quote!(::almacen::IndexMeta { name: #ix_name, columns: &[#(#names),*], unique: #unique }))
-        })
-        .collect::<syn::Result<Vec<_>>>()?;
+    let mut index_meta = Vec::new();
+    for (cols, unique) in &indexes {
+        if let Some(c) = cols.iter().find(|c| !fields.iter().any(|f| f.column == c.value())) {
+            errors.push(syn::Error::new(
+                c.span(),
+                format!("struct `{name}`: index column \"{}\" is not a column of this model", c.value()),
+            ));
+            continue;
+        }
+        let names: Vec<String> = cols.iter().map(|c| c.value()).collect();
+        let prefix = if *unique { "uq" } else { "ix" };
+        let ix_name = format!("{prefix}_{table}_{}", names.join("_"));
+        index_meta.push(quote!(::almacen::IndexMeta { name: #ix_name, columns: &[#(#names),*], unique: #unique }));
+    }
 
     let new_name = format_ident!("New{}", name);
     let mut column_metas = Vec::new();
@@ -377,7 +444,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         let ty = &f.ty;
         let col = &f.column;
         let field_name = ident.to_string();
-        let ctype = column_type(f)?;
+        let ctype = column_type(f).unwrap_or_else(|e| {
+            errors.push(e);
+            quote!(::almacen::ColumnType::Text { max_len: ::core::option::Option::None })
+        });
         let pk = f.attrs.primary_key;
         let auto = f.attrs.auto;
         let unique = f.attrs.unique;
@@ -393,15 +463,46 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             Some(_) => quote!(DeletedAt),
             None => quote!(No),
         };
+        let action = match f.attrs.on_delete.as_deref() {
+            Some("cascade") => quote!(Cascade),
+            Some("set_null") => quote!(SetNull),
+            Some("restrict") => quote!(Restrict),
+            _ => quote!(NoAction),
+        };
         let references = match &f.attrs.references {
-            Some((t, c)) => {
-                let action = match f.attrs.on_delete.as_deref() {
-                    Some("cascade") => quote!(Cascade),
-                    Some("set_null") => quote!(SetNull),
-                    Some("restrict") => quote!(Restrict),
-                    _ => quote!(NoAction),
-                };
+            Some(Reference::Named(t, c)) => {
                 quote!(::core::option::Option::Some(::almacen::ForeignKey { table: #t, column: #c, on_delete: ::almacen::OnDelete::#action }))
+            }
+            Some(Reference::Typed(path)) => {
+                let (model_path, konst) = split_column_path(path, name);
+                // The field's type must be the referenced key's (nullable or not).
+                let check = format_ident!("field_{}_references", ident);
+                type_checks.push(quote_spanned! {path.span()=>
+                    #[allow(non_snake_case, dead_code)]
+                    const fn #check() {
+                        ::almacen::__private::check_reference::<<#ty as ::almacen::SqlType>::Inner, _, _>(#model_path::#konst);
+                    }
+                });
+                if model_path.is_ident(name) {
+                    // A reference to this model itself: its names are known here, and reading
+                    // them from `Self::TABLE` would make the constant depend on itself.
+                    match fields.iter().find(|g| upper_ident(&g.ident.to_string()) == konst) {
+                        Some(target) => {
+                            let c = &target.column;
+                            quote!(::core::option::Option::Some(::almacen::ForeignKey { table: #table, column: #c, on_delete: ::almacen::OnDelete::#action }))
+                        }
+                        None => {
+                            errors.push(syn::Error::new(path.span(), format!("field `{ident}`: `{name}` has no column constant `{konst}`")));
+                            quote!(::core::option::Option::None)
+                        }
+                    }
+                } else {
+                    quote!(::core::option::Option::Some(::almacen::ForeignKey {
+                        table: <#model_path as ::almacen::Model>::TABLE.name,
+                        column: #model_path::#konst.name(),
+                        on_delete: ::almacen::OnDelete::#action,
+                    }))
+                }
             }
             None => quote!(::core::option::Option::None),
         };
@@ -587,11 +688,18 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         quote!()
     };
     let dto_items = if dto { dto_structs(name, vis, &fields, &named.named)? } else { quote!() };
+    let keyed_methods = if keyless { quote!() } else { keyed_methods(name, vis) };
+    let keyed_impl = if keyless { quote!() } else { quote!(impl ::almacen::Keyed for #name {}) };
+    let errors = errors.iter().map(syn::Error::to_compile_error);
 
     Ok(quote! {
+        #(#errors)*
+
         const _: () = {
             #(#type_checks)*
         };
+
+        #keyed_impl
 
         #dto_items
 
@@ -676,6 +784,30 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #vis fn select() -> ::almacen::query::Select<#name> {
                 ::almacen::query::Select::new()
             }
+            /// Insert a row and return it as stored.
+            #vis async fn insert(db: &impl ::almacen::Executor, new: #new_name) -> ::almacen::Result<#name> {
+                ::almacen::ops::insert::<#name>(db, new).await
+            }
+            /// Insert many rows (multi-row, chunked) and return them as stored.
+            #vis async fn insert_many(db: &impl ::almacen::Executor, rows: ::std::vec::Vec<#new_name>) -> ::almacen::Result<::std::vec::Vec<#name>> {
+                ::almacen::ops::insert_many::<#name>(db, rows).await
+            }
+            /// An UPDATE of every row matching `condition`.
+            #vis fn update_where(condition: ::almacen::Condition) -> ::almacen::UpdateWhere<#name> {
+                ::almacen::UpdateWhere::new(condition)
+            }
+            /// A DELETE of every row matching `condition`.
+            #vis fn delete_where(condition: ::almacen::Condition) -> ::almacen::DeleteWhere<#name> {
+                ::almacen::DeleteWhere::new(condition)
+            }
+            #keyed_methods
+        }
+    })
+}
+
+/// The methods that find a row by its key; a keyless model has none of them.
+fn keyed_methods(name: &syn::Ident, vis: &syn::Visibility) -> TokenStream {
+    quote! {
             /// The row with this primary key, if any.
             #vis async fn get(db: &impl ::almacen::Executor, key: <#name as ::almacen::Model>::Key) -> ::almacen::Result<::core::option::Option<#name>> {
                 ::almacen::ops::get::<#name>(db, &key).await
@@ -685,14 +817,6 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             /// transaction's write lock covers it).
             #vis async fn get_for_update(db: &impl ::almacen::Executor, key: <#name as ::almacen::Model>::Key) -> ::almacen::Result<::core::option::Option<#name>> {
                 ::almacen::ops::get_for_update::<#name>(db, &key).await
-            }
-            /// Insert a row and return it as stored.
-            #vis async fn insert(db: &impl ::almacen::Executor, new: #new_name) -> ::almacen::Result<#name> {
-                ::almacen::ops::insert::<#name>(db, new).await
-            }
-            /// Insert many rows (multi-row, chunked) and return them as stored.
-            #vis async fn insert_many(db: &impl ::almacen::Executor, rows: ::std::vec::Vec<#new_name>) -> ::almacen::Result<::std::vec::Vec<#name>> {
-                ::almacen::ops::insert_many::<#name>(db, rows).await
             }
             /// Write every column of this row; `Error::NotFound` when it is gone, and
             /// `Error::Conflict` when its version moved on since it was read. Managed
@@ -729,16 +853,18 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #vis fn patch(key: <#name as ::almacen::Model>::Key) -> ::almacen::Patch<#name> {
                 ::almacen::Patch::new(key)
             }
-            /// An UPDATE of every row matching `condition`.
-            #vis fn update_where(condition: ::almacen::Condition) -> ::almacen::UpdateWhere<#name> {
-                ::almacen::UpdateWhere::new(condition)
-            }
-            /// A DELETE of every row matching `condition`.
-            #vis fn delete_where(condition: ::almacen::Condition) -> ::almacen::DeleteWhere<#name> {
-                ::almacen::DeleteWhere::new(condition)
-            }
-        }
-    })
+    }
+}
+
+/// `User::ID` → (`User`, `ID`), with `Self::ID` read as this model's.
+fn split_column_path(path: &syn::Path, model: &syn::Ident) -> (syn::Path, syn::Ident) {
+    let mut model_path = path.clone();
+    let konst = model_path.segments.pop().expect("two segments or more").into_value().ident;
+    model_path.segments.pop_punct();
+    if model_path.is_ident("Self") {
+        model_path = syn::Path::from(model.clone());
+    }
+    (model_path, konst)
 }
 
 /// `#[serde(rename = "…")]` for a field with `#[model(rename = "…")]`.

@@ -42,14 +42,44 @@
 //!
 //! ## Model attributes
 //!
-//! On the struct: `#[model(table = "name")]`, `index("a", "b")` and `unique("a", "b")` for
-//! composite indexes (repeatable), `composite` to allow a primary key of several fields.
+//! On the struct: `#[model(table = "name")]` (default: the struct's name in snake_case,
+//! `OrderItem` → `order_item`), `index("a", "b")` and `unique("a", "b")` for composite
+//! indexes (repeatable), `composite` to allow a primary key of several fields, `keyless` for
+//! a table without a primary key (every other model must mark one: a model without a key
+//! does not compile), `no_default` to leave `Default` off `New<Model>` (when a defaulted
+//! insert input would be a mistake), and `dto` (below).
 //!
 //! On a field: `primary_key`, `auto` (database-generated integer), `column = "name"`,
-//! `max_len = N`, `decimal(P, S)`, `unique`, `index`, `default = <expr>` (client side, used by
-//! `New<Model>::default()`), `server_default = now` or `server_default = "<sql>"`,
-//! `references = "table.column"`, `on_delete = "cascade" | "set_null" | "restrict" | "no_action"`,
+//! `max_len = N` (text), `decimal(P, S)` (a `Decimal`, precision 1 to 28), `unique`, `index`,
+//! `default = <expr>` (client side, used by `New<Model>::default()`), `server_default = now`
+//! or `server_default = "<sql>"`, `references = User::ID` (the referenced model's column
+//! constant: the field's type must be that key's, checked at compile time) or
+//! `references = "table.column"` (unchecked; needed when two models reference each other,
+//! on one side, since their constants would depend on each other),
+//! `on_delete = "cascade" | "set_null" | "restrict" | "no_action"`,
 //! `sql_type = "text" | "smallint" | "integer" | "bigint" | "float" | "double" | "json" | "bytes"`.
+//! Mistakes are compile errors naming the field (a misspelt attribute gets "did you mean"),
+//! all of a struct's at once, and the items below are still generated so that they are the
+//! only errors.
+//!
+//! ## What `#[derive(Model)]` generates
+//!
+//! For `struct Product`:
+//! - `impl Model for Product` (table metadata in `Product::TABLE`, row decoding, values) and,
+//!   unless `keyless`, `impl Keyed for Product`;
+//! - a column constant per field, `Product::PRICE: Column<Product, Decimal>`, for filters,
+//!   ordering, aggregates and patches;
+//! - `NewProduct`, the insert input: every field but `auto` keys and managed columns; fields
+//!   with a server default are `Option`s (None lets the database fill them in); `Default`
+//!   unless `no_default`;
+//! - on `Product`: `select()`, `insert(db, new)`, `insert_many(db, rows)`,
+//!   `update_where(cond)`, `delete_where(cond)`, and with a key: `get(db, key)`,
+//!   `get_for_update(db, key)`, `model.update(db)`, `model.delete(db)` (this row),
+//!   `delete_by_key(db, key)`, `hard_delete(db, key)`, `restore(db, key)`,
+//!   `model.upsert(db)`, `model.upsert_on(db, cols)` and `patch(key)`. Keys are passed by
+//!   value everywhere (in [`Repository`] too); a method that takes a key, not a row, says
+//!   so (`delete_by_key`) where a row-taking one has the same verb (`delete`);
+//! - with `dto`: `ProductPatch` and `ProductOut` (below).
 //!
 //! Columns almacen maintains itself (see [`Managed`]); none of them is in `New<Model>`:
 //! `created_at` and `updated_at` on a `DateTime<Utc>` (set on insert; `updated_at` on every
@@ -65,8 +95,9 @@
 //! `#[model(dto)]` on the struct also generates the API shapes (see the `dto` module
 //! example): `New<Model>` becomes deserializable, `<Model>Patch` holds a [`Field`] per
 //! column (absent, null or a value) and turns into a database patch, `<Model>Out` is the
-//! output view. Field attributes for them: `hidden` (not in the output) and
-//! `rename = "name"` (the JSON name in all three).
+//! output view. Field attributes for them: `hidden` (left out of `<Model>Out`, and never
+//! taken from input: `New<Model>` skips it when deserializing, so the service sets it, and
+//! `<Model>Patch` has no such field) and `rename = "name"` (the JSON name in all three).
 
 #![warn(missing_docs)]
 
@@ -107,7 +138,7 @@ pub use dialect::Dialect;
 pub use dto::Field;
 pub use error::{DbErrorInfo, Error, Result};
 pub use executor::{ExecResult, Executor, Statement};
-pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Managed, Model, NewRecord, OnDelete, ServerDefault, TableMeta};
+pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Keyed, Managed, Model, NewRecord, OnDelete, ServerDefault, TableMeta};
 pub use observe::StatementCounter;
 pub use query::{Column, Condition, OrderBy};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
@@ -157,6 +188,19 @@ pub mod __private {
     impl IntegerField for i16 {}
     impl IntegerField for i32 {}
     impl IntegerField for i64 {}
+
+    /// A foreign key field's type (`Option` aside) is the referenced key's.
+    #[diagnostic::on_unimplemented(
+        message = "a foreign key of type `{Self}` cannot reference a key of type `{K}`",
+        label = "the referencing field's type must be the referenced key's (or an `Option` of it)"
+    )]
+    pub trait ReferenceOf<K> {}
+    impl<T> ReferenceOf<T> for T {}
+
+    /// Checks, at compile time, that a field of type `F` may reference `column`.
+    pub const fn check_reference<F: ReferenceOf<K::Inner>, M, K: crate::SqlType>(column: crate::Column<M, K>) {
+        let _ = column;
+    }
 }
 
 /// Re-exported crates whose types appear in models.

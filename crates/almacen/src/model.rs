@@ -205,6 +205,20 @@ impl TableMeta {
     }
 }
 
+/// A model with a primary key: everything that finds a row by its key (`get`, `update`,
+/// `delete`, the repository's key methods) needs it. `#[derive(Model)]` implements it for
+/// every model but a `#[model(keyless)]` one.
+///
+/// ```
+/// use almacen::prelude::*;
+/// #[derive(Model, Debug)]
+/// #[model(table = "page_views", keyless)]
+/// struct PageView { #[model(max_len = 200)] path: String, at: DateTime<Utc> }
+/// fn needs_a_key<M: almacen::Keyed>() {}
+/// // needs_a_key::<PageView>(); // does not compile: PageView has no key
+/// ```
+pub trait Keyed: Model {}
+
 /// A struct stored as a table row. Implemented by `#[derive(Model)]`; see the crate
 /// documentation for the attributes.
 ///

@@ -3,7 +3,7 @@
 //! [`Repository`], where the public documentation shows it.
 
 use crate::query::{Page, Select};
-use crate::{Condition, Executor, Model, Patch, Result, Value, crud};
+use crate::{Condition, Executor, Keyed, Model, Patch, Result, Value, crud};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
@@ -170,6 +170,85 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
         self.db
     }
 
+    /// Insert one row and return it as stored (generated key and server defaults filled in).
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let lamp: Item = Repository::new(db).create(NewItem { name: "Lamp".into(), stock: 3 }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create(&self, new: M::New) -> Result<M> {
+        crud::insert::<M>(self.db, new).await
+    }
+
+    /// Insert many rows and return them as stored, in input order; all or none (see
+    /// [`ops::insert_many`](crate::ops::insert_many)).
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let rows = vec![NewItem { name: "Lamp".into(), stock: 3 }, NewItem { name: "Desk".into(), stock: 1 }];
+    /// let items: Vec<Item> = Repository::new(db).create_many(rows).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_many(&self, rows: Vec<M::New>) -> Result<Vec<M>> {
+        crud::insert_many::<M>(self.db, rows).await
+    }
+
+    /// The rows `query` selects, in its order (build it with `M::select()`).
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let in_stock = Repository::new(db).list(Item::select().filter(Item::STOCK.gt(0)).order_by(Item::NAME.asc())).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn list(&self, query: Select<M>) -> Result<Vec<M>> {
+        query.fetch_all(self.db).await
+    }
+
+    /// Page `page` (from 1) of `page_size` rows of `query`, with totals
+    /// (see [`Select::paginate`]).
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let page = Repository::new(db).paginate(Item::select().order_by(Item::NAME.asc()), 2, 20).await?;
+    /// println!("page {} of {}", page.page, page.total_pages);
+    /// # Ok(()) }
+    /// ```
+    pub async fn paginate(&self, query: Select<M>, page: u64, page_size: u64) -> Result<Page<M>> {
+        query.paginate(self.db, page, page_size).await
+    }
+
+    /// How many rows `query` matches (its limit and offset ignored).
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let sold_out: u64 = Repository::new(db).count(Item::select().filter(Item::STOCK.eq(0))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn count(&self, query: Select<M>) -> Result<u64> {
+        query.count(self.db).await
+    }
+}
+
+/// What needs a primary key: a `#[model(keyless)]` model has none of these. Keys are passed
+/// by value, as in `Model::get(db, key)`; many keys as a slice. `delete` takes the row and
+/// `delete_by_key` its key, as on the model.
+impl<'e, M: Keyed, E: Executor> Repository<'e, M, E> {
     /// The row with this primary key, if any.
     ///
     /// ```no_run
@@ -177,11 +256,11 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// # #[derive(Model, Debug)] #[model(table = "items")]
     /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
     /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let item: Option<Item> = Repository::new(db).get(&7).await?;
+    /// let item: Option<Item> = Repository::new(db).get(7).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn get(&self, key: &M::Key) -> Result<Option<M>> {
-        crud::get::<M>(self.db, key).await
+    pub async fn get(&self, key: M::Key) -> Result<Option<M>> {
+        crud::get::<M>(self.db, &key).await
     }
 
     /// The row with this primary key, if any, locked against other transactions' writes
@@ -195,14 +274,14 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// # async fn f(db: &Database) -> almacen::Result<()> {
     /// db.transaction(async |tx| {
     ///     let items = Repository::<Item, _>::new(tx);
-    ///     let item = items.get_for_update(&7).await?;
+    ///     let item = items.get_for_update(7).await?;
     ///     Ok(())
     /// })
     /// .await
     /// # }
     /// ```
-    pub async fn get_for_update(&self, key: &M::Key) -> Result<Option<M>> {
-        crud::get_for_update::<M>(self.db, key).await
+    pub async fn get_for_update(&self, key: M::Key) -> Result<Option<M>> {
+        crud::get_for_update::<M>(self.db, &key).await
     }
 
     /// The rows with these primary keys, in the order of `keys`; keys without a row are
@@ -259,66 +338,6 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
         if width > 1 { by_params.min(COMPOSITE_KEYS_PER_STATEMENT) } else { by_params }
     }
 
-    /// The rows `query` selects, in its order (build it with `M::select()`).
-    ///
-    /// ```no_run
-    /// # use almacen::prelude::*;
-    /// # #[derive(Model, Debug)] #[model(table = "items")]
-    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
-    /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let in_stock = Repository::new(db).list(Item::select().filter(Item::STOCK.gt(0)).order_by(Item::NAME.asc())).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn list(&self, query: Select<M>) -> Result<Vec<M>> {
-        query.fetch_all(self.db).await
-    }
-
-    /// Page `page` (from 1) of `page_size` rows of `query`, with totals
-    /// (see [`Select::paginate`]).
-    ///
-    /// ```no_run
-    /// # use almacen::prelude::*;
-    /// # #[derive(Model, Debug)] #[model(table = "items")]
-    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
-    /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let page = Repository::new(db).paginate(Item::select().order_by(Item::NAME.asc()), 2, 20).await?;
-    /// println!("page {} of {}", page.page, page.total_pages);
-    /// # Ok(()) }
-    /// ```
-    pub async fn paginate(&self, query: Select<M>, page: u64, page_size: u64) -> Result<Page<M>> {
-        query.paginate(self.db, page, page_size).await
-    }
-
-    /// Insert one row and return it as stored (generated key and server defaults filled in).
-    ///
-    /// ```no_run
-    /// # use almacen::prelude::*;
-    /// # #[derive(Model, Debug)] #[model(table = "items")]
-    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
-    /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let lamp: Item = Repository::new(db).create(NewItem { name: "Lamp".into(), stock: 3 }).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn create(&self, new: M::New) -> Result<M> {
-        crud::insert::<M>(self.db, new).await
-    }
-
-    /// Insert many rows and return them as stored, in input order; all or none (see
-    /// [`ops::insert_many`](crate::ops::insert_many)).
-    ///
-    /// ```no_run
-    /// # use almacen::prelude::*;
-    /// # #[derive(Model, Debug)] #[model(table = "items")]
-    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
-    /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let rows = vec![NewItem { name: "Lamp".into(), stock: 3 }, NewItem { name: "Desk".into(), stock: 1 }];
-    /// let items: Vec<Item> = Repository::new(db).create_many(rows).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn create_many(&self, rows: Vec<M::New>) -> Result<Vec<M>> {
-        crud::insert_many::<M>(self.db, rows).await
-    }
-
     /// Write every column of `model` to its row; [`Error::NotFound`](crate::Error::NotFound)
     /// when the row is gone. Managed columns behave as in [`ops::update`](crate::ops::update)
     /// (`model`'s `updated_at` and `version` are refreshed).
@@ -329,7 +348,7 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
     /// # async fn f(db: &Database) -> almacen::Result<()> {
     /// let items = Repository::<Item, _>::new(db);
-    /// let mut lamp = items.get(&7).await?.ok_or(Error::NotFound)?;
+    /// let mut lamp = items.get(7).await?.ok_or(Error::NotFound)?;
     /// lamp.stock += 1;
     /// items.update(&mut lamp).await?;
     /// # Ok(()) }
@@ -362,11 +381,28 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// # #[derive(Model, Debug)] #[model(table = "items")]
     /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
     /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let deleted = Repository::<Item, _>::new(db).delete(&7).await?;
+    /// let deleted = Repository::<Item, _>::new(db).delete_by_key(7).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn delete(&self, key: &M::Key) -> Result<bool> {
-        crud::delete::<M>(self.db, key).await
+    pub async fn delete_by_key(&self, key: M::Key) -> Result<bool> {
+        crud::delete::<M>(self.db, &key).await
+    }
+
+    /// Delete this row (by its key), as [`delete_by_key`](Self::delete_by_key) does.
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let items = Repository::<Item, _>::new(db);
+    /// if let Some(lamp) = items.get(7).await? {
+    ///     items.delete(&lamp).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete(&self, model: &M) -> Result<bool> {
+        crud::delete::<M>(self.db, &model.key()).await
     }
 
     /// Remove the row with this primary key for good, even from a soft-deletable model;
@@ -377,11 +413,11 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// # #[derive(Model, Debug)] #[model(table = "items")]
     /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(soft_delete)] deleted_at: Option<DateTime<Utc>> }
     /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let gone = Repository::<Item, _>::new(db).hard_delete(&7).await?;
+    /// let gone = Repository::<Item, _>::new(db).hard_delete(7).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn hard_delete(&self, key: &M::Key) -> Result<bool> {
-        crud::hard_delete::<M>(self.db, key).await
+    pub async fn hard_delete(&self, key: M::Key) -> Result<bool> {
+        crud::hard_delete::<M>(self.db, &key).await
     }
 
     /// Clear the deleted mark of a soft-deleted row; true when it was marked.
@@ -393,11 +429,11 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// # #[derive(Model, Debug)] #[model(table = "items")]
     /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(soft_delete)] deleted_at: Option<DateTime<Utc>> }
     /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let back = Repository::<Item, _>::new(db).restore(&7).await?;
+    /// let back = Repository::<Item, _>::new(db).restore(7).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn restore(&self, key: &M::Key) -> Result<bool> {
-        crud::restore::<M>(self.db, key).await
+    pub async fn restore(&self, key: M::Key) -> Result<bool> {
+        crud::restore::<M>(self.db, &key).await
     }
 
     /// Whether a row has this primary key (without reading it).
@@ -407,26 +443,13 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
     /// # #[derive(Model, Debug)] #[model(table = "items")]
     /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
     /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let known = Repository::<Item, _>::new(db).exists(&7).await?;
+    /// let known = Repository::<Item, _>::new(db).exists(7).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn exists(&self, key: &M::Key) -> Result<bool> {
-        Select::<M>::new().filter(keys_condition::<M>(std::slice::from_ref(&key))?).exists(self.db).await
+    pub async fn exists(&self, key: M::Key) -> Result<bool> {
+        Select::<M>::new().filter(keys_condition::<M>(&[&key])?).exists(self.db).await
     }
 
-    /// How many rows `query` matches (its limit and offset ignored).
-    ///
-    /// ```no_run
-    /// # use almacen::prelude::*;
-    /// # #[derive(Model, Debug)] #[model(table = "items")]
-    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
-    /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// let sold_out: u64 = Repository::new(db).count(Item::select().filter(Item::STOCK.eq(0))).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn count(&self, query: Select<M>) -> Result<u64> {
-        query.count(self.db).await
-    }
 }
 
 /// Each distinct key's position (first appearance), and the distinct keys in that order.

@@ -63,13 +63,13 @@ mod keyless {
     use almacen::prelude::*;
 
     #[derive(Model, Debug, Clone, PartialEq)]
-    #[model(table = "notes")]
+    #[model(table = "notes", keyless)]
     pub struct Note {
         #[model(max_len = 40)]
         pub text: String,
     }
 }
-use keyless::Note;
+use keyless::{NewNote, Note};
 
 /// A model with managed columns: soft delete and optimistic locking.
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -156,10 +156,10 @@ async fn every_generic_method(db: Database, _b: Backend) {
     assert!(matches!(err, Error::UniqueViolation(_)), "{err:?}");
 
     // get / exists
-    assert_eq!(repo.get(&lamp.id).await.unwrap(), Some(lamp.clone()));
-    assert_eq!(repo.get(&-1).await.unwrap(), None);
-    assert!(repo.exists(&desk.id).await.unwrap());
-    assert!(!repo.exists(&-1).await.unwrap());
+    assert_eq!(repo.get(lamp.id).await.unwrap(), Some(lamp.clone()));
+    assert_eq!(repo.get(-1).await.unwrap(), None);
+    assert!(repo.exists(desk.id).await.unwrap());
+    assert!(!repo.exists(-1).await.unwrap());
 
     // get_many: the order of the keys, missing keys skipped, a repeated key once.
     let got = repo.get_many(&[rug.id, -5, lamp.id, chair.id, rug.id, 999_999]).await.unwrap();
@@ -186,7 +186,7 @@ async fn every_generic_method(db: Database, _b: Backend) {
     changed.name = "Standing desk".into();
     changed.stock = 2;
     repo.update(&mut changed).await.unwrap();
-    assert_eq!(repo.get(&desk.id).await.unwrap(), Some(changed.clone()));
+    assert_eq!(repo.get(desk.id).await.unwrap(), Some(changed.clone()));
 
     // patch: only the given columns; None for a missing key.
     let patched = repo.patch(Product::patch(lamp.id).add(Product::STOCK, -1).set(Product::NAME, "Desk lamp")).await.unwrap().unwrap();
@@ -194,18 +194,20 @@ async fn every_generic_method(db: Database, _b: Backend) {
     assert_eq!(repo.patch(Product::patch(-1).add(Product::STOCK, 1)).await.unwrap(), None);
 
     // delete
-    assert!(repo.delete(&rug.id).await.unwrap());
-    assert!(!repo.delete(&rug.id).await.unwrap());
-    assert!(!repo.exists(&rug.id).await.unwrap());
+    assert!(repo.delete_by_key(rug.id).await.unwrap());
+    assert!(!repo.delete_by_key(rug.id).await.unwrap());
+    assert!(!repo.exists(rug.id).await.unwrap());
     let err = repo.update(&mut rug.clone()).await.unwrap_err();
     assert!(matches!(err, Error::NotFound), "{err:?}");
     assert_eq!(repo.count(Product::select()).await.unwrap(), 3);
 
-    // Without a primary key there is nothing to look up by.
+    // Without a primary key there is nothing to look up by: a keyless model's repository
+    // has no key methods at all (`notes.get(..)` does not compile), only the others.
+    db.create_tables(&[Note::TABLE]).await.unwrap();
     let notes = Repository::<Note, _>::new(&db);
-    assert!(matches!(notes.get_many(&[()]).await, Err(Error::Unsupported(_))));
-    assert!(matches!(notes.exists(&()).await, Err(Error::Unsupported(_))));
-    assert!(matches!(notes.get(&()).await, Err(Error::Unsupported(_))));
+    notes.create(NewNote { text: "remember".into() }).await.unwrap();
+    assert_eq!(notes.count(Note::select()).await.unwrap(), 1);
+    assert_eq!(notes.list(Note::select()).await.unwrap(), [Note { text: "remember".into() }]);
 
     // A repository is a copyable handle.
     let copy = repo;
@@ -221,25 +223,25 @@ async fn soft_delete_and_versions(db: Database, _b: Backend) {
     let (a, b, c) = (stored[0].id, stored[1].id, stored[2].id);
 
     // A deleted row is only marked: every read skips it until it is restored.
-    assert!(docs.delete(&b).await.unwrap());
-    assert!(!docs.delete(&b).await.unwrap(), "already marked");
-    assert_eq!(docs.get(&b).await.unwrap(), None);
-    assert!(!docs.exists(&b).await.unwrap());
+    assert!(docs.delete_by_key(b).await.unwrap());
+    assert!(!docs.delete_by_key(b).await.unwrap(), "already marked");
+    assert_eq!(docs.get(b).await.unwrap(), None);
+    assert!(!docs.exists(b).await.unwrap());
     let titles = |rows: Vec<Document>| rows.into_iter().map(|d| d.title).collect::<Vec<_>>();
     assert_eq!(titles(docs.get_many(&[c, b, a]).await.unwrap()), ["c", "a"]);
     assert_eq!(docs.count(Document::select()).await.unwrap(), 2);
     assert_eq!(docs.count(Document::select().with_deleted()).await.unwrap(), 3);
     assert_eq!(titles(docs.list(Document::select().only_deleted()).await.unwrap()), ["b"]);
-    assert!(docs.restore(&b).await.unwrap());
-    assert!(!docs.restore(&b).await.unwrap(), "not marked any more");
-    assert!(docs.exists(&b).await.unwrap());
-    assert!(docs.hard_delete(&b).await.unwrap());
+    assert!(docs.restore(b).await.unwrap());
+    assert!(!docs.restore(b).await.unwrap(), "not marked any more");
+    assert!(docs.exists(b).await.unwrap());
+    assert!(docs.hard_delete(b).await.unwrap());
     assert_eq!(docs.count(Document::select().with_deleted()).await.unwrap(), 2);
-    let err = Repository::<Product, _>::new(&db).restore(&1).await.unwrap_err();
+    let err = Repository::<Product, _>::new(&db).restore(1).await.unwrap_err();
     assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
 
     // Optimistic locking: update refreshes the version; a stale copy is a conflict.
-    let mut fresh = docs.get(&a).await.unwrap().unwrap();
+    let mut fresh = docs.get(a).await.unwrap().unwrap();
     let mut stale = fresh.clone();
     fresh.title = "a2".into();
     docs.update(&mut fresh).await.unwrap();
@@ -247,7 +249,7 @@ async fn soft_delete_and_versions(db: Database, _b: Backend) {
     stale.title = "lost update".into();
     let err = docs.update(&mut stale).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    assert_eq!(docs.get(&a).await.unwrap().unwrap().title, "a2");
+    assert_eq!(docs.get(a).await.unwrap().unwrap().title, "a2");
 }
 
 async fn specific_repository(db: Database, _b: Backend) {
@@ -282,7 +284,7 @@ async fn restock_and_rename<E: Executor>(products: &ProductRepo<'_, E>) -> almac
     // It sees its own writes, wherever it runs.
     assert_eq!(products.find_by_sku("TX-1").await?.map(|p| (p.stock, p.name)), Some((5, "Renamed".to_string())));
     products.create(new_product("TX-2", 0)).await?;
-    assert!(products.delete(&p.id).await?);
+    assert!(products.delete_by_key(p.id).await?);
     Ok(renamed)
 }
 

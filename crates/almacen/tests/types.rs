@@ -172,7 +172,8 @@ struct Author {
 struct Post {
     #[model(primary_key, auto)]
     id: i64,
-    #[model(references = "authors.id", on_delete = "cascade")]
+    // Named by the model's constant: the field's type is checked against `Author::ID`'s.
+    #[model(references = Author::ID, on_delete = "cascade")]
     author_id: i64,
     #[model(references = "authors.id", on_delete = "set_null")]
     editor_id: Option<i64>,
@@ -195,7 +196,7 @@ struct Comment {
 struct Category {
     #[model(primary_key, auto)]
     id: i64,
-    #[model(references = "categories.id", on_delete = "set_null")]
+    #[model(references = Self::ID, on_delete = "set_null")]
     parent_id: Option<i64>,
     #[model(max_len = 40)]
     name: String,
@@ -206,7 +207,7 @@ struct Category {
 struct Review {
     #[model(primary_key, auto)]
     id: i64,
-    #[model(references = "categories.id")]
+    #[model(references = Category::ID)]
     category_id: i64,
     stars: i16,
 }

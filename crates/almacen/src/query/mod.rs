@@ -75,12 +75,12 @@ impl<M: Model, T: SqlType> Column<M, T> {
     }
 
     /// This column's metadata.
-    pub fn meta(&self) -> &'static ColumnMeta {
+    pub const fn meta(&self) -> &'static ColumnMeta {
         &M::TABLE.columns[self.index]
     }
 
     /// The column name.
-    pub fn name(&self) -> &'static str {
+    pub const fn name(&self) -> &'static str {
         self.meta().name
     }
 

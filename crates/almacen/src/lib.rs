@@ -111,7 +111,7 @@ pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Managed,
 pub use observe::StatementCounter;
 pub use query::{Column, Condition, OrderBy};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
-pub use relation::{BelongsTo, HasMany, HasOne, ManyToMany};
+pub use relation::{BelongsTo, Chain, HasMany, HasOne, Load, ManyToMany, Relation};
 pub use repository::Repository;
 pub use row::{DbRow, Row};
 pub use sqlite::LiteRow;

@@ -1,6 +1,8 @@
 //! Relationships between models, declared as associated constants, and loaded for a whole
 //! result set at once (no N+1): one extra statement per relation, chunked under the
-//! dialect's parameter limit.
+//! dialect's parameter limit. Relations chain ([`Chain`]: a path of relations giving the
+//! nested shape, one statement per level), load for one row (`load_one`), and include
+//! soft-deleted targets on request (`with_deleted`).
 //!
 //! ```
 //! use almacen::prelude::*;
@@ -20,7 +22,11 @@
 //!
 //! #[derive(Model, Debug, Clone)]
 //! #[model(table = "genres")]
-//! struct Genre { #[model(primary_key, auto)] id: i64, #[model(max_len = 30)] name: String }
+//! struct Genre {
+//!     #[model(primary_key, auto)] id: i64,
+//!     #[model(max_len = 30)] name: String,
+//!     #[model(soft_delete)] deleted_at: Option<DateTime<Utc>>,
+//! }
 //!
 //! /// The association table, here with a model of its own.
 //! #[derive(Model, Debug, Clone)]
@@ -35,11 +41,13 @@
 //! }
 //! impl Book {
 //!     const AUTHOR: BelongsTo<Book, Author> = BelongsTo::new(Book::AUTHOR_ID);
-//!     const GENRES: ManyToMany<Book, Genre> = ManyToMany::new("book_genres", "book_id", "genre_id");
+//!     // From the link model's columns: checked when compiled.
+//!     const GENRES: ManyToMany<Book, Genre> = ManyToMany::through(BookGenre::BOOK_ID, BookGenre::GENRE_ID);
 //! }
 //! impl Genre {
-//!     // The other side of the same association.
-//!     const BOOKS: ManyToMany<Genre, Book> = ManyToMany::new("book_genres", "genre_id", "book_id");
+//!     // The other side of the same association; an association table without a model is
+//!     // named instead: ManyToMany::new("book_genres", "genre_id", "book_id").
+//!     const BOOKS: ManyToMany<Genre, Book> = ManyToMany::through(BookGenre::GENRE_ID, BookGenre::BOOK_ID);
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> almacen::Result<()> {
@@ -48,7 +56,9 @@
 //! let ursula = Author::insert(&db, NewAuthor { name: "Ursula".into() }).await?;
 //! let book = Book::insert(&db, NewBook { author_id: ursula.id, title: "The Dispossessed".into() }).await?;
 //! let sf = Genre::insert(&db, NewGenre { name: "SF".into() }).await?;
+//! let utopia = Genre::insert(&db, NewGenre { name: "Utopia".into() }).await?;
 //! Book::GENRES.link(&db, &book, &sf).await?;
+//! Book::GENRES.link(&db, &book, &utopia).await?;
 //!
 //! let authors = Author::select().fetch_all(&db).await?;
 //! let books = Author::BOOKS.load(&db, &authors).await?; // one statement for all authors
@@ -57,6 +67,16 @@
 //! assert_eq!(genres[0][0].name, "SF");
 //! let by = Book::AUTHOR.load(&db, &books[0]).await?;
 //! assert_eq!(by[0].as_ref().map(|a| a.name.as_str()), Some("Ursula"));
+//!
+//! // Chained: per author, its books each with its genres; one statement per level.
+//! let shelves: Vec<Vec<(Book, Vec<Genre>)>> = Author::BOOKS.then(Book::GENRES).load(&db, &authors).await?;
+//! assert_eq!(shelves[0][0].1.len(), 2);
+//!
+//! // For one row; a soft-deleted genre is left out unless asked for.
+//! utopia.delete(&db).await?;
+//! assert_eq!(Book::GENRES.load_one(&db, &book).await?.len(), 1);
+//! let all = Author::BOOKS.then(Book::GENRES.with_deleted()).load_one(&db, &ursula).await?;
+//! assert_eq!(all[0].1.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["SF", "Utopia"]);
 //! # Ok(()) }
 //! ```
 

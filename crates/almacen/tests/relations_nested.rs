@@ -562,3 +562,24 @@ per_backend!(
     many_to_many_through_columns,
     chains_across_chunk_boundaries
 );
+
+/// `through` called at run time (not as a constant, where a mistake is a compile error)
+/// refuses swapped or repeated columns at once, naming the problem.
+#[test]
+fn through_refuses_wrong_columns_at_run_time() {
+    let message = |f: fn()| {
+        let panic = std::panic::catch_unwind(f).unwrap_err();
+        panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap()
+    };
+    let swapped = message(|| {
+        let _ = std::hint::black_box(ManyToMany::<Book, Genre>::through)(BookGenre::GENRE_ID, BookGenre::BOOK_ID);
+    });
+    assert!(swapped.contains("first column") && swapped.contains("columns swapped?"), "{swapped}");
+    let swapped_to = message(|| {
+        let _ = std::hint::black_box(ManyToMany::<Genre, Book>::through)(BookGenre::GENRE_ID, BookGenre::GENRE_ID);
+    });
+    assert!(swapped_to.contains("same column"), "{swapped_to}");
+    // Right, and reversed for the other side: accepted.
+    let _ = std::hint::black_box(ManyToMany::<Genre, Book>::through)(BookGenre::GENRE_ID, BookGenre::BOOK_ID);
+    let _ = std::hint::black_box(ManyToMany::<User, User>::through)(Follow::FOLLOWEE_ID, Follow::FOLLOWER_ID);
+}

@@ -89,8 +89,9 @@
 //! `with_deleted()` / `only_deleted()`; `Model::restore` and `Model::hard_delete`).
 //!
 //! Relationships are constants on the models ([`BelongsTo`], [`HasMany`], [`HasOne`],
-//! [`ManyToMany`]) loaded for whole result sets without N+1; see the `relation` module
-//! example.
+//! [`ManyToMany`]) loaded for whole result sets without N+1, or for one row, and chained
+//! into the nested shape ([`Chain`]: `Author::BOOKS.then(Book::REVIEWS)`); see the
+//! `relation` module example.
 //!
 //! `#[model(dto)]` on the struct also generates the API shapes (see the `dto` module
 //! example): `New<Model>` becomes deserializable, `<Model>Patch` holds a [`Field`] per
@@ -142,7 +143,7 @@ pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Keyed, M
 pub use observe::StatementCounter;
 pub use query::{Column, Condition, OrderBy};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
-pub use relation::{BelongsTo, HasMany, HasOne, ManyToMany};
+pub use relation::{BelongsTo, Chain, HasMany, HasOne, Load, ManyToMany, Relation};
 pub use repository::Repository;
 pub use row::{DbRow, Row};
 pub use sqlite::LiteRow;

@@ -401,6 +401,18 @@ impl<M: Model> Select<M> {
         self.clauses.limit.is_some() || self.clauses.offset.is_some()
     }
 
+    /// Whether soft-deleted rows are hidden (neither `with_deleted` nor `only_deleted`).
+    pub(crate) fn hides_deleted(&self) -> bool {
+        self.clauses.deleted.1 == Deleted::Hide
+    }
+
+    /// `LEFT JOIN` model `N`'s table on `on`, soft-deleted rows of `N` included (a
+    /// relation loaded `with_deleted`).
+    pub(crate) fn left_join_with_deleted<N: Model>(mut self, on: Condition) -> Self {
+        self.clauses.joins.push(Join { table: N::TABLE.name, on, left: true });
+        self
+    }
+
     /// Select chosen columns and aggregates instead of whole rows, e.g.
     /// `.columns([Item::NAME.into(), count_all().into()])`, then decode into a tuple or a
     /// `#[derive(FromRow)]` struct.

@@ -42,7 +42,7 @@ pub(crate) fn ident_name(name: String) -> String {
     name[..cut].to_string()
 }
 
-fn sql_type(c: &ColumnMeta, d: Dialect) -> Result<String> {
+pub(crate) fn sql_type(c: &ColumnMeta, d: Dialect) -> Result<String> {
     Ok(match (c.ty, d) {
         (ColumnType::Text { max_len: Some(n) }, Dialect::Postgres | Dialect::MySql) => format!("VARCHAR({n})"),
         (ColumnType::Text { max_len: None }, Dialect::MySql) => {

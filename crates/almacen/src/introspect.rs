@@ -199,6 +199,7 @@ fn same_name(a: &str, b: &str, dialect: Dialect) -> bool {
 ///
 /// ```
 /// use almacen::prelude::*;
+/// use almacen::Dialect;
 /// use almacen::introspect::{ColumnInfo, SchemaDifference, schema_diff};
 ///
 /// #[derive(Model)]

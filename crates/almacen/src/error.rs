@@ -131,6 +131,11 @@ pub enum Error {
     /// read (its `version` moved on). Read it again and redo the change.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Tables that already exist differ from their models (missing or extra columns, other
+    /// types, nullability or primary key): `create_tables` names every difference of every
+    /// such table and creates nothing.
+    #[error("schema mismatch: {}", join_mismatches(.0))]
+    SchemaMismatch(Vec<crate::TableMismatch>),
     /// Any other database error, with what the database said.
     #[error("database error: {0}")]
     Database(Box<DbErrorInfo>),
@@ -209,6 +214,10 @@ impl Error {
             other => Error::Driver(other.to_string()),
         }
     }
+}
+
+fn join_mismatches(tables: &[crate::TableMismatch]) -> String {
+    tables.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(". ")
 }
 
 fn classify_db(db: &dyn sqlx::error::DatabaseError, dialect: Dialect) -> Error {

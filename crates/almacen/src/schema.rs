@@ -42,7 +42,7 @@ pub(crate) fn ident_name(name: String) -> String {
     name[..cut].to_string()
 }
 
-fn sql_type(c: &ColumnMeta, d: Dialect) -> Result<String> {
+pub(crate) fn sql_type(c: &ColumnMeta, d: Dialect) -> Result<String> {
     Ok(match (c.ty, d) {
         (ColumnType::Text { max_len: Some(n) }, Dialect::Postgres | Dialect::MySql) => format!("VARCHAR({n})"),
         (ColumnType::Text { max_len: None }, Dialect::MySql) => {
@@ -247,18 +247,52 @@ impl Database {
     /// their indexes. On PostgreSQL and SQLite this is one transaction; MariaDB commits each
     /// DDL statement on its own.
     ///
+    /// A table that already exists is compared with its model first (see
+    /// [`introspect::schema_diff`](crate::introspect::schema_diff)): columns, their types as
+    /// this dialect declares them, nullability and the primary key. If any existing table
+    /// differs, nothing at all is created and the error is [`Error::SchemaMismatch`],
+    /// naming each such table and every difference, rather than `Ok(())` followed by
+    /// failures at run time. Existing tables that match are left as they are (their missing
+    /// indexes are added), so calling this again is harmless.
+    ///
     /// ```no_run
     /// # use almacen::prelude::*;
     /// # #[derive(Model)] #[model(table = "users")] struct User { #[model(primary_key, auto)] id: i64 }
     /// # async fn f(db: &Database) -> almacen::Result<()> {
-    /// db.create_tables(&[User::TABLE]).await?;
+    /// match db.create_tables(&[User::TABLE]).await {
+    ///     Ok(()) => {}
+    ///     // e.g. schema mismatch: table "users" differs from the model: column "id": model
+    ///     // has BIGINT, table has INTEGER; extra column "legacy" (table has TEXT NULL)
+    ///     Err(Error::SchemaMismatch(tables)) => {
+    ///         for t in &tables {
+    ///             eprintln!("{t}");
+    ///         }
+    ///         return Err(Error::SchemaMismatch(tables));
+    ///     }
+    ///     Err(e) => return Err(e),
+    /// }
     /// # Ok(()) }
     /// ```
     pub async fn create_tables(&self, tables: &[&TableMeta]) -> Result<()> {
         let d = self.dialect();
+        let ordered = dependency_order(tables)?;
         let mut statements = Vec::new();
-        for t in dependency_order(tables)? {
+        for t in &ordered {
             statements.extend(create_table_sql(t, d)?);
+        }
+        // Every existing table is checked before any DDL runs, so a mismatch leaves the
+        // database as it was.
+        let mut mismatches = Vec::new();
+        for t in &ordered {
+            if let Some(live) = crate::introspect::table_columns(self, t.name).await? {
+                let differences = crate::introspect::schema_diff(t, &live, d)?;
+                if !differences.is_empty() {
+                    mismatches.push(crate::TableMismatch { table: t.name.to_string(), differences });
+                }
+            }
+        }
+        if !mismatches.is_empty() {
+            return Err(Error::SchemaMismatch(mismatches));
         }
         self.run_ddl(statements).await
     }

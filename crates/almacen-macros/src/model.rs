@@ -412,10 +412,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut index_meta = Vec::new();
     for (cols, unique) in &indexes {
         if let Some(c) = cols.iter().find(|c| !fields.iter().any(|f| f.column == c.value())) {
-            errors.push(syn::Error::new(
-                c.span(),
-                format!("struct `{name}`: index column \"{}\" is not a column of this model", c.value()),
-            ));
+            errors
+                .push(syn::Error::new(c.span(), format!("struct `{name}`: index column \"{}\" is not a column of this model", c.value())));
             continue;
         }
         let names: Vec<String> = cols.iter().map(|c| c.value()).collect();
@@ -492,7 +490,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                             quote!(::core::option::Option::Some(::almacen::ForeignKey { table: #table, column: #c, on_delete: ::almacen::OnDelete::#action }))
                         }
                         None => {
-                            errors.push(syn::Error::new(path.span(), format!("field `{ident}`: `{name}` has no column constant `{konst}`")));
+                            errors
+                                .push(syn::Error::new(path.span(), format!("field `{ident}`: `{name}` has no column constant `{konst}`")));
                             quote!(::core::option::Option::None)
                         }
                     }

@@ -91,9 +91,9 @@
 //! Relationships are constants on the models ([`BelongsTo`], [`HasMany`], [`HasOne`],
 //! [`ManyToMany`]) loaded for whole result sets without N+1, or for one row, and chained
 //! into the nested shape ([`Chain`]: `Author::BOOKS.then(Book::REVIEWS)`); see the
-//! `relation` module example.
+//! [`relation`] module example.
 //!
-//! `#[model(dto)]` on the struct also generates the API shapes (see the `dto` module
+//! `#[model(dto)]` on the struct also generates the API shapes (see the [`dto`] module
 //! example): `New<Model>` becomes deserializable, `<Model>Patch` holds a [`Field`] per
 //! column (absent, null or a value) and turns into a database patch, `<Model>Out` is the
 //! output view. Field attributes for them: `hidden` (left out of `<Model>Out`, and never
@@ -106,7 +106,7 @@ mod config;
 mod crud;
 mod database;
 mod dialect;
-mod dto;
+pub mod dto;
 mod error;
 mod exact;
 mod executor;
@@ -118,7 +118,7 @@ mod observe;
 mod postgres;
 pub mod query;
 mod raw;
-mod relation;
+pub mod relation;
 mod repository;
 mod row;
 mod schema;
@@ -141,7 +141,9 @@ pub use dto::Field;
 pub use error::{DbErrorInfo, Error, Result};
 pub use executor::{ExecResult, Executor, Statement};
 pub use introspect::{ColumnInfo, SchemaDifference, TableMismatch};
-pub use model::{ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Keyed, Managed, Model, NewRecord, OnDelete, ServerDefault, TableMeta};
+pub use model::{
+    ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Keyed, Managed, Model, NewRecord, OnDelete, ServerDefault, TableMeta,
+};
 pub use observe::StatementCounter;
 pub use query::{Column, Condition, OrderBy};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};

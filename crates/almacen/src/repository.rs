@@ -449,7 +449,6 @@ impl<'e, M: Keyed, E: Executor> Repository<'e, M, E> {
     pub async fn exists(&self, key: M::Key) -> Result<bool> {
         Select::<M>::new().filter(keys_condition::<M>(&[&key])?).exists(self.db).await
     }
-
 }
 
 /// Each distinct key's position (first appearance), and the distinct keys in that order.

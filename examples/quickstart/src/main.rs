@@ -1,10 +1,13 @@
 //! The almacen quickstart: a small shop on embedded SQLite. It creates tables, inserts,
-//! queries, runs a transaction and some raw SQL, and prints what it did.
+//! queries, places orders in transactions (refusing one that would oversell), runs some raw
+//! SQL, discontinues a product (soft delete) and lists the orders with their lines and
+//! products through relations, and prints what it did.
 //!
 //! Run it with `cargo run -p quickstart` (or pass another URL: `cargo run -p quickstart --
 //! postgres://postgres@127.0.0.1:5432/test`).
 
 use almacen::prelude::*;
+use almacen::{BelongsTo, HasMany};
 
 #[derive(Model, Debug, Clone)]
 #[model(table = "products")]
@@ -22,6 +25,9 @@ pub struct Product {
     pub stock: i32,
     #[model(server_default = now)]
     pub created_at: DateTime<Utc>,
+    /// Set when the product is discontinued: queries skip it, old orders still show it.
+    #[model(soft_delete)]
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 #[derive(DbEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,11 +55,21 @@ pub struct Order {
 pub struct OrderItem {
     #[model(primary_key, auto)]
     pub id: i64,
-    #[model(references = "orders.id", on_delete = "cascade", index)]
+    #[model(references = Order::ID, on_delete = "cascade", index)]
     pub order_id: i64,
-    #[model(references = "products.id")]
+    #[model(references = Product::ID)]
     pub product_id: i64,
     pub quantity: i32,
+}
+
+impl Order {
+    /// The order's lines.
+    pub const ITEMS: HasMany<Order, OrderItem> = HasMany::new(OrderItem::ORDER_ID);
+}
+
+impl OrderItem {
+    /// The product a line is for, discontinued (soft-deleted) or not.
+    pub const PRODUCT: BelongsTo<OrderItem, Product> = BelongsTo::new(OrderItem::PRODUCT_ID).with_deleted();
 }
 
 /// Why an order was not placed: the shop's own error type, which transactions carry.
@@ -155,6 +171,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     println!("raw SQL report: {}", serde_json::to_string(&rows)?);
+
+    // Discontinued: queries skip the lamp from now on, but the order's line still shows it.
+    lamp_now.delete(&db).await?;
+    println!("lamp discontinued; products on sale: {}", Product::select().count(&db).await?);
+    let orders = Order::select().order_by(Order::ID.asc()).fetch_all(&db).await?;
+    let lines = Order::ITEMS.then(OrderItem::PRODUCT).load(&db, &orders).await?; // one statement per level
+    for (order, items) in orders.iter().zip(&lines) {
+        for (item, product) in items {
+            let (name, gone) = product.as_ref().map_or(("?", false), |p| (p.name.as_str(), p.deleted_at.is_some()));
+            let note = if gone { " (discontinued)" } else { "" };
+            println!("order {} for {}: {} x {name}{note}", order.id, order.customer, item.quantity);
+        }
+    }
 
     let stats = db.stats();
     println!("pool: size {}, idle {}, in use {}", stats.size, stats.idle, stats.in_use);

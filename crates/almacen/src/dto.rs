@@ -5,6 +5,7 @@
 //!
 //! ```
 //! use almacen::prelude::*;
+//! use almacen::Field;
 //!
 //! #[derive(Model, Debug, Clone, PartialEq)]
 //! #[model(table = "users", dto)]

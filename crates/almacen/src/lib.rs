@@ -215,11 +215,17 @@ pub use serde_json;
 pub use uuid;
 
 /// Everything a service module usually needs: `use almacen::prelude::*;`.
+///
+/// Only names a service types often are here, none a domain model is likely to take in a
+/// module that also glob-imports its models (the ORDER BY key is `OrderBy`, not `Order`;
+/// the patch tri-state `Field` stays at `almacen::Field`). A type of the service's own
+/// with the same name as one here (`Page`, `Row`) simply shadows it: an explicit item or
+/// import wins over a glob import without an error.
 pub mod prelude {
     pub use crate::query::{CursorKey, KeysetPage, Page, Select, avg, count, count_all, max, min, sum};
     pub use crate::{
-        Column, Condition, Database, DbEnum, Error, Executor, Field, FromRow, IsolationLevel, Model, OrderBy, Params, Repository,
-        RetryPolicy, Row, Transaction, TxOptions, Value, params,
+        Column, Condition, Database, DbEnum, Error, Executor, FromRow, IsolationLevel, Model, OrderBy, Params, Repository, RetryPolicy,
+        Row, Transaction, TxOptions, Value, params,
     };
     pub use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
     pub use rust_decimal::Decimal;

@@ -3,6 +3,7 @@
 
 mod common;
 
+use almacen::Field;
 use almacen::prelude::*;
 use common::Backend;
 use serde_json::json;

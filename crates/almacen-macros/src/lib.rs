@@ -10,9 +10,22 @@ use syn::{Data, DeriveInput, Fields, LitInt, LitStr, Token, parse_macro_input};
 
 mod model;
 
-/// Derive `almacen::Model` for a struct with named fields: table metadata, typed column
-/// handles (`Model::FIELD_NAME`), row decoding, value encoding, a `New<Model>` insert input,
-/// and CRUD methods.
+/// Derive `almacen::Model` for a struct with named fields. For `struct Product` it generates:
+///
+/// - `impl almacen::Model for Product` (table metadata in `Product::TABLE`, row decoding,
+///   value encoding) and, unless `#[model(keyless)]`, `impl almacen::Keyed for Product`;
+/// - a typed column constant per field (`Product::PRICE`);
+/// - `NewProduct`, the insert input (no `auto` key, no managed columns; server-defaulted
+///   fields as `Option`s; `Default` unless `#[model(no_default)]`);
+/// - `select`, `insert`, `insert_many`, `update_where`, `delete_where`, and with a key
+///   `get`, `get_for_update`, `update`, `delete` (this row), `delete_by_key`, `hard_delete`,
+///   `restore`, `upsert`, `upsert_on`, `patch`;
+/// - with `#[model(dto)]`: `ProductPatch` and `ProductOut`.
+///
+/// The attributes, and what each item does, are documented on the `almacen` crate page
+/// ("Model attributes" and "What `#[derive(Model)]` generates"). A model that cannot work
+/// (a `decimal` on a float, `max_len` on an integer, no primary key, a foreign key of
+/// another type than the key it references) is a compile error naming the field.
 #[proc_macro_derive(Model, attributes(model))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -690,6 +690,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let keyed_methods = if keyless { quote!() } else { keyed_methods(name, vis) };
     let keyed_impl = if keyless { quote!() } else { quote!(impl ::almacen::Keyed for #name {}) };
     let errors = errors.iter().map(syn::Error::to_compile_error);
+    let model_name = name.to_string();
 
     Ok(quote! {
         #(#errors)*
@@ -731,6 +732,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         impl ::almacen::Model for #name {
             const TABLE: &'static ::almacen::TableMeta = &::almacen::TableMeta {
                 name: #table,
+                model: #model_name,
                 columns: &[#(#column_metas),*],
                 indexes: &[#(#index_meta),*],
             };

@@ -131,13 +131,15 @@ impl fmt::Display for SchemaDifference {
 pub struct TableMismatch {
     /// The table name.
     pub table: String,
+    /// The model's Rust name.
+    pub model: String,
     /// What differs, model columns first (in model order), then extra columns, then the key.
     pub differences: Vec<SchemaDifference>,
 }
 
 impl fmt::Display for TableMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "table {:?} differs from the model: ", self.table)?;
+        write!(f, "table {:?} differs from the model {}: ", self.table, self.model)?;
         for (i, d) in self.differences.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;

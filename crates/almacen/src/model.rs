@@ -172,6 +172,8 @@ pub struct IndexMeta {
 pub struct TableMeta {
     /// The table name.
     pub name: &'static str,
+    /// The Rust model's name, for messages.
+    pub model: &'static str,
     /// The columns, in field order.
     pub columns: &'static [ColumnMeta],
     /// Indexes, single-column ones included.

@@ -261,7 +261,7 @@ impl Database {
     /// # async fn f(db: &Database) -> almacen::Result<()> {
     /// match db.create_tables(&[User::TABLE]).await {
     ///     Ok(()) => {}
-    ///     // e.g. schema mismatch: table "users" differs from the model: column "id": model
+    ///     // e.g. schema mismatch: table "users" differs from the model User: column "id": model
     ///     // has BIGINT, table has INTEGER; extra column "legacy" (table has TEXT NULL)
     ///     Err(Error::SchemaMismatch(tables)) => {
     ///         for t in &tables {
@@ -287,7 +287,7 @@ impl Database {
             if let Some(live) = crate::introspect::table_columns(self, t.name).await? {
                 let differences = crate::introspect::schema_diff(t, &live, d)?;
                 if !differences.is_empty() {
-                    mismatches.push(crate::TableMismatch { table: t.name.to_string(), differences });
+                    mismatches.push(crate::TableMismatch { table: t.name.to_string(), model: t.model.to_string(), differences });
                 }
             }
         }
@@ -356,6 +356,7 @@ mod tests {
     ];
     const T: TableMeta = TableMeta {
         name: "items",
+        model: "Item",
         columns: COLS,
         indexes: &[IndexMeta { name: "ix_items_sku_id", columns: &["sku", "id"], unique: false }],
     };

@@ -1086,7 +1086,7 @@ const PRECISION_40: &[ColumnMeta] =
 async fn decimal_precision_over_28_is_refused(db: Database, backend: Backend) {
     let mut f = Findings::new(backend);
     for (table, col) in [("edge_wide_29", PRECISION_29), ("edge_wide_40", PRECISION_40)] {
-        let meta = TableMeta { name: table, columns: col, indexes: &[] };
+        let meta = TableMeta { name: table, model: "Edge", columns: col, indexes: &[] };
         let r = db.create_tables(&[&meta]).await;
         let name = col[1].name;
         f.check(r.as_ref().is_err_and(|e| e.to_string().contains(name)), || {

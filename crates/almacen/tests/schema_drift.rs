@@ -234,7 +234,7 @@ async fn a_drifted_table_is_refused_naming_every_difference(db: Database, backen
 
     let message = Error::SchemaMismatch(found).to_string();
     for part in [
-        "schema mismatch: table \"products\" differs from the model: ".to_string(),
+        "schema mismatch: table \"products\" differs from the model Product: ".to_string(),
         "column \"name\": model has NOT NULL, table has NULL".to_string(),
         format!("column \"price\": model has {}, table has {}", t.price, t.int),
         "column \"sku\" is missing".to_string(),
@@ -271,8 +271,9 @@ async fn nothing_is_created_when_one_table_differs(db: Database, backend: Backen
     );
     let message = Error::SchemaMismatch(found).to_string();
     assert!(
-        message
-            .contains(r#"table "tags" differs from the model: primary key: model has PRIMARY KEY ("id"), table has PRIMARY KEY ("name")"#),
+        message.contains(
+            r#"table "tags" differs from the model Tag: primary key: model has PRIMARY KEY ("id"), table has PRIMARY KEY ("name")"#
+        ),
         "{message}"
     );
 

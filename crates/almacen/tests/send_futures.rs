@@ -48,6 +48,24 @@ async fn futures_run_in_spawned_tasks(db: Database, _b: Backend) {
     .unwrap()
     .unwrap();
     assert_eq!(Spawned::get(&db, id).await.unwrap().unwrap().n, 3);
+
+    // The repository, bulk and conditional writes, pages, counts and streams.
+    let d = db.clone();
+    let page = tokio::spawn(async move {
+        let repo = Repository::<Spawned, _>::new(&d);
+        let more = repo.create_many(vec![NewSpawned { n: 10 }, NewSpawned { n: 11 }]).await?;
+        repo.get(more[0].id).await?;
+        Spawned::update_where(Spawned::N.ge(10)).add(Spawned::N, 1).execute(&d).await?;
+        repo.delete_by_key(more[1].id).await?;
+        let page = repo.paginate(Spawned::select().order_by(Spawned::ID.asc()), 1, 10).await?;
+        let streamed: Vec<_> = futures::StreamExt::collect(Spawned::select().stream(&d)).await;
+        assert_eq!(streamed.len() as u64, repo.count(Spawned::select()).await?);
+        Ok::<_, Error>(page)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(page.items.iter().map(|s| s.n).collect::<Vec<_>>(), [3, 11]);
 }
 
 per_backend!(futures_run_in_spawned_tasks);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the whole test suite: rustfmt check, clippy, all test targets, doc tests.
+# Run the whole test suite: rustfmt check, clippy (also per backend feature), all test
+# targets, doc tests.
 #
 #   scripts/test.sh
 #
@@ -58,6 +59,13 @@ step() { # step NAME COMMAND...
 
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
+# Each backend feature alone (SQLite is always built), warnings as errors: SQLite only with
+# every target (tests and examples must build without the servers), each server with the
+# library; and the SQLite-only build's refusal of server URLs. Checks, not the suite.
+step clippy-sqlite-only cargo clippy -p almacen --no-default-features --all-targets -- -D warnings
+step clippy-postgres-only cargo clippy -p almacen --no-default-features --features postgres -- -D warnings
+step clippy-mysql-only cargo clippy -p almacen --no-default-features --features mysql -- -D warnings
+step features-sqlite-only cargo test -p almacen --no-default-features --lib database::tests
 step test cargo test --workspace --all-targets
 step doctest cargo test --workspace --doc
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
@@ -67,4 +75,4 @@ if ((${#failed[@]})); then
     printf '\n==> test.sh: FAILED steps: %s\n' "${failed[*]}"
     exit "$first_rc"
 fi
-printf '\n==> test.sh: all steps passed (fmt, clippy, test, doctest, doc)\n'
+printf '\n==> test.sh: all steps passed (fmt, clippy, clippy and tests per feature, test, doctest, doc)\n'

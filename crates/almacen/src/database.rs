@@ -1,20 +1,29 @@
 //! `Database`: one handle over a SQLite, PostgreSQL or MariaDB pool.
 
-use crate::executor::{ConnRef, Fetch, Fetched, RunSettings, Runs};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use crate::executor::ConnRef;
+use crate::executor::{Fetch, Fetched, RunSettings, Runs};
 use crate::{ConnectOptions, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::BoxStream;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use futures::stream::StreamExt;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx::pool::PoolOptions;
+#[cfg(feature = "mysql")]
 use sqlx::{AssertSqlSafe, Executor as _};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The three concrete pools, behind one type (`sqlx::Any` would drop UUID, decimal, JSON
-/// and date types).
+/// The concrete pools, behind one type (`sqlx::Any` would drop UUID, decimal, JSON and
+/// date types): SQLite's, and each server's whose Cargo feature is on.
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
     Sqlite(crate::sqlite::LitePool),
+    #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
     MySql(sqlx::MySqlPool),
 }
 
@@ -23,8 +32,11 @@ pub(crate) struct Inner {
     pub pool: Pool,
     pub options: ConnectOptions,
     pub settings: RunSettings,
+    /// Callers waiting for a server connection (SQLite's pool counts its own).
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     waiting: AtomicUsize,
-    /// Connections almacen has handed out (sqlx's own idle count is racy at hand-offs).
+    /// Server connections almacen has handed out (sqlx's own idle count is racy at hand-offs).
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     in_use: Arc<AtomicUsize>,
 }
 
@@ -63,6 +75,7 @@ pub struct PoolStats {
 #[derive(Debug)]
 pub(crate) struct InUse(Arc<AtomicUsize>);
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 impl InUse {
     fn new(counter: &Arc<AtomicUsize>) -> Self {
         counter.fetch_add(1, Ordering::Relaxed);
@@ -77,7 +90,9 @@ impl Drop for InUse {
 }
 
 /// Decrements the waiting counter however the acquire ends (including cancellation).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 struct Waiting<'a>(&'a AtomicUsize);
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
@@ -104,6 +119,7 @@ impl Database {
             slow_statement: options.slow_statement,
             echo: options.echo,
             log_parameters: options.log_parameters,
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
             acquire_timeout: options.acquire_timeout,
             observers: Default::default(),
         };
@@ -119,10 +135,19 @@ impl Database {
             }
         };
         Ok(Database {
-            inner: Arc::new(Inner { pool, options, settings, waiting: AtomicUsize::new(0), in_use: Arc::new(AtomicUsize::new(0)) }),
+            inner: Arc::new(Inner {
+                pool,
+                options,
+                settings,
+                #[cfg(any(feature = "postgres", feature = "mysql"))]
+                waiting: AtomicUsize::new(0),
+                #[cfg(any(feature = "postgres", feature = "mysql"))]
+                in_use: Arc::new(AtomicUsize::new(0)),
+            }),
         })
     }
 
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     fn pool_options<DB: sqlx::Database>(o: &ConnectOptions) -> PoolOptions<DB> {
         let keep_alive = o.is_in_memory();
         PoolOptions::<DB>::new()
@@ -134,23 +159,29 @@ impl Database {
             .test_before_acquire(o.pre_ping)
     }
 
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), expect(unused_variables, reason = "only server pools use the settings"))]
     async fn open_pool(o: &ConnectOptions, settings: &RunSettings) -> Result<Pool> {
-        let err = |e| settings.err(e);
-        let url = o.driver_url();
+        backend_built(o.dialect())?;
         Ok(match o.dialect() {
             Dialect::Sqlite => Pool::Sqlite(crate::sqlite::LitePool::open(o)?),
+            #[cfg(feature = "postgres")]
             Dialect::Postgres => {
+                let err = |e| settings.err(e);
                 let mut server = vec![("TimeZone".to_string(), "UTC".to_string())];
                 if let Some(t) = o.statement_timeout {
                     server.push(("statement_timeout".into(), t.as_millis().max(1).to_string()));
                 }
-                let opts = sqlx::postgres::PgConnectOptions::from_str(url).map_err(err)?.options(server);
+                let opts = sqlx::postgres::PgConnectOptions::from_str(o.driver_url()).map_err(err)?.options(server);
                 check_reachable::<sqlx::PgConnection>(&opts, settings).await?;
                 Pool::Postgres(Self::pool_options(o).connect_with(opts).await.map_err(err)?)
             }
+            #[cfg(feature = "mysql")]
             Dialect::MySql => {
-                let opts =
-                    sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(err)?.timezone(Some("+00:00".to_string())).charset("utf8mb4");
+                let err = |e| settings.err(e);
+                let opts = sqlx::mysql::MySqlConnectOptions::from_str(o.driver_url())
+                    .map_err(err)?
+                    .timezone(Some("+00:00".to_string()))
+                    .charset("utf8mb4");
                 check_reachable::<sqlx::MySqlConnection>(&opts, settings).await?;
                 let mut session = String::from(
                     "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO')",
@@ -172,6 +203,8 @@ impl Database {
                     .map_err(err)?;
                 Pool::MySql(pool)
             }
+            #[cfg(not(all(feature = "postgres", feature = "mysql")))]
+            _ => unreachable!("backend_built refused it"),
         })
     }
 
@@ -192,11 +225,18 @@ impl Database {
 
     /// The pool's current size, idle and busy connections, and waiting callers.
     pub fn stats(&self) -> PoolStats {
-        let (size, idle) = match &self.inner.pool {
-            Pool::Sqlite(p) => return p.stats(),
-            Pool::Postgres(p) => (p.size(), p.num_idle()),
-            Pool::MySql(p) => (p.size(), p.num_idle()),
-        };
+        match &self.inner.pool {
+            Pool::Sqlite(p) => p.stats(),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => self.server_stats(p.size(), p.num_idle()),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => self.server_stats(p.size(), p.num_idle()),
+        }
+    }
+
+    /// The stats of a server pool (sqlx's) of `size` connections, `idle` of them idle.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    fn server_stats(&self, size: u32, idle: usize) -> PoolStats {
         // sqlx's idle count can be off by one while a returned connection is handed to a
         // waiter; almacen's own count of connections out is exact except for open streams,
         // which only sqlx sees. Take the larger of the two views of "in use".
@@ -217,7 +257,9 @@ impl Database {
     pub async fn close(&self) {
         match &self.inner.pool {
             Pool::Sqlite(p) => p.close().await,
+            #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.close().await,
+            #[cfg(feature = "mysql")]
             Pool::MySql(p) => p.close().await,
         }
     }
@@ -226,12 +268,15 @@ impl Database {
     pub fn is_closed(&self) -> bool {
         match &self.inner.pool {
             Pool::Sqlite(p) => p.is_closed(),
+            #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.is_closed(),
+            #[cfg(feature = "mysql")]
             Pool::MySql(p) => p.is_closed(),
         }
     }
 
     /// A pooled connection, counted as in use until the returned guard drops.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub(crate) async fn acquire<DB: sqlx::Database>(&self, pool: &sqlx::Pool<DB>) -> Result<(sqlx::pool::PoolConnection<DB>, InUse)> {
         self.inner.waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting(&self.inner.waiting);
@@ -240,8 +285,29 @@ impl Database {
     }
 }
 
+/// `Error::Config` for a URL of a backend this build does not have (its Cargo feature is off).
+fn backend_built(dialect: Dialect) -> Result<()> {
+    if dialect.is_built() {
+        return Ok(());
+    }
+    let schemes = match dialect {
+        Dialect::Postgres => "postgres:// and postgresql://",
+        Dialect::MySql => "mysql:// and mariadb://",
+        Dialect::Sqlite => "sqlite://",
+    };
+    let built: Vec<&str> =
+        [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql].into_iter().filter(|d| d.is_built()).map(Dialect::name).collect();
+    let built = match built.as_slice() {
+        [one] => format!("{one} only"),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        [] => "no backend".into(),
+    };
+    Err(Error::Config(format!("{schemes} URLs need almacen's {:?} feature (this build has {built})", dialect.name())))
+}
+
 /// Open and close one connection, so an unreachable server fails at once with the
 /// driver's reason (the pool would retry until its acquire timeout and lose the reason).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 async fn check_reachable<C: sqlx::Connection>(opts: &<C as sqlx::Connection>::Options, settings: &RunSettings) -> Result<()> {
     let conn = C::connect_with(opts).await.map_err(|e| match settings.err(e) {
         Error::ConnectionLost(m) => Error::ConnectionLost(format!("cannot connect to {}: {m}", settings.dialect)),
@@ -257,6 +323,7 @@ impl Runs for Database {
         match &self.inner.pool {
             Pool::Sqlite(p) => p.run(s, stmt, fetch).await,
             // Boxed: SQLite's path, in place, should not carry (and copy) these futures.
+            #[cfg(feature = "postgres")]
             Pool::Postgres(p) => {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
@@ -264,6 +331,7 @@ impl Runs for Database {
                 })
                 .await
             }
+            #[cfg(feature = "mysql")]
             Pool::MySql(p) => {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
@@ -302,25 +370,83 @@ impl Executor for Database {
     /// default statement timeout applies (a per-statement override does not).
     fn stream_rows(&self, stmt: Statement) -> BoxStream<'_, Result<DbRow>> {
         let s = &self.inner.settings;
-        if let Pool::Sqlite(p) = &self.inner.pool {
-            return p.stream(s, stmt);
+        match &self.inner.pool {
+            Pool::Sqlite(p) => p.stream(s, stmt),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => {
+                let rows = match crate::postgres::arguments(stmt.values.to_vec()) {
+                    Ok(args) => {
+                        let sql = crate::postgres::statement_text(stmt.sql.clone(), &stmt.values);
+                        sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Postgres).map_err(|e| s.err(e))).boxed()
+                    }
+                    Err(e) => futures::stream::once(async { Err(e) }).boxed(),
+                };
+                s.logged_stream(&stmt, rows)
+            }
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => {
+                let rows = match crate::mysql::arguments(stmt.values.to_vec()) {
+                    Ok(args) => {
+                        sqlx::query_with(stmt.sql.clone(), args).fetch(p).map(move |r| r.map(DbRow::MySql).map_err(|e| s.err(e))).boxed()
+                    }
+                    Err(e) => futures::stream::once(async { Err(e) }).boxed(),
+                };
+                s.logged_stream(&stmt, rows)
+            }
         }
-        let values = stmt.values.to_vec();
-        let sql = stmt.sql.clone();
-        let rows = match &self.inner.pool {
-            Pool::Sqlite(_) => unreachable!("handled above"),
-            Pool::Postgres(p) => match crate::postgres::arguments(values) {
-                Ok(args) => {
-                    let sql = crate::postgres::statement_text(sql, &stmt.values);
-                    sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Postgres).map_err(|e| s.err(e))).boxed()
-                }
-                Err(e) => futures::stream::once(async { Err(e) }).boxed(),
-            },
-            Pool::MySql(p) => match crate::mysql::arguments(values) {
-                Ok(args) => sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::MySql).map_err(|e| s.err(e))).boxed(),
-                Err(e) => futures::stream::once(async { Err(e) }).boxed(),
-            },
-        };
-        s.logged_stream(&stmt, rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Dialect; 3] = [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql];
+
+    #[test]
+    fn built_backends_follow_the_features() {
+        assert!(Dialect::Sqlite.is_built());
+        assert_eq!(Dialect::Postgres.is_built(), cfg!(feature = "postgres"));
+        assert_eq!(Dialect::MySql.is_built(), cfg!(feature = "mysql"));
+        for d in ALL {
+            assert_eq!(backend_built(d).is_ok(), d.is_built(), "{d}");
+        }
+    }
+
+    #[test]
+    fn a_backend_not_built_names_its_feature_and_what_is_built() {
+        for d in ALL.into_iter().filter(|d| !d.is_built()) {
+            let Err(Error::Config(m)) = backend_built(d) else { panic!("{d} is not built: expected Error::Config") };
+            assert!(m.contains(&format!("URLs need almacen's \"{d}\" feature (this build has sqlite")), "{m}");
+        }
+    }
+
+    #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+    #[tokio::test]
+    async fn sqlite_only_build_refuses_server_urls_at_connect() {
+        let e = Database::connect("postgres://u@127.0.0.1/db").await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "configuration error: postgres:// and postgresql:// URLs need almacen's \"postgres\" feature (this build has sqlite only)"
+        );
+        let e = Database::connect("mariadb://root@127.0.0.1/db").await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "configuration error: mysql:// and mariadb:// URLs need almacen's \"mysql\" feature (this build has sqlite only)"
+        );
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn postgres_url_without_the_feature_is_a_config_error() {
+        let e = Database::connect("postgres://u@127.0.0.1/db").await.unwrap_err();
+        assert!(matches!(&e, Error::Config(m) if m.contains("need almacen's \"postgres\" feature")), "{e}");
+    }
+
+    #[cfg(not(feature = "mysql"))]
+    #[tokio::test]
+    async fn mysql_url_without_the_feature_is_a_config_error() {
+        let e = Database::connect("mysql://root@127.0.0.1/db").await.unwrap_err();
+        assert!(matches!(&e, Error::Config(m) if m.contains("need almacen's \"mysql\" feature")), "{e}");
     }
 }

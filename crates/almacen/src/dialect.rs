@@ -51,6 +51,21 @@ impl Dialect {
         out
     }
 
+    /// Whether this build of almacen has this dialect's backend: SQLite always, a server
+    /// when almacen's Cargo feature of the same [name](Self::name) (`postgres`, `mysql`) is on.
+    ///
+    /// ```
+    /// use almacen::Dialect;
+    /// assert!(Dialect::Sqlite.is_built());
+    /// ```
+    pub const fn is_built(self) -> bool {
+        match self {
+            Dialect::Sqlite => true,
+            Dialect::Postgres => cfg!(feature = "postgres"),
+            Dialect::MySql => cfg!(feature = "mysql"),
+        }
+    }
+
     /// The name used in URLs and logs.
     pub const fn name(self) -> &'static str {
         match self {

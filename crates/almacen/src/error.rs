@@ -1,5 +1,6 @@
 //! One error type for everything almacen does, with database errors classified.
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use crate::Dialect;
 use std::fmt;
 
@@ -197,6 +198,7 @@ impl Error {
     }
 
     /// Classify a sqlx error coming from `dialect`.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub(crate) fn from_sqlx(err: sqlx::Error, dialect: Dialect, acquire_timeout: std::time::Duration) -> Self {
         match err {
             sqlx::Error::RowNotFound => Error::NotFound,
@@ -220,6 +222,7 @@ fn join_mismatches(tables: &[crate::TableMismatch]) -> String {
     tables.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(". ")
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn classify_db(db: &dyn sqlx::error::DatabaseError, dialect: Dialect) -> Error {
     let mut info = DbErrorInfo {
         message: db.message().to_string(),
@@ -230,7 +233,9 @@ fn classify_db(db: &dyn sqlx::error::DatabaseError, dialect: Dialect) -> Error {
         field: None,
     };
     match dialect {
+        #[cfg(feature = "postgres")]
         Dialect::Postgres => classify_postgres(db, info),
+        #[cfg(feature = "mysql")]
         Dialect::MySql => {
             let number = info.code.as_deref().and_then(|c| c.parse::<u32>().ok());
             // sqlx reports the SQLSTATE as the code for MySQL; the error number is what
@@ -242,7 +247,8 @@ fn classify_db(db: &dyn sqlx::error::DatabaseError, dialect: Dialect) -> Error {
             }
             classify_mysql(number, info)
         }
-        Dialect::Sqlite => {
+        // SQLite (a server whose feature is off has no errors to classify).
+        _ => {
             if info.constraint.is_none() {
                 info.constraint = sqlite_constraint_target(&info.message);
             }
@@ -251,6 +257,7 @@ fn classify_db(db: &dyn sqlx::error::DatabaseError, dialect: Dialect) -> Error {
     }
 }
 
+#[cfg(feature = "postgres")]
 fn classify_postgres(db: &dyn sqlx::error::DatabaseError, mut info: DbErrorInfo) -> Error {
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         info.column = pg.column().map(str::to_string);
@@ -272,6 +279,7 @@ fn classify_postgres(db: &dyn sqlx::error::DatabaseError, mut info: DbErrorInfo)
     }
 }
 
+#[cfg(feature = "mysql")]
 fn classify_mysql(number: Option<u32>, mut info: DbErrorInfo) -> Error {
     match number {
         // ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME: "Duplicate entry 'x' for key 'name'"
@@ -335,6 +343,7 @@ pub(crate) fn sqlite_constraint_target(message: &str) -> Option<String> {
     Some(rest.trim().to_string())
 }
 
+#[cfg(feature = "mysql")]
 fn quoted_after(message: &str, marker: &str) -> Option<String> {
     let start = message.find(marker)? + marker.len();
     let rest = message[start..].strip_prefix('\'')?;
@@ -342,6 +351,7 @@ fn quoted_after(message: &str, marker: &str) -> Option<String> {
     Some(rest[..end].to_string())
 }
 
+#[cfg(feature = "mysql")]
 fn backquoted_after(message: &str, marker: &str) -> Option<String> {
     let start = message.find(marker)? + marker.len();
     let rest = message[start..].strip_prefix('`')?;
@@ -353,6 +363,7 @@ fn backquoted_after(message: &str, marker: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "mysql")]
     #[test]
     fn mysql_messages_name_their_targets() {
         assert_eq!(quoted_after("Duplicate entry 'a' for key 'users_email_key'", "for key "), Some("users_email_key".into()));

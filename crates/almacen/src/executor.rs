@@ -4,6 +4,7 @@
 use crate::raw::{Params, bind_named};
 use crate::{DbRow, Dialect, Error, Result, Row};
 use futures::stream::BoxStream;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx::AssertSqlSafe;
 use std::future::Future;
 use std::sync::Arc;
@@ -56,6 +57,7 @@ impl std::fmt::Display for Sql {
     }
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 impl sqlx::SqlSafeStr for Sql {
     fn into_sql_str(self) -> sqlx::SqlStr {
         match self {
@@ -242,12 +244,15 @@ pub(crate) struct RunSettings {
     pub slow_statement: Option<Duration>,
     pub echo: bool,
     pub log_parameters: bool,
+    /// The pool's acquire timeout, named by a server's pool timeout error.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub acquire_timeout: Duration,
     /// Statement counters attached to the database.
     pub observers: crate::observe::Observers,
 }
 
 impl RunSettings {
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub(crate) fn err(&self, e: sqlx::Error) -> Error {
         Error::from_sqlx(e, self.dialect, self.acquire_timeout)
     }
@@ -268,6 +273,7 @@ impl RunSettings {
             // lookup a third of its time).
             return match conn {
                 ConnRef::Sqlite(guard) => guard.run(self, stmt, fetch, in_tx).await,
+                #[cfg(any(feature = "postgres", feature = "mysql"))]
                 server => Box::pin(server.run(self, stmt, fetch, in_tx)).await,
             };
         }
@@ -276,6 +282,7 @@ impl RunSettings {
             // SQLite runs in place, where every move of a future between the layers is a
             // copy of it: its future stays small, and the servers' (kilobytes) are boxed.
             ConnRef::Sqlite(guard) => guard.run(self, stmt, fetch, in_tx).instrument(log.span.clone()).await,
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
             server => Box::pin(server.run(self, stmt, fetch, in_tx)).instrument(log.span.clone()).await,
         };
         log.finish(self, out.is_ok());
@@ -689,6 +696,7 @@ impl Fetched {
 
 /// Run a statement on a server connection: the rows `$fetch` needs (a sink's are handed to
 /// it by the caller, through [`Fetch::finish`]).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! run_query {
     ($conn:expr, $args:expr, $sql:expr, $fetch:expr, $row:path, $done:expr) => {{
         let q = sqlx::query_with($sql, $args);
@@ -703,18 +711,22 @@ macro_rules! run_query {
 /// A connection of any dialect, borrowed for one statement.
 pub(crate) enum ConnRef<'c, 'p> {
     Sqlite(&'c mut crate::sqlite::LiteGuard<'p>),
+    #[cfg(feature = "postgres")]
     Postgres(&'c mut sqlx::PgConnection),
+    #[cfg(feature = "mysql")]
     MySql(&'c mut sqlx::MySqlConnection),
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 impl ConnRef<'_, '_> {
-    /// Run `stmt` on this connection, applying its statement timeout.
+    /// Run `stmt` on a server connection, applying its statement timeout.
     pub(crate) async fn run(self, settings: &RunSettings, stmt: Statement, fetch: Fetch<'_>, in_tx: bool) -> Result<Fetched> {
-        let (timeout, overridden) = settings.timeout_for(stmt.timeout);
-        let Statement { sql, values, timeout: stmt_timeout } = stmt;
         match self {
-            ConnRef::Sqlite(guard) => guard.run(settings, Statement { sql, values, timeout: stmt_timeout }, fetch, in_tx).await,
+            ConnRef::Sqlite(guard) => guard.run(settings, stmt, fetch, in_tx).await,
+            #[cfg(feature = "postgres")]
             ConnRef::Postgres(conn) => {
+                let (timeout, overridden) = settings.timeout_for(stmt.timeout);
+                let Statement { sql, values, .. } = stmt;
                 let pg_done = |r: sqlx::postgres::PgQueryResult| ExecResult { rows_affected: r.rows_affected(), last_insert_id: None };
                 let sql = crate::postgres::statement_text(sql, &values);
                 let args = crate::postgres::arguments(values.into_vec())?;
@@ -735,7 +747,10 @@ impl ConnRef<'_, '_> {
                     fetch.finish(out)
                 }
             }
+            #[cfg(feature = "mysql")]
             ConnRef::MySql(conn) => {
+                let (timeout, overridden) = settings.timeout_for(stmt.timeout);
+                let Statement { sql, values, .. } = stmt;
                 let my_done = |r: sqlx::mysql::MySqlQueryResult| ExecResult {
                     rows_affected: r.rows_affected(),
                     last_insert_id: Some(r.last_insert_id() as i64),
@@ -755,6 +770,7 @@ impl ConnRef<'_, '_> {
     }
 }
 
+#[cfg(feature = "postgres")]
 async fn set_pg_timeout(conn: &mut sqlx::PgConnection, ms: u128) -> std::result::Result<(), sqlx::Error> {
     sqlx::raw_sql(AssertSqlSafe(format!("SET statement_timeout = {ms}"))).execute(&mut *conn).await.map(|_| ())
 }

@@ -113,8 +113,10 @@ mod executor;
 pub mod introspect;
 pub mod json;
 mod model;
+#[cfg(feature = "mysql")]
 mod mysql;
 mod observe;
+#[cfg(feature = "postgres")]
 mod postgres;
 pub mod query;
 mod raw;
@@ -122,6 +124,7 @@ pub mod relation;
 mod repository;
 mod row;
 mod schema;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server_args;
 mod sqlite;
 mod transaction;

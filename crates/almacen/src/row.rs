@@ -3,9 +3,10 @@
 use crate::exact::{self, plus_zero};
 use crate::sqlite::LiteDecode as _;
 use crate::{Dialect, Error, Kind, Result, SqlType, Value};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
 
 /// A row as the driver returned it. Decoding reads straight from it, without copies.
@@ -14,35 +15,45 @@ pub enum DbRow {
     /// A SQLite row.
     Sqlite(crate::sqlite::LiteRow),
     /// A PostgreSQL row.
+    #[cfg(feature = "postgres")]
     Postgres(sqlx::postgres::PgRow),
     /// A MySQL/MariaDB row.
+    #[cfg(feature = "mysql")]
     MySql(sqlx::mysql::MySqlRow),
 }
 
-/// A type every driver can decode straight from a column.
-pub(crate) trait DriverDecode:
-    crate::sqlite::LiteDecode
-    + for<'r> sqlx::Decode<'r, sqlx::Postgres>
-    + sqlx::Type<sqlx::Postgres>
-    + for<'r> sqlx::Decode<'r, sqlx::MySql>
-    + sqlx::Type<sqlx::MySql>
-{
-}
-impl<T> DriverDecode for T where
-    T: crate::sqlite::LiteDecode
-        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
-        + sqlx::Type<sqlx::Postgres>
-        + for<'r> sqlx::Decode<'r, sqlx::MySql>
-        + sqlx::Type<sqlx::MySql>
-{
-}
+/// A type every driver built in can decode straight from a column.
+pub(crate) trait DriverDecode: crate::sqlite::LiteDecode + PgDecode + MyDecode {}
+impl<T: crate::sqlite::LiteDecode + PgDecode + MyDecode> DriverDecode for T {}
+
+/// A type sqlx's PostgreSQL driver decodes (any type, when that driver is not built).
+#[cfg(feature = "postgres")]
+pub(crate) trait PgDecode: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> {}
+#[cfg(feature = "postgres")]
+impl<T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>> PgDecode for T {}
+#[cfg(not(feature = "postgres"))]
+pub(crate) trait PgDecode {}
+#[cfg(not(feature = "postgres"))]
+impl<T> PgDecode for T {}
+
+/// A type sqlx's MySQL driver decodes (any type, when that driver is not built).
+#[cfg(feature = "mysql")]
+pub(crate) trait MyDecode: for<'r> sqlx::Decode<'r, sqlx::MySql> + sqlx::Type<sqlx::MySql> {}
+#[cfg(feature = "mysql")]
+impl<T: for<'r> sqlx::Decode<'r, sqlx::MySql> + sqlx::Type<sqlx::MySql>> MyDecode for T {}
+#[cfg(not(feature = "mysql"))]
+pub(crate) trait MyDecode {}
+#[cfg(not(feature = "mysql"))]
+impl<T> MyDecode for T {}
 
 impl DbRow {
     /// The dialect the row came from.
     pub fn dialect(&self) -> Dialect {
         match self {
             DbRow::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
             DbRow::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
             DbRow::MySql(_) => Dialect::MySql,
         }
     }
@@ -51,7 +62,9 @@ impl DbRow {
     pub fn len(&self) -> usize {
         match self {
             DbRow::Sqlite(r) => r.len(),
+            #[cfg(feature = "postgres")]
             DbRow::Postgres(r) => r.len(),
+            #[cfg(feature = "mysql")]
             DbRow::MySql(r) => r.len(),
         }
     }
@@ -65,7 +78,9 @@ impl DbRow {
     pub fn column_name(&self, idx: usize) -> &str {
         match self {
             DbRow::Sqlite(r) => r.column_name(idx),
+            #[cfg(feature = "postgres")]
             DbRow::Postgres(r) => r.columns()[idx].name(),
+            #[cfg(feature = "mysql")]
             DbRow::MySql(r) => r.columns()[idx].name(),
         }
     }
@@ -77,27 +92,30 @@ impl DbRow {
 
     /// Whether column `idx` is NULL.
     pub fn is_null(&self, idx: usize) -> Result<bool> {
-        let null = match self {
+        match self {
             DbRow::Sqlite(r) => {
-                return r.at(idx).map(|v| matches!(v, rusqlite::types::ValueRef::Null)).map_err(|e| Error::decode(idx.to_string(), e));
+                r.at(idx).map(|v| matches!(v, rusqlite::types::ValueRef::Null)).map_err(|e| Error::decode(idx.to_string(), e))
             }
-            DbRow::Postgres(r) => r.try_get_raw(idx).map(|v| v.is_null()),
-            DbRow::MySql(r) => r.try_get_raw(idx).map(|v| v.is_null()),
-        };
-        null.map_err(|e| Error::decode(idx.to_string(), e))
+            #[cfg(feature = "postgres")]
+            DbRow::Postgres(r) => r.try_get_raw(idx).map(|v| v.is_null()).map_err(|e| Error::decode(idx.to_string(), e)),
+            #[cfg(feature = "mysql")]
+            DbRow::MySql(r) => r.try_get_raw(idx).map(|v| v.is_null()).map_err(|e| Error::decode(idx.to_string(), e)),
+        }
     }
 
     /// Decode column `idx` with the driver's own decoder.
     pub(crate) fn get<T: DriverDecode>(&self, idx: usize) -> Result<T> {
-        let r = match self {
-            DbRow::Sqlite(r) => return r.at(idx).and_then(T::lite).map_err(|e| self.decode_error(idx, e)),
-            DbRow::Postgres(r) => r.try_get::<T, _>(idx),
-            DbRow::MySql(r) => r.try_get::<T, _>(idx),
-        };
-        r.map_err(|e| self.decode_error(idx, e))
+        match self {
+            DbRow::Sqlite(r) => r.at(idx).and_then(T::lite).map_err(|e| self.decode_error(idx, e)),
+            #[cfg(feature = "postgres")]
+            DbRow::Postgres(r) => r.try_get::<T, _>(idx).map_err(|e| self.decode_error(idx, e)),
+            #[cfg(feature = "mysql")]
+            DbRow::MySql(r) => r.try_get::<T, _>(idx).map_err(|e| self.decode_error(idx, e)),
+        }
     }
 
     /// Decode column `idx` of a MySQL row (types only MySQL decodes).
+    #[cfg(feature = "mysql")]
     pub(crate) fn get_my<T>(&self, r: &sqlx::mysql::MySqlRow, idx: usize) -> Result<T>
     where
         T: for<'r> sqlx::Decode<'r, sqlx::MySql> + sqlx::Type<sqlx::MySql>,
@@ -106,13 +124,15 @@ impl DbRow {
     }
 
     /// Whether column `idx` of a server row is a double (`FLOAT8` / `DOUBLE`).
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub(crate) fn is_double(&self, idx: usize) -> bool {
-        let name = match self {
-            DbRow::Sqlite(_) => return false,
-            DbRow::Postgres(r) => r.try_get_raw(idx).map(|v| v.type_info().name() == "FLOAT8"),
-            DbRow::MySql(r) => r.try_get_raw(idx).map(|v| v.type_info().name() == "DOUBLE"),
-        };
-        name.unwrap_or(false)
+        match self {
+            DbRow::Sqlite(_) => false,
+            #[cfg(feature = "postgres")]
+            DbRow::Postgres(r) => r.try_get_raw(idx).is_ok_and(|v| v.type_info().name() == "FLOAT8"),
+            #[cfg(feature = "mysql")]
+            DbRow::MySql(r) => r.try_get_raw(idx).is_ok_and(|v| v.type_info().name() == "DOUBLE"),
+        }
     }
 
     /// The outcome of an exact conversion of column `idx`, its message in a decode error.
@@ -122,6 +142,7 @@ impl DbRow {
 
     /// Column `idx` of a PostgreSQL row, raw, when its type is one of `types` (an exact
     /// decoder reads it); another type is a decode error naming both.
+    #[cfg(feature = "postgres")]
     fn pg_raw<'r>(&self, r: &'r sqlx::postgres::PgRow, idx: usize, types: &[&str]) -> Result<sqlx::postgres::PgValueRef<'r>> {
         let raw = r.try_get_raw(idx).map_err(|e| self.decode_error(idx, e))?;
         let name = raw.type_info().name().to_string();
@@ -133,6 +154,7 @@ impl DbRow {
     }
 
     /// A MariaDB `DECIMAL`, read from its text exactly (sqlx's decoder rounds past 28 places).
+    #[cfg(feature = "mysql")]
     fn my_decimal(&self, r: &sqlx::mysql::MySqlRow, idx: usize) -> Result<Decimal> {
         let raw = r.try_get_raw(idx).map_err(|e| self.decode_error(idx, e))?;
         let name = raw.type_info().name().to_string();
@@ -144,9 +166,10 @@ impl DbRow {
     }
 
     /// A MariaDB `TIME` as a time of day: negative or 24 hours and more is refused.
+    #[cfg(feature = "mysql")]
     fn my_time(&self, r: &sqlx::mysql::MySqlRow, idx: usize) -> Result<NaiveTime> {
         let t = self.get_my::<sqlx::mysql::types::MySqlTime>(r, idx)?;
-        self.exact(exact::my_time(t), idx)
+        self.exact(crate::mysql::my_time(t), idx)
     }
 
     pub(crate) fn decode_error(&self, idx: usize, e: impl std::fmt::Display) -> Error {
@@ -179,6 +202,7 @@ impl DbRow {
                     L::Blob(b) => Value::Bytes(b.to_vec()),
                 })
             }
+            #[cfg(feature = "postgres")]
             DbRow::Postgres(r) => {
                 let raw = r.try_get_raw(idx).map_err(|e| self.decode_error(idx, e))?;
                 let ty = raw.type_info().name().to_string();
@@ -191,13 +215,13 @@ impl DbRow {
                     "FLOAT8" => Value::Float(plus_zero(self.get::<f64>(idx)?)),
                     "NUMERIC" => {
                         let expression = r.columns()[idx].relation_id().is_none();
-                        integer_sum(self.exact(exact::pg_numeric(raw), idx)?, expression)
+                        integer_sum(self.exact(crate::postgres::exact::pg_numeric(raw), idx)?, expression)
                     }
                     "BYTEA" => Value::Bytes(self.get(idx)?),
                     "UUID" => Value::Uuid(self.get(idx)?),
-                    "TIMESTAMPTZ" | "TIMESTAMP" => Value::Timestamp(self.exact(exact::pg_timestamp(raw), idx)?.and_utc()),
-                    "DATE" => Value::Date(self.exact(exact::pg_date(raw), idx)?),
-                    "TIME" => Value::Time(self.exact(exact::pg_time(raw), idx)?),
+                    "TIMESTAMPTZ" | "TIMESTAMP" => Value::Timestamp(self.exact(crate::postgres::exact::pg_timestamp(raw), idx)?.and_utc()),
+                    "DATE" => Value::Date(self.exact(crate::postgres::exact::pg_date(raw), idx)?),
+                    "TIME" => Value::Time(self.exact(crate::postgres::exact::pg_time(raw), idx)?),
                     "JSON" | "JSONB" => Value::Json(self.get::<sqlx::types::Json<serde_json::Value>>(idx)?.0),
                     _ if let Some(v) = raw_other(&raw) => self.exact(v, idx)?,
                     _ => Value::Text(
@@ -206,6 +230,7 @@ impl DbRow {
                     ),
                 })
             }
+            #[cfg(feature = "mysql")]
             DbRow::MySql(r) => {
                 let raw = r.try_get_raw(idx).map_err(|e| self.decode_error(idx, e))?;
                 let ty = raw.type_info().name().to_string();
@@ -222,7 +247,7 @@ impl DbRow {
                         let expression = matches!(r.columns()[idx].origin(), sqlx::ColumnOrigin::Expression);
                         integer_sum(self.my_decimal(r, idx)?, expression)
                     }
-                    "DATETIME" | "TIMESTAMP" => Value::Timestamp(self.get::<NaiveDateTime>(idx)?.and_utc()),
+                    "DATETIME" | "TIMESTAMP" => Value::Timestamp(self.get::<chrono::NaiveDateTime>(idx)?.and_utc()),
                     "DATE" => Value::Date(self.get(idx)?),
                     "TIME" => Value::Time(self.my_time(r, idx)?),
                     "JSON" => Value::Json(self.get::<sqlx::types::Json<serde_json::Value>>(idx)?.0),
@@ -250,6 +275,7 @@ impl DbRow {
 /// A decimal computed by an expression (not read from a column) with no places is an
 /// integer: `SUM` of integers is a `DECIMAL` on MariaDB and, of `BIGINT`s, a `NUMERIC` on
 /// PostgreSQL, where SQLite gives an integer; so raw rows read the same on every dialect.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn integer_sum(d: Decimal, expression: bool) -> Value {
     match i64::try_from(d) {
         Ok(i) if expression && d.scale() == 0 => Value::Int(i),
@@ -258,6 +284,7 @@ fn integer_sum(d: Decimal, expression: bool) -> Value {
 }
 
 /// A PostgreSQL value of a type almacen reads only in raw rows (arrays, intervals, …).
+#[cfg(feature = "postgres")]
 fn raw_other(raw: &sqlx::postgres::PgValueRef<'_>) -> Option<std::result::Result<Value, String>> {
     let oid = raw.type_info().oid()?.0;
     let bytes = match raw.format() {
@@ -270,14 +297,19 @@ fn raw_other(raw: &sqlx::postgres::PgValueRef<'_>) -> Option<std::result::Result
 /// Helpers shared by [`SqlType`] implementations for dialect-specific storage.
 pub(crate) fn decode_timestamp(row: &DbRow, idx: usize) -> Result<DateTime<Utc>> {
     match row {
-        DbRow::Postgres(r) => row.exact(exact::pg_timestamp(row.pg_raw(r, idx, &["TIMESTAMPTZ", "TIMESTAMP"])?), idx).map(|t| t.and_utc()),
-        DbRow::MySql(_) => Ok(row.get::<NaiveDateTime>(idx)?.and_utc()),
+        #[cfg(feature = "postgres")]
+        DbRow::Postgres(r) => {
+            row.exact(crate::postgres::exact::pg_timestamp(row.pg_raw(r, idx, &["TIMESTAMPTZ", "TIMESTAMP"])?), idx).map(|t| t.and_utc())
+        }
+        #[cfg(feature = "mysql")]
+        DbRow::MySql(_) => Ok(row.get::<chrono::NaiveDateTime>(idx)?.and_utc()),
         DbRow::Sqlite(_) => exact::parse_timestamp(&row.get::<String>(idx)?).map_err(|e| row.decode_error(idx, e)),
     }
 }
 
 pub(crate) fn decode_uuid(row: &DbRow, idx: usize) -> Result<uuid::Uuid> {
     match row {
+        #[cfg(feature = "postgres")]
         DbRow::Postgres(_) => row.get::<uuid::Uuid>(idx),
         _ => {
             let bytes = row.get::<Vec<u8>>(idx)?;
@@ -297,7 +329,9 @@ pub(crate) fn decode_decimal(row: &DbRow, idx: usize, scale: Option<u32>) -> Res
             (Value::Text(t), _) => row.exact(exact::parse_decimal(&t), idx)?,
             (other, _) => return Err(row.decode_error(idx, format!("{other:?} is not an exact decimal"))),
         },
-        DbRow::Postgres(r) => row.exact(exact::pg_numeric(row.pg_raw(r, idx, &["NUMERIC"])?), idx)?,
+        #[cfg(feature = "postgres")]
+        DbRow::Postgres(r) => row.exact(crate::postgres::exact::pg_numeric(row.pg_raw(r, idx, &["NUMERIC"])?), idx)?,
+        #[cfg(feature = "mysql")]
         DbRow::MySql(r) => row.my_decimal(r, idx)?,
     };
     match scale {
@@ -308,6 +342,7 @@ pub(crate) fn decode_decimal(row: &DbRow, idx: usize, scale: Option<u32>) -> Res
 
 pub(crate) fn decode_json(row: &DbRow, idx: usize) -> Result<serde_json::Value> {
     match row {
+        #[cfg(feature = "postgres")]
         DbRow::Postgres(_) => Ok(row.get::<sqlx::types::Json<serde_json::Value>>(idx)?.0),
         _ => {
             let text = row.get::<String>(idx)?;
@@ -318,14 +353,17 @@ pub(crate) fn decode_json(row: &DbRow, idx: usize) -> Result<serde_json::Value> 
 
 pub(crate) fn decode_date(row: &DbRow, idx: usize) -> Result<NaiveDate> {
     match row {
-        DbRow::Postgres(r) => row.exact(exact::pg_date(row.pg_raw(r, idx, &["DATE"])?), idx),
+        #[cfg(feature = "postgres")]
+        DbRow::Postgres(r) => row.exact(crate::postgres::exact::pg_date(row.pg_raw(r, idx, &["DATE"])?), idx),
         _ => row.get::<NaiveDate>(idx),
     }
 }
 
 pub(crate) fn decode_time(row: &DbRow, idx: usize) -> Result<NaiveTime> {
     match row {
-        DbRow::Postgres(r) => row.exact(exact::pg_time(row.pg_raw(r, idx, &["TIME"])?), idx),
+        #[cfg(feature = "postgres")]
+        DbRow::Postgres(r) => row.exact(crate::postgres::exact::pg_time(row.pg_raw(r, idx, &["TIME"])?), idx),
+        #[cfg(feature = "mysql")]
         DbRow::MySql(r) => row.my_time(r, idx),
         DbRow::Sqlite(_) => row.get::<NaiveTime>(idx),
     }
@@ -333,7 +371,9 @@ pub(crate) fn decode_time(row: &DbRow, idx: usize) -> Result<NaiveTime> {
 
 pub(crate) fn decode_bool(row: &DbRow, idx: usize) -> Result<bool> {
     match row {
+        #[cfg(feature = "postgres")]
         DbRow::Postgres(_) => row.get::<bool>(idx),
+        #[cfg(feature = "mysql")]
         DbRow::MySql(r) => row.exact(exact::bool_from_int(row.get_my::<i8>(r, idx)?.into()), idx),
         DbRow::Sqlite(_) => row.get::<bool>(idx),
     }

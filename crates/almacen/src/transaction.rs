@@ -5,6 +5,7 @@ use crate::database::{InUse, Pool};
 use crate::executor::{ConnRef, Fetch, Fetched, Runs};
 use crate::{Database, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::{self, BoxStream, StreamExt};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -27,6 +28,7 @@ pub enum IsolationLevel {
 }
 
 impl IsolationLevel {
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     fn sql(self) -> &'static str {
         match self {
             IsolationLevel::ReadUncommitted => "READ UNCOMMITTED",
@@ -126,7 +128,9 @@ impl RetryPolicy {
 
 enum TxConn {
     Sqlite(crate::sqlite::LiteGuard<'static>),
+    #[cfg(feature = "postgres")]
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
 }
 
@@ -178,8 +182,6 @@ impl Database {
 
     /// Begin a transaction with the given options.
     pub async fn begin_with(&self, opts: TxOptions) -> Result<Transaction> {
-        let s = &self.inner.settings;
-        let err = |e| s.err(e);
         let mut sqlite_writer = None;
         let (conn, in_use) = match &self.inner.pool {
             Pool::Sqlite(p) => {
@@ -201,7 +203,9 @@ impl Database {
                 }
                 (TxConn::Sqlite(guard.into_owned()), None)
             }
+            #[cfg(feature = "postgres")]
             Pool::Postgres(p) => {
+                let err = |e| self.inner.settings.err(e);
                 let (conn, in_use) = self.acquire(p).await?;
                 let mut begin = String::from("BEGIN");
                 if let Some(level) = opts.isolation {
@@ -216,7 +220,9 @@ impl Database {
                     Some(in_use),
                 )
             }
+            #[cfg(feature = "mysql")]
             Pool::MySql(p) => {
+                let err = |e| self.inner.settings.err(e);
                 let (mut conn, in_use) = self.acquire(p).await?;
                 if let Some(level) = opts.isolation {
                     // Applies to the next transaction on this connection only.
@@ -454,15 +460,19 @@ impl Transaction {
                 drop(guard);
                 let done = match conn {
                     TxConn::Sqlite(mut g) => {
-                        let done = if g.is_autocommit() { Err(crate::sqlite::rolled_back_error()) } else { g.batch("COMMIT").await };
-                        self.shared.release();
-                        return done;
+                        if g.is_autocommit() {
+                            Err(crate::sqlite::rolled_back_error())
+                        } else {
+                            g.batch("COMMIT").await
+                        }
                     }
-                    TxConn::Postgres(t) => t.commit().await,
-                    TxConn::MySql(t) => t.commit().await,
+                    #[cfg(feature = "postgres")]
+                    TxConn::Postgres(t) => t.commit().await.map_err(|e| s.err(e)),
+                    #[cfg(feature = "mysql")]
+                    TxConn::MySql(t) => t.commit().await.map_err(|e| s.err(e)),
                 };
                 self.shared.release();
-                done.map_err(|e| s.err(e))
+                done
             }
         }
     }
@@ -474,18 +484,21 @@ impl Transaction {
             Some(name) => self.run_sql(format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")).await,
             None => {
                 let conn = self.shared.conn.lock().await.take().ok_or_else(finished_error)?;
-                let s = &self.shared.db.inner.settings;
                 let done = match conn {
                     TxConn::Sqlite(mut g) => {
-                        let done = if g.is_autocommit() { Ok(()) } else { g.batch("ROLLBACK").await };
-                        self.shared.release();
-                        return done;
+                        if g.is_autocommit() {
+                            Ok(())
+                        } else {
+                            g.batch("ROLLBACK").await
+                        }
                     }
-                    TxConn::Postgres(t) => t.rollback().await,
-                    TxConn::MySql(t) => t.rollback().await,
+                    #[cfg(feature = "postgres")]
+                    TxConn::Postgres(t) => t.rollback().await.map_err(|e| self.shared.db.inner.settings.err(e)),
+                    #[cfg(feature = "mysql")]
+                    TxConn::MySql(t) => t.rollback().await.map_err(|e| self.shared.db.inner.settings.err(e)),
                 };
                 self.shared.release();
-                done.map_err(|e| s.err(e))
+                done
             }
         }
     }
@@ -536,7 +549,9 @@ async fn run_pending(shared: &Shared, s: &crate::executor::RunSettings, conn: &m
 fn conn_ref(conn: &mut TxConn) -> ConnRef<'_, 'static> {
     match conn {
         TxConn::Sqlite(g) => ConnRef::Sqlite(g),
+        #[cfg(feature = "postgres")]
         TxConn::Postgres(t) => ConnRef::Postgres(&mut *t),
+        #[cfg(feature = "mysql")]
         TxConn::MySql(t) => ConnRef::MySql(&mut *t),
     }
 }

@@ -84,6 +84,7 @@ macro_rules! int_type {
                         let i = row.get::<i64>(idx)?;
                         <$t>::try_from(i).map_err(|e| row.decode_error(idx, e))
                     }
+                    #[cfg(any(feature = "postgres", feature = "mysql"))]
                     _ => row.get::<$t>(idx),
                 }
             }
@@ -122,9 +123,11 @@ macro_rules! float_type {
                 match row {
                     DbRow::Sqlite(_) => row.get::<$t>(idx),
                     // A double column read into an `f32` (sqlx would narrow it): only exactly.
+                    #[cfg(any(feature = "postgres", feature = "mysql"))]
                     _ if <$t as FloatField>::NARROW && row.is_double(idx) => {
                         row.get::<f64>(idx).and_then(|f| row.exact(<$t as FloatField>::exact(f), idx))
                     }
+                    #[cfg(any(feature = "postgres", feature = "mysql"))]
                     _ => row.get::<$t>(idx).map(crate::exact::plus_zero),
                 }
             }
@@ -141,16 +144,19 @@ float_type!(f64, ColumnType::Double);
 /// A float of either width from an `f64`, exactly.
 trait FloatField: Sized {
     /// Narrower than a double.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     const NARROW: bool;
     fn exact(f: f64) -> std::result::Result<Self, String>;
 }
 impl FloatField for f32 {
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     const NARROW: bool = true;
     fn exact(f: f64) -> std::result::Result<Self, String> {
         crate::exact::f32_exact(f)
     }
 }
 impl FloatField for f64 {
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     const NARROW: bool = false;
     fn exact(f: f64) -> std::result::Result<Self, String> {
         Ok(crate::exact::plus_zero(f))

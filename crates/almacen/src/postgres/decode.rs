@@ -4,7 +4,7 @@
 //! decoders as columns.
 
 use crate::Value;
-use crate::exact::{self, plus_zero};
+use crate::exact::plus_zero;
 
 type Exact<T> = std::result::Result<T, String>;
 
@@ -98,11 +98,11 @@ fn element(oid: u32, b: &[u8]) -> Exact<Value> {
         26 => Value::Int(u32::from_be_bytes(be(b)?).into()),
         700 => Value::Float(plus_zero(f32::from_be_bytes(be(b)?) as f64)),
         701 => Value::Float(plus_zero(f64::from_be_bytes(be(b)?))),
-        1700 => Value::Decimal(exact::pg_numeric_bytes(b)?),
+        1700 => Value::Decimal(super::exact::pg_numeric_bytes(b)?),
         2950 => Value::Uuid(uuid::Uuid::from_bytes(be(b)?)),
-        1082 => Value::Date(exact::pg_date_bytes(b)?),
-        1083 => Value::Time(exact::pg_time_bytes(b)?),
-        1114 | 1184 => Value::Timestamp(exact::pg_timestamp_bytes(b)?.and_utc()),
+        1082 => Value::Date(super::exact::pg_date_bytes(b)?),
+        1083 => Value::Time(super::exact::pg_time_bytes(b)?),
+        1114 | 1184 => Value::Timestamp(super::exact::pg_timestamp_bytes(b)?.and_utc()),
         114 => Value::Json(serde_json::from_slice(b).map_err(|e| e.to_string())?),
         // JSONB's binary form is a version byte, then the text.
         3802 => Value::Json(serde_json::from_slice(b.get(1..).unwrap_or_default()).map_err(|e| e.to_string())?),

@@ -4,6 +4,7 @@
 
 mod args;
 mod decode;
+pub(crate) mod exact;
 mod signature;
 
 pub(crate) use args::arguments;

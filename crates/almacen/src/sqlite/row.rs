@@ -133,8 +133,10 @@ fn feed(set: Arc<LiteResult>, sink: &mut dyn RowSink, first: bool) -> (crate::Re
     let mut view = LiteRow { set, start: 0 }.into_db_row();
     let mut out = Ok(count);
     for row in 0..count {
-        if let crate::DbRow::Sqlite(r) = &mut view {
-            r.start = row * width;
+        match &mut view {
+            crate::DbRow::Sqlite(r) => r.start = row * width,
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            _ => unreachable!("made as a SQLite row above"),
         }
         if let Err(e) = sink.row(&view) {
             out = Err(e);
@@ -143,6 +145,7 @@ fn feed(set: Arc<LiteResult>, sink: &mut dyn RowSink, first: bool) -> (crate::Re
     }
     match view {
         crate::DbRow::Sqlite(r) => (out, r.set),
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
         _ => unreachable!("made as a SQLite row above"),
     }
 }
@@ -427,6 +430,7 @@ impl LiteDecode for serde_json::Value {
     }
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 impl<T: LiteDecode> LiteDecode for sqlx::types::Json<T> {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         T::lite(v).map(sqlx::types::Json)

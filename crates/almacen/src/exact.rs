@@ -73,8 +73,8 @@ pub(crate) fn parse_timestamp(s: &str) -> std::result::Result<DateTime<Utc>, Str
 /// float converted to text). A value `Decimal` cannot hold without rounding is refused.
 pub(crate) fn parse_decimal(text: &str) -> Exact<Decimal> {
     let t = text.trim();
-    let plain =
-        if t.contains(['e', 'E']) { plain_number(t, 64).ok_or_else(|| format!("{text:?} is not a decimal"))? } else { t.to_string() };
+    let plain: std::borrow::Cow<'_, str> =
+        if t.contains(['e', 'E']) { plain_number(t, 64).ok_or_else(|| format!("{text:?} is not a decimal"))?.into() } else { t.into() };
     // Trailing zeros of the fraction carry no value: drop them if the digits do not fit.
     let trimmed = if plain.contains('.') { plain.trim_end_matches('0').trim_end_matches('.') } else { &plain };
     Decimal::from_str_exact(&plain)
@@ -337,4 +337,5 @@ mod tests {
         let t = NaiveDate::from_ymd_opt(2016, 12, 31).unwrap().and_time(leap).and_utc();
         assert_eq!(roll_leap_second(t).unwrap().to_rfc3339(), "2017-01-01T00:00:00.500+00:00");
     }
+
 }

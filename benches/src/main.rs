@@ -24,6 +24,11 @@
 //!   page, paginate, eager load through its `LoaderTrait::load_many`, single insert; count
 //!   and bulk insert against sqlx alone) on a scratch database of the server.
 //! - `sqlite-sqlx`: almacen against raw sqlx alone on a SQLite file, same workloads.
+//! - `sqlite-decimal` (module `decimal`): what `decimal(p, s)` columns cost on SQLite
+//!   (`DECIMAL_REAL` for p ≤ 15, `DECIMAL_TEXT` above) against the same model with an `i64`
+//!   cents price, and rusqlite with `INTEGER`/`REAL` prices: get, page, sum + avg, insert,
+//!   insert of 1,000 rows, on files and in memory. Not in the default `--backends`;
+//!   `--sides`, `--databases` and `--ops` narrow it for callgrind.
 //!
 //! `--load` runs the SQLite load test instead (module `load`): `--load-clients` tasks (64)
 //! for `--load-seconds` (30) on one almacen file database with default URL parameters, ~80%
@@ -42,6 +47,7 @@
 //! rows; the writes come last, so they do not change what the reads scan. Keep development
 //! runs short: `--scale 0.1 --rounds 3`, `--load --load-seconds 5`.
 
+mod decimal;
 mod load;
 mod seaorm;
 mod sqlite_peers;
@@ -60,7 +66,8 @@ use std::time::Instant;
 )]
 struct Args {
     /// Backends to measure: sqlite (peers: rusqlite, almacen, Diesel, sqlx, SeaORM), postgres
-    /// and mariadb (sqlx, almacen, SeaORM), sqlite-sqlx (almacen against raw sqlx alone on SQLite).
+    /// and mariadb (sqlx, almacen, SeaORM), sqlite-sqlx (almacen against raw sqlx alone on SQLite),
+    /// sqlite-decimal (decimal columns against i64 cents on SQLite).
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     backends: Vec<String>,
     /// PostgreSQL server URL (a scratch database is created on it and dropped).
@@ -76,9 +83,20 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
     /// Only these workloads (get, page, paginate, count, eager, insert, bulk; SQLite peers:
-    /// get, page, paginate, eager, insert); all when empty.
+    /// get, page, paginate, eager, insert; sqlite-decimal: get, page, sum, insert, bulk); all
+    /// when empty.
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
+    /// sqlite-decimal: only these sides (rs-int, rs-real, cents, real, text); all when empty.
+    #[arg(long, value_delimiter = ',')]
+    sides: Vec<String>,
+    /// sqlite-decimal: only these databases (file, memory); both when empty.
+    #[arg(long, value_delimiter = ',')]
+    databases: Vec<String>,
+    /// sqlite-decimal: operations per round and side, instead of each workload's scaled count
+    /// (for callgrind: `--rounds 1`, then --ops 2N minus --ops N is N operations).
+    #[arg(long)]
+    ops: Option<usize>,
     /// Run the SQLite load test instead of the comparisons.
     #[arg(long)]
     load: bool,
@@ -594,6 +612,7 @@ async fn main() {
     for backend in &args.backends {
         match backend.as_str() {
             "sqlite" => sqlite_peers::run(&args).await,
+            "sqlite-decimal" => decimal::run(&args).await,
             "sqlite-sqlx" => {
                 println!("\nalmacen vs raw sqlx; ratio = almacen / sqlx");
                 let path = std::env::temp_dir().join(format!("almacen-bench-{}.db", uuid::Uuid::new_v4().simple()));
@@ -612,7 +631,7 @@ async fn main() {
                     admin.close().await;
                 }
             }
-            other => eprintln!("unknown backend {other:?} (expected sqlite, sqlite-sqlx, postgres, mariadb)"),
+            other => eprintln!("unknown backend {other:?} (expected sqlite, sqlite-sqlx, sqlite-decimal, postgres, mariadb)"),
         }
     }
 }

@@ -69,8 +69,8 @@ pub(crate) fn parse_timestamp(s: &str) -> std::result::Result<DateTime<Utc>, Str
 /// float converted to text). A value `Decimal` cannot hold without rounding is refused.
 pub(crate) fn parse_decimal(text: &str) -> Exact<Decimal> {
     let t = text.trim();
-    let plain =
-        if t.contains(['e', 'E']) { plain_number(t, 64).ok_or_else(|| format!("{text:?} is not a decimal"))? } else { t.to_string() };
+    let plain: std::borrow::Cow<'_, str> =
+        if t.contains(['e', 'E']) { plain_number(t, 64).ok_or_else(|| format!("{text:?} is not a decimal"))?.into() } else { t.into() };
     // Trailing zeros of the fraction carry no value: drop them if the digits do not fit.
     let trimmed = if plain.contains('.') { plain.trim_end_matches('0').trim_end_matches('.') } else { &plain };
     Decimal::from_str_exact(&plain)
@@ -125,7 +125,10 @@ pub(crate) fn decimal_fits(d: Decimal, precision: u32, scale: u32) -> Exact<()> 
     if n.scale() > scale {
         return Err(format!("{d} has more than {scale} decimal places"));
     }
-    let integer_digits = n.trunc().abs().to_string().trim_start_matches('0').len() as u32;
+    // The digits before the point, counted without text: |mantissa| / 10^scale (a Decimal's
+    // mantissa has 96 bits and its scale is at most 28, so both fit a u128).
+    let whole = n.mantissa().unsigned_abs() / 10u128.pow(n.scale());
+    let integer_digits = whole.checked_ilog10().map_or(0, |l| l + 1);
     if integer_digits > precision.saturating_sub(scale) {
         return Err(format!("{d} has more than {} digits before the decimal point (decimal({precision}, {scale}))", precision - scale));
     }
@@ -203,5 +206,33 @@ mod tests {
         assert!(check_time_of_day(leap).is_err());
         let t = NaiveDate::from_ymd_opt(2016, 12, 31).unwrap().and_time(leap).and_utc();
         assert_eq!(roll_leap_second(t).unwrap().to_rfc3339(), "2017-01-01T00:00:00.500+00:00");
+    }
+
+    /// The digit count without text is the count of the text's digits.
+    #[test]
+    fn decimal_fits_counts_integer_digits() {
+        let by_text = |d: Decimal| d.normalize().trunc().abs().to_string().trim_start_matches('0').len() as u32;
+        for text in [
+            "0",
+            "-0.00",
+            "0.5",
+            "-0.999",
+            "1",
+            "9.99",
+            "10",
+            "-10.5",
+            "99999",
+            "100000.01",
+            "79228162514264337593543950335",
+            "-7922816251426433759354395033.5",
+            "0.0000000000000000000000000001",
+        ] {
+            let d: Decimal = text.parse().unwrap();
+            let (n, places) = (by_text(d), d.normalize().scale());
+            assert!(decimal_fits(d, n + places, places).is_ok(), "{text} has {n} integer digits");
+            if n > 0 {
+                assert!(decimal_fits(d, n - 1 + places, places).is_err(), "{text} has {n} integer digits");
+            }
+        }
     }
 }

@@ -94,7 +94,20 @@ pub(crate) fn compared(d: Decimal, precision: u32) -> sea_query::Value {
 
 /// The double nearest to `d` (parsing its text rounds correctly).
 fn nearest_double(d: Decimal) -> f64 {
-    d.to_string().parse().unwrap_or(f64::NAN)
+    exact_quotient(d.mantissa(), d.scale()).unwrap_or_else(|| d.to_string().parse().unwrap_or(f64::NAN))
+}
+
+/// The powers of ten a double holds exactly.
+const POW10: [f64; 23] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/// The double nearest to `mantissa` × 10^-`scale` without going through text, when both
+/// numbers are exact doubles (|mantissa| ≤ 2^53, scale ≤ 22): IEEE division rounds the exact
+/// quotient correctly, so this is what parsing the text gives (every float parser's fast
+/// path). `None` otherwise, and for zero (whose sign the text keeps).
+fn exact_quotient(mantissa: i128, scale: u32) -> Option<f64> {
+    let pow = *POW10.get(scale as usize)?;
+    (mantissa != 0 && mantissa.unsigned_abs() <= 1 << 53).then(|| mantissa as f64 / pow)
 }
 
 /// `d` at the column's scale as text (`158.00`), no negative zero.
@@ -109,6 +122,15 @@ pub(crate) fn text_at_scale(mut d: Decimal, scale: u32) -> String {
 /// The decimal of `scale` places a stored double stands for; a double that is no such
 /// decimal's nearest (written by someone else: `1.005` in a 2-place column) is refused.
 pub(crate) fn from_double(f: f64, scale: u32) -> Result<Decimal, String> {
+    // Without text: the candidate `round(f × 10^scale)`, kept when it gives `f` back. Below
+    // 2^52 units two decimals of `scale` places are further apart than a double's spacing
+    // there, so at most one of them gives `f` back, and it is the one the text below finds.
+    if let Some(&pow) = POW10.get(scale as usize) {
+        let units = (f * pow).round();
+        if units.abs() < (1u64 << 52) as f64 && exact_quotient(units as i128, scale) == Some(f) {
+            return Ok(Decimal::new(units as i64, scale));
+        }
+    }
     let text = format!("{f:.0$}", scale as usize);
     let d = crate::exact::parse_decimal(&text)?;
     if nearest_double(d) == f {
@@ -384,6 +406,45 @@ mod tests {
         assert_eq!(declared_scale("DECIMAL_TEXT(20, 4)"), Some(4));
         assert_eq!(declared_scale("DECIMAL_REAL(12,2)"), Some(2));
         assert_eq!(declared_scale("DECIMAL(12,2)"), None);
+    }
+
+    /// The path without text gives what the text gives, for every double near decimals of
+    /// up to 15 digits (and their neighbours, which no decimal of the scale gives back).
+    #[test]
+    fn doubles_convert_without_text_as_with_it() {
+        let slow_nearest = |d: Decimal| -> f64 { d.to_string().parse().unwrap() };
+        let slow_from = |f: f64, scale: u32| -> Result<Decimal, String> {
+            let d = crate::exact::parse_decimal(&format!("{f:.0$}", scale as usize))?;
+            if slow_nearest(d) == f { Ok(crate::exact::at_column_scale(d, scale)?) } else { Err(String::new()) }
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..50_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let digits = (seed % 15 + 1) as u32;
+            let mantissa = (seed >> 8) as i64 % 10i64.pow(digits);
+            let mantissa = if seed & 1 == 0 { mantissa } else { -mantissa };
+            let scale = (seed >> 4) as u32 % (digits + 1);
+            let d = Decimal::new(mantissa, scale);
+            let f = slow_nearest(d);
+            assert_eq!(nearest_double(d).to_bits(), f.to_bits(), "{d}");
+            for g in [f, f.next_up(), f.next_down()] {
+                for s in [scale, scale.saturating_sub(1), scale + 1] {
+                    let (fast, slow) = (from_double(g, s), slow_from(g, s));
+                    assert_eq!(fast.is_ok(), slow.is_ok(), "{g} at {s}");
+                    if let (Ok(a), Ok(b)) = (fast, slow) {
+                        assert_eq!((a.mantissa(), a.scale()), (b.mantissa(), b.scale()), "{g} at {s}");
+                    }
+                }
+            }
+        }
+        for f in [0.0, -0.0, 1e20, 4503599627370495.0, 4503599627370497.0, f64::MAX, f64::MIN_POSITIVE, f64::NAN, f64::INFINITY] {
+            for s in [0, 2, 4, 15] {
+                let parts = |r: Result<Decimal, String>| r.ok().map(|d| (d.mantissa(), d.scale()));
+                assert_eq!(parts(from_double(f, s)), parts(slow_from(f, s)), "{f} at {s}");
+            }
+        }
     }
 
     /// Raw SQL binds a decimal as text, which SQLite converts to a double where it meets a

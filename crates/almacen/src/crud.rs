@@ -651,7 +651,7 @@ pub(crate) fn name_field<M: Model>(mut e: Error) -> Error {
     };
     let table = M::TABLE;
     let by_name = |name: &str| table.columns.iter().find(|c| c.name == name);
-    let named = |prefix: &str, c: &ColumnMeta| crate::schema::ident_name(format!("{prefix}_{}_{}", table.name, c.name));
+    let named = |prefix: &str, c: &ColumnMeta| crate::column_sql::ident_name(format!("{prefix}_{}_{}", table.name, c.name));
     let from_constraint = info.constraint.as_deref().and_then(|k| {
         // SQLite: "users.email", or "t.a, t.b" for a composite key.
         let first = k.split(", ").next().unwrap_or(k);
@@ -664,10 +664,14 @@ pub(crate) fn name_field<M: Model>(mut e: Error) -> Error {
             .iter()
             .find(|c| [named("uq", c), named("fk", c), named("ix", c)].iter().any(|n| n == bare))
             .or_else(|| {
-                table.indexes.iter().find(|ix| crate::schema::ident_name(ix.name.to_string()) == bare).and_then(|ix| by_name(ix.columns[0]))
+                table
+                    .indexes
+                    .iter()
+                    .find(|ix| crate::column_sql::ident_name(ix.name.to_string()) == bare)
+                    .and_then(|ix| by_name(ix.columns[0]))
             })
             .or_else(|| {
-                let key = crate::schema::ident_name(format!("pk_{}", table.name));
+                let key = crate::column_sql::ident_name(format!("pk_{}", table.name));
                 (bare == key || bare == "PRIMARY").then(|| table.primary_key().next()).flatten()
             })
     });

@@ -102,6 +102,7 @@
 
 #![warn(missing_docs)]
 
+mod column_sql;
 mod config;
 mod crud;
 mod database;

@@ -596,20 +596,21 @@ impl Aggregate {
                     [c.expr(), c.expr(), c.expr(), c.expr()],
                 )
             }
+            // The column's scale lets the function read its doubles without text.
             (Dialect::Sqlite, Some(places)) => Expr::cust_with_exprs(
-                format!("({}(?, {places}) COLLATE {})", crate::sqlite::DECIMAL_AVG, crate::sqlite::DECIMAL_COLLATION),
+                format!("({}(?, {places}, {}) COLLATE {})", crate::sqlite::DECIMAL_AVG, places - 4, crate::sqlite::DECIMAL_COLLATION),
                 [c.expr()],
             ),
             // The sum, minimum and maximum as text at the column's scale, as the servers give them.
             (Dialect::Sqlite, None) if self.sqlite_decimal_text() => {
                 let crate::ColumnType::Decimal { scale, .. } = c.meta.ty else { unreachable!("a decimal aggregate") };
                 let inner = match self.func {
-                    AggFunc::Sum => crate::sqlite::DECIMAL_SUM,
-                    AggFunc::Min => "MIN",
-                    _ => "MAX",
+                    AggFunc::Sum => format!("{}(?, {scale})", crate::sqlite::DECIMAL_SUM),
+                    AggFunc::Min => "MIN(?)".into(),
+                    _ => "MAX(?)".into(),
                 };
                 Expr::cust_with_exprs(
-                    format!("({}({inner}(?), {scale}) COLLATE {})", crate::sqlite::DECIMAL_TEXT, crate::sqlite::DECIMAL_COLLATION),
+                    format!("({}({inner}, {scale}) COLLATE {})", crate::sqlite::DECIMAL_TEXT, crate::sqlite::DECIMAL_COLLATION),
                     [c.expr()],
                 )
             }

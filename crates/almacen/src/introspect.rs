@@ -79,6 +79,18 @@ pub enum SchemaDifference {
         /// Whether the model's column accepts NULL (the table's does the opposite).
         model_nullable: bool,
     },
+    /// SQLite only: a column's definition (its CHECKs, default or key clause) is not the one
+    /// almacen writes for the model, where the declared type alone cannot tell (SQLite
+    /// declares `i16`, `i32`, `i64` and `bool` all `INTEGER`, text and timestamps all `TEXT`;
+    /// their CHECKs differ).
+    Definition {
+        /// The column name.
+        column: String,
+        /// The definition almacen writes for the model's column.
+        model: String,
+        /// The table's definition of it, as stored by SQLite.
+        table: String,
+    },
     /// The primary key columns (or their order) differ.
     PrimaryKey {
         /// The model's key columns, in order.
@@ -118,6 +130,9 @@ impl fmt::Display for SchemaDifference {
             }
             SchemaDifference::Nullability { column, model_nullable } => {
                 write!(f, "column {column:?}: model has {}, table has {}", null_text(*model_nullable), null_text(!*model_nullable))
+            }
+            SchemaDifference::Definition { column, model, table } => {
+                write!(f, "column {column:?}: model has `{model}`, table has `{table}`")
             }
             SchemaDifference::PrimaryKey { model, table } => {
                 write!(f, "primary key: model has {}, table has {}", key_text(model), key_text(table))

@@ -318,7 +318,64 @@ async fn a_missing_primary_key_and_other_type_are_named(db: Database, backend: B
     assert!(found[0].to_string().contains("table has no primary key"), "{}", found[0]);
 }
 
+/// Version 1 of a table, as an earlier model made it.
+mod v1 {
+    use almacen::prelude::*;
+    #[derive(Model, Debug, Clone)]
+    #[model(table = "readings")]
+    pub struct Reading {
+        #[model(primary_key, auto)]
+        pub id: i64,
+        pub value: i32,
+        pub flag: bool,
+        pub note: String,
+    }
+}
+
+/// The same table as the model now declares it: other types that SQLite declares alike
+/// (`i32` → `i64` is `INTEGER` both times, `bool` → `i16` too, `String` → a timestamp is
+/// `TEXT` both times); only the integers' CHECKs differ there.
+mod v2 {
+    use almacen::prelude::*;
+    #[derive(Model, Debug, Clone)]
+    #[model(table = "readings")]
+    pub struct Reading {
+        #[model(primary_key, auto)]
+        pub id: i64,
+        pub value: i64,
+        pub flag: i16,
+        pub note: DateTime<Utc>,
+    }
+}
+
+/// A type change is found on every dialect, SQLite included, where the declared types are
+/// the same and only the columns' whole definitions tell.
+async fn types_sqlite_declares_alike_are_told_apart(db: Database, backend: Backend) {
+    db.create_tables(&[v1::Reading::TABLE]).await.unwrap();
+    db.create_tables(&[v1::Reading::TABLE]).await.expect("the same model again matches");
+    let err = db.create_tables(&[v2::Reading::TABLE]).await.unwrap_err();
+    let Error::SchemaMismatch(found) = &err else { panic!("{backend:?}: {err:?}") };
+    let columns: Vec<&str> = found[0]
+        .differences
+        .iter()
+        .map(|d| match d {
+            SchemaDifference::Type { column, .. } | SchemaDifference::Definition { column, .. } => column.as_str(),
+            other => panic!("{backend:?}: unexpected {other:?}"),
+        })
+        .collect();
+    // SQLite writes text and timestamps alike (`TEXT`, no CHECK): that change it cannot see
+    // (a stored text that is no timestamp is a decode error naming the column on read).
+    let expected: &[&str] = if backend == Backend::Sqlite { &["value", "flag"] } else { &["value", "flag", "note"] };
+    assert_eq!(columns, expected, "{backend:?}: {err}");
+    if backend == Backend::Sqlite {
+        assert!(found[0].differences.iter().all(|d| matches!(d, SchemaDifference::Definition { .. })), "{err}");
+        let message = err.to_string();
+        assert!(message.contains(r#"table has `"flag" INTEGER NOT NULL CHECK"#), "{message}");
+    }
+}
+
 per_backend!(
+    types_sqlite_declares_alike_are_told_apart,
     tables_made_by_create_tables_match_their_models,
     create_tables_twice_is_ok,
     a_drifted_table_is_refused_naming_every_difference,

@@ -14,6 +14,7 @@
 mod bind;
 mod conn;
 pub(crate) mod decimal;
+mod functions;
 mod pool;
 mod row;
 

@@ -21,8 +21,8 @@
 //! `almacen_decimal_avg(x)`, which return decimal text; typed `sum`/`avg` use them. SQLite's
 //! own `SUM`/`AVG` and arithmetic give floats (the nearest value).
 //!
-//! This module is SQL text and value conversions only; the functions and the collation
-//! themselves are in `functions.rs`.
+//! This module is SQL text and value conversions only (every build generates SQLite SQL); the
+//! functions and the collation themselves are in `functions.rs`, with the driver.
 
 use rust_decimal::Decimal;
 
@@ -66,6 +66,7 @@ pub(crate) fn column_check(col: &str, precision: u32, scale: u32) -> String {
 }
 
 /// The scale of a decimal column, from the type it was declared with.
+#[cfg_attr(not(any(feature = "sqlite", test)), expect(dead_code, reason = "reads stored values: only the driver does"))]
 pub(crate) fn declared_scale(decl_type: &str) -> Option<u32> {
     let rest = decl_type.strip_prefix("DECIMAL_REAL(").or_else(|| decl_type.strip_prefix("DECIMAL_TEXT("))?;
     let (_, scale) = rest.split_once(',')?;
@@ -121,6 +122,7 @@ pub(crate) fn text_at_scale(mut d: Decimal, scale: u32) -> String {
 
 /// The decimal of `scale` places a stored double stands for; a double that is no such
 /// decimal's nearest (written by someone else: `1.005` in a 2-place column) is refused.
+#[cfg_attr(not(any(feature = "sqlite", test)), expect(dead_code, reason = "reads stored values: only the driver does"))]
 pub(crate) fn from_double(f: f64, scale: u32) -> Result<Decimal, String> {
     // Without text: the candidate `round(f × 10^scale)`, kept when it gives `f` back. Below
     // 2^52 units two decimals of `scale` places are further apart than a double's spacing
@@ -144,6 +146,7 @@ pub(crate) fn from_double(f: f64, scale: u32) -> Result<Decimal, String> {
 /// holds a double or text there (the column's affinity converts an integer written to it),
 /// so an integer is a table from before that change, which held decimals scaled to whole
 /// units (`15800` for 158.00). Read as it stands it would be a hundred times off.
+#[cfg_attr(not(feature = "sqlite"), expect(dead_code, reason = "reads stored values: only the driver does"))]
 pub(crate) fn scaled_integer(i: i64, scale: u32) -> String {
     format!(
         "the integer {i} in a decimal column of {scale} places: columns almacen creates hold a double or text, while tables made by earlier almacen versions held scaled integers (15800 for 158.00); recreate the table"

@@ -59,13 +59,15 @@ step() { # step NAME COMMAND...
 
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
-# Each backend feature alone (SQLite is always built), warnings as errors: SQLite only with
-# every target (tests and examples must build without the servers), each server with the
-# library; and the SQLite-only build's refusal of server URLs. Checks, not the suite.
-step clippy-sqlite-only cargo clippy -p almacen --no-default-features --all-targets -- -D warnings
+# Each backend feature alone, warnings as errors: SQLite only with every target (tests and
+# examples must build without the servers), each server with the library; and the refusal,
+# by a build without them, of the other backends' URLs (SQLite-only and PostgreSQL-only).
+# Checks, not the suite.
+step clippy-sqlite-only cargo clippy -p almacen --no-default-features --features sqlite --all-targets -- -D warnings
 step clippy-postgres-only cargo clippy -p almacen --no-default-features --features postgres -- -D warnings
 step clippy-mysql-only cargo clippy -p almacen --no-default-features --features mysql -- -D warnings
-step features-sqlite-only cargo test -p almacen --no-default-features --lib database::tests
+step features-sqlite-only cargo test -p almacen --no-default-features --features sqlite --lib database::tests
+step features-postgres-only cargo test -p almacen --no-default-features --features postgres --lib database::tests
 step test cargo test --workspace --all-targets
 step doctest cargo test --workspace --doc
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// date types): SQLite's, and each server's whose Cargo feature is on.
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
+    #[cfg(feature = "sqlite")]
     Sqlite(crate::sqlite::LitePool),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
@@ -163,6 +164,7 @@ impl Database {
     async fn open_pool(o: &ConnectOptions, settings: &RunSettings) -> Result<Pool> {
         backend_built(o.dialect())?;
         Ok(match o.dialect() {
+            #[cfg(feature = "sqlite")]
             Dialect::Sqlite => Pool::Sqlite(crate::sqlite::LitePool::open(o)?),
             #[cfg(feature = "postgres")]
             Dialect::Postgres => {
@@ -203,7 +205,7 @@ impl Database {
                     .map_err(err)?;
                 Pool::MySql(pool)
             }
-            #[cfg(not(all(feature = "postgres", feature = "mysql")))]
+            #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
             _ => unreachable!("backend_built refused it"),
         })
     }
@@ -226,6 +228,7 @@ impl Database {
     /// The pool's current size, idle and busy connections, and waiting callers.
     pub fn stats(&self) -> PoolStats {
         match &self.inner.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => p.stats(),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => self.server_stats(p.size(), p.num_idle()),
@@ -256,6 +259,7 @@ impl Database {
     /// Later calls fail with [`Error::ConnectionLost`].
     pub async fn close(&self) {
         match &self.inner.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => p.close().await,
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.close().await,
@@ -267,6 +271,7 @@ impl Database {
     /// True once [`close`](Self::close) has been called.
     pub fn is_closed(&self) -> bool {
         match &self.inner.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => p.is_closed(),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.is_closed(),
@@ -293,7 +298,7 @@ fn backend_built(dialect: Dialect) -> Result<()> {
     let schemes = match dialect {
         Dialect::Postgres => "postgres:// and postgresql://",
         Dialect::MySql => "mysql:// and mariadb://",
-        Dialect::Sqlite => "sqlite://",
+        Dialect::Sqlite => "sqlite:// and sqlite::memory:",
     };
     let built: Vec<&str> =
         [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql].into_iter().filter(|d| d.is_built()).map(Dialect::name).collect();
@@ -321,6 +326,7 @@ impl Runs for Database {
     async fn run(&self, stmt: Statement, fetch: Fetch<'_>) -> Result<Fetched> {
         let s = &self.inner.settings;
         match &self.inner.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => p.run(s, stmt, fetch).await,
             // Boxed: SQLite's path, in place, should not carry (and copy) these futures.
             #[cfg(feature = "postgres")]
@@ -371,6 +377,7 @@ impl Executor for Database {
     fn stream_rows(&self, stmt: Statement) -> BoxStream<'_, Result<DbRow>> {
         let s = &self.inner.settings;
         match &self.inner.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => p.stream(s, stmt),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => {
@@ -405,7 +412,7 @@ mod tests {
 
     #[test]
     fn built_backends_follow_the_features() {
-        assert!(Dialect::Sqlite.is_built());
+        assert_eq!(Dialect::Sqlite.is_built(), cfg!(feature = "sqlite"));
         assert_eq!(Dialect::Postgres.is_built(), cfg!(feature = "postgres"));
         assert_eq!(Dialect::MySql.is_built(), cfg!(feature = "mysql"));
         for d in ALL {
@@ -417,11 +424,14 @@ mod tests {
     fn a_backend_not_built_names_its_feature_and_what_is_built() {
         for d in ALL.into_iter().filter(|d| !d.is_built()) {
             let Err(Error::Config(m)) = backend_built(d) else { panic!("{d} is not built: expected Error::Config") };
-            assert!(m.contains(&format!("URLs need almacen's \"{d}\" feature (this build has sqlite")), "{m}");
+            assert!(m.contains(&format!("URLs need almacen's \"{d}\" feature (this build has ")), "{m}");
+            for built in ALL.into_iter().filter(|b| b.is_built()) {
+                assert!(m.contains(built.name()), "{m} should name {built}");
+            }
         }
     }
 
-    #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+    #[cfg(all(feature = "sqlite", not(any(feature = "postgres", feature = "mysql"))))]
     #[tokio::test]
     async fn sqlite_only_build_refuses_server_urls_at_connect() {
         let e = Database::connect("postgres://u@127.0.0.1/db").await.unwrap_err();
@@ -434,6 +444,30 @@ mod tests {
             e.to_string(),
             "configuration error: mysql:// and mariadb:// URLs need almacen's \"mysql\" feature (this build has sqlite only)"
         );
+    }
+
+    #[cfg(all(feature = "postgres", not(any(feature = "sqlite", feature = "mysql"))))]
+    #[tokio::test]
+    async fn postgres_only_build_refuses_sqlite_urls_at_connect() {
+        for url in ["sqlite::memory:", "sqlite:///tmp/almacen-never-created.db"] {
+            let e = Database::connect(url).await.unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "configuration error: sqlite:// and sqlite::memory: URLs need almacen's \"sqlite\" feature (this build has postgres only)",
+                "{url}"
+            );
+        }
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn sqlite_url_without_the_feature_is_a_config_error() {
+        let path = std::env::temp_dir().join(format!("almacen-no-sqlite-{}.db", std::process::id()));
+        for url in ["sqlite::memory:".to_string(), format!("sqlite://{}", path.display())] {
+            let e = Database::connect(&url).await.unwrap_err();
+            assert!(matches!(&e, Error::Config(m) if m.contains("need almacen's \"sqlite\" feature")), "{url}: {e}");
+        }
+        assert!(!path.exists(), "no SQLite file is created");
     }
 
     #[cfg(not(feature = "postgres"))]

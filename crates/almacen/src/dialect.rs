@@ -51,16 +51,17 @@ impl Dialect {
         out
     }
 
-    /// Whether this build of almacen has this dialect's backend: SQLite always, a server
-    /// when almacen's Cargo feature of the same [name](Self::name) (`postgres`, `mysql`) is on.
+    /// Whether this build of almacen has this dialect's backend: when almacen's Cargo feature
+    /// of the same [name](Self::name) (`sqlite`, `postgres`, `mysql`) is on. SQL is generated
+    /// for every dialect in every build; only connecting needs the backend.
     ///
     /// ```
     /// use almacen::Dialect;
-    /// assert!(Dialect::Sqlite.is_built());
+    /// assert_eq!(Dialect::Sqlite.is_built(), cfg!(feature = "sqlite"));
     /// ```
     pub const fn is_built(self) -> bool {
         match self {
-            Dialect::Sqlite => true,
+            Dialect::Sqlite => cfg!(feature = "sqlite"),
             Dialect::Postgres => cfg!(feature = "postgres"),
             Dialect::MySql => cfg!(feature = "mysql"),
         }

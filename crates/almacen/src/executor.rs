@@ -272,6 +272,7 @@ impl RunSettings {
             // Nothing listens: no span, no clock, no log line (on SQLite they would cost a
             // lookup a third of its time).
             return match conn {
+                #[cfg(feature = "sqlite")]
                 ConnRef::Sqlite(guard) => guard.run(self, stmt, fetch, in_tx).await,
                 #[cfg(any(feature = "postgres", feature = "mysql"))]
                 server => Box::pin(server.run(self, stmt, fetch, in_tx)).await,
@@ -281,6 +282,7 @@ impl RunSettings {
         let out = match conn {
             // SQLite runs in place, where every move of a future between the layers is a
             // copy of it: its future stays small, and the servers' (kilobytes) are boxed.
+            #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(guard) => guard.run(self, stmt, fetch, in_tx).instrument(log.span.clone()).await,
             #[cfg(any(feature = "postgres", feature = "mysql"))]
             server => Box::pin(server.run(self, stmt, fetch, in_tx)).instrument(log.span.clone()).await,
@@ -399,6 +401,7 @@ pub(crate) enum Fetch<'s> {
 
 impl Fetch<'_> {
     /// The same fetch, borrowed again (to run a statement a second time).
+    #[cfg_attr(not(feature = "sqlite"), expect(dead_code, reason = "only the SQLite driver runs a statement again"))]
     pub(crate) fn reborrow(&mut self) -> Fetch<'_> {
         match self {
             Fetch::All => Fetch::All,
@@ -409,6 +412,7 @@ impl Fetch<'_> {
     }
 
     /// Where the sink, if any, stands ([`RowSink::mark`]).
+    #[cfg_attr(not(feature = "sqlite"), expect(dead_code, reason = "only the SQLite driver runs a statement again"))]
     pub(crate) fn mark(&self) -> usize {
         match self {
             Fetch::Decode { sink, .. } => sink.mark(),
@@ -417,6 +421,7 @@ impl Fetch<'_> {
     }
 
     /// Take the sink, if any, back to `mark` ([`RowSink::rewind`]).
+    #[cfg_attr(not(feature = "sqlite"), expect(dead_code, reason = "only the SQLite driver runs a statement again"))]
     pub(crate) fn rewind(&mut self, mark: usize) {
         if let Fetch::Decode { sink, .. } = self {
             sink.rewind(mark);
@@ -447,6 +452,10 @@ impl Fetch<'_> {
 
 /// Where a typed fetch puts its rows: each is decoded while the statement's result is
 /// still in the connection's buffer, without a row object of its own.
+#[cfg_attr(
+    not(feature = "sqlite"),
+    expect(dead_code, reason = "reading rows in place and running a statement again are the SQLite driver's")
+)]
 pub(crate) trait RowSink: Send {
     /// How many rows are coming, before the first.
     fn expect(&mut self, rows: usize) {
@@ -646,6 +655,7 @@ pub(crate) async fn model<M: crate::Model>(ex: &impl Runs, stmt: Statement) -> R
 pub(crate) enum Fetched {
     Rows(Vec<DbRow>),
     /// SQLite's rows of a result, still together in its buffer.
+    #[cfg(feature = "sqlite")]
     Set(crate::sqlite::RowSet),
     Row(Option<DbRow>),
     Done(ExecResult),
@@ -655,6 +665,7 @@ impl Fetched {
     pub(crate) fn rows(self) -> Vec<DbRow> {
         match self {
             Fetched::Rows(r) => r,
+            #[cfg(feature = "sqlite")]
             Fetched::Set(s) => s.rows(),
             Fetched::Row(r) => r.into_iter().collect(),
             Fetched::Done(_) => Vec::new(),
@@ -663,6 +674,7 @@ impl Fetched {
     pub(crate) fn row(self) -> Option<DbRow> {
         match self {
             Fetched::Rows(r) => r.into_iter().next(),
+            #[cfg(feature = "sqlite")]
             Fetched::Set(s) => s.first(),
             Fetched::Row(r) => r,
             Fetched::Done(_) => None,
@@ -672,6 +684,7 @@ impl Fetched {
         match self {
             Fetched::Done(d) => d,
             Fetched::Rows(r) => ExecResult { rows_affected: r.len() as u64, last_insert_id: None },
+            #[cfg(feature = "sqlite")]
             Fetched::Set(s) => ExecResult { rows_affected: s.len() as u64, last_insert_id: None },
             Fetched::Row(r) => ExecResult { rows_affected: r.is_some() as u64, last_insert_id: None },
         }
@@ -679,6 +692,7 @@ impl Fetched {
     /// Hand every row (or only the first) to `sink`; the number of rows handed.
     pub(crate) fn feed(self, sink: &mut dyn RowSink, first: bool) -> Result<usize> {
         let rows = match self {
+            #[cfg(feature = "sqlite")]
             Fetched::Set(s) => return s.feed(sink, first),
             Fetched::Rows(mut r) if first => {
                 r.truncate(1);
@@ -710,18 +724,25 @@ macro_rules! run_query {
 
 /// A connection of any dialect, borrowed for one statement.
 pub(crate) enum ConnRef<'c, 'p> {
+    #[cfg(feature = "sqlite")]
     Sqlite(&'c mut crate::sqlite::LiteGuard<'p>),
     #[cfg(feature = "postgres")]
     Postgres(&'c mut sqlx::PgConnection),
     #[cfg(feature = "mysql")]
     MySql(&'c mut sqlx::MySqlConnection),
+    /// Without SQLite, what holds the pool's lifetime `'p`: no value has it.
+    #[cfg(not(feature = "sqlite"))]
+    #[expect(dead_code, reason = "uninhabited, so never constructed")]
+    NoSqlite(std::convert::Infallible, std::marker::PhantomData<&'p ()>),
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 impl ConnRef<'_, '_> {
     /// Run `stmt` on a server connection, applying its statement timeout.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), expect(unused_variables, reason = "MySQL does not need it"))]
     pub(crate) async fn run(self, settings: &RunSettings, stmt: Statement, fetch: Fetch<'_>, in_tx: bool) -> Result<Fetched> {
         match self {
+            #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(guard) => guard.run(settings, stmt, fetch, in_tx).await,
             #[cfg(feature = "postgres")]
             ConnRef::Postgres(conn) => {

@@ -102,6 +102,9 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("almacen needs at least one backend feature: \"sqlite\", \"postgres\" or \"mysql\"");
+
 mod column_sql;
 mod config;
 mod crud;
@@ -154,6 +157,7 @@ pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use relation::{BelongsTo, Chain, HasMany, HasOne, Load, ManyToMany, Relation};
 pub use repository::Repository;
 pub use row::{DbRow, Row};
+#[cfg(feature = "sqlite")]
 pub use sqlite::LiteRow;
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 pub use types::{DbEnumText, SqlType};
@@ -164,10 +168,9 @@ pub use value::{Kind, Value};
 pub mod __private {
     pub use crate::crud::ModelStatements;
     pub use crate::dto::null_error;
-    pub use crate::sqlite::LiveRow;
+    pub use crate::sqlite::{LiveRow, ValueRef};
     pub use crate::types::{decode_enum, decode_enum_sqlite, enum_from_value};
     pub use crate::value::now;
-    pub use rusqlite::types::ValueRef;
     pub use serde;
 
     /// Types `#[model(decimal(p, s))]` fits.

@@ -1,6 +1,7 @@
 //! Result rows: the driver's row (`DbRow`) and the column→value map of raw SQL (`Row`).
 
 use crate::exact::{self, plus_zero};
+#[cfg(feature = "sqlite")]
 use crate::sqlite::LiteDecode as _;
 use crate::{Dialect, Error, Kind, Result, SqlType, Value};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -13,6 +14,7 @@ use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
 #[derive(Debug)]
 pub enum DbRow {
     /// A SQLite row.
+    #[cfg(feature = "sqlite")]
     Sqlite(crate::sqlite::LiteRow),
     /// A PostgreSQL row.
     #[cfg(feature = "postgres")]
@@ -50,6 +52,7 @@ impl DbRow {
     /// The dialect the row came from.
     pub fn dialect(&self) -> Dialect {
         match self {
+            #[cfg(feature = "sqlite")]
             DbRow::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             DbRow::Postgres(_) => Dialect::Postgres,
@@ -61,6 +64,7 @@ impl DbRow {
     /// Number of columns.
     pub fn len(&self) -> usize {
         match self {
+            #[cfg(feature = "sqlite")]
             DbRow::Sqlite(r) => r.len(),
             #[cfg(feature = "postgres")]
             DbRow::Postgres(r) => r.len(),
@@ -77,6 +81,7 @@ impl DbRow {
     /// The name of column `idx`.
     pub fn column_name(&self, idx: usize) -> &str {
         match self {
+            #[cfg(feature = "sqlite")]
             DbRow::Sqlite(r) => r.column_name(idx),
             #[cfg(feature = "postgres")]
             DbRow::Postgres(r) => r.columns()[idx].name(),
@@ -93,6 +98,7 @@ impl DbRow {
     /// Whether column `idx` is NULL.
     pub fn is_null(&self, idx: usize) -> Result<bool> {
         match self {
+            #[cfg(feature = "sqlite")]
             DbRow::Sqlite(r) => {
                 r.at(idx).map(|v| matches!(v, rusqlite::types::ValueRef::Null)).map_err(|e| Error::decode(idx.to_string(), e))
             }
@@ -106,6 +112,7 @@ impl DbRow {
     /// Decode column `idx` with the driver's own decoder.
     pub(crate) fn get<T: DriverDecode>(&self, idx: usize) -> Result<T> {
         match self {
+            #[cfg(feature = "sqlite")]
             DbRow::Sqlite(r) => r.at(idx).and_then(T::lite).map_err(|e| self.decode_error(idx, e)),
             #[cfg(feature = "postgres")]
             DbRow::Postgres(r) => r.try_get::<T, _>(idx).map_err(|e| self.decode_error(idx, e)),
@@ -127,6 +134,7 @@ impl DbRow {
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub(crate) fn is_double(&self, idx: usize) -> bool {
         match self {
+            #[cfg(feature = "sqlite")]
             DbRow::Sqlite(_) => false,
             #[cfg(feature = "postgres")]
             DbRow::Postgres(r) => r.try_get_raw(idx).is_ok_and(|v| v.type_info().name() == "FLOAT8"),
@@ -183,6 +191,7 @@ impl DbRow {
             return Ok(Value::Null(Kind::Unknown));
         }
         match self {
+            #[cfg(feature = "sqlite")]
             DbRow::Sqlite(r) => {
                 use rusqlite::types::ValueRef as L;
                 let cell = r.at(idx).map_err(|e| self.decode_error(idx, e))?;
@@ -303,6 +312,7 @@ pub(crate) fn decode_timestamp(row: &DbRow, idx: usize) -> Result<DateTime<Utc>>
         }
         #[cfg(feature = "mysql")]
         DbRow::MySql(_) => Ok(row.get::<chrono::NaiveDateTime>(idx)?.and_utc()),
+        #[cfg(feature = "sqlite")]
         DbRow::Sqlite(_) => exact::parse_timestamp(&row.get::<String>(idx)?).map_err(|e| row.decode_error(idx, e)),
     }
 }
@@ -311,6 +321,7 @@ pub(crate) fn decode_uuid(row: &DbRow, idx: usize) -> Result<uuid::Uuid> {
     match row {
         #[cfg(feature = "postgres")]
         DbRow::Postgres(_) => row.get::<uuid::Uuid>(idx),
+        #[cfg(any(feature = "sqlite", feature = "mysql"))]
         _ => {
             let bytes = row.get::<Vec<u8>>(idx)?;
             uuid::Uuid::from_slice(&bytes).map_err(|e| row.decode_error(idx, e))
@@ -320,6 +331,7 @@ pub(crate) fn decode_uuid(row: &DbRow, idx: usize) -> Result<uuid::Uuid> {
 
 pub(crate) fn decode_decimal(row: &DbRow, idx: usize, scale: Option<u32>) -> Result<Decimal> {
     let d = match row {
+        #[cfg(feature = "sqlite")]
         DbRow::Sqlite(_) => match (row.value(idx)?, scale) {
             (Value::Float(f), Some(s)) => return row.exact(crate::sqlite::decimal::from_double(f, s), idx),
             (Value::Float(f), None) => row.exact(exact::parse_decimal(&f.to_string()), idx)?,
@@ -344,6 +356,7 @@ pub(crate) fn decode_json(row: &DbRow, idx: usize) -> Result<serde_json::Value> 
     match row {
         #[cfg(feature = "postgres")]
         DbRow::Postgres(_) => Ok(row.get::<sqlx::types::Json<serde_json::Value>>(idx)?.0),
+        #[cfg(any(feature = "sqlite", feature = "mysql"))]
         _ => {
             let text = row.get::<String>(idx)?;
             serde_json::from_str(&text).map_err(|e| row.decode_error(idx, e))
@@ -355,6 +368,7 @@ pub(crate) fn decode_date(row: &DbRow, idx: usize) -> Result<NaiveDate> {
     match row {
         #[cfg(feature = "postgres")]
         DbRow::Postgres(r) => row.exact(crate::postgres::exact::pg_date(row.pg_raw(r, idx, &["DATE"])?), idx),
+        #[cfg(any(feature = "sqlite", feature = "mysql"))]
         _ => row.get::<NaiveDate>(idx),
     }
 }
@@ -365,6 +379,7 @@ pub(crate) fn decode_time(row: &DbRow, idx: usize) -> Result<NaiveTime> {
         DbRow::Postgres(r) => row.exact(crate::postgres::exact::pg_time(row.pg_raw(r, idx, &["TIME"])?), idx),
         #[cfg(feature = "mysql")]
         DbRow::MySql(r) => row.my_time(r, idx),
+        #[cfg(feature = "sqlite")]
         DbRow::Sqlite(_) => row.get::<NaiveTime>(idx),
     }
 }
@@ -375,6 +390,7 @@ pub(crate) fn decode_bool(row: &DbRow, idx: usize) -> Result<bool> {
         DbRow::Postgres(_) => row.get::<bool>(idx),
         #[cfg(feature = "mysql")]
         DbRow::MySql(r) => row.exact(exact::bool_from_int(row.get_my::<i8>(r, idx)?.into()), idx),
+        #[cfg(feature = "sqlite")]
         DbRow::Sqlite(_) => row.get::<bool>(idx),
     }
 }

@@ -127,6 +127,7 @@ impl RetryPolicy {
 }
 
 enum TxConn {
+    #[cfg(feature = "sqlite")]
     Sqlite(crate::sqlite::LiteGuard<'static>),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
@@ -147,6 +148,7 @@ struct Shared {
     /// transaction is lost, whatever error the caller's code then returns.
     conflict: AtomicBool,
     /// The SQLite pool (by id) whose writer this transaction holds, if it does.
+    #[cfg(feature = "sqlite")]
     sqlite_writer: Option<usize>,
 }
 
@@ -182,8 +184,10 @@ impl Database {
 
     /// Begin a transaction with the given options.
     pub async fn begin_with(&self, opts: TxOptions) -> Result<Transaction> {
+        #[cfg(feature = "sqlite")]
         let mut sqlite_writer = None;
         let (conn, in_use) = match &self.inner.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => {
                 // SQLite is always serializable. A transaction that may write runs on the
                 // writer and takes the write lock at once (BEGIN IMMEDIATE), so it cannot
@@ -241,6 +245,7 @@ impl Database {
                 pending: std::sync::Mutex::new(Vec::new()),
                 next_savepoint: AtomicU32::new(1),
                 conflict: AtomicBool::new(false),
+                #[cfg(feature = "sqlite")]
                 sqlite_writer,
             }),
             savepoint: None,
@@ -401,10 +406,13 @@ impl Transaction {
     {
         // A panic in `f` unwinds through here and drops `self` unfinished: rolled back.
         let work = f(&self);
+        #[cfg(feature = "sqlite")]
         let outcome = match self.shared.sqlite_writer {
             Some(pool) => crate::sqlite::holding_writer(pool, work).await,
             None => work.await,
         };
+        #[cfg(not(feature = "sqlite"))]
+        let outcome = work.await;
         match outcome {
             Ok(v) => match self.commit().await {
                 Ok(()) => Ok(v),
@@ -459,6 +467,7 @@ impl Transaction {
                 let conn = guard.take().ok_or_else(finished_error)?;
                 drop(guard);
                 let done = match conn {
+                    #[cfg(feature = "sqlite")]
                     TxConn::Sqlite(mut g) => {
                         if g.is_autocommit() {
                             Err(crate::sqlite::rolled_back_error())
@@ -485,6 +494,7 @@ impl Transaction {
             None => {
                 let conn = self.shared.conn.lock().await.take().ok_or_else(finished_error)?;
                 let done = match conn {
+                    #[cfg(feature = "sqlite")]
                     TxConn::Sqlite(mut g) => {
                         if g.is_autocommit() {
                             Ok(())
@@ -548,6 +558,7 @@ async fn run_pending(shared: &Shared, s: &crate::executor::RunSettings, conn: &m
 
 fn conn_ref(conn: &mut TxConn) -> ConnRef<'_, 'static> {
     match conn {
+        #[cfg(feature = "sqlite")]
         TxConn::Sqlite(g) => ConnRef::Sqlite(g),
         #[cfg(feature = "postgres")]
         TxConn::Postgres(t) => ConnRef::Postgres(&mut *t),

@@ -2,10 +2,11 @@
 
 use crate::exact::parse_timestamp;
 use crate::row::{decode_bool, decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid};
+#[cfg(feature = "sqlite")]
 use crate::sqlite::LiteDecode;
+use crate::sqlite::ValueRef;
 use crate::{ColumnType, DbRow, Result, Value};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use rusqlite::types::ValueRef;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -80,6 +81,7 @@ macro_rules! int_type {
             }
             fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
                 match row {
+                    #[cfg(feature = "sqlite")]
                     DbRow::Sqlite(_) => {
                         let i = row.get::<i64>(idx)?;
                         <$t>::try_from(i).map_err(|e| row.decode_error(idx, e))
@@ -88,7 +90,9 @@ macro_rules! int_type {
                     _ => row.get::<$t>(idx),
                 }
             }
+            #[cfg(feature = "sqlite")]
             const SQLITE_IN_PLACE: bool = true;
+            #[cfg(feature = "sqlite")]
             fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
                 <$t>::try_from(i64::lite(v)?).map_err(|e| e.to_string())
             }
@@ -121,6 +125,7 @@ macro_rules! float_type {
             }
             fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
                 match row {
+                    #[cfg(feature = "sqlite")]
                     DbRow::Sqlite(_) => row.get::<$t>(idx),
                     // A double column read into an `f32` (sqlx would narrow it): only exactly.
                     #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -131,7 +136,9 @@ macro_rules! float_type {
                     _ => row.get::<$t>(idx).map(crate::exact::plus_zero),
                 }
             }
+            #[cfg(feature = "sqlite")]
             const SQLITE_IN_PLACE: bool = true;
+            #[cfg(feature = "sqlite")]
             fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
                 <$t>::lite(v)
             }
@@ -179,7 +186,9 @@ impl SqlType for bool {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_bool(row, idx)
     }
+    #[cfg(feature = "sqlite")]
     const SQLITE_IN_PLACE: bool = true;
+    #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
         bool::lite(v)
     }
@@ -203,7 +212,9 @@ impl SqlType for String {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         row.get::<String>(idx)
     }
+    #[cfg(feature = "sqlite")]
     const SQLITE_IN_PLACE: bool = true;
+    #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
         String::lite(v)
     }
@@ -227,7 +238,9 @@ impl SqlType for Vec<u8> {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         row.get::<Vec<u8>>(idx)
     }
+    #[cfg(feature = "sqlite")]
     const SQLITE_IN_PLACE: bool = true;
+    #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
         Vec::<u8>::lite(v)
     }
@@ -257,7 +270,9 @@ impl SqlType for Decimal {
         };
         decode_decimal(row, idx, scale)
     }
+    #[cfg(feature = "sqlite")]
     const SQLITE_IN_PLACE: bool = true;
+    #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, ty: &ColumnType) -> std::result::Result<Self, String> {
         match (ty, v) {
             (ColumnType::Decimal { scale, .. }, ValueRef::Real(f)) => crate::sqlite::decimal::from_double(f, *scale),
@@ -287,7 +302,9 @@ impl SqlType for Uuid {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_uuid(row, idx)
     }
+    #[cfg(feature = "sqlite")]
     const SQLITE_IN_PLACE: bool = true;
+    #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
         Uuid::from_slice(crate::sqlite::lite_bytes(v)?).map_err(|e| e.to_string())
     }
@@ -309,7 +326,9 @@ impl SqlType for DateTime<Utc> {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_timestamp(row, idx)
     }
+    #[cfg(feature = "sqlite")]
     const SQLITE_IN_PLACE: bool = true;
+    #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
         DateTime::<Utc>::lite(v)
     }
@@ -331,7 +350,9 @@ impl SqlType for NaiveDate {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_date(row, idx)
     }
+    #[cfg(feature = "sqlite")]
     const SQLITE_IN_PLACE: bool = true;
+    #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
         NaiveDate::lite(v)
     }
@@ -353,7 +374,9 @@ impl SqlType for NaiveTime {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_time(row, idx)
     }
+    #[cfg(feature = "sqlite")]
     const SQLITE_IN_PLACE: bool = true;
+    #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
         NaiveTime::lite(v)
     }
@@ -378,7 +401,9 @@ impl SqlType for serde_json::Value {
     fn decode(row: &DbRow, idx: usize, _ty: &ColumnType) -> Result<Self> {
         decode_json(row, idx)
     }
+    #[cfg(feature = "sqlite")]
     const SQLITE_IN_PLACE: bool = true;
+    #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
         serde_json::Value::lite(v)
     }
@@ -412,7 +437,9 @@ impl<T: SqlType> SqlType for Option<T> {
         }
         T::decode(row, idx, ty).map(Some)
     }
+    #[cfg(feature = "sqlite")]
     const SQLITE_IN_PLACE: bool = T::SQLITE_IN_PLACE;
+    #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, ty: &ColumnType) -> std::result::Result<Self, String> {
         match v {
             ValueRef::Null => Ok(None),
@@ -441,9 +468,17 @@ pub fn decode_enum<E: DbEnumText>(row: &DbRow, idx: usize) -> Result<E> {
 /// Decode an enum stored as text from a SQLite value read in place (called by
 /// `#[derive(DbEnum)]`'s generated code).
 #[doc(hidden)]
+#[cfg(feature = "sqlite")]
 pub fn decode_enum_sqlite<E: DbEnumText>(v: ValueRef<'_>) -> std::result::Result<E, String> {
     let text = crate::sqlite::lite_text(v, "text")?;
     E::from_text(text).ok_or_else(|| format!("{text:?} is not one of {:?}", E::VARIANTS))
+}
+
+/// Without the `sqlite` feature there is no SQLite value to decode.
+#[doc(hidden)]
+#[cfg(not(feature = "sqlite"))]
+pub fn decode_enum_sqlite<E: DbEnumText>(v: ValueRef<'_>) -> std::result::Result<E, String> {
+    v.never()
 }
 
 /// Convert a [`Value`] into an enum stored as text (called by generated code).

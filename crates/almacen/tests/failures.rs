@@ -512,6 +512,7 @@ async fn connect_to_silent_server_times_out() {
     task.abort();
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_unopenable_path_fails() {
     let started = Instant::now();

@@ -7,6 +7,8 @@
 //! removed afterwards) or an in-memory one. Statements that must take a while are sized
 //! at run time (`rows_for`), since debug builds run SQLite unoptimized and machines differ.
 
+#![cfg(feature = "sqlite")]
+
 mod common;
 
 use almacen::prelude::*;

@@ -862,6 +862,7 @@ async fn db_instead_of_tx_inside_a_transaction(db: Database, backend: Backend) {
 
 /// An in-memory SQLite database has no readers: a read through `db` inside a transaction
 /// would wait for the writer too, and fails at once instead.
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn sqlite_memory_read_through_db_inside_a_transaction_fails_at_once() {
     let db = Database::connect("sqlite::memory:").await.unwrap();

@@ -242,7 +242,7 @@ impl LiteConn {
         }
         .map_err(|e| open_error(cfg, e))?;
         conn.busy_handler(Some(wait_for_lock)).map_err(lite_error)?;
-        super::decimal::register(&conn).map_err(lite_error)?;
+        super::functions::register(&conn).map_err(lite_error)?;
         conn.execute_batch("PRAGMA foreign_keys = ON").map_err(lite_error)?;
         if cfg.path.is_some() && !cfg.read_only_file {
             // WAL lets readers run while the writer writes; NORMAL sync is safe with WAL.

@@ -64,6 +64,15 @@ impl Scratch {
     /// Create the database; `None` (after saying why) when the server is not reachable.
     pub async fn create(backend: Backend, extra: &str) -> Option<Scratch> {
         let name = unique_name();
+        let dialect = match backend {
+            Backend::Sqlite => almacen::Dialect::Sqlite,
+            Backend::Postgres => almacen::Dialect::Postgres,
+            Backend::MariaDb => almacen::Dialect::MySql,
+        };
+        if !dialect.is_built() {
+            eprintln!("SKIPPED on {backend:?}: this build of almacen has no {:?} feature", dialect.name());
+            return None;
+        }
         match backend {
             Backend::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{name}.db"));
@@ -74,11 +83,6 @@ impl Scratch {
                 Some(Scratch { backend, url, name, admin_url: String::new() })
             }
             Backend::Postgres | Backend::MariaDb => {
-                let dialect = if backend == Backend::Postgres { almacen::Dialect::Postgres } else { almacen::Dialect::MySql };
-                if !dialect.is_built() {
-                    eprintln!("SKIPPED on {backend:?}: this build of almacen has no {:?} feature", dialect.name());
-                    return None;
-                }
                 let admin_url = if backend == Backend::Postgres { postgres_url() } else { mysql_url() };
                 let admin = match Database::connect(&with_database(
                     &admin_url,

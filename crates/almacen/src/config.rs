@@ -21,7 +21,13 @@ use std::time::Duration;
 /// | `echo` | | log every statement at INFO | false |
 /// | `log_parameters` | | include bound parameters in logs | false |
 ///
-/// Durations are written `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
+/// Durations are written `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds, up to
+/// 2^31 − 1 ms (about 24.8 days, PostgreSQL's longest `statement_timeout`). Any other
+/// parameter must be one the driver reads (PostgreSQL: `sslmode`, `application_name`,
+/// `options[..]`, …; MariaDB: `ssl-mode`, `charset`, `timezone`, …; SQLite: `mode`, `cache`,
+/// `immutable`, `vfs`, `nolock`): a mistyped one is an error naming the nearest known name,
+/// never passed on (PostgreSQL's driver would log it, value and all). A `sqlite:` URL without
+/// a path is an error. `Debug` shows the URL without its password ([`redacted_url`](crate::redacted_url)).
 ///
 /// ```
 /// use almacen::ConnectOptions;
@@ -31,7 +37,7 @@ use std::time::Duration;
 /// assert_eq!(opts.acquire_timeout, Duration::from_secs(2));
 /// assert_eq!(opts.driver_url(), "postgres://u@localhost/db");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectOptions {
     url: String,
     dialect: Dialect,
@@ -60,6 +66,139 @@ pub struct ConnectOptions {
     pub log_parameters: bool,
 }
 
+/// Settings almacen reads from a URL's query, SQLAlchemy's names included.
+const OWN_PARAMETERS: &[&str] = &[
+    "max_connections",
+    "pool_size",
+    "max_overflow",
+    "min_connections",
+    "acquire_timeout",
+    "pool_timeout",
+    "max_lifetime",
+    "pool_recycle",
+    "idle_timeout",
+    "pre_ping",
+    "pool_pre_ping",
+    "test_before_acquire",
+    "connect_timeout",
+    "statement_timeout",
+    "slow_statement",
+    "slow_statement_threshold",
+    "echo",
+    "log_parameters",
+];
+
+/// The query parameters sqlx's PostgreSQL driver reads (`options[name]` too); it would log
+/// any other, value included, and ignore it.
+const POSTGRES_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// The query parameters of SQLite's URI filenames almacen passes on.
+const SQLITE_PARAMETERS: &[&str] = &["mode", "cache", "immutable", "vfs", "nolock"];
+
+/// The query parameters sqlx's MySQL/MariaDB driver reads.
+const MYSQL_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslca",
+    "ssl-ca",
+    "charset",
+    "collation",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "socket",
+    "timezone",
+    "time-zone",
+];
+
+/// The longest duration a setting takes: PostgreSQL's `statement_timeout` holds 2^31 − 1
+/// ms, and nothing else a pool waits for is sensibly longer (about 24.8 days).
+pub(crate) const MAX_DURATION: Duration = Duration::from_millis(i32::MAX as u64);
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("url", &redacted_url(&self.url))
+            .field("dialect", &self.dialect)
+            .field("in_memory", &self.in_memory)
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("max_lifetime", &self.max_lifetime)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("pre_ping", &self.pre_ping)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("slow_statement", &self.slow_statement)
+            .field("echo", &self.echo)
+            .field("log_parameters", &self.log_parameters)
+            .finish()
+    }
+}
+
+/// `url` with its password (in the user part, or a `password=` parameter) replaced by
+/// `***`, for Debug output, logs and errors.
+///
+/// ```
+/// assert_eq!(
+///     almacen::redacted_url("postgres://app:s3cret@db:5432/shop?password=x&sslmode=require"),
+///     "postgres://app:***@db:5432/shop?password=***&sslmode=require"
+/// );
+/// ```
+pub fn redacted_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let authority = match authority.rsplit_once('@') {
+                Some((user_info, host)) => match user_info.split_once(':') {
+                    Some((user, _password)) => format!("{user}:***@{host}"),
+                    None => authority.to_string(),
+                },
+                None => authority.to_string(),
+            };
+            format!("{scheme}://{authority}{path}")
+        }
+        None => base.to_string(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
 impl ConnectOptions {
     /// Parse a URL: `sqlite://path`, `sqlite::memory:`, `postgres://…`, `postgresql://…`,
     /// `mysql://…` or `mariadb://…`, with the settings above as query parameters.
@@ -81,6 +220,13 @@ impl ConnectOptions {
             None => (rest, ""),
         };
         let in_memory = dialect == Dialect::Sqlite && (base == ":memory:" || base == "//:memory:" || query.contains("mode=memory"));
+        if dialect == Dialect::Sqlite && !in_memory && base.trim_start_matches('/').is_empty() {
+            // SQLite would give every pooled connection a private temporary database.
+            return Err(Error::Config(
+                "the SQLite URL has no file path (an unset variable?): write sqlite://app.db, or sqlite::memory: for an in-memory database"
+                    .into(),
+            ));
+        }
         let mut opts = ConnectOptions {
             url: String::new(),
             dialect,
@@ -117,11 +263,24 @@ impl ConnectOptions {
                 "slow_statement" | "slow_statement_threshold" => opts.slow_statement = parse_optional_duration(key, &value)?,
                 "echo" => opts.echo = parse_bool(key, &value)?,
                 "log_parameters" => opts.log_parameters = parse_bool(key, &value)?,
-                _ => passthrough.push(pair.to_string()),
+                _ => {
+                    let driver = match dialect {
+                        Dialect::Sqlite => SQLITE_PARAMETERS,
+                        Dialect::Postgres => POSTGRES_PARAMETERS,
+                        Dialect::MySql => MYSQL_PARAMETERS,
+                    };
+                    let bracketed = dialect == Dialect::Postgres && key.starts_with("options[") && key.ends_with(']');
+                    if !driver.contains(&key) && !bracketed {
+                        return Err(unknown_parameter(key, driver));
+                    }
+                    passthrough.push(pair.to_string());
+                }
             }
         }
         if let Some(size) = pool_size {
-            opts.max_connections = size + overflow;
+            opts.max_connections = size.checked_add(overflow).ok_or_else(|| {
+                Error::Config(format!("pool_size={size} plus max_overflow={overflow} is more connections than a pool can count"))
+            })?;
         }
         if opts.max_connections == 0 {
             return Err(Error::Config("max_connections must be at least 1".into()));
@@ -218,19 +377,33 @@ impl ConnectOptions {
     }
 }
 
+/// A URL parameter neither almacen nor the driver knows, with the nearest known name.
+fn unknown_parameter(key: &str, driver: &[&str]) -> Error {
+    let known: Vec<&str> = OWN_PARAMETERS.iter().chain(driver).copied().collect();
+    let nearest = known.iter().map(|k| (strsim::levenshtein(key, k), *k)).filter(|(d, _)| *d <= 2).min().map(|(_, k)| k);
+    let hint = nearest.map(|n| format!(": did you mean {n:?}?")).unwrap_or_default();
+    Error::Config(format!(
+        "unknown URL parameter {key:?}{hint} (almacen's: {}; the driver's: {})",
+        OWN_PARAMETERS.join(", "),
+        driver.join(", ")
+    ))
+}
+
 fn url_decode(s: &str) -> String {
     let bytes = s.as_bytes();
+    let hex = |b: u8| char::from(b).to_digit(16);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
+            // On bytes: a `%` may be followed by any character, a multi-byte one included.
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
                     i += 3;
                     continue;
                 }
-                Err(_) => out.push(b'%'),
+                _ => out.push(b'%'),
             },
             b'+' => out.push(b' '),
             b => out.push(b),
@@ -277,7 +450,10 @@ pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(Error::Config(format!("{key}={value:?} must be a positive duration")));
     }
-    Ok(Duration::from_secs_f64(secs))
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(Error::Config(format!("{key}={value:?} is longer than the longest setting, {}ms (about 24.8 days)", i32::MAX))),
+    }
 }
 
 #[cfg(test)]
@@ -302,6 +478,82 @@ mod tests {
         let e = ConnectOptions::from_url("oracle://x").unwrap_err().to_string();
         assert!(e.contains("oracle"), "{e}");
         assert!(ConnectOptions::from_url("sqlite::memory:?max_connections=4").is_err());
+    }
+
+    /// Values that once panicked or wrapped are errors naming the setting.
+    #[test]
+    fn out_of_range_values_are_errors_not_panics() {
+        let e = ConnectOptions::from_url("postgres://u@h/db?statement_timeout=99999999999999999999999").unwrap_err().to_string();
+        assert!(e.contains("statement_timeout") && e.contains("longer than"), "{e}");
+        let e = ConnectOptions::from_url("sqlite://a.db?pool_timeout=30d").unwrap_err().to_string();
+        assert!(e.contains("unknown unit"), "{e}");
+        assert_eq!(
+            ConnectOptions::from_url("sqlite://a.db?acquire_timeout=2147483ms").unwrap().acquire_timeout,
+            Duration::from_millis(2_147_483)
+        );
+        assert!(ConnectOptions::from_url("sqlite://a.db?acquire_timeout=2147484s").is_err());
+        let e = ConnectOptions::from_url("mysql://root@h/db?pool_size=4294967295&max_overflow=1").unwrap_err().to_string();
+        assert!(e.contains("pool_size=4294967295") && e.contains("max_overflow=1"), "{e}");
+        // A `%` before a multi-byte character is kept as it is.
+        let opts = ConnectOptions::from_url("postgres://u@h/db?application_name=a%é%41").unwrap();
+        assert!(opts.driver_url().ends_with("application_name=a%é%41"), "{}", opts.driver_url());
+        assert_eq!(url_decode("a%é%41%4"), "a%éA%4");
+    }
+
+    /// On the servers a parameter neither almacen nor the driver reads is refused with the
+    /// nearest name (the driver would log it, value included, and ignore it); the driver's
+    /// own parameters pass through by their real names.
+    #[test]
+    fn unknown_url_parameters_are_refused_on_every_dialect() {
+        for (url, wanted) in [
+            ("postgres://u@h/db?max_conections=2", "\"max_connections\""),
+            ("mysql://root@h/db?pool_szie=1", "\"pool_size\""),
+            ("postgres://u@h/db?passwrd=s3cret", "\"password\""),
+            ("sqlite://a.db?pool_szie=1", "\"pool_size\""),
+            ("sqlite://a.db?mdoe=ro", "\"mode\""),
+        ] {
+            let e = ConnectOptions::from_url(url).unwrap_err().to_string();
+            assert!(e.contains(wanted), "{url}: {e}");
+            assert!(!e.contains("s3cret"), "{e}");
+        }
+        let pg = ConnectOptions::from_url("postgres://u@h/db?sslmode=disable&application_name=shop&options[search_path]=app&pool_size=3")
+            .unwrap();
+        assert_eq!(pg.driver_url(), "postgres://u@h/db?sslmode=disable&application_name=shop&options[search_path]=app");
+        let my = ConnectOptions::from_url("mariadb://root@h/db?ssl-mode=disabled&charset=utf8mb4&timezone=%2B00:00").unwrap();
+        assert_eq!(my.driver_url(), "mysql://root@h/db?ssl-mode=disabled&charset=utf8mb4&timezone=%2B00:00");
+    }
+
+    #[test]
+    fn a_sqlite_url_without_a_path_is_refused() {
+        for url in ["sqlite://", "sqlite:", "sqlite:///?mode=rwc", "sqlite://?cache=shared"] {
+            let e = ConnectOptions::from_url(url).unwrap_err().to_string();
+            assert!(e.contains("no file path"), "{url}: {e}");
+        }
+        assert!(ConnectOptions::from_url("sqlite://app.db").is_ok());
+        assert!(ConnectOptions::from_url("sqlite:///tmp/app.db").is_ok());
+        assert!(ConnectOptions::from_url("sqlite::memory:").is_ok());
+    }
+
+    #[test]
+    fn passwords_stay_out_of_debug_output() {
+        let opts = ConnectOptions::from_url("postgres://app:s3cret@db:5432/shop?password=other&sslmode=disable").unwrap();
+        let shown = format!("{opts:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains("other"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db:5432/shop?password=***&sslmode=disable"), "{shown}");
+        assert_eq!(redacted_url("mysql://root@h/db"), "mysql://root@h/db");
+        assert_eq!(redacted_url("mysql://root:@h/db"), "mysql://root:***@h/db");
+        assert_eq!(redacted_url("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
+    }
+
+    proptest::proptest! {
+        /// Whatever the URL, parsing it returns a value or an error, never a panic.
+        #[test]
+        fn from_url_never_panics(scheme in "(sqlite|postgres|mysql|mariadb|x)?(:|://)?", rest in "\\PC{0,40}", key in "[a-z_%é-]{0,16}", value in "(\\PC|%){0,24}") {
+            let _ = ConnectOptions::from_url(&format!("{scheme}{rest}"));
+            let _ = ConnectOptions::from_url(&format!("{scheme}h/db?{key}={value}"));
+            let _ = ConnectOptions::from_url(&format!("postgres://u@h/db?{key}={value}&statement_timeout={value}"));
+            let _ = ConnectOptions::from_url(&format!("mysql://u@h/db?pool_size={value}&max_overflow={value}&acquire_timeout={value}"));
+        }
     }
 
     #[test]

@@ -52,9 +52,21 @@ pub(crate) struct Inner {
 /// db.close().await;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Database {
     pub(crate) inner: Arc<Inner>,
+}
+
+/// The dialect, the URL without its password, and the pool's state: the pools' own Debug
+/// would print the driver's options, password included.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("dialect", &self.dialect())
+            .field("url", &crate::redacted_url(self.inner.options.driver_url()))
+            .field("stats", &self.stats())
+            .finish()
+    }
 }
 
 /// A snapshot of the pool's state.
@@ -189,7 +201,7 @@ impl Database {
                     "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO')",
                 );
                 if let Some(t) = o.statement_timeout {
-                    session.push_str(&format!(", max_statement_time = {:.3}", t.as_secs_f64()));
+                    session.push_str(&format!(", max_statement_time = {}", crate::mysql::statement_seconds(t)));
                 }
                 let session: Arc<str> = session.into();
                 let pool = Self::pool_options::<sqlx::MySql>(o)
@@ -392,7 +404,7 @@ impl Executor for Database {
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => {
-                let rows = match crate::mysql::arguments(stmt.values.to_vec()) {
+                let rows = match crate::mysql::arguments(&stmt.sql, stmt.values.to_vec()) {
                     Ok(args) => {
                         sqlx::query_with(stmt.sql.clone(), args).fetch(p).map(move |r| r.map(DbRow::MySql).map_err(|e| s.err(e))).boxed()
                     }

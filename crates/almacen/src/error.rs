@@ -274,6 +274,9 @@ fn classify_postgres(db: &dyn sqlx::error::DatabaseError, mut info: DbErrorInfo)
         "55P03" => Error::LockNotAvailable(info.into()),
         "57014" => Error::StatementTimeout(info.message),
         "57P01" | "57P02" | "57P03" => Error::ConnectionLost(info.message),
+        // A protocol violation is the statement's fault (its parameters and values disagree,
+        // say): the server answered, and no retry can fix it.
+        "08P01" => Error::Parameter(info.message),
         c if c.starts_with("08") => Error::ConnectionLost(info.message),
         _ => Error::Database(info.into()),
     }

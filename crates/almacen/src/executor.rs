@@ -778,12 +778,13 @@ impl ConnRef<'_, '_> {
                 };
                 let sql = if overridden {
                     // MariaDB runs one statement under its own limit without a round trip.
-                    let secs = timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0);
-                    Sql::Shared(format!("SET STATEMENT max_statement_time={secs:.3} FOR {}", &*sql).into())
+                    // No timeout is 0; a timeout is never below 1 ms, which would print as 0.
+                    let secs = timeout.map_or_else(|| "0".to_string(), crate::mysql::statement_seconds);
+                    Sql::Shared(format!("SET STATEMENT max_statement_time={secs} FOR {}", &*sql).into())
                 } else {
                     sql
                 };
-                let args = crate::mysql::arguments(values.into_vec())?;
+                let args = crate::mysql::arguments(&sql, values.into_vec())?;
                 let out = run_query!(conn, args, sql, fetch, DbRow::MySql, my_done).map_err(|e| settings.err(e))?;
                 fetch.finish(out)
             }

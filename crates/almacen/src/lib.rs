@@ -136,7 +136,7 @@ mod types;
 mod value;
 
 pub use almacen_macros::{DbEnum, FromRow, Model};
-pub use config::ConnectOptions;
+pub use config::{ConnectOptions, redacted_url};
 pub use crud::{DeleteWhere, Patch, UpdateWhere};
 /// The generic CRUD functions behind the methods `#[derive(Model)]` generates.
 pub mod ops {

@@ -451,7 +451,59 @@ async fn closed_pool_refuses_queries(db: Database, _b: Backend) {
     assert_eq!(db.stats().size, 0);
 }
 
+/// Statements whose placeholders and values disagree are refused before anything is sent,
+/// inside and outside a transaction, and the pool's one connection stays usable: MariaDB's
+/// driver used to fail after queueing a reply it never read, wedging the connection for
+/// good (the pool then drained to PoolTimeout and `close` hung).
+async fn mismatched_placeholders_leave_the_pool_whole(db: Database, backend: Backend) {
+    let bounded = Duration::from_secs(10);
+    let positional = match backend {
+        Backend::Postgres => "SELECT $1::int AS a",
+        _ => "SELECT ? AS a",
+    };
+    for _ in 0..3 {
+        let raw = tokio::time::timeout(bounded, db.fetch_all_raw("SELECT ? AS a", params! {})).await.expect("no hang");
+        match backend {
+            Backend::MariaDb => assert!(matches!(&raw, Err(Error::Parameter(m)) if m.contains("`?` placeholder")), "{raw:?}"),
+            Backend::Sqlite => assert!(matches!(&raw, Err(Error::Parameter(_))), "{raw:?}"),
+            // On PostgreSQL `?` is an operator, here a syntax error from the server.
+            Backend::Postgres => {}
+        }
+        assert!(raw.is_err());
+        let stmt = tokio::time::timeout(bounded, db.fetch_rows(Statement::new(positional, Vec::new()))).await.expect("no hang");
+        let e = stmt.unwrap_err();
+        assert!(matches!(e, Error::Parameter(_)), "{backend:?}: a malformed statement is the statement's fault: {e:?}");
+        assert!(!e.is_retryable(), "{backend:?}: {e:?}");
+        let in_tx = tokio::time::timeout(
+            bounded,
+            db.transaction(async |tx| -> almacen::Result<_> {
+                let bad = tx.fetch_rows(Statement::new(positional, Vec::new())).await;
+                assert!(bad.is_err(), "{backend:?}");
+                Ok(())
+            }),
+        )
+        .await
+        .expect("a transaction after a malformed statement returns");
+        // PostgreSQL aborts the transaction on the error, so its commit fails; the others commit.
+        if backend != Backend::Postgres {
+            in_tx.unwrap();
+        }
+    }
+    // The one connection still answers, and closing returns.
+    let one = db.fetch_one_raw("SELECT 1 AS one", params! {}).await.unwrap().get::<i64>("one").unwrap();
+    assert_eq!(one, 1);
+    for _ in 0..50 {
+        if db.stats().in_use == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(db.stats().in_use, 0, "{backend:?}: {:?}", db.stats());
+    tokio::time::timeout(bounded, db.close()).await.expect("close returns");
+}
+
 per_backend_with!(
+    mismatched_placeholders_leave_the_pool_whole => "max_connections=1&acquire_timeout=2s",
     pool_exhausted_times_out => "max_connections=1&acquire_timeout=300ms",
     default_statement_timeout => "max_connections=1&statement_timeout=500ms",
     per_statement_timeout => "max_connections=1",

@@ -40,8 +40,17 @@ impl Encode<'_, MySql> for UntypedNull {
     }
 }
 
-/// The values as MariaDB arguments.
-pub(crate) fn arguments(values: Vec<S>) -> Result<MySqlArguments> {
+/// The values as MariaDB arguments for `sql`, whose `?` placeholders must be as many: the
+/// driver would otherwise fail without sending the statement and leave the connection
+/// waiting for a reply that never comes.
+pub(crate) fn arguments(sql: &str, values: Vec<S>) -> Result<MySqlArguments> {
+    let placeholders = crate::raw::question_placeholders(sql).map_err(|e| crate::Error::Parameter(e.to_string()))?;
+    if placeholders != values.len() {
+        return Err(crate::Error::Parameter(format!(
+            "the statement has {placeholders} `?` placeholder(s) but {} value(s); nothing was sent",
+            values.len()
+        )));
+    }
     let mut args = MySqlArguments::default();
     crate::server_args::add_values!(&mut args, values, UntypedNull, "MariaDB");
     Ok(args)

@@ -2,6 +2,8 @@
 
 mod named;
 
+#[cfg(feature = "mysql")]
+pub(crate) use named::question_placeholders;
 pub use named::{NamedSql, NamedSqlError, PlaceholderStyle};
 
 use crate::{Dialect, Error, Result, Statement, Value};

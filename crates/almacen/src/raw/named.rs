@@ -161,7 +161,14 @@ impl NamedSql {
     /// dollar-quoted string or (except on SQLite) block comment is not
     /// terminated.
     pub fn parse(sql: &str, dialect: Dialect) -> Result<NamedSql, NamedSqlError> {
-        let (segments, names) = scan(sql, dialect)?;
+        let (segments, names, questions) = scan(sql, dialect)?;
+        // A `?` would be a positional placeholder with no value behind it (on MariaDB the
+        // driver then fails without sending, and the connection hangs for good).
+        if let (Dialect::MySql, Some(at)) = (dialect, questions.first()) {
+            return Err(NamedSqlError::Syntax(format!(
+                "a `?` placeholder at byte {at}: raw SQL takes :name parameters (a literal `?` goes inside a string)"
+            )));
+        }
         Ok(NamedSql { sql: sql.to_owned(), segments, names })
     }
 
@@ -237,6 +244,13 @@ impl NamedSql {
 }
 
 /// Appends the placeholder of the `number`-th (1-based) bound value.
+/// How many `?` placeholders MariaDB/MySQL would see in `sql` (outside its strings,
+/// quoted identifiers and comments).
+#[cfg(feature = "mysql")]
+pub(crate) fn question_placeholders(sql: &str) -> Result<usize, NamedSqlError> {
+    Ok(scan(sql, Dialect::MySql)?.2.len())
+}
+
 fn push_placeholder(text: &mut String, style: PlaceholderStyle, number: usize) {
     match style {
         PlaceholderStyle::Question => text.push('?'),
@@ -265,7 +279,9 @@ fn name_end(sql: &str, start: usize) -> Option<usize> {
     Some(start + len)
 }
 
-type Scanned = (Vec<Segment>, Vec<String>);
+/// The segments, the names, and the `?` placeholders in the text (not on PostgreSQL, where
+/// `?` is an operator), each `?`'s byte offset.
+type Scanned = (Vec<Segment>, Vec<String>, Vec<usize>);
 
 /// Splits `sql` into segments, skipping what `dialect` reads as strings, quoted
 /// identifiers and comments.
@@ -274,6 +290,7 @@ fn scan(sql: &str, dialect: Dialect) -> Result<Scanned, NamedSqlError> {
     let bytes = sql.as_bytes();
     let mut segments = Vec::new();
     let mut names: Vec<String> = Vec::new();
+    let mut questions = Vec::new();
     let mut text_start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -326,13 +343,17 @@ fn scan(sql: &str, dialect: Dialect) -> Result<Scanned, NamedSqlError> {
                 }
                 None => i + 1,
             },
+            b'?' if !pg => {
+                questions.push(i);
+                i + 1
+            }
             _ => i + 1,
         };
     }
     if text_start < bytes.len() {
         segments.push(Segment::Text(text_start..bytes.len()));
     }
-    Ok((segments, names))
+    Ok((segments, names, questions))
 }
 
 fn unterminated(what: &str, start: usize) -> NamedSqlError {

@@ -628,6 +628,7 @@ mod tests {
         let ro = cfg("sqlite://app.db?mode=ro").unwrap();
         assert_eq!(ro.path.as_deref(), Some("file:app.db?mode=ro"));
         assert!(ro.read_only_file);
-        assert!(cfg("sqlite://app.db?color=blue").unwrap_err().to_string().contains("color"));
+        // Unknown parameters are refused when the URL is parsed, before any file is opened.
+        assert!(ConnectOptions::from_url("sqlite://app.db?color=blue").unwrap_err().to_string().contains("color"));
     }
 }

@@ -345,7 +345,12 @@ impl Runs for Database {
             Pool::Postgres(p) => {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
-                    s.run(ConnRef::Postgres(&mut c), stmt, fetch, false).await
+                    let overridden = s.timeout_for(stmt.timeout).1;
+                    let mut c = Settling { conn: &mut c, settled: false };
+                    let out = s.run(ConnRef::Postgres(&mut **c.conn), stmt, fetch, false).await;
+                    // A failed override (its reset may not have run) leaves the setting in doubt.
+                    c.settled = out.is_ok() || !overridden;
+                    out
                 })
                 .await
             }
@@ -353,10 +358,32 @@ impl Runs for Database {
             Pool::MySql(p) => {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
-                    s.run(ConnRef::MySql(&mut c), stmt, fetch, false).await
+                    let mut c = Settling { conn: &mut c, settled: false };
+                    let out = s.run(ConnRef::MySql(&mut **c.conn), stmt, fetch, false).await;
+                    c.settled = true;
+                    out
                 })
                 .await
             }
+        }
+    }
+}
+
+/// A server connection running one statement outside a transaction. If the statement's
+/// future is dropped before it settled, the connection is closed instead of going back to
+/// the pool: the statement may still be running there, or a session setting almacen changed
+/// for it (PostgreSQL's `statement_timeout` override) may not have been reset.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+struct Settling<'c, DB: sqlx::Database> {
+    conn: &'c mut sqlx::pool::PoolConnection<DB>,
+    settled: bool,
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl<DB: sqlx::Database> Drop for Settling<'_, DB> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.conn.close_on_drop();
         }
     }
 }

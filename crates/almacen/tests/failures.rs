@@ -502,7 +502,33 @@ async fn mismatched_placeholders_leave_the_pool_whole(db: Database, backend: Bac
     tokio::time::timeout(bounded, db.close()).await.expect("close returns");
 }
 
+/// A statement with its own timeout, dropped mid-run, leaves no session setting behind: the
+/// next user of the pool's one connection runs under the pool's default (PostgreSQL used to
+/// keep the override, because the reset after the statement never ran). SQLite has no
+/// session to leak into.
+async fn dropped_timeout_override_does_not_leak(db: Database, backend: Backend) {
+    let (sleep, show) = match backend {
+        Backend::Postgres => ("SELECT pg_sleep(3)", "SELECT current_setting('statement_timeout') AS t"),
+        Backend::MariaDb => ("SELECT SLEEP(3)", "SELECT CAST(@@max_statement_time AS CHAR) AS t"),
+        Backend::Sqlite => return,
+    };
+    let default = db.fetch_one_raw(show, params! {}).await.unwrap().get::<String>("t").unwrap();
+    for _ in 0..2 {
+        let long = Statement::new(sleep, Vec::new()).with_timeout(Some(Duration::from_secs(60)));
+        let dropped = tokio::time::timeout(Duration::from_millis(300), db.fetch_rows(long)).await;
+        assert!(dropped.is_err(), "{backend:?}: the sleep was cut short by the caller");
+        let now = tokio::time::timeout(Duration::from_secs(10), db.fetch_one_raw(show, params! {}))
+            .await
+            .expect("the pool hands out a connection again")
+            .unwrap()
+            .get::<String>("t")
+            .unwrap();
+        assert_eq!(now, default, "{backend:?}: the override leaked into the pool");
+    }
+}
+
 per_backend_with!(
+    dropped_timeout_override_does_not_leak => "max_connections=1&statement_timeout=3s&acquire_timeout=10s",
     mismatched_placeholders_leave_the_pool_whole => "max_connections=1&acquire_timeout=2s",
     pool_exhausted_times_out => "max_connections=1&acquire_timeout=300ms",
     default_statement_timeout => "max_connections=1&statement_timeout=500ms",

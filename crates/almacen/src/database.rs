@@ -347,7 +347,7 @@ impl Runs for Database {
                     let (mut c, _in_use) = self.acquire(p).await?;
                     let overridden = s.timeout_for(stmt.timeout).1;
                     let mut c = Settling { conn: &mut c, settled: false };
-                    let out = s.run(ConnRef::Postgres(&mut **c.conn), stmt, fetch, false).await;
+                    let out = s.run(ConnRef::Postgres(c.conn), stmt, fetch, false).await;
                     // A failed override (its reset may not have run) leaves the setting in doubt.
                     c.settled = out.is_ok() || !overridden;
                     out
@@ -359,7 +359,7 @@ impl Runs for Database {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
                     let mut c = Settling { conn: &mut c, settled: false };
-                    let out = s.run(ConnRef::MySql(&mut **c.conn), stmt, fetch, false).await;
+                    let out = s.run(ConnRef::MySql(c.conn), stmt, fetch, false).await;
                     c.settled = true;
                     out
                 })

@@ -288,6 +288,13 @@ fn classify_mysql(number: Option<u32>, mut info: DbErrorInfo) -> Error {
         // ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME: "Duplicate entry 'x' for key 'name'"
         Some(1062) | Some(1586) => {
             info.constraint = quoted_after(&info.message, "for key ");
+            // The message quotes the value (an e-mail, a token…); PostgreSQL's and SQLite's
+            // name only the key, and so does this one, since errors reach logs and clients.
+            if let Some(rest) = info.message.strip_prefix("Duplicate entry '")
+                && let Some(end) = rest.rfind("' for key ")
+            {
+                info.message = format!("Duplicate entry (value not shown) for key {}", &rest[end + "' for key ".len()..]);
+            }
             Error::UniqueViolation(info.into())
         }
         // ER_ROW_IS_REFERENCED(_2), ER_NO_REFERENCED_ROW(_2)

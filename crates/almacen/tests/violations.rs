@@ -43,6 +43,10 @@ async fn violations_name_the_field(db: Database, backend: Backend) {
     let e = Member::insert(&db, new("ada@x", "other", team.id)).await.unwrap_err();
     assert!(matches!(e, Error::UniqueViolation(_)), "{e:?}");
     assert_eq!(field_of(&e), (Some("email"), Some("email_address")), "{backend:?}: {e}");
+    // The value stays out of the message (it reaches logs and clients), the key stays in.
+    for shown in [e.to_string(), format!("{e:?}")] {
+        assert!(!shown.contains("ada@x"), "{backend:?}: {shown}");
+    }
 
     let e = Member::insert_many(&db, vec![new("b@x", "bo", team.id), new("c@x", "bo", team.id)]).await.unwrap_err();
     assert!(matches!(e, Error::UniqueViolation(_)), "{e:?}");

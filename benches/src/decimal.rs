@@ -28,10 +28,9 @@
 //! and `--ops N` fixes the operations per round: with `--rounds 1`, a run with `--ops 2N`
 //! minus one with `--ops N` (N ≥ 200, the warm-up) is N operations of that side.
 
-use crate::{Args, median, scaled, time_ops};
+use crate::{Args, scaled};
 use almacen::prelude::*;
 use rusqlite::OptionalExtension as _;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 
 const SEED_ROWS: i64 = 10_000;
@@ -281,57 +280,6 @@ fn rs_bulk<P: rusqlite::types::FromSql>(
 
 // --- timing --------------------------------------------------------------------------------
 
-/// Run the sides that are there in turn for `rounds` rounds (the side that starts rotates
-/// each round), after one untimed warm-up each; the median µs/op per side (NaN for a side
-/// not run). As `sqlite_peers::compare5`, with sides left out.
-#[allow(clippy::too_many_arguments)]
-async fn compare<A, AF, B, BF, C, CF, D, DF, E, EF>(
-    on: [bool; 5],
-    rounds: usize,
-    ops: usize,
-    mut a: A,
-    mut b: B,
-    mut c: C,
-    mut d: D,
-    mut e: E,
-) -> [f64; 5]
-where
-    A: FnMut(usize) -> AF,
-    AF: Future<Output = ()>,
-    B: FnMut(usize) -> BF,
-    BF: Future<Output = ()>,
-    C: FnMut(usize) -> CF,
-    CF: Future<Output = ()>,
-    D: FnMut(usize) -> DF,
-    DF: Future<Output = ()>,
-    E: FnMut(usize) -> EF,
-    EF: Future<Output = ()>,
-{
-    let mut t: [Vec<f64>; 5] = Default::default();
-    let warm = ops.min(200);
-    for round in 0..=rounds {
-        for k in 0..5 {
-            let side = (round + k) % 5;
-            if !on[side] {
-                continue;
-            }
-            // Round 0 is the warm-up.
-            let n = if round == 0 { warm } else { ops };
-            let us = match side {
-                0 => time_ops(n, &mut a).await,
-                1 => time_ops(n, &mut b).await,
-                2 => time_ops(n, &mut c).await,
-                3 => time_ops(n, &mut d).await,
-                _ => time_ops(n, &mut e).await,
-            };
-            if round > 0 {
-                t[side].push(us);
-            }
-        }
-    }
-    t.map(|v| if v.is_empty() { f64::NAN } else { median(v) })
-}
-
 fn cell(v: f64) -> String {
     if v.is_nan() { "—".into() } else { format!("{v:.1}") }
 }
@@ -382,7 +330,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
     let (t_cents, t_real) = (PriceCents::TABLE.name, PriceReal::TABLE.name);
 
     if wanted(args, "get") {
-        let t = compare(
+        let t = crate::sqlite_peers::compare5(
             on,
             rounds,
             ops(2000),
@@ -408,7 +356,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
         print_row("get by primary key", t);
     }
     if wanted(args, "page") {
-        let t = compare(
+        let t = crate::sqlite_peers::compare5(
             on,
             rounds,
             ops(1000),
@@ -440,7 +388,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
         let total = seeded_sum_cents();
         let real_total = Decimal::new(total, 2);
         let text_total: Decimal = (0..SEED_ROWS).map(text_price).sum();
-        let t = compare(
+        let t = crate::sqlite_peers::compare5(
             on,
             rounds,
             ops(50),
@@ -486,7 +434,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
     }
     // Writes last, so they do not change what the reads scan.
     if wanted(args, "insert") {
-        let t = compare(
+        let t = crate::sqlite_peers::compare5(
             on,
             rounds,
             ops(1000),
@@ -518,7 +466,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
     if wanted(args, "bulk") {
         let (sql_int, sql_real) = (rs_bulk_sql(t_cents), rs_bulk_sql(t_real));
         let (sql_int, sql_real) = (sql_int.as_str(), sql_real.as_str());
-        let t = compare(
+        let t = crate::sqlite_peers::compare5(
             on,
             rounds,
             ops(10),

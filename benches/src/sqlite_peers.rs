@@ -480,11 +480,12 @@ pub(crate) fn check_page<T>(items: &[T], total: impl TryInto<u64>) {
 
 // --- timing -------------------------------------------------------------------------------
 
-/// Run the five sides in turn for `rounds` rounds (the side that starts rotates each round),
-/// after one untimed warm-up each; the median µs/op per side, in the order rusqlite,
-/// almacen, Diesel, sqlx, SeaORM.
+/// Run the sides marked in `on` (of five) in turn for `rounds` rounds (the side that starts
+/// rotates each round), after one untimed warm-up each; the median µs/op per side (NaN for a
+/// side not run). The SQLite peers run all five: rusqlite, almacen, Diesel, sqlx, SeaORM.
 #[allow(clippy::too_many_arguments)]
-async fn compare5<A, AF, B, BF, C, CF, D, DF, E, EF>(
+pub(crate) async fn compare5<A, AF, B, BF, C, CF, D, DF, E, EF>(
+    on: [bool; 5],
     rounds: usize,
     ops: usize,
     mut a: A,
@@ -505,27 +506,29 @@ where
     E: FnMut(usize) -> EF,
     EF: Future<Output = ()>,
 {
-    let warm = ops.min(200);
-    time_ops(warm, &mut a).await;
-    time_ops(warm, &mut b).await;
-    time_ops(warm, &mut c).await;
-    time_ops(warm, &mut d).await;
-    time_ops(warm, &mut e).await;
     let mut t: [Vec<f64>; 5] = Default::default();
-    for round in 0..rounds {
+    let warm = ops.min(200);
+    for round in 0..=rounds {
         for k in 0..5 {
             let side = (round + k) % 5;
+            if !on[side] {
+                continue;
+            }
+            // Round 0 is the warm-up.
+            let n = if round == 0 { warm } else { ops };
             let us = match side {
-                0 => time_ops(ops, &mut a).await,
-                1 => time_ops(ops, &mut b).await,
-                2 => time_ops(ops, &mut c).await,
-                3 => time_ops(ops, &mut d).await,
-                _ => time_ops(ops, &mut e).await,
+                0 => time_ops(n, &mut a).await,
+                1 => time_ops(n, &mut b).await,
+                2 => time_ops(n, &mut c).await,
+                3 => time_ops(n, &mut d).await,
+                _ => time_ops(n, &mut e).await,
             };
-            t[side].push(us);
+            if round > 0 {
+                t[side].push(us);
+            }
         }
     }
-    t.map(median)
+    t.map(|v| if v.is_empty() { f64::NAN } else { median(v) })
 }
 
 /// A ratio with ✓ when it meets its target (`strict`: strictly below it), ✗ when not.
@@ -568,6 +571,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
 
     if wanted(args, "get") {
         let t = compare5(
+            [true; 5],
             rounds,
             scaled(2000, s),
             |i| {
@@ -596,6 +600,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
     }
     if wanted(args, "page") {
         let t = compare5(
+            [true; 5],
             rounds,
             scaled(1000, s),
             |i| {
@@ -632,6 +637,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
     let page = |i: usize| (i % 10) as i64 + 1;
     if wanted(args, "paginate") {
         let t = compare5(
+            [true; 5],
             rounds,
             scaled(500, s),
             |i| {
@@ -665,6 +671,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
     }
     if wanted(args, "eager") {
         let t = compare5(
+            [true; 5],
             rounds,
             scaled(20, s),
             |_| {
@@ -691,6 +698,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
     // Writes last, so they do not change what the reads scan.
     if wanted(args, "insert") {
         let t = compare5(
+            [true; 5],
             rounds,
             scaled(1000, s),
             |i| {

@@ -3,6 +3,8 @@
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use crate::executor::ConnRef;
 use crate::executor::{Fetch, Fetched, RunSettings, Runs};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use crate::server_sessions::{CancelServerWork, Sessions, conn_key};
 use crate::{ConnectOptions, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::BoxStream;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -39,6 +41,9 @@ pub(crate) struct Inner {
     /// Server connections almacen has handed out (sqlx's own idle count is racy at hand-offs).
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     in_use: Arc<AtomicUsize>,
+    /// Stops a server statement whose caller gave up.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    pub(crate) canceller: Option<Canceller>,
 }
 
 /// A pool of connections to one database, reached by URL. Cheap to clone (an `Arc`).
@@ -83,6 +88,12 @@ pub struct PoolStats {
     /// The most connections the pool will open.
     pub max_connections: u32,
 }
+
+/// What stops a server statement whose caller gave up (SQLite's pool interrupts its own).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+type Canceller = Box<dyn CancelServerWork>;
+#[cfg(not(any(feature = "postgres", feature = "mysql")))]
+type Canceller = std::convert::Infallible;
 
 /// Counts one connection as in use while it lives.
 #[derive(Debug)]
@@ -137,7 +148,8 @@ impl Database {
             observers: Default::default(),
         };
         let connect = Self::open_pool(&options, &settings);
-        let pool = match tokio::time::timeout(options.connect_timeout, connect).await {
+        #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), expect(unused_variables, reason = "only server pools cancel"))]
+        let (pool, canceller) = match tokio::time::timeout(options.connect_timeout, connect).await {
             Ok(pool) => pool?,
             Err(_) => {
                 return Err(Error::ConnectionLost(format!(
@@ -156,6 +168,8 @@ impl Database {
                 waiting: AtomicUsize::new(0),
                 #[cfg(any(feature = "postgres", feature = "mysql"))]
                 in_use: Arc::new(AtomicUsize::new(0)),
+                #[cfg(any(feature = "postgres", feature = "mysql"))]
+                canceller,
             }),
         })
     }
@@ -173,11 +187,11 @@ impl Database {
     }
 
     #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), expect(unused_variables, reason = "only server pools use the settings"))]
-    async fn open_pool(o: &ConnectOptions, settings: &RunSettings) -> Result<Pool> {
+    async fn open_pool(o: &ConnectOptions, settings: &RunSettings) -> Result<(Pool, Option<Canceller>)> {
         backend_built(o.dialect())?;
         Ok(match o.dialect() {
             #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => Pool::Sqlite(crate::sqlite::LitePool::open(o)?),
+            Dialect::Sqlite => (Pool::Sqlite(crate::sqlite::LitePool::open(o)?), None),
             #[cfg(feature = "postgres")]
             Dialect::Postgres => {
                 let err = |e| settings.err(e);
@@ -187,7 +201,18 @@ impl Database {
                 }
                 let opts = sqlx::postgres::PgConnectOptions::from_str(o.driver_url()).map_err(err)?.options(server);
                 check_reachable::<sqlx::PgConnection>(&opts, settings).await?;
-                Pool::Postgres(Self::pool_options(o).connect_with(opts).await.map_err(err)?)
+                let sessions = Arc::new(Sessions::new(o.max_connections));
+                let learn = sessions.clone();
+                let pool = Self::pool_options::<sqlx::Postgres>(o)
+                    .after_connect(move |conn, _meta| {
+                        let sessions = learn.clone();
+                        Box::pin(async move { crate::postgres::learn_backend(conn, &sessions).await })
+                    })
+                    .connect_with(opts.clone())
+                    .await
+                    .map_err(err)?;
+                let canceller = crate::postgres::Canceller { options: opts, sessions, connect_timeout: o.connect_timeout };
+                (Pool::Postgres(pool), Some(Box::new(canceller)))
             }
             #[cfg(feature = "mysql")]
             Dialect::MySql => {
@@ -204,18 +229,23 @@ impl Database {
                     session.push_str(&format!(", max_statement_time = {}", crate::mysql::statement_seconds(t)));
                 }
                 let session: Arc<str> = session.into();
+                let sessions = Arc::new(Sessions::new(o.max_connections));
+                let learn = sessions.clone();
                 let pool = Self::pool_options::<sqlx::MySql>(o)
                     .after_connect(move |conn, _meta| {
                         let session = session.clone();
+                        let sessions = learn.clone();
                         Box::pin(async move {
                             conn.execute(AssertSqlSafe(session)).await?;
-                            crate::mysql::learn_null_type(conn).await
+                            crate::mysql::learn_null_type(conn).await?;
+                            crate::mysql::learn_connection_id(conn, &sessions).await
                         })
                     })
-                    .connect_with(opts)
+                    .connect_with(opts.clone())
                     .await
                     .map_err(err)?;
-                Pool::MySql(pool)
+                let canceller = crate::mysql::Canceller { options: opts, sessions, connect_timeout: o.connect_timeout };
+                (Pool::MySql(pool), Some(Box::new(canceller)))
             }
             #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
             _ => unreachable!("backend_built refused it"),
@@ -346,7 +376,7 @@ impl Runs for Database {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
                     let overridden = s.timeout_for(stmt.timeout).1;
-                    let mut c = Settling { conn: &mut c, settled: false };
+                    let mut c = Settling { conn: &mut c, settled: false, canceller: self.inner.canceller.as_deref() };
                     let out = s.run(ConnRef::Postgres(c.conn), stmt, fetch, false).await;
                     // A failed override (its reset may not have run) leaves the setting in doubt.
                     c.settled = out.is_ok() || !overridden;
@@ -358,7 +388,7 @@ impl Runs for Database {
             Pool::MySql(p) => {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
-                    let mut c = Settling { conn: &mut c, settled: false };
+                    let mut c = Settling { conn: &mut c, settled: false, canceller: self.inner.canceller.as_deref() };
                     let out = s.run(ConnRef::MySql(c.conn), stmt, fetch, false).await;
                     c.settled = true;
                     out
@@ -370,19 +400,24 @@ impl Runs for Database {
 }
 
 /// A server connection running one statement outside a transaction. If the statement's
-/// future is dropped before it settled, the connection is closed instead of going back to
-/// the pool: the statement may still be running there, or a session setting almacen changed
-/// for it (PostgreSQL's `statement_timeout` override) may not have been reset.
+/// future is dropped before it settled, the server is asked to cancel the statement and the
+/// connection is closed instead of going back to the pool: the statement may still be
+/// running there (a late cancel must not reach the next user), or a session setting almacen
+/// changed for it (PostgreSQL's `statement_timeout` override) may not have been reset.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-struct Settling<'c, DB: sqlx::Database> {
-    conn: &'c mut sqlx::pool::PoolConnection<DB>,
-    settled: bool,
+pub(crate) struct Settling<'c, DB: sqlx::Database> {
+    pub conn: &'c mut sqlx::pool::PoolConnection<DB>,
+    pub settled: bool,
+    pub canceller: Option<&'c dyn CancelServerWork>,
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 impl<DB: sqlx::Database> Drop for Settling<'_, DB> {
     fn drop(&mut self) {
         if !self.settled {
+            if let Some(canceller) = self.canceller {
+                canceller.cancel(conn_key::<DB::Connection>(&**self.conn));
+            }
             self.conn.close_on_drop();
         }
     }

@@ -103,6 +103,17 @@ pub enum Error {
     /// The connection to the database was lost or could not be made.
     #[error("connection lost: {0}")]
     ConnectionLost(String),
+    /// The connection was lost while a write was being committed (a `COMMIT`, or a write
+    /// outside a transaction), so whether it took effect is unknown: it may have. Not
+    /// retryable as it stands — retrying could apply the write twice. Make such writes
+    /// idempotent (a client-chosen key with `upsert` or a unique constraint, a version
+    /// check) and read back before writing again.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
+    /// The transaction cannot commit and has been rolled back: a statement in it failed
+    /// and PostgreSQL aborted it (SQLSTATE `25P02`), or a statement was abandoned mid-run.
+    #[error("transaction aborted: {0}")]
+    TransactionAborted(String),
     /// A value read from the database could not be turned into the Rust type asked for.
     #[error("decode error in column {column}: {message}")]
     Decode {
@@ -273,6 +284,7 @@ fn classify_postgres(db: &dyn sqlx::error::DatabaseError, mut info: DbErrorInfo)
         "40P01" => Error::Deadlock(info.into()),
         "55P03" => Error::LockNotAvailable(info.into()),
         "57014" => Error::StatementTimeout(info.message),
+        "25P02" => Error::TransactionAborted(info.message),
         "57P01" | "57P02" | "57P03" => Error::ConnectionLost(info.message),
         // A protocol violation is the statement's fault (its parameters and values disagree,
         // say): the server answered, and no retry can fix it.

@@ -130,6 +130,8 @@ mod row;
 mod schema;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server_args;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod server_sessions;
 mod sqlite;
 mod transaction;
 mod types;

@@ -6,7 +6,7 @@ use crate::executor::{ConnRef, Fetch, Fetched, Runs};
 use crate::{Database, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::{self, BoxStream, StreamExt};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use sqlx::{AssertSqlSafe, SqlSafeStr};
+use sqlx::AssertSqlSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -129,10 +129,12 @@ impl RetryPolicy {
 enum TxConn {
     #[cfg(feature = "sqlite")]
     Sqlite(crate::sqlite::LiteGuard<'static>),
+    // The pooled connection itself, not sqlx's `Transaction`: a connection left in doubt
+    // must be closed, never handed back, and only the pool's handle can do that.
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
     #[cfg(feature = "mysql")]
-    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    MySql(sqlx::pool::PoolConnection<sqlx::MySql>),
 }
 
 struct Shared {
@@ -147,6 +149,12 @@ struct Shared {
     /// Set when a statement failed with a serialization failure or deadlock: the
     /// transaction is lost, whatever error the caller's code then returns.
     conflict: AtomicBool,
+    /// Set when a statement failed: on PostgreSQL the transaction may then be aborted, and
+    /// its COMMIT would answer with a silent rollback.
+    failed: AtomicBool,
+    /// Set when a statement's future was dropped before it finished: its effect is unknown
+    /// (it was cancelled on the server), so the transaction can only be rolled back.
+    abandoned: AtomicBool,
     /// The SQLite pool (by id) whose writer this transaction holds, if it does.
     #[cfg(feature = "sqlite")]
     sqlite_writer: Option<usize>,
@@ -210,7 +218,7 @@ impl Database {
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => {
                 let err = |e| self.inner.settings.err(e);
-                let (conn, in_use) = self.acquire(p).await?;
+                let (mut conn, in_use) = self.acquire(p).await?;
                 let mut begin = String::from("BEGIN");
                 if let Some(level) = opts.isolation {
                     begin.push_str(" ISOLATION LEVEL ");
@@ -219,22 +227,21 @@ impl Database {
                 if opts.read_only {
                     begin.push_str(" READ ONLY");
                 }
-                (
-                    TxConn::Postgres(sqlx::Transaction::begin(conn, Some(AssertSqlSafe(begin).into_sql_str())).await.map_err(err)?),
-                    Some(in_use),
-                )
+                control(&mut conn, &[begin]).await.map_err(err)?;
+                (TxConn::Postgres(conn), Some(in_use))
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => {
                 let err = |e| self.inner.settings.err(e);
                 let (mut conn, in_use) = self.acquire(p).await?;
+                let mut begin = Vec::new();
                 if let Some(level) = opts.isolation {
                     // Applies to the next transaction on this connection only.
-                    let set = format!("SET TRANSACTION ISOLATION LEVEL {}", level.sql());
-                    sqlx::raw_sql(AssertSqlSafe(set)).execute(&mut *conn).await.map_err(err)?;
+                    begin.push(format!("SET TRANSACTION ISOLATION LEVEL {}", level.sql()));
                 }
-                let begin = opts.read_only.then(|| "START TRANSACTION READ ONLY".into_sql_str());
-                (TxConn::MySql(sqlx::Transaction::begin(conn, begin).await.map_err(err)?), Some(in_use))
+                begin.push(if opts.read_only { "START TRANSACTION READ ONLY" } else { "BEGIN" }.to_string());
+                control(&mut conn, &begin).await.map_err(err)?;
+                (TxConn::MySql(conn), Some(in_use))
             }
         };
         Ok(Transaction {
@@ -245,6 +252,8 @@ impl Database {
                 pending: std::sync::Mutex::new(Vec::new()),
                 next_savepoint: AtomicU32::new(1),
                 conflict: AtomicBool::new(false),
+                failed: AtomicBool::new(false),
+                abandoned: AtomicBool::new(false),
                 #[cfg(feature = "sqlite")]
                 sqlite_writer,
             }),
@@ -455,6 +464,13 @@ impl Transaction {
             None => {
                 let s = &self.shared.db.inner.settings;
                 let mut guard = self.shared.conn.lock().await;
+                if self.shared.abandoned.load(Ordering::Relaxed) {
+                    if let Some(conn) = guard.take() {
+                        discard(conn);
+                    }
+                    self.shared.release();
+                    return Err(abandoned_error());
+                }
                 // Savepoints dropped unfinished must be rolled back before the commit, or
                 // their work would be committed with the rest.
                 if let Some(conn) = guard.as_mut()
@@ -476,9 +492,27 @@ impl Transaction {
                         }
                     }
                     #[cfg(feature = "postgres")]
-                    TxConn::Postgres(t) => t.commit().await.map_err(|e| s.err(e)),
+                    TxConn::Postgres(mut c) => {
+                        // After a failed statement PostgreSQL may have aborted the transaction,
+                        // and COMMIT would then roll back without an error: ask first.
+                        if self.shared.failed.load(Ordering::Relaxed)
+                            && let Err(e) = control(&mut c, &["SELECT 1".into()]).await
+                        {
+                            let _ = control(&mut c, &["ROLLBACK".into()]).await;
+                            self.shared.release();
+                            return Err(match s.err(e) {
+                                Error::TransactionAborted(_) => Error::TransactionAborted(
+                                    "a statement in it failed, so PostgreSQL aborted it; it has been rolled back, nothing was committed \
+                                     (run statements that may fail in a savepoint, tx.transaction(..), to go on after them)"
+                                        .into(),
+                                ),
+                                other => other,
+                            });
+                        }
+                        control(&mut c, &["COMMIT".into()]).await.map_err(|e| commit_error(s.err(e)))
+                    }
                     #[cfg(feature = "mysql")]
-                    TxConn::MySql(t) => t.commit().await.map_err(|e| s.err(e)),
+                    TxConn::MySql(mut c) => control(&mut c, &["COMMIT".into()]).await.map_err(|e| commit_error(s.err(e))),
                 };
                 self.shared.release();
                 done
@@ -493,6 +527,12 @@ impl Transaction {
             Some(name) => self.run_sql(format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")).await,
             None => {
                 let conn = self.shared.conn.lock().await.take().ok_or_else(finished_error)?;
+                if self.shared.abandoned.load(Ordering::Relaxed) {
+                    // Closing the connection rolls the transaction back on the server.
+                    discard(conn);
+                    self.shared.release();
+                    return Ok(());
+                }
                 let done = match conn {
                     #[cfg(feature = "sqlite")]
                     TxConn::Sqlite(mut g) => {
@@ -503,9 +543,11 @@ impl Transaction {
                         }
                     }
                     #[cfg(feature = "postgres")]
-                    TxConn::Postgres(t) => t.rollback().await.map_err(|e| self.shared.db.inner.settings.err(e)),
+                    TxConn::Postgres(mut c) => {
+                        control(&mut c, &["ROLLBACK".into()]).await.map_err(|e| self.shared.db.inner.settings.err(e))
+                    }
                     #[cfg(feature = "mysql")]
-                    TxConn::MySql(t) => t.rollback().await.map_err(|e| self.shared.db.inner.settings.err(e)),
+                    TxConn::MySql(mut c) => control(&mut c, &["ROLLBACK".into()]).await.map_err(|e| self.shared.db.inner.settings.err(e)),
                 };
                 self.shared.release();
                 done
@@ -561,14 +603,104 @@ fn conn_ref(conn: &mut TxConn) -> ConnRef<'_, 'static> {
         #[cfg(feature = "sqlite")]
         TxConn::Sqlite(g) => ConnRef::Sqlite(g),
         #[cfg(feature = "postgres")]
-        TxConn::Postgres(t) => ConnRef::Postgres(&mut *t),
+        TxConn::Postgres(c) => ConnRef::Postgres(&mut *c),
         #[cfg(feature = "mysql")]
-        TxConn::MySql(t) => ConnRef::MySql(&mut *t),
+        TxConn::MySql(c) => ConnRef::MySql(&mut *c),
+    }
+}
+
+/// The server connection's identity, for cancelling what it runs.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn server_key(conn: &TxConn) -> Option<usize> {
+    match conn {
+        #[cfg(feature = "sqlite")]
+        TxConn::Sqlite(_) => None,
+        #[cfg(feature = "postgres")]
+        TxConn::Postgres(c) => Some(crate::server_sessions::conn_key::<sqlx::PgConnection>(c)),
+        #[cfg(feature = "mysql")]
+        TxConn::MySql(c) => Some(crate::server_sessions::conn_key::<sqlx::MySqlConnection>(c)),
+    }
+}
+
+/// Run transaction control statements (BEGIN, COMMIT, …) on a server connection. If they
+/// fail or their future is dropped, the connection is in doubt and is closed when dropped.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn control<DB: sqlx::Database>(
+    conn: &mut sqlx::pool::PoolConnection<DB>,
+    statements: &[String],
+) -> std::result::Result<(), sqlx::Error>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let mut guard = crate::database::Settling { conn, settled: false, canceller: None };
+    for sql in statements {
+        sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut **guard.conn).await?;
+    }
+    guard.settled = true;
+    Ok(())
+}
+
+/// A COMMIT whose connection was lost may or may not have committed.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn commit_error(e: Error) -> Error {
+    match e {
+        Error::ConnectionLost(m) => {
+            Error::OutcomeUnknown(format!("the connection was lost during COMMIT, which may or may not have committed: {m}"))
+        }
+        other => other,
+    }
+}
+
+/// Let go of a transaction's connection without running anything on it: a server
+/// connection is closed (the server rolls its transaction back), SQLite's guard rolls back.
+fn discard(conn: TxConn) {
+    match conn {
+        #[cfg(feature = "sqlite")]
+        TxConn::Sqlite(g) => drop(g),
+        #[cfg(feature = "postgres")]
+        TxConn::Postgres(mut c) => c.close_on_drop(),
+        #[cfg(feature = "mysql")]
+        TxConn::MySql(mut c) => c.close_on_drop(),
+    }
+}
+
+/// Roll back a transaction dropped unfinished, from `Drop`: on a server in a task of its
+/// own (bounded), after which the connection goes back to the pool; without a runtime, or
+/// when the rollback fails, the connection is closed instead.
+fn roll_back_later(conn: TxConn) {
+    /// How long a rollback of a dropped transaction may take before its connection is closed.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    const LIMIT: Duration = Duration::from_secs(5);
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return discard(conn) };
+    match conn {
+        #[cfg(feature = "sqlite")]
+        TxConn::Sqlite(g) => drop(g),
+        #[cfg(feature = "postgres")]
+        TxConn::Postgres(mut c) => {
+            runtime.spawn(async move {
+                let _ = tokio::time::timeout(LIMIT, control(&mut c, &["ROLLBACK".into()])).await;
+            });
+        }
+        #[cfg(feature = "mysql")]
+        TxConn::MySql(mut c) => {
+            runtime.spawn(async move {
+                let _ = tokio::time::timeout(LIMIT, control(&mut c, &["ROLLBACK".into()])).await;
+            });
+        }
     }
 }
 
 fn finished_error() -> Error {
     Error::Unsupported("the transaction has already been committed or rolled back".into())
+}
+
+fn abandoned_error() -> Error {
+    Error::TransactionAborted(
+        "a statement in it was abandoned before it finished (its future was dropped) and cancelled on the server; \
+         the transaction has been rolled back"
+            .into(),
+    )
 }
 
 impl Drop for Transaction {
@@ -581,9 +713,9 @@ impl Drop for Transaction {
             pending.push(format!("ROLLBACK TO SAVEPOINT {name}"));
             pending.push(format!("RELEASE SAVEPOINT {name}"));
         } else if let Ok(mut conn) = self.shared.conn.try_lock() {
-            // Dropping sqlx's transaction queues its ROLLBACK on the connection, which runs
-            // before the pool hands the connection out again.
-            conn.take();
+            if let Some(conn) = conn.take() {
+                if self.shared.abandoned.load(Ordering::Relaxed) { discard(conn) } else { roll_back_later(conn) }
+            }
             self.shared.release();
         }
     }
@@ -593,15 +725,53 @@ impl Runs for Transaction {
     async fn run(&self, stmt: Statement, fetch: Fetch<'_>) -> Result<Fetched> {
         let s = &self.shared.db.inner.settings;
         let mut guard = self.shared.conn.lock().await;
+        if self.shared.abandoned.load(Ordering::Relaxed) {
+            return Err(abandoned_error());
+        }
         let conn = guard.as_mut().ok_or_else(finished_error)?;
-        run_pending(&self.shared, s, conn).await?;
-        let outcome = s.run(conn_ref(conn), stmt, fetch, true).await;
-        if let Err(e) = &outcome
-            && e.is_transaction_conflict()
-        {
-            self.shared.conflict.store(true, Ordering::Relaxed);
+        let mut running = Running {
+            shared: &self.shared,
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            key: server_key(conn),
+            done: false,
+        };
+        let outcome = match run_pending(&self.shared, s, conn).await {
+            Ok(()) => s.run(conn_ref(conn), stmt, fetch, true).await,
+            Err(e) => Err(e),
+        };
+        running.done = true;
+        if let Err(e) = &outcome {
+            self.shared.failed.store(true, Ordering::Relaxed);
+            if e.is_transaction_conflict() {
+                self.shared.conflict.store(true, Ordering::Relaxed);
+            }
         }
         outcome
+    }
+}
+
+/// A statement running in a transaction. If its future is dropped before it finished, the
+/// server is asked to cancel it and the transaction is marked abandoned: it can then only
+/// roll back, and its connection is closed.
+struct Running<'a> {
+    shared: &'a Shared,
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    key: Option<usize>,
+    done: bool,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        if let (Some(key), Some(canceller)) = (self.key, &self.shared.db.inner.canceller) {
+            canceller.cancel(key);
+        }
+        // SQLite interrupts its own statement (only one moved to a blocking thread can be
+        // dropped mid-run), and its connection, transaction rolled back, returns to the pool.
+        self.shared.abandoned.store(true, Ordering::Relaxed);
     }
 }
 

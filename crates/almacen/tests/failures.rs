@@ -527,7 +527,146 @@ async fn dropped_timeout_override_does_not_leak(db: Database, backend: Backend) 
     }
 }
 
+/// A statement that runs for 30 s on a server, tagged so the server's list of running
+/// statements can find it.
+fn tagged_sleep(backend: Backend, tag: &str) -> String {
+    match backend {
+        Backend::Postgres => format!("SELECT 1 AS {tag} FROM pg_sleep(30)"),
+        Backend::MariaDb => format!("SELECT SLEEP(30) AS {tag}"),
+        Backend::Sqlite => format!("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS {tag} FROM c"),
+    }
+}
+
+/// How many statements tagged `tag` the server is running (for other sessions than `admin`'s).
+async fn running_tagged(admin: &Database, backend: Backend, tag: &str) -> i64 {
+    let sql = match backend {
+        Backend::Postgres => {
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE :pattern AND pid <> pg_backend_pid()"
+        }
+        Backend::MariaDb => "SELECT count(*) AS n FROM information_schema.processlist WHERE info LIKE :pattern AND id <> CONNECTION_ID()",
+        Backend::Sqlite => return 0,
+    };
+    let pattern = format!("%AS {tag}%");
+    admin.fetch_one_raw(sql, params! { "pattern" => pattern }).await.unwrap().get::<i64>("n").unwrap()
+}
+
+/// Wait (up to `limit`) until the server runs no statement tagged `tag`; true if it stopped.
+async fn stops_running(admin: &Database, backend: Backend, tag: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if running_tagged(admin, backend, tag).await == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+async fn dropped_statement_is_cancelled_on_the_server(db: Database, backend: Backend) {
+    let admin = admin_connection(&db).await;
+    let tag = "cancel_outside";
+    let dropped = tokio::time::timeout(Duration::from_millis(300), db.fetch_all_raw(&tagged_sleep(backend, tag), params! {})).await;
+    assert!(dropped.is_err(), "{backend:?}: the caller gave up first");
+    assert!(
+        stops_running(&admin, backend, tag, Duration::from_secs(3)).await,
+        "{backend:?}: the server still runs the abandoned statement"
+    );
+    // The pool (one connection) serves the next caller at once.
+    let next = tokio::time::timeout(Duration::from_secs(2), select_one(&db)).await;
+    assert_eq!(next.expect("the pool has its connection back within 2 s").unwrap(), 1, "{backend:?}");
+    tokio::time::timeout(Duration::from_secs(5), db.close()).await.expect("close returns");
+}
+
+async fn dropped_statement_in_a_transaction(db: Database, backend: Backend) {
+    db.execute_raw("CREATE TABLE marks (id INTEGER PRIMARY KEY)", params! {}).await.unwrap();
+    let admin = admin_connection(&db).await;
+    let tag = "cancel_inside";
+    let tx = db.begin().await.unwrap();
+    tx.execute_raw("INSERT INTO marks (id) VALUES (1)", params! {}).await.unwrap();
+    let dropped = tokio::time::timeout(Duration::from_millis(300), tx.fetch_all_raw(&tagged_sleep(backend, tag), params! {})).await;
+    assert!(dropped.is_err(), "{backend:?}: the caller gave up first");
+    assert!(
+        stops_running(&admin, backend, tag, Duration::from_secs(3)).await,
+        "{backend:?}: the server still runs the abandoned statement"
+    );
+    // The abandoned statement's effect is unknown: the transaction can only roll back.
+    let next = tx.execute_raw("INSERT INTO marks (id) VALUES (2)", params! {}).await;
+    assert!(matches!(next, Err(Error::TransactionAborted(_))), "{backend:?}: {next:?}");
+    let commit = tx.commit().await;
+    assert!(matches!(commit, Err(Error::TransactionAborted(_))), "{backend:?}: {commit:?}");
+    let n = tokio::time::timeout(Duration::from_secs(2), db.fetch_one_raw("SELECT count(*) AS n FROM marks", params! {}))
+        .await
+        .expect("the pool has a connection within 2 s")
+        .unwrap()
+        .get::<i64>("n")
+        .unwrap();
+    assert_eq!(n, 0, "{backend:?}: nothing of the abandoned transaction is committed");
+    tokio::time::timeout(Duration::from_secs(5), db.close()).await.expect("close returns");
+}
+
+/// A transaction dropped while a statement runs (a request timeout around `db.transaction`):
+/// the statement is cancelled, nothing commits, and the connection is not handed out mid-statement.
+async fn dropped_transaction_closure(db: Database, backend: Backend) {
+    db.execute_raw("CREATE TABLE marks (id INTEGER PRIMARY KEY)", params! {}).await.unwrap();
+    let admin = admin_connection(&db).await;
+    let tag = "cancel_closure";
+    let sleep = tagged_sleep(backend, tag);
+    let work = db.transaction(async |tx| -> almacen::Result<()> {
+        tx.execute_raw("INSERT INTO marks (id) VALUES (1)", params! {}).await?;
+        tx.fetch_all_raw(&sleep, params! {}).await?;
+        Ok(())
+    });
+    assert!(tokio::time::timeout(Duration::from_millis(300), work).await.is_err());
+    assert!(
+        stops_running(&admin, backend, tag, Duration::from_secs(3)).await,
+        "{backend:?}: the server still runs the abandoned statement"
+    );
+    let n = tokio::time::timeout(Duration::from_secs(2), db.fetch_one_raw("SELECT count(*) AS n FROM marks", params! {}))
+        .await
+        .expect("the pool has a connection within 2 s")
+        .unwrap()
+        .get::<i64>("n")
+        .unwrap();
+    assert_eq!(n, 0, "{backend:?}");
+    tokio::time::timeout(Duration::from_secs(5), db.close()).await.expect("close returns");
+}
+
+/// A failed statement inside a transaction: PostgreSQL aborts the transaction, and its
+/// COMMIT used to answer with a silent rollback. Every dialect either commits all the
+/// successful statements or says it did not.
+async fn commit_after_a_failed_statement(db: Database, backend: Backend) {
+    db.execute_raw("CREATE TABLE marks (id INTEGER PRIMARY KEY)", params! {}).await.unwrap();
+    let tx = db.begin().await.unwrap();
+    tx.execute_raw("INSERT INTO marks (id) VALUES (1)", params! {}).await.unwrap();
+    let dup = tx.execute_raw("INSERT INTO marks (id) VALUES (1)", params! {}).await;
+    assert!(matches!(dup, Err(Error::UniqueViolation(_))), "{dup:?}");
+    let commit = tx.commit().await;
+    let n = db.fetch_one_raw("SELECT count(*) AS n FROM marks", params! {}).await.unwrap().get::<i64>("n").unwrap();
+    match backend {
+        Backend::Postgres => {
+            assert!(matches!(&commit, Err(Error::TransactionAborted(m)) if m.contains("savepoint")), "{commit:?}");
+            assert_eq!(n, 0);
+        }
+        _ => {
+            commit.unwrap();
+            assert_eq!(n, 1, "{backend:?}");
+        }
+    }
+    // In a savepoint the failure is contained on every dialect.
+    let tx = db.begin().await.unwrap();
+    tx.execute_raw("INSERT INTO marks (id) VALUES (2)", params! {}).await.unwrap();
+    let inner = tx.transaction(async |sp| sp.execute_raw("INSERT INTO marks (id) VALUES (2)", params! {}).await).await;
+    assert!(matches!(inner, Err(Error::UniqueViolation(_))), "{inner:?}");
+    tx.commit().await.unwrap();
+    let has_two = db.fetch_one_raw("SELECT count(*) AS n FROM marks WHERE id = 2", params! {}).await.unwrap().get::<i64>("n").unwrap();
+    assert_eq!(has_two, 1, "{backend:?}");
+}
+
 per_backend_with!(
+    dropped_statement_is_cancelled_on_the_server => "max_connections=1&acquire_timeout=5s",
+    dropped_statement_in_a_transaction => "max_connections=1&acquire_timeout=5s",
+    dropped_transaction_closure => "max_connections=1&acquire_timeout=5s",
+    commit_after_a_failed_statement => "max_connections=2",
     dropped_timeout_override_does_not_leak => "max_connections=1&statement_timeout=3s&acquire_timeout=10s",
     mismatched_placeholders_leave_the_pool_whole => "max_connections=1&acquire_timeout=2s",
     pool_exhausted_times_out => "max_connections=1&acquire_timeout=300ms",

@@ -1,9 +1,11 @@
 //! What MariaDB/MySQL needs besides sqlx: arguments bound from almacen's values.
 
 mod args;
+mod cancel;
 mod exact;
 
 pub(crate) use args::{arguments, learn_null_type};
+pub(crate) use cancel::{Canceller, learn_connection_id};
 pub(crate) use exact::my_time;
 
 /// A statement timeout in MariaDB's `max_statement_time` seconds, rounded up to whole

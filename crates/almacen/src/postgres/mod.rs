@@ -3,10 +3,12 @@
 //! types, and raw values of types sqlx or almacen do not map (arrays, intervals).
 
 mod args;
+mod cancel;
 mod decode;
 pub(crate) mod exact;
 mod signature;
 
 pub(crate) use args::arguments;
+pub(crate) use cancel::{Canceller, learn_backend};
 pub(crate) use decode::other_type;
 pub(crate) use signature::statement_text;

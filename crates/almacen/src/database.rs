@@ -376,11 +376,15 @@ impl Runs for Database {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
                     let overridden = s.timeout_for(stmt.timeout).1;
+                    let reads = crate::raw::reads_only(&stmt.sql);
                     let mut c = Settling { conn: &mut c, settled: false, canceller: self.inner.canceller.as_deref() };
                     let out = s.run(ConnRef::Postgres(c.conn), stmt, fetch, false).await;
                     // A failed override (its reset may not have run) leaves the setting in doubt.
-                    c.settled = out.is_ok() || !overridden;
-                    out
+                    c.settled = match &out {
+                        Ok(_) => true,
+                        Err(e) => !overridden && !e.leaves_connection_in_doubt(),
+                    };
+                    out.map_err(|e| if reads { e } else { e.during_autocommit_write() })
                 })
                 .await
             }
@@ -388,10 +392,11 @@ impl Runs for Database {
             Pool::MySql(p) => {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
+                    let reads = crate::raw::reads_only(&stmt.sql);
                     let mut c = Settling { conn: &mut c, settled: false, canceller: self.inner.canceller.as_deref() };
                     let out = s.run(ConnRef::MySql(c.conn), stmt, fetch, false).await;
-                    c.settled = true;
-                    out
+                    c.settled = out.as_ref().err().is_none_or(|e| !e.leaves_connection_in_doubt());
+                    out.map_err(|e| if reads { e } else { e.during_autocommit_write() })
                 })
                 .await
             }

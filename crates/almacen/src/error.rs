@@ -110,6 +110,11 @@ pub enum Error {
     /// check) and read back before writing again.
     #[error("outcome unknown: {0}")]
     OutcomeUnknown(String),
+    /// The driver and the server disagreed about the wire protocol: a statement the driver
+    /// could not send as asked, or a driver fault. The connection is closed; retrying the
+    /// same statement would fail the same way.
+    #[error("protocol error: {0}")]
+    Protocol(String),
     /// The transaction cannot commit and has been rolled back: a statement in it failed
     /// and PostgreSQL aborted it (SQLSTATE `25P02`), or a statement was abandoned mid-run.
     #[error("transaction aborted: {0}")]
@@ -185,6 +190,25 @@ impl Error {
         matches!(self, Error::SerializationFailure(_) | Error::Deadlock(_) | Error::LockNotAvailable(_))
     }
 
+    /// Whether the connection that returned this error can no longer be trusted: it was
+    /// lost, or the driver and the server fell out of step. Such a connection is closed,
+    /// never handed out again.
+    pub(crate) fn leaves_connection_in_doubt(&self) -> bool {
+        matches!(self, Error::ConnectionLost(_) | Error::OutcomeUnknown(_) | Error::Protocol(_))
+    }
+
+    /// A lost connection during a statement that may write, outside a transaction: whether
+    /// the write took effect is unknown.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    pub(crate) fn during_autocommit_write(self) -> Self {
+        match self {
+            Error::ConnectionLost(m) => Error::OutcomeUnknown(format!(
+                "the connection was lost while a write ran outside a transaction, which may or may not have taken effect: {m}"
+            )),
+            other => other,
+        }
+    }
+
     /// The database's own details, for database errors.
     pub fn db_info(&self) -> Option<&DbErrorInfo> {
         match self {
@@ -217,7 +241,7 @@ impl Error {
             sqlx::Error::PoolClosed => Error::ConnectionLost("the pool is closed".into()),
             sqlx::Error::Io(e) => Error::ConnectionLost(e.to_string()),
             sqlx::Error::Tls(e) => Error::ConnectionLost(e.to_string()),
-            sqlx::Error::Protocol(e) => Error::ConnectionLost(format!("protocol error: {e}")),
+            sqlx::Error::Protocol(e) => Error::Protocol(e),
             sqlx::Error::WorkerCrashed => Error::ConnectionLost("the SQLite worker crashed".into()),
             sqlx::Error::ColumnDecode { index, source } => Error::decode(index, source),
             sqlx::Error::Decode(e) => Error::decode("?", e),

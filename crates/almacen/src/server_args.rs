@@ -9,6 +9,7 @@ macro_rules! add_values {
         use sea_query::Value as S;
         use sqlx::Arguments as _;
         let args = $args;
+        crate::server_args::check_count($values.len(), $dialect)?;
         for v in $values {
             let added = match v {
                 S::Bool(b) => args.add(b),
@@ -34,3 +35,19 @@ macro_rules! add_values {
     }};
 }
 pub(crate) use add_values;
+
+/// The most values one statement can carry: the protocols of PostgreSQL (Bind) and MariaDB
+/// (COM_STMT_EXECUTE) count them in 16 bits.
+pub(crate) const MAX_PARAMETERS: usize = u16::MAX as usize;
+
+/// Refuse, before sending, a statement with more values than the protocol can carry (sqlx
+/// reports it as a protocol error after taking the connection).
+pub(crate) fn check_count(values: usize, dialect: &str) -> crate::Result<()> {
+    if values > MAX_PARAMETERS {
+        return Err(crate::Error::Parameter(format!(
+            "the statement has {values} parameters; {dialect} takes at most {MAX_PARAMETERS} in one statement \
+             (split a long IN list or a bulk insert into chunks); nothing was sent"
+        )));
+    }
+    Ok(())
+}

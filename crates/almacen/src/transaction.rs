@@ -152,9 +152,10 @@ struct Shared {
     /// Set when a statement failed: on PostgreSQL the transaction may then be aborted, and
     /// its COMMIT would answer with a silent rollback.
     failed: AtomicBool,
-    /// Set when a statement's future was dropped before it finished: its effect is unknown
-    /// (it was cancelled on the server), so the transaction can only be rolled back.
-    abandoned: AtomicBool,
+    /// Why the transaction can only be rolled back, once it can: a statement's future was
+    /// dropped before it finished (its effect is unknown; it was cancelled on the server),
+    /// or its connection was lost or fell out of step.
+    abandoned: std::sync::OnceLock<&'static str>,
     /// The SQLite pool (by id) whose writer this transaction holds, if it does.
     #[cfg(feature = "sqlite")]
     sqlite_writer: Option<usize>,
@@ -253,7 +254,7 @@ impl Database {
                 next_savepoint: AtomicU32::new(1),
                 conflict: AtomicBool::new(false),
                 failed: AtomicBool::new(false),
-                abandoned: AtomicBool::new(false),
+                abandoned: std::sync::OnceLock::new(),
                 #[cfg(feature = "sqlite")]
                 sqlite_writer,
             }),
@@ -464,12 +465,12 @@ impl Transaction {
             None => {
                 let s = &self.shared.db.inner.settings;
                 let mut guard = self.shared.conn.lock().await;
-                if self.shared.abandoned.load(Ordering::Relaxed) {
+                if let Some(why) = self.shared.abandoned.get() {
                     if let Some(conn) = guard.take() {
                         discard(conn);
                     }
                     self.shared.release();
-                    return Err(abandoned_error());
+                    return Err(Error::TransactionAborted(why.to_string()));
                 }
                 // Savepoints dropped unfinished must be rolled back before the commit, or
                 // their work would be committed with the rest.
@@ -527,7 +528,7 @@ impl Transaction {
             Some(name) => self.run_sql(format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")).await,
             None => {
                 let conn = self.shared.conn.lock().await.take().ok_or_else(finished_error)?;
-                if self.shared.abandoned.load(Ordering::Relaxed) {
+                if self.shared.abandoned.get().is_some() {
                     // Closing the connection rolls the transaction back on the server.
                     discard(conn);
                     self.shared.release();
@@ -695,13 +696,11 @@ fn finished_error() -> Error {
     Error::Unsupported("the transaction has already been committed or rolled back".into())
 }
 
-fn abandoned_error() -> Error {
-    Error::TransactionAborted(
-        "a statement in it was abandoned before it finished (its future was dropped) and cancelled on the server; \
-         the transaction has been rolled back"
-            .into(),
-    )
-}
+const STATEMENT_ABANDONED: &str = "a statement in it was abandoned before it finished (its future was dropped) and cancelled; \
+     the transaction has been rolled back";
+
+const CONNECTION_IN_DOUBT: &str =
+    "its connection was lost or fell out of step with the server during a statement; the transaction has been rolled back";
 
 impl Drop for Transaction {
     fn drop(&mut self) {
@@ -714,7 +713,7 @@ impl Drop for Transaction {
             pending.push(format!("RELEASE SAVEPOINT {name}"));
         } else if let Ok(mut conn) = self.shared.conn.try_lock() {
             if let Some(conn) = conn.take() {
-                if self.shared.abandoned.load(Ordering::Relaxed) { discard(conn) } else { roll_back_later(conn) }
+                if self.shared.abandoned.get().is_some() { discard(conn) } else { roll_back_later(conn) }
             }
             self.shared.release();
         }
@@ -725,8 +724,8 @@ impl Runs for Transaction {
     async fn run(&self, stmt: Statement, fetch: Fetch<'_>) -> Result<Fetched> {
         let s = &self.shared.db.inner.settings;
         let mut guard = self.shared.conn.lock().await;
-        if self.shared.abandoned.load(Ordering::Relaxed) {
-            return Err(abandoned_error());
+        if let Some(why) = self.shared.abandoned.get() {
+            return Err(Error::TransactionAborted(why.to_string()));
         }
         let conn = guard.as_mut().ok_or_else(finished_error)?;
         let mut running = Running {
@@ -742,6 +741,10 @@ impl Runs for Transaction {
         running.done = true;
         if let Err(e) = &outcome {
             self.shared.failed.store(true, Ordering::Relaxed);
+            // A lost or out-of-step connection cannot go on with the transaction, nor be reused.
+            if e.leaves_connection_in_doubt() {
+                let _ = self.shared.abandoned.set(CONNECTION_IN_DOUBT);
+            }
             if e.is_transaction_conflict() {
                 self.shared.conflict.store(true, Ordering::Relaxed);
             }
@@ -771,7 +774,7 @@ impl Drop for Running<'_> {
         }
         // SQLite interrupts its own statement (only one moved to a blocking thread can be
         // dropped mid-run), and its connection, transaction rolled back, returns to the pool.
-        self.shared.abandoned.store(true, Ordering::Relaxed);
+        let _ = self.shared.abandoned.set(STATEMENT_ABANDONED);
     }
 }
 

@@ -662,7 +662,89 @@ async fn commit_after_a_failed_statement(db: Database, backend: Backend) {
     assert_eq!(has_two, 1, "{backend:?}");
 }
 
+/// Run `sql` on `db` and kill its connection from the server side 300 ms in.
+async fn killed_mid_statement(db: &Database, backend: Backend, sql: &'static str) -> almacen::Result<u64> {
+    let running = {
+        let db = db.clone();
+        tokio::spawn(async move { db.execute_raw(sql, params! {}).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    kill_pool_connections(db, backend).await;
+    tokio::time::timeout(Duration::from_secs(10), running).await.expect("the killed statement returns").unwrap()
+}
+
+/// A connection lost while a write runs outside a transaction: the write may have taken
+/// effect, so the error says the outcome is unknown and is not retryable; a lost read is
+/// `ConnectionLost`, which is.
+async fn lost_connection_during_a_write(db: Database, backend: Backend) {
+    let (write, read) = match backend {
+        Backend::Postgres => ("INSERT INTO marks (id) SELECT 1 FROM pg_sleep(3)", "SELECT 1 FROM pg_sleep(3)"),
+        Backend::MariaDb => ("INSERT INTO marks (id) SELECT 1 FROM (SELECT SLEEP(3)) AS s", "SELECT SLEEP(3)"),
+        Backend::Sqlite => return,
+    };
+    db.execute_raw("CREATE TABLE marks (id INTEGER PRIMARY KEY)", params! {}).await.unwrap();
+    let lost = killed_mid_statement(&db, backend, write).await;
+    assert!(matches!(&lost, Err(Error::OutcomeUnknown(_))), "{backend:?}: {lost:?}");
+    assert!(!lost.unwrap_err().is_retryable());
+    let lost = killed_mid_statement(&db, backend, read).await;
+    assert!(matches!(&lost, Err(Error::ConnectionLost(_))), "{backend:?}: {lost:?}");
+    assert!(lost.unwrap_err().is_retryable());
+    assert_eq!(select_one(&db).await.unwrap(), 1, "{backend:?}: the pool recovers");
+}
+
+/// A connection lost during COMMIT: the transaction may have committed. (PostgreSQL, where a
+/// deferred constraint trigger can make COMMIT itself take seconds.)
+async fn lost_connection_during_commit(db: Database, backend: Backend) {
+    if backend != Backend::Postgres {
+        return;
+    }
+    for sql in [
+        "CREATE TABLE marks (id INTEGER PRIMARY KEY)",
+        "CREATE FUNCTION slow_check() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$",
+        "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON marks DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_check()",
+    ] {
+        db.execute_raw(sql, params! {}).await.unwrap();
+    }
+    let committing = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let tx = db.begin().await?;
+            tx.execute_raw("INSERT INTO marks (id) VALUES (1)", params! {}).await?;
+            tx.commit().await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    kill_pool_connections(&db, backend).await;
+    let lost = tokio::time::timeout(Duration::from_secs(10), committing).await.expect("the commit returns").unwrap();
+    assert!(matches!(&lost, Err(Error::OutcomeUnknown(m)) if m.contains("COMMIT")), "{lost:?}");
+    assert!(!lost.unwrap_err().is_retryable());
+}
+
+/// More values than the protocol carries: refused before sending on the servers (sqlx
+/// reported a protocol error as a lost connection), refused by SQLite; the pool stays whole.
+async fn too_many_parameters(db: Database, backend: Backend) {
+    let sql = "SELECT 1 AS one WHERE 1 IN (:ids)";
+    if backend != Backend::Sqlite {
+        let most: Vec<i64> = (0..65_535).collect();
+        assert_eq!(db.fetch_all_raw(sql, params! { "ids" => most }).await.unwrap().len(), 1, "{backend:?}");
+    }
+    let over: Vec<i64> = (0..65_536).collect();
+    let refused = db.fetch_all_raw(sql, params! { "ids" => over }).await.unwrap_err();
+    match backend {
+        Backend::Sqlite => assert!(refused.to_string().contains("too many SQL variables"), "{refused}"),
+        _ => {
+            assert!(matches!(&refused, Error::Parameter(m) if m.contains("65536 parameters") && m.contains("at most 65535")), "{refused:?}")
+        }
+    }
+    assert!(!refused.is_retryable(), "{backend:?}");
+    assert_eq!(select_one(&db).await.unwrap(), 1, "{backend:?}");
+    tokio::time::timeout(Duration::from_secs(5), db.close()).await.expect("close returns");
+}
+
 per_backend_with!(
+    lost_connection_during_a_write => "max_connections=1",
+    lost_connection_during_commit => "max_connections=1",
+    too_many_parameters => "max_connections=1&acquire_timeout=3s",
     dropped_statement_is_cancelled_on_the_server => "max_connections=1&acquire_timeout=5s",
     dropped_statement_in_a_transaction => "max_connections=1&acquire_timeout=5s",
     dropped_transaction_closure => "max_connections=1&acquire_timeout=5s",

@@ -1,6 +1,11 @@
 //! Raw SQL with `:name` parameters on every dialect.
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod kind;
 mod named;
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use kind::reads_only;
 
 #[cfg(feature = "mysql")]
 pub(crate) use named::question_placeholders;

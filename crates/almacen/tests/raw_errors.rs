@@ -948,3 +948,64 @@ per_backend_with!(echo_logs_every_statement => "echo=true&slow_statement=1m");
 per_backend!(parameters_are_hidden_by_default);
 per_backend_with!(log_parameters_shows_them => "log_parameters=true");
 per_backend_with!(echo_covers_transactions_and_streams => "echo=true");
+
+// ---------------------------------------------------------------------------------------------
+// Secrets in URLs
+// ---------------------------------------------------------------------------------------------
+
+const PASSWORD: &str = "pw-7d1e0b";
+
+/// `url` with `user:PASSWORD@` for its user part.
+fn with_password(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let user = if scheme.starts_with("postgres") { "postgres" } else { "root" };
+    format!("{scheme}://{user}:{PASSWORD}@{rest}")
+}
+
+/// Connecting with a password in the URL, however it fails, never shows the password: not in
+/// the error (Display or Debug), nor in anything logged meanwhile, nor in the options' or the
+/// database's Debug.
+#[tokio::test]
+async fn passwords_stay_out_of_errors_and_logs() {
+    let servers = [with_password(&common::postgres_url()), with_password(&common::mysql_url())];
+    let mut urls = Vec::new();
+    for server in &servers {
+        let (base, _) = server.split_once('?').unwrap_or((server, ""));
+        let (scheme, _) = base.split_once("://").unwrap();
+        urls.extend([
+            // A closed port, a wrong password or user, a database that does not exist.
+            format!("{scheme}://u:{PASSWORD}@127.0.0.1:1/x?connect_timeout=1s"),
+            format!("{base}?connect_timeout=2s"),
+            format!("{}_nobody?connect_timeout=2s", base.rsplit_once('/').unwrap().0.to_string() + "/almacen_no_such_db"),
+            // Malformed URLs and options, with the password beside the mistake.
+            format!("{scheme}://u:{PASSWORD}@127.0.0.1:notaport/x"),
+            format!("{scheme}://u:{PASSWORD}@127.0.0.1/x?pool_size=lots"),
+            format!("{scheme}://u@127.0.0.1/x?passwrd={PASSWORD}"),
+            format!("{scheme}://u@127.0.0.1/x?password={PASSWORD}&max_conections=2"),
+            format!("{scheme}://u:{PASSWORD}%zz@127.0.0.1/x"),
+        ]);
+    }
+    let cap = Capture::default();
+    let mut seen = Vec::new();
+    async {
+        for url in &urls {
+            if let Ok(options) = almacen::ConnectOptions::from_url(url) {
+                seen.push(format!("{options:?}"));
+            }
+            match Database::connect(url).await {
+                Err(e) => seen.push(format!("{url}: {e} / {e:?}")),
+                Ok(db) => {
+                    seen.push(format!("{url}: {db:?}"));
+                    db.close().await;
+                }
+            }
+        }
+    }
+    .with_subscriber(cap.subscriber())
+    .await;
+    for line in &seen {
+        assert!(!line.split_once(": ").map_or(line.as_str(), |(_, shown)| shown).contains(PASSWORD), "the password shows: {line}");
+    }
+    assert!(!cap.all().iter().any(|c| c.mentions(PASSWORD)), "the password was logged:\n{}", cap.dump());
+}

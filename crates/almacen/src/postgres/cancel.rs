@@ -15,11 +15,14 @@ pub(crate) struct Backend {
     started: String,
 }
 
-/// Ask a new connection which backend it is, and remember it.
+/// Ask a new connection which backend it is, and remember it. A connection whose backend
+/// cannot be learnt still serves; its abandoned statements are only closed on, not cancelled.
 pub(crate) async fn learn_backend(conn: &mut PgConnection, sessions: &Sessions<Backend>) -> Result<(), sqlx::Error> {
-    let (pid, started): (i32, String) =
-        sqlx::query_as("SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetch_one(&mut *conn).await?;
-    sessions.remember(conn_key(conn), Backend { pid, started });
+    let sql = "SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()";
+    match sqlx::query_as::<_, (i32, String)>(sql).fetch_optional(&mut *conn).await? {
+        Some((pid, started)) => sessions.remember(conn_key(conn), Backend { pid, started }),
+        None => tracing::debug!(target: "almacen::executor", "the connection's backend is not in pg_stat_activity: no cancel"),
+    }
     Ok(())
 }
 

@@ -218,39 +218,6 @@ pub async fn get_for_update<M: Model>(db: &impl Executor, key: &M::Key) -> Resul
     crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).for_update().fetch_optional(db).await
 }
 
-/// A model's statements, built once per dialect, in a `static` the derive generates for
-/// each model (no lock, no map lookup on the hot path).
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct ModelStatements {
-    get_by_key: [OnceLock<&'static str>; 3],
-}
-
-impl ModelStatements {
-    /// An empty set, filled as the statements are first used.
-    #[allow(clippy::new_without_default, reason = "a const constructor for statics")]
-    pub const fn new() -> Self {
-        ModelStatements { get_by_key: [OnceLock::new(), OnceLock::new(), OnceLock::new()] }
-    }
-
-    fn get_by_key(&self, dialect: Dialect, build: impl FnOnce() -> Result<String>) -> Result<&'static str> {
-        let slot = &self.get_by_key[dialect as usize];
-        match slot.get() {
-            Some(sql) => Ok(sql),
-            None => init_static(slot, build),
-        }
-    }
-}
-
-/// Build a model's statement text the first time it is used. One text per model and
-/// dialect, for the program's life: a statement holding it needs no reference count.
-#[cold]
-#[inline(never)]
-fn init_static(slot: &OnceLock<&'static str>, build: impl FnOnce() -> Result<String>) -> Result<&'static str> {
-    let sql = build()?;
-    Ok(slot.get_or_init(|| Box::leak(sql.into_boxed_str())))
-}
-
 /// Which statement of a model a cached SQL text is: the lookup by key, or a single-row
 /// insert of the columns in a bit mask.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,7 @@
 //! Model metadata: what `#[derive(Model)]` emits and everything else reads.
 
-use crate::{DbRow, Kind, Result, Value};
+use crate::{DbRow, Dialect, Kind, Result, Value};
+use std::sync::OnceLock;
 
 /// A portable column type; each maps to the natural column type on every dialect
 /// (see `docs/ARCHITECTURE.md` for the table).
@@ -285,7 +286,7 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     }
     /// This model's statements, built once (generated: a `static` per model).
     #[doc(hidden)]
-    fn statements() -> Option<&'static crate::crud::ModelStatements> {
+    fn statements() -> Option<&'static ModelStatements> {
         None
     }
 }
@@ -309,4 +310,37 @@ pub trait NewRecord<M: Model>: Send + Sync {
 pub trait FromRow: Sized + Send + Unpin {
     /// Decode one row.
     fn from_row(row: &DbRow) -> Result<Self>;
+}
+
+/// A model's statements, built once per dialect, in a `static` the derive generates for
+/// each model (no lock, no map lookup on the hot path).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ModelStatements {
+    get_by_key: [OnceLock<&'static str>; 3],
+}
+
+impl ModelStatements {
+    /// An empty set, filled as the statements are first used.
+    #[allow(clippy::new_without_default, reason = "a const constructor for statics")]
+    pub const fn new() -> Self {
+        ModelStatements { get_by_key: [OnceLock::new(), OnceLock::new(), OnceLock::new()] }
+    }
+
+    pub(crate) fn get_by_key(&self, dialect: Dialect, build: impl FnOnce() -> Result<String>) -> Result<&'static str> {
+        let slot = &self.get_by_key[dialect as usize];
+        match slot.get() {
+            Some(sql) => Ok(sql),
+            None => init_static(slot, build),
+        }
+    }
+}
+
+/// Build a model's statement text the first time it is used. One text per model and
+/// dialect, for the program's life: a statement holding it needs no reference count.
+#[cold]
+#[inline(never)]
+fn init_static(slot: &OnceLock<&'static str>, build: impl FnOnce() -> Result<String>) -> Result<&'static str> {
+    let sql = build()?;
+    Ok(slot.get_or_init(|| Box::leak(sql.into_boxed_str())))
 }

@@ -133,6 +133,7 @@ mod server_args;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server_sessions;
 mod sqlite;
+mod statement;
 mod transaction;
 mod types;
 mod value;
@@ -148,7 +149,7 @@ pub use database::{Database, PoolStats};
 pub use dialect::Dialect;
 pub use dto::Field;
 pub use error::{DbErrorInfo, Error, Result};
-pub use executor::{ExecResult, Executor, Statement};
+pub use executor::Executor;
 pub use introspect::{ColumnInfo, SchemaDifference, TableMismatch};
 pub use model::{
     ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Keyed, Managed, Model, NewRecord, OnDelete, ServerDefault, TableMeta,
@@ -161,6 +162,7 @@ pub use repository::Repository;
 pub use row::{DbRow, Row};
 #[cfg(feature = "sqlite")]
 pub use sqlite::LiteRow;
+pub use statement::{ExecResult, Statement};
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 pub use types::{DbEnumText, SqlType};
 pub use value::{Kind, Value};
@@ -168,8 +170,8 @@ pub use value::{Kind, Value};
 /// Re-exports for generated code; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::model::ModelStatements;
     pub use crate::dto::null_error;
+    pub use crate::model::ModelStatements;
     pub use crate::sqlite::{LiveRow, ValueRef};
     pub use crate::types::{decode_enum, decode_enum_sqlite, enum_from_value};
     pub use crate::value::now;

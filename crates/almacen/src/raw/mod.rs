@@ -57,6 +57,24 @@ macro_rules! params {
     };
 }
 
+impl Statement {
+    /// A statement from raw SQL with `:name` parameters, for `dialect`. Use it to give one
+    /// raw statement its own timeout:
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # use almacen::Statement;
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let stmt = Statement::named(db.dialect(), "SELECT * FROM reports WHERE year = :y", params! {"y" => 2024})?
+    ///     .with_timeout(Some(std::time::Duration::from_secs(30)));
+    /// let rows: Vec<Row> = db.fetch_rows(stmt).await?.iter().map(Row::from_db_row).collect::<Result<_, _>>()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn named(dialect: Dialect, sql: &str, params: Params) -> Result<Self> {
+        bind_named(sql, params, dialect)
+    }
+}
+
 /// Rewrite `:name` parameters to the dialect's placeholders and bind the values, or say
 /// which parameter is missing or unused before anything is sent.
 pub(crate) fn bind_named(sql: &str, params: Params, dialect: Dialect) -> Result<Statement> {

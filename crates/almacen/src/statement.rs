@@ -1,0 +1,96 @@
+//! A statement ready to run (its SQL text and bound values) and what running one that
+//! returns no rows did: what every layer above hands to the executor.
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use sqlx::AssertSqlSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A statement ready to run: SQL in the dialect's placeholder style and its bound values.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub(crate) sql: Sql,
+    pub(crate) values: Values,
+    /// Per-statement timeout: `None` uses the database default, `Some(None)` means no limit.
+    pub(crate) timeout: Option<Option<Duration>>,
+}
+
+/// A statement's bound values: one or two live inline (a lookup by key allocates nothing).
+pub(crate) type Values = smallvec::SmallVec<[sea_query::Value; 2]>;
+
+/// A statement's SQL text: built once for the program's life (a model's lookup by key), or
+/// shared. A static text costs no reference count per statement.
+#[derive(Debug, Clone)]
+pub(crate) enum Sql {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for Sql {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Sql::Static(s) => s,
+            Sql::Shared(s) => s,
+        }
+    }
+}
+
+impl Sql {
+    /// The text as a shared string.
+    pub(crate) fn into_shared(self) -> Arc<str> {
+        match self {
+            Sql::Static(s) => s.into(),
+            Sql::Shared(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for Sql {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl sqlx::SqlSafeStr for Sql {
+    fn into_sql_str(self) -> sqlx::SqlStr {
+        match self {
+            Sql::Static(s) => s.into_sql_str(),
+            Sql::Shared(s) => AssertSqlSafe(s).into_sql_str(),
+        }
+    }
+}
+
+impl Statement {
+    /// A statement from SQL text already in the dialect's placeholder style.
+    pub fn new(sql: impl Into<Arc<str>>, values: Vec<sea_query::Value>) -> Self {
+        Statement { sql: Sql::Shared(sql.into()), values: Values::from_vec(values), timeout: None }
+    }
+
+    /// A statement from its parts.
+    pub(crate) fn from_parts(sql: Sql, values: Values) -> Self {
+        Statement { sql, values, timeout: None }
+    }
+
+    /// Override the database's default statement timeout for this statement
+    /// (`None`: no limit).
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+}
+
+/// What a statement that returns no rows did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExecResult {
+    /// Rows inserted, updated or deleted.
+    pub rows_affected: u64,
+    /// The last auto-increment id (SQLite and MySQL).
+    pub last_insert_id: Option<i64>,
+}

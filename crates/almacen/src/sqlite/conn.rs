@@ -3,7 +3,8 @@
 //! to a blocking thread.
 
 use super::bind::Bind;
-use super::row::{Columns, LiteColumn, LiteResult, LiveRow, ResultBuffer};
+use super::result::ResultBuffer;
+use super::row::{Columns, LiteColumn, LiteResult, LiveRow};
 use crate::executor::{Fetch, Fetched};
 use crate::{DbErrorInfo, DbRow, Error, ExecResult};
 /// Maps keyed by SQL text hash it on every statement: a fast hasher matters here.

@@ -26,13 +26,17 @@ mod functions;
 #[cfg(feature = "sqlite")]
 mod pool;
 #[cfg(feature = "sqlite")]
+mod result;
+#[cfg(feature = "sqlite")]
 mod row;
 
 pub(crate) use decimal::{DECIMAL_ADD, DECIMAL_AVG, DECIMAL_COLLATION, DECIMAL_SUM, DECIMAL_TEXT, F32};
 #[cfg(feature = "sqlite")]
 pub(crate) use pool::{LiteGuard, LitePool, holding_writer, rolled_back_error};
 #[cfg(feature = "sqlite")]
-pub(crate) use row::{LiteDecode, RowSet, lite_bytes, lite_text};
+pub(crate) use result::RowSet;
+#[cfg(feature = "sqlite")]
+pub(crate) use row::{LiteDecode, lite_bytes, lite_text};
 #[cfg(feature = "sqlite")]
 pub use row::{LiteRow, LiveRow};
 #[cfg(feature = "sqlite")]

@@ -1,7 +1,6 @@
 //! SQLite rows, copied out of the statement as it steps, and how Rust types read them.
 
 use crate::exact::parse_timestamp;
-use crate::executor::RowSink;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use rusqlite::types::ValueRef;
 use std::sync::Arc;
@@ -90,55 +89,64 @@ impl LiteResult {
         rows_of(&Arc::new(self))
     }
 
-    /// Small enough to keep for the next statement.
-    fn reusable(&self) -> bool {
-        self.cells.capacity() <= REUSE_CELLS && self.bytes.capacity() <= REUSE_BYTES
+    /// The number of rows.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.cells.len() / self.columns.len().max(1)
+    }
+
+    /// Whether it holds no value.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// The room its cells and its bytes take.
+    #[inline]
+    pub(crate) fn capacity(&self) -> (usize, usize) {
+        (self.cells.capacity(), self.bytes.capacity())
+    }
+
+    /// Empty it, to be filled again with the values of `columns`.
+    #[inline]
+    pub(crate) fn reset(&mut self, columns: &Columns) {
+        self.cells.clear();
+        self.bytes.clear();
+        if !Arc::ptr_eq(&self.columns, columns) {
+            self.columns = columns.clone();
+        }
     }
 }
 
-fn rows_of(set: &Arc<LiteResult>) -> Vec<crate::DbRow> {
+/// Every row of `set`, each a row object.
+pub(crate) fn rows_of(set: &Arc<LiteResult>) -> Vec<crate::DbRow> {
     let width = set.columns.len().max(1);
     (0..set.cells.len() / width).map(|row| crate::DbRow::Sqlite(LiteRow { set: set.clone(), start: row * width })).collect()
 }
 
-/// The rows of one result, shared, for callers that keep row objects.
-#[derive(Debug, Clone)]
-pub(crate) struct RowSet(Arc<LiteResult>);
-
-impl RowSet {
-    pub(crate) fn rows(&self) -> Vec<crate::DbRow> {
-        rows_of(&self.0)
-    }
-
-    pub(crate) fn first(&self) -> Option<crate::DbRow> {
-        (!self.0.cells.is_empty()).then(|| crate::DbRow::Sqlite(LiteRow { set: self.0.clone(), start: 0 }))
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.0.cells.len() / self.0.columns.len().max(1)
-    }
-
-    /// Hand every row (or only the first) to `sink`; the number of rows handed.
-    pub(crate) fn feed(self, sink: &mut dyn RowSink, first: bool) -> crate::Result<usize> {
-        feed(self.0, sink, first).0
-    }
+/// The first row of `set`, which has one.
+#[inline]
+pub(crate) fn first_row(set: Arc<LiteResult>) -> crate::DbRow {
+    crate::DbRow::Sqlite(LiteRow { set, start: 0 })
 }
 
-/// Hand the rows of `set` (or only the first) to `sink` through one row view moved along
-/// it: no row object and no reference count per row. The set comes back for reuse.
-fn feed(set: Arc<LiteResult>, sink: &mut dyn RowSink, first: bool) -> (crate::Result<usize>, Arc<LiteResult>) {
+/// Hand the first `count` rows of `set` to `each` through one row view moved along it: no
+/// row object and no reference count per row. Stops at the first error; the set comes back.
+pub(crate) fn each_row(
+    set: Arc<LiteResult>,
+    count: usize,
+    mut each: impl FnMut(&crate::DbRow) -> crate::Result<()>,
+) -> (crate::Result<()>, Arc<LiteResult>) {
     let width = set.columns.len().max(1);
-    let count = (set.cells.len() / width).min(if first { 1 } else { usize::MAX });
-    sink.expect(count);
     let mut view = LiteRow { set, start: 0 }.into_db_row();
-    let mut out = Ok(count);
+    let mut out = Ok(());
     for row in 0..count {
         match &mut view {
             crate::DbRow::Sqlite(r) => r.start = row * width,
             #[cfg(any(feature = "postgres", feature = "mysql"))]
             _ => unreachable!("made as a SQLite row above"),
         }
-        if let Err(e) = sink.row(&view) {
+        if let Err(e) = each(&view) {
             out = Err(e);
             break;
         }
@@ -147,61 +155,6 @@ fn feed(set: Arc<LiteResult>, sink: &mut dyn RowSink, first: bool) -> (crate::Re
         crate::DbRow::Sqlite(r) => (out, r.set),
         #[cfg(any(feature = "postgres", feature = "mysql"))]
         _ => unreachable!("made as a SQLite row above"),
-    }
-}
-
-/// The largest result (cells, bytes of text) a connection keeps to reuse.
-const REUSE_CELLS: usize = 1024;
-const REUSE_BYTES: usize = 16 * 1024;
-
-/// The result a connection fills for its next statement: the previous one again when every
-/// row of it has been dropped (a lookup then allocates nothing for its result).
-#[derive(Debug, Default)]
-pub(crate) struct ResultBuffer(Option<Arc<LiteResult>>);
-
-impl ResultBuffer {
-    /// An empty result with these columns, to fill.
-    pub(crate) fn start(&mut self, columns: &Columns) -> &mut LiteResult {
-        let reuse = self.0.as_mut().and_then(Arc::get_mut).is_some_and(|r| r.reusable());
-        if !reuse {
-            self.0 = Some(Arc::new(LiteResult::new(columns.clone())));
-        }
-        let r = Arc::get_mut(self.0.as_mut().expect("set above")).expect("not shared");
-        r.cells.clear();
-        r.bytes.clear();
-        if !Arc::ptr_eq(&r.columns, columns) {
-            r.columns = columns.clone();
-        }
-        r
-    }
-
-    /// Hand the rows filled since [`start`](Self::start) (or only the first) to `sink`,
-    /// decoded in place; the buffer stays for the next statement.
-    pub(crate) fn feed(&mut self, sink: &mut dyn RowSink, first: bool) -> crate::Result<usize> {
-        let Some(set) = self.0.take() else { return Ok(0) };
-        let (out, set) = feed(set, sink, first);
-        if set.reusable() {
-            self.0 = Some(set);
-        }
-        out
-    }
-
-    /// The result filled since [`start`](Self::start), as a set of rows.
-    pub(crate) fn set(&mut self) -> Option<RowSet> {
-        self.shared().map(RowSet)
-    }
-
-    /// The first row of the result filled since [`start`](Self::start), if any.
-    pub(crate) fn first_row(&mut self) -> Option<crate::DbRow> {
-        self.shared().filter(|set| !set.cells.is_empty()).map(|set| crate::DbRow::Sqlite(LiteRow { set, start: 0 }))
-    }
-
-    /// The result to hand out; a large one is not kept.
-    fn shared(&mut self) -> Option<Arc<LiteResult>> {
-        match &self.0 {
-            Some(set) if set.reusable() => Some(set.clone()),
-            _ => self.0.take(),
-        }
     }
 }
 

@@ -4,17 +4,11 @@
 use crate::executor::ConnRef;
 use crate::executor::{Fetch, Fetched, RunSettings, Runs};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use crate::server_sessions::{CancelServerWork, Sessions, conn_key};
+use crate::server_sessions::{CancelServerWork, conn_key};
 use crate::{ConnectOptions, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::BoxStream;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use futures::stream::StreamExt;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx::pool::PoolOptions;
-#[cfg(feature = "mysql")]
-use sqlx::{AssertSqlSafe, Executor as _};
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -174,18 +168,6 @@ impl Database {
         })
     }
 
-    #[cfg(any(feature = "postgres", feature = "mysql"))]
-    fn pool_options<DB: sqlx::Database>(o: &ConnectOptions) -> PoolOptions<DB> {
-        let keep_alive = o.is_in_memory();
-        PoolOptions::<DB>::new()
-            .max_connections(o.max_connections)
-            .min_connections(if keep_alive { 1 } else { o.min_connections })
-            .acquire_timeout(o.acquire_timeout)
-            .max_lifetime(if keep_alive { None } else { o.max_lifetime })
-            .idle_timeout(if keep_alive { None } else { o.idle_timeout })
-            .test_before_acquire(o.pre_ping)
-    }
-
     #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), expect(unused_variables, reason = "only server pools use the settings"))]
     async fn open_pool(o: &ConnectOptions, settings: &RunSettings) -> Result<(Pool, Option<Canceller>)> {
         backend_built(o.dialect())?;
@@ -194,57 +176,12 @@ impl Database {
             Dialect::Sqlite => (Pool::Sqlite(crate::sqlite::LitePool::open(o)?), None),
             #[cfg(feature = "postgres")]
             Dialect::Postgres => {
-                let err = |e| settings.err(e);
-                let mut server = vec![("TimeZone".to_string(), "UTC".to_string())];
-                if let Some(t) = o.statement_timeout {
-                    server.push(("statement_timeout".into(), t.as_millis().max(1).to_string()));
-                }
-                let opts = sqlx::postgres::PgConnectOptions::from_str(o.driver_url()).map_err(err)?.options(server);
-                check_reachable::<sqlx::PgConnection>(&opts, settings).await?;
-                let sessions = Arc::new(Sessions::new(o.max_connections));
-                let learn = sessions.clone();
-                let pool = Self::pool_options::<sqlx::Postgres>(o)
-                    .after_connect(move |conn, _meta| {
-                        let sessions = learn.clone();
-                        Box::pin(async move { crate::postgres::learn_backend(conn, &sessions).await })
-                    })
-                    .connect_with(opts.clone())
-                    .await
-                    .map_err(err)?;
-                let canceller = crate::postgres::Canceller { options: opts, sessions, connect_timeout: o.connect_timeout };
+                let (pool, canceller) = crate::postgres::open(o, settings).await?;
                 (Pool::Postgres(pool), Some(Box::new(canceller)))
             }
             #[cfg(feature = "mysql")]
             Dialect::MySql => {
-                let err = |e| settings.err(e);
-                let opts = sqlx::mysql::MySqlConnectOptions::from_str(o.driver_url())
-                    .map_err(err)?
-                    .timezone(Some("+00:00".to_string()))
-                    .charset("utf8mb4");
-                check_reachable::<sqlx::MySqlConnection>(&opts, settings).await?;
-                let mut session = String::from(
-                    "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO')",
-                );
-                if let Some(t) = o.statement_timeout {
-                    session.push_str(&format!(", max_statement_time = {}", crate::mysql::statement_seconds(t)));
-                }
-                let session: Arc<str> = session.into();
-                let sessions = Arc::new(Sessions::new(o.max_connections));
-                let learn = sessions.clone();
-                let pool = Self::pool_options::<sqlx::MySql>(o)
-                    .after_connect(move |conn, _meta| {
-                        let session = session.clone();
-                        let sessions = learn.clone();
-                        Box::pin(async move {
-                            conn.execute(AssertSqlSafe(session)).await?;
-                            crate::mysql::learn_null_type(conn).await?;
-                            crate::mysql::learn_connection_id(conn, &sessions).await
-                        })
-                    })
-                    .connect_with(opts.clone())
-                    .await
-                    .map_err(err)?;
-                let canceller = crate::mysql::Canceller { options: opts, sessions, connect_timeout: o.connect_timeout };
+                let (pool, canceller) = crate::mysql::open(o, settings).await?;
                 (Pool::MySql(pool), Some(Box::new(canceller)))
             }
             #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
@@ -352,10 +289,23 @@ fn backend_built(dialect: Dialect) -> Result<()> {
     Err(Error::Config(format!("{schemes} URLs need almacen's {:?} feature (this build has {built})", dialect.name())))
 }
 
+/// The options of a server's sqlx pool, from almacen's.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn pool_options<DB: sqlx::Database>(o: &ConnectOptions) -> PoolOptions<DB> {
+    let keep_alive = o.is_in_memory();
+    PoolOptions::<DB>::new()
+        .max_connections(o.max_connections)
+        .min_connections(if keep_alive { 1 } else { o.min_connections })
+        .acquire_timeout(o.acquire_timeout)
+        .max_lifetime(if keep_alive { None } else { o.max_lifetime })
+        .idle_timeout(if keep_alive { None } else { o.idle_timeout })
+        .test_before_acquire(o.pre_ping)
+}
+
 /// Open and close one connection, so an unreachable server fails at once with the
 /// driver's reason (the pool would retry until its acquire timeout and lose the reason).
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-async fn check_reachable<C: sqlx::Connection>(opts: &<C as sqlx::Connection>::Options, settings: &RunSettings) -> Result<()> {
+pub(crate) async fn check_reachable<C: sqlx::Connection>(opts: &<C as sqlx::Connection>::Options, settings: &RunSettings) -> Result<()> {
     let conn = C::connect_with(opts).await.map_err(|e| match settings.err(e) {
         Error::ConnectionLost(m) => Error::ConnectionLost(format!("cannot connect to {}: {m}", settings.dialect)),
         other => other,
@@ -459,26 +409,9 @@ impl Executor for Database {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => p.stream(s, stmt),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => {
-                let rows = match crate::postgres::arguments(stmt.values.to_vec()) {
-                    Ok(args) => {
-                        let sql = crate::postgres::statement_text(stmt.sql.clone(), &stmt.values);
-                        sqlx::query_with(sql, args).fetch(p).map(move |r| r.map(DbRow::Postgres).map_err(|e| s.err(e))).boxed()
-                    }
-                    Err(e) => futures::stream::once(async { Err(e) }).boxed(),
-                };
-                s.logged_stream(&stmt, rows)
-            }
+            Pool::Postgres(p) => crate::postgres::stream(p, s, stmt),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => {
-                let rows = match crate::mysql::arguments(&stmt.sql, stmt.values.to_vec()) {
-                    Ok(args) => {
-                        sqlx::query_with(stmt.sql.clone(), args).fetch(p).map(move |r| r.map(DbRow::MySql).map_err(|e| s.err(e))).boxed()
-                    }
-                    Err(e) => futures::stream::once(async { Err(e) }).boxed(),
-                };
-                s.logged_stream(&stmt, rows)
-            }
+            Pool::MySql(p) => crate::mysql::stream(p, s, stmt),
         }
     }
 }

@@ -5,8 +5,6 @@ use crate::raw::{Params, bind_named};
 use crate::statement::{ExecResult, Sql, Statement};
 use crate::{DbRow, Dialect, Error, Result, Row};
 use futures::stream::BoxStream;
-#[cfg(feature = "postgres")]
-use sqlx::AssertSqlSafe;
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -616,6 +614,8 @@ macro_rules! run_query {
         }
     }};
 }
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use run_query;
 
 /// A connection of any dialect, borrowed for one statement.
 pub(crate) enum ConnRef<'c, 'p> {
@@ -640,54 +640,9 @@ impl ConnRef<'_, '_> {
             #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(guard) => guard.run(settings, stmt, fetch, in_tx).await,
             #[cfg(feature = "postgres")]
-            ConnRef::Postgres(conn) => {
-                let (timeout, overridden) = settings.timeout_for(stmt.timeout);
-                let Statement { sql, values, .. } = stmt;
-                let pg_done = |r: sqlx::postgres::PgQueryResult| ExecResult { rows_affected: r.rows_affected(), last_insert_id: None };
-                let sql = crate::postgres::statement_text(sql, &values);
-                let args = crate::postgres::arguments(values.into_vec())?;
-                if overridden {
-                    let ms = timeout.map(|t| t.as_millis().max(1)).unwrap_or(0);
-                    set_pg_timeout(conn, ms).await.map_err(|e| settings.err(e))?;
-                    let out = run_query!(conn, args, sql, fetch, DbRow::Postgres, pg_done);
-                    let default_ms = settings.statement_timeout.map(|t| t.as_millis().max(1)).unwrap_or(0);
-                    // Inside a failed transaction the reset fails, but the rollback undoes the SET.
-                    let reset = set_pg_timeout(conn, default_ms).await;
-                    let out = out.map_err(|e| settings.err(e))?;
-                    if !in_tx {
-                        reset.map_err(|e| settings.err(e))?;
-                    }
-                    fetch.finish(out)
-                } else {
-                    let out = run_query!(conn, args, sql, fetch, DbRow::Postgres, pg_done).map_err(|e| settings.err(e))?;
-                    fetch.finish(out)
-                }
-            }
+            ConnRef::Postgres(conn) => crate::postgres::run(conn, settings, stmt, fetch, in_tx).await,
             #[cfg(feature = "mysql")]
-            ConnRef::MySql(conn) => {
-                let (timeout, overridden) = settings.timeout_for(stmt.timeout);
-                let Statement { sql, values, .. } = stmt;
-                let my_done = |r: sqlx::mysql::MySqlQueryResult| ExecResult {
-                    rows_affected: r.rows_affected(),
-                    last_insert_id: Some(r.last_insert_id() as i64),
-                };
-                let sql = if overridden {
-                    // MariaDB runs one statement under its own limit without a round trip.
-                    // No timeout is 0; a timeout is never below 1 ms, which would print as 0.
-                    let secs = timeout.map_or_else(|| "0".to_string(), crate::mysql::statement_seconds);
-                    Sql::Shared(format!("SET STATEMENT max_statement_time={secs} FOR {}", &*sql).into())
-                } else {
-                    sql
-                };
-                let args = crate::mysql::arguments(&sql, values.into_vec())?;
-                let out = run_query!(conn, args, sql, fetch, DbRow::MySql, my_done).map_err(|e| settings.err(e))?;
-                fetch.finish(out)
-            }
+            ConnRef::MySql(conn) => crate::mysql::run(conn, settings, stmt, fetch).await,
         }
     }
-}
-
-#[cfg(feature = "postgres")]
-async fn set_pg_timeout(conn: &mut sqlx::PgConnection, ms: u128) -> std::result::Result<(), sqlx::Error> {
-    sqlx::raw_sql(AssertSqlSafe(format!("SET statement_timeout = {ms}"))).execute(&mut *conn).await.map(|_| ())
 }

@@ -2,15 +2,18 @@
 
 mod args;
 mod cancel;
+mod connect;
 mod exact;
+mod run;
 
-pub(crate) use args::{arguments, learn_null_type};
-pub(crate) use cancel::{Canceller, learn_connection_id};
+use args::{arguments, learn_null_type};
+pub(crate) use connect::open;
 pub(crate) use exact::my_time;
+pub(crate) use run::{run, stream};
 
 /// A statement timeout in MariaDB's `max_statement_time` seconds, rounded up to whole
 /// milliseconds and never below 1 ms: `0.000` would mean no limit at all.
-pub(crate) fn statement_seconds(t: std::time::Duration) -> String {
+fn statement_seconds(t: std::time::Duration) -> String {
     let ms = t.as_nanos().div_ceil(1_000_000).max(1);
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }

@@ -4,11 +4,14 @@
 
 mod args;
 mod cancel;
+mod connect;
 mod decode;
 pub(crate) mod exact;
+mod run;
 mod signature;
 
-pub(crate) use args::arguments;
-pub(crate) use cancel::{Canceller, learn_backend};
+use args::arguments;
+pub(crate) use connect::open;
 pub(crate) use decode::other_type;
-pub(crate) use signature::statement_text;
+pub(crate) use run::{run, stream};
+use signature::statement_text;

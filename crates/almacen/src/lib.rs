@@ -116,6 +116,7 @@ mod exact;
 mod executor;
 pub mod introspect;
 pub mod json;
+mod mismatch;
 mod model;
 #[cfg(feature = "mysql")]
 mod mysql;

@@ -376,7 +376,8 @@ impl Runs for Database {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
                     let overridden = s.timeout_for(stmt.timeout).1;
-                    let reads = crate::raw::reads_only(&stmt.sql);
+                    // Kept for the error path only (a shared text costs a reference count, a scan would cost more).
+                    let sql = stmt.sql.clone();
                     let mut c = Settling { conn: &mut c, settled: false, canceller: self.inner.canceller.as_deref() };
                     let out = s.run(ConnRef::Postgres(c.conn), stmt, fetch, false).await;
                     // A failed override (its reset may not have run) leaves the setting in doubt.
@@ -384,7 +385,7 @@ impl Runs for Database {
                         Ok(_) => true,
                         Err(e) => !overridden && !e.leaves_connection_in_doubt(),
                     };
-                    out.map_err(|e| if reads { e } else { e.during_autocommit_write() })
+                    out.map_err(|e| if crate::raw::reads_only(&sql) { e } else { e.during_autocommit_write() })
                 })
                 .await
             }
@@ -392,11 +393,12 @@ impl Runs for Database {
             Pool::MySql(p) => {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
-                    let reads = crate::raw::reads_only(&stmt.sql);
+                    // Kept for the error path only (a shared text costs a reference count, a scan would cost more).
+                    let sql = stmt.sql.clone();
                     let mut c = Settling { conn: &mut c, settled: false, canceller: self.inner.canceller.as_deref() };
                     let out = s.run(ConnRef::MySql(c.conn), stmt, fetch, false).await;
                     c.settled = out.as_ref().err().is_none_or(|e| !e.leaves_connection_in_doubt());
-                    out.map_err(|e| if reads { e } else { e.during_autocommit_write() })
+                    out.map_err(|e| if crate::raw::reads_only(&sql) { e } else { e.during_autocommit_write() })
                 })
                 .await
             }

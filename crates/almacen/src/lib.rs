@@ -168,8 +168,8 @@ pub use value::{Kind, Value};
 /// Re-exports for generated code; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::model::ModelStatements;
     pub use crate::dto::null_error;
+    pub use crate::model::ModelStatements;
     pub use crate::sqlite::{LiveRow, ValueRef};
     pub use crate::types::{decode_enum, decode_enum_sqlite, enum_from_value};
     pub use crate::value::now;

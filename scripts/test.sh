@@ -5,28 +5,54 @@
 #   scripts/test.sh
 #
 # Brings up PostgreSQL/MariaDB (and Redis) with scripts/services.sh first, unless
-# ALMACEN_SERVICES_READY=1 says the caller (e.g. .ci/run) already did; whatever this script
-# started itself is stopped again when it exits. With CI=true, ALMACEN_REQUIRE_ALL_BACKENDS=1 is
-# exported, so backend tests fail instead of skipping when a server is missing.
+# ALMACEN_SERVICES_READY=1 says the caller (e.g. .ci/run) already did, and private throwaway
+# PostgreSQL/MariaDB servers for the restart test with scripts/private-servers.sh, unless
+# ALMACEN_RESTART_COMMAND is set; whatever this script started itself is stopped again when it
+# exits. With CI=true, ALMACEN_REQUIRE_ALL_BACKENDS=1 is exported, so backend tests fail
+# instead of skipping when a server is missing (the restart test fails without its servers).
 # Every step runs even if an earlier one failed; the exit code is that of the first failure.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
-if [[ ${ALMACEN_SERVICES_READY:-} != 1 ]]; then
-    export ALMACEN_SERVICES_OWNER=${ALMACEN_SERVICES_OWNER:-test.sh-$$-$(date +%s)}
-    # shellcheck disable=SC2317 # invoked through the trap
-    services_down() {
-        local rc=$?
-        trap - EXIT
+started_services=0
+started_private=0
+# shellcheck disable=SC2317 # invoked through the trap
+teardown() {
+    local rc=$?
+    trap - EXIT
+    if ((started_private)); then
+        printf '\n==> private servers: scripts/private-servers.sh down\n'
+        scripts/private-servers.sh down || echo "test.sh: warning: scripts/private-servers.sh down failed" >&2
+    fi
+    if ((started_services)); then
         printf '\n==> services: scripts/services.sh down\n'
         scripts/services.sh down || echo "test.sh: warning: scripts/services.sh down failed" >&2
-        exit "$rc"
-    }
-    trap services_down EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    fi
+    exit "$rc"
+}
+trap teardown EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ ${ALMACEN_SERVICES_READY:-} != 1 ]]; then
+    export ALMACEN_SERVICES_OWNER=${ALMACEN_SERVICES_OWNER:-test.sh-$$-$(date +%s)}
+    started_services=1 # before `up`, so that a partly successful `up` is torn down as well
     printf '==> services: scripts/services.sh up\n'
     scripts/services.sh up
+fi
+
+# The restart test (crates/almacen/tests/restart.rs) stops and starts servers: it gets private
+# throwaway ones of this run's own, never the shared ones above. Unless the caller named its own
+# (ALMACEN_RESTART_COMMAND set), start them here; if that fails the test skips, or fails in CI.
+if [[ -z ${ALMACEN_RESTART_COMMAND:-} ]]; then
+    printf '==> private servers: scripts/private-servers.sh up\n'
+    private_rc=0
+    private_env=$(scripts/private-servers.sh up) || private_rc=$?
+    if [[ $private_env == *ALMACEN_PRIVATE_SERVERS=* ]]; then
+        eval "$private_env"
+        started_private=1
+    fi
+    ((private_rc == 0)) || echo "test.sh: warning: private servers not (all) up; the restart test will skip them, or fail in CI" >&2
 fi
 
 export ALMACEN_TEST_POSTGRES_URL=${ALMACEN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
@@ -42,6 +68,8 @@ mkdir -p "$target_dir"
 printf '==> disk: %s free where %s is\n' "$(df -h --output=avail "$target_dir" | tail -1 | tr -d ' ')" "$target_dir"
 printf '==> env: ALMACEN_TEST_POSTGRES_URL=%s ALMACEN_TEST_MYSQL_URL=%s ALMACEN_REQUIRE_ALL_BACKENDS=%s\n' \
     "$ALMACEN_TEST_POSTGRES_URL" "$ALMACEN_TEST_MYSQL_URL" "${ALMACEN_REQUIRE_ALL_BACKENDS:-0}"
+printf '==> env: ALMACEN_RESTART_POSTGRES_URL=%s ALMACEN_RESTART_MYSQL_URL=%s ALMACEN_RESTART_COMMAND=%s\n' \
+    "${ALMACEN_RESTART_POSTGRES_URL:-}" "${ALMACEN_RESTART_MYSQL_URL:-}" "${ALMACEN_RESTART_COMMAND:-}"
 
 failed=()
 first_rc=0

@@ -11,15 +11,23 @@ use std::time::Duration;
 /// |---|---|---|---|
 /// | `max_connections` | `pool_size` (+ `max_overflow`) | most connections open at once | 10 (1 for in-memory SQLite) |
 /// | `min_connections` | | connections kept open when idle | 0 |
-/// | `acquire_timeout` | `pool_timeout` | wait for a free connection before [`Error::PoolTimeout`](crate::Error::PoolTimeout) | 30s |
+/// | `acquire_timeout` | `pool_timeout` | wait for a connection (a free one, or a new one while the server is unreachable) before [`Error::PoolTimeout`](crate::Error::PoolTimeout) | 5s |
 /// | `max_lifetime` | `pool_recycle` | close connections older than this | 30min |
 /// | `idle_timeout` | | close connections idle longer than this | 10min |
 /// | `pre_ping` | `pool_pre_ping`, `test_before_acquire` | ping a connection before handing it out | false |
-/// | `connect_timeout` | | give up connecting after this | 10s |
+/// | `connect_timeout` | | give up on one connection attempt (TCP, TLS, login) after this; also bounds [`Database::connect`](crate::Database::connect) | 2s |
 /// | `statement_timeout` | | cancel statements running longer (per-query override exists) | none |
 /// | `slow_statement` | | log a warning for statements slower than this | none |
 /// | `echo` | | log every statement at INFO | false |
 /// | `log_parameters` | | include bound parameters in logs | false |
+///
+/// The timeouts are short so that a web service fails fast and recovers fast. SQLAlchemy's
+/// `pool_timeout` defaults to 30 s; almacen's `acquire_timeout` to 5 s: a request that cannot
+/// get a connection fails with `PoolTimeout` well before a client or proxy gives up on it.
+/// While a server is down (refusing connections), waiting callers try to connect again at
+/// least every fifth of the connect timeout (400 ms by default), so the first requests
+/// succeed within about that of the server's return; a larger `connect_timeout`, for a slow
+/// network, makes that retry interval larger too.
 ///
 /// Durations are written `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds, up to
 /// 2^31 − 1 ms (about 24.8 days, PostgreSQL's longest `statement_timeout`). Any other
@@ -46,7 +54,8 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// Connections kept open even when idle.
     pub min_connections: u32,
-    /// How long to wait for a free connection.
+    /// How long to wait for a connection: a free one, or a new one (retrying while the
+    /// server refuses connections). SQLAlchemy's `pool_timeout`. Default 5 s.
     pub acquire_timeout: Duration,
     /// Close connections older than this (SQLAlchemy's pool_recycle).
     pub max_lifetime: Option<Duration>,
@@ -54,7 +63,9 @@ pub struct ConnectOptions {
     pub idle_timeout: Option<Duration>,
     /// Ping each connection before handing it out (SQLAlchemy's pool_pre_ping).
     pub pre_ping: bool,
-    /// How long to wait for a new connection to be established.
+    /// How long one attempt to open a connection may take (TCP, TLS, login, session setup),
+    /// in the pool and at [`Database::connect`](crate::Database::connect). While a server
+    /// refuses connections, the pool tries again at least every fifth of this. Default 2 s.
     pub connect_timeout: Duration,
     /// Default statement timeout; `None` means no limit.
     pub statement_timeout: Option<Duration>,
@@ -233,11 +244,11 @@ impl ConnectOptions {
             in_memory,
             max_connections: if in_memory { 1 } else { 10 },
             min_connections: 0,
-            acquire_timeout: Duration::from_secs(30),
+            acquire_timeout: Duration::from_secs(5),
             max_lifetime: Some(Duration::from_secs(30 * 60)),
             idle_timeout: Some(Duration::from_secs(10 * 60)),
             pre_ping: false,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(2),
             statement_timeout: None,
             slow_statement: None,
             echo: false,
@@ -554,6 +565,15 @@ mod tests {
             let _ = ConnectOptions::from_url(&format!("postgres://u@h/db?{key}={value}&statement_timeout={value}"));
             let _ = ConnectOptions::from_url(&format!("mysql://u@h/db?pool_size={value}&max_overflow={value}&acquire_timeout={value}"));
         }
+    }
+
+    /// Short enough for a web service: see the table in the type's docs.
+    #[test]
+    fn timeouts_default_to_failing_fast() {
+        let opts = ConnectOptions::from_url("postgres://u@h/db").unwrap();
+        assert_eq!(opts.acquire_timeout, Duration::from_secs(5));
+        assert_eq!(opts.connect_timeout, Duration::from_secs(2));
+        assert_eq!(ConnectOptions::from_url("sqlite://a.db").unwrap().acquire_timeout, Duration::from_secs(5));
     }
 
     #[test]

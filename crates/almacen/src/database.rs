@@ -264,8 +264,41 @@ impl Database {
     pub(crate) async fn acquire<DB: sqlx::Database>(&self, pool: &sqlx::Pool<DB>) -> Result<(sqlx::pool::PoolConnection<DB>, InUse)> {
         self.inner.waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting(&self.inner.waiting);
-        let conn = pool.acquire().await.map_err(|e| self.inner.settings.err(e))?;
+        let conn = match pool.acquire().await {
+            Ok(conn) => conn,
+            Err(sqlx::Error::PoolTimedOut) => self.acquire_again(pool).await?,
+            Err(e) => return Err(self.inner.settings.err(e)),
+        };
         Ok((conn, InUse::new(&self.inner.in_use)))
+    }
+
+    /// The rest of `acquire` once its first attempt window (see [`attempt_window`]) has passed
+    /// without a connection: attempts until the acquire timeout is spent. Each attempt starts
+    /// sqlx's reconnect backoff again, so a server that refused connections is tried again
+    /// within a fifth of the window of its coming back.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    #[cold]
+    async fn acquire_again<DB: sqlx::Database>(&self, pool: &sqlx::Pool<DB>) -> Result<sqlx::pool::PoolConnection<DB>> {
+        let window = attempt_window(&self.inner.options);
+        // sqlx times out only at the end of the window: the first attempt took all of it.
+        let deadline = tokio::time::Instant::now() + self.inner.options.acquire_timeout.saturating_sub(window);
+        let timed_out = || self.inner.settings.err(sqlx::Error::PoolTimedOut);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(timed_out());
+            }
+            let attempt = if left >= window {
+                pool.acquire().await
+            } else {
+                tokio::time::timeout(left, pool.acquire()).await.unwrap_or(Err(sqlx::Error::PoolTimedOut))
+            };
+            match attempt {
+                Ok(conn) => return Ok(conn),
+                Err(sqlx::Error::PoolTimedOut) => continue,
+                Err(e) => return Err(self.inner.settings.err(e)),
+            }
+        }
     }
 }
 
@@ -296,10 +329,22 @@ pub(crate) fn pool_options<DB: sqlx::Database>(o: &ConnectOptions) -> PoolOption
     PoolOptions::<DB>::new()
         .max_connections(o.max_connections)
         .min_connections(if keep_alive { 1 } else { o.min_connections })
-        .acquire_timeout(o.acquire_timeout)
+        // One attempt: `Database::acquire` makes attempts until `acquire_timeout` is spent.
+        .acquire_timeout(attempt_window(o))
         .max_lifetime(if keep_alive { None } else { o.max_lifetime })
         .idle_timeout(if keep_alive { None } else { o.idle_timeout })
         .test_before_acquire(o.pre_ping)
+}
+
+/// How long one of sqlx's acquires may take (its own acquire timeout): the connect timeout, or
+/// the acquire timeout if shorter. While the server refuses connections, sqlx retries within
+/// one acquire with a backoff that doubles from 10 ms up to a fifth of the time that acquire
+/// has left: 6 s for a 30 s acquire. `Database::acquire` therefore makes acquires of this
+/// length until its own acquire timeout, which caps the backoff at a fifth of the connect
+/// timeout (400 ms by default), and bounds each connection attempt by the connect timeout.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn attempt_window(o: &ConnectOptions) -> std::time::Duration {
+    o.acquire_timeout.min(o.connect_timeout)
 }
 
 /// Open and close one connection, so an unreachable server fails at once with the
@@ -326,7 +371,8 @@ impl Runs for Database {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
                     let overridden = s.timeout_for(stmt.timeout).1;
-                    let reads = crate::raw::reads_only(&stmt.sql);
+                    // Kept for the error path only (a shared text costs a reference count, a scan would cost more).
+                    let sql = stmt.sql.clone();
                     let mut c = Settling { conn: &mut c, settled: false, canceller: self.inner.canceller.as_deref() };
                     let out = s.run(ConnRef::Postgres(c.conn), stmt, fetch, false).await;
                     // A failed override (its reset may not have run) leaves the setting in doubt.
@@ -334,7 +380,7 @@ impl Runs for Database {
                         Ok(_) => true,
                         Err(e) => !overridden && !e.leaves_connection_in_doubt(),
                     };
-                    out.map_err(|e| if reads { e } else { e.during_autocommit_write() })
+                    out.map_err(|e| if crate::raw::reads_only(&sql) { e } else { e.during_autocommit_write() })
                 })
                 .await
             }
@@ -342,11 +388,12 @@ impl Runs for Database {
             Pool::MySql(p) => {
                 Box::pin(async move {
                     let (mut c, _in_use) = self.acquire(p).await?;
-                    let reads = crate::raw::reads_only(&stmt.sql);
+                    // Kept for the error path only (a shared text costs a reference count, a scan would cost more).
+                    let sql = stmt.sql.clone();
                     let mut c = Settling { conn: &mut c, settled: false, canceller: self.inner.canceller.as_deref() };
                     let out = s.run(ConnRef::MySql(c.conn), stmt, fetch, false).await;
                     c.settled = out.as_ref().err().is_none_or(|e| !e.leaves_connection_in_doubt());
-                    out.map_err(|e| if reads { e } else { e.during_autocommit_write() })
+                    out.map_err(|e| if crate::raw::reads_only(&sql) { e } else { e.during_autocommit_write() })
                 })
                 .await
             }

@@ -356,7 +356,8 @@ fn classify_mysql(number: Option<u32>, mut info: DbErrorInfo) -> Error {
         Some(1205) => Error::LockNotAvailable(info.into()),
         // MariaDB max_statement_time, MySQL max_execution_time
         Some(1969) | Some(3024) => Error::StatementTimeout(info.message),
-        Some(2006) | Some(2013) | Some(1927) | Some(4031) => Error::ConnectionLost(info.message),
+        // 1053: the server is shutting down.
+        Some(2006) | Some(2013) | Some(1927) | Some(4031) | Some(1053) => Error::ConnectionLost(info.message),
         _ => Error::Database(info.into()),
     }
 }

@@ -741,6 +741,30 @@ async fn too_many_parameters(db: Database, backend: Backend) {
     tokio::time::timeout(Duration::from_secs(5), db.close()).await.expect("close returns");
 }
 
+/// On the servers each of the pool's attempts lasts at most the connect timeout (so that its
+/// reconnect backoff stays short); a caller still waits the whole acquire timeout, over
+/// several attempts, gets a connection given back during a later one, and its timeout error
+/// names the acquire timeout.
+async fn acquire_timeout_spans_attempts(db: Database, _b: Backend) {
+    let tx = db.begin().await.unwrap();
+    let started = Instant::now();
+    match select_one(&db).await {
+        Err(Error::PoolTimeout(d)) => assert_eq!(d, Duration::from_millis(1500)),
+        other => panic!("expected PoolTimeout, got {other:?}"),
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(1450), "gave up after {elapsed:?}, before the acquire timeout of 1.5 s");
+    assert!(elapsed < Duration::from_millis(2500), "gave up only after {elapsed:?} (acquire timeout 1.5 s)");
+    assert_eq!(db.stats().waiting, 0);
+
+    // A connection given back during the waiter's third attempt (of 400 ms) is handed to it.
+    let waiter_db = db.clone();
+    let waiter = tokio::spawn(async move { select_one(&waiter_db).await });
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tx.commit().await.unwrap();
+    assert_eq!(waiter.await.unwrap().expect("the waiter gets the connection given back"), 1);
+}
+
 per_backend_with!(
     lost_connection_during_a_write => "max_connections=1",
     lost_connection_during_commit => "max_connections=1",
@@ -752,6 +776,7 @@ per_backend_with!(
     dropped_timeout_override_does_not_leak => "max_connections=1&statement_timeout=3s&acquire_timeout=10s",
     mismatched_placeholders_leave_the_pool_whole => "max_connections=1&acquire_timeout=2s",
     pool_exhausted_times_out => "max_connections=1&acquire_timeout=300ms",
+    acquire_timeout_spans_attempts => "max_connections=1&acquire_timeout=1500ms&connect_timeout=400ms",
     default_statement_timeout => "max_connections=1&statement_timeout=500ms",
     per_statement_timeout => "max_connections=1",
     typed_select_timeout => "max_connections=1",

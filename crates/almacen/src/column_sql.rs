@@ -51,7 +51,7 @@ pub(crate) fn sql_type(c: &ColumnMeta, d: Dialect) -> Result<String> {
                 c.name
             )));
         }
-        (ColumnType::Decimal { precision, scale }, Dialect::Sqlite) => crate::sqlite::decimal::column_sql(precision, scale),
+        (ColumnType::Decimal { precision, scale }, Dialect::Sqlite) => crate::data::sqlite::decimal::column_sql(precision, scale),
         (ColumnType::Decimal { precision, scale }, Dialect::Postgres) => format!("NUMERIC({precision}, {scale})"),
         (ColumnType::Decimal { precision, scale }, Dialect::MySql) => format!("DECIMAL({precision}, {scale})"),
         (ColumnType::Bool, Dialect::Sqlite) => "INTEGER".into(),

@@ -253,7 +253,7 @@ fn cached_sql(model: TypeId, dialect: Dialect, build: impl FnOnce() -> Result<St
 /// fields are updated to match.
 pub async fn update<M: Model>(db: &impl Executor, model: &mut M) -> Result<()> {
     let dialect = db.dialect();
-    let now = crate::value::now();
+    let now = crate::data::value::now();
     let values = model.values();
     let mut q = Query::update();
     q.table(M::TABLE.name);
@@ -339,7 +339,7 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
         return Err(Error::Unsupported(format!("upsert on {} needs a primary key or conflict columns", M::TABLE.name)));
     }
     let on_key = target.iter().all(|c| c.primary_key);
-    let now = crate::value::now();
+    let now = crate::data::value::now();
     let mut values = model.values();
     // Managed columns as an insert sets them: the struct's own values do not count.
     for (c, v) in M::TABLE.columns.iter().zip(values.iter_mut()) {
@@ -472,7 +472,7 @@ fn managed_update<M: Model>(sets: &[Assignment], condition: &Condition, dialect:
     }
     let mut all = sets.to_vec();
     if let Some(meta) = M::TABLE.managed(Managed::UpdatedAt) {
-        all.push(Assignment::Value(ColumnRef { table: M::TABLE.name, meta }, Value::Timestamp(crate::value::now())));
+        all.push(Assignment::Value(ColumnRef { table: M::TABLE.name, meta }, Value::Timestamp(crate::data::value::now())));
     }
     if let Some(meta) = M::TABLE.managed(Managed::Version) {
         all.push(Assignment::Add(ColumnRef { table: M::TABLE.name, meta }, Value::Int(1)));
@@ -491,18 +491,21 @@ fn apply_sets(q: &mut sea_query::UpdateStatement, sets: &[Assignment], dialect: 
                 let crate::ColumnType::Decimal { precision, scale } = c.meta.ty else { unreachable!() };
                 let delta = match v {
                     Value::Decimal(d) => {
-                        crate::value::check_decimal_fits(*d, precision, scale, c.meta.name)?;
+                        crate::data::value::check_decimal_fits(*d, precision, scale, c.meta.name)?;
                         sea_query::Value::String(Some(d.to_string()))
                     }
                     other => other.to_sea(dialect, None, c.meta.name)?,
                 };
-                let sql = format!("{}(?, ?, {precision}, {scale})", crate::sqlite::DECIMAL_ADD);
+                let sql = format!("{}(?, ?, {precision}, {scale})", crate::data::sqlite::DECIMAL_ADD);
                 q.value(c.meta.name, Expr::cust_with_exprs(sql, [Expr::col(c.meta.name), Expr::val(delta)]));
             }
             // SQLite keeps the double sum; PostgreSQL and MariaDB round it to the f32 they store.
             Assignment::Add(c, v) if dialect == Dialect::Sqlite && c.meta.ty == crate::ColumnType::Float => {
                 let delta = Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?);
-                q.value(c.meta.name, Expr::cust_with_exprs(format!("{}(?)", crate::sqlite::F32), [Expr::col(c.meta.name).add(delta)]));
+                q.value(
+                    c.meta.name,
+                    Expr::cust_with_exprs(format!("{}(?)", crate::data::sqlite::F32), [Expr::col(c.meta.name).add(delta)]),
+                );
             }
             Assignment::Add(c, v) => {
                 let delta = Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?);
@@ -595,7 +598,7 @@ impl<M: Model> DeleteWhere<M> {
     pub async fn execute(self, db: &impl Executor) -> Result<u64> {
         let dialect = db.dialect();
         if let (Some(meta), false) = (M::TABLE.soft_delete(), self.hard) {
-            let sets = [Assignment::Value(ColumnRef { table: M::TABLE.name, meta }, Value::Timestamp(crate::value::now()))];
+            let sets = [Assignment::Value(ColumnRef { table: M::TABLE.name, meta }, Value::Timestamp(crate::data::value::now()))];
             let (sql, vals) = update_statement::<M>(&sets, &live::<M>(self.condition), dialect)?;
             return Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected);
         }

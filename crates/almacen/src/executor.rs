@@ -362,7 +362,7 @@ pub(crate) trait RowSink: Send {
         false
     }
     /// SQLite's current row, read in place (called only when [`in_place`](Self::in_place)).
-    fn live_row(&mut self, row: &crate::sqlite::LiveRow<'_>) -> Result<()> {
+    fn live_row(&mut self, row: &crate::data::sqlite::LiveRow<'_>) -> Result<()> {
         let _ = row;
         Err(Error::Unsupported("this sink takes row objects only".into()))
     }
@@ -393,7 +393,7 @@ impl<M: crate::Model> RowSink for Models<M> {
     fn in_place(&self) -> bool {
         M::SQLITE_IN_PLACE
     }
-    fn live_row(&mut self, row: &crate::sqlite::LiveRow<'_>) -> Result<()> {
+    fn live_row(&mut self, row: &crate::data::sqlite::LiveRow<'_>) -> Result<()> {
         self.0.push(M::decode_sqlite(row, 0)?);
         Ok(())
     }
@@ -420,7 +420,7 @@ impl<M: crate::Model> RowSink for FirstModel<M> {
     fn in_place(&self) -> bool {
         M::SQLITE_IN_PLACE
     }
-    fn live_row(&mut self, row: &crate::sqlite::LiveRow<'_>) -> Result<()> {
+    fn live_row(&mut self, row: &crate::data::sqlite::LiveRow<'_>) -> Result<()> {
         if self.0.is_none() {
             self.0 = Some(M::decode_sqlite(row, 0)?);
         }

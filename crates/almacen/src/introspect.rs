@@ -13,7 +13,7 @@
 //! `INTEGER`; text, dates, times, timestamps, JSON and enums are `TEXT`; on every dialect an
 //! enum is text), a change between them is not seen.
 
-pub use crate::mismatch::{SchemaDifference, TableMismatch};
+pub use crate::data::mismatch::{SchemaDifference, TableMismatch};
 use crate::{ColumnMeta, Dialect, Error, Executor, Result, TableMeta, Value, params};
 
 /// One column of a live table, as the database reports it.

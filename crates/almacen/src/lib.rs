@@ -108,16 +108,11 @@ compile_error!("almacen needs at least one backend feature: \"sqlite\", \"postgr
 mod column_sql;
 mod config;
 mod crud;
+mod data;
 mod database;
-mod dialect;
 pub mod dto;
-mod error;
-mod exact;
 mod executor;
 pub mod introspect;
-pub mod json;
-mod mismatch;
-mod model;
 #[cfg(feature = "mysql")]
 mod mysql;
 mod observe;
@@ -127,55 +122,54 @@ pub mod query;
 mod raw;
 pub mod relation;
 mod repository;
-mod row;
 mod schema;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server_args;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server_sessions;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod statement;
 mod transaction;
-mod types;
-mod value;
 
 pub use almacen_macros::{DbEnum, FromRow, Model};
 pub use config::{ConnectOptions, redacted_url};
 pub use crud::{DeleteWhere, Patch, UpdateWhere};
+pub use data::json;
 /// The generic CRUD functions behind the methods `#[derive(Model)]` generates.
 pub mod ops {
     pub use crate::crud::{delete, get, get_for_update, hard_delete, insert, insert_many, restore, update, upsert};
 }
-pub use database::{Database, PoolStats};
-pub use dialect::Dialect;
-pub use dto::Field;
-pub use error::{DbErrorInfo, Error, Result};
-pub use executor::Executor;
-pub use introspect::{ColumnInfo, SchemaDifference, TableMismatch};
-pub use model::{
+pub use data::dialect::Dialect;
+pub use data::error::{DbErrorInfo, Error, Result};
+pub use data::model::{
     ColumnMeta, ColumnType, ForeignKey, FromRow, IndexMeta, Keyed, Managed, Model, NewRecord, OnDelete, ServerDefault, TableMeta,
 };
+pub use data::row::{DbRow, Row};
+#[cfg(feature = "sqlite")]
+pub use data::sqlite::LiteRow;
+pub use data::types::{DbEnumText, SqlType};
+pub use data::value::{Kind, Value};
+pub use database::{Database, PoolStats};
+pub use dto::Field;
+pub use executor::Executor;
+pub use introspect::{ColumnInfo, SchemaDifference, TableMismatch};
 pub use observe::StatementCounter;
 pub use query::{Column, Condition, OrderBy};
 pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use relation::{BelongsTo, Chain, HasMany, HasOne, Load, ManyToMany, Relation};
 pub use repository::Repository;
-pub use row::{DbRow, Row};
-#[cfg(feature = "sqlite")]
-pub use sqlite::LiteRow;
 pub use statement::{ExecResult, Statement};
 pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
-pub use types::{DbEnumText, SqlType};
-pub use value::{Kind, Value};
 
 /// Re-exports for generated code; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::data::model::ModelStatements;
+    pub use crate::data::sqlite::{LiveRow, ValueRef};
+    pub use crate::data::types::{decode_enum, decode_enum_sqlite, enum_from_value};
+    pub use crate::data::value::now;
     pub use crate::dto::null_error;
-    pub use crate::model::ModelStatements;
-    pub use crate::sqlite::{LiveRow, ValueRef};
-    pub use crate::types::{decode_enum, decode_enum_sqlite, enum_from_value};
-    pub use crate::value::now;
     pub use serde;
 
     /// Types `#[model(decimal(p, s))]` fits.

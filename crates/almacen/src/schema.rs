@@ -47,7 +47,7 @@ fn checks(c: &ColumnMeta, d: Dialect) -> Vec<String> {
         (ColumnType::Bool, Dialect::Sqlite | Dialect::MySql) => out.push(format!("{col} IN (0, 1)")),
         (ColumnType::Uuid, Dialect::Sqlite | Dialect::MySql) => out.push(format!("length({col}) = 16")),
         (ColumnType::Decimal { precision, scale }, Dialect::Sqlite) => {
-            out.push(crate::sqlite::decimal::column_check(&col, precision, scale))
+            out.push(crate::data::sqlite::decimal::column_check(&col, precision, scale))
         }
         (ColumnType::Json, Dialect::Sqlite) => out.push(format!("json_valid({col})")),
         (ColumnType::Enum { variants }, _) => {

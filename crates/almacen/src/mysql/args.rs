@@ -7,7 +7,7 @@ use sqlx::{Column, Encode, Executor, Row, Type};
 use std::sync::OnceLock;
 
 /// MariaDB's own NULL type (`MYSQL_TYPE_NULL`). A NULL of no known type
-/// (`crate::value::UNTYPED_NULL`) is sent with it, so the server types an expression from
+/// (`crate::data::value::UNTYPED_NULL`) is sent with it, so the server types an expression from
 /// its other operands: `COALESCE(:x, created_at)` stays a DATETIME, where a VARCHAR NULL
 /// would make it text. sqlx has no constructor for it; a result column of `SELECT NULL`
 /// carries it, so the first connection of the process reads it there.

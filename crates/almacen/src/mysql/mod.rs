@@ -1,14 +1,13 @@
-//! What MariaDB/MySQL needs besides sqlx: arguments bound from almacen's values.
+//! What MariaDB/MySQL needs besides sqlx: arguments bound from almacen's values, opening
+//! its pool, running statements and cancelling abandoned ones.
 
 mod args;
 mod cancel;
 mod connect;
-mod exact;
 mod run;
 
 use args::{arguments, learn_null_type};
 pub(crate) use connect::open;
-pub(crate) use exact::my_time;
 pub(crate) use run::{run, stream};
 
 /// A statement timeout in MariaDB's `max_statement_time` seconds, rounded up to whole

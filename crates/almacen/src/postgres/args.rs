@@ -5,7 +5,7 @@ use sea_query::Value as S;
 use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgTypeInfo, Postgres};
 use sqlx::{Arguments, Encode, Type};
 
-/// A NULL (`crate::value::UNTYPED_NULL`) sent with type OID 0, "unspecified": the server infers the type.
+/// A NULL (`crate::data::value::UNTYPED_NULL`) sent with type OID 0, "unspecified": the server infers the type.
 struct UntypedNull;
 
 impl Type<Postgres> for UntypedNull {

@@ -97,14 +97,14 @@ impl NamedColumn {
             ColumnType::Float | ColumnType::Double => {
                 Value::Float(text.parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(|| bad("a finite number"))?)
             }
-            ColumnType::Decimal { .. } => Value::Decimal(crate::exact::parse_decimal(text).map_err(|_| bad("a decimal"))?),
+            ColumnType::Decimal { .. } => Value::Decimal(crate::data::exact::parse_decimal(text).map_err(|_| bad("a decimal"))?),
             ColumnType::Bool => match text {
                 "true" | "1" => Value::Bool(true),
                 "false" | "0" => Value::Bool(false),
                 _ => return Err(bad("true or false")),
             },
             ColumnType::Uuid => Value::Uuid(text.parse().map_err(|_| bad("a UUID"))?),
-            ColumnType::Timestamp => Value::Timestamp(crate::exact::parse_timestamp(text).map_err(|_| bad("an RFC 3339 timestamp"))?),
+            ColumnType::Timestamp => Value::Timestamp(crate::data::exact::parse_timestamp(text).map_err(|_| bad("an RFC 3339 timestamp"))?),
             ColumnType::Date => Value::Date(text.parse().map_err(|_| bad("a date (YYYY-MM-DD)"))?),
             ColumnType::Time => Value::Time(text.parse().map_err(|_| bad("a time of day (HH:MM:SS)"))?),
             ColumnType::Enum { variants } => match variants.contains(&text) {

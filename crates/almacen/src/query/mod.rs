@@ -302,7 +302,7 @@ impl Condition {
 pub(crate) fn compared_value(c: &ColumnRef, v: &Value, dialect: Dialect) -> Result<sea_query::Value> {
     match (c.meta.ty, v) {
         (crate::ColumnType::Decimal { precision, .. }, Value::Decimal(d)) if dialect == Dialect::Sqlite => {
-            Ok(crate::sqlite::decimal::compared(*d, precision))
+            Ok(crate::data::sqlite::decimal::compared(*d, precision))
         }
         (crate::ColumnType::Text { .. } | crate::ColumnType::Decimal { .. }, _) => v.to_sea(dialect, None, c.meta.name),
         (ty, _) => v.to_sea(dialect, Some(&ty), c.meta.name),
@@ -316,7 +316,7 @@ fn sqlite_compared_column(c: &ColumnRef, other: &ColumnRef, dialect: Dialect) ->
     let text_form = |c: &ColumnRef| matches!(c.meta.ty, crate::ColumnType::Decimal { .. }) && sqlite_double_decimal(c).is_none();
     match (dialect, sqlite_double_decimal(c)) {
         (Dialect::Sqlite, Some(scale)) if text_form(other) => Expr::cust_with_exprs(
-            format!("({}(?, {scale}) COLLATE {})", crate::sqlite::DECIMAL_TEXT, crate::sqlite::DECIMAL_COLLATION),
+            format!("({}(?, {scale}) COLLATE {})", crate::data::sqlite::DECIMAL_TEXT, crate::data::sqlite::DECIMAL_COLLATION),
             [c.expr()],
         ),
         _ => c.expr(),
@@ -326,7 +326,7 @@ fn sqlite_compared_column(c: &ColumnRef, other: &ColumnRef, dialect: Dialect) ->
 /// A SQLite decimal column stored as a double (see `sqlite/decimal.rs`).
 fn sqlite_double_decimal(c: &ColumnRef) -> Option<u32> {
     match c.meta.ty {
-        crate::ColumnType::Decimal { precision, scale } if precision <= crate::sqlite::decimal::REAL_MAX_PRECISION => Some(scale),
+        crate::ColumnType::Decimal { precision, scale } if precision <= crate::data::sqlite::decimal::REAL_MAX_PRECISION => Some(scale),
         _ => None,
     }
 }
@@ -598,19 +598,24 @@ impl Aggregate {
             }
             // The column's scale lets the function read its doubles without text.
             (Dialect::Sqlite, Some(places)) => Expr::cust_with_exprs(
-                format!("({}(?, {places}, {}) COLLATE {})", crate::sqlite::DECIMAL_AVG, places - 4, crate::sqlite::DECIMAL_COLLATION),
+                format!(
+                    "({}(?, {places}, {}) COLLATE {})",
+                    crate::data::sqlite::DECIMAL_AVG,
+                    places - 4,
+                    crate::data::sqlite::DECIMAL_COLLATION
+                ),
                 [c.expr()],
             ),
             // The sum, minimum and maximum as text at the column's scale, as the servers give them.
             (Dialect::Sqlite, None) if self.sqlite_decimal_text() => {
                 let crate::ColumnType::Decimal { scale, .. } = c.meta.ty else { unreachable!("a decimal aggregate") };
                 let inner = match self.func {
-                    AggFunc::Sum => format!("{}(?, {scale})", crate::sqlite::DECIMAL_SUM),
+                    AggFunc::Sum => format!("{}(?, {scale})", crate::data::sqlite::DECIMAL_SUM),
                     AggFunc::Min => "MIN(?)".into(),
                     _ => "MAX(?)".into(),
                 };
                 Expr::cust_with_exprs(
-                    format!("({}({inner}, {scale}) COLLATE {})", crate::sqlite::DECIMAL_TEXT, crate::sqlite::DECIMAL_COLLATION),
+                    format!("({}({inner}, {scale}) COLLATE {})", crate::data::sqlite::DECIMAL_TEXT, crate::data::sqlite::DECIMAL_COLLATION),
                     [c.expr()],
                 )
             }

@@ -1,6 +1,6 @@
 //! Binding sea-query values to SQLite parameters, borrowing text and bytes.
 
-use crate::value::format_timestamp;
+use crate::data::value::format_timestamp;
 use rusqlite::types::{ToSqlOutput, Value as LiteValue, ValueRef};
 
 /// One bound value. almacen's own values arrive as SQLite's storage types already (see

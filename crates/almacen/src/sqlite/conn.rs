@@ -4,7 +4,7 @@
 
 use super::bind::Bind;
 use super::result::ResultBuffer;
-use super::row::{Columns, LiteColumn, LiteResult, LiveRow};
+use crate::data::sqlite::{Columns, LiteColumn, LiteResult, LiveRow};
 use crate::executor::{Fetch, Fetched};
 use crate::{DbErrorInfo, DbRow, Error, ExecResult};
 /// Maps keyed by SQL text hash it on every statement: a fast hasher matters here.
@@ -582,8 +582,8 @@ pub(crate) fn lite_error(e: rusqlite::Error) -> Error {
     match e {
         rusqlite::Error::SqliteFailure(err, message) => {
             let message = message.unwrap_or_else(|| err.to_string());
-            crate::error::classify_sqlite_info(DbErrorInfo {
-                constraint: crate::error::sqlite_constraint_target(&message),
+            crate::data::error::classify_sqlite_info(DbErrorInfo {
+                constraint: crate::data::error::sqlite_constraint_target(&message),
                 message,
                 code: Some(err.extended_code.to_string()),
                 table: None,
@@ -591,7 +591,7 @@ pub(crate) fn lite_error(e: rusqlite::Error) -> Error {
                 field: None,
             })
         }
-        rusqlite::Error::SqlInputError { error, msg, offset, .. } => crate::error::classify_sqlite_info(DbErrorInfo {
+        rusqlite::Error::SqlInputError { error, msg, offset, .. } => crate::data::error::classify_sqlite_info(DbErrorInfo {
             message: format!("{msg} (at offset {offset})"),
             code: Some(error.extended_code.to_string()),
             ..Default::default()

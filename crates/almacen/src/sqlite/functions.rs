@@ -1,7 +1,7 @@
-//! The SQL functions and the collation behind SQLite decimal columns (see [`super::decimal`]),
+//! The SQL functions and the collation behind SQLite decimal columns (see [`decimal`](crate::data::sqlite::decimal)),
 //! registered on every connection.
 
-use super::decimal::{
+use crate::data::sqlite::decimal::{
     DECIMAL_ADD, DECIMAL_AVG, DECIMAL_COLLATION, DECIMAL_SUM, DECIMAL_TEXT, F32, from_double, scaled_integer, stored, text_at_scale,
 };
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
@@ -123,13 +123,13 @@ fn add(ctx: &Context<'_>) -> rusqlite::Result<Option<rusqlite::types::Value>> {
             ValueRef::Null => return Ok(None),
             ValueRef::Integer(n) => Decimal::from(n),
             ValueRef::Real(f) => from_double(f, scale).map_err(user_error)?,
-            ValueRef::Text(t) => crate::exact::parse_decimal(&String::from_utf8_lossy(t)).map_err(user_error)?,
+            ValueRef::Text(t) => crate::data::exact::parse_decimal(&String::from_utf8_lossy(t)).map_err(user_error)?,
             ValueRef::Blob(_) => return Err(user_error("a blob is not a decimal".into())),
         }))
     };
     let (Some(a), Some(b)) = (decimal(0)?, decimal(1)?) else { return Ok(None) };
     let sum = a.checked_add(b).ok_or_else(|| user_error(OVERFLOW.into()))?;
-    crate::exact::decimal_fits(sum, precision, scale).map_err(user_error)?;
+    crate::data::exact::decimal_fits(sum, precision, scale).map_err(user_error)?;
     Ok(Some(match stored(sum, precision, scale) {
         sea_query::Value::Double(Some(f)) => rusqlite::types::Value::Real(f),
         sea_query::Value::String(Some(t)) => rusqlite::types::Value::Text(t),
@@ -144,10 +144,10 @@ fn text_at_scale_fn(ctx: &Context<'_>) -> rusqlite::Result<Option<String>> {
         ValueRef::Null => return Ok(None),
         ValueRef::Integer(n) => Decimal::from(n),
         ValueRef::Real(f) => from_double(f, scale).map_err(user_error)?,
-        ValueRef::Text(t) => crate::exact::parse_decimal(&String::from_utf8_lossy(t)).map_err(user_error)?,
+        ValueRef::Text(t) => crate::data::exact::parse_decimal(&String::from_utf8_lossy(t)).map_err(user_error)?,
         ValueRef::Blob(_) => return Err(user_error("a blob is not a decimal".into())),
     };
-    Ok(Some(text_at_scale(crate::exact::at_column_scale(d, scale).map_err(user_error)?, scale)))
+    Ok(Some(text_at_scale(crate::data::exact::at_column_scale(d, scale).map_err(user_error)?, scale)))
 }
 
 /// `almacen_f32(x)`: NULL stays NULL; past an `f32`'s range is an error, as on the servers.
@@ -255,8 +255,8 @@ impl Aggregate<Acc, Option<String>> for Sum {
             (ValueRef::Integer(i), Some(scale)) if scale > 0 => return Err(user_error(scaled_integer(i, scale))),
             (ValueRef::Integer(i), _) => Decimal::from(i),
             (ValueRef::Real(f), Some(scale)) => from_double(f, scale).map_err(user_error)?,
-            (ValueRef::Real(f), None) => crate::exact::parse_decimal(&f.to_string()).map_err(user_error)?,
-            (ValueRef::Text(t), _) => crate::exact::parse_decimal(&String::from_utf8_lossy(t)).map_err(user_error)?,
+            (ValueRef::Real(f), None) => crate::data::exact::parse_decimal(&f.to_string()).map_err(user_error)?,
+            (ValueRef::Text(t), _) => crate::data::exact::parse_decimal(&String::from_utf8_lossy(t)).map_err(user_error)?,
             (ValueRef::Blob(_), _) => return Err(user_error("a blob is not a decimal".into())),
         };
         acc.add(value)
@@ -271,8 +271,8 @@ impl Aggregate<Acc, Option<String>> for Sum {
 
 #[cfg(test)]
 mod tests {
-    use super::super::decimal::nearest_double;
     use super::*;
+    use crate::data::sqlite::decimal::nearest_double;
     use std::cmp::Ordering::*;
 
     /// Raw SQL binds a decimal as text, which SQLite converts to a double where it meets a

@@ -2,7 +2,7 @@
 //! typed fetch's sink in place or kept as a set of rows, and reused by the next statement
 //! when no row of it is still held.
 
-use super::row::{Columns, LiteResult, each_row, first_row, rows_of};
+use crate::data::sqlite::{Columns, LiteResult, each_row, first_row, rows_of};
 use crate::executor::RowSink;
 use std::sync::Arc;
 

@@ -134,9 +134,9 @@ pub(crate) fn from_double(f: f64, scale: u32) -> Result<Decimal, String> {
         }
     }
     let text = format!("{f:.0$}", scale as usize);
-    let d = crate::exact::parse_decimal(&text)?;
+    let d = crate::data::exact::parse_decimal(&text)?;
     if nearest_double(d) == f {
-        Ok(crate::exact::at_column_scale(d, scale)?)
+        Ok(crate::data::exact::at_column_scale(d, scale)?)
     } else {
         Err(format!("{f} is not a decimal of {scale} places"))
     }
@@ -175,8 +175,8 @@ mod tests {
     fn doubles_convert_without_text_as_with_it() {
         let slow_nearest = |d: Decimal| -> f64 { d.to_string().parse().unwrap() };
         let slow_from = |f: f64, scale: u32| -> Result<Decimal, String> {
-            let d = crate::exact::parse_decimal(&format!("{f:.0$}", scale as usize))?;
-            if slow_nearest(d) == f { Ok(crate::exact::at_column_scale(d, scale)?) } else { Err(String::new()) }
+            let d = crate::data::exact::parse_decimal(&format!("{f:.0$}", scale as usize))?;
+            if slow_nearest(d) == f { Ok(crate::data::exact::at_column_scale(d, scale)?) } else { Err(String::new()) }
         };
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..50_000 {

@@ -1,7 +1,7 @@
-//! Exact decoders of PostgreSQL's binary forms (see `crate::exact`): where sqlx would
+//! Exact decoders of PostgreSQL's binary forms (see `crate::data::exact`): where sqlx would
 //! round, wrap or panic, these refuse with a message.
 
-use crate::exact::{parse_decimal, parse_timestamp};
+use crate::data::exact::{parse_decimal, parse_timestamp};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgValueFormat, PgValueRef};

@@ -1,10 +1,10 @@
 //! The Rust types a model field can have, and how each is encoded and decoded.
 
-use crate::exact::parse_timestamp;
-use crate::row::{decode_bool, decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid};
+use crate::data::exact::parse_timestamp;
+use crate::data::row::{decode_bool, decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid};
 #[cfg(feature = "sqlite")]
-use crate::sqlite::LiteDecode;
-use crate::sqlite::ValueRef;
+use crate::data::sqlite::LiteDecode;
+use crate::data::sqlite::ValueRef;
 use crate::{ColumnType, DbRow, Result, Value};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
@@ -114,12 +114,12 @@ macro_rules! float_type {
             fn from_value(v: Value) -> std::result::Result<Self, String> {
                 match v {
                     Value::Float(f) => <$t as FloatField>::exact(f),
-                    Value::Int(i) => <$t as FloatField>::exact(crate::exact::f64_from_int(i)?),
+                    Value::Int(i) => <$t as FloatField>::exact(crate::data::exact::f64_from_int(i)?),
                     // A decimal result (an average, SQLite's decimal text) read as a float is
                     // the nearest float: asking for a float asks for that. (Parsing the text
                     // rounds once, correctly.)
                     Value::Decimal(d) => d.to_string().parse::<$t>().map_err(|e| e.to_string()),
-                    Value::Text(t) => crate::exact::parse_decimal(&t)?.to_string().parse::<$t>().map_err(|e| e.to_string()),
+                    Value::Text(t) => crate::data::exact::parse_decimal(&t)?.to_string().parse::<$t>().map_err(|e| e.to_string()),
                     other => mismatch(&other, stringify!($t)),
                 }
             }
@@ -133,7 +133,7 @@ macro_rules! float_type {
                         row.get::<f64>(idx).and_then(|f| row.exact(<$t as FloatField>::exact(f), idx))
                     }
                     #[cfg(any(feature = "postgres", feature = "mysql"))]
-                    _ => row.get::<$t>(idx).map(crate::exact::plus_zero),
+                    _ => row.get::<$t>(idx).map(crate::data::exact::plus_zero),
                 }
             }
             #[cfg(feature = "sqlite")]
@@ -159,14 +159,14 @@ impl FloatField for f32 {
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     const NARROW: bool = true;
     fn exact(f: f64) -> std::result::Result<Self, String> {
-        crate::exact::f32_exact(f)
+        crate::data::exact::f32_exact(f)
     }
 }
 impl FloatField for f64 {
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     const NARROW: bool = false;
     fn exact(f: f64) -> std::result::Result<Self, String> {
-        Ok(crate::exact::plus_zero(f))
+        Ok(crate::data::exact::plus_zero(f))
     }
 }
 
@@ -179,7 +179,7 @@ impl SqlType for bool {
     fn from_value(v: Value) -> std::result::Result<Self, String> {
         match v {
             Value::Bool(b) => Ok(b),
-            Value::Int(i) => crate::exact::bool_from_int(i),
+            Value::Int(i) => crate::data::exact::bool_from_int(i),
             other => mismatch(&other, "bool"),
         }
     }
@@ -258,8 +258,8 @@ impl SqlType for Decimal {
             Value::Decimal(d) => Ok(d),
             Value::Int(i) => Ok(Decimal::from(i)),
             // A float's shortest text is the decimal it stands for (0.1 → 0.1).
-            Value::Float(f) if f.is_finite() => crate::exact::parse_decimal(&f.to_string()),
-            Value::Text(t) => crate::exact::parse_decimal(&t),
+            Value::Float(f) if f.is_finite() => crate::data::exact::parse_decimal(&f.to_string()),
+            Value::Text(t) => crate::data::exact::parse_decimal(&t),
             other => mismatch(&other, "decimal"),
         }
     }
@@ -275,11 +275,11 @@ impl SqlType for Decimal {
     #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, ty: &ColumnType) -> std::result::Result<Self, String> {
         match (ty, v) {
-            (ColumnType::Decimal { scale, .. }, ValueRef::Real(f)) => crate::sqlite::decimal::from_double(f, *scale),
+            (ColumnType::Decimal { scale, .. }, ValueRef::Real(f)) => crate::data::sqlite::decimal::from_double(f, *scale),
             (ColumnType::Decimal { scale, .. }, ValueRef::Integer(i)) if *scale > 0 => {
-                Err(crate::sqlite::decimal::scaled_integer(i, *scale))
+                Err(crate::data::sqlite::decimal::scaled_integer(i, *scale))
             }
-            (ColumnType::Decimal { scale, .. }, v) => crate::exact::at_column_scale(Decimal::lite(v)?, *scale),
+            (ColumnType::Decimal { scale, .. }, v) => crate::data::exact::at_column_scale(Decimal::lite(v)?, *scale),
             (_, v) => Decimal::lite(v),
         }
     }
@@ -306,7 +306,7 @@ impl SqlType for Uuid {
     const SQLITE_IN_PLACE: bool = true;
     #[cfg(feature = "sqlite")]
     fn decode_sqlite(v: ValueRef<'_>, _ty: &ColumnType) -> std::result::Result<Self, String> {
-        Uuid::from_slice(crate::sqlite::lite_bytes(v)?).map_err(|e| e.to_string())
+        Uuid::from_slice(crate::data::sqlite::lite_bytes(v)?).map_err(|e| e.to_string())
     }
 }
 
@@ -367,7 +367,7 @@ impl SqlType for NaiveTime {
     fn from_value(v: Value) -> std::result::Result<Self, String> {
         match v {
             Value::Time(t) => Ok(t),
-            Value::Text(t) => crate::exact::check_time_of_day(t.parse().map_err(|e: chrono::ParseError| e.to_string())?),
+            Value::Text(t) => crate::data::exact::check_time_of_day(t.parse().map_err(|e: chrono::ParseError| e.to_string())?),
             other => mismatch(&other, "time"),
         }
     }
@@ -470,7 +470,7 @@ pub fn decode_enum<E: DbEnumText>(row: &DbRow, idx: usize) -> Result<E> {
 #[doc(hidden)]
 #[cfg(feature = "sqlite")]
 pub fn decode_enum_sqlite<E: DbEnumText>(v: ValueRef<'_>) -> std::result::Result<E, String> {
-    let text = crate::sqlite::lite_text(v, "text")?;
+    let text = crate::data::sqlite::lite_text(v, "text")?;
     E::from_text(text).ok_or_else(|| format!("{text:?} is not one of {:?}", E::VARIANTS))
 }
 

@@ -152,7 +152,7 @@ pub enum Error {
     /// types, nullability or primary key): `create_tables` names every difference of every
     /// such table and creates nothing.
     #[error("schema mismatch: {}", join_mismatches(.0))]
-    SchemaMismatch(Vec<crate::mismatch::TableMismatch>),
+    SchemaMismatch(Vec<crate::data::mismatch::TableMismatch>),
     /// Any other database error, with what the database said.
     #[error("database error: {0}")]
     Database(Box<DbErrorInfo>),
@@ -253,7 +253,7 @@ impl Error {
     }
 }
 
-fn join_mismatches(tables: &[crate::mismatch::TableMismatch]) -> String {
+fn join_mismatches(tables: &[crate::data::mismatch::TableMismatch]) -> String {
     tables.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(". ")
 }
 

@@ -280,7 +280,7 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     const SQLITE_IN_PLACE: bool = false;
     /// Decode SQLite's current row in place, as [`decode`](Self::decode) decodes a row object.
     #[doc(hidden)]
-    fn decode_sqlite(row: &crate::sqlite::LiveRow<'_>, offset: usize) -> Result<Self> {
+    fn decode_sqlite(row: &crate::data::sqlite::LiveRow<'_>, offset: usize) -> Result<Self> {
         let _ = (row, offset);
         Err(crate::Error::Unsupported("this model decodes only from row objects".into()))
     }

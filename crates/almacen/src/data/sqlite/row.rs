@@ -1,6 +1,6 @@
 //! SQLite rows, copied out of the statement as it steps, and how Rust types read them.
 
-use crate::exact::parse_timestamp;
+use crate::data::exact::parse_timestamp;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use rusqlite::types::ValueRef;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub(crate) struct LiteColumn {
 
 impl LiteColumn {
     pub(crate) fn new(name: &str, decl_type: Option<&str>) -> Self {
-        LiteColumn { name: name.into(), decimal_scale: decl_type.and_then(crate::sqlite::decimal::declared_scale) }
+        LiteColumn { name: name.into(), decimal_scale: decl_type.and_then(crate::data::sqlite::decimal::declared_scale) }
     }
 }
 
@@ -298,7 +298,7 @@ narrow_int!(i8, i16, i32, u8, u16, u32, u64);
 impl LiteDecode for bool {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
-            ValueRef::Integer(i) => crate::exact::bool_from_int(i),
+            ValueRef::Integer(i) => crate::data::exact::bool_from_int(i),
             other => unexpected(other, "a boolean (0 or 1)"),
         }
     }
@@ -307,8 +307,8 @@ impl LiteDecode for bool {
 impl LiteDecode for f64 {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         match v {
-            ValueRef::Real(f) => Ok(crate::exact::plus_zero(f)),
-            ValueRef::Integer(i) => crate::exact::f64_from_int(i),
+            ValueRef::Real(f) => Ok(crate::data::exact::plus_zero(f)),
+            ValueRef::Integer(i) => crate::data::exact::f64_from_int(i),
             other => unexpected(other, "a number"),
         }
     }
@@ -316,7 +316,7 @@ impl LiteDecode for f64 {
 
 impl LiteDecode for f32 {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
-        crate::exact::f32_exact(f64::lite(v)?)
+        crate::data::exact::f32_exact(f64::lite(v)?)
     }
 }
 
@@ -361,7 +361,7 @@ impl LiteDecode for NaiveTime {
     fn lite(v: ValueRef<'_>) -> Result<Self, String> {
         let s = lite_text(v, "a time")?;
         let t = NaiveTime::parse_from_str(s, "%H:%M:%S%.f").map_err(|e| format!("{s:?} is not a time: {e}"))?;
-        crate::exact::check_time_of_day(t)
+        crate::data::exact::check_time_of_day(t)
     }
 }
 
@@ -395,8 +395,8 @@ impl LiteDecode for rust_decimal::Decimal {
         match v {
             ValueRef::Integer(i) => Ok(i.into()),
             // A float stands for the decimal of its shortest text (0.1 → 0.1), as SQLite's text of it does.
-            ValueRef::Real(f) => crate::exact::parse_decimal(&f.to_string()),
-            ValueRef::Text(_) => crate::exact::parse_decimal(lite_text(v, "a decimal")?),
+            ValueRef::Real(f) => crate::data::exact::parse_decimal(&f.to_string()),
+            ValueRef::Text(_) => crate::data::exact::parse_decimal(lite_text(v, "a decimal")?),
             other => unexpected(other, "a decimal"),
         }
     }

@@ -85,7 +85,7 @@ fn plain_form(n: &Number, name: &str) -> Result<Option<Number>> {
     if !text.contains(['e', 'E']) && !negative_zero {
         return Ok(None);
     }
-    let plain = crate::exact::plain_number(&text, MAX_DIGITS)
+    let plain = crate::data::exact::plain_number(&text, MAX_DIGITS)
         .ok_or_else(|| Error::invalid(name, format!("JSON number {text} has more than {MAX_DIGITS} digits written out")))?;
     plain.parse().map(Some).map_err(|e| Error::invalid(name, format!("JSON number {text}: {e}")))
 }

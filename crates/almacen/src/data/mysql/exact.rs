@@ -1,4 +1,4 @@
-//! Exact decoders of MariaDB values (see `crate::exact`).
+//! Exact decoders of MariaDB values (see `crate::data::exact`).
 
 use chrono::NaiveTime;
 

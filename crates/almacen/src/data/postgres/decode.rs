@@ -4,7 +4,7 @@
 //! decoders as columns.
 
 use crate::Value;
-use crate::exact::plus_zero;
+use crate::data::exact::plus_zero;
 
 type Exact<T> = std::result::Result<T, String>;
 

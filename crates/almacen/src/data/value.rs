@@ -147,14 +147,14 @@ impl Value {
                     return Err(Error::invalid(name, format!("{f} has no exact 32-bit float, and the column holds 32-bit floats")));
                 }
                 // SQLite and MariaDB store -0.0 as 0: every dialect does.
-                S::Double(Some(crate::exact::plus_zero(*f)))
+                S::Double(Some(crate::data::exact::plus_zero(*f)))
             }
             Value::Decimal(d) => match (dialect, column) {
                 (_, Some(ColumnType::Decimal { precision, scale })) => {
                     // PostgreSQL and MariaDB would round extra places silently: reject them everywhere.
                     check_decimal_fits(*d, *precision, *scale, name)?;
                     match dialect {
-                        Dialect::Sqlite => crate::sqlite::decimal::stored(*d, *precision, *scale),
+                        Dialect::Sqlite => crate::data::sqlite::decimal::stored(*d, *precision, *scale),
                         _ => S::Decimal(Some(*d)),
                     }
                 }
@@ -172,7 +172,7 @@ impl Value {
                 _ => S::Bytes(Some(u.as_bytes().to_vec())),
             },
             Value::Timestamp(t) => {
-                let t = crate::exact::roll_leap_second(*t).map_err(|e| Error::invalid(name, e))?;
+                let t = crate::data::exact::roll_leap_second(*t).map_err(|e| Error::invalid(name, e))?;
                 let t = truncate_micros(t, name)?;
                 match dialect {
                     Dialect::Postgres => S::ChronoDateTimeUtc(Some(t)),
@@ -188,7 +188,7 @@ impl Value {
                 }
             }
             Value::Time(t) => {
-                let t = crate::exact::check_time_of_day(*t).map_err(|e| Error::invalid(name, e))?;
+                let t = crate::data::exact::check_time_of_day(*t).map_err(|e| Error::invalid(name, e))?;
                 let t = t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t);
                 match dialect {
                     Dialect::Sqlite => S::String(Some(t.format("%H:%M:%S%.6f").to_string())),
@@ -248,14 +248,14 @@ fn check_text(s: &str, column: Option<&ColumnType>, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A decimal fits a `decimal(precision, scale)` column (see [`crate::exact::decimal_fits`]).
+/// A decimal fits a `decimal(precision, scale)` column (see [`crate::data::exact::decimal_fits`]).
 pub(crate) fn check_decimal_fits(d: Decimal, precision: u32, scale: u32, name: &str) -> Result<()> {
-    crate::exact::decimal_fits(d, precision, scale).map_err(|e| Error::invalid(name, e))
+    crate::data::exact::decimal_fits(d, precision, scale).map_err(|e| Error::invalid(name, e))
 }
 
-/// A JSON document as `dialect` stores it, in the portable form of [`crate::json`].
+/// A JSON document as `dialect` stores it, in the portable form of [`crate::data::json`].
 fn json_to_sea(j: serde_json::Value, dialect: Dialect, name: &str) -> Result<sea_query::Value> {
-    let j = crate::json::portable(j, name)?;
+    let j = crate::data::json::portable(j, name)?;
     Ok(match dialect {
         Dialect::Postgres => sea_query::Value::Json(Some(Box::new(j))),
         _ => sea_query::Value::String(Some(serde_json::to_string(&j).map_err(|e| Error::invalid(name, e.to_string()))?)),

@@ -1,8 +1,8 @@
 //! Result rows: the driver's row (`DbRow`) and the column→value map of raw SQL (`Row`).
 
-use crate::exact::{self, plus_zero};
+use crate::data::exact::{self, plus_zero};
 #[cfg(feature = "sqlite")]
-use crate::sqlite::LiteDecode as _;
+use crate::data::sqlite::LiteDecode as _;
 use crate::{Dialect, Error, Kind, Result, SqlType, Value};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
@@ -15,7 +15,7 @@ use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
 pub enum DbRow {
     /// A SQLite row.
     #[cfg(feature = "sqlite")]
-    Sqlite(crate::sqlite::LiteRow),
+    Sqlite(crate::data::sqlite::LiteRow),
     /// A PostgreSQL row.
     #[cfg(feature = "postgres")]
     Postgres(sqlx::postgres::PgRow),
@@ -25,8 +25,8 @@ pub enum DbRow {
 }
 
 /// A type every driver built in can decode straight from a column.
-pub(crate) trait DriverDecode: crate::sqlite::LiteDecode + PgDecode + MyDecode {}
-impl<T: crate::sqlite::LiteDecode + PgDecode + MyDecode> DriverDecode for T {}
+pub(crate) trait DriverDecode: crate::data::sqlite::LiteDecode + PgDecode + MyDecode {}
+impl<T: crate::data::sqlite::LiteDecode + PgDecode + MyDecode> DriverDecode for T {}
 
 /// A type sqlx's PostgreSQL driver decodes (any type, when that driver is not built).
 #[cfg(feature = "postgres")]
@@ -177,7 +177,7 @@ impl DbRow {
     #[cfg(feature = "mysql")]
     fn my_time(&self, r: &sqlx::mysql::MySqlRow, idx: usize) -> Result<NaiveTime> {
         let t = self.get_my::<sqlx::mysql::types::MySqlTime>(r, idx)?;
-        self.exact(crate::mysql::my_time(t), idx)
+        self.exact(crate::data::mysql::my_time(t), idx)
     }
 
     pub(crate) fn decode_error(&self, idx: usize, e: impl std::fmt::Display) -> Error {
@@ -198,7 +198,7 @@ impl DbRow {
                 // A decimal column reads as a decimal, as on the servers.
                 if let Some(scale) = r.decimal_scale(idx) {
                     let d = match cell {
-                        L::Real(f) => crate::sqlite::decimal::from_double(f, scale),
+                        L::Real(f) => crate::data::sqlite::decimal::from_double(f, scale),
                         other => Decimal::lite(other).and_then(|d| exact::at_column_scale(d, scale)),
                     };
                     return self.exact(d, idx).map(Value::Decimal);
@@ -224,13 +224,15 @@ impl DbRow {
                     "FLOAT8" => Value::Float(plus_zero(self.get::<f64>(idx)?)),
                     "NUMERIC" => {
                         let expression = r.columns()[idx].relation_id().is_none();
-                        integer_sum(self.exact(crate::postgres::exact::pg_numeric(raw), idx)?, expression)
+                        integer_sum(self.exact(crate::data::postgres::exact::pg_numeric(raw), idx)?, expression)
                     }
                     "BYTEA" => Value::Bytes(self.get(idx)?),
                     "UUID" => Value::Uuid(self.get(idx)?),
-                    "TIMESTAMPTZ" | "TIMESTAMP" => Value::Timestamp(self.exact(crate::postgres::exact::pg_timestamp(raw), idx)?.and_utc()),
-                    "DATE" => Value::Date(self.exact(crate::postgres::exact::pg_date(raw), idx)?),
-                    "TIME" => Value::Time(self.exact(crate::postgres::exact::pg_time(raw), idx)?),
+                    "TIMESTAMPTZ" | "TIMESTAMP" => {
+                        Value::Timestamp(self.exact(crate::data::postgres::exact::pg_timestamp(raw), idx)?.and_utc())
+                    }
+                    "DATE" => Value::Date(self.exact(crate::data::postgres::exact::pg_date(raw), idx)?),
+                    "TIME" => Value::Time(self.exact(crate::data::postgres::exact::pg_time(raw), idx)?),
                     "JSON" | "JSONB" => Value::Json(self.get::<sqlx::types::Json<serde_json::Value>>(idx)?.0),
                     _ if let Some(v) = raw_other(&raw) => self.exact(v, idx)?,
                     _ => Value::Text(
@@ -300,16 +302,16 @@ fn raw_other(raw: &sqlx::postgres::PgValueRef<'_>) -> Option<std::result::Result
         sqlx::postgres::PgValueFormat::Binary => raw.as_bytes().ok()?,
         sqlx::postgres::PgValueFormat::Text => return None,
     };
-    crate::postgres::other_type(oid, bytes)
+    crate::data::postgres::other_type(oid, bytes)
 }
 
 /// Helpers shared by [`SqlType`] implementations for dialect-specific storage.
 pub(crate) fn decode_timestamp(row: &DbRow, idx: usize) -> Result<DateTime<Utc>> {
     match row {
         #[cfg(feature = "postgres")]
-        DbRow::Postgres(r) => {
-            row.exact(crate::postgres::exact::pg_timestamp(row.pg_raw(r, idx, &["TIMESTAMPTZ", "TIMESTAMP"])?), idx).map(|t| t.and_utc())
-        }
+        DbRow::Postgres(r) => row
+            .exact(crate::data::postgres::exact::pg_timestamp(row.pg_raw(r, idx, &["TIMESTAMPTZ", "TIMESTAMP"])?), idx)
+            .map(|t| t.and_utc()),
         #[cfg(feature = "mysql")]
         DbRow::MySql(_) => Ok(row.get::<chrono::NaiveDateTime>(idx)?.and_utc()),
         #[cfg(feature = "sqlite")]
@@ -333,16 +335,16 @@ pub(crate) fn decode_decimal(row: &DbRow, idx: usize, scale: Option<u32>) -> Res
     let d = match row {
         #[cfg(feature = "sqlite")]
         DbRow::Sqlite(_) => match (row.value(idx)?, scale) {
-            (Value::Float(f), Some(s)) => return row.exact(crate::sqlite::decimal::from_double(f, s), idx),
+            (Value::Float(f), Some(s)) => return row.exact(crate::data::sqlite::decimal::from_double(f, s), idx),
             (Value::Float(f), None) => row.exact(exact::parse_decimal(&f.to_string()), idx)?,
-            (Value::Int(i), Some(s)) if s > 0 => return Err(row.decode_error(idx, crate::sqlite::decimal::scaled_integer(i, s))),
+            (Value::Int(i), Some(s)) if s > 0 => return Err(row.decode_error(idx, crate::data::sqlite::decimal::scaled_integer(i, s))),
             (Value::Int(i), _) => Decimal::from(i),
             (Value::Decimal(d), _) => d,
             (Value::Text(t), _) => row.exact(exact::parse_decimal(&t), idx)?,
             (other, _) => return Err(row.decode_error(idx, format!("{other:?} is not an exact decimal"))),
         },
         #[cfg(feature = "postgres")]
-        DbRow::Postgres(r) => row.exact(crate::postgres::exact::pg_numeric(row.pg_raw(r, idx, &["NUMERIC"])?), idx)?,
+        DbRow::Postgres(r) => row.exact(crate::data::postgres::exact::pg_numeric(row.pg_raw(r, idx, &["NUMERIC"])?), idx)?,
         #[cfg(feature = "mysql")]
         DbRow::MySql(r) => row.my_decimal(r, idx)?,
     };
@@ -367,7 +369,7 @@ pub(crate) fn decode_json(row: &DbRow, idx: usize) -> Result<serde_json::Value> 
 pub(crate) fn decode_date(row: &DbRow, idx: usize) -> Result<NaiveDate> {
     match row {
         #[cfg(feature = "postgres")]
-        DbRow::Postgres(r) => row.exact(crate::postgres::exact::pg_date(row.pg_raw(r, idx, &["DATE"])?), idx),
+        DbRow::Postgres(r) => row.exact(crate::data::postgres::exact::pg_date(row.pg_raw(r, idx, &["DATE"])?), idx),
         #[cfg(any(feature = "sqlite", feature = "mysql"))]
         _ => row.get::<NaiveDate>(idx),
     }
@@ -376,7 +378,7 @@ pub(crate) fn decode_date(row: &DbRow, idx: usize) -> Result<NaiveDate> {
 pub(crate) fn decode_time(row: &DbRow, idx: usize) -> Result<NaiveTime> {
     match row {
         #[cfg(feature = "postgres")]
-        DbRow::Postgres(r) => row.exact(crate::postgres::exact::pg_time(row.pg_raw(r, idx, &["TIME"])?), idx),
+        DbRow::Postgres(r) => row.exact(crate::data::postgres::exact::pg_time(row.pg_raw(r, idx, &["TIME"])?), idx),
         #[cfg(feature = "mysql")]
         DbRow::MySql(r) => row.my_time(r, idx),
         #[cfg(feature = "sqlite")]

@@ -2,8 +2,8 @@
 //! inherent methods (`Product::insert`, `Product::get`, `product.update(db)`, …) that call
 //! these functions.
 
+use crate::engine::statement::{Sql, Values};
 use crate::query::{CmpOp, ColumnRef, Condition, build};
-use crate::statement::{Sql, Values};
 use crate::{ColumnMeta, Dialect, Error, Executor, Managed, Model, NewRecord, Result, SqlType, Statement, Value};
 use sea_query::{Expr, ExprTrait, OnConflict, Query};
 use std::any::TypeId;

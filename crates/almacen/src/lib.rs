@@ -106,36 +106,20 @@
 compile_error!("almacen needs at least one backend feature: \"sqlite\", \"postgres\" or \"mysql\"");
 
 mod column_sql;
-mod config;
 mod crud;
 mod data;
-mod database;
 pub mod dto;
-mod executor;
+mod engine;
 pub mod introspect;
-#[cfg(feature = "mysql")]
-mod mysql;
-mod observe;
-#[cfg(feature = "postgres")]
-mod postgres;
 pub mod query;
-mod raw;
 pub mod relation;
 mod repository;
 mod schema;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-mod server_args;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-mod server_sessions;
-#[cfg(feature = "sqlite")]
-mod sqlite;
-mod statement;
-mod transaction;
 
 pub use almacen_macros::{DbEnum, FromRow, Model};
-pub use config::{ConnectOptions, redacted_url};
 pub use crud::{DeleteWhere, Patch, UpdateWhere};
 pub use data::json;
+pub use engine::config::{ConnectOptions, redacted_url};
 /// The generic CRUD functions behind the methods `#[derive(Model)]` generates.
 pub mod ops {
     pub use crate::crud::{delete, get, get_for_update, hard_delete, insert, insert_many, restore, update, upsert};
@@ -150,17 +134,17 @@ pub use data::row::{DbRow, Row};
 pub use data::sqlite::LiteRow;
 pub use data::types::{DbEnumText, SqlType};
 pub use data::value::{Kind, Value};
-pub use database::{Database, PoolStats};
 pub use dto::Field;
-pub use executor::Executor;
+pub use engine::database::{Database, PoolStats};
+pub use engine::executor::Executor;
+pub use engine::observe::StatementCounter;
+pub use engine::raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
+pub use engine::statement::{ExecResult, Statement};
+pub use engine::transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 pub use introspect::{ColumnInfo, SchemaDifference, TableMismatch};
-pub use observe::StatementCounter;
 pub use query::{Column, Condition, OrderBy};
-pub use raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use relation::{BelongsTo, Chain, HasMany, HasOne, Load, ManyToMany, Relation};
 pub use repository::Repository;
-pub use statement::{ExecResult, Statement};
-pub use transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
 
 /// Re-exports for generated code; not part of the public API.
 #[doc(hidden)]

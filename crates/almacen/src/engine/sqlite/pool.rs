@@ -2,7 +2,7 @@
 //! without a round trip (a pop from a list under a short lock), run in place.
 
 use super::conn::{Limits, LiteConn, OpenConfig, RunError};
-use crate::executor::{Fetch, Fetched, RunSettings};
+use crate::engine::executor::{Fetch, Fetched, RunSettings};
 use crate::{ConnectOptions, DbRow, Error, PoolStats, Result, Statement};
 use futures::stream::BoxStream;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -243,7 +243,7 @@ impl LitePool {
         let retry_on_writer = (guard.reader && starts_with_keyword(&stmt.sql, "WITH")).then(|| stmt.clone());
         // Nothing to log: straight to the connection, one async layer less for every lookup.
         let out = if s.logs() {
-            s.run(crate::executor::ConnRef::Sqlite(&mut guard), stmt, fetch.reborrow(), false).await
+            s.run(crate::engine::executor::ConnRef::Sqlite(&mut guard), stmt, fetch.reborrow(), false).await
         } else {
             s.observers.statement(&stmt.sql);
             guard.run(s, stmt, fetch.reborrow(), false).await
@@ -257,7 +257,7 @@ impl LitePool {
                 let stmt = retry_on_writer.expect("checked above");
                 Box::pin(async move {
                     let mut writer = self.acquire(false).await?;
-                    s.run(crate::executor::ConnRef::Sqlite(&mut writer), stmt, fetch, false).await
+                    s.run(crate::engine::executor::ConnRef::Sqlite(&mut writer), stmt, fetch, false).await
                 })
                 .await
             }

@@ -1,8 +1,8 @@
 //! Transactions: closure-scoped or manual, nested savepoints, isolation levels, and a
 //! retry helper for serialization failures and deadlocks.
 
-use crate::database::{InUse, Pool};
-use crate::executor::{ConnRef, Fetch, Fetched, Runs};
+use crate::engine::database::{InUse, Pool};
+use crate::engine::executor::{ConnRef, Fetch, Fetched, Runs};
 use crate::{Database, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::{self, BoxStream, StreamExt};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -128,7 +128,7 @@ impl RetryPolicy {
 
 enum TxConn {
     #[cfg(feature = "sqlite")]
-    Sqlite(crate::sqlite::LiteGuard<'static>),
+    Sqlite(crate::engine::sqlite::LiteGuard<'static>),
     // The pooled connection itself, not sqlx's `Transaction`: a connection left in doubt
     // must be closed, never handed back, and only the pool's handle can do that.
     #[cfg(feature = "postgres")]
@@ -418,7 +418,7 @@ impl Transaction {
         let work = f(&self);
         #[cfg(feature = "sqlite")]
         let outcome = match self.shared.sqlite_writer {
-            Some(pool) => crate::sqlite::holding_writer(pool, work).await,
+            Some(pool) => crate::engine::sqlite::holding_writer(pool, work).await,
             None => work.await,
         };
         #[cfg(not(feature = "sqlite"))]
@@ -487,7 +487,7 @@ impl Transaction {
                     #[cfg(feature = "sqlite")]
                     TxConn::Sqlite(mut g) => {
                         if g.is_autocommit() {
-                            Err(crate::sqlite::rolled_back_error())
+                            Err(crate::engine::sqlite::rolled_back_error())
                         } else {
                             g.batch("COMMIT").await
                         }
@@ -591,7 +591,7 @@ impl Shared {
 }
 
 /// Run the savepoint rollbacks queued by drops.
-async fn run_pending(shared: &Shared, s: &crate::executor::RunSettings, conn: &mut TxConn) -> Result<()> {
+async fn run_pending(shared: &Shared, s: &crate::engine::executor::RunSettings, conn: &mut TxConn) -> Result<()> {
     let pending: Vec<String> = std::mem::take(&mut *shared.pending.lock().unwrap_or_else(|p| p.into_inner()));
     for sql in pending {
         s.run(conn_ref(conn), Statement::new(sql, Vec::new()), Fetch::Execute, true).await?;
@@ -617,9 +617,9 @@ fn server_key(conn: &TxConn) -> Option<usize> {
         #[cfg(feature = "sqlite")]
         TxConn::Sqlite(_) => None,
         #[cfg(feature = "postgres")]
-        TxConn::Postgres(c) => Some(crate::server_sessions::conn_key::<sqlx::PgConnection>(c)),
+        TxConn::Postgres(c) => Some(crate::engine::server_sessions::conn_key::<sqlx::PgConnection>(c)),
         #[cfg(feature = "mysql")]
-        TxConn::MySql(c) => Some(crate::server_sessions::conn_key::<sqlx::MySqlConnection>(c)),
+        TxConn::MySql(c) => Some(crate::engine::server_sessions::conn_key::<sqlx::MySqlConnection>(c)),
     }
 }
 
@@ -633,7 +633,7 @@ async fn control<DB: sqlx::Database>(
 where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    let mut guard = crate::database::Settling { conn, settled: false, canceller: None };
+    let mut guard = crate::engine::database::Settling { conn, settled: false, canceller: None };
     for sql in statements {
         sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut **guard.conn).await?;
     }
@@ -787,7 +787,7 @@ impl Executor for Transaction {
         Ok(self.run(stmt, Fetch::All).await?.rows())
     }
 
-    crate::executor::typed_fetches!();
+    crate::engine::executor::typed_fetches!();
 
     async fn fetch_row(&self, stmt: Statement) -> Result<Option<DbRow>> {
         Ok(self.run(stmt, Fetch::Optional).await?.row())

@@ -2,7 +2,7 @@
 //! connection of its own, aimed at the backend by process id and start time (a process id
 //! alone could be a later backend's).
 
-use crate::server_sessions::{CancelServerWork, Sessions, conn_key, spawn_bounded};
+use crate::engine::server_sessions::{CancelServerWork, Sessions, conn_key, spawn_bounded};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use std::sync::Arc;

@@ -1,10 +1,10 @@
 //! `Database`: one handle over a SQLite, PostgreSQL or MariaDB pool.
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use crate::executor::ConnRef;
-use crate::executor::{Fetch, Fetched, RunSettings, Runs};
+use crate::engine::executor::ConnRef;
+use crate::engine::executor::{Fetch, Fetched, RunSettings, Runs};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use crate::server_sessions::{CancelServerWork, conn_key};
+use crate::engine::server_sessions::{CancelServerWork, conn_key};
 use crate::{ConnectOptions, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
 use futures::stream::BoxStream;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
     #[cfg(feature = "sqlite")]
-    Sqlite(crate::sqlite::LitePool),
+    Sqlite(crate::engine::sqlite::LitePool),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
     #[cfg(feature = "mysql")]
@@ -173,15 +173,15 @@ impl Database {
         backend_built(o.dialect())?;
         Ok(match o.dialect() {
             #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => (Pool::Sqlite(crate::sqlite::LitePool::open(o)?), None),
+            Dialect::Sqlite => (Pool::Sqlite(crate::engine::sqlite::LitePool::open(o)?), None),
             #[cfg(feature = "postgres")]
             Dialect::Postgres => {
-                let (pool, canceller) = crate::postgres::open(o, settings).await?;
+                let (pool, canceller) = crate::engine::postgres::open(o, settings).await?;
                 (Pool::Postgres(pool), Some(Box::new(canceller)))
             }
             #[cfg(feature = "mysql")]
             Dialect::MySql => {
-                let (pool, canceller) = crate::mysql::open(o, settings).await?;
+                let (pool, canceller) = crate::engine::mysql::open(o, settings).await?;
                 (Pool::MySql(pool), Some(Box::new(canceller)))
             }
             #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
@@ -380,7 +380,7 @@ impl Runs for Database {
                         Ok(_) => true,
                         Err(e) => !overridden && !e.leaves_connection_in_doubt(),
                     };
-                    out.map_err(|e| if crate::raw::reads_only(&sql) { e } else { e.during_autocommit_write() })
+                    out.map_err(|e| if crate::engine::raw::reads_only(&sql) { e } else { e.during_autocommit_write() })
                 })
                 .await
             }
@@ -393,7 +393,7 @@ impl Runs for Database {
                     let mut c = Settling { conn: &mut c, settled: false, canceller: self.inner.canceller.as_deref() };
                     let out = s.run(ConnRef::MySql(c.conn), stmt, fetch, false).await;
                     c.settled = out.as_ref().err().is_none_or(|e| !e.leaves_connection_in_doubt());
-                    out.map_err(|e| if crate::raw::reads_only(&sql) { e } else { e.during_autocommit_write() })
+                    out.map_err(|e| if crate::engine::raw::reads_only(&sql) { e } else { e.during_autocommit_write() })
                 })
                 .await
             }
@@ -434,7 +434,7 @@ impl Executor for Database {
         Ok(self.run(stmt, Fetch::All).await?.rows())
     }
 
-    crate::executor::typed_fetches!();
+    crate::engine::executor::typed_fetches!();
 
     fn as_database(&self) -> Option<&Database> {
         Some(self)
@@ -456,9 +456,9 @@ impl Executor for Database {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => p.stream(s, stmt),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => crate::postgres::stream(p, s, stmt),
+            Pool::Postgres(p) => crate::engine::postgres::stream(p, s, stmt),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => crate::mysql::stream(p, s, stmt),
+            Pool::MySql(p) => crate::engine::mysql::stream(p, s, stmt),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! it has one (set before, reset after), or streamed from the pool.
 
 use super::{arguments, statement_text};
-use crate::executor::{Fetch, Fetched, RunSettings, run_query};
-use crate::statement::{ExecResult, Statement};
+use crate::engine::executor::{Fetch, Fetched, RunSettings, run_query};
+use crate::engine::statement::{ExecResult, Statement};
 use crate::{DbRow, Result};
 use futures::stream::{BoxStream, StreamExt};
 use sqlx::AssertSqlSafe;

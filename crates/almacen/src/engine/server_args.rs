@@ -9,7 +9,7 @@ macro_rules! add_values {
         use sea_query::Value as S;
         use sqlx::Arguments as _;
         let args = $args;
-        crate::server_args::check_count($values.len(), $dialect)?;
+        crate::engine::server_args::check_count($values.len(), $dialect)?;
         for v in $values {
             let added = match v {
                 S::Bool(b) => args.add(b),

@@ -5,7 +5,7 @@
 use super::bind::Bind;
 use super::result::ResultBuffer;
 use crate::data::sqlite::{Columns, LiteColumn, LiteResult, LiveRow};
-use crate::executor::{Fetch, Fetched};
+use crate::engine::executor::{Fetch, Fetched};
 use crate::{DbErrorInfo, DbRow, Error, ExecResult};
 /// Maps keyed by SQL text hash it on every statement: a fast hasher matters here.
 type SqlMap<V> = hashbrown::HashMap<Arc<str>, V, foldhash::fast::RandomState>;

@@ -25,6 +25,6 @@ impl Encode<'_, Postgres> for UntypedNull {
 pub(crate) fn arguments(values: Vec<S>) -> Result<PgArguments> {
     let mut args = PgArguments::default();
     args.reserve(values.len(), values.len() * 8);
-    crate::server_args::add_values!(&mut args, values, UntypedNull, "PostgreSQL");
+    crate::engine::server_args::add_values!(&mut args, values, UntypedNull, "PostgreSQL");
     Ok(args)
 }

@@ -3,7 +3,7 @@
 //! when no row of it is still held.
 
 use crate::data::sqlite::{Columns, LiteResult, each_row, first_row, rows_of};
-use crate::executor::RowSink;
+use crate::engine::executor::RowSink;
 use std::sync::Arc;
 
 /// The rows of one result, shared, for callers that keep row objects.

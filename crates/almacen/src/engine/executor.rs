@@ -1,8 +1,8 @@
 //! Running statements: one executor trait for the pool and for transactions, with
 //! tracing spans, slow-statement warnings and statement timeouts on every dialect.
 
-use crate::raw::{Params, bind_named};
-use crate::statement::{ExecResult, Sql, Statement};
+use crate::engine::raw::{Params, bind_named};
+use crate::engine::statement::{ExecResult, Sql, Statement};
 use crate::{DbRow, Dialect, Error, Result, Row};
 use futures::stream::BoxStream;
 use std::future::Future;
@@ -141,7 +141,7 @@ pub(crate) struct RunSettings {
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub acquire_timeout: Duration,
     /// Statement counters attached to the database.
-    pub observers: crate::observe::Observers,
+    pub observers: crate::engine::observe::Observers,
 }
 
 impl RunSettings {
@@ -487,7 +487,7 @@ macro_rules! typed_fetches {
             stmt: crate::Statement,
             decode: F,
         ) -> impl std::future::Future<Output = crate::Result<Vec<T>>> + Send {
-            crate::executor::decoded(self, stmt, decode)
+            crate::engine::executor::decoded(self, stmt, decode)
         }
 
         fn fetch_first_decoded<T: Send, F: FnOnce(&crate::DbRow) -> crate::Result<T> + Send>(
@@ -495,18 +495,18 @@ macro_rules! typed_fetches {
             stmt: crate::Statement,
             decode: F,
         ) -> impl std::future::Future<Output = crate::Result<Option<T>>> + Send {
-            crate::executor::first_decoded(self, stmt, decode)
+            crate::engine::executor::first_decoded(self, stmt, decode)
         }
 
         fn fetch_models<M: crate::Model>(&self, stmt: crate::Statement) -> impl std::future::Future<Output = crate::Result<Vec<M>>> + Send {
-            crate::executor::models(self, stmt)
+            crate::engine::executor::models(self, stmt)
         }
 
         fn fetch_model<M: crate::Model>(
             &self,
             stmt: crate::Statement,
         ) -> impl std::future::Future<Output = crate::Result<Option<M>>> + Send {
-            crate::executor::model(self, stmt)
+            crate::engine::executor::model(self, stmt)
         }
     };
 }
@@ -549,7 +549,7 @@ pub(crate) enum Fetched {
     Rows(Vec<DbRow>),
     /// SQLite's rows of a result, still together in its buffer.
     #[cfg(feature = "sqlite")]
-    Set(crate::sqlite::RowSet),
+    Set(crate::engine::sqlite::RowSet),
     Row(Option<DbRow>),
     Done(ExecResult),
 }
@@ -620,7 +620,7 @@ pub(crate) use run_query;
 /// A connection of any dialect, borrowed for one statement.
 pub(crate) enum ConnRef<'c, 'p> {
     #[cfg(feature = "sqlite")]
-    Sqlite(&'c mut crate::sqlite::LiteGuard<'p>),
+    Sqlite(&'c mut crate::engine::sqlite::LiteGuard<'p>),
     #[cfg(feature = "postgres")]
     Postgres(&'c mut sqlx::PgConnection),
     #[cfg(feature = "mysql")]
@@ -640,9 +640,9 @@ impl ConnRef<'_, '_> {
             #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(guard) => guard.run(settings, stmt, fetch, in_tx).await,
             #[cfg(feature = "postgres")]
-            ConnRef::Postgres(conn) => crate::postgres::run(conn, settings, stmt, fetch, in_tx).await,
+            ConnRef::Postgres(conn) => crate::engine::postgres::run(conn, settings, stmt, fetch, in_tx).await,
             #[cfg(feature = "mysql")]
-            ConnRef::MySql(conn) => crate::mysql::run(conn, settings, stmt, fetch).await,
+            ConnRef::MySql(conn) => crate::engine::mysql::run(conn, settings, stmt, fetch).await,
         }
     }
 }

@@ -2,8 +2,8 @@
 //! has one (`SET STATEMENT ... FOR`, no extra round trip), or streamed from the pool.
 
 use super::{arguments, statement_seconds};
-use crate::executor::{Fetch, Fetched, RunSettings, run_query};
-use crate::statement::{ExecResult, Sql, Statement};
+use crate::engine::executor::{Fetch, Fetched, RunSettings, run_query};
+use crate::engine::statement::{ExecResult, Sql, Statement};
 use crate::{DbRow, Result};
 use futures::stream::{BoxStream, StreamExt};
 

@@ -1,7 +1,7 @@
 //! Cancelling a MariaDB statement whose caller gave up: `KILL QUERY` from a connection of its
 //! own, aimed at the connection's id.
 
-use crate::server_sessions::{CancelServerWork, Sessions, conn_key, spawn_bounded};
+use crate::engine::server_sessions::{CancelServerWork, Sessions, conn_key, spawn_bounded};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, Connection};
 use std::sync::Arc;

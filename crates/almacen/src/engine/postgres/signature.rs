@@ -9,7 +9,7 @@
 //! of its own in the cache. (Texts are told apart by a hash: two texts that share one only
 //! get the comment more often.)
 
-use crate::statement::Sql;
+use crate::engine::statement::Sql;
 use sea_query::Value as S;
 use smallvec::SmallVec;
 use std::collections::HashMap;

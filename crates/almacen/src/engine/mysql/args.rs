@@ -44,7 +44,7 @@ impl Encode<'_, MySql> for UntypedNull {
 /// driver would otherwise fail without sending the statement and leave the connection
 /// waiting for a reply that never comes.
 pub(crate) fn arguments(sql: &str, values: Vec<S>) -> Result<MySqlArguments> {
-    let placeholders = crate::raw::question_placeholders(sql).map_err(|e| crate::Error::Parameter(e.to_string()))?;
+    let placeholders = crate::engine::raw::question_placeholders(sql).map_err(|e| crate::Error::Parameter(e.to_string()))?;
     if placeholders != values.len() {
         return Err(crate::Error::Parameter(format!(
             "the statement has {placeholders} `?` placeholder(s) but {} value(s); nothing was sent",
@@ -52,6 +52,6 @@ pub(crate) fn arguments(sql: &str, values: Vec<S>) -> Result<MySqlArguments> {
         )));
     }
     let mut args = MySqlArguments::default();
-    crate::server_args::add_values!(&mut args, values, UntypedNull, "MariaDB");
+    crate::engine::server_args::add_values!(&mut args, values, UntypedNull, "MariaDB");
     Ok(args)
 }

@@ -3,10 +3,10 @@
 
 use super::cancel::{Canceller, learn_backend};
 use crate::Result;
-use crate::config::ConnectOptions;
-use crate::database::{check_reachable, pool_options};
-use crate::executor::RunSettings;
-use crate::server_sessions::Sessions;
+use crate::engine::config::ConnectOptions;
+use crate::engine::database::{check_reachable, pool_options};
+use crate::engine::executor::RunSettings;
+use crate::engine::server_sessions::Sessions;
 use std::str::FromStr;
 use std::sync::Arc;
 

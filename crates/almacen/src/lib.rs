@@ -105,24 +105,20 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 compile_error!("almacen needs at least one backend feature: \"sqlite\", \"postgres\" or \"mysql\"");
 
-mod column_sql;
-mod crud;
 mod data;
-pub mod dto;
 mod engine;
-pub mod introspect;
-pub mod query;
-pub mod relation;
-mod repository;
-mod schema;
+mod orm;
+mod sql;
 
 pub use almacen_macros::{DbEnum, FromRow, Model};
-pub use crud::{DeleteWhere, Patch, UpdateWhere};
 pub use data::json;
 pub use engine::config::{ConnectOptions, redacted_url};
+pub use orm::crud::{DeleteWhere, Patch, UpdateWhere};
+pub use orm::{dto, relation};
+pub use sql::{introspect, query};
 /// The generic CRUD functions behind the methods `#[derive(Model)]` generates.
 pub mod ops {
-    pub use crate::crud::{delete, get, get_for_update, hard_delete, insert, insert_many, restore, update, upsert};
+    pub use crate::orm::crud::{delete, get, get_for_update, hard_delete, insert, insert_many, restore, update, upsert};
 }
 pub use data::dialect::Dialect;
 pub use data::error::{DbErrorInfo, Error, Result};
@@ -141,10 +137,10 @@ pub use engine::observe::StatementCounter;
 pub use engine::raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use engine::statement::{ExecResult, Statement};
 pub use engine::transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
-pub use introspect::{ColumnInfo, SchemaDifference, TableMismatch};
-pub use query::{Column, Condition, OrderBy};
+pub use orm::repository::Repository;
 pub use relation::{BelongsTo, Chain, HasMany, HasOne, Load, ManyToMany, Relation};
-pub use repository::Repository;
+pub use sql::introspect::{ColumnInfo, SchemaDifference, TableMismatch};
+pub use sql::query::{Column, Condition, OrderBy};
 
 /// Re-exports for generated code; not part of the public API.
 #[doc(hidden)]
@@ -153,7 +149,7 @@ pub mod __private {
     pub use crate::data::sqlite::{LiveRow, ValueRef};
     pub use crate::data::types::{decode_enum, decode_enum_sqlite, enum_from_value};
     pub use crate::data::value::now;
-    pub use crate::dto::null_error;
+    pub use crate::orm::dto::null_error;
     pub use serde;
 
     /// Types `#[model(decimal(p, s))]` fits.
@@ -212,7 +208,7 @@ pub use uuid;
 /// with the same name as one here (`Page`, `Row`) simply shadows it: an explicit item or
 /// import wins over a glob import without an error.
 pub mod prelude {
-    pub use crate::query::{CursorKey, KeysetPage, Page, Select, avg, count, count_all, max, min, sum};
+    pub use crate::sql::query::{CursorKey, KeysetPage, Page, Select, avg, count, count_all, max, min, sum};
     pub use crate::{
         Column, Condition, Database, DbEnum, Error, Executor, FromRow, IsolationLevel, Model, OrderBy, Params, Repository, RetryPolicy,
         Row, Transaction, TxOptions, Value, params,

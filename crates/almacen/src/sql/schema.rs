@@ -5,7 +5,7 @@
 //! every column needs a dialect-specific type plus a CHECK that sea-query cannot derive
 //! (text length and JSON validity on SQLite, decimals on SQLite, UUID lengths, …).
 
-use crate::column_sql::{ident_name, sql_type};
+use crate::sql::column_sql::{ident_name, sql_type};
 use crate::{ColumnMeta, ColumnType, Database, Dialect, Error, Executor, OnDelete, Result, ServerDefault, Statement, TableMeta};
 
 /// Order tables so every table comes after the tables it references (references to tables
@@ -218,8 +218,8 @@ impl Database {
         // database as it was.
         let mut mismatches = Vec::new();
         for t in &ordered {
-            if let Some(live) = crate::introspect::table_columns(self, t.name).await? {
-                let mut differences = crate::introspect::schema_diff(t, &live, d)?;
+            if let Some(live) = crate::sql::introspect::table_columns(self, t.name).await? {
+                let mut differences = crate::sql::introspect::schema_diff(t, &live, d)?;
                 if d == Dialect::Sqlite {
                     differences.extend(self.sqlite_definition_differences(t, &differences).await?);
                 }

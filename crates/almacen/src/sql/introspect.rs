@@ -63,7 +63,7 @@ fn canonical(declared: &str) -> String {
 /// The type almacen's `CREATE TABLE` gives `column` on `dialect`, normalised as
 /// [`ColumnInfo::sql_type`] is (an error for a column almacen cannot create).
 pub fn model_column_type(column: &ColumnMeta, dialect: Dialect) -> Result<String> {
-    let declared = crate::column_sql::sql_type(column, dialect)?;
+    let declared = crate::sql::column_sql::sql_type(column, dialect)?;
     // SQLite's declared type stops before the column's COLLATE clause.
     let declared = match declared.find(" COLLATE ") {
         Some(i) if dialect == Dialect::Sqlite => &declared[..i],

@@ -80,7 +80,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::query::{CmpOp, ColumnRef, Condition, Select};
+use crate::sql::query::{CmpOp, ColumnRef, Condition, Select};
 use crate::{Column, ColumnMeta, DbRow, Error, Executor, Managed, Model, Result, SqlType, Statement, Value};
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -560,7 +560,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
 
     async fn delete_both(&self, db: &impl Executor, parent: &P) -> Result<bool> {
         self.delete_children(db, std::slice::from_ref(parent)).await?;
-        crate::crud::delete::<P>(db, &parent.key()).await
+        crate::orm::crud::delete::<P>(db, &parent.key()).await
     }
 }
 

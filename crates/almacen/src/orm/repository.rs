@@ -2,8 +2,9 @@
 //! (specific repositories, services over repository traits, units of work) is on
 //! [`Repository`], where the public documentation shows it.
 
-use crate::query::{Page, Select};
-use crate::{Condition, Executor, Keyed, Model, Patch, Result, Value, crud};
+use crate::orm::crud;
+use crate::sql::query::{Page, Select};
+use crate::{Condition, Executor, Keyed, Model, Patch, Result, Value};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
@@ -480,14 +481,14 @@ fn padded_composite<'k, M: Model>(keys: &[&'k M::Key]) -> Vec<&'k M::Key> {
 /// `pk IN (…)` for a one-column key, `(a = ? AND b = ?) OR …` for a composite one.
 /// An error, as `get` gives, for a model without a primary key.
 fn keys_condition<M: Model>(keys: &[&M::Key]) -> Result<Condition> {
-    let pk: Vec<_> = M::TABLE.primary_key().map(|meta| crate::query::ColumnRef { table: M::TABLE.name, meta }).collect();
+    let pk: Vec<_> = M::TABLE.primary_key().map(|meta| crate::sql::query::ColumnRef { table: M::TABLE.name, meta }).collect();
     match pk[..] {
         [] => return Err(crate::Error::Unsupported(format!("model for table {} has no primary key", M::TABLE.name))),
         [column] => return Ok(Condition::In(column, keys.iter().flat_map(|k| M::key_values(k)).collect(), false)),
         _ => {}
     }
     let per_key = keys.iter().map(|k| {
-        let parts = pk.iter().zip(M::key_values(k)).map(|(c, v)| Condition::Cmp(*c, crate::query::CmpOp::Eq, v)).collect();
+        let parts = pk.iter().zip(M::key_values(k)).map(|(c, v)| Condition::Cmp(*c, crate::sql::query::CmpOp::Eq, v)).collect();
         Condition::And(parts)
     });
     Ok(Condition::Or(per_key.collect()))

@@ -3,7 +3,7 @@
 //! these functions.
 
 use crate::engine::statement::{Sql, Values};
-use crate::query::{CmpOp, ColumnRef, Condition, build};
+use crate::sql::query::{CmpOp, ColumnRef, Condition, build};
 use crate::{ColumnMeta, Dialect, Error, Executor, Managed, Model, NewRecord, Result, SqlType, Statement, Value};
 use sea_query::{Expr, ExprTrait, OnConflict, Query};
 use std::any::TypeId;
@@ -31,7 +31,7 @@ fn key_condition<M: Model>(key: &M::Key) -> Result<Condition> {
     let conds = pk
         .iter()
         .zip(values)
-        .map(|(c, v)| Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, crate::query::CmpOp::Eq, v))
+        .map(|(c, v)| Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, crate::sql::query::CmpOp::Eq, v))
         .collect();
     Ok(Condition::And(conds))
 }
@@ -192,10 +192,10 @@ pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>
     let mut pk = M::TABLE.primary_key().peekable();
     if pk.peek().is_none() || M::TABLE.primary_key().any(|c| matches!(c.ty, crate::ColumnType::Decimal { .. })) {
         // (A decimal key may need its comparison rewritten on SQLite: no cached SQL.)
-        return crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_optional(db).await;
+        return crate::sql::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_optional(db).await;
     }
     // The SQL of a lookup by key depends only on the model and the dialect: build it once.
-    let build = || crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).sql(dialect);
+    let build = || crate::sql::query::Select::<M>::new().filter(key_condition::<M>(key)?).sql(dialect);
     let sql = match M::statements() {
         Some(statements) => Sql::Static(statements.get_by_key(dialect, build)?),
         None => Sql::Shared(cached_sql(TypeId::of::<M>(), dialect, build)?),
@@ -204,7 +204,7 @@ pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>
     let mut values = Values::new();
     for (i, c) in pk.enumerate() {
         let col = ColumnRef { table: M::TABLE.name, meta: c };
-        values.push(crate::query::compared_value(&col, &M::key_value(key, i), dialect)?);
+        values.push(crate::sql::query::compared_value(&col, &M::key_value(key, i), dialect)?);
     }
     db.fetch_model::<M>(Statement::from_parts(sql, values)).await
 }
@@ -215,7 +215,7 @@ pub async fn get_for_update<M: Model>(db: &impl Executor, key: &M::Key) -> Resul
     if M::TABLE.primary_key().next().is_none() {
         return Err(Error::Unsupported(format!("{} has no primary key to look a row up by", M::TABLE.name)));
     }
-    crate::query::Select::<M>::new().filter(key_condition::<M>(key)?).for_update().fetch_optional(db).await
+    crate::sql::query::Select::<M>::new().filter(key_condition::<M>(key)?).for_update().fetch_optional(db).await
 }
 
 /// Which statement of a model a cached SQL text is: the lookup by key, or a single-row
@@ -396,11 +396,11 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
                 .iter()
                 .map(|c| {
                     let i = M::TABLE.columns.iter().position(|m| m.name == c.name).expect("target column of M");
-                    Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, crate::query::CmpOp::Eq, values[i].clone())
+                    Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, crate::sql::query::CmpOp::Eq, values[i].clone())
                 })
                 .collect(),
         );
-        return crate::query::Select::<M>::new().filter(by_target).fetch_one(db).await;
+        return crate::sql::query::Select::<M>::new().filter(by_target).fetch_one(db).await;
     }
     sql.push_str(&returning::<M>(dialect));
     db.fetch_model::<M>(Statement::new(sql, vals)).await.map_err(name_field::<M>)?.ok_or(Error::NotFound)
@@ -621,7 +621,7 @@ pub(crate) fn name_field<M: Model>(mut e: Error) -> Error {
     };
     let table = M::TABLE;
     let by_name = |name: &str| table.columns.iter().find(|c| c.name == name);
-    let named = |prefix: &str, c: &ColumnMeta| crate::column_sql::ident_name(format!("{prefix}_{}_{}", table.name, c.name));
+    let named = |prefix: &str, c: &ColumnMeta| crate::sql::column_sql::ident_name(format!("{prefix}_{}_{}", table.name, c.name));
     let from_constraint = info.constraint.as_deref().and_then(|k| {
         // SQLite: "users.email", or "t.a, t.b" for a composite key.
         let first = k.split(", ").next().unwrap_or(k);
@@ -637,11 +637,11 @@ pub(crate) fn name_field<M: Model>(mut e: Error) -> Error {
                 table
                     .indexes
                     .iter()
-                    .find(|ix| crate::column_sql::ident_name(ix.name.to_string()) == bare)
+                    .find(|ix| crate::sql::column_sql::ident_name(ix.name.to_string()) == bare)
                     .and_then(|ix| by_name(ix.columns[0]))
             })
             .or_else(|| {
-                let key = crate::column_sql::ident_name(format!("pk_{}", table.name));
+                let key = crate::sql::column_sql::ident_name(format!("pk_{}", table.name));
                 (bare == key || bare == "PRIMARY").then(|| table.primary_key().next()).flatten()
             })
     });

@@ -105,21 +105,22 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 compile_error!("almacen needs at least one backend feature: \"sqlite\", \"postgres\" or \"mysql\"");
 
+// The crate in four layers, each using only those below it: `orm` (models' reads and
+// writes, relationships, DTOs) over `sql` (typed queries, schema) over `engine` (running
+// statements: pool, executor, transactions, raw SQL, each dialect's connections) over
+// `data` (model metadata, types, values, rows, errors). See docs/ARCHITECTURE.md.
 mod data;
 mod engine;
 mod orm;
 mod sql;
 
-pub use almacen_macros::{DbEnum, FromRow, Model};
+// The public modules, at the paths they have always had.
 pub use data::json;
-pub use engine::config::{ConnectOptions, redacted_url};
-pub use orm::crud::{DeleteWhere, Patch, UpdateWhere};
 pub use orm::{dto, relation};
 pub use sql::{introspect, query};
-/// The generic CRUD functions behind the methods `#[derive(Model)]` generates.
-pub mod ops {
-    pub use crate::orm::crud::{delete, get, get_for_update, hard_delete, insert, insert_many, restore, update, upsert};
-}
+
+pub use almacen_macros::{DbEnum, FromRow, Model};
+
 pub use data::dialect::Dialect;
 pub use data::error::{DbErrorInfo, Error, Result};
 pub use data::model::{
@@ -130,17 +131,27 @@ pub use data::row::{DbRow, Row};
 pub use data::sqlite::LiteRow;
 pub use data::types::{DbEnumText, SqlType};
 pub use data::value::{Kind, Value};
-pub use dto::Field;
+
+pub use engine::config::{ConnectOptions, redacted_url};
 pub use engine::database::{Database, PoolStats};
 pub use engine::executor::Executor;
 pub use engine::observe::StatementCounter;
 pub use engine::raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use engine::statement::{ExecResult, Statement};
 pub use engine::transaction::{IsolationLevel, RetryPolicy, Transaction, TxOptions};
-pub use orm::repository::Repository;
-pub use relation::{BelongsTo, Chain, HasMany, HasOne, Load, ManyToMany, Relation};
+
 pub use sql::introspect::{ColumnInfo, SchemaDifference, TableMismatch};
 pub use sql::query::{Column, Condition, OrderBy};
+
+pub use orm::crud::{DeleteWhere, Patch, UpdateWhere};
+pub use orm::dto::Field;
+pub use orm::relation::{BelongsTo, Chain, HasMany, HasOne, Load, ManyToMany, Relation};
+pub use orm::repository::Repository;
+
+/// The generic CRUD functions behind the methods `#[derive(Model)]` generates.
+pub mod ops {
+    pub use crate::orm::crud::{delete, get, get_for_update, hard_delete, insert, insert_many, restore, update, upsert};
+}
 
 /// Re-exports for generated code; not part of the public API.
 #[doc(hidden)]

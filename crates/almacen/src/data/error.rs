@@ -1,7 +1,8 @@
 //! One error type for everything almacen does, with database errors classified.
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use crate::Dialect;
+use crate::data::dialect::Dialect;
+use crate::data::mismatch::TableMismatch;
 use std::fmt;
 
 /// The result type used across almacen.
@@ -152,7 +153,7 @@ pub enum Error {
     /// types, nullability or primary key): `create_tables` names every difference of every
     /// such table and creates nothing.
     #[error("schema mismatch: {}", join_mismatches(.0))]
-    SchemaMismatch(Vec<crate::data::mismatch::TableMismatch>),
+    SchemaMismatch(Vec<TableMismatch>),
     /// Any other database error, with what the database said.
     #[error("database error: {0}")]
     Database(Box<DbErrorInfo>),
@@ -253,7 +254,7 @@ impl Error {
     }
 }
 
-fn join_mismatches(tables: &[crate::data::mismatch::TableMismatch]) -> String {
+fn join_mismatches(tables: &[TableMismatch]) -> String {
     tables.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(". ")
 }
 

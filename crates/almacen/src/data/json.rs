@@ -7,7 +7,7 @@
 //! same text everywhere ([`normal_form`]). Nesting is limited to MariaDB's: its `JSON` column
 //! refuses 32 levels ([`MAX_DEPTH`]).
 
-use crate::{Error, Result};
+use crate::data::error::{Error, Result};
 use serde_json::{Number, Value as Json};
 
 /// The deepest nesting of arrays and objects every dialect stores (MariaDB refuses 32).

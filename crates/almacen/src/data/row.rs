@@ -1,9 +1,12 @@
 //! Result rows: the driver's row (`DbRow`) and the column→value map of raw SQL (`Row`).
 
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
 use crate::data::exact::{self, plus_zero};
 #[cfg(feature = "sqlite")]
 use crate::data::sqlite::LiteDecode as _;
-use crate::{Dialect, Error, Kind, Result, SqlType, Value};
+use crate::data::types::SqlType;
+use crate::data::value::{Kind, Value};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};

@@ -1,11 +1,14 @@
 //! The Rust types a model field can have, and how each is encoded and decoded.
 
+use crate::data::error::Result;
 use crate::data::exact::parse_timestamp;
+use crate::data::model::ColumnType;
+use crate::data::row::DbRow;
 use crate::data::row::{decode_bool, decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid};
 #[cfg(feature = "sqlite")]
 use crate::data::sqlite::LiteDecode;
 use crate::data::sqlite::ValueRef;
-use crate::{ColumnType, DbRow, Result, Value};
+use crate::data::value::Value;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;

@@ -1,6 +1,9 @@
 //! Dialect-neutral values, and how each dialect stores them.
 
-use crate::{ColumnType, Dialect, Error, Result};
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
+use crate::data::model::ColumnType;
+use crate::data::types::DbEnumText;
 use chrono::{DateTime, NaiveDate, NaiveTime, Timelike, Utc};
 use rust_decimal::Decimal;
 use serde::ser::{Serialize, Serializer};
@@ -373,13 +376,13 @@ macro_rules! list_from {
 list_from!(i16, i32, i64, String, &str, Uuid, Decimal, Value);
 
 /// Lists of a `#[derive(DbEnum)]` enum bind as their stored texts (`IN (:statuses)`).
-impl<E: crate::DbEnumText> From<Vec<E>> for Value {
+impl<E: DbEnumText> From<Vec<E>> for Value {
     fn from(v: Vec<E>) -> Self {
         Value::List(v.iter().map(|e| Value::Text(e.as_text().to_string())).collect())
     }
 }
 
-impl<E: crate::DbEnumText> From<&[E]> for Value {
+impl<E: DbEnumText> From<&[E]> for Value {
     fn from(v: &[E]) -> Self {
         Value::List(v.iter().map(|e| Value::Text(e.as_text().to_string())).collect())
     }

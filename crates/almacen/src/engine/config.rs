@@ -1,6 +1,7 @@
 //! Connection settings: pool size, timeouts, pre-ping, echo; from code or URL query parameters.
 
-use crate::{Dialect, Error, Result};
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
 use std::time::Duration;
 
 /// Pool and timeout settings. Each can be set in code or as a URL query parameter

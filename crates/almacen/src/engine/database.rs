@@ -1,11 +1,17 @@
 //! `Database`: one handle over a SQLite, PostgreSQL or MariaDB pool.
 
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
+use crate::data::row::DbRow;
+use crate::engine::config::{ConnectOptions, redacted_url};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use crate::engine::executor::ConnRef;
+use crate::engine::executor::Executor;
 use crate::engine::executor::{Fetch, Fetched, RunSettings, Runs};
+use crate::engine::observe::StatementCounter;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use crate::engine::server_sessions::{CancelServerWork, conn_key};
-use crate::{ConnectOptions, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
+use crate::engine::statement::{ExecResult, Statement};
 use futures::stream::BoxStream;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx::pool::PoolOptions;
@@ -62,7 +68,7 @@ impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Database")
             .field("dialect", &self.dialect())
-            .field("url", &crate::redacted_url(self.inner.options.driver_url()))
+            .field("url", &redacted_url(self.inner.options.driver_url()))
             .field("stats", &self.stats())
             .finish()
     }
@@ -190,7 +196,7 @@ impl Database {
     }
 
     /// A counter of the statements this database (and its transactions) sends from now on.
-    pub fn statement_counter(&self) -> crate::StatementCounter {
+    pub fn statement_counter(&self) -> StatementCounter {
         self.inner.settings.observers.counter()
     }
 

@@ -1,9 +1,13 @@
 //! Running statements: one executor trait for the pool and for transactions, with
 //! tracing spans, slow-statement warnings and statement timeouts on every dialect.
 
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
+use crate::data::model::Model;
+use crate::data::row::{DbRow, Row};
+use crate::engine::database::Database;
 use crate::engine::raw::{Params, bind_named};
 use crate::engine::statement::{ExecResult, Sql, Statement};
-use crate::{DbRow, Dialect, Error, Result, Row};
 use futures::stream::BoxStream;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -38,7 +42,7 @@ pub trait Executor: Send + Sync {
 
     /// The pool behind this executor when it is not a transaction (so multi-statement
     /// operations can open one of their own).
-    fn as_database(&self) -> Option<&crate::Database> {
+    fn as_database(&self) -> Option<&Database> {
         None
     }
 
@@ -68,13 +72,13 @@ pub trait Executor: Send + Sync {
 
     /// Run a statement and decode every row as model `M` (on SQLite, in place).
     #[doc(hidden)]
-    fn fetch_models<M: crate::Model>(&self, stmt: Statement) -> impl Future<Output = Result<Vec<M>>> + Send {
+    fn fetch_models<M: Model>(&self, stmt: Statement) -> impl Future<Output = Result<Vec<M>>> + Send {
         self.fetch_decoded(stmt, |row| M::decode(row, 0))
     }
 
     /// Run a statement and decode its first row, if any, as model `M` (on SQLite, in place).
     #[doc(hidden)]
-    fn fetch_model<M: crate::Model>(&self, stmt: Statement) -> impl Future<Output = Result<Option<M>>> + Send {
+    fn fetch_model<M: Model>(&self, stmt: Statement) -> impl Future<Output = Result<Option<M>>> + Send {
         self.fetch_first_decoded(stmt, |row| M::decode(row, 0))
     }
 
@@ -376,7 +380,7 @@ pub(crate) trait RowSink: Send {
 /// A sink that decodes every row as model `M`, SQLite's in place when `M` can.
 pub(crate) struct Models<M>(pub Vec<M>);
 
-impl<M: crate::Model> RowSink for Models<M> {
+impl<M: Model> RowSink for Models<M> {
     fn mark(&self) -> usize {
         self.0.len()
     }
@@ -402,7 +406,7 @@ impl<M: crate::Model> RowSink for Models<M> {
 /// A sink that decodes the first row as model `M`, SQLite's in place when `M` can.
 pub(crate) struct FirstModel<M>(pub Option<M>);
 
-impl<M: crate::Model> RowSink for FirstModel<M> {
+impl<M: Model> RowSink for FirstModel<M> {
     fn mark(&self) -> usize {
         self.0.is_some() as usize
     }
@@ -482,30 +486,33 @@ pub(crate) trait Runs: Sync {
 /// The typed fetches of an `Executor` that [`Runs`] statements, in its `impl Executor`.
 macro_rules! typed_fetches {
     () => {
-        fn fetch_decoded<T: Send, F: FnMut(&crate::DbRow) -> crate::Result<T> + Send>(
+        fn fetch_decoded<T: Send, F: FnMut(&crate::data::row::DbRow) -> crate::data::error::Result<T> + Send>(
             &self,
-            stmt: crate::Statement,
+            stmt: crate::engine::statement::Statement,
             decode: F,
-        ) -> impl std::future::Future<Output = crate::Result<Vec<T>>> + Send {
+        ) -> impl std::future::Future<Output = crate::data::error::Result<Vec<T>>> + Send {
             crate::engine::executor::decoded(self, stmt, decode)
         }
 
-        fn fetch_first_decoded<T: Send, F: FnOnce(&crate::DbRow) -> crate::Result<T> + Send>(
+        fn fetch_first_decoded<T: Send, F: FnOnce(&crate::data::row::DbRow) -> crate::data::error::Result<T> + Send>(
             &self,
-            stmt: crate::Statement,
+            stmt: crate::engine::statement::Statement,
             decode: F,
-        ) -> impl std::future::Future<Output = crate::Result<Option<T>>> + Send {
+        ) -> impl std::future::Future<Output = crate::data::error::Result<Option<T>>> + Send {
             crate::engine::executor::first_decoded(self, stmt, decode)
         }
 
-        fn fetch_models<M: crate::Model>(&self, stmt: crate::Statement) -> impl std::future::Future<Output = crate::Result<Vec<M>>> + Send {
+        fn fetch_models<M: crate::data::model::Model>(
+            &self,
+            stmt: crate::engine::statement::Statement,
+        ) -> impl std::future::Future<Output = crate::data::error::Result<Vec<M>>> + Send {
             crate::engine::executor::models(self, stmt)
         }
 
-        fn fetch_model<M: crate::Model>(
+        fn fetch_model<M: crate::data::model::Model>(
             &self,
-            stmt: crate::Statement,
-        ) -> impl std::future::Future<Output = crate::Result<Option<M>>> + Send {
+            stmt: crate::engine::statement::Statement,
+        ) -> impl std::future::Future<Output = crate::data::error::Result<Option<M>>> + Send {
             crate::engine::executor::model(self, stmt)
         }
     };
@@ -531,14 +538,14 @@ pub(crate) async fn first_decoded<T: Send, F: FnOnce(&DbRow) -> Result<T> + Send
 }
 
 /// Every row as model `M` (SQLite's decoded in place).
-pub(crate) async fn models<M: crate::Model>(ex: &impl Runs, stmt: Statement) -> Result<Vec<M>> {
+pub(crate) async fn models<M: Model>(ex: &impl Runs, stmt: Statement) -> Result<Vec<M>> {
     let mut rows = Models(Vec::new());
     ex.run(stmt, Fetch::Decode { sink: &mut rows, first: false }).await?;
     Ok(rows.0)
 }
 
 /// The first row, if any, as model `M` (SQLite's decoded in place).
-pub(crate) async fn model<M: crate::Model>(ex: &impl Runs, stmt: Statement) -> Result<Option<M>> {
+pub(crate) async fn model<M: Model>(ex: &impl Runs, stmt: Statement) -> Result<Option<M>> {
     let mut row = FirstModel(None);
     ex.run(stmt, Fetch::Decode { sink: &mut row, first: true }).await?;
     Ok(row.0)

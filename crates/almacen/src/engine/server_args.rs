@@ -2,6 +2,8 @@
 //! MariaDB binders (`postgres/args.rs`, `mysql/args.rs`): each variant binds as the Rust
 //! type sqlx encodes for both, a NULL of unknown type as the dialect's own `UntypedNull`.
 
+use crate::data::error::Result;
+
 /// Add `values` to `args` (a `PgArguments` or `MySqlArguments`), naming `dialect` in
 /// errors: a value the binder cannot encode is an error, never dropped.
 macro_rules! add_values {
@@ -28,9 +30,16 @@ macro_rules! add_values {
                 S::ChronoDateTime(t) => args.add(t),
                 S::ChronoDateTimeUtc(t) => args.add(t),
                 S::Char(None) => args.add($untyped),
-                other => return Err(crate::Error::Unsupported(format!(concat!("almacen does not bind {:?} on ", $dialect), other))),
+                other => {
+                    return Err(crate::data::error::Error::Unsupported(format!(
+                        concat!("almacen does not bind {:?} on ", $dialect),
+                        other
+                    )));
+                }
             };
-            added.map_err(|e| crate::Error::Unsupported(format!(concat!("a value could not be encoded for ", $dialect, ": {}"), e)))?;
+            added.map_err(|e| {
+                crate::data::error::Error::Unsupported(format!(concat!("a value could not be encoded for ", $dialect, ": {}"), e))
+            })?;
         }
     }};
 }
@@ -42,9 +51,9 @@ pub(crate) const MAX_PARAMETERS: usize = u16::MAX as usize;
 
 /// Refuse, before sending, a statement with more values than the protocol can carry (sqlx
 /// reports it as a protocol error after taking the connection).
-pub(crate) fn check_count(values: usize, dialect: &str) -> crate::Result<()> {
+pub(crate) fn check_count(values: usize, dialect: &str) -> Result<()> {
     if values > MAX_PARAMETERS {
-        return Err(crate::Error::Parameter(format!(
+        return Err(crate::data::error::Error::Parameter(format!(
             "the statement has {values} parameters; {dialect} takes at most {MAX_PARAMETERS} in one statement \
              (split a long IN list or a bulk insert into chunks); nothing was sent"
         )));

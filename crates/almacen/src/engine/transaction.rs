@@ -1,9 +1,15 @@
 //! Transactions: closure-scoped or manual, nested savepoints, isolation levels, and a
 //! retry helper for serialization failures and deadlocks.
 
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
+use crate::data::model::Model;
+use crate::data::row::DbRow;
+use crate::engine::database::Database;
 use crate::engine::database::{InUse, Pool};
+use crate::engine::executor::Executor;
 use crate::engine::executor::{ConnRef, Fetch, Fetched, Runs};
-use crate::{Database, DbRow, Dialect, Error, ExecResult, Executor, Result, Statement};
+use crate::engine::statement::{ExecResult, Statement};
 use futures::stream::{self, BoxStream, StreamExt};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx::AssertSqlSafe;
@@ -844,10 +850,10 @@ impl<E: Executor> Executor for &E {
     ) -> impl std::future::Future<Output = Result<Option<T>>> + Send {
         (**self).fetch_first_decoded(stmt, decode)
     }
-    fn fetch_models<M: crate::Model>(&self, stmt: Statement) -> impl std::future::Future<Output = Result<Vec<M>>> + Send {
+    fn fetch_models<M: Model>(&self, stmt: Statement) -> impl std::future::Future<Output = Result<Vec<M>>> + Send {
         (**self).fetch_models(stmt)
     }
-    fn fetch_model<M: crate::Model>(&self, stmt: Statement) -> impl std::future::Future<Output = Result<Option<M>>> + Send {
+    fn fetch_model<M: Model>(&self, stmt: Statement) -> impl std::future::Future<Output = Result<Option<M>>> + Send {
         (**self).fetch_model(stmt)
     }
 }

@@ -2,9 +2,15 @@
 //! inherent methods (`Product::insert`, `Product::get`, `product.update(db)`, …) that call
 //! these functions.
 
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
+use crate::data::model::{ColumnMeta, Managed, Model, NewRecord};
+use crate::data::types::SqlType;
+use crate::data::value::Value;
+use crate::engine::executor::Executor;
+use crate::engine::statement::Statement;
 use crate::engine::statement::{Sql, Values};
 use crate::sql::query::{CmpOp, ColumnRef, Condition, build};
-use crate::{ColumnMeta, Dialect, Error, Executor, Managed, Model, NewRecord, Result, SqlType, Statement, Value};
 use sea_query::{Expr, ExprTrait, OnConflict, Query};
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -190,7 +196,7 @@ fn insert_sql<M: Model>(dialect: Dialect, columns: &[&ColumnMeta], rows: usize) 
 pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>> {
     let dialect = db.dialect();
     let mut pk = M::TABLE.primary_key().peekable();
-    if pk.peek().is_none() || M::TABLE.primary_key().any(|c| matches!(c.ty, crate::ColumnType::Decimal { .. })) {
+    if pk.peek().is_none() || M::TABLE.primary_key().any(|c| matches!(c.ty, crate::data::model::ColumnType::Decimal { .. })) {
         // (A decimal key may need its comparison rewritten on SQLite: no cached SQL.)
         return crate::sql::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_optional(db).await;
     }
@@ -320,7 +326,7 @@ pub async fn restore<M: Model>(db: &impl Executor, key: &M::Key) -> Result<bool>
     let meta = M::TABLE.soft_delete().ok_or_else(|| Error::Unsupported(format!("{} is not soft-deletable", M::TABLE.name)))?;
     let column = ColumnRef { table: M::TABLE.name, meta };
     let cond = key_condition::<M>(key)?.and(Condition::Null(column, false));
-    let sets = [Assignment::Value(column, Value::Null(crate::Kind::Timestamp))];
+    let sets = [Assignment::Value(column, Value::Null(crate::data::value::Kind::Timestamp))];
     let (sql, vals) = update_statement::<M>(&sets, &cond, db.dialect())?;
     Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected > 0)
 }
@@ -346,7 +352,7 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
         match c.managed {
             Managed::CreatedAt | Managed::UpdatedAt => *v = Value::Timestamp(now),
             Managed::Version => *v = Value::Int(1),
-            Managed::DeletedAt => *v = Value::Null(crate::Kind::Timestamp),
+            Managed::DeletedAt => *v = Value::Null(crate::data::value::Kind::Timestamp),
             Managed::No => {}
         }
     }
@@ -433,14 +439,14 @@ enum Assignment {
 macro_rules! assignment_methods {
     () => {
         /// Set a column to a value.
-        pub fn set<T: SqlType>(mut self, column: crate::Column<M, T>, value: impl Into<T>) -> Self {
+        pub fn set<T: SqlType>(mut self, column: crate::sql::query::Column<M, T>, value: impl Into<T>) -> Self {
             self.sets.push(Assignment::Value(column.as_ref(), value.into().to_value()));
             self
         }
 
         /// Add `delta` to a numeric column in the database (`stock = stock + delta`), safe
         /// under concurrency.
-        pub fn add<T: SqlType>(mut self, column: crate::Column<M, T>, delta: impl Into<T::Inner>) -> Self {
+        pub fn add<T: SqlType>(mut self, column: crate::sql::query::Column<M, T>, delta: impl Into<T::Inner>) -> Self {
             self.sets.push(Assignment::Add(column.as_ref(), delta.into().to_value()));
             self
         }
@@ -487,8 +493,8 @@ fn apply_sets(q: &mut sea_query::UpdateStatement, sets: &[Assignment], dialect: 
                 q.value(c.meta.name, Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?));
             }
             // SQLite adds doubles inexactly: a decimal column adds exactly in almacen's function.
-            Assignment::Add(c, v) if dialect == Dialect::Sqlite && matches!(c.meta.ty, crate::ColumnType::Decimal { .. }) => {
-                let crate::ColumnType::Decimal { precision, scale } = c.meta.ty else { unreachable!() };
+            Assignment::Add(c, v) if dialect == Dialect::Sqlite && matches!(c.meta.ty, crate::data::model::ColumnType::Decimal { .. }) => {
+                let crate::data::model::ColumnType::Decimal { precision, scale } = c.meta.ty else { unreachable!() };
                 let delta = match v {
                     Value::Decimal(d) => {
                         crate::data::value::check_decimal_fits(*d, precision, scale, c.meta.name)?;
@@ -500,7 +506,7 @@ fn apply_sets(q: &mut sea_query::UpdateStatement, sets: &[Assignment], dialect: 
                 q.value(c.meta.name, Expr::cust_with_exprs(sql, [Expr::col(c.meta.name), Expr::val(delta)]));
             }
             // SQLite keeps the double sum; PostgreSQL and MariaDB round it to the f32 they store.
-            Assignment::Add(c, v) if dialect == Dialect::Sqlite && c.meta.ty == crate::ColumnType::Float => {
+            Assignment::Add(c, v) if dialect == Dialect::Sqlite && c.meta.ty == crate::data::model::ColumnType::Float => {
                 let delta = Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?);
                 q.value(
                     c.meta.name,

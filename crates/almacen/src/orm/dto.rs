@@ -34,6 +34,7 @@
 //! assert_eq!(out, serde_json::json!({"id": 1, "emailAddress": "a@b.c", "bio": null}));
 //! ```
 
+use crate::data::error::Error;
 use serde::{Deserialize, Deserializer};
 
 /// One field of a patch input: left as it is, set to NULL, or set to a value. In JSON a
@@ -79,6 +80,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
 
 /// The error for a `Null` given to a non-nullable column.
 #[doc(hidden)]
-pub fn null_error(column: &str) -> crate::Error {
-    crate::Error::invalid(column, "cannot be null")
+pub fn null_error(column: &str) -> Error {
+    crate::data::error::Error::invalid(column, "cannot be null")
 }

@@ -80,8 +80,17 @@
 //! # Ok(()) }
 //! ```
 
-use crate::sql::query::{CmpOp, ColumnRef, Condition, Select};
-use crate::{Column, ColumnMeta, DbRow, Error, Executor, Managed, Model, Result, SqlType, Statement, Value};
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
+use crate::data::model::{ColumnMeta, Managed, Model};
+use crate::data::row::DbRow;
+use crate::data::types::SqlType;
+use crate::data::value::Value;
+use crate::engine::executor::Executor;
+use crate::engine::statement::Statement;
+use crate::orm::crud::DeleteWhere;
+use crate::sql::query::Column;
+use crate::sql::query::{CmpOp, ColumnRef, Condition, OrderBy, Select};
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::future::Future;
@@ -442,9 +451,12 @@ impl<P: Model, C: Model> HasMany<P, C> {
         let keys = distinct_values(parents.iter().map(Borrow::borrow), key_at);
         // Integer keys are put in order here (below); any other key type is ordered by the
         // database, whose collation decides.
-        let int_key = matches!(child_key.meta.ty, crate::ColumnType::SmallInt | crate::ColumnType::Integer | crate::ColumnType::BigInt);
+        let int_key = matches!(
+            child_key.meta.ty,
+            crate::data::model::ColumnType::SmallInt | crate::data::model::ColumnType::Integer | crate::data::model::ColumnType::BigInt
+        );
         let unordered = query.order_keys().is_empty();
-        let query = if unordered && !int_key { query.order_by(crate::OrderBy { column: child_key, descending: false }) } else { query };
+        let query = if unordered && !int_key { query.order_by(OrderBy { column: child_key, descending: false }) } else { query };
         let mut groups: Map<Vec<C>> = Map::with_capacity_and_hasher(keys.len(), Default::default());
         for chunk in keys.chunks(chunk_size(db)) {
             for child in query.clone().filter(is_in(fk, chunk)).fetch_all(db).await? {
@@ -523,7 +535,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
             CmpOp::Eq,
             parent.column_value(key_at),
         ));
-        Ok(crate::DeleteWhere::<C>::new(mine).execute(db).await? > 0)
+        Ok(DeleteWhere::<C>::new(mine).execute(db).await? > 0)
     }
 
     /// Delete the children of `parents` (mark them deleted, for a soft-deletable `C`): the
@@ -535,7 +547,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
         let keys = distinct_values(parents.iter().map(Borrow::borrow), key_at);
         let mut n = 0;
         for chunk in keys.chunks(chunk_size(db)) {
-            n += crate::DeleteWhere::<C>::new(is_in(fk, chunk)).execute(db).await?;
+            n += DeleteWhere::<C>::new(is_in(fk, chunk)).execute(db).await?;
         }
         Ok(n)
     }
@@ -1330,8 +1342,8 @@ impl<R: Relation, N: Load<From = R::To>> Chain<R, N> {
 
 /// `?` placeholders as the dialect writes them (`$1, $2…` on PostgreSQL). The texts here are
 /// built from quoted identifiers and `?` only, so every `?` is a placeholder.
-fn number_placeholders(sql: &str, dialect: crate::Dialect) -> String {
-    if dialect != crate::Dialect::Postgres {
+fn number_placeholders(sql: &str, dialect: Dialect) -> String {
+    if dialect != crate::data::dialect::Dialect::Postgres {
         return sql.to_string();
     }
     let mut out = String::with_capacity(sql.len() + 16);
@@ -1349,13 +1361,13 @@ fn number_placeholders(sql: &str, dialect: crate::Dialect) -> String {
 }
 
 /// The `A` key in column 0 of a many-to-many row.
-fn link_key(row: &DbRow, a_key: ColumnRef, dialect: crate::Dialect) -> Result<KeyOf> {
+fn link_key(row: &DbRow, a_key: ColumnRef, dialect: Dialect) -> Result<KeyOf> {
     stored_key(row.value(0)?, dialect, a_key)?.ok_or_else(|| Error::decode(a_key.meta.name, "NULL key in the association table"))
 }
 
 /// A key in the form the database stores it (a date is text on SQLite, a decimal text at
 /// its scale…), so a key read back untyped from the association table matches the model's.
-fn stored_key(v: Value, dialect: crate::Dialect, column: ColumnRef) -> Result<Option<KeyOf>> {
+fn stored_key(v: Value, dialect: Dialect, column: ColumnRef) -> Result<Option<KeyOf>> {
     use sea_query::Value as S;
     if v.is_null() {
         return Ok(None);

@@ -2,7 +2,9 @@
 //! on the names of constraints. Shared by `schema` (which writes the DDL) and `introspect`
 //! (which compares a live table with it).
 
-use crate::{ColumnMeta, ColumnType, Dialect, Error, Result};
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
+use crate::data::model::{ColumnMeta, ColumnType};
 
 /// The largest decimal precision a column may declare: `rust_decimal` holds 28 digits exactly.
 pub const MAX_DECIMAL_PRECISION: u32 = 28;

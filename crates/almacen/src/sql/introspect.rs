@@ -13,8 +13,15 @@
 //! `INTEGER`; text, dates, times, timestamps, JSON and enums are `TEXT`; on every dialect an
 //! enum is text), a change between them is not seen.
 
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
 pub use crate::data::mismatch::{SchemaDifference, TableMismatch};
-use crate::{ColumnMeta, Dialect, Error, Executor, Result, TableMeta, Value, params};
+use crate::data::model::{ColumnMeta, TableMeta};
+use crate::data::row::Row;
+use crate::data::value::Value;
+use crate::engine::database::Database;
+use crate::engine::executor::Executor;
+use crate::engine::raw::params;
 
 /// One column of a live table, as the database reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +154,7 @@ pub fn schema_diff(table: &TableMeta, columns: &[ColumnInfo], dialect: Dialect) 
 }
 
 /// Text of a catalog cell (MariaDB reports some as binary strings).
-fn text(row: &crate::Row, column: &str) -> Result<String> {
+fn text(row: &Row, column: &str) -> Result<String> {
     match row.value(column) {
         Some(Value::Text(t)) => Ok(t.clone()),
         Some(Value::Bytes(b)) => String::from_utf8(b.clone()).map_err(|e| Error::decode(column, e)),
@@ -157,7 +164,7 @@ fn text(row: &crate::Row, column: &str) -> Result<String> {
     }
 }
 
-fn number(row: &crate::Row, column: &str) -> Result<Option<i64>> {
+fn number(row: &Row, column: &str) -> Result<Option<i64>> {
     match row.value(column) {
         Some(Value::Null(_)) => Ok(None),
         _ => row.get::<i64>(column).map(Some),
@@ -346,7 +353,7 @@ async fn mysql_columns(ex: &impl Executor, table: &str) -> Result<Vec<ColumnInfo
         .collect())
 }
 
-impl crate::Database {
+impl Database {
     /// The columns of table `name` as the database has them, or `None` when there is no
     /// such table (see [`table_columns`]).
     pub async fn table_columns(&self, name: &str) -> Result<Option<Vec<ColumnInfo>>> {

@@ -5,8 +5,15 @@
 //! every column needs a dialect-specific type plus a CHECK that sea-query cannot derive
 //! (text length and JSON validity on SQLite, decimals on SQLite, UUID lengths, …).
 
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
+use crate::data::mismatch::{SchemaDifference, TableMismatch};
+use crate::data::model::{ColumnMeta, ColumnType, OnDelete, ServerDefault, TableMeta};
+use crate::engine::database::Database;
+use crate::engine::executor::Executor;
+use crate::engine::raw::params;
+use crate::engine::statement::Statement;
 use crate::sql::column_sql::{ident_name, sql_type};
-use crate::{ColumnMeta, ColumnType, Database, Dialect, Error, Executor, OnDelete, Result, ServerDefault, Statement, TableMeta};
 
 /// Order tables so every table comes after the tables it references (references to tables
 /// outside the list are ignored). A cycle is an error naming the tables in it.
@@ -224,7 +231,7 @@ impl Database {
                     differences.extend(self.sqlite_definition_differences(t, &differences).await?);
                 }
                 if !differences.is_empty() {
-                    mismatches.push(crate::TableMismatch { table: t.name.to_string(), model: t.model.to_string(), differences });
+                    mismatches.push(TableMismatch { table: t.name.to_string(), model: t.model.to_string(), differences });
                 }
             }
         }
@@ -237,13 +244,9 @@ impl Database {
     /// On SQLite the declared type cannot tell `i32` from `i64` or text from a timestamp
     /// (their CHECKs do), so each column of `t` not already reported is compared, as a whole
     /// definition, with the one `create_table_sql` writes.
-    async fn sqlite_definition_differences(
-        &self,
-        t: &TableMeta,
-        reported: &[crate::SchemaDifference],
-    ) -> Result<Vec<crate::SchemaDifference>> {
+    async fn sqlite_definition_differences(&self, t: &TableMeta, reported: &[SchemaDifference]) -> Result<Vec<SchemaDifference>> {
         let sql = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name";
-        let Some(row) = self.fetch_optional_raw(sql, crate::params! { "name" => t.name }).await? else { return Ok(Vec::new()) };
+        let Some(row) = self.fetch_optional_raw(sql, params! { "name" => t.name }).await? else { return Ok(Vec::new()) };
         let stored: String = row.get("sql")?;
         // almacen writes one column per line: `(\n  "a" ..,\n  "b" ..\n)`.
         let Some(body) = stored.split_once("(\n  ").map(|(_, rest)| rest.strip_suffix("\n)").unwrap_or(rest)) else {
@@ -253,10 +256,10 @@ impl Database {
         let rowid = sqlite_rowid_key(t);
         let mut out = Vec::new();
         for c in t.columns {
-            let named = |d: &crate::SchemaDifference| match d {
-                crate::SchemaDifference::MissingColumn { column, .. }
-                | crate::SchemaDifference::Type { column, .. }
-                | crate::SchemaDifference::Nullability { column, .. } => column == c.name,
+            let named = |d: &SchemaDifference| match d {
+                crate::data::mismatch::SchemaDifference::MissingColumn { column, .. }
+                | crate::data::mismatch::SchemaDifference::Type { column, .. }
+                | crate::data::mismatch::SchemaDifference::Nullability { column, .. } => column == c.name,
                 _ => false,
             };
             if reported.iter().any(named) {
@@ -268,7 +271,7 @@ impl Database {
             }
             let quoted = Dialect::Sqlite.quote(c.name);
             let table = lines.iter().find(|l| l.starts_with(&format!("{quoted} "))).map_or_else(|| stored.clone(), |l| l.to_string());
-            out.push(crate::SchemaDifference::Definition { column: c.name.to_string(), model, table });
+            out.push(crate::data::mismatch::SchemaDifference::Definition { column: c.name.to_string(), model, table });
         }
         Ok(out)
     }
@@ -300,7 +303,7 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::IndexMeta;
+    use crate::data::model::IndexMeta;
 
     const COLS: &[ColumnMeta] = &[
         ColumnMeta {
@@ -314,7 +317,7 @@ mod tests {
             indexed: false,
             server_default: None,
             references: None,
-            managed: crate::Managed::No,
+            managed: crate::data::model::Managed::No,
         },
         ColumnMeta {
             name: "sku",
@@ -327,7 +330,7 @@ mod tests {
             indexed: false,
             server_default: None,
             references: None,
-            managed: crate::Managed::No,
+            managed: crate::data::model::Managed::No,
         },
     ];
     const T: TableMeta = TableMeta {

@@ -27,6 +27,9 @@ pub use absent::{LiveRow, ValueRef};
 /// field is `Infallible`), so no SQLite row or value ever exists and nothing is decoded.
 #[cfg(not(feature = "sqlite"))]
 mod absent {
+    use crate::data::error::Result;
+    use crate::data::model::ColumnType;
+    use crate::data::types::SqlType;
     use std::convert::Infallible;
     use std::marker::PhantomData;
 
@@ -35,7 +38,7 @@ mod absent {
 
     impl LiveRow<'_> {
         /// Decode column `idx` (unreachable: there is no such row).
-        pub fn decode<T: crate::SqlType>(&self, idx: usize, ty: &crate::ColumnType) -> crate::Result<T> {
+        pub fn decode<T: SqlType>(&self, idx: usize, ty: &ColumnType) -> Result<T> {
             let _ = (idx, ty);
             match self.0 {}
         }

@@ -1,6 +1,10 @@
 //! SQLite rows, copied out of the statement as it steps, and how Rust types read them.
 
+use crate::data::error::{Error, Result};
 use crate::data::exact::parse_timestamp;
+use crate::data::model::ColumnType;
+use crate::data::row::DbRow;
+use crate::data::types::SqlType;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use rusqlite::types::ValueRef;
 use std::sync::Arc;
@@ -85,7 +89,7 @@ impl LiteResult {
     }
 
     /// Split the result into its rows.
-    pub(crate) fn into_rows(self) -> Vec<crate::DbRow> {
+    pub(crate) fn into_rows(self) -> Vec<DbRow> {
         rows_of(&Arc::new(self))
     }
 
@@ -119,30 +123,26 @@ impl LiteResult {
 }
 
 /// Every row of `set`, each a row object.
-pub(crate) fn rows_of(set: &Arc<LiteResult>) -> Vec<crate::DbRow> {
+pub(crate) fn rows_of(set: &Arc<LiteResult>) -> Vec<DbRow> {
     let width = set.columns.len().max(1);
-    (0..set.cells.len() / width).map(|row| crate::DbRow::Sqlite(LiteRow { set: set.clone(), start: row * width })).collect()
+    (0..set.cells.len() / width).map(|row| crate::data::row::DbRow::Sqlite(LiteRow { set: set.clone(), start: row * width })).collect()
 }
 
 /// The first row of `set`, which has one.
 #[inline]
-pub(crate) fn first_row(set: Arc<LiteResult>) -> crate::DbRow {
-    crate::DbRow::Sqlite(LiteRow { set, start: 0 })
+pub(crate) fn first_row(set: Arc<LiteResult>) -> DbRow {
+    crate::data::row::DbRow::Sqlite(LiteRow { set, start: 0 })
 }
 
 /// Hand the first `count` rows of `set` to `each` through one row view moved along it: no
 /// row object and no reference count per row. Stops at the first error; the set comes back.
-pub(crate) fn each_row(
-    set: Arc<LiteResult>,
-    count: usize,
-    mut each: impl FnMut(&crate::DbRow) -> crate::Result<()>,
-) -> (crate::Result<()>, Arc<LiteResult>) {
+pub(crate) fn each_row(set: Arc<LiteResult>, count: usize, mut each: impl FnMut(&DbRow) -> Result<()>) -> (Result<()>, Arc<LiteResult>) {
     let width = set.columns.len().max(1);
     let mut view = LiteRow { set, start: 0 }.into_db_row();
     let mut out = Ok(());
     for row in 0..count {
         match &mut view {
-            crate::DbRow::Sqlite(r) => r.start = row * width,
+            crate::data::row::DbRow::Sqlite(r) => r.start = row * width,
             #[cfg(any(feature = "postgres", feature = "mysql"))]
             _ => unreachable!("made as a SQLite row above"),
         }
@@ -152,7 +152,7 @@ pub(crate) fn each_row(
         }
     }
     match view {
-        crate::DbRow::Sqlite(r) => (out, r.set),
+        crate::data::row::DbRow::Sqlite(r) => (out, r.set),
         #[cfg(any(feature = "postgres", feature = "mysql"))]
         _ => unreachable!("made as a SQLite row above"),
     }
@@ -178,8 +178,8 @@ pub struct LiteRow {
 }
 
 impl LiteRow {
-    fn into_db_row(self) -> crate::DbRow {
-        crate::DbRow::Sqlite(self)
+    fn into_db_row(self) -> DbRow {
+        crate::data::row::DbRow::Sqlite(self)
     }
 
     /// Number of columns.
@@ -238,7 +238,7 @@ impl<'r> LiveRow<'r> {
 
     /// Decode column `idx`, whose column has type `ty`.
     #[inline]
-    pub fn decode<T: crate::SqlType>(&self, idx: usize, ty: &crate::ColumnType) -> crate::Result<T> {
+    pub fn decode<T: SqlType>(&self, idx: usize, ty: &ColumnType) -> Result<T> {
         match self.row.get_ref(idx) {
             Ok(v) => T::decode_sqlite(v, ty).map_err(|e| self.error(idx, e)),
             Err(e) => Err(self.error(idx, e)),
@@ -246,9 +246,9 @@ impl<'r> LiveRow<'r> {
     }
 
     #[cold]
-    fn error(&self, idx: usize, e: impl std::fmt::Display) -> crate::Error {
+    fn error(&self, idx: usize, e: impl std::fmt::Display) -> Error {
         let name = self.columns.get(idx).map_or_else(|| format!("#{idx}"), |c| c.to_string());
-        crate::Error::decode(name, e)
+        crate::data::error::Error::decode(name, e)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::cancel::{Canceller, learn_connection_id};
 use super::{learn_null_type, statement_seconds};
-use crate::Result;
+use crate::data::error::Result;
 use crate::engine::config::ConnectOptions;
 use crate::engine::database::{check_reachable, pool_options};
 use crate::engine::executor::RunSettings;

@@ -2,9 +2,10 @@
 //! has one (`SET STATEMENT ... FOR`, no extra round trip), or streamed from the pool.
 
 use super::{arguments, statement_seconds};
+use crate::data::error::Result;
+use crate::data::row::DbRow;
 use crate::engine::executor::{Fetch, Fetched, RunSettings, run_query};
 use crate::engine::statement::{ExecResult, Sql, Statement};
-use crate::{DbRow, Result};
 use futures::stream::{BoxStream, StreamExt};
 
 /// Run `stmt` on `conn`, applying its statement timeout.

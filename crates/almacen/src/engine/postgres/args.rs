@@ -1,6 +1,6 @@
 //! sqlx arguments for PostgreSQL from the values a statement holds.
 
-use crate::Result;
+use crate::data::error::Result;
 use sea_query::Value as S;
 use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgTypeInfo, Postgres};
 use sqlx::{Arguments, Encode, Type};

@@ -2,7 +2,7 @@
 //! each new connection's backend learnt, so an abandoned statement can be cancelled.
 
 use super::cancel::{Canceller, learn_backend};
-use crate::Result;
+use crate::data::error::Result;
 use crate::engine::config::ConnectOptions;
 use crate::engine::database::{check_reachable, pool_options};
 use crate::engine::executor::RunSettings;

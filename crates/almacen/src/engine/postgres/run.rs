@@ -2,9 +2,10 @@
 //! it has one (set before, reset after), or streamed from the pool.
 
 use super::{arguments, statement_text};
+use crate::data::error::Result;
+use crate::data::row::DbRow;
 use crate::engine::executor::{Fetch, Fetched, RunSettings, run_query};
 use crate::engine::statement::{ExecResult, Statement};
-use crate::{DbRow, Result};
 use futures::stream::{BoxStream, StreamExt};
 use sqlx::AssertSqlSafe;
 

@@ -11,7 +11,10 @@ pub(crate) use kind::reads_only;
 pub(crate) use named::question_placeholders;
 pub use named::{NamedSql, NamedSqlError, PlaceholderStyle};
 
-use crate::{Dialect, Error, Result, Statement, Value};
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
+use crate::data::value::Value;
+use crate::engine::statement::Statement;
 
 /// Named parameters for raw SQL, built with [`params!`](crate::params).
 ///
@@ -56,6 +59,8 @@ macro_rules! params {
         $crate::Params::new()$(.set($name, $value))+
     };
 }
+// `params!` by its module's path too, for the crate's own code (`#[macro_export]` puts it at the root).
+pub(crate) use params;
 
 impl Statement {
     /// A statement from raw SQL with `:name` parameters, for `dialect`. Use it to give one

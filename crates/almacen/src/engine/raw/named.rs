@@ -14,7 +14,7 @@
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
-use crate::Dialect;
+use crate::data::dialect::Dialect;
 
 /// Placeholder style of a SQL dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

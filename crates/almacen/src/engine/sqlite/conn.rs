@@ -4,9 +4,11 @@
 
 use super::bind::Bind;
 use super::result::ResultBuffer;
+use crate::data::error::{DbErrorInfo, Error};
+use crate::data::row::DbRow;
 use crate::data::sqlite::{Columns, LiteColumn, LiteResult, LiveRow};
 use crate::engine::executor::{Fetch, Fetched};
-use crate::{DbErrorInfo, DbRow, Error, ExecResult};
+use crate::engine::statement::ExecResult;
 /// Maps keyed by SQL text hash it on every statement: a fast hasher matters here.
 type SqlMap<V> = hashbrown::HashMap<Arc<str>, V, foldhash::fast::RandomState>;
 use std::sync::Arc;

@@ -2,8 +2,12 @@
 //! without a round trip (a pop from a list under a short lock), run in place.
 
 use super::conn::{Limits, LiteConn, OpenConfig, RunError};
+use crate::data::error::{DbErrorInfo, Error, Result};
+use crate::data::row::DbRow;
+use crate::engine::config::ConnectOptions;
+use crate::engine::database::PoolStats;
 use crate::engine::executor::{Fetch, Fetched, RunSettings};
-use crate::{ConnectOptions, DbRow, Error, PoolStats, Result, Statement};
+use crate::engine::statement::Statement;
 use futures::stream::BoxStream;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -549,7 +553,7 @@ impl Drop for InterruptOnDrop {
 
 pub(crate) fn rolled_back_error() -> Error {
     Error::Database(
-        crate::DbErrorInfo {
+        DbErrorInfo {
             message: "SQLite rolled the transaction back after an interrupted or failed write; start a new transaction".into(),
             ..Default::default()
         }

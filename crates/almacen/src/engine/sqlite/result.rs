@@ -2,6 +2,8 @@
 //! typed fetch's sink in place or kept as a set of rows, and reused by the next statement
 //! when no row of it is still held.
 
+use crate::data::error::Result;
+use crate::data::row::DbRow;
 use crate::data::sqlite::{Columns, LiteResult, each_row, first_row, rows_of};
 use crate::engine::executor::RowSink;
 use std::sync::Arc;
@@ -11,11 +13,11 @@ use std::sync::Arc;
 pub(crate) struct RowSet(Arc<LiteResult>);
 
 impl RowSet {
-    pub(crate) fn rows(&self) -> Vec<crate::DbRow> {
+    pub(crate) fn rows(&self) -> Vec<DbRow> {
         rows_of(&self.0)
     }
 
-    pub(crate) fn first(&self) -> Option<crate::DbRow> {
+    pub(crate) fn first(&self) -> Option<DbRow> {
         (!self.0.is_empty()).then(|| first_row(self.0.clone()))
     }
 
@@ -24,14 +26,14 @@ impl RowSet {
     }
 
     /// Hand every row (or only the first) to `sink`; the number of rows handed.
-    pub(crate) fn feed(self, sink: &mut dyn RowSink, first: bool) -> crate::Result<usize> {
+    pub(crate) fn feed(self, sink: &mut dyn RowSink, first: bool) -> Result<usize> {
         feed(self.0, sink, first).0
     }
 }
 
 /// Hand the rows of `set` (or only the first) to `sink`, decoded in place. The set comes
 /// back for reuse.
-fn feed(set: Arc<LiteResult>, sink: &mut dyn RowSink, first: bool) -> (crate::Result<usize>, Arc<LiteResult>) {
+fn feed(set: Arc<LiteResult>, sink: &mut dyn RowSink, first: bool) -> (Result<usize>, Arc<LiteResult>) {
     let count = set.len().min(if first { 1 } else { usize::MAX });
     sink.expect(count);
     let (out, set) = each_row(set, count, |row| sink.row(row));
@@ -67,7 +69,7 @@ impl ResultBuffer {
 
     /// Hand the rows filled since [`start`](Self::start) (or only the first) to `sink`,
     /// decoded in place; the buffer stays for the next statement.
-    pub(crate) fn feed(&mut self, sink: &mut dyn RowSink, first: bool) -> crate::Result<usize> {
+    pub(crate) fn feed(&mut self, sink: &mut dyn RowSink, first: bool) -> Result<usize> {
         let Some(set) = self.0.take() else { return Ok(0) };
         let (out, set) = feed(set, sink, first);
         if reusable(&set) {
@@ -82,7 +84,7 @@ impl ResultBuffer {
     }
 
     /// The first row of the result filled since [`start`](Self::start), if any.
-    pub(crate) fn first_row(&mut self) -> Option<crate::DbRow> {
+    pub(crate) fn first_row(&mut self) -> Option<DbRow> {
         self.shared().filter(|set| !set.is_empty()).map(first_row)
     }
 

@@ -3,7 +3,9 @@
 //! value ever reaches SQL text: a name picks one of the model's columns, a value is bound.
 
 use super::{CmpOp, ColumnRef, Condition, OrderBy};
-use crate::{ColumnType, Error, Model, Result, Value};
+use crate::data::error::{Error, Result};
+use crate::data::model::{ColumnType, Model};
+use crate::data::value::Value;
 
 /// A model's column picked by its field name at run time, from the names allowed.
 ///

@@ -4,7 +4,10 @@
 //! read (base64url JSON); it cannot be altered or forged.
 
 use super::{CmpOp, ColumnRef, Condition, OrderBy, Select};
-use crate::{ColumnType, Error, Executor, Model, Result, Value};
+use crate::data::error::{Error, Result};
+use crate::data::model::{ColumnType, Model};
+use crate::data::value::Value;
+use crate::engine::executor::Executor;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};

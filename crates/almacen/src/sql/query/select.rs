@@ -1,7 +1,12 @@
 //! `SELECT` builders: rows of a model, joined models, columns and aggregates.
 
 use super::{ColumnRef, Condition, OrderBy, Selectable};
-use crate::{Dialect, Error, Executor, FromRow, Model, Result, Statement};
+use crate::data::dialect::Dialect;
+use crate::data::error::{Error, Result};
+use crate::data::model::{FromRow, Model, TableMeta};
+use crate::data::types::SqlType;
+use crate::engine::executor::Executor;
+use crate::engine::statement::Statement;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use sea_query::{Expr, NullOrdering, Query, QueryStatementWriter, SelectStatement};
 use std::any::TypeId;
@@ -165,7 +170,7 @@ impl Clauses {
     }
 
     /// The shape of these clauses for the SQL cache, or `None` when the SQL depends on values.
-    fn shape(&self, dialect: Dialect, extra: &[&'static crate::TableMeta]) -> Option<String> {
+    fn shape(&self, dialect: Dialect, extra: &[&'static TableMeta]) -> Option<String> {
         use std::fmt::Write;
         let mut out = String::with_capacity(64);
         for t in extra {
@@ -433,7 +438,7 @@ impl<M: Model> Select<M> {
     /// The statement for `dialect`. Its SQL text is built once per query shape (model,
     /// joined tables, clause tree without values, order, limit, offset) and reused; only the
     /// values are converted on each call.
-    fn statement(&self, dialect: Dialect, extra: &[&'static crate::TableMeta]) -> Result<Statement> {
+    fn statement(&self, dialect: Dialect, extra: &[&'static TableMeta]) -> Result<Statement> {
         let Some(shape) = self.clauses.shape(dialect, extra) else {
             return self.build_statement(dialect, extra);
         };
@@ -467,7 +472,7 @@ impl<M: Model> Select<M> {
         Ok(stmt)
     }
 
-    fn build_statement(&self, dialect: Dialect, extra: &[&'static crate::TableMeta]) -> Result<Statement> {
+    fn build_statement(&self, dialect: Dialect, extra: &[&'static TableMeta]) -> Result<Statement> {
         let mut q = Query::select();
         for t in std::iter::once(M::TABLE).chain(extra.iter().copied()) {
             for c in t.columns {
@@ -583,7 +588,7 @@ impl<M: Model> SelectAs<M> {
     clause_methods!();
 
     /// Group by a column (call again for more).
-    pub fn group_by<N: Model, T: crate::SqlType>(mut self, column: super::Column<N, T>) -> Self {
+    pub fn group_by<N: Model, T: SqlType>(mut self, column: super::Column<N, T>) -> Self {
         self.group_by.push(column.as_ref());
         self
     }
@@ -650,8 +655,8 @@ fn agg_name(f: super::AggFunc) -> &'static str {
 
 macro_rules! tuple_from_row {
     ($($t:ident $i:tt),+) => {
-        impl<$($t: crate::SqlType + Send + Unpin),+> FromRow for ($($t,)+) {
-            fn from_row(row: &crate::DbRow) -> Result<Self> {
+        impl<$($t: crate::data::types::SqlType + Send + Unpin),+> FromRow for ($($t,)+) {
+            fn from_row(row: &crate::data::row::DbRow) -> Result<Self> {
                 Ok(($(row.get_as::<$t>($i)?,)+))
             }
         }

@@ -1,7 +1,7 @@
 //! Model metadata: what `#[derive(Model)]` emits and everything else reads.
 
 use crate::data::dialect::Dialect;
-use crate::data::error::Result;
+use crate::data::error::{Error, Result};
 use crate::data::row::DbRow;
 use crate::data::value::{Kind, Value};
 use std::sync::OnceLock;
@@ -269,7 +269,7 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// The value of a key's column `index` (in primary key order) alone.
     #[doc(hidden)]
     fn key_value(key: &Self::Key, index: usize) -> Value {
-        Self::key_values(key).into_iter().nth(index).unwrap_or(Value::Null(crate::data::value::Kind::Unknown))
+        Self::key_values(key).into_iter().nth(index).unwrap_or(Value::Null(Kind::Unknown))
     }
     /// After an update wrote this row: set the `updated_at` field to `now` and increment
     /// the `version` field, as the database did (generated; nothing to do without them).
@@ -285,7 +285,7 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     #[doc(hidden)]
     fn decode_sqlite(row: &crate::data::sqlite::LiveRow<'_>, offset: usize) -> Result<Self> {
         let _ = (row, offset);
-        Err(crate::data::error::Error::Unsupported("this model decodes only from row objects".into()))
+        Err(Error::Unsupported("this model decodes only from row objects".into()))
     }
     /// This model's statements, built once (generated: a `static` per model).
     #[doc(hidden)]

@@ -3,8 +3,7 @@
 use crate::data::error::Result;
 use crate::data::exact::parse_timestamp;
 use crate::data::model::ColumnType;
-use crate::data::row::DbRow;
-use crate::data::row::{decode_bool, decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid};
+use crate::data::row::{DbRow, decode_bool, decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid};
 #[cfg(feature = "sqlite")]
 use crate::data::sqlite::LiteDecode;
 use crate::data::sqlite::ValueRef;

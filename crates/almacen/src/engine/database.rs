@@ -6,8 +6,7 @@ use crate::data::row::DbRow;
 use crate::engine::config::{ConnectOptions, redacted_url};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use crate::engine::executor::ConnRef;
-use crate::engine::executor::Executor;
-use crate::engine::executor::{Fetch, Fetched, RunSettings, Runs};
+use crate::engine::executor::{Executor, Fetch, Fetched, RunSettings, Runs};
 use crate::engine::observe::StatementCounter;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use crate::engine::server_sessions::{CancelServerWork, conn_key};

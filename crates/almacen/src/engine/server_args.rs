@@ -2,7 +2,7 @@
 //! MariaDB binders (`postgres/args.rs`, `mysql/args.rs`): each variant binds as the Rust
 //! type sqlx encodes for both, a NULL of unknown type as the dialect's own `UntypedNull`.
 
-use crate::data::error::Result;
+use crate::data::error::{Error, Result};
 
 /// Add `values` to `args` (a `PgArguments` or `MySqlArguments`), naming `dialect` in
 /// errors: a value the binder cannot encode is an error, never dropped.
@@ -53,7 +53,7 @@ pub(crate) const MAX_PARAMETERS: usize = u16::MAX as usize;
 /// reports it as a protocol error after taking the connection).
 pub(crate) fn check_count(values: usize, dialect: &str) -> Result<()> {
     if values > MAX_PARAMETERS {
-        return Err(crate::data::error::Error::Parameter(format!(
+        return Err(Error::Parameter(format!(
             "the statement has {values} parameters; {dialect} takes at most {MAX_PARAMETERS} in one statement \
              (split a long IN list or a bulk insert into chunks); nothing was sent"
         )));

@@ -5,10 +5,8 @@ use crate::data::dialect::Dialect;
 use crate::data::error::{Error, Result};
 use crate::data::model::Model;
 use crate::data::row::DbRow;
-use crate::engine::database::Database;
-use crate::engine::database::{InUse, Pool};
-use crate::engine::executor::Executor;
-use crate::engine::executor::{ConnRef, Fetch, Fetched, Runs};
+use crate::engine::database::{Database, InUse, Pool};
+use crate::engine::executor::{ConnRef, Executor, Fetch, Fetched, Runs};
 use crate::engine::statement::{ExecResult, Statement};
 use futures::stream::{self, BoxStream, StreamExt};
 #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -4,12 +4,11 @@
 
 use crate::data::dialect::Dialect;
 use crate::data::error::{Error, Result};
-use crate::data::model::{ColumnMeta, Managed, Model, NewRecord};
+use crate::data::model::{ColumnMeta, ColumnType, Managed, Model, NewRecord};
 use crate::data::types::SqlType;
-use crate::data::value::Value;
+use crate::data::value::{Kind, Value};
 use crate::engine::executor::Executor;
-use crate::engine::statement::Statement;
-use crate::engine::statement::{Sql, Values};
+use crate::engine::statement::{Sql, Statement, Values};
 use crate::sql::query::{CmpOp, ColumnRef, Condition, build};
 use sea_query::{Expr, ExprTrait, OnConflict, Query};
 use std::any::TypeId;
@@ -34,11 +33,7 @@ fn key_condition<M: Model>(key: &M::Key) -> Result<Condition> {
     if pk.is_empty() {
         return Err(Error::Unsupported(format!("model for table {} has no primary key", M::TABLE.name)));
     }
-    let conds = pk
-        .iter()
-        .zip(values)
-        .map(|(c, v)| Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, crate::sql::query::CmpOp::Eq, v))
-        .collect();
+    let conds = pk.iter().zip(values).map(|(c, v)| Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, CmpOp::Eq, v)).collect();
     Ok(Condition::And(conds))
 }
 
@@ -196,7 +191,7 @@ fn insert_sql<M: Model>(dialect: Dialect, columns: &[&ColumnMeta], rows: usize) 
 pub async fn get<M: Model>(db: &impl Executor, key: &M::Key) -> Result<Option<M>> {
     let dialect = db.dialect();
     let mut pk = M::TABLE.primary_key().peekable();
-    if pk.peek().is_none() || M::TABLE.primary_key().any(|c| matches!(c.ty, crate::data::model::ColumnType::Decimal { .. })) {
+    if pk.peek().is_none() || M::TABLE.primary_key().any(|c| matches!(c.ty, ColumnType::Decimal { .. })) {
         // (A decimal key may need its comparison rewritten on SQLite: no cached SQL.)
         return crate::sql::query::Select::<M>::new().filter(key_condition::<M>(key)?).fetch_optional(db).await;
     }
@@ -326,7 +321,7 @@ pub async fn restore<M: Model>(db: &impl Executor, key: &M::Key) -> Result<bool>
     let meta = M::TABLE.soft_delete().ok_or_else(|| Error::Unsupported(format!("{} is not soft-deletable", M::TABLE.name)))?;
     let column = ColumnRef { table: M::TABLE.name, meta };
     let cond = key_condition::<M>(key)?.and(Condition::Null(column, false));
-    let sets = [Assignment::Value(column, Value::Null(crate::data::value::Kind::Timestamp))];
+    let sets = [Assignment::Value(column, Value::Null(Kind::Timestamp))];
     let (sql, vals) = update_statement::<M>(&sets, &cond, db.dialect())?;
     Ok(db.execute_statement(Statement::new(sql, vals)).await?.rows_affected > 0)
 }
@@ -352,7 +347,7 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
         match c.managed {
             Managed::CreatedAt | Managed::UpdatedAt => *v = Value::Timestamp(now),
             Managed::Version => *v = Value::Int(1),
-            Managed::DeletedAt => *v = Value::Null(crate::data::value::Kind::Timestamp),
+            Managed::DeletedAt => *v = Value::Null(Kind::Timestamp),
             Managed::No => {}
         }
     }
@@ -402,7 +397,7 @@ pub async fn upsert<M: Model>(db: &impl Executor, model: &M, conflict: &[ColumnR
                 .iter()
                 .map(|c| {
                     let i = M::TABLE.columns.iter().position(|m| m.name == c.name).expect("target column of M");
-                    Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, crate::sql::query::CmpOp::Eq, values[i].clone())
+                    Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, CmpOp::Eq, values[i].clone())
                 })
                 .collect(),
         );
@@ -493,8 +488,8 @@ fn apply_sets(q: &mut sea_query::UpdateStatement, sets: &[Assignment], dialect: 
                 q.value(c.meta.name, Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?));
             }
             // SQLite adds doubles inexactly: a decimal column adds exactly in almacen's function.
-            Assignment::Add(c, v) if dialect == Dialect::Sqlite && matches!(c.meta.ty, crate::data::model::ColumnType::Decimal { .. }) => {
-                let crate::data::model::ColumnType::Decimal { precision, scale } = c.meta.ty else { unreachable!() };
+            Assignment::Add(c, v) if dialect == Dialect::Sqlite && matches!(c.meta.ty, ColumnType::Decimal { .. }) => {
+                let ColumnType::Decimal { precision, scale } = c.meta.ty else { unreachable!() };
                 let delta = match v {
                     Value::Decimal(d) => {
                         crate::data::value::check_decimal_fits(*d, precision, scale, c.meta.name)?;
@@ -506,7 +501,7 @@ fn apply_sets(q: &mut sea_query::UpdateStatement, sets: &[Assignment], dialect: 
                 q.value(c.meta.name, Expr::cust_with_exprs(sql, [Expr::col(c.meta.name), Expr::val(delta)]));
             }
             // SQLite keeps the double sum; PostgreSQL and MariaDB round it to the f32 they store.
-            Assignment::Add(c, v) if dialect == Dialect::Sqlite && c.meta.ty == crate::data::model::ColumnType::Float => {
+            Assignment::Add(c, v) if dialect == Dialect::Sqlite && c.meta.ty == ColumnType::Float => {
                 let delta = Expr::val(v.to_sea(dialect, Some(&c.meta.ty), c.meta.name)?);
                 q.value(
                     c.meta.name,

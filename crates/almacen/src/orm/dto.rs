@@ -81,5 +81,5 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
 /// The error for a `Null` given to a non-nullable column.
 #[doc(hidden)]
 pub fn null_error(column: &str) -> Error {
-    crate::data::error::Error::invalid(column, "cannot be null")
+    Error::invalid(column, "cannot be null")
 }

@@ -82,15 +82,14 @@
 
 use crate::data::dialect::Dialect;
 use crate::data::error::{Error, Result};
-use crate::data::model::{ColumnMeta, Managed, Model};
+use crate::data::model::{ColumnMeta, ColumnType, Managed, Model};
 use crate::data::row::DbRow;
 use crate::data::types::SqlType;
 use crate::data::value::Value;
 use crate::engine::executor::Executor;
 use crate::engine::statement::Statement;
 use crate::orm::crud::DeleteWhere;
-use crate::sql::query::Column;
-use crate::sql::query::{CmpOp, ColumnRef, Condition, OrderBy, Select};
+use crate::sql::query::{CmpOp, Column, ColumnRef, Condition, OrderBy, Select};
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::future::Future;
@@ -451,10 +450,7 @@ impl<P: Model, C: Model> HasMany<P, C> {
         let keys = distinct_values(parents.iter().map(Borrow::borrow), key_at);
         // Integer keys are put in order here (below); any other key type is ordered by the
         // database, whose collation decides.
-        let int_key = matches!(
-            child_key.meta.ty,
-            crate::data::model::ColumnType::SmallInt | crate::data::model::ColumnType::Integer | crate::data::model::ColumnType::BigInt
-        );
+        let int_key = matches!(child_key.meta.ty, ColumnType::SmallInt | ColumnType::Integer | ColumnType::BigInt);
         let unordered = query.order_keys().is_empty();
         let query = if unordered && !int_key { query.order_by(OrderBy { column: child_key, descending: false }) } else { query };
         let mut groups: Map<Vec<C>> = Map::with_capacity_and_hasher(keys.len(), Default::default());
@@ -1343,7 +1339,7 @@ impl<R: Relation, N: Load<From = R::To>> Chain<R, N> {
 /// `?` placeholders as the dialect writes them (`$1, $2…` on PostgreSQL). The texts here are
 /// built from quoted identifiers and `?` only, so every `?` is a placeholder.
 fn number_placeholders(sql: &str, dialect: Dialect) -> String {
-    if dialect != crate::data::dialect::Dialect::Postgres {
+    if dialect != Dialect::Postgres {
         return sql.to_string();
     }
     let mut out = String::with_capacity(sql.len() + 16);

@@ -2,14 +2,12 @@
 //! (specific repositories, services over repository traits, units of work) is on
 //! [`Repository`], where the public documentation shows it.
 
-use crate::data::error::Result;
+use crate::data::error::{Error, Result};
 use crate::data::model::{Keyed, Model};
 use crate::data::value::Value;
 use crate::engine::executor::Executor;
-use crate::orm::crud;
-use crate::orm::crud::Patch;
-use crate::sql::query::Condition;
-use crate::sql::query::{Page, Select};
+use crate::orm::crud::{self, Patch};
+use crate::sql::query::{Condition, Page, Select};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
@@ -488,7 +486,7 @@ fn padded_composite<'k, M: Model>(keys: &[&'k M::Key]) -> Vec<&'k M::Key> {
 fn keys_condition<M: Model>(keys: &[&M::Key]) -> Result<Condition> {
     let pk: Vec<_> = M::TABLE.primary_key().map(|meta| crate::sql::query::ColumnRef { table: M::TABLE.name, meta }).collect();
     match pk[..] {
-        [] => return Err(crate::data::error::Error::Unsupported(format!("model for table {} has no primary key", M::TABLE.name))),
+        [] => return Err(Error::Unsupported(format!("model for table {} has no primary key", M::TABLE.name))),
         [column] => return Ok(Condition::In(column, keys.iter().flat_map(|k| M::key_values(k)).collect(), false)),
         _ => {}
     }

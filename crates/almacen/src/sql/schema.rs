@@ -257,9 +257,9 @@ impl Database {
         let mut out = Vec::new();
         for c in t.columns {
             let named = |d: &SchemaDifference| match d {
-                crate::data::mismatch::SchemaDifference::MissingColumn { column, .. }
-                | crate::data::mismatch::SchemaDifference::Type { column, .. }
-                | crate::data::mismatch::SchemaDifference::Nullability { column, .. } => column == c.name,
+                SchemaDifference::MissingColumn { column, .. }
+                | SchemaDifference::Type { column, .. }
+                | SchemaDifference::Nullability { column, .. } => column == c.name,
                 _ => false,
             };
             if reported.iter().any(named) {
@@ -271,7 +271,7 @@ impl Database {
             }
             let quoted = Dialect::Sqlite.quote(c.name);
             let table = lines.iter().find(|l| l.starts_with(&format!("{quoted} "))).map_or_else(|| stored.clone(), |l| l.to_string());
-            out.push(crate::data::mismatch::SchemaDifference::Definition { column: c.name.to_string(), model, table });
+            out.push(SchemaDifference::Definition { column: c.name.to_string(), model, table });
         }
         Ok(out)
     }
@@ -303,7 +303,7 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::model::IndexMeta;
+    use crate::data::model::{IndexMeta, Managed};
 
     const COLS: &[ColumnMeta] = &[
         ColumnMeta {
@@ -317,7 +317,7 @@ mod tests {
             indexed: false,
             server_default: None,
             references: None,
-            managed: crate::data::model::Managed::No,
+            managed: Managed::No,
         },
         ColumnMeta {
             name: "sku",
@@ -330,7 +330,7 @@ mod tests {
             indexed: false,
             server_default: None,
             references: None,
-            managed: crate::data::model::Managed::No,
+            managed: Managed::No,
         },
     ];
     const T: TableMeta = TableMeta {

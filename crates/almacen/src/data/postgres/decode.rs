@@ -4,7 +4,7 @@
 //! decoders as columns.
 
 use crate::data::exact::plus_zero;
-use crate::data::value::Value;
+use crate::data::value::{Kind, Value};
 
 type Exact<T> = std::result::Result<T, String>;
 
@@ -15,7 +15,7 @@ pub(crate) fn other_type(oid: u32, bytes: &[u8]) -> Option<Exact<Value>> {
         1186 => interval(bytes).map(Value::Text),
         18 => std::str::from_utf8(bytes).map(|t| Value::Text(t.into())).map_err(|e| e.to_string()),
         26 => be::<4>(bytes).map(|b| Value::Int(u32::from_be_bytes(b).into())),
-        2278 => Ok(Value::Null(crate::data::value::Kind::Unknown)),
+        2278 => Ok(Value::Null(Kind::Unknown)),
         _ if element_of(oid).is_some() => array(bytes),
         _ => return None,
     })
@@ -75,7 +75,7 @@ fn array(b: &[u8]) -> Exact<Value> {
         let n = word(at)?;
         at += 4;
         if n < 0 {
-            items.push(Value::Null(crate::data::value::Kind::Unknown));
+            items.push(Value::Null(Kind::Unknown));
             continue;
         }
         let bytes = b.get(at..at + n as usize).ok_or("an array element is truncated")?;

@@ -125,13 +125,13 @@ impl LiteResult {
 /// Every row of `set`, each a row object.
 pub(crate) fn rows_of(set: &Arc<LiteResult>) -> Vec<DbRow> {
     let width = set.columns.len().max(1);
-    (0..set.cells.len() / width).map(|row| crate::data::row::DbRow::Sqlite(LiteRow { set: set.clone(), start: row * width })).collect()
+    (0..set.cells.len() / width).map(|row| DbRow::Sqlite(LiteRow { set: set.clone(), start: row * width })).collect()
 }
 
 /// The first row of `set`, which has one.
 #[inline]
 pub(crate) fn first_row(set: Arc<LiteResult>) -> DbRow {
-    crate::data::row::DbRow::Sqlite(LiteRow { set, start: 0 })
+    DbRow::Sqlite(LiteRow { set, start: 0 })
 }
 
 /// Hand the first `count` rows of `set` to `each` through one row view moved along it: no
@@ -142,7 +142,7 @@ pub(crate) fn each_row(set: Arc<LiteResult>, count: usize, mut each: impl FnMut(
     let mut out = Ok(());
     for row in 0..count {
         match &mut view {
-            crate::data::row::DbRow::Sqlite(r) => r.start = row * width,
+            DbRow::Sqlite(r) => r.start = row * width,
             #[cfg(any(feature = "postgres", feature = "mysql"))]
             _ => unreachable!("made as a SQLite row above"),
         }
@@ -152,7 +152,7 @@ pub(crate) fn each_row(set: Arc<LiteResult>, count: usize, mut each: impl FnMut(
         }
     }
     match view {
-        crate::data::row::DbRow::Sqlite(r) => (out, r.set),
+        DbRow::Sqlite(r) => (out, r.set),
         #[cfg(any(feature = "postgres", feature = "mysql"))]
         _ => unreachable!("made as a SQLite row above"),
     }
@@ -179,7 +179,7 @@ pub struct LiteRow {
 
 impl LiteRow {
     fn into_db_row(self) -> DbRow {
-        crate::data::row::DbRow::Sqlite(self)
+        DbRow::Sqlite(self)
     }
 
     /// Number of columns.
@@ -248,7 +248,7 @@ impl<'r> LiveRow<'r> {
     #[cold]
     fn error(&self, idx: usize, e: impl std::fmt::Display) -> Error {
         let name = self.columns.get(idx).map_or_else(|| format!("#{idx}"), |c| c.to_string());
-        crate::data::error::Error::decode(name, e)
+        Error::decode(name, e)
     }
 }
 

@@ -1,6 +1,6 @@
 //! sqlx arguments for MariaDB/MySQL from the values a statement holds.
 
-use crate::data::error::Result;
+use crate::data::error::{Error, Result};
 use sea_query::Value as S;
 use sqlx::mysql::{MySql, MySqlArguments, MySqlTypeInfo};
 use sqlx::{Column, Encode, Executor, Row, Type};
@@ -44,9 +44,9 @@ impl Encode<'_, MySql> for UntypedNull {
 /// driver would otherwise fail without sending the statement and leave the connection
 /// waiting for a reply that never comes.
 pub(crate) fn arguments(sql: &str, values: Vec<S>) -> Result<MySqlArguments> {
-    let placeholders = crate::engine::raw::question_placeholders(sql).map_err(|e| crate::data::error::Error::Parameter(e.to_string()))?;
+    let placeholders = crate::engine::raw::question_placeholders(sql).map_err(|e| Error::Parameter(e.to_string()))?;
     if placeholders != values.len() {
-        return Err(crate::data::error::Error::Parameter(format!(
+        return Err(Error::Parameter(format!(
             "the statement has {placeholders} `?` placeholder(s) but {} value(s); nothing was sent",
             values.len()
         )));

@@ -21,8 +21,8 @@ pub(crate) use select::build;
 pub use select::{Select, SelectAs};
 
 use crate::data::dialect::Dialect;
-use crate::data::error::Result;
-use crate::data::model::{ColumnMeta, Model};
+use crate::data::error::{Error, Result};
+use crate::data::model::{ColumnMeta, ColumnType, Model};
 use crate::data::types::SqlType;
 use crate::data::value::Value;
 use sea_query::{Expr, ExprTrait, Func};
@@ -305,12 +305,10 @@ impl Condition {
 /// decimal precision do not apply, as the value is not stored.
 pub(crate) fn compared_value(c: &ColumnRef, v: &Value, dialect: Dialect) -> Result<sea_query::Value> {
     match (c.meta.ty, v) {
-        (crate::data::model::ColumnType::Decimal { precision, .. }, Value::Decimal(d)) if dialect == Dialect::Sqlite => {
+        (ColumnType::Decimal { precision, .. }, Value::Decimal(d)) if dialect == Dialect::Sqlite => {
             Ok(crate::data::sqlite::decimal::compared(*d, precision))
         }
-        (crate::data::model::ColumnType::Text { .. } | crate::data::model::ColumnType::Decimal { .. }, _) => {
-            v.to_sea(dialect, None, c.meta.name)
-        }
+        (ColumnType::Text { .. } | ColumnType::Decimal { .. }, _) => v.to_sea(dialect, None, c.meta.name),
         (ty, _) => v.to_sea(dialect, Some(&ty), c.meta.name),
     }
 }
@@ -319,8 +317,7 @@ pub(crate) fn compared_value(c: &ColumnRef, v: &Value, dialect: Dialect) -> Resu
 /// with one of the text form is read as text at its scale, so the decimal collation compares
 /// the two exactly (the double side's affinity would turn the text into a double).
 fn sqlite_compared_column(c: &ColumnRef, other: &ColumnRef, dialect: Dialect) -> Expr {
-    let text_form =
-        |c: &ColumnRef| matches!(c.meta.ty, crate::data::model::ColumnType::Decimal { .. }) && sqlite_double_decimal(c).is_none();
+    let text_form = |c: &ColumnRef| matches!(c.meta.ty, ColumnType::Decimal { .. }) && sqlite_double_decimal(c).is_none();
     match (dialect, sqlite_double_decimal(c)) {
         (Dialect::Sqlite, Some(scale)) if text_form(other) => Expr::cust_with_exprs(
             format!("({}(?, {scale}) COLLATE {})", crate::data::sqlite::DECIMAL_TEXT, crate::data::sqlite::DECIMAL_COLLATION),
@@ -333,9 +330,7 @@ fn sqlite_compared_column(c: &ColumnRef, other: &ColumnRef, dialect: Dialect) ->
 /// A SQLite decimal column stored as a double (see `sqlite/decimal.rs`).
 fn sqlite_double_decimal(c: &ColumnRef) -> Option<u32> {
     match c.meta.ty {
-        crate::data::model::ColumnType::Decimal { precision, scale } if precision <= crate::data::sqlite::decimal::REAL_MAX_PRECISION => {
-            Some(scale)
-        }
+        ColumnType::Decimal { precision, scale } if precision <= crate::data::sqlite::decimal::REAL_MAX_PRECISION => Some(scale),
         _ => None,
     }
 }
@@ -579,7 +574,7 @@ impl Aggregate {
     pub(crate) fn expr_for(&self, dialect: Dialect) -> Expr {
         let Some(c) = self.column else { return self.expr() };
         let avg_places = match (self.func, c.meta.ty) {
-            (AggFunc::Avg, crate::data::model::ColumnType::Decimal { scale, .. }) => Some(scale + 4),
+            (AggFunc::Avg, ColumnType::Decimal { scale, .. }) => Some(scale + 4),
             _ => None,
         };
         let unit = |places: u32| format!("0.{}1", "0".repeat(places as usize - 1));
@@ -617,7 +612,7 @@ impl Aggregate {
             ),
             // The sum, minimum and maximum as text at the column's scale, as the servers give them.
             (Dialect::Sqlite, None) if self.sqlite_decimal_text() => {
-                let crate::data::model::ColumnType::Decimal { scale, .. } = c.meta.ty else { unreachable!("a decimal aggregate") };
+                let ColumnType::Decimal { scale, .. } = c.meta.ty else { unreachable!("a decimal aggregate") };
                 let inner = match self.func {
                     AggFunc::Sum => format!("{}(?, {scale})", crate::data::sqlite::DECIMAL_SUM),
                     AggFunc::Min => "MIN(?)".into(),
@@ -636,7 +631,7 @@ impl Aggregate {
     /// but the count), compared under the decimal collation.
     fn sqlite_decimal_text(&self) -> bool {
         !matches!(self.func, AggFunc::Count | AggFunc::CountAll)
-            && self.column.is_some_and(|c| matches!(c.meta.ty, crate::data::model::ColumnType::Decimal { .. }))
+            && self.column.is_some_and(|c| matches!(c.meta.ty, ColumnType::Decimal { .. }))
     }
 
     /// The value this aggregate is compared with (HAVING), bound to compare exactly.
@@ -649,10 +644,7 @@ impl Aggregate {
                 Value::Float(f) if f.is_finite() => f.to_string(),
                 Value::Null(_) => return Ok(sea_query::Value::String(None)),
                 other => {
-                    return Err(crate::data::error::Error::invalid(
-                        "aggregate",
-                        format!("{other:?} cannot be compared with a decimal aggregate"),
-                    ));
+                    return Err(Error::invalid("aggregate", format!("{other:?} cannot be compared with a decimal aggregate")));
                 }
             };
             return Ok(sea_query::Value::String(Some(text)));
@@ -662,9 +654,7 @@ impl Aggregate {
         match (self.func, self.column) {
             (AggFunc::Count | AggFunc::CountAll, _) | (_, None) => v.to_sea(dialect, None, "aggregate"),
             (_, Some(c)) => match c.meta.ty {
-                crate::data::model::ColumnType::SmallInt
-                | crate::data::model::ColumnType::Integer
-                | crate::data::model::ColumnType::BigInt => v.to_sea(dialect, None, "aggregate"),
+                ColumnType::SmallInt | ColumnType::Integer | ColumnType::BigInt => v.to_sea(dialect, None, "aggregate"),
                 _ => compared_value(&c, v, dialect),
             },
         }

@@ -204,16 +204,16 @@ impl Database {
                 check_reachable::<sqlx::PgConnection>(&opts, settings).await?;
                 let sessions = Arc::new(Sessions::new(o.max_connections));
                 let learn = sessions.clone();
-                let pool = Self::pool_options::<sqlx::Postgres>(o)
-                    .after_connect(move |conn, _meta| {
+                let mut pool = Self::pool_options::<sqlx::Postgres>(o);
+                if o.cancel_on_drop {
+                    pool = pool.after_connect(move |conn, _meta| {
                         let sessions = learn.clone();
                         Box::pin(async move { crate::postgres::learn_backend(conn, &sessions).await })
-                    })
-                    .connect_with(opts.clone())
-                    .await
-                    .map_err(err)?;
+                    });
+                }
+                let pool = pool.connect_with(opts.clone()).await.map_err(err)?;
                 let canceller = crate::postgres::Canceller { options: opts, sessions, connect_timeout: o.connect_timeout };
-                (Pool::Postgres(pool), Some(Box::new(canceller)))
+                (Pool::Postgres(pool), o.cancel_on_drop.then(|| Box::new(canceller) as Canceller))
             }
             #[cfg(feature = "mysql")]
             Dialect::MySql => {
@@ -231,22 +231,25 @@ impl Database {
                 }
                 let session: Arc<str> = session.into();
                 let sessions = Arc::new(Sessions::new(o.max_connections));
-                let learn = sessions.clone();
+                let learn = o.cancel_on_drop.then(|| sessions.clone());
                 let pool = Self::pool_options::<sqlx::MySql>(o)
                     .after_connect(move |conn, _meta| {
                         let session = session.clone();
-                        let sessions = learn.clone();
+                        let learn = learn.clone();
                         Box::pin(async move {
                             conn.execute(AssertSqlSafe(session)).await?;
                             crate::mysql::learn_null_type(conn).await?;
-                            crate::mysql::learn_connection_id(conn, &sessions).await
+                            match learn {
+                                Some(sessions) => crate::mysql::learn_connection_id(conn, &sessions).await,
+                                None => Ok(()),
+                            }
                         })
                     })
                     .connect_with(opts.clone())
                     .await
                     .map_err(err)?;
                 let canceller = crate::mysql::Canceller { options: opts, sessions, connect_timeout: o.connect_timeout };
-                (Pool::MySql(pool), Some(Box::new(canceller)))
+                (Pool::MySql(pool), o.cancel_on_drop.then(|| Box::new(canceller) as Canceller))
             }
             #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
             _ => unreachable!("backend_built refused it"),

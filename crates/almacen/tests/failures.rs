@@ -577,6 +577,25 @@ async fn dropped_statement_is_cancelled_on_the_server(db: Database, backend: Bac
     tokio::time::timeout(Duration::from_secs(5), db.close()).await.expect("close returns");
 }
 
+/// With `cancel_on_drop=false` (behind PgBouncer, say) nothing is sent to the server: the
+/// abandoned statement runs on, and its connection is still closed, never reused.
+async fn cancel_on_drop_can_be_turned_off(db: Database, backend: Backend) {
+    if backend == Backend::Sqlite {
+        return;
+    }
+    let admin = admin_connection(&db).await;
+    let tag = "cancel_off";
+    let sql = match backend {
+        Backend::Postgres => format!("SELECT 1 AS {tag} FROM pg_sleep(3)"),
+        _ => format!("SELECT SLEEP(3) AS {tag}"),
+    };
+    let dropped = tokio::time::timeout(Duration::from_millis(300), db.fetch_all_raw(&sql, params! {})).await;
+    assert!(dropped.is_err());
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(running_tagged(&admin, backend, tag).await, 1, "{backend:?}: the statement runs on");
+    assert_eq!(select_one(&db).await.unwrap(), 1, "{backend:?}: a new connection serves the next caller");
+}
+
 async fn dropped_statement_in_a_transaction(db: Database, backend: Backend) {
     db.execute_raw("CREATE TABLE marks (id INTEGER PRIMARY KEY)", params! {}).await.unwrap();
     let admin = admin_connection(&db).await;
@@ -771,6 +790,7 @@ per_backend_with!(
     too_many_parameters => "max_connections=1&acquire_timeout=3s",
     dropped_statement_is_cancelled_on_the_server => "max_connections=1&acquire_timeout=5s",
     dropped_statement_in_a_transaction => "max_connections=1&acquire_timeout=5s",
+    cancel_on_drop_can_be_turned_off => "max_connections=1&cancel_on_drop=false",
     dropped_transaction_closure => "max_connections=1&acquire_timeout=5s",
     commit_after_a_failed_statement => "max_connections=2",
     dropped_timeout_override_does_not_leak => "max_connections=1&statement_timeout=3s&acquire_timeout=10s",

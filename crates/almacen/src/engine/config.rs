@@ -21,6 +21,7 @@ use std::time::Duration;
 /// | `slow_statement` | | log a warning for statements slower than this | none |
 /// | `echo` | | log every statement at INFO | false |
 /// | `log_parameters` | | include bound parameters in logs | false |
+/// | `cancel_on_drop` | | ask the server to cancel a statement whose future is dropped (turn it off behind a proxy that moves a client's statements between server sessions, such as PgBouncer in transaction mode) | true |
 ///
 /// The timeouts are short so that a web service fails fast and recovers fast. SQLAlchemy's
 /// `pool_timeout` defaults to 30 s; almacen's `acquire_timeout` to 5 s: a request that cannot
@@ -76,6 +77,12 @@ pub struct ConnectOptions {
     pub echo: bool,
     /// Include bound parameters in statement logs.
     pub log_parameters: bool,
+    /// Ask a PostgreSQL or MariaDB server to cancel a statement whose future is dropped
+    /// (SQLite's are always interrupted). The cancel is aimed at the server session a
+    /// connection had when it was opened: behind a proxy that moves a client's statements
+    /// between server sessions (PgBouncer in transaction or statement mode) it could reach
+    /// another client's statement, so turn it off there. Default true.
+    pub cancel_on_drop: bool,
 }
 
 /// Settings almacen reads from a URL's query, SQLAlchemy's names included.
@@ -98,6 +105,7 @@ const OWN_PARAMETERS: &[&str] = &[
     "slow_statement_threshold",
     "echo",
     "log_parameters",
+    "cancel_on_drop",
 ];
 
 /// The query parameters sqlx's PostgreSQL driver reads (`options[name]` too); it would log
@@ -165,6 +173,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("slow_statement", &self.slow_statement)
             .field("echo", &self.echo)
             .field("log_parameters", &self.log_parameters)
+            .field("cancel_on_drop", &self.cancel_on_drop)
             .finish()
     }
 }
@@ -254,6 +263,7 @@ impl ConnectOptions {
             slow_statement: None,
             echo: false,
             log_parameters: false,
+            cancel_on_drop: true,
         };
         let mut pool_size = None;
         let mut overflow = 0u32;
@@ -275,6 +285,7 @@ impl ConnectOptions {
                 "slow_statement" | "slow_statement_threshold" => opts.slow_statement = parse_optional_duration(key, &value)?,
                 "echo" => opts.echo = parse_bool(key, &value)?,
                 "log_parameters" => opts.log_parameters = parse_bool(key, &value)?,
+                "cancel_on_drop" => opts.cancel_on_drop = parse_bool(key, &value)?,
                 _ => {
                     let driver = match dialect {
                         Dialect::Sqlite => SQLITE_PARAMETERS,
@@ -385,6 +396,12 @@ impl ConnectOptions {
     /// Include parameters in statement logs.
     pub fn log_parameters(mut self, on: bool) -> Self {
         self.log_parameters = on;
+        self
+    }
+    /// Turn the server's cancel of abandoned statements on or off (see
+    /// [`cancel_on_drop`](Self::cancel_on_drop)).
+    pub fn cancel_on_drop(mut self, on: bool) -> Self {
+        self.cancel_on_drop = on;
         self
     }
 }

@@ -182,12 +182,12 @@ impl Database {
             #[cfg(feature = "postgres")]
             Dialect::Postgres => {
                 let (pool, canceller) = crate::engine::postgres::open(o, settings).await?;
-                (Pool::Postgres(pool), Some(Box::new(canceller)))
+                (Pool::Postgres(pool), canceller.map(|c| Box::new(c) as Canceller))
             }
             #[cfg(feature = "mysql")]
             Dialect::MySql => {
                 let (pool, canceller) = crate::engine::mysql::open(o, settings).await?;
-                (Pool::MySql(pool), Some(Box::new(canceller)))
+                (Pool::MySql(pool), canceller.map(|c| Box::new(c) as Canceller))
             }
             #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
             _ => unreachable!("backend_built refused it"),

@@ -1,6 +1,7 @@
 //! Opening a MariaDB pool: every session strict, in UTC, in utf8mb4 and with the default
 //! statement timeout; on each new connection MariaDB's NULL type and the connection's id
-//! are learnt, the id so that an abandoned statement can be cancelled.
+//! are learnt, the id (unless `cancel_on_drop` is off) so that an abandoned statement can
+//! be cancelled.
 
 use super::cancel::{Canceller, learn_connection_id};
 use super::{learn_null_type, statement_seconds};
@@ -13,8 +14,9 @@ use sqlx::{AssertSqlSafe, Executor as _};
 use std::str::FromStr;
 use std::sync::Arc;
 
-/// The pool `o` names, and what cancels its connections' abandoned statements.
-pub(crate) async fn open(o: &ConnectOptions, settings: &RunSettings) -> Result<(sqlx::MySqlPool, Canceller)> {
+/// The pool `o` names, and what cancels its connections' abandoned statements (none when
+/// `cancel_on_drop` is off).
+pub(crate) async fn open(o: &ConnectOptions, settings: &RunSettings) -> Result<(sqlx::MySqlPool, Option<Canceller>)> {
     let err = |e| settings.err(e);
     let opts =
         sqlx::mysql::MySqlConnectOptions::from_str(o.driver_url()).map_err(err)?.timezone(Some("+00:00".to_string())).charset("utf8mb4");
@@ -27,19 +29,23 @@ pub(crate) async fn open(o: &ConnectOptions, settings: &RunSettings) -> Result<(
     }
     let session: Arc<str> = session.into();
     let sessions = Arc::new(Sessions::new(o.max_connections));
-    let learn = sessions.clone();
+    let learn = o.cancel_on_drop.then(|| sessions.clone());
     let pool = pool_options::<sqlx::MySql>(o)
         .after_connect(move |conn, _meta| {
             let session = session.clone();
-            let sessions = learn.clone();
+            let learn = learn.clone();
             Box::pin(async move {
                 conn.execute(AssertSqlSafe(session)).await?;
                 learn_null_type(conn).await?;
-                learn_connection_id(conn, &sessions).await
+                match learn {
+                    Some(sessions) => learn_connection_id(conn, &sessions).await,
+                    None => Ok(()),
+                }
             })
         })
         .connect_with(opts.clone())
         .await
         .map_err(err)?;
-    Ok((pool, Canceller { options: opts, sessions, connect_timeout: o.connect_timeout }))
+    let canceller = Canceller { options: opts, sessions, connect_timeout: o.connect_timeout };
+    Ok((pool, o.cancel_on_drop.then_some(canceller)))
 }

@@ -461,6 +461,36 @@ async fn commit_of_a_large_transaction_does_not_stall_current_thread_runtime() {
     on_file("", large_commit).await
 }
 
+/// Commits in place leave the WAL checkpoint (due every 1,000 frames, as SQLite's own
+/// auto-checkpoint) to a blocking thread as the writer goes back to the pool: it still
+/// happens, so the WAL stays small however many commits there are, and every row is there.
+async fn wal_checkpoints(db: Database, _b: Backend) {
+    db.execute_raw("CREATE TABLE pages (id INTEGER PRIMARY KEY, pad BLOB NOT NULL)", params! {}).await.unwrap();
+    let wal = format!("{}-wal", db.options().driver_url().strip_prefix("sqlite://").unwrap());
+    // Each commit writes a page of its own, and the tree's pages above it.
+    const COMMITS: i64 = 3_000;
+    let ((), took, held) = beside_a_timer(async {
+        for id in 1..=COMMITS {
+            db.execute_raw("INSERT INTO pages (id, pad) VALUES (:id, zeroblob(3900))", params! { "id" => id }).await.unwrap();
+        }
+    })
+    .await;
+    let frames = std::fs::metadata(&wal).unwrap().len() / 4_096;
+    eprintln!("{COMMITS} commits of a page: took {took:?}, runtime held at most {held:?}; WAL {frames} frames");
+    assert!(frames < 2_000, "the WAL grew to {frames} frames over {COMMITS} commits: it was not checkpointed");
+    assert_eq!(count_of(&db, "SELECT count(*) AS n FROM pages").await, COMMITS);
+    // SQLite's auto-checkpoint is replaced: the pragma shows none (setting it would put
+    // SQLite's back, checkpointing where the commit runs).
+    let pragma = db.fetch_one_raw("PRAGMA wal_autocheckpoint", params! {}).await.unwrap();
+    assert_eq!(pragma.get::<i64>("wal_autocheckpoint").unwrap(), 0);
+}
+
+#[tokio::test]
+async fn wal_is_checkpointed_off_the_runtime() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    on_file("", wal_checkpoints).await
+}
+
 /// Rows of a scan: the first and the last match, everything between is work.
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(table = "scan_rows")]

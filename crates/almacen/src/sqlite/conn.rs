@@ -31,9 +31,9 @@ const IN_PLACE_TICKS: u32 = 100;
 /// The wall-clock backstop for statements that wait rather than compute (cold disk reads).
 const IN_PLACE_WALL: Duration = Duration::from_millis(25);
 /// Rows a transaction may change and still commit or roll back on the async thread. Above
-/// it (or when one of its statements did `IN_PLACE_TICKS` of work) its COMMIT writes many
-/// pages (and may checkpoint the WAL after them) and its ROLLBACK undoes many: both run on
-/// a blocking thread, where one more hop is nothing beside the work.
+/// it (or when one of its writes did `IN_PLACE_TICKS` of work) its COMMIT writes many pages
+/// and its ROLLBACK undoes many: both run on a blocking thread, where one more hop is
+/// nothing beside the work.
 const LARGE_TX_CHANGES: u64 = 1_000;
 
 /// What the progress handler checks: deadlines in nanoseconds since `epoch` (`u64::MAX`:
@@ -104,6 +104,29 @@ thread_local! {
     /// False while a statement runs on the async thread: there a lock held elsewhere makes
     /// the statement move to a blocking thread instead of waiting in place.
     static WAIT_FOR_LOCKS: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    /// Set when a commit on the async thread left the WAL due for a checkpoint
+    /// ([`after_commit`]); the connection takes it over as soon as the run ends.
+    static CHECKPOINT_DUE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// WAL frames after a commit from which the WAL is checkpointed (SQLite's own default).
+const CHECKPOINT_FRAMES: std::ffi::c_int = 1_000;
+
+/// The writer's WAL hook, in place of SQLite's auto-checkpoint (same threshold): a
+/// checkpoint copies the WAL into the database and syncs it (a few milliseconds after small
+/// commits, up to seconds after a large one), so a commit on the async thread only marks it
+/// due, and it runs on a blocking thread as the connection goes back to the pool. PASSIVE,
+/// as SQLite's: it never waits for readers.
+fn after_commit(wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    if frames >= CHECKPOINT_FRAMES {
+        if WAIT_FOR_LOCKS.with(|w| w.get()) {
+            // Off the async thread: (an error only means another checkpoint is running.)
+            let _ = wal.checkpoint();
+        } else {
+            CHECKPOINT_DUE.with(|c| c.set(true));
+        }
+    }
+    Ok(())
 }
 
 /// SQLite's busy handler: sleep and retry, on SQLite's own schedule, up to `BUSY_TIMEOUT`;
@@ -257,9 +280,11 @@ pub(crate) struct LiteConn {
     results: ResultBuffer,
     /// What the open transaction has done, for where its end runs
     /// ([`is_large_transaction`](Self::is_large_transaction)): SQLite's count of changed
-    /// rows when it began, and whether one of its statements did a lot of work.
+    /// rows when it began, and whether one of its writes did a lot of work.
     tx_changes_at: u64,
     tx_long: bool,
+    /// A commit in place left the WAL to checkpoint ([`after_commit`]).
+    checkpoint_due: bool,
     pub(crate) opened: Instant,
     /// The pool's reaper tick when the connection was last given back (idle timeout).
     pub(crate) idle_since: u32,
@@ -293,6 +318,9 @@ impl LiteConn {
             // WAL lets readers run while the writer writes; NORMAL sync is safe with WAL.
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).map_err(|e| open_error(cfg, e))?;
             conn.execute_batch("PRAGMA synchronous = NORMAL").map_err(lite_error)?;
+            if !reader {
+                conn.wal_hook(Some(after_commit));
+            }
         }
         if reader {
             conn.execute_batch("PRAGMA query_only = ON").map_err(lite_error)?;
@@ -315,6 +343,7 @@ impl LiteConn {
             results: ResultBuffer::default(),
             tx_changes_at: 0,
             tx_long: false,
+            checkpoint_due: false,
             opened: Instant::now(),
             idle_since: 0,
         })
@@ -336,10 +365,25 @@ impl LiteConn {
     }
 
     /// Whether the open transaction (since [`transaction_starts`](Self::transaction_starts))
-    /// changed more than `LARGE_TX_CHANGES` rows or ran a long statement: then its COMMIT or
-    /// ROLLBACK may take a while and runs on a blocking thread.
+    /// changed more than `LARGE_TX_CHANGES` rows or ran a long write (DDL on a large table
+    /// changes no rows): then its COMMIT or ROLLBACK may take a while and runs on a
+    /// blocking thread.
     pub(crate) fn is_large_transaction(&self) -> bool {
         large_transaction(self.conn(), self.tx_changes_at, self.tx_long)
+    }
+
+    /// Whether putting the connection back takes a while: a WAL checkpoint is due, or a
+    /// large transaction is still open (to roll back).
+    pub(crate) fn slow_to_give_back(&self) -> bool {
+        self.checkpoint_due || (!self.is_autocommit() && self.is_large_transaction())
+    }
+
+    /// Checkpoint the WAL if a commit in place left it due (PASSIVE: never waits).
+    pub(crate) fn checkpoint_if_due(&mut self) {
+        if std::mem::take(&mut self.checkpoint_due) {
+            // (An error only means another connection is checkpointing.)
+            let _ = self.conn().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
     }
 
     /// Run SQL without parameters and without results (BEGIN, COMMIT, PRAGMA…), waiting
@@ -355,6 +399,7 @@ impl LiteConn {
         WAIT_FOR_LOCKS.with(|w| w.set(false));
         let out = self.conn().execute_batch(sql);
         WAIT_FOR_LOCKS.with(|w| w.set(true));
+        self.checkpoint_due |= CHECKPOINT_DUE.with(|c| c.replace(false));
         match out {
             Err(e) if is_busy(&e) => Err(RunError::Offload),
             other => other.map_err(|e| RunError::Failed(lite_error(e))),
@@ -380,6 +425,9 @@ impl LiteConn {
     ) -> Result<Fetched, RunError> {
         let mark = fetch.mark();
         let out = self.run_inner(sql, values, fetch.reborrow(), limits);
+        if limits.in_place {
+            self.checkpoint_due |= CHECKPOINT_DUE.with(|c| c.replace(false));
+        }
         let out = self.classify(sql, out, limits);
         if matches!(out, Err(RunError::Offload)) {
             // Rows decoded in place before the stop are handed again by the run that follows.
@@ -398,7 +446,6 @@ impl LiteConn {
                     Err(RunError::Failed(Error::StatementTimeout(format!("statement exceeded {limit:?} and was interrupted"))))
                 }
                 STOP_OFFLOAD => {
-                    self.tx_long = true;
                     self.session.with_dependent_mut(|_, statements| {
                         if let Some(p) = statements.get_mut(sql) {
                             p.pace = Pace::Slow;
@@ -526,9 +573,10 @@ impl LiteConn {
             }
             stepped?;
             // Remembered for its next run here (a long one stopped in place is marked by
-            // `classify`), and for where its transaction's end runs.
+            // `classify`), and for where its transaction's end runs (a long write leaves
+            // much to commit or undo; a long read nothing).
             *pace = pace.after(ticks, limits.in_place);
-            *tx_long |= ticks >= IN_PLACE_TICKS;
+            *tx_long |= !read_only && ticks >= IN_PLACE_TICKS;
             Ok(match fetch {
                 Fetch::All if filled => results.set().map_or(Fetched::Rows(Vec::new()), Fetched::Set),
                 Fetch::All => Fetched::Rows(Vec::new()),

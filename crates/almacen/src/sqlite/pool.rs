@@ -569,12 +569,12 @@ pub(crate) fn rolled_back_error() -> Error {
 impl Drop for LiteGuard<'_> {
     fn drop(&mut self) {
         let (Some(pool), Some(conn)) = (self.pool.take(), self.conn.take()) else { return };
-        if !conn.is_autocommit()
-            && conn.is_large_transaction()
+        if conn.slow_to_give_back()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            // A large transaction dropped unfinished: its ROLLBACK runs on a blocking thread
-            // (or wherever the closure is dropped if that thread never comes).
+            // A WAL checkpoint left due by a commit in place, or the rollback of a large
+            // transaction dropped unfinished: on a blocking thread (or wherever the closure
+            // is dropped if that thread never comes), which then gives the connection back.
             let back =
                 GiveBack { pool: pool.get().clone(), conn: Some(conn), reader: self.reader, restore_query_only: self.restore_query_only };
             runtime.spawn_blocking(move || drop(back));
@@ -600,8 +600,8 @@ impl Drop for GiveBack {
     }
 }
 
-/// Roll back what is open on `conn`, undo a read-only transaction's `query_only`, and put it
-/// back in its slot (closed if that failed).
+/// Roll back what is open on `conn`, undo a read-only transaction's `query_only`, run a
+/// checkpoint left due, and put it back in its slot (closed if that failed).
 fn give_back(pool: &LitePool, mut conn: Box<LiteConn>, reader: bool, restore_query_only: bool) {
     let sh = &pool.shared;
     let mut healthy = true;
@@ -611,6 +611,7 @@ fn give_back(pool: &LitePool, mut conn: Box<LiteConn>, reader: bool, restore_que
     if restore_query_only {
         healthy &= conn.execute_batch("PRAGMA query_only = OFF").is_ok();
     }
+    conn.checkpoint_if_due();
     let slot = if reader { sh.readers.as_ref().unwrap_or(&sh.writer) } else { &sh.writer };
     conn.idle_since = sh.ticks.load(Ordering::Relaxed);
     slot.give_back((healthy || sh.keep_alive).then_some(conn));

@@ -372,18 +372,25 @@ impl LiteConn {
         large_transaction(self.conn(), self.tx_changes_at, self.tx_long)
     }
 
-    /// Whether putting the connection back takes a while: a WAL checkpoint is due, or a
-    /// large transaction is still open (to roll back).
-    pub(crate) fn slow_to_give_back(&self) -> bool {
-        self.checkpoint_due || (!self.is_autocommit() && self.is_large_transaction())
+    /// Whether a commit in place left the WAL due for a checkpoint.
+    pub(crate) fn checkpoint_due(&self) -> bool {
+        self.checkpoint_due
     }
 
     /// Checkpoint the WAL if a commit in place left it due (PASSIVE: never waits).
+    #[inline]
     pub(crate) fn checkpoint_if_due(&mut self) {
-        if std::mem::take(&mut self.checkpoint_due) {
-            // (An error only means another connection is checkpointing.)
-            let _ = self.conn().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if self.checkpoint_due {
+            self.checkpoint();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn checkpoint(&mut self) {
+        self.checkpoint_due = false;
+        // (An error only means another connection is checkpointing.)
+        let _ = self.conn().execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
     }
 
     /// Run SQL without parameters and without results (BEGIN, COMMIT, PRAGMA…), waiting
@@ -425,9 +432,6 @@ impl LiteConn {
     ) -> Result<Fetched, RunError> {
         let mark = fetch.mark();
         let out = self.run_inner(sql, values, fetch.reborrow(), limits);
-        if limits.in_place {
-            self.checkpoint_due |= CHECKPOINT_DUE.with(|c| c.replace(false));
-        }
         let out = self.classify(sql, out, limits);
         if matches!(out, Err(RunError::Offload)) {
             // Rows decoded in place before the stop are handed again by the run that follows.
@@ -461,7 +465,7 @@ impl LiteConn {
 
     #[allow(clippy::result_large_err, reason = "see run")]
     fn run_inner(&mut self, sql: &str, values: &[sea_query::Value], mut fetch: Fetch<'_>, limits: Limits) -> Result<Fetched, RunError> {
-        let LiteConn { session, watch, results, tx_changes_at, tx_long, .. } = self;
+        let LiteConn { session, watch, results, tx_changes_at, tx_long, checkpoint_due, .. } = self;
         WAIT_FOR_LOCKS.with(|w| w.set(!limits.in_place));
         let _end = RunEnd(watch);
         session.with_dependent_mut(|conn, statements| {
@@ -570,6 +574,10 @@ impl LiteConn {
             *timed = ticks > 0;
             if clear_bindings {
                 stmt.clear_bindings();
+            }
+            if limits.in_place && !read_only {
+                // A write in autocommit commits as it ends, which may leave a checkpoint due.
+                *checkpoint_due |= CHECKPOINT_DUE.with(|c| c.replace(false));
             }
             stepped?;
             // Remembered for its next run here (a long one stopped in place is marked by

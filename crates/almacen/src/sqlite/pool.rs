@@ -569,7 +569,8 @@ pub(crate) fn rolled_back_error() -> Error {
 impl Drop for LiteGuard<'_> {
     fn drop(&mut self) {
         let (Some(pool), Some(conn)) = (self.pool.take(), self.conn.take()) else { return };
-        if conn.slow_to_give_back()
+        let open = !conn.is_autocommit();
+        if (conn.checkpoint_due() || (open && conn.is_large_transaction()))
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             // A WAL checkpoint left due by a commit in place, or the rollback of a large
@@ -580,7 +581,7 @@ impl Drop for LiteGuard<'_> {
             runtime.spawn_blocking(move || drop(back));
             return;
         }
-        give_back(pool.get(), conn, self.reader, self.restore_query_only);
+        give_back(pool.get(), conn, open, self.reader, self.restore_query_only);
     }
 }
 
@@ -595,17 +596,20 @@ struct GiveBack {
 impl Drop for GiveBack {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            give_back(&self.pool, conn, self.reader, self.restore_query_only);
+            let open = !conn.is_autocommit();
+            give_back(&self.pool, conn, open, self.reader, self.restore_query_only);
         }
     }
 }
 
-/// Roll back what is open on `conn`, undo a read-only transaction's `query_only`, run a
-/// checkpoint left due, and put it back in its slot (closed if that failed).
-fn give_back(pool: &LitePool, mut conn: Box<LiteConn>, reader: bool, restore_query_only: bool) {
+/// Roll back what is `open` on `conn`, undo a read-only transaction's `query_only`, run a
+/// checkpoint left due, and put it back in its slot (closed if that failed). (Inlined: it
+/// is every statement's last step.)
+#[inline(always)]
+fn give_back(pool: &LitePool, mut conn: Box<LiteConn>, open: bool, reader: bool, restore_query_only: bool) {
     let sh = &pool.shared;
     let mut healthy = true;
-    if !conn.is_autocommit() {
+    if open {
         healthy &= conn.execute_batch("ROLLBACK").is_ok();
     }
     if restore_query_only {

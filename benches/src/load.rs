@@ -6,6 +6,10 @@
 //! transaction (insert + update). Every operation has a timeout; the clients are aborted if
 //! they have not all finished shortly after the deadline, and a watchdog thread ends the
 //! process if even that hangs (a blocked runtime thread cannot be cancelled).
+//!
+//! Beside them a task sleeps 10 ms in a loop and records how late each wake is: the timer
+//! lag, which shows whether anything held a runtime thread (SQLite work run in place for
+//! too long). With `--load-bulk` one more task runs a large transaction every second.
 
 use crate::{Args, Item, NewItem, SEED_ROWS};
 use almacen::prelude::*;
@@ -22,6 +26,13 @@ const OP_TIMEOUT: Duration = Duration::from_secs(10);
 const GRACE: Duration = Duration::from_secs(15);
 /// Latency samples a client keeps before handing them over (bounds what an abort loses).
 const FLUSH_EVERY: usize = 1024;
+/// The timer-lag probe's sleep.
+const TICK: Duration = Duration::from_millis(10);
+/// Rows each large transaction of `--load-bulk` inserts (plus its round number, so that
+/// every one is a new SQL text, whose first run is the one SQLite might run in place).
+const BULK_ROWS: u64 = 100_000;
+/// Time between the end of one large transaction and the start of the next.
+const BULK_PAUSE: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Kind {
@@ -75,6 +86,13 @@ struct Shared {
     max_id: AtomicI64,
     read_latency: Mutex<Vec<u32>>,
     write_latency: Mutex<Vec<u32>>,
+    /// `--load-bulk`: rows committed by large transactions, rows of those whose outcome is
+    /// unknown (timed out), and how many were committed and rolled back.
+    bulk_rows: AtomicU64,
+    bulk_unknown_rows: AtomicU64,
+    bulk_committed: AtomicU64,
+    bulk_rolled_back: AtomicU64,
+    bulk_latency: Mutex<Vec<u32>>,
 }
 
 impl Shared {
@@ -187,6 +205,69 @@ async fn client(db: Database, shared: Arc<Shared>, client: usize, deadline: toki
     flush(&shared, &mut reads, &mut writes);
 }
 
+/// How a large transaction of `--load-bulk` ended without committing.
+enum BulkEnd {
+    /// Rolled back on purpose.
+    RolledBack,
+    Failed(Error),
+}
+
+impl From<Error> for BulkEnd {
+    fn from(e: Error) -> Self {
+        BulkEnd::Failed(e)
+    }
+}
+
+/// `--load-bulk`: until the deadline, a large transaction (one INSERT … SELECT of about
+/// `BULK_ROWS` rows) every `BULK_PAUSE`, committed and rolled back in turn.
+async fn bulk_client(db: Database, shared: Arc<Shared>, deadline: tokio::time::Instant) {
+    let mut round = 0u64;
+    while tokio::time::Instant::now() + BULK_PAUSE < deadline {
+        tokio::time::sleep(BULK_PAUSE).await;
+        round += 1;
+        let commit = round % 2 == 1;
+        let rows = BULK_ROWS + round;
+        let sql = format!(
+            "INSERT INTO bench_items (name, stock, price, active) SELECT 'bulk ' || x, x % 100, 1.5, 0 FROM \
+             (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT {rows}) SELECT x FROM c)"
+        );
+        let start = Instant::now();
+        let tx = db.transaction(async |tx| {
+            tx.execute_raw(&sql, params! {}).await?;
+            if commit { Ok(()) } else { Err(BulkEnd::RolledBack) }
+        });
+        let outcome = tokio::time::timeout(OP_TIMEOUT, tx).await;
+        shared.bulk_latency.lock().unwrap().push(start.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        match outcome {
+            Ok(Ok(())) => {
+                shared.bulk_committed.fetch_add(1, Ordering::Relaxed);
+                shared.bulk_rows.fetch_add(rows, Ordering::Relaxed);
+            }
+            Ok(Err(BulkEnd::RolledBack)) => {
+                shared.bulk_rolled_back.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Err(BulkEnd::Failed(e))) => shared.error(Kind::Transaction, format!("large transaction: {}", classify(&e))),
+            Err(_) => {
+                if commit {
+                    shared.bulk_unknown_rows.fetch_add(rows, Ordering::Relaxed);
+                }
+                shared.error(Kind::Transaction, format!("large transaction: no answer within {OP_TIMEOUT:?} (cancelled)"));
+            }
+        }
+    }
+}
+
+/// Sleep `TICK` in a loop until the deadline; how late each wake came, in µs.
+async fn timer_lag(deadline: tokio::time::Instant) -> Vec<u32> {
+    let mut lags = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        let due = Instant::now() + TICK;
+        tokio::time::sleep(TICK).await;
+        lags.push(Instant::now().saturating_duration_since(due).as_micros().min(u32::MAX as u128) as u32);
+    }
+    lags
+}
+
 fn flush(shared: &Shared, reads: &mut Vec<u32>, writes: &mut Vec<u32>) {
     shared.read_latency.lock().unwrap().append(reads);
     shared.write_latency.lock().unwrap().append(writes);
@@ -243,21 +324,31 @@ pub async fn run(args: &Args) {
     assert_eq!(seeded, SEED_ROWS as u64);
 
     println!("\n### SQLite load test\n");
-    println!("{clients} tasks for {seconds} s on one almacen file database, {seeded} rows seeded");
+    println!(
+        "{clients} tasks for {seconds} s on one almacen file database, {seeded} rows seeded, on a {} runtime",
+        if args.load_current_thread { "current-thread" } else { "multi-thread" }
+    );
     println!(
         "{url} with default URL parameters (pool of {}, acquire timeout {:?})",
         db.options().max_connections,
         db.options().acquire_timeout
     );
     println!("mix: 56% get by pk, 24% page of 20, 12% insert, 6% update by pk, 2% transaction (insert + update)");
+    if args.load_bulk {
+        println!("plus a large transaction every {BULK_PAUSE:?} (INSERT … SELECT of {BULK_ROWS} rows), committed and rolled back in turn");
+    }
     println!("per-operation timeout {OP_TIMEOUT:?}; clients aborted {GRACE:?} after that past the deadline");
 
     let shared = Arc::new(Shared { max_id: AtomicI64::new(SEED_ROWS), ..Default::default() });
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + duration;
+    let lag = tokio::spawn(timer_lag(deadline));
     let mut set = tokio::task::JoinSet::new();
     for c in 0..clients {
         set.spawn(client(db.clone(), shared.clone(), c, deadline));
+    }
+    if args.load_bulk {
+        set.spawn(bulk_client(db.clone(), shared.clone(), deadline));
     }
     let mut panicked = 0;
     let joined = tokio::time::timeout_at(deadline + OP_TIMEOUT + GRACE, async {
@@ -298,6 +389,19 @@ pub async fn run(args: &Args) {
     println!("read latency:  {}", percentiles(std::mem::take(&mut *shared.read_latency.lock().unwrap())));
     println!("write latency: {}", percentiles(std::mem::take(&mut *shared.write_latency.lock().unwrap())));
     println!("(latency of every attempt, failed ones included)");
+    if args.load_bulk {
+        println!(
+            "large transactions: {} committed ({} rows), {} rolled back; duration {}",
+            shared.bulk_committed.load(Ordering::Relaxed),
+            shared.bulk_rows.load(Ordering::Relaxed),
+            shared.bulk_rolled_back.load(Ordering::Relaxed),
+            percentiles(std::mem::take(&mut *shared.bulk_latency.lock().unwrap()))
+        );
+    }
+    match bounded("the timer-lag probe", Duration::from_secs(5), lag).await {
+        Some(Ok(lags)) => println!("timer lag (a {TICK:?} sleep in a loop, how late it woke): {}", percentiles(lags)),
+        other => println!("timer lag: the probe did not finish ({other:?})"),
+    }
 
     let locked: u64 = errors.iter().filter(|((_, class), _)| class.starts_with("database is locked")).map(|(_, n)| n).sum();
     println!("\n\"database is locked\" (Error::Deadlock): {locked}");
@@ -315,14 +419,16 @@ pub async fn run(args: &Args) {
 
     // No lost writes: every committed insert is in the table.
     let inserted = ok[Kind::Insert as usize] + ok[Kind::Transaction as usize];
-    let unknown = shared.unknown_inserts.load(Ordering::Relaxed);
-    let expected = seeded + inserted;
+    let unknown = shared.unknown_inserts.load(Ordering::Relaxed) + shared.bulk_unknown_rows.load(Ordering::Relaxed);
+    let bulk_rows = shared.bulk_rows.load(Ordering::Relaxed);
+    let expected = seeded + inserted + bulk_rows;
     let verdict = match bounded("the final count", Duration::from_secs(30), Item::select().count(&db)).await {
         Some(Ok(rows)) => {
             println!(
-                "\nrows in table: {rows}; expected: {expected} = {seeded} seeded + {} inserts + {} transactions{}",
+                "\nrows in table: {rows}; expected: {expected} = {seeded} seeded + {} inserts + {} transactions{}{}",
                 ok[Kind::Insert as usize],
                 ok[Kind::Transaction as usize],
+                if args.load_bulk { format!(" + {bulk_rows} rows of large transactions") } else { String::new() },
                 if unknown > 0 { format!(" (+ up to {unknown} whose outcome is unknown: timed out)") } else { String::new() }
             );
             let missing = shared.missing.load(Ordering::Relaxed);

@@ -33,6 +33,11 @@ const STOP_OFFLOAD: u8 = 2;
 const IN_PLACE_TICKS: u32 = 100;
 /// The wall-clock backstop for statements that wait rather than compute (cold disk reads).
 const IN_PLACE_WALL: Duration = Duration::from_millis(25);
+/// Rows a transaction may change and still commit or roll back on the async thread. Above
+/// it (or when one of its writes did `IN_PLACE_TICKS` of work) its COMMIT writes many pages
+/// and its ROLLBACK undoes many: both run on a blocking thread, where one more hop is
+/// nothing beside the work.
+const LARGE_TX_CHANGES: u64 = 1_000;
 
 /// What the progress handler checks: deadlines in nanoseconds since `epoch` (`u64::MAX`:
 /// none) and the ticks of work done by the current statement.
@@ -102,6 +107,29 @@ thread_local! {
     /// False while a statement runs on the async thread: there a lock held elsewhere makes
     /// the statement move to a blocking thread instead of waiting in place.
     static WAIT_FOR_LOCKS: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    /// Set when a commit on the async thread left the WAL due for a checkpoint
+    /// ([`after_commit`]); the connection takes it over as soon as the run ends.
+    static CHECKPOINT_DUE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// WAL frames after a commit from which the WAL is checkpointed (SQLite's own default).
+const CHECKPOINT_FRAMES: std::ffi::c_int = 1_000;
+
+/// The writer's WAL hook, in place of SQLite's auto-checkpoint (same threshold): a
+/// checkpoint copies the WAL into the database and syncs it (a few milliseconds after small
+/// commits, up to seconds after a large one), so a commit on the async thread only marks it
+/// due, and it runs on a blocking thread as the connection goes back to the pool. PASSIVE,
+/// as SQLite's: it never waits for readers.
+fn after_commit(wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    if frames >= CHECKPOINT_FRAMES {
+        if WAIT_FOR_LOCKS.with(|w| w.get()) {
+            // Off the async thread: (an error only means another checkpoint is running.)
+            let _ = wal.checkpoint();
+        } else {
+            CHECKPOINT_DUE.with(|c| c.set(true));
+        }
+    }
+    Ok(())
 }
 
 /// SQLite's busy handler: sleep and retry, on SQLite's own schedule, up to `BUSY_TIMEOUT`;
@@ -176,13 +204,48 @@ pub(crate) struct OpenConfig {
     pub read_only_file: bool,
 }
 
+/// What the runs of a statement on this connection have shown of its work.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// Not run to the end yet. A read or a write outside a transaction starts in place (it
+    /// can be stopped and run again); a write inside a transaction cannot (stopping it
+    /// would roll the whole transaction back, savepoints included), so it starts on a
+    /// blocking thread.
+    New,
+    /// Its last run did little work: it starts in place.
+    Short,
+    /// Its last run did a lot of work: it starts on a blocking thread.
+    Slow,
+    /// `ROLLBACK TO` a savepoint (or `ROLLBACK`), whose work is one VM instruction (no
+    /// progress tick can stop it) and grows with what it undoes: on a blocking thread in a
+    /// large transaction.
+    Undo,
+}
+
+impl Pace {
+    /// The pace a run that ended normally after `ticks` of work shows.
+    fn after(self, ticks: u32, in_place: bool) -> Pace {
+        if self == Pace::Undo {
+            self
+        } else if ticks >= IN_PLACE_TICKS {
+            Pace::Slow
+        } else if in_place || ticks < IN_PLACE_TICKS / 2 {
+            // (Off the runtime, short only well below the budget: it may have been moved
+            // there for waiting rather than working.)
+            Pace::Short
+        } else {
+            self
+        }
+    }
+}
+
 /// A statement prepared on a connection, and what almacen knows of it.
 struct Prepared<'c> {
     stmt: rusqlite::Statement<'c>,
     /// Column names, shared by every row the statement returns.
     columns: Columns,
-    /// It did a lot of work here before: start it on a blocking thread.
-    slow: bool,
+    /// Where it starts (in place or on a blocking thread), from its earlier runs here.
+    pace: Pace,
     /// Read the clock when it starts, for its in-place wall-clock backstop: it is new, or
     /// its last run reached a progress tick (a lookup never does, and skips the read).
     timed: bool,
@@ -218,6 +281,13 @@ pub(crate) struct LiteConn {
     watch: Arc<Watch>,
     /// The last result, reused when its rows are gone.
     results: ResultBuffer,
+    /// What the open transaction has done, for where its end runs
+    /// ([`is_large_transaction`](Self::is_large_transaction)): SQLite's count of changed
+    /// rows when it began, and whether one of its writes did a lot of work.
+    tx_changes_at: u64,
+    tx_long: bool,
+    /// A commit in place left the WAL to checkpoint ([`after_commit`]).
+    checkpoint_due: bool,
     pub(crate) opened: Instant,
     /// The pool's reaper tick when the connection was last given back (idle timeout).
     pub(crate) idle_since: u32,
@@ -251,6 +321,9 @@ impl LiteConn {
             // WAL lets readers run while the writer writes; NORMAL sync is safe with WAL.
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).map_err(|e| open_error(cfg, e))?;
             conn.execute_batch("PRAGMA synchronous = NORMAL").map_err(lite_error)?;
+            if !reader {
+                conn.wal_hook(Some(after_commit));
+            }
         }
         if reader {
             conn.execute_batch("PRAGMA query_only = ON").map_err(lite_error)?;
@@ -267,7 +340,16 @@ impl LiteConn {
         let handler_watch = watch.clone();
         conn.progress_handler(PROGRESS_OPS, Some(move || handler_watch.check())).map_err(lite_error)?;
         let session = Session::new(conn, |_| Statements::default());
-        Ok(LiteConn { session, watch, results: ResultBuffer::default(), opened: Instant::now(), idle_since: 0 })
+        Ok(LiteConn {
+            session,
+            watch,
+            results: ResultBuffer::default(),
+            tx_changes_at: 0,
+            tx_long: false,
+            checkpoint_due: false,
+            opened: Instant::now(),
+            idle_since: 0,
+        })
     }
 
     fn conn(&self) -> &rusqlite::Connection {
@@ -277,6 +359,41 @@ impl LiteConn {
     /// True when no transaction is open on the connection.
     pub(crate) fn is_autocommit(&self) -> bool {
         self.conn().is_autocommit()
+    }
+
+    /// A transaction starts: count what it does from here.
+    pub(crate) fn transaction_starts(&mut self) {
+        self.tx_changes_at = self.conn().total_changes();
+        self.tx_long = false;
+    }
+
+    /// Whether the open transaction (since [`transaction_starts`](Self::transaction_starts))
+    /// changed more than `LARGE_TX_CHANGES` rows or ran a long write (DDL on a large table
+    /// changes no rows): then its COMMIT or ROLLBACK may take a while and runs on a
+    /// blocking thread.
+    pub(crate) fn is_large_transaction(&self) -> bool {
+        large_transaction(self.conn(), self.tx_changes_at, self.tx_long)
+    }
+
+    /// Whether a commit in place left the WAL due for a checkpoint.
+    pub(crate) fn checkpoint_due(&self) -> bool {
+        self.checkpoint_due
+    }
+
+    /// Checkpoint the WAL if a commit in place left it due (PASSIVE: never waits).
+    #[inline]
+    pub(crate) fn checkpoint_if_due(&mut self) {
+        if self.checkpoint_due {
+            self.checkpoint();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn checkpoint(&mut self) {
+        self.checkpoint_due = false;
+        // (An error only means another connection is checkpointing.)
+        let _ = self.conn().execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
     }
 
     /// Run SQL without parameters and without results (BEGIN, COMMIT, PRAGMA…), waiting
@@ -292,6 +409,7 @@ impl LiteConn {
         WAIT_FOR_LOCKS.with(|w| w.set(false));
         let out = self.conn().execute_batch(sql);
         WAIT_FOR_LOCKS.with(|w| w.set(true));
+        self.checkpoint_due |= CHECKPOINT_DUE.with(|c| c.replace(false));
         match out {
             Err(e) if is_busy(&e) => Err(RunError::Offload),
             other => other.map_err(|e| RunError::Failed(lite_error(e))),
@@ -325,7 +443,7 @@ impl LiteConn {
         out
     }
 
-    /// Tell why a run ended (timeout, moved to a blocking thread) and remember slow texts.
+    /// Tell why a run was stopped (timeout, moved to a blocking thread).
     #[allow(clippy::result_large_err, reason = "see run")]
     fn classify(&mut self, sql: &str, out: Result<Fetched, RunError>, limits: Limits) -> Result<Fetched, RunError> {
         match out {
@@ -335,38 +453,22 @@ impl LiteConn {
                     Err(RunError::Failed(Error::StatementTimeout(format!("statement exceeded {limit:?} and was interrupted"))))
                 }
                 STOP_OFFLOAD => {
-                    self.set_slow(sql, true);
+                    self.session.with_dependent_mut(|_, statements| {
+                        if let Some(p) = statements.get_mut(sql) {
+                            p.pace = Pace::Slow;
+                        }
+                    });
                     Err(RunError::Offload)
                 }
                 _ => Err(RunError::Failed(e)),
             },
-            Ok(out) => {
-                let ticks = self.watch.ticks.load(Ordering::Relaxed);
-                if limits.in_place && ticks >= IN_PLACE_TICKS {
-                    // Long without being stopped (a write inside a transaction cannot be
-                    // restarted): next time, start it on a blocking thread.
-                    self.set_slow(sql, true);
-                } else if !limits.in_place && ticks < IN_PLACE_TICKS / 2 {
-                    // Short after all (it was stopped for waiting, not for working).
-                    self.set_slow(sql, false);
-                }
-                Ok(out)
-            }
-            Err(RunError::Offload) => Err(RunError::Offload),
+            other => other,
         }
-    }
-
-    fn set_slow(&mut self, sql: &str, slow: bool) {
-        self.session.with_dependent_mut(|_, statements| {
-            if let Some(p) = statements.get_mut(sql) {
-                p.slow = slow;
-            }
-        });
     }
 
     #[allow(clippy::result_large_err, reason = "see run")]
     fn run_inner(&mut self, sql: &str, values: &[sea_query::Value], mut fetch: Fetch<'_>, limits: Limits) -> Result<Fetched, RunError> {
-        let LiteConn { session, watch, results, .. } = self;
+        let LiteConn { session, watch, results, tx_changes_at, tx_long, checkpoint_due, .. } = self;
         WAIT_FOR_LOCKS.with(|w| w.set(!limits.in_place));
         let _end = RunEnd(watch);
         session.with_dependent_mut(|conn, statements| {
@@ -391,10 +493,21 @@ impl LiteConn {
                     Err(e) => return Err(lite_error(e).into()),
                 },
             };
-            if limits.in_place && prepared.slow {
+            let read_only = prepared.stmt.readonly();
+            // Stopping a statement undoes it only when it is a read, or a write outside an
+            // explicit transaction (SQLite rolls back the whole transaction otherwise).
+            let restartable = read_only || conn.is_autocommit();
+            if limits.in_place
+                && match prepared.pace {
+                    Pace::Short => false,
+                    Pace::Slow => true,
+                    Pace::New => !restartable,
+                    Pace::Undo => !conn.is_autocommit() && large_transaction(conn, *tx_changes_at, *tx_long),
+                }
+            {
                 return Err(RunError::Offload);
             }
-            let Prepared { stmt, columns, reprepared, timed, .. } = prepared;
+            let Prepared { stmt, columns, reprepared, timed, pace } = prepared;
             // Copied text and blobs stay bound until cleared: the connection's small-allocation
             // pool (lookaside) would fill up with them, and every later statement would
             // allocate its cursors from the heap (a third more work for a lookup).
@@ -405,10 +518,6 @@ impl LiteConn {
                     return Err(e.into());
                 }
             };
-            let read_only = stmt.readonly();
-            // Stopping a statement undoes it only when it is a read, or a write outside an
-            // explicit transaction (SQLite rolls back the whole transaction otherwise).
-            let restartable = read_only || conn.is_autocommit();
             let started = limits.started.or_else(|| timed.then(Instant::now));
             watch.arm(limits.deadline, (limits.in_place && restartable).then_some(started));
 
@@ -464,11 +573,21 @@ impl LiteConn {
                 Ok(())
             })();
             let in_place = in_place.is_some();
-            *timed = watch.ticks.load(Ordering::Relaxed) > 0;
+            let ticks = watch.ticks.load(Ordering::Relaxed);
+            *timed = ticks > 0;
             if clear_bindings {
                 stmt.clear_bindings();
             }
+            if limits.in_place && !read_only {
+                // A write in autocommit commits as it ends, which may leave a checkpoint due.
+                *checkpoint_due |= CHECKPOINT_DUE.with(|c| c.replace(false));
+            }
             stepped?;
+            // Remembered for its next run here (a long one stopped in place is marked by
+            // `classify`), and for where its transaction's end runs (a long write leaves
+            // much to commit or undo; a long read nothing).
+            *pace = pace.after(ticks, limits.in_place);
+            *tx_long |= !read_only && ticks >= IN_PLACE_TICKS;
             Ok(match fetch {
                 Fetch::All if filled => results.set().map_or(Fetched::Rows(Vec::new()), Fetched::Set),
                 Fetch::All => Fetched::Rows(Vec::new()),
@@ -535,7 +654,18 @@ impl LiteConn {
 fn prepare<'c>(conn: &'c rusqlite::Connection, sql: &str) -> rusqlite::Result<Prepared<'c>> {
     let stmt = conn.prepare_with_flags(sql, rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT)?;
     let columns = column_names(&stmt);
-    Ok(Prepared { stmt, columns, slow: false, timed: true, reprepared: 0 })
+    let pace = if is_rollback(sql) { Pace::Undo } else { Pace::New };
+    Ok(Prepared { stmt, columns, pace, timed: true, reprepared: 0 })
+}
+
+/// `ROLLBACK TO` a savepoint (or a whole `ROLLBACK` sent as a statement).
+fn is_rollback(sql: &str) -> bool {
+    sql.split_ascii_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case("ROLLBACK"))
+}
+
+/// See [`LiteConn::is_large_transaction`].
+fn large_transaction(conn: &rusqlite::Connection, changes_at: u64, long: bool) -> bool {
+    long || conn.total_changes().wrapping_sub(changes_at) > LARGE_TX_CHANGES
 }
 
 /// Run a text of several statements as one batch (on a blocking thread).

@@ -509,9 +509,18 @@ impl<'p> LiteGuard<'p> {
     }
 
     /// Run SQL without parameters or results on this connection (BEGIN, COMMIT…); when
-    /// another connection holds the lock, wait for it on a blocking thread.
+    /// another connection holds the lock, wait for it on a blocking thread. The COMMIT or
+    /// ROLLBACK of a large transaction runs there from the start: it writes (and may then
+    /// checkpoint the WAL) or undoes a lot, in one step no progress handler can stop.
     pub(crate) async fn batch(&mut self, sql: &'static str) -> Result<()> {
-        match self.conn()?.execute_batch_in_place(sql) {
+        let conn = self.conn()?;
+        if conn.is_autocommit() {
+            // It begins a transaction.
+            conn.transaction_starts();
+        } else if conn.is_large_transaction() {
+            return self.on_blocking_thread(move |conn| conn.execute_batch(sql)).await?;
+        }
+        match conn.execute_batch_in_place(sql) {
             Ok(()) => return Ok(()),
             Err(RunError::Failed(e)) => return Err(e),
             Err(RunError::Offload) => {}
@@ -563,19 +572,57 @@ pub(crate) fn rolled_back_error() -> Error {
 
 impl Drop for LiteGuard<'_> {
     fn drop(&mut self) {
-        let (Some(pool), Some(mut conn)) = (self.pool.take(), self.conn.take()) else { return };
-        let sh = &pool.get().shared;
-        let mut healthy = true;
-        if !conn.is_autocommit() {
-            healthy &= conn.execute_batch("ROLLBACK").is_ok();
+        let (Some(pool), Some(conn)) = (self.pool.take(), self.conn.take()) else { return };
+        let open = !conn.is_autocommit();
+        if (conn.checkpoint_due() || (open && conn.is_large_transaction()))
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            // A WAL checkpoint left due by a commit in place, or the rollback of a large
+            // transaction dropped unfinished: on a blocking thread (or wherever the closure
+            // is dropped if that thread never comes), which then gives the connection back.
+            let back =
+                GiveBack { pool: pool.get().clone(), conn: Some(conn), reader: self.reader, restore_query_only: self.restore_query_only };
+            runtime.spawn_blocking(move || drop(back));
+            return;
         }
-        if self.restore_query_only {
-            healthy &= conn.execute_batch("PRAGMA query_only = OFF").is_ok();
-        }
-        let slot = if self.reader { sh.readers.as_ref().unwrap_or(&sh.writer) } else { &sh.writer };
-        conn.idle_since = sh.ticks.load(Ordering::Relaxed);
-        slot.give_back((healthy || sh.keep_alive).then_some(conn));
+        give_back(pool.get(), conn, open, self.reader, self.restore_query_only);
     }
+}
+
+/// A connection on its way back to the pool from a blocking thread.
+struct GiveBack {
+    pool: LitePool,
+    conn: Option<Box<LiteConn>>,
+    reader: bool,
+    restore_query_only: bool,
+}
+
+impl Drop for GiveBack {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let open = !conn.is_autocommit();
+            give_back(&self.pool, conn, open, self.reader, self.restore_query_only);
+        }
+    }
+}
+
+/// Roll back what is `open` on `conn`, undo a read-only transaction's `query_only`, run a
+/// checkpoint left due, and put it back in its slot (closed if that failed). (Inlined: it
+/// is every statement's last step.)
+#[inline(always)]
+fn give_back(pool: &LitePool, mut conn: Box<LiteConn>, open: bool, reader: bool, restore_query_only: bool) {
+    let sh = &pool.shared;
+    let mut healthy = true;
+    if open {
+        healthy &= conn.execute_batch("ROLLBACK").is_ok();
+    }
+    if restore_query_only {
+        healthy &= conn.execute_batch("PRAGMA query_only = OFF").is_ok();
+    }
+    conn.checkpoint_if_due();
+    let slot = if reader { sh.readers.as_ref().unwrap_or(&sh.writer) } else { &sh.writer };
+    conn.idle_since = sh.ticks.load(Ordering::Relaxed);
+    slot.give_back((healthy || sh.keep_alive).then_some(conn));
 }
 
 /// Where and how to open the connections of a `sqlite:` URL.

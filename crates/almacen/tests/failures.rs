@@ -613,14 +613,15 @@ async fn dropped_statement_in_a_transaction(db: Database, backend: Backend) {
     assert!(matches!(next, Err(Error::TransactionAborted(_))), "{backend:?}: {next:?}");
     let commit = tx.commit().await;
     assert!(matches!(commit, Err(Error::TransactionAborted(_))), "{backend:?}: {commit:?}");
-    let n = tokio::time::timeout(Duration::from_secs(2), db.fetch_one_raw("SELECT count(*) AS n FROM marks", params! {}))
-        .await
-        .expect("the pool has a connection within 2 s")
-        .unwrap()
-        .get::<i64>("n")
-        .unwrap();
+    let n = marks_within_2s(&db).await;
     assert_eq!(n, 0, "{backend:?}: nothing of the abandoned transaction is committed");
     tokio::time::timeout(Duration::from_secs(5), db.close()).await.expect("close returns");
+}
+
+/// The rows of `marks`, counted on a pooled connection that must come within 2 s.
+async fn marks_within_2s(db: &Database) -> i64 {
+    let counted = tokio::time::timeout(Duration::from_secs(2), db.fetch_one_raw("SELECT count(*) AS n FROM marks", params! {}));
+    counted.await.expect("the pool has a connection within 2 s").unwrap().get::<i64>("n").unwrap()
 }
 
 /// A transaction dropped while a statement runs (a request timeout around `db.transaction`):
@@ -640,12 +641,7 @@ async fn dropped_transaction_closure(db: Database, backend: Backend) {
         stops_running(&admin, backend, tag, Duration::from_secs(3)).await,
         "{backend:?}: the server still runs the abandoned statement"
     );
-    let n = tokio::time::timeout(Duration::from_secs(2), db.fetch_one_raw("SELECT count(*) AS n FROM marks", params! {}))
-        .await
-        .expect("the pool has a connection within 2 s")
-        .unwrap()
-        .get::<i64>("n")
-        .unwrap();
+    let n = marks_within_2s(&db).await;
     assert_eq!(n, 0, "{backend:?}");
     tokio::time::timeout(Duration::from_secs(5), db.close()).await.expect("close returns");
 }

@@ -594,6 +594,16 @@ impl Shared {
     }
 }
 
+/// A connection still here when the last handle goes (the transaction was dropped while a
+/// savepoint of it was running a statement elsewhere) is closed: it may be mid-transaction.
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.get_mut().take() {
+            discard(conn);
+        }
+    }
+}
+
 /// Run the savepoint rollbacks queued by drops.
 async fn run_pending(shared: &Shared, s: &crate::engine::executor::RunSettings, conn: &mut TxConn) -> Result<()> {
     let pending: Vec<String> = std::mem::take(&mut *shared.pending.lock().unwrap_or_else(|p| p.into_inner()));

@@ -411,6 +411,25 @@ fn backquoted_after(message: &str, marker: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A protocol error (the driver and the server out of step, e.g. sqlx's "too many
+    /// arguments", MariaDB's unexpected packets) is its own kind: not retryable, and the
+    /// connection that returned it is closed. A lost connection is retryable, but in doubt.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    #[test]
+    fn protocol_errors_are_not_retryable_and_leave_the_connection_in_doubt() {
+        for dialect in [Dialect::Postgres, Dialect::MySql] {
+            let e = Error::from_sqlx(sqlx::Error::Protocol("unexpected packet".into()), dialect, std::time::Duration::from_secs(1));
+            assert!(matches!(&e, Error::Protocol(m) if m == "unexpected packet"), "{e:?}");
+            assert!(!e.is_retryable() && e.leaves_connection_in_doubt());
+            let io = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "eof");
+            let lost = Error::from_sqlx(sqlx::Error::Io(io), dialect, std::time::Duration::from_secs(1));
+            assert!(matches!(&lost, Error::ConnectionLost(_)) && lost.is_retryable() && lost.leaves_connection_in_doubt());
+            let unknown = lost.during_autocommit_write();
+            assert!(matches!(&unknown, Error::OutcomeUnknown(_)) && !unknown.is_retryable(), "{unknown:?}");
+        }
+        assert!(!Error::TransactionAborted("x".into()).is_retryable());
+    }
+
     #[cfg(feature = "mysql")]
     #[test]
     fn mysql_messages_name_their_targets() {

@@ -21,7 +21,7 @@
 //!   returning the row. Ratios are almacen / rusqlite, almacen / Diesel, almacen / sqlx,
 //!   almacen / SeaORM, each marked against its target.
 //! - `postgres`, `mariadb`: almacen against raw sqlx and SeaORM 2 (module `seaorm`: get,
-//!   page, paginate, eager load through its `LoaderTrait::load_many`, single insert; count
+//!   page (ten offsets), pages over 500 offsets (sqlx binding LIMIT and OFFSET), paginate, eager load through its `LoaderTrait::load_many`, single insert; count
 //!   and bulk insert against sqlx alone) on a scratch database of the server.
 //! - `sqlite-sqlx`: almacen against raw sqlx alone on a SQLite file, same workloads.
 //! - `sqlite-decimal` (module `decimal`): what `decimal(p, s)` columns cost on SQLite
@@ -86,7 +86,7 @@ struct Args {
     /// Scale the operation counts (1.0 = default).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Only these workloads (get, page, paginate, count, eager, insert, bulk; SQLite peers:
+    /// Only these workloads (get, page, pages500, paginate, count, eager, insert, bulk; SQLite peers:
     /// get, page, paginate, eager, insert; sqlite-decimal: get, page, sum, insert, bulk); all
     /// when empty.
     #[arg(long, value_delimiter = ',')]
@@ -258,6 +258,37 @@ impl Raw {
             Raw::Sqlite(p) => sqlx::query(sql).bind(min_stock).fetch_all(p).await.unwrap().into_iter().map(|r| raw_item!(r)).collect(),
             Raw::Postgres(p) => sqlx::query(sql).bind(min_stock).fetch_all(p).await.unwrap().into_iter().map(|r| raw_item!(r)).collect(),
             Raw::MySql(p) => sqlx::query(sql).bind(min_stock).fetch_all(p).await.unwrap().into_iter().map(|r| raw_item!(r)).collect(),
+        }
+    }
+
+    /// A page with LIMIT and OFFSET bound as parameters, as a sqlx user writes a list
+    /// endpoint: one statement text for every page.
+    async fn page_bound(&self, min_stock: i32, offset: i64) -> Vec<RawItem> {
+        let sql = format!(
+            "SELECT id, name, stock, price, active FROM bench_items WHERE stock > {} ORDER BY id LIMIT {} OFFSET {}",
+            self.ph(1),
+            self.ph(2),
+            self.ph(3)
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        macro_rules! run {
+            ($p:expr) => {
+                sqlx::query(sql)
+                    .bind(min_stock)
+                    .bind(20i64)
+                    .bind(offset)
+                    .fetch_all($p)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| raw_item!(r))
+                    .collect()
+            };
+        }
+        match self {
+            Raw::Sqlite(p) => run!(p),
+            Raw::Postgres(p) => run!(p),
+            Raw::MySql(p) => run!(p),
         }
     }
 
@@ -468,6 +499,8 @@ async fn run_workloads(args: &Args, raw: &Raw, db: &Database, sea: Option<&sea_o
     let s = args.scale;
     let id = |i: usize| (i as i64 * 7919) % SEED_ROWS + 1;
     let offset = |i: usize| (i % 10) as i64 * 20;
+    // 500 different offsets, visited out of order (a list endpoint's traffic).
+    let offset500 = |i: usize| ((i * 7919) % 500) as i64 * 17;
     let page = |i: usize| (i % 10) as i64 + 1;
     compare(
         "get by primary key",
@@ -503,6 +536,31 @@ async fn run_workloads(args: &Args, raw: &Raw, db: &Database, sea: Option<&sea_o
         sea.map(|c| {
             move |i| async move {
                 assert_eq!(seaorm::page(c, 10, offset(i) as u64).await.len(), 20);
+            }
+        }),
+    )
+    .await;
+    compare(
+        "page of 20, 500 offsets",
+        "pages500",
+        args,
+        scaled(1000, s),
+        |i| async move {
+            assert_eq!(raw.page_bound(10, offset500(i)).await.len(), 20);
+        },
+        |i| async move {
+            let page = Item::select()
+                .filter(Item::STOCK.gt(10))
+                .order_by(Item::ID.asc())
+                .limit(20)
+                .offset(offset500(i) as u64)
+                .fetch_all(db)
+                .await;
+            assert_eq!(page.unwrap().len(), 20);
+        },
+        sea.map(|c| {
+            move |i| async move {
+                assert_eq!(seaorm::page(c, 10, offset500(i) as u64).await.len(), 20);
             }
         }),
     )

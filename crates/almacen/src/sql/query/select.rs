@@ -11,6 +11,7 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use sea_query::{Expr, NullOrdering, Query, QueryStatementWriter, SelectStatement};
 use std::any::TypeId;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
@@ -204,36 +205,55 @@ impl Clauses {
         Ok(out)
     }
 
-    /// Finish the statement. LIMIT and OFFSET are written as literals: a bound LIMIT makes
-    /// SQLite re-prepare the statement for every new value.
+    /// Finish the statement: its text and values, then the tail ([`tail`](Self::tail)).
     fn finish(&self, q: &SelectStatement, dialect: Dialect) -> Statement {
-        let (mut sql, values) = build(q, dialect);
-        sql.push_str(&self.tail(dialect));
+        let (mut sql, mut values) = build(q, dialect);
+        self.tail(dialect, &mut sql, &mut values);
         let mut stmt = Statement::new(sql, values);
         stmt.timeout = self.timeout;
         stmt
     }
 
-    /// What follows the cached text: ` LIMIT n OFFSET m` in the form each dialect accepts,
-    /// then the row lock.
-    fn tail(&self, dialect: Dialect) -> String {
-        let mut out = self.limit_offset(dialect);
-        if let Some(lock) = self.lock {
-            out.push_str(lock.sql(dialect));
-        }
-        out
-    }
-
-    fn limit_offset(&self, dialect: Dialect) -> String {
+    /// Append what follows the cached text to `sql` and `values`: ` LIMIT n OFFSET m` in the
+    /// form each dialect accepts, then the row lock.
+    ///
+    /// On MariaDB the limit and offset are parameters, so one text serves every page and
+    /// stays in the driver's statement cache: a literal per offset made each page a
+    /// statement of its own, and over 500 offsets a page took 44 ms instead of 0.8 ms
+    /// (docs/PERFORMANCE.md, 2026-12-06 (e)). PostgreSQL keeps literals for now: with them
+    /// as parameters it plans the statement again on every run (its generic plan looks
+    /// dearer than a custom one), which made pages over ten offsets 1.25× slower while
+    /// pages over 500 offsets got 2× faster. SQLite keeps literals: a bound LIMIT makes it
+    /// re-prepare the statement for every new value.
+    fn tail(&self, dialect: Dialect, sql: &mut String, values: &mut Vec<sea_query::Value>) {
+        let mut number = |n: u64, sql: &mut String| match i64::try_from(n) {
+            Ok(n) if dialect == Dialect::MySql => {
+                values.push(sea_query::Value::BigInt(Some(n)));
+                sql.push('?');
+            }
+            _ => write!(sql, "{n}").expect("writing to a String"),
+        };
         match (self.limit, self.offset) {
-            (Some(l), Some(o)) => format!(" LIMIT {l} OFFSET {o}"),
-            (Some(l), None) => format!(" LIMIT {l}"),
-            (None, Some(o)) => match dialect {
-                Dialect::Postgres => format!(" OFFSET {o}"),
-                Dialect::Sqlite => format!(" LIMIT -1 OFFSET {o}"),
-                Dialect::MySql => format!(" LIMIT 18446744073709551615 OFFSET {o}"),
-            },
-            (None, None) => String::new(),
+            (Some(l), o) => {
+                sql.push_str(" LIMIT ");
+                number(l, sql);
+                if let Some(o) = o {
+                    sql.push_str(" OFFSET ");
+                    number(o, sql);
+                }
+            }
+            (None, Some(o)) => {
+                sql.push_str(match dialect {
+                    Dialect::Postgres => " OFFSET ",
+                    Dialect::Sqlite => " LIMIT -1 OFFSET ",
+                    Dialect::MySql => " LIMIT 18446744073709551615 OFFSET ",
+                });
+                number(o, sql);
+            }
+            (None, None) => {}
+        }
+        if let Some(lock) = self.lock {
+            sql.push_str(lock.sql(dialect));
         }
     }
 }
@@ -459,8 +479,9 @@ impl<M: Model> Select<M> {
                 base
             }
         };
-        let sql = format!("{base}{}", self.clauses.tail(dialect));
-        let values = self.clauses.values(dialect)?;
+        let mut values = self.clauses.values(dialect)?;
+        let mut sql = base.to_string();
+        self.clauses.tail(dialect, &mut sql, &mut values);
         if cfg!(debug_assertions) {
             // Tests run in debug builds: prove the cached SQL and value order match a fresh build.
             let fresh = self.build_statement(dialect, extra)?;

@@ -7,6 +7,8 @@ use crate::data::model::Model;
 use crate::data::row::DbRow;
 use crate::engine::database::{Database, InUse, Pool};
 use crate::engine::executor::{ConnRef, Executor, Fetch, Fetched, Runs};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use crate::engine::server_sessions::spawn_bounded;
 use crate::engine::statement::{ExecResult, Statement};
 use futures::stream::{self, BoxStream, StreamExt};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -687,22 +689,21 @@ fn roll_back_later(conn: TxConn) {
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     const LIMIT: Duration = Duration::from_secs(5);
     #[cfg(any(feature = "postgres", feature = "mysql"))]
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return discard(conn) };
+    if tokio::runtime::Handle::try_current().is_err() {
+        return discard(conn);
+    }
     match conn {
         #[cfg(feature = "sqlite")]
         TxConn::Sqlite(g) => drop(g),
+        // A rollback cut short by the limit drops the connection mid-statement: `control` closes it.
         #[cfg(feature = "postgres")]
-        TxConn::Postgres(mut c) => {
-            runtime.spawn(async move {
-                let _ = tokio::time::timeout(LIMIT, control(&mut c, &["ROLLBACK".into()])).await;
-            });
-        }
+        TxConn::Postgres(mut c) => spawn_bounded(LIMIT, async move {
+            let _ = control(&mut c, &["ROLLBACK".into()]).await;
+        }),
         #[cfg(feature = "mysql")]
-        TxConn::MySql(mut c) => {
-            runtime.spawn(async move {
-                let _ = tokio::time::timeout(LIMIT, control(&mut c, &["ROLLBACK".into()])).await;
-            });
-        }
+        TxConn::MySql(mut c) => spawn_bounded(LIMIT, async move {
+            let _ = control(&mut c, &["ROLLBACK".into()]).await;
+        }),
     }
 }
 

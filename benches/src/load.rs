@@ -319,7 +319,7 @@ pub async fn run(args: &Args) {
     let path = std::env::temp_dir().join(format!("almacen-load-{}.db", uuid::Uuid::new_v4().simple()));
     let url = format!("sqlite://{}", path.display());
     let db = Database::connect(&url).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
-    crate::seed(&db).await;
+    crate::seed(&db, false).await;
     let seeded = Item::select().count(&db).await.unwrap();
     assert_eq!(seeded, SEED_ROWS as u64);
 

@@ -156,7 +156,7 @@ struct Sides {
 /// 1,000 users with 10 posts each (posts interleaved, as if written over time).
 async fn make_template(path: &Path) {
     let db = Database::connect(&format!("sqlite://{}", path.display())).await.unwrap();
-    crate::seed(&db).await;
+    crate::seed(&db, false).await;
     crate::seed_users(&db).await;
     db.close().await;
 }

@@ -97,17 +97,17 @@ async fn concurrent_buyers_with_a_guarded_update(db: Database, _b: Backend) {
 }
 
 /// The clause each lock writes on each dialect (SQLite: none, its write lock covers it),
-/// after the limit (a parameter on MariaDB, a literal elsewhere).
+/// after the limit (a parameter on the servers, a literal on SQLite).
 async fn lock_clauses(db: Database, backend: Backend) {
     setup(&db).await;
     let d = db.dialect();
     let q = || StockItem::select().filter(StockItem::STOCK.gt(0)).limit(5);
     let cases = [
-        (q().for_update(), " LIMIT 5 FOR UPDATE", " LIMIT ? FOR UPDATE"),
-        (q().for_update().skip_locked(), " LIMIT 5 FOR UPDATE SKIP LOCKED", " LIMIT ? FOR UPDATE SKIP LOCKED"),
-        (q().for_update().nowait(), " LIMIT 5 FOR UPDATE NOWAIT", " LIMIT ? FOR UPDATE NOWAIT"),
-        (q().for_share(), " LIMIT 5 FOR SHARE", " LIMIT ? LOCK IN SHARE MODE"),
-        (q().skip_locked().for_share(), " LIMIT 5 FOR SHARE SKIP LOCKED", " LIMIT ? LOCK IN SHARE MODE SKIP LOCKED"),
+        (q().for_update(), " LIMIT $2 FOR UPDATE", " LIMIT ? FOR UPDATE"),
+        (q().for_update().skip_locked(), " LIMIT $2 FOR UPDATE SKIP LOCKED", " LIMIT ? FOR UPDATE SKIP LOCKED"),
+        (q().for_update().nowait(), " LIMIT $2 FOR UPDATE NOWAIT", " LIMIT ? FOR UPDATE NOWAIT"),
+        (q().for_share(), " LIMIT $2 FOR SHARE", " LIMIT ? LOCK IN SHARE MODE"),
+        (q().skip_locked().for_share(), " LIMIT $2 FOR SHARE SKIP LOCKED", " LIMIT ? LOCK IN SHARE MODE SKIP LOCKED"),
     ];
     for (select, pg, my) in cases {
         let sql = select.debug_sql(d);

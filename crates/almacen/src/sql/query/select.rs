@@ -217,19 +217,24 @@ impl Clauses {
     /// Append what follows the cached text to `sql` and `values`: ` LIMIT n OFFSET m` in the
     /// form each dialect accepts, then the row lock.
     ///
-    /// On MariaDB the limit and offset are parameters, so one text serves every page and
-    /// stays in the driver's statement cache: a literal per offset made each page a
-    /// statement of its own, and over 500 offsets a page took 44 ms instead of 0.8 ms
-    /// (docs/PERFORMANCE.md, 2026-12-06 (e)). PostgreSQL keeps literals for now: with them
-    /// as parameters it plans the statement again on every run (its generic plan looks
-    /// dearer than a custom one), which made pages over ten offsets 1.25× slower while
-    /// pages over 500 offsets got 2× faster. SQLite keeps literals: a bound LIMIT makes it
-    /// re-prepare the statement for every new value.
+    /// On PostgreSQL and MariaDB the limit and offset are parameters, so one text serves
+    /// every page and stays in the driver's statement cache. A literal per offset made each
+    /// page a statement of its own: past the cache's 100 texts every page paid a prepare, an
+    /// eviction and a plan (PostgreSQL 2.5x and MariaDB 57x raw sqlx's time over 500
+    /// offsets; docs/PERFORMANCE.md, 2026-12-06 (e) and (f)). PostgreSQL may plan a bound
+    /// page again on each run (its generic plan guesses a tenth of the rows are read), which
+    /// costs tens of microseconds; that is what peers that bind pay too. SQLite keeps
+    /// literals: its statements are cached per text by almacen's own pool (see
+    /// `engine::sqlite`), where a literal page is cheaper than a bound one.
     fn tail(&self, dialect: Dialect, sql: &mut String, values: &mut Vec<sea_query::Value>) {
         let mut number = |n: u64, sql: &mut String| match i64::try_from(n) {
-            Ok(n) if dialect == Dialect::MySql => {
+            Ok(n) if dialect != Dialect::Sqlite => {
                 values.push(sea_query::Value::BigInt(Some(n)));
-                sql.push('?');
+                if dialect == Dialect::Postgres {
+                    write!(sql, "${}", values.len()).expect("writing to a String");
+                } else {
+                    sql.push('?');
+                }
             }
             _ => write!(sql, "{n}").expect("writing to a String"),
         };

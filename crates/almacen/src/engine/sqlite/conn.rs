@@ -694,11 +694,30 @@ fn bind_all(stmt: &mut rusqlite::Statement<'_>, values: &[sea_query::Value]) -> 
     }
     let mut copied = false;
     for (i, v) in values.iter().enumerate() {
-        let bind = Bind(v);
-        copied |= bind.copied_by_sqlite();
-        stmt.raw_bind_parameter(i + 1, bind).map_err(lite_error)?;
+        copied |= bind_one(stmt, i + 1, v).map_err(lite_error)?;
     }
     Ok(copied)
+}
+
+/// Bind one value; true when SQLite copied it. The types almacen's own values bind as are
+/// bound by their Rust type, so nothing goes through a value built and read back per
+/// parameter (a bulk insert binds every value of every row: that round trip cost as much
+/// as SQLite's own binding).
+#[inline]
+fn bind_one(stmt: &mut rusqlite::Statement<'_>, index: usize, v: &sea_query::Value) -> rusqlite::Result<bool> {
+    use sea_query::Value as S;
+    match v {
+        S::BigInt(Some(i)) => stmt.raw_bind_parameter(index, *i).map(|()| false),
+        S::Int(Some(i)) => stmt.raw_bind_parameter(index, i64::from(*i)).map(|()| false),
+        S::Double(Some(f)) => stmt.raw_bind_parameter(index, *f).map(|()| false),
+        S::Bool(Some(b)) => stmt.raw_bind_parameter(index, i64::from(*b)).map(|()| false),
+        S::String(Some(s)) => stmt.raw_bind_parameter(index, s.as_str()).map(|()| true),
+        other => {
+            let bind = Bind(other);
+            let copied = bind.copied_by_sqlite();
+            stmt.raw_bind_parameter(index, bind).map(|()| copied)
+        }
+    }
 }
 
 fn open_error(cfg: &OpenConfig, e: rusqlite::Error) -> Error {

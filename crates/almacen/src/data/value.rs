@@ -125,7 +125,18 @@ impl Value {
             }
             Value::Bytes(b) => Ok(S::Bytes(Some(b))),
             Value::Json(j) => json_to_sea(j, dialect, name),
-            other => other.convert(dialect, column, name),
+            list @ Value::List(_) => list.convert(dialect, column, name),
+            // What is left owns no heap memory, so it is not dropped (a bulk insert converts
+            // every value of every row, and each drop was a call); the commonest converted here.
+            scalar => {
+                let scalar = std::mem::ManuallyDrop::new(scalar);
+                match *scalar {
+                    Value::Int(i) => int_to_sea(i, column, name),
+                    Value::Float(f) => float_to_sea(f, column, name),
+                    Value::Bool(b) => Ok(S::Bool(Some(b))),
+                    _ => scalar.convert(dialect, column, name),
+                }
+            }
         }
     }
 
@@ -134,24 +145,8 @@ impl Value {
         Ok(match self {
             Value::Null(kind) => null_of(*kind, dialect, column),
             Value::Bool(b) => S::Bool(Some(*b)),
-            // Bound as the column's own width, as a hand-written query would: the server
-            // then has no cast to make per row. (PostgreSQL keeps the parameter types a
-            // statement was first prepared with, so one column always binds one width.)
-            Value::Int(i) => match column {
-                Some(ColumnType::Integer) => S::Int(Some(i32::try_from(*i).map_err(|_| out_of_range(*i, "integer", name))?)),
-                Some(ColumnType::SmallInt) => S::SmallInt(Some(i16::try_from(*i).map_err(|_| out_of_range(*i, "smallint", name))?)),
-                _ => S::BigInt(Some(*i)),
-            },
-            Value::Float(f) => {
-                if !f.is_finite() {
-                    return Err(Error::invalid(name, format!("{f} is not a finite number")));
-                }
-                if matches!(column, Some(ColumnType::Float)) && *f as f32 as f64 != *f {
-                    return Err(Error::invalid(name, format!("{f} has no exact 32-bit float, and the column holds 32-bit floats")));
-                }
-                // SQLite and MariaDB store -0.0 as 0: every dialect does.
-                S::Double(Some(crate::data::exact::plus_zero(*f)))
-            }
+            Value::Int(i) => return int_to_sea(*i, column, name),
+            Value::Float(f) => return float_to_sea(*f, column, name),
             Value::Decimal(d) => match (dialect, column) {
                 (_, Some(ColumnType::Decimal { precision, scale })) => {
                     // PostgreSQL and MariaDB would round extra places silently: reject them everywhere.
@@ -207,6 +202,32 @@ impl Value {
 }
 
 use chrono::Datelike;
+
+/// An integer bound at the column's own width, as a hand-written query would: the server
+/// then has no cast to make per row. (PostgreSQL keeps the parameter types a statement was
+/// first prepared with, so one column always binds one width.)
+#[inline]
+fn int_to_sea(i: i64, column: Option<&ColumnType>, name: &str) -> Result<sea_query::Value> {
+    use sea_query::Value as S;
+    Ok(match column {
+        Some(ColumnType::Integer) => S::Int(Some(i32::try_from(i).map_err(|_| out_of_range(i, "integer", name))?)),
+        Some(ColumnType::SmallInt) => S::SmallInt(Some(i16::try_from(i).map_err(|_| out_of_range(i, "smallint", name))?)),
+        _ => S::BigInt(Some(i)),
+    })
+}
+
+/// A finite float, refused when the column holds 32-bit floats and no `f32` is this value.
+#[inline]
+fn float_to_sea(f: f64, column: Option<&ColumnType>, name: &str) -> Result<sea_query::Value> {
+    if !f.is_finite() {
+        return Err(Error::invalid(name, format!("{f} is not a finite number")));
+    }
+    if matches!(column, Some(ColumnType::Float)) && f as f32 as f64 != f {
+        return Err(Error::invalid(name, format!("{f} has no exact 32-bit float, and the column holds 32-bit floats")));
+    }
+    // SQLite and MariaDB store -0.0 as 0: every dialect does.
+    Ok(sea_query::Value::Double(Some(crate::data::exact::plus_zero(f))))
+}
 
 fn check_year(year: i32, name: &str) -> Result<()> {
     if !(1..=9999).contains(&year) {

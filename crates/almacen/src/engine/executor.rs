@@ -46,6 +46,13 @@ pub trait Executor: Send + Sync {
         None
     }
 
+    /// The transaction behind this executor, if it is one (so multi-statement operations
+    /// can run in a savepoint of it, all or none).
+    #[doc(hidden)]
+    fn as_transaction(&self) -> Option<&crate::engine::transaction::Transaction> {
+        None
+    }
+
     /// Run a statement and decode every row with `decode`. The same as decoding what
     /// [`fetch_rows`](Self::fetch_rows) returns; `Database` and `Transaction` do it on
     /// SQLite without building a row object per row.
@@ -375,7 +382,22 @@ pub(crate) trait RowSink: Send {
     /// Forget the rows taken since [`mark`](Self::mark) said `mark`: a statement stopped
     /// in place to run again on a blocking thread hands its rows again.
     fn rewind(&mut self, mark: usize);
+    /// This sink, rows so far included, as a value that can go to a blocking thread and
+    /// decode SQLite's rows in place there ([`put_back`](Self::put_back) takes it back); `None`
+    /// when it cannot move, and then the rows are copied out for it.
+    fn take_owned(&mut self) -> Option<Box<dyn OwnedSink>> {
+        None
+    }
+    /// Take back what [`take_owned`](Self::take_owned) gave, with the rows it decoded.
+    fn put_back(&mut self, owned: Box<dyn OwnedSink>) {
+        let _ = owned;
+    }
 }
+
+/// A sink that owns everything it holds (see [`RowSink::take_owned`]).
+pub(crate) trait OwnedSink: RowSink + std::any::Any {}
+
+impl<T: RowSink + std::any::Any> OwnedSink for T {}
 
 /// A sink that decodes every row as model `M`, SQLite's in place when `M` can.
 pub(crate) struct Models<M>(pub Vec<M>);
@@ -400,6 +422,14 @@ impl<M: Model> RowSink for Models<M> {
     fn live_row(&mut self, row: &crate::data::sqlite::LiveRow<'_>) -> Result<()> {
         self.0.push(M::decode_sqlite(row, 0)?);
         Ok(())
+    }
+    fn take_owned(&mut self) -> Option<Box<dyn OwnedSink>> {
+        M::SQLITE_IN_PLACE.then(|| Box::new(Models(std::mem::take(&mut self.0))) as Box<dyn OwnedSink>)
+    }
+    fn put_back(&mut self, owned: Box<dyn OwnedSink>) {
+        if let Ok(owned) = (owned as Box<dyn std::any::Any>).downcast::<Self>() {
+            self.0 = owned.0;
+        }
     }
 }
 
@@ -429,6 +459,14 @@ impl<M: Model> RowSink for FirstModel<M> {
             self.0 = Some(M::decode_sqlite(row, 0)?);
         }
         Ok(())
+    }
+    fn take_owned(&mut self) -> Option<Box<dyn OwnedSink>> {
+        M::SQLITE_IN_PLACE.then(|| Box::new(FirstModel(self.0.take())) as Box<dyn OwnedSink>)
+    }
+    fn put_back(&mut self, owned: Box<dyn OwnedSink>) {
+        if let Ok(owned) = (owned as Box<dyn std::any::Any>).downcast::<Self>() {
+            self.0 = owned.0;
+        }
     }
 }
 

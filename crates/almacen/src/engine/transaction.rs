@@ -812,6 +812,10 @@ impl Executor for Transaction {
         Ok(self.run(stmt, Fetch::Execute).await?.done())
     }
 
+    fn as_transaction(&self) -> Option<&Transaction> {
+        Some(self)
+    }
+
     /// Inside a transaction the rows are fetched first, then streamed from memory (the
     /// connection is shared with the transaction's other statements).
     fn stream_rows(&self, stmt: Statement) -> BoxStream<'_, Result<DbRow>> {
@@ -844,6 +848,9 @@ impl<E: Executor> Executor for &E {
     }
     fn as_database(&self) -> Option<&Database> {
         (**self).as_database()
+    }
+    fn as_transaction(&self) -> Option<&Transaction> {
+        (**self).as_transaction()
     }
     fn fetch_decoded<T: Send, F: FnMut(&DbRow) -> Result<T> + Send>(
         &self,

@@ -494,9 +494,26 @@ impl<'p> LiteGuard<'p> {
             Err(RunError::Failed(e)) => return Err(e),
             Err(RunError::Offload) => {}
         }
-        // Long statement: run it again on a blocking thread; its rows come back here for
-        // the sink, if any.
+        // Long statement: run it again on a blocking thread. A sink that can move goes with
+        // it and decodes the rows there in place; otherwise they come back here for it.
         let limits = Limits { in_place: false, ..limits };
+        if let Fetch::Decode { sink, first } = &mut fetch
+            && let Some(mut owned) = sink.take_owned()
+        {
+            let first = *first;
+            let (owned, out) = self
+                .on_blocking_thread(move |conn| {
+                    let out = conn.run(&stmt.sql, &stmt.values, Fetch::Decode { sink: &mut *owned, first }, limits);
+                    (owned, out)
+                })
+                .await?;
+            sink.put_back(owned);
+            return match out {
+                Ok(out) => Ok(out),
+                Err(RunError::Failed(e)) => Err(e),
+                Err(RunError::Offload) => unreachable!("no in-place budget off the async thread"),
+            };
+        }
         let detached = fetch.detached();
         let out = self
             .on_blocking_thread(move |conn| match conn.run(&stmt.sql, &stmt.values, detached, limits) {

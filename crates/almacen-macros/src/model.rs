@@ -789,9 +789,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #vis async fn insert(db: &impl ::almacen::Executor, new: #new_name) -> ::almacen::Result<#name> {
                 ::almacen::ops::insert::<#name>(db, new).await
             }
-            /// Insert many rows (multi-row, chunked) and return them as stored.
+            /// Insert many rows (multi-row, chunked; all or none) and return them as stored.
             #vis async fn insert_many(db: &impl ::almacen::Executor, rows: ::std::vec::Vec<#new_name>) -> ::almacen::Result<::std::vec::Vec<#name>> {
                 ::almacen::ops::insert_many::<#name>(db, rows).await
+            }
+            /// Insert many rows as `insert_many` does (multi-row, chunked; all or none) without
+            /// reading them back; returns how many were inserted.
+            #vis async fn insert_many_without_returning(db: &impl ::almacen::Executor, rows: ::std::vec::Vec<#new_name>) -> ::almacen::Result<u64> {
+                ::almacen::ops::insert_many_without_returning::<#name>(db, rows).await
             }
             /// An UPDATE of every row matching `condition`.
             #vis fn update_where(condition: ::almacen::Condition) -> ::almacen::UpdateWhere<#name> {

@@ -73,6 +73,7 @@
 //!   with a server default are `Option`s (None lets the database fill them in); `Default`
 //!   unless `no_default`;
 //! - on `Product`: `select()`, `insert(db, new)`, `insert_many(db, rows)`,
+//!   `insert_many_without_returning(db, rows)` (the count only: nothing read back),
 //!   `update_where(cond)`, `delete_where(cond)`, and with a key: `get(db, key)`,
 //!   `get_for_update(db, key)`, `model.update(db)`, `model.delete(db)` (this row),
 //!   `delete_by_key(db, key)`, `hard_delete(db, key)`, `restore(db, key)`,
@@ -150,7 +151,9 @@ pub use orm::repository::Repository;
 
 /// The generic CRUD functions behind the methods `#[derive(Model)]` generates.
 pub mod ops {
-    pub use crate::orm::crud::{delete, get, get_for_update, hard_delete, insert, insert_many, restore, update, upsert};
+    pub use crate::orm::crud::{
+        delete, get, get_for_update, hard_delete, insert, insert_many, insert_many_without_returning, restore, update, upsert,
+    };
 }
 
 /// Re-exports for generated code; not part of the public API.

@@ -2,9 +2,10 @@
 //! inherent methods (`Product::insert`, `Product::get`, `product.update(db)`, …) that call
 //! these functions.
 
+pub use super::insert::{insert, insert_many, insert_many_without_returning};
 use crate::data::dialect::Dialect;
 use crate::data::error::{Error, Result};
-use crate::data::model::{ColumnMeta, ColumnType, Managed, Model, NewRecord};
+use crate::data::model::{ColumnMeta, ColumnType, Managed, Model};
 use crate::data::types::SqlType;
 use crate::data::value::{Kind, Value};
 use crate::engine::executor::Executor;
@@ -22,7 +23,7 @@ fn sea(v: &Value, dialect: Dialect, c: &ColumnMeta) -> Result<sea_query::Value> 
 
 /// ` RETURNING a, b, c` for every column of `M` (sea-query's MySQL writer has no RETURNING;
 /// MariaDB 10.5+ supports it on INSERT).
-fn returning<M: Model>(dialect: Dialect) -> String {
+pub(super) fn returning<M: Model>(dialect: Dialect) -> String {
     let cols: Vec<String> = M::TABLE.columns.iter().map(|c| dialect.quote(c.name)).collect();
     format!(" RETURNING {}", cols.join(", "))
 }
@@ -35,156 +36,6 @@ fn key_condition<M: Model>(key: &M::Key) -> Result<Condition> {
     }
     let conds = pk.iter().zip(values).map(|(c, v)| Condition::Cmp(ColumnRef { table: M::TABLE.name, meta: c }, CmpOp::Eq, v)).collect();
     Ok(Condition::And(conds))
-}
-
-/// Insert one row and return it as stored (generated id and server defaults filled in).
-pub async fn insert<M: Model>(db: &impl Executor, new: M::New) -> Result<M> {
-    let rows = Encoded::of::<M>(std::iter::once(new));
-    let plan = statements(&rows, 1);
-    let mut out = insert_encoded::<M>(db, rows, &plan).await.map_err(name_field::<M>)?;
-    out.pop().ok_or(Error::NotFound)
-}
-
-/// Insert many rows with multi-row INSERTs, chunked under the dialect's parameter limit,
-/// and return them as stored, in input order. When that takes more than one statement on a
-/// [`Database`](crate::Database), they run in one transaction, so either every row is
-/// inserted or none is.
-pub async fn insert_many<M: Model>(db: &impl Executor, rows: Vec<M::New>) -> Result<Vec<M>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let width = M::TABLE.columns.len().max(1);
-    let per_chunk = (db.dialect().max_bind_params() / width).max(1);
-    let rows = Encoded::of::<M>(rows);
-    let plan = statements(&rows, per_chunk);
-    match db.as_database() {
-        Some(database) if plan.len() > 1 => database.transaction(async |tx| insert_encoded::<M>(tx, rows, &plan).await).await,
-        _ => insert_encoded::<M>(db, rows, &plan).await,
-    }
-    .map_err(name_field::<M>)
-}
-
-/// Insert inputs as one flat list of (column index, value), row after row: one allocation
-/// for a whole batch rather than one per row.
-struct Encoded {
-    cells: Vec<(usize, Value)>,
-    /// Where each row's cells end.
-    ends: Vec<usize>,
-}
-
-impl Encoded {
-    fn of<M: Model>(rows: impl IntoIterator<Item = M::New, IntoIter: ExactSizeIterator>) -> Self {
-        let rows = rows.into_iter();
-        let mut cells = Vec::with_capacity(rows.len() * M::TABLE.columns.len());
-        let mut ends = Vec::with_capacity(rows.len());
-        for row in rows {
-            row.push_insert_values(&mut cells);
-            ends.push(cells.len());
-        }
-        Encoded { cells, ends }
-    }
-
-    /// The column indexes row `row` names.
-    fn columns(&self, row: usize) -> impl Iterator<Item = usize> + '_ {
-        let start = if row == 0 { 0 } else { self.ends[row - 1] };
-        self.cells[start..self.ends[row]].iter().map(|(i, _)| *i)
-    }
-}
-
-/// One INSERT statement of a batch: how many rows, and the columns they all name.
-struct Planned {
-    rows: usize,
-    columns: Vec<usize>,
-}
-
-/// The statements that insert `rows`: runs of consecutive rows naming the same columns (an
-/// input may leave a server-default column out on some rows only), at most `per_chunk`
-/// rows each. A row naming no column is a `DEFAULT VALUES` statement of its own.
-fn statements(rows: &Encoded, per_chunk: usize) -> Vec<Planned> {
-    let mut plan = Vec::new();
-    let mut start = 0;
-    while start < rows.ends.len() {
-        let columns: Vec<usize> = rows.columns(start).collect();
-        let mut end = start + 1;
-        if !columns.is_empty() {
-            while end < rows.ends.len() && end - start < per_chunk && rows.columns(end).eq(columns.iter().copied()) {
-                end += 1;
-            }
-        }
-        plan.push(Planned { rows: end - start, columns });
-        start = end;
-    }
-    plan
-}
-
-/// Run the planned statements, moving the values out of `rows`.
-async fn insert_encoded<M: Model>(db: &impl Executor, rows: Encoded, plan: &[Planned]) -> Result<Vec<M>> {
-    let dialect = db.dialect();
-    let mut out = Vec::with_capacity(rows.ends.len());
-    let mut cells = rows.cells.into_iter().map(|(_, v)| v);
-    for step in plan {
-        if step.columns.is_empty() {
-            let sql = match dialect {
-                Dialect::MySql => format!("INSERT INTO {} () VALUES (){}", dialect.quote(M::TABLE.name), returning::<M>(dialect)),
-                _ => format!("INSERT INTO {} DEFAULT VALUES{}", dialect.quote(M::TABLE.name), returning::<M>(dialect)),
-            };
-            out.push(db.fetch_model::<M>(Statement::new(sql, Vec::new())).await?.ok_or(Error::NotFound)?);
-            continue;
-        }
-        let metas: Vec<&ColumnMeta> = step.columns.iter().map(|&i| &M::TABLE.columns[i]).collect();
-        let mut values = Vec::with_capacity(step.rows * metas.len());
-        for _ in 0..step.rows {
-            for c in &metas {
-                let v = cells.next().ok_or_else(|| Error::Unsupported("insert plan and values disagree".into()))?;
-                values.push(v.into_sea(dialect, Some(&c.ty), c.name)?);
-            }
-        }
-        let sql: Arc<str> = match step.columns.iter().try_fold(0u64, |mask, &i| (i < 64).then(|| mask | 1 << i)) {
-            // A single row of a given column set: the same text every time, built once.
-            Some(mask) if step.rows == 1 => {
-                cached(TypeId::of::<M>(), dialect, CachedKind::InsertOne(mask), || Ok(insert_sql::<M>(dialect, &metas, 1)))?
-            }
-            _ => insert_sql::<M>(dialect, &metas, step.rows).into(),
-        };
-        if step.rows == 1 {
-            out.push(db.fetch_model::<M>(Statement::new(sql, values)).await?.ok_or(Error::NotFound)?);
-        } else {
-            out.extend(db.fetch_models::<M>(Statement::new(sql, values)).await?);
-        }
-    }
-    Ok(out)
-}
-
-/// `INSERT INTO t (a, b) VALUES (?, ?), (?, ?) RETURNING …`, written directly: on the hot
-/// path of bulk inserts a builder would only add work (one expression per value).
-fn insert_sql<M: Model>(dialect: Dialect, columns: &[&ColumnMeta], rows: usize) -> String {
-    use std::fmt::Write;
-    let names: Vec<String> = columns.iter().map(|c| dialect.quote(c.name)).collect();
-    let mut sql = String::with_capacity(64 + rows * columns.len() * 5);
-    let _ = write!(sql, "INSERT INTO {} ({}) VALUES ", dialect.quote(M::TABLE.name), names.join(", "));
-    // Placeholders are written with `itoa`: `write!` cost ~350 instructions each, a third
-    // of a 1,000-row insert's client work on PostgreSQL.
-    let mut digits = itoa::Buffer::new();
-    let mut n = 0u32;
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..columns.len() {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            n += 1;
-            match dialect {
-                Dialect::Postgres => {
-                    sql.push('$');
-                    sql.push_str(digits.format(n));
-                }
-                _ => sql.push('?'),
-            }
-        }
-        sql.push(')');
-    }
-    sql.push_str(&returning::<M>(dialect));
-    sql
 }
 
 /// The row with this primary key, if any.
@@ -219,18 +70,18 @@ pub async fn get_for_update<M: Model>(db: &impl Executor, key: &M::Key) -> Resul
     crate::sql::query::Select::<M>::new().filter(key_condition::<M>(key)?).for_update().fetch_optional(db).await
 }
 
-/// Which statement of a model a cached SQL text is: the lookup by key, or a single-row
-/// insert of the columns in a bit mask.
+/// Which statement of a model a cached SQL text is: the lookup by key, or an insert of
+/// `rows` rows of the columns in a bit mask, with or without `RETURNING`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum CachedKind {
+pub(super) enum CachedKind {
     GetByKey,
-    InsertOne(u64),
+    Insert { columns: u64, rows: usize, returning: bool },
 }
 
 type SqlCache = RwLock<HashMap<(TypeId, Dialect, CachedKind), Arc<str>, foldhash::fast::RandomState>>;
 
 /// SQL text built once per (model, dialect, statement) and shared by every later call.
-fn cached(model: TypeId, dialect: Dialect, kind: CachedKind, build: impl FnOnce() -> Result<String>) -> Result<Arc<str>> {
+pub(super) fn cached(model: TypeId, dialect: Dialect, kind: CachedKind, build: impl FnOnce() -> Result<String>) -> Result<Arc<str>> {
     static CACHE: OnceLock<SqlCache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = (model, dialect, kind);

@@ -204,6 +204,23 @@ impl<'e, M: Model, E: Executor> Repository<'e, M, E> {
         crud::insert_many::<M>(self.db, rows).await
     }
 
+    /// Insert many rows as [`create_many`](Self::create_many) does (all or none) without
+    /// reading them back; returns how many were inserted (see
+    /// [`ops::insert_many_without_returning`](crate::ops::insert_many_without_returning)).
+    ///
+    /// ```no_run
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "items")]
+    /// # struct Item { #[model(primary_key, auto)] id: i64, #[model(max_len = 50)] name: String, stock: i32 }
+    /// # async fn f(db: &Database) -> almacen::Result<()> {
+    /// let rows: Vec<NewItem> = (0..1_000).map(|i| NewItem { name: format!("item {i}"), stock: 0 }).collect();
+    /// let inserted: u64 = Repository::<Item, _>::new(db).create_many_without_returning(rows).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_many_without_returning(&self, rows: Vec<M::New>) -> Result<u64> {
+        crud::insert_many_without_returning::<M>(self.db, rows).await
+    }
+
     /// The rows `query` selects, in its order (build it with `M::select()`).
     ///
     /// ```no_run

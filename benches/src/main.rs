@@ -18,11 +18,15 @@
 //!   the page), 1,000 users with their 10 posts each (two statements: the users, then their
 //!   posts with one `IN (…)` per 32,766 ids, grouped per user; almacen through its
 //!   `User::POSTS` relation, SeaORM through `LoaderTrait::load_many`), and a single insert
-//!   returning the row. Ratios are almacen / rusqlite, almacen / Diesel, almacen / sqlx,
-//!   almacen / SeaORM, each marked against its target.
+//!   returning the row; then bulk writes (module `bulk`): 10,000 rows as multi-row INSERTs
+//!   with the rows read back (`bulk10k`) and without (`bulk10k-plain`), and 10,000 single-row
+//!   inserts in one transaction (`insert10k-tx`). Ratios are almacen / rusqlite, almacen /
+//!   Diesel, almacen / sqlx, almacen / SeaORM, each marked against its target.
 //! - `postgres`, `mariadb`: almacen against raw sqlx and SeaORM 2 (module `seaorm`: get,
 //!   page (ten offsets), pages over 500 offsets (sqlx binding LIMIT and OFFSET), paginate, eager load through its `LoaderTrait::load_many`, single insert; count
-//!   and bulk insert against sqlx alone) on a scratch database of the server.
+//!   and bulk insert of 1,000 rows against sqlx alone; 10,000 rows with and without the rows
+//!   read back, `bulk10k` and `bulk10k-plain`, against both, SeaORM's RETURNING side
+//!   PostgreSQL only) on a scratch database of the server.
 //! - `sqlite-sqlx`: almacen against raw sqlx alone on a SQLite file, same workloads.
 //! - `sqlite-decimal` (module `decimal`): what `decimal(p, s)` columns cost on SQLite
 //!   (`DECIMAL_REAL` for p ≤ 15, `DECIMAL_TEXT` above) against the same model with an `i64`
@@ -51,6 +55,7 @@
 //! rows; the writes come last, so they do not change what the reads scan. Keep development
 //! runs short: `--scale 0.1 --rounds 3`, `--load --load-seconds 5`.
 
+mod bulk;
 mod decimal;
 mod load;
 mod seaorm;
@@ -86,9 +91,9 @@ struct Args {
     /// Scale the operation counts (1.0 = default).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Only these workloads (get, page, pages500, paginate, count, eager, insert, bulk; SQLite peers:
-    /// get, page, paginate, eager, insert; sqlite-decimal: get, page, sum, insert, bulk); all
-    /// when empty.
+    /// Only these workloads (get, page, pages500, paginate, count, eager, insert, bulk, bulk10k,
+    /// bulk10k-plain; SQLite peers: get, page, paginate, eager, insert, bulk10k, bulk10k-plain,
+    /// insert10k-tx; sqlite-decimal: get, page, sum, insert, bulk); all when empty.
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
     /// sqlite-decimal: only these sides (rs-int, rs-real, cents, real, text); all when empty.
@@ -198,6 +203,7 @@ macro_rules! raw_item {
         RawItem { id: r.get(0), name: r.get(1), stock: r.get(2), price: r.get(3), active: r.get(4) }
     }};
 }
+pub(crate) use raw_item;
 
 impl Raw {
     fn ph(&self, n: usize) -> String {
@@ -667,6 +673,31 @@ async fn run_workloads(args: &Args, raw: &Raw, db: &Database, sea: Option<&sea_o
         no_sea(),
     )
     .await;
+    // 10,000 rows with and without the stored rows read back (module `bulk`).
+    let n = bulk::BULK_ROWS;
+    let max_params = db.dialect().max_bind_params();
+    for (key, label, returning) in [("bulk10k", "10k rows, RETURNING", true), ("bulk10k-plain", "10k rows, no RETURNING", false)] {
+        // SeaORM refuses INSERT … RETURNING on MariaDB (without its mariadb-use-returning).
+        let sea = sea.filter(|_| !returning || db.dialect() != almacen::Dialect::MySql);
+        compare(
+            label,
+            key,
+            args,
+            scaled(4, s),
+            |_| async move {
+                assert_eq!(raw.bulk(n, returning).await, n);
+            },
+            |_| async move {
+                assert_eq!(bulk::almacen_bulk(db, n, returning).await, n);
+            },
+            sea.map(|c| {
+                move |_| async move {
+                    assert_eq!(bulk::seaorm_bulk(c, n, returning, max_params).await, n);
+                }
+            }),
+        )
+        .await;
+    }
 }
 
 /// A scratch database on a server: created now, dropped by the returned guard's `drop_db`.

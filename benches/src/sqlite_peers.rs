@@ -55,7 +55,7 @@ pub(crate) struct RawPost {
 }
 
 /// The Diesel side: the schema as `diesel print-schema` would write it, and its models.
-mod dsl {
+pub(crate) mod dsl {
     diesel::table! {
         bench_items (id) {
             id -> BigInt,
@@ -122,7 +122,7 @@ mod dsl {
 }
 use dsl::{DItem, DNewItem, DPost, DUser, bench_items, bench_users};
 
-type DieselPool = diesel::r2d2::Pool<diesel::r2d2::ConnectionManager<diesel::SqliteConnection>>;
+pub(crate) type DieselPool = diesel::r2d2::Pool<diesel::r2d2::ConnectionManager<diesel::SqliteConnection>>;
 
 /// The PRAGMAs almacen sets on each connection, for the sides that set them by hand.
 fn pragmas(file: bool) -> &'static str {
@@ -326,7 +326,7 @@ fn rs_paginate(c: &rusqlite::Connection, min_stock: i32, page: i64) -> (Vec<RawI
 /// statement's step returns DONE. An INSERT … RETURNING read once and reset commits in the
 /// reset and never checkpoints, so the WAL grows without bound (166 MB after 20,000
 /// single inserts here) and the inserts skip the checkpoint's writes.
-fn rs_insert(c: &rusqlite::Connection, name: &str, stock: i32) -> RawItem {
+pub(crate) fn rs_insert(c: &rusqlite::Connection, name: &str, stock: i32) -> RawItem {
     let mut st = c.prepare_cached(RS_INSERT).unwrap();
     let mut rows: Vec<RawItem> =
         st.query_map(rusqlite::params![name, stock, 1.5f64, true], rs_item).unwrap().collect::<Result<_, _>>().unwrap();
@@ -537,7 +537,7 @@ fn ratio_cell(r: f64, target: f64, strict: bool) -> String {
     format!("{r:.2}× {}", if met { "✓" } else { "✗" })
 }
 
-fn print_row(label: &str, [rs, al, di, sx, so]: [f64; 5]) {
+pub(crate) fn print_row(label: &str, [rs, al, di, sx, so]: [f64; 5]) {
     println!(
         "| {label:<24} | {rs:>14.1} | {al:>13.1} | {di:>12.1} | {sx:>10.1} | {so:>12.1} | {:>16} | {:>14} | {:>12} | {:>14} |",
         ratio_cell(al / rs, TARGET_VS_RUSQLITE, false),
@@ -547,7 +547,7 @@ fn print_row(label: &str, [rs, al, di, sx, so]: [f64; 5]) {
     );
 }
 
-fn wanted(args: &Args, key: &str) -> bool {
+pub(crate) fn wanted(args: &Args, key: &str) -> bool {
     args.workloads.is_empty() || args.workloads.iter().any(|w| w == key)
 }
 
@@ -725,6 +725,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
         .await;
         print_row("single insert returning", t);
     }
+    crate::bulk::sqlite_workloads(rs, db, diesel, &raw, so, args).await;
 }
 
 /// The SQLite peers comparison: a file database, then in-memory databases.

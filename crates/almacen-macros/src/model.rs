@@ -435,6 +435,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut new_defaults = Vec::new();
     let mut new_values = Vec::new();
     let mut new_moves = Vec::new();
+    // Each inserted field bound straight from its value (`NewRecord::push_bound`).
+    let mut bound_pushes = Vec::new();
     let mut touches = Vec::new();
     let mut default_fns = Vec::new();
     for (i, f) in fields.iter().enumerate() {
@@ -565,6 +567,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 let now = quote!(out.push((#i, ::almacen::Value::Timestamp(now))););
                 new_values.push(now.clone());
                 new_moves.push(now);
+                bound_pushes.push(quote!(row.push::<#name, _>(#i, now)?;));
                 if f.attrs.managed == Some("updated_at") {
                     touches.push(quote!(self.#ident = now;));
                 }
@@ -574,6 +577,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 let first = quote!(out.push((#i, ::almacen::Value::Int(1))););
                 new_values.push(first.clone());
                 new_moves.push(first);
+                bound_pushes.push(quote!(row.push_value::<#name>(#i, ::almacen::Value::Int(1))?;));
                 touches.push(quote!(self.#ident += 1;));
                 continue;
             }
@@ -596,6 +600,11 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             new_moves.push(quote! {
                 if let ::core::option::Option::Some(v) = self.#ident {
                     out.push((#i, ::almacen::SqlType::into_value(v)));
+                }
+            });
+            bound_pushes.push(quote! {
+                if let ::core::option::Option::Some(v) = self.#ident {
+                    row.push::<#name, _>(#i, v)?;
                 }
             });
         } else {
@@ -628,6 +637,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
             new_values.push(quote!(out.push((#i, ::almacen::SqlType::to_value(&self.#ident)));));
             new_moves.push(quote!(out.push((#i, ::almacen::SqlType::into_value(self.#ident)));));
+            bound_pushes.push(quote!(row.push::<#name, _>(#i, self.#ident)?;));
         }
     }
 
@@ -726,6 +736,11 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             fn push_insert_values(self, out: &mut ::std::vec::Vec<(usize, ::almacen::Value)>) {
                 #stamp
                 #(#new_moves)*
+            }
+            fn push_bound(self, row: &mut ::almacen::__private::BoundRow) -> ::almacen::Result<()> {
+                #stamp
+                #(#bound_pushes)*
+                ::core::result::Result::Ok(())
             }
         }
 

@@ -159,7 +159,7 @@ pub mod ops {
 /// Re-exports for generated code; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::data::model::ModelStatements;
+    pub use crate::data::model::{BoundRow, ModelStatements};
     pub use crate::data::sqlite::{LiveRow, ValueRef};
     pub use crate::data::types::{decode_enum, decode_enum_sqlite, enum_from_value};
     pub use crate::data::value::now;

@@ -306,6 +306,57 @@ pub trait NewRecord<M: Model>: Send + Sync {
     {
         out.extend(self.insert_values())
     }
+    /// Append this row's columns and their values, bound as the dialect stores them and
+    /// checked as every write checks them, to `row` (generated: each field converted
+    /// directly, without a [`Value`] in between; a bulk insert converts every value of
+    /// every row).
+    #[doc(hidden)]
+    fn push_bound(self, row: &mut BoundRow) -> Result<()>
+    where
+        Self: Sized,
+    {
+        let mut cells = Vec::new();
+        self.push_insert_values(&mut cells);
+        cells.into_iter().try_for_each(|(i, v)| row.push_value::<M>(i, v))
+    }
+}
+
+/// The columns and bound values of one insert row (see [`NewRecord::push_bound`]).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct BoundRow {
+    pub(crate) dialect: Dialect,
+    pub(crate) columns: Vec<usize>,
+    pub(crate) values: Vec<sea_query::Value>,
+}
+
+impl BoundRow {
+    /// An empty row for `dialect`, with room for `columns` values.
+    pub(crate) fn new(dialect: Dialect, columns: usize) -> Self {
+        BoundRow { dialect, columns: Vec::with_capacity(columns), values: Vec::with_capacity(columns) }
+    }
+
+    /// Bind `value` to `M`'s column `index`.
+    #[inline]
+    pub fn push<M: Model, T: crate::data::types::SqlType>(&mut self, index: usize, value: T) -> Result<()> {
+        let column = &M::TABLE.columns[index];
+        self.values.push(value.into_bound(self.dialect, column)?);
+        self.columns.push(index);
+        Ok(())
+    }
+
+    /// Bind a [`Value`] to `M`'s column `index` (what almacen fills in: managed columns).
+    pub fn push_value<M: Model>(&mut self, index: usize, value: Value) -> Result<()> {
+        let column = &M::TABLE.columns[index];
+        self.values.push(value.into_sea(self.dialect, Some(&column.ty), column.name)?);
+        self.columns.push(index);
+        Ok(())
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.columns.clear();
+        self.values.clear();
+    }
 }
 
 /// A struct decoded from a result row by column name, for selecting into a struct other

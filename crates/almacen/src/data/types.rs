@@ -1,8 +1,9 @@
 //! The Rust types a model field can have, and how each is encoded and decoded.
 
+use crate::data::dialect::Dialect;
 use crate::data::error::Result;
 use crate::data::exact::parse_timestamp;
-use crate::data::model::ColumnType;
+use crate::data::model::{ColumnMeta, ColumnType};
 use crate::data::row::{DbRow, decode_bool, decode_date, decode_decimal, decode_json, decode_time, decode_timestamp, decode_uuid};
 #[cfg(feature = "sqlite")]
 use crate::data::sqlite::LiteDecode;
@@ -58,6 +59,13 @@ pub trait SqlType: Sized + Send + Sync + 'static {
         let _ = (v, ty);
         Err("this type decodes only from a row object".into())
     }
+    /// This value as `dialect` binds it for `column`, checked as every write checks it:
+    /// what [`into_value`](Self::into_value) and the column's conversion give, without the
+    /// [`Value`] in between for the common types in their own columns.
+    #[doc(hidden)]
+    fn into_bound(self, dialect: Dialect, column: &ColumnMeta) -> Result<sea_query::Value> {
+        self.into_value().into_sea(dialect, Some(&column.ty), column.name)
+    }
 }
 
 fn mismatch<T>(v: &Value, want: &str) -> std::result::Result<T, String> {
@@ -71,6 +79,9 @@ macro_rules! int_type {
             type Inner = $t;
             fn to_value(&self) -> Value {
                 Value::Int(*self as i64)
+            }
+            fn into_bound(self, _dialect: Dialect, column: &ColumnMeta) -> Result<sea_query::Value> {
+                crate::data::value::int_to_sea(self as i64, Some(&column.ty), column.name)
             }
             fn from_value(v: Value) -> std::result::Result<Self, String> {
                 let i: i64 = match &v {
@@ -112,6 +123,9 @@ macro_rules! float_type {
             type Inner = $t;
             fn to_value(&self) -> Value {
                 Value::Float(*self as f64)
+            }
+            fn into_bound(self, _dialect: Dialect, column: &ColumnMeta) -> Result<sea_query::Value> {
+                crate::data::value::float_to_sea(self as f64, Some(&column.ty), column.name)
             }
             fn from_value(v: Value) -> std::result::Result<Self, String> {
                 match v {
@@ -178,6 +192,9 @@ impl SqlType for bool {
     fn to_value(&self) -> Value {
         Value::Bool(*self)
     }
+    fn into_bound(self, _dialect: Dialect, _column: &ColumnMeta) -> Result<sea_query::Value> {
+        Ok(sea_query::Value::Bool(Some(self)))
+    }
     fn from_value(v: Value) -> std::result::Result<Self, String> {
         match v {
             Value::Bool(b) => Ok(b),
@@ -204,6 +221,15 @@ impl SqlType for String {
     }
     fn into_value(self) -> Value {
         Value::Text(self)
+    }
+    fn into_bound(self, dialect: Dialect, column: &ColumnMeta) -> Result<sea_query::Value> {
+        match column.ty {
+            ColumnType::Text { .. } => {
+                crate::data::value::check_text(&self, Some(&column.ty), column.name)?;
+                Ok(sea_query::Value::String(Some(self)))
+            }
+            _ => self.into_value().into_sea(dialect, Some(&column.ty), column.name),
+        }
     }
     fn from_value(v: Value) -> std::result::Result<Self, String> {
         match v {
@@ -425,6 +451,12 @@ impl<T: SqlType> SqlType for Option<T> {
         match self {
             Some(v) => v.into_value(),
             None => Value::Null(T::COLUMN_TYPE.kind()),
+        }
+    }
+    fn into_bound(self, dialect: Dialect, column: &ColumnMeta) -> Result<sea_query::Value> {
+        match self {
+            Some(v) => v.into_bound(dialect, column),
+            None => self.into_value().into_sea(dialect, Some(&column.ty), column.name),
         }
     }
     fn from_value(v: Value) -> std::result::Result<Self, String> {

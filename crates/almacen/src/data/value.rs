@@ -207,7 +207,7 @@ use chrono::Datelike;
 /// then has no cast to make per row. (PostgreSQL keeps the parameter types a statement was
 /// first prepared with, so one column always binds one width.)
 #[inline]
-fn int_to_sea(i: i64, column: Option<&ColumnType>, name: &str) -> Result<sea_query::Value> {
+pub(crate) fn int_to_sea(i: i64, column: Option<&ColumnType>, name: &str) -> Result<sea_query::Value> {
     use sea_query::Value as S;
     Ok(match column {
         Some(ColumnType::Integer) => S::Int(Some(i32::try_from(i).map_err(|_| out_of_range(i, "integer", name))?)),
@@ -218,7 +218,7 @@ fn int_to_sea(i: i64, column: Option<&ColumnType>, name: &str) -> Result<sea_que
 
 /// A finite float, refused when the column holds 32-bit floats and no `f32` is this value.
 #[inline]
-fn float_to_sea(f: f64, column: Option<&ColumnType>, name: &str) -> Result<sea_query::Value> {
+pub(crate) fn float_to_sea(f: f64, column: Option<&ColumnType>, name: &str) -> Result<sea_query::Value> {
     if !f.is_finite() {
         return Err(Error::invalid(name, format!("{f} is not a finite number")));
     }
@@ -258,7 +258,7 @@ fn out_of_range(i: i64, column_type: &str, name: &str) -> Error {
     Error::invalid(name, format!("{i} is out of range for a {column_type} column"))
 }
 
-fn check_text(s: &str, column: Option<&ColumnType>, name: &str) -> Result<()> {
+pub(crate) fn check_text(s: &str, column: Option<&ColumnType>, name: &str) -> Result<()> {
     if s.contains('\0') {
         return Err(Error::invalid(name, "text contains a NUL character (U+0000)"));
     }

@@ -4,8 +4,7 @@
 use super::crud::{CachedKind, cached, name_field, returning};
 use crate::data::dialect::Dialect;
 use crate::data::error::{Error, Result};
-use crate::data::model::{ColumnMeta, Model, NewRecord};
-use crate::data::value::Value;
+use crate::data::model::{BoundRow, ColumnMeta, Model, NewRecord};
 use crate::engine::executor::Executor;
 use crate::engine::statement::Statement;
 use std::any::TypeId;
@@ -20,17 +19,13 @@ const SQLITE_CHUNK_PARAMS: usize = 4_096;
 /// Insert one row and return it as stored (generated id and server defaults filled in).
 pub async fn insert<M: Model>(db: &impl Executor, new: M::New) -> Result<M> {
     let dialect = db.dialect();
-    let mut cells = Vec::with_capacity(M::TABLE.columns.len());
-    new.push_insert_values(&mut cells);
-    let stmt = if cells.is_empty() {
+    let mut row = BoundRow::new(dialect, M::TABLE.columns.len());
+    new.push_bound(&mut row)?;
+    let stmt = if row.columns.is_empty() {
         Statement::new(default_values_sql::<M>(dialect, true), Vec::new())
     } else {
-        let sql = insert_text::<M>(dialect, cells.iter().map(|(i, _)| *i), 1, true, true)?;
-        let mut values = Vec::with_capacity(cells.len());
-        for (i, v) in cells {
-            values.push(to_sea::<M>(i, v, dialect)?);
-        }
-        Statement::new(sql, values)
+        let sql = insert_text::<M>(dialect, row.columns.iter().copied(), 1, true, true)?;
+        Statement::new(sql, row.values)
     };
     db.fetch_model::<M>(stmt).await.map_err(name_field::<M>)?.ok_or(Error::NotFound)
 }
@@ -113,13 +108,6 @@ enum Output<M> {
     Count(u64),
 }
 
-/// A value as `M`'s column `index` stores it on `dialect`, or the error naming the column.
-#[inline]
-fn to_sea<M: Model>(index: usize, v: Value, dialect: Dialect) -> Result<sea_query::Value> {
-    let c = &M::TABLE.columns[index];
-    v.into_sea(dialect, Some(&c.ty), c.name)
-}
-
 /// One INSERT statement: its rows' values, row after row, as the dialect binds them.
 struct Planned {
     rows: usize,
@@ -145,8 +133,8 @@ struct Encoder<M: Model> {
     pending: Vec<sea_query::Value>,
     pending_rows: usize,
     full: usize,
-    /// One row's cells, reused.
-    cells: Vec<(usize, Value)>,
+    /// One row, reused.
+    row: BoundRow,
 }
 
 impl<M: Model> Encoder<M> {
@@ -159,7 +147,7 @@ impl<M: Model> Encoder<M> {
             pending: Vec::new(),
             pending_rows: 0,
             full: 0,
-            cells: Vec::with_capacity(M::TABLE.columns.len()),
+            row: BoundRow::new(dialect, M::TABLE.columns.len()),
         }
     }
 
@@ -173,20 +161,17 @@ impl<M: Model> Encoder<M> {
                 self.flush();
                 return Ok(self.ready.pop_front());
             };
-            self.cells.clear();
-            new.push_insert_values(&mut self.cells);
-            let started = self.full > 0;
-            if !(started && self.columns.len() == self.cells.len() && self.columns.iter().zip(&self.cells).all(|(a, (b, _))| a == b)) {
+            self.row.clear();
+            new.push_bound(&mut self.row)?;
+            if self.full == 0 || *self.columns != *self.row.columns {
                 self.flush();
-                self.columns = self.cells.iter().map(|(i, _)| *i).collect();
-                self.full = chunk_rows(self.cells.len(), self.dialect);
+                self.columns = self.row.columns.as_slice().into();
+                self.full = chunk_rows(self.columns.len(), self.dialect);
             }
             if self.pending.capacity() == 0 {
-                self.pending.reserve_exact((self.input.len() + 1).min(self.full) * self.cells.len());
+                self.pending.reserve_exact((self.input.len() + 1).min(self.full) * self.columns.len());
             }
-            for (i, v) in self.cells.drain(..) {
-                self.pending.push(to_sea::<M>(i, v, self.dialect)?);
-            }
+            self.pending.append(&mut self.row.values);
             self.pending_rows += 1;
             if self.pending_rows == self.full {
                 let values = std::mem::take(&mut self.pending);
@@ -348,6 +333,7 @@ fn insert_sql<M: Model>(dialect: Dialect, columns: &[&ColumnMeta], rows: usize, 
 mod tests {
     use super::*;
     use crate::data::model::{ColumnMeta, ColumnType, Managed, NewRecord, TableMeta};
+    use crate::data::value::Value;
 
     /// A model of four integer columns (`c0` to `c3`), no key, for planning alone.
     #[derive(Debug)]

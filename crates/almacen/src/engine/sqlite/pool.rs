@@ -222,7 +222,8 @@ impl LitePool {
         let conn = match take {
             Take::Conn(conn) => conn,
             Take::Open => {
-                let mut conn = self.open_conn(slot).await?;
+                // (Boxed: rare, and its future would otherwise ride along in every acquire's.)
+                let mut conn = Box::pin(self.open_conn(slot)).await?;
                 conn.idle_since = sh.ticks.load(Ordering::Relaxed);
                 Box::new(conn)
             }

@@ -42,6 +42,13 @@
 //! It is bounded: per-operation timeouts, an abort after a grace period, and a watchdog
 //! thread that ends the process if the runtime itself is stuck.
 //!
+//! Every SQLite file database (every side of `sqlite`, `sqlite-sqlx` and `sqlite-decimal`,
+//! and the load test's) runs on one journal mode and `synchronous` level:
+//! `--sqlite-journal-mode` (wal, delete, truncate, persist; default wal) and
+//! `--sqlite-synchronous` (off, normal, full, extra; default normal), almacen's defaults.
+//! almacen gets them in its URL, the others as PRAGMAs or sqlx options, and each side is
+//! asked what it runs on before it is measured (module `sqlite_settings`).
+//!
 //! The pools (almacen's, sqlx's, Diesel's r2d2, SeaORM's) are of the same size and none pings
 //! a connection before handing it out (sqlx's, r2d2's and SeaORM's own defaults ping on every
 //! acquire, which would flatter almacen).
@@ -55,6 +62,7 @@ mod decimal;
 mod load;
 mod seaorm;
 mod sqlite_peers;
+mod sqlite_settings;
 
 use almacen::HasMany;
 use almacen::prelude::*;
@@ -104,6 +112,12 @@ struct Args {
     /// Skip ANALYZE after seeding (the tables' statistics then are the server's guesses).
     #[arg(long)]
     no_analyze: bool,
+    /// SQLite files: the journal mode every side runs on (wal, delete, truncate, persist).
+    #[arg(long, default_value = "wal")]
+    sqlite_journal_mode: almacen::JournalMode,
+    /// SQLite files: the synchronous level every side runs on (off, normal, full, extra).
+    #[arg(long, default_value = "normal")]
+    sqlite_synchronous: almacen::Synchronous,
     /// Run the SQLite load test instead of the comparisons.
     #[arg(long)]
     load: bool,
@@ -123,6 +137,13 @@ struct Args {
     /// the default multi-thread one.
     #[arg(long)]
     load_current_thread: bool,
+}
+
+impl Args {
+    /// The settings of every SQLite file database the run opens.
+    fn sqlite_file(&self) -> sqlite_settings::SqliteFile {
+        sqlite_settings::SqliteFile { journal: self.sqlite_journal_mode, sync: self.sqlite_synchronous }
+    }
 }
 
 #[derive(Model, Debug, Clone)]
@@ -465,9 +486,8 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
                     options
                         .driver_url()
                         .parse::<sqlx::sqlite::SqliteConnectOptions>()
-                        .unwrap()
-                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
+                        .map(|o| args.sqlite_file().sqlx(o))
+                        .unwrap(),
                 )
                 .await
                 .unwrap(),
@@ -490,6 +510,13 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
                 .unwrap(),
         ),
     };
+    if let Raw::Sqlite(p) = &raw {
+        let file = args.sqlite_file();
+        let a = db.fetch_one_raw(sqlite_settings::PRAGMAS_SQL, params! {}).await.unwrap();
+        file.check("almacen", &a.get::<String>("journal_mode").unwrap(), a.get::<i64>("synchronous").unwrap());
+        let (journal, sync): (String, i64) = sqlx::query_as(sqlite_settings::PRAGMAS_SQL).fetch_one(p).await.unwrap();
+        file.check("sqlx", &journal, sync);
+    }
     // SeaORM on the servers (SQLite has its own five-sided table), with a pool of the same
     // size and no pre-ping either.
     let sea = match db.dialect() {
@@ -711,8 +738,9 @@ async fn run(args: Args) {
             "sqlite-sqlx" => {
                 println!("\nalmacen vs raw sqlx; ratio = almacen / sqlx");
                 let path = std::env::temp_dir().join(format!("almacen-bench-{}.db", uuid::Uuid::new_v4().simple()));
-                bench_backend("SQLite (file, WAL)", &format!("sqlite://{}", path.display()), &args).await;
-                for suffix in ["", "-wal", "-shm"] {
+                let file = args.sqlite_file();
+                bench_backend(&format!("SQLite (file, {})", file.label()), &file.url(&path), &args).await;
+                for suffix in ["", "-wal", "-shm", "-journal"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
             }

@@ -95,7 +95,7 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
     /// Only these workloads (get, page, pages500, paginate, count, eager, insert, bulk; SQLite peers:
-    /// get, page, paginate, eager, insert; sqlite-decimal: get, page, sum, insert, bulk); all
+    /// get, page, pages500, paginate, eager, insert; sqlite-decimal: get, page, sum, insert, bulk); all
     /// when empty.
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,

@@ -94,7 +94,7 @@ struct Args {
     /// Scale the operation counts (1.0 = default).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Only these workloads (get, page, pages500, paginate, count, eager, insert, bulk; SQLite peers:
+    /// Only these workloads (get, texts500, page, pages500, paginate, count, eager, insert, bulk; SQLite peers:
     /// get, page, pages500, paginate, eager, insert; sqlite-decimal: get, page, sum, insert, bulk); all
     /// when empty.
     #[arg(long, value_delimiter = ',')]
@@ -235,6 +235,16 @@ impl Raw {
             Raw::Sqlite(p) => sqlx::query(sql).bind(id).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
             Raw::Postgres(p) => sqlx::query(sql).bind(id).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
             Raw::MySql(p) => sqlx::query(sql).bind(id).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
+        }
+    }
+
+    /// A lookup whose key is written into the text: a new statement for every id.
+    async fn get_literal(&self, id: i64) -> Option<RawItem> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT id, name, stock, price, active FROM bench_items WHERE id = {id}"));
+        match self {
+            Raw::Sqlite(p) => sqlx::query(sql).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
+            Raw::Postgres(p) => sqlx::query(sql).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
+            Raw::MySql(p) => sqlx::query(sql).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
         }
     }
 
@@ -560,6 +570,24 @@ async fn run_workloads(args: &Args, raw: &Raw, db: &Database, sea: Option<&sea_o
                 assert!(seaorm::get(c, id(i)).await.is_some());
             }
         }),
+    )
+    .await;
+    // Raw SQL with the key in the text, 500 different texts: past the driver's statement
+    // cache (100 per connection) each run prepares, and evicts an older statement.
+    let id500 = |i: usize| ((i * 7919) % 500) as i64 + 1;
+    compare(
+        "raw SQL, 500 texts",
+        "texts500",
+        args,
+        scaled(1000, s),
+        |i| async move {
+            assert!(raw.get_literal(id500(i)).await.is_some());
+        },
+        |i| async move {
+            let sql = format!("SELECT id, name, stock, price, active FROM bench_items WHERE id = {}", id500(i));
+            assert!(db.fetch_optional_raw(&sql, params! {}).await.unwrap().is_some());
+        },
+        None::<fn(usize) -> std::future::Ready<()>>,
     )
     .await;
     compare(

@@ -39,7 +39,7 @@ fn name(i: usize) -> String {
 
 /// almacen's input rows.
 fn new_items(n: usize) -> Vec<NewItem> {
-    (0..n).map(|i| NewItem { name: name(i), stock: i as i32, price: 2.5, active: i % 2 == 0 }).collect()
+    (0..n).map(|i| NewItem { name: name(i), stock: i as i32, price: 2.5, active: i.is_multiple_of(2) }).collect()
 }
 
 /// `INSERT INTO bench_items (name, stock, price, active) VALUES (…), (…)` for `rows` rows,
@@ -84,7 +84,7 @@ fn rs_bulk(c: &rusqlite::Connection, n: usize, returning: bool) -> usize {
             st.raw_bind_parameter(p, name.as_str()).unwrap();
             st.raw_bind_parameter(p + 1, i as i32).unwrap();
             st.raw_bind_parameter(p + 2, 2.5f64).unwrap();
-            st.raw_bind_parameter(p + 3, i % 2 == 0).unwrap();
+            st.raw_bind_parameter(p + 3, i.is_multiple_of(2)).unwrap();
             p += WIDTH;
         }
         if returning {
@@ -121,7 +121,7 @@ fn diesel_bulk(pool: &DieselPool, n: usize, returning: bool) -> usize {
     use crate::sqlite_peers::dsl::{DItem, DNewItem, bench_items};
     let names: Vec<String> = (0..n).map(name).collect();
     let rows: Vec<DNewItem<'_>> =
-        names.iter().enumerate().map(|(i, name)| DNewItem { name, stock: i as i32, price: 2.5, active: i % 2 == 0 }).collect();
+        names.iter().enumerate().map(|(i, name)| DNewItem { name, stock: i as i32, price: 2.5, active: i.is_multiple_of(2) }).collect();
     let mut conn = pool.get().unwrap();
     conn.immediate_transaction::<_, diesel::result::Error, _>(|c| {
         let mut count = 0;
@@ -175,7 +175,7 @@ impl Raw {
                     let end = (start + per).min(n);
                     let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO bench_items (name, stock, price, active) ");
                     qb.push_values(start..end, |mut b, i| {
-                        b.push_bind(name(i)).push_bind(i as i32).push_bind(2.5f64).push_bind(i % 2 == 0);
+                        b.push_bind(name(i)).push_bind(i as i32).push_bind(2.5f64).push_bind(i.is_multiple_of(2));
                     });
                     if returning {
                         qb.push(" RETURNING id, name, stock, price, active");
@@ -242,7 +242,7 @@ pub(crate) async fn seaorm_bulk(db: &sea_orm::DatabaseConnection, n: usize, retu
             name: Set(name(i)),
             stock: Set(i as i32),
             price: Set(2.5),
-            active: Set(i % 2 == 0),
+            active: Set(i.is_multiple_of(2)),
             ..Default::default()
         });
         if returning {

@@ -28,6 +28,7 @@
 //! and `--ops N` fixes the operations per round: with `--rounds 1`, a run with `--ops 2N`
 //! minus one with `--ops N` (N ≥ 200, the warm-up) is N operations of that side.
 
+use crate::sqlite_settings::{PRAGMAS_SQL, SqliteFile};
 use crate::{Args, scaled};
 use almacen::prelude::*;
 use rusqlite::OptionalExtension as _;
@@ -112,14 +113,13 @@ fn raw_ddl(table: &str, price_type: &str) -> String {
     )
 }
 
-fn open_rusqlite(path: Option<&Path>, table: &str, price_type: &str, real: bool) -> rusqlite::Connection {
+fn open_rusqlite(path: Option<&Path>, settings: SqliteFile, table: &str, price_type: &str, real: bool) -> rusqlite::Connection {
     let c = match path {
         Some(p) => {
             let c = rusqlite::Connection::open(p).unwrap();
-            c.execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-            )
-            .unwrap();
+            c.execute_batch(&settings.pragmas()).unwrap();
+            let (journal, sync) = c.query_row(PRAGMAS_SQL, [], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).unwrap();
+            settings.check("rusqlite", &journal, sync);
             c
         }
         None => {
@@ -154,15 +154,16 @@ async fn open_almacen(url: &str) -> Database {
 async fn open_sides(base: Option<&Path>, args: &Args) -> (Sides, Vec<PathBuf>) {
     let on = |side: &str| args.sides.is_empty() || args.sides.iter().any(|s| s == side);
     let path = |side: &str| base.map(|b| PathBuf::from(format!("{}-{side}.db", b.display())));
-    let url = |side: &str| path(side).map_or_else(|| "sqlite::memory:".to_string(), |p| format!("sqlite://{}", p.display()));
+    let settings = args.sqlite_file();
+    let url = |side: &str| path(side).map_or_else(|| "sqlite::memory:".to_string(), |p| settings.url(&p));
     let names = |i: i64| (format!("item {i}"), (i % 100) as i32);
     let mut paths = Vec::new();
     let mut sides = Sides { rs_int: None, rs_real: None, cents: None, real: None, text: None };
     if on("rs-int") {
-        sides.rs_int = Some(open_rusqlite(path("rs-int").as_deref(), PriceCents::TABLE.name, "integer", false));
+        sides.rs_int = Some(open_rusqlite(path("rs-int").as_deref(), settings, PriceCents::TABLE.name, "integer", false));
     }
     if on("rs-real") {
-        sides.rs_real = Some(open_rusqlite(path("rs-real").as_deref(), PriceReal::TABLE.name, "real", true));
+        sides.rs_real = Some(open_rusqlite(path("rs-real").as_deref(), settings, PriceReal::TABLE.name, "real", true));
     }
     if on("cents") {
         let db = open_almacen(&url("cents")).await;
@@ -509,7 +510,8 @@ async fn close(sides: Sides) {
     }
 }
 
-/// The decimal comparison: a file database per side (WAL, synchronous=NORMAL), then in memory.
+/// The decimal comparison: a file database per side (every side on `--sqlite-journal-mode`
+/// and `--sqlite-synchronous`), then in memory.
 pub async fn run(args: &Args) {
     println!(
         "\nalmacen decimal storage on SQLite; ratios = almacen REAL decimal(12,2) / almacen i64 cents, almacen TEXT decimal(20,4) / almacen i64 cents, almacen cents / rusqlite INTEGER, almacen REAL / rusqlite REAL"
@@ -518,7 +520,8 @@ pub async fn run(args: &Args) {
     if on("file") {
         let base = std::env::temp_dir().join(format!("almacen-bench-dec-{}", uuid::Uuid::new_v4().simple()));
         let (sides, paths) = open_sides(Some(&base), args).await;
-        bench_sides("file (WAL, synchronous=NORMAL), each side its own file, rusqlite on one held connection", &sides, args).await;
+        let title = format!("file ({}), each side its own file, rusqlite on one held connection", args.sqlite_file().label());
+        bench_sides(&title, &sides, args).await;
         close(sides).await;
         for p in &paths {
             for suffix in ["", "-wal", "-shm", "-journal"] {

@@ -317,7 +317,7 @@ pub async fn run(args: &Args) {
     }
 
     let path = std::env::temp_dir().join(format!("almacen-load-{}.db", uuid::Uuid::new_v4().simple()));
-    let url = format!("sqlite://{}", path.display());
+    let url = args.sqlite_file().url(&path);
     let db = Database::connect(&url).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
     crate::seed(&db, false).await;
     let seeded = Item::select().count(&db).await.unwrap();
@@ -329,7 +329,7 @@ pub async fn run(args: &Args) {
         if args.load_current_thread { "current-thread" } else { "multi-thread" }
     );
     println!(
-        "{url} with default URL parameters (pool of {}, acquire timeout {:?})",
+        "{url}, the pool's settings left at their defaults (pool of {}, acquire timeout {:?})",
         db.options().max_connections,
         db.options().acquire_timeout
     );

@@ -46,6 +46,13 @@
 //! It is bounded: per-operation timeouts, an abort after a grace period, and a watchdog
 //! thread that ends the process if the runtime itself is stuck.
 //!
+//! Every SQLite file database (every side of `sqlite`, `sqlite-sqlx` and `sqlite-decimal`,
+//! and the load test's) runs on one journal mode and `synchronous` level:
+//! `--sqlite-journal-mode` (wal, delete, truncate, persist; default wal) and
+//! `--sqlite-synchronous` (off, normal, full, extra; default normal), almacen's defaults.
+//! almacen gets them in its URL, the others as PRAGMAs or sqlx options, and each side is
+//! asked what it runs on before it is measured (module `sqlite_settings`).
+//!
 //! The pools (almacen's, sqlx's, Diesel's r2d2, SeaORM's) are of the same size and none pings
 //! a connection before handing it out (sqlx's, r2d2's and SeaORM's own defaults ping on every
 //! acquire, which would flatter almacen).
@@ -60,6 +67,7 @@ mod decimal;
 mod load;
 mod seaorm;
 mod sqlite_peers;
+mod sqlite_settings;
 
 use almacen::HasMany;
 use almacen::prelude::*;
@@ -91,9 +99,10 @@ struct Args {
     /// Scale the operation counts (1.0 = default).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Only these workloads (get, page, pages500, paginate, count, eager, insert, bulk, bulk10k,
-    /// bulk10k-plain; SQLite peers: get, page, paginate, eager, insert, bulk10k, bulk10k-plain,
-    /// insert10k-tx; sqlite-decimal: get, page, sum, insert, bulk); all when empty.
+    /// Only these workloads (get, texts500, page, pages500, paginate, count, eager, insert, bulk,
+    /// bulk10k, bulk10k-plain; SQLite peers: get, page, pages500, paginate, eager, insert,
+    /// bulk10k, bulk10k-plain, insert10k-tx; sqlite-decimal: get, page, sum, insert, bulk); all
+    /// when empty.
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
     /// sqlite-decimal: only these sides (rs-int, rs-real, cents, real, text); all when empty.
@@ -109,6 +118,12 @@ struct Args {
     /// Skip ANALYZE after seeding (the tables' statistics then are the server's guesses).
     #[arg(long)]
     no_analyze: bool,
+    /// SQLite files: the journal mode every side runs on (wal, delete, truncate, persist).
+    #[arg(long, default_value = "wal")]
+    sqlite_journal_mode: almacen::JournalMode,
+    /// SQLite files: the synchronous level every side runs on (off, normal, full, extra).
+    #[arg(long, default_value = "normal")]
+    sqlite_synchronous: almacen::Synchronous,
     /// Run the SQLite load test instead of the comparisons.
     #[arg(long)]
     load: bool,
@@ -128,6 +143,13 @@ struct Args {
     /// the default multi-thread one.
     #[arg(long)]
     load_current_thread: bool,
+}
+
+impl Args {
+    /// The settings of every SQLite file database the run opens.
+    fn sqlite_file(&self) -> sqlite_settings::SqliteFile {
+        sqlite_settings::SqliteFile { journal: self.sqlite_journal_mode, sync: self.sqlite_synchronous }
+    }
 }
 
 #[derive(Model, Debug, Clone)]
@@ -220,6 +242,16 @@ impl Raw {
             Raw::Sqlite(p) => sqlx::query(sql).bind(id).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
             Raw::Postgres(p) => sqlx::query(sql).bind(id).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
             Raw::MySql(p) => sqlx::query(sql).bind(id).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
+        }
+    }
+
+    /// A lookup whose key is written into the text: a new statement for every id.
+    async fn get_literal(&self, id: i64) -> Option<RawItem> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT id, name, stock, price, active FROM bench_items WHERE id = {id}"));
+        match self {
+            Raw::Sqlite(p) => sqlx::query(sql).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
+            Raw::Postgres(p) => sqlx::query(sql).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
+            Raw::MySql(p) => sqlx::query(sql).fetch_optional(p).await.unwrap().map(|r| raw_item!(r)),
         }
     }
 
@@ -432,6 +464,24 @@ fn no_sea() -> Option<fn(usize) -> std::future::Ready<()>> {
     None
 }
 
+/// Which offset a page workload asks for in its `i`th operation.
+type Offsets = fn(usize) -> i64;
+
+/// Ten offsets, 0 to 180: they fit every statement cache even as literals.
+fn offset10(i: usize) -> i64 {
+    (i % 10) as i64 * 20
+}
+
+/// 500 different offsets (0 to 8,483), visited out of order: a list endpoint's traffic.
+fn offset500(i: usize) -> i64 {
+    ((i * 7919) % 500) as i64 * 17
+}
+
+/// almacen's page of 20 rows with stock above 10, as the README writes a page.
+async fn almacen_page(db: &Database, offset: i64) -> Vec<Item> {
+    Item::select().filter(Item::STOCK.gt(10)).order_by(Item::ID.asc()).limit(20).offset(offset as u64).fetch_all(db).await.unwrap()
+}
+
 fn scaled(n: usize, scale: f64) -> usize {
     ((n as f64 * scale) as usize).max(1)
 }
@@ -471,9 +521,8 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
                     options
                         .driver_url()
                         .parse::<sqlx::sqlite::SqliteConnectOptions>()
-                        .unwrap()
-                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
+                        .map(|o| args.sqlite_file().sqlx(o))
+                        .unwrap(),
                 )
                 .await
                 .unwrap(),
@@ -496,6 +545,13 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
                 .unwrap(),
         ),
     };
+    if let Raw::Sqlite(p) = &raw {
+        let file = args.sqlite_file();
+        let a = db.fetch_one_raw(sqlite_settings::PRAGMAS_SQL, params! {}).await.unwrap();
+        file.check("almacen", &a.get::<String>("journal_mode").unwrap(), a.get::<i64>("synchronous").unwrap());
+        let (journal, sync): (String, i64) = sqlx::query_as(sqlite_settings::PRAGMAS_SQL).fetch_one(p).await.unwrap();
+        file.check("sqlx", &journal, sync);
+    }
     // SeaORM on the servers (SQLite has its own five-sided table), with a pool of the same
     // size and no pre-ping either.
     let sea = match db.dialect() {
@@ -519,9 +575,6 @@ async fn bench_backend(name: &str, url: &str, args: &Args) {
 async fn run_workloads(args: &Args, raw: &Raw, db: &Database, sea: Option<&sea_orm::DatabaseConnection>) {
     let s = args.scale;
     let id = |i: usize| (i as i64 * 7919) % SEED_ROWS + 1;
-    let offset = |i: usize| (i % 10) as i64 * 20;
-    // 500 different offsets, visited out of order (a list endpoint's traffic).
-    let offset500 = |i: usize| ((i * 7919) % 500) as i64 * 17;
     let page = |i: usize| (i % 10) as i64 + 1;
     compare(
         "get by primary key",
@@ -541,22 +594,38 @@ async fn run_workloads(args: &Args, raw: &Raw, db: &Database, sea: Option<&sea_o
         }),
     )
     .await;
+    // Raw SQL with the key in the text, 500 different texts: past the driver's statement
+    // cache (100 per connection) each run prepares, and evicts an older statement.
+    let id500 = |i: usize| ((i * 7919) % 500) as i64 + 1;
+    compare(
+        "raw SQL, 500 texts",
+        "texts500",
+        args,
+        scaled(1000, s),
+        |i| async move {
+            assert!(raw.get_literal(id500(i)).await.is_some());
+        },
+        |i| async move {
+            let sql = format!("SELECT id, name, stock, price, active FROM bench_items WHERE id = {}", id500(i));
+            assert!(db.fetch_optional_raw(&sql, params! {}).await.unwrap().is_some());
+        },
+        None::<fn(usize) -> std::future::Ready<()>>,
+    )
+    .await;
     compare(
         "page of 20 rows",
         "page",
         args,
         scaled(1000, s),
         |i| async move {
-            assert_eq!(raw.page(10, offset(i)).await.len(), 20);
+            assert_eq!(raw.page(10, offset10(i)).await.len(), 20);
         },
         |i| async move {
-            let page =
-                Item::select().filter(Item::STOCK.gt(10)).order_by(Item::ID.asc()).limit(20).offset(offset(i) as u64).fetch_all(db).await;
-            assert_eq!(page.unwrap().len(), 20);
+            assert_eq!(almacen_page(db, offset10(i)).await.len(), 20);
         },
         sea.map(|c| {
             move |i| async move {
-                assert_eq!(seaorm::page(c, 10, offset(i) as u64).await.len(), 20);
+                assert_eq!(seaorm::page(c, 10, offset10(i) as u64).await.len(), 20);
             }
         }),
     )
@@ -570,14 +639,7 @@ async fn run_workloads(args: &Args, raw: &Raw, db: &Database, sea: Option<&sea_o
             assert_eq!(raw.page_bound(10, offset500(i)).await.len(), 20);
         },
         |i| async move {
-            let page = Item::select()
-                .filter(Item::STOCK.gt(10))
-                .order_by(Item::ID.asc())
-                .limit(20)
-                .offset(offset500(i) as u64)
-                .fetch_all(db)
-                .await;
-            assert_eq!(page.unwrap().len(), 20);
+            assert_eq!(almacen_page(db, offset500(i)).await.len(), 20);
         },
         sea.map(|c| {
             move |i| async move {
@@ -742,8 +804,9 @@ async fn run(args: Args) {
             "sqlite-sqlx" => {
                 println!("\nalmacen vs raw sqlx; ratio = almacen / sqlx");
                 let path = std::env::temp_dir().join(format!("almacen-bench-{}.db", uuid::Uuid::new_v4().simple()));
-                bench_backend("SQLite (file, WAL)", &format!("sqlite://{}", path.display()), &args).await;
-                for suffix in ["", "-wal", "-shm"] {
+                let file = args.sqlite_file();
+                bench_backend(&format!("SQLite (file, {})", file.label()), &file.url(&path), &args).await;
+                for suffix in ["", "-wal", "-shm", "-journal"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
             }

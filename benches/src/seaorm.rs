@@ -89,23 +89,21 @@ pub async fn connect(url: &str, max_connections: u32) -> DatabaseConnection {
     Database::connect(options).await.unwrap_or_else(|e| panic!("SeaORM connect {url}: {e}"))
 }
 
-/// SeaORM on a SQLite file (`Some`) or in memory (`None`, one connection kept for the whole
-/// run), with the PRAGMAs the other sides set and a pool of the same size.
-pub async fn connect_sqlite(file: Option<&std::path::Path>, max_connections: u32) -> DatabaseConnection {
-    use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+/// SeaORM on a SQLite file (`Some`, with the journal mode and synchronous level every side
+/// runs on) or in memory (`None`, one connection kept for the whole run), with the PRAGMAs
+/// the other sides set and a pool of the same size.
+pub async fn connect_sqlite(
+    file: Option<(&std::path::Path, crate::sqlite_settings::SqliteFile)>,
+    max_connections: u32,
+) -> DatabaseConnection {
     let url = match file {
-        Some(path) => format!("sqlite://{}", path.display()),
+        Some((path, _)) => format!("sqlite://{}", path.display()),
         None => "sqlite::memory:".to_owned(),
     };
     let mut options = ConnectOptions::new(url);
     options.max_connections(max_connections).test_before_acquire(false);
-    if file.is_some() {
-        options.map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(std::time::Duration::from_secs(5))
-        });
+    if let Some((_, settings)) = file {
+        options.map_sqlx_sqlite_opts(move |o| settings.sqlx(o).foreign_keys(true).busy_timeout(std::time::Duration::from_secs(5)));
     } else {
         options
             .min_connections(1)
@@ -114,6 +112,13 @@ pub async fn connect_sqlite(file: Option<&std::path::Path>, max_connections: u32
             .map_sqlx_sqlite_opts(|o| o.foreign_keys(true));
     }
     Database::connect(options).await.unwrap_or_else(|e| panic!("SeaORM connect {file:?}: {e}"))
+}
+
+/// The journal mode and synchronous level a SeaORM SQLite connection runs on.
+pub async fn pragmas(db: &DatabaseConnection) -> (String, i64) {
+    let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, crate::sqlite_settings::PRAGMAS_SQL);
+    let row = sea_orm::ConnectionTrait::query_one_raw(db, stmt).await.unwrap().expect("a row");
+    (row.try_get::<String>("", "journal_mode").unwrap(), row.try_get::<i64>("", "synchronous").unwrap())
 }
 
 pub async fn get(db: &DatabaseConnection, id: i64) -> Option<item::Model> {

@@ -1,6 +1,7 @@
 //! SQLite peers: almacen against rusqlite used directly (the limit), Diesel, raw sqlx and SeaORM, on
-//! the same schema and data, once on a file database (WAL, synchronous=NORMAL) and once in
-//! memory.
+//! the same schema and data, once on a file database (journal mode and synchronous level from
+//! `--sqlite-journal-mode` and `--sqlite-synchronous`, by default almacen's WAL and NORMAL,
+//! the same on every side and checked on each) and once in memory.
 //!
 //! Every side links the same libsqlite3-sys (sqlx 0.9's), so the SQLite library is the same;
 //! what differs is the layer above it. Each side has its own database, built from one
@@ -17,6 +18,7 @@
 //! No pool pings a connection before handing it out (r2d2's `test_on_check_out` and sqlx's
 //! and SeaORM's `test_before_acquire` are off, as almacen's `pre_ping` is by default).
 
+use crate::sqlite_settings::{DieselPragmas, PRAGMAS_SQL, SqliteFile};
 use crate::{Args, Item, NewItem, Post, Raw, RawItem, User, median, scaled, time_ops};
 use almacen::prelude::*;
 use diesel::prelude::*;
@@ -124,22 +126,22 @@ use dsl::{DItem, DNewItem, DPost, DUser, bench_items, bench_users};
 
 pub(crate) type DieselPool = diesel::r2d2::Pool<diesel::r2d2::ConnectionManager<diesel::SqliteConnection>>;
 
-/// The PRAGMAs almacen sets on each connection, for the sides that set them by hand.
-fn pragmas(file: bool) -> &'static str {
-    if file {
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
-    } else {
-        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
+/// The PRAGMAs almacen sets on each connection, for the sides that set them by hand: on a
+/// file (`Some`) with its journal mode and synchronous level, in memory (`None`) without.
+fn pragmas(file: Option<SqliteFile>) -> String {
+    match file {
+        Some(file) => file.pragmas(),
+        None => "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;".into(),
     }
 }
 
 #[derive(Debug)]
-struct Pragmas(&'static str);
+struct Pragmas(String);
 
 impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut diesel::SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         use diesel::connection::SimpleConnection as _;
-        conn.batch_execute(self.0).map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute(&self.0).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -191,54 +193,74 @@ fn remove_db_files(path: &Path) {
     }
 }
 
-/// Open the five sides on their own files, each a copy of the template.
-async fn open_file_sides(base: &Path, setup: &[String]) -> (Sides, Vec<PathBuf>) {
+/// Open the five sides on their own files, each a copy of the template, all on `settings`
+/// (checked on each side once open).
+async fn open_file_sides(base: &Path, setup: &[String], settings: SqliteFile) -> (Sides, Vec<PathBuf>) {
     let file = |side: &str| PathBuf::from(format!("{}-{side}.db", base.display()));
     let paths = vec![file("rusqlite"), file("almacen"), file("diesel"), file("sqlx"), file("seaorm")];
     for p in &paths {
         // Each copy is built before its side connects, with the side's own journal settings.
         let c = rusqlite::Connection::open(p).unwrap();
-        c.execute_batch(pragmas(true)).unwrap();
+        c.execute_batch(&pragmas(Some(settings))).unwrap();
         for s in setup {
             c.execute_batch(s).unwrap();
         }
     }
-    let almacen =
-        Database::connect(&format!("sqlite://{}{}", paths[1].display(), std::env::var("ALMACEN_BENCH_SQLITE_PARAMS").unwrap_or_default()))
-            .await
-            .unwrap();
+    // (More of almacen's URL parameters from the environment, `?` or `&` first, for trying them.)
+    let mut almacen_url = settings.url(&paths[1]);
+    if let Ok(more) = std::env::var("ALMACEN_BENCH_SQLITE_PARAMS")
+        && !more.is_empty()
+    {
+        almacen_url = format!("{almacen_url}&{}", more.trim_start_matches(['?', '&']));
+    }
+    let almacen = Database::connect(&almacen_url).await.unwrap_or_else(|e| panic!("connect {almacen_url}: {e}"));
     let pool_size = almacen.options().max_connections;
     let rusqlite = rusqlite::Connection::open(&paths[0]).unwrap();
-    rusqlite.execute_batch(pragmas(true)).unwrap();
+    rusqlite.execute_batch(&pragmas(Some(settings))).unwrap();
     rusqlite.set_prepared_statement_cache_capacity(64);
     let diesel = diesel::r2d2::Pool::builder()
         .max_size(pool_size)
         .test_on_check_out(false)
-        .connection_customizer(Box::new(Pragmas(pragmas(true))))
+        .connection_customizer(Box::new(Pragmas(pragmas(Some(settings)))))
         .build(diesel::r2d2::ConnectionManager::new(paths[2].display().to_string()))
         .unwrap();
     let sqlx = sqlx::pool::PoolOptions::new()
         .max_connections(pool_size)
         .test_before_acquire(false)
         .connect_with(
-            sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&paths[3])
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            settings
+                .sqlx(sqlx::sqlite::SqliteConnectOptions::new().filename(&paths[3]))
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5)),
         )
         .await
         .unwrap();
-    let seaorm = crate::seaorm::connect_sqlite(Some(&paths[4]), pool_size).await;
-    (Sides { rusqlite, almacen, diesel, sqlx, seaorm }, paths)
+    let seaorm = crate::seaorm::connect_sqlite(Some((&paths[4], settings)), pool_size).await;
+    let sides = Sides { rusqlite, almacen, diesel, sqlx, seaorm };
+    check_file_settings(&sides, settings).await;
+    (sides, paths)
+}
+
+/// Ask every side what journal mode and synchronous level it runs on (almacen checks its
+/// readers itself; a pool's connections all get the same options).
+async fn check_file_settings(sides: &Sides, settings: SqliteFile) {
+    let (journal, sync) = sides.rusqlite.query_row(PRAGMAS_SQL, [], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).unwrap();
+    settings.check("rusqlite", &journal, sync);
+    let a = sides.almacen.fetch_one_raw(PRAGMAS_SQL, params! {}).await.unwrap();
+    settings.check("almacen", &a.get::<String>("journal_mode").unwrap(), a.get::<i64>("synchronous").unwrap());
+    let d: DieselPragmas = diesel::sql_query(PRAGMAS_SQL).get_result(&mut sides.diesel.get().unwrap()).unwrap();
+    settings.check("Diesel", &d.journal_mode, d.synchronous);
+    let (journal, sync): (String, i64) = sqlx::query_as(PRAGMAS_SQL).fetch_one(&sides.sqlx).await.unwrap();
+    settings.check("sqlx", &journal, sync);
+    let (journal, sync) = crate::seaorm::pragmas(&sides.seaorm).await;
+    settings.check("SeaORM", &journal, sync);
 }
 
 /// Open the five sides on their own in-memory databases (one connection each), each filled
 /// from the template through its own connection.
 async fn open_memory_sides(setup: &[String]) -> Sides {
     let rusqlite = rusqlite::Connection::open_in_memory().unwrap();
-    rusqlite.execute_batch(pragmas(false)).unwrap();
+    rusqlite.execute_batch(&pragmas(None)).unwrap();
     rusqlite.set_prepared_statement_cache_capacity(64);
     for s in setup {
         rusqlite.execute_batch(s).unwrap();
@@ -256,7 +278,7 @@ async fn open_memory_sides(setup: &[String]) -> Sides {
         .max_lifetime(None)
         .idle_timeout(None)
         .test_on_check_out(false)
-        .connection_customizer(Box::new(Pragmas(pragmas(false))))
+        .connection_customizer(Box::new(Pragmas(pragmas(None))))
         .build(diesel::r2d2::ConnectionManager::new(":memory:"))
         .unwrap();
     {
@@ -305,13 +327,14 @@ fn rs_get(c: &rusqlite::Connection, id: i64) -> Option<RawItem> {
     c.prepare_cached(RS_GET).unwrap().query_row([id], rs_item).optional().unwrap()
 }
 
-/// LIMIT and OFFSET are literals, as in the sqlx and almacen statements: a bound LIMIT or
-/// OFFSET makes SQLite re-prepare the statement on every execution (the planner reads the
-/// bound value, so rebinding it expires the statement).
+/// A literal LIMIT and a bound OFFSET, as almacen writes a page on SQLite: SQLite reads a
+/// bound LIMIT's value when it plans, so rebinding it makes it prepare the statement again
+/// on every run; a bound OFFSET does not, and one cached statement serves every page.
+const RS_PAGE: &str = "SELECT id, name, stock, price, active FROM bench_items WHERE stock > ?1 ORDER BY id LIMIT 20 OFFSET ?2";
+
 fn rs_page(c: &rusqlite::Connection, min_stock: i32, offset: i64) -> Vec<RawItem> {
-    let sql = format!("SELECT id, name, stock, price, active FROM bench_items WHERE stock > ?1 ORDER BY id LIMIT 20 OFFSET {offset}");
-    let mut st = c.prepare_cached(&sql).unwrap();
-    st.query_map([min_stock], rs_item).unwrap().collect::<Result<_, _>>().unwrap()
+    let mut st = c.prepare_cached(RS_PAGE).unwrap();
+    st.query_map(rusqlite::params![min_stock, offset], rs_item).unwrap().collect::<Result<_, _>>().unwrap()
 }
 
 const RS_COUNT: &str = "SELECT COUNT(*) FROM bench_items WHERE stock > ?1";
@@ -567,7 +590,6 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
     let raw = Raw::Sqlite(sx.clone());
     let (rounds, s) = (args.rounds, args.scale);
     let id = |i: usize| (i as i64 * 7919) % crate::SEED_ROWS + 1;
-    let offset = |i: usize| (i % 10) as i64 * 20;
 
     if wanted(args, "get") {
         let t = compare5(
@@ -598,7 +620,13 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
         .await;
         print_row("get by primary key", t);
     }
-    if wanted(args, "page") {
+    // Ten offsets, and 500 different offsets visited out of order (a list endpoint's traffic).
+    let pages: [(&str, &str, crate::Offsets); 2] =
+        [("page", "page of 20 rows", crate::offset10), ("pages500", "page of 20, 500 offsets", crate::offset500)];
+    for (key, label, offset) in pages {
+        if !wanted(args, key) {
+            continue;
+        }
         let t = compare5(
             [true; 5],
             rounds,
@@ -608,14 +636,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
                 async {}
             },
             |i| async move {
-                let page = Item::select()
-                    .filter(Item::STOCK.gt(10))
-                    .order_by(Item::ID.asc())
-                    .limit(20)
-                    .offset(offset(i) as u64)
-                    .fetch_all(db)
-                    .await;
-                assert_eq!(page.unwrap().len(), 20);
+                assert_eq!(crate::almacen_page(db, offset(i)).await.len(), 20);
             },
             |i| {
                 assert_eq!(diesel_page(diesel, 10, offset(i)).len(), 20);
@@ -623,8 +644,11 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
             },
             |i| {
                 let raw = &raw;
+                // Raw sqlx writes the ten offsets as literals (they fit its statement cache)
+                // and binds the 500.
                 async move {
-                    assert_eq!(raw.page(10, offset(i)).await.len(), 20);
+                    let rows = if key == "page" { raw.page(10, offset(i)).await } else { raw.page_bound(10, offset(i)).await };
+                    assert_eq!(rows.len(), 20);
                 }
             },
             |i| async move {
@@ -632,7 +656,7 @@ async fn bench_sides(title: &str, sides: &Sides, args: &Args) {
             },
         )
         .await;
-        print_row("page of 20 rows", t);
+        print_row(label, t);
     }
     let page = |i: usize| (i % 10) as i64 + 1;
     if wanted(args, "paginate") {
@@ -735,20 +759,23 @@ pub async fn run(args: &Args) {
     make_template(&template).await;
     let setup = setup_sql(&template);
 
-    let (sides, paths) = open_file_sides(&base, &setup).await;
+    let settings = args.sqlite_file();
+    let (sides, paths) = open_file_sides(&base, &setup, settings).await;
     let pool = sides.almacen.options().max_connections;
-    bench_sides(&format!("file (WAL, synchronous=NORMAL), pools of {pool}, rusqlite on one held connection"), &sides, args).await;
-    // A side that never checkpoints writes less per insert, and its WAL shows it (read
-    // before closing: the last connection to close checkpoints and removes it).
-    let wal = |p: &PathBuf| std::fs::metadata(format!("{}-wal", p.display())).map_or(0.0, |m| m.len() as f64 / 1e6);
-    println!(
-        "\nWAL files after the run (MB): rusqlite {:.1}, almacen {:.1}, Diesel {:.1}, sqlx {:.1}, SeaORM {:.1}",
-        wal(&paths[0]),
-        wal(&paths[1]),
-        wal(&paths[2]),
-        wal(&paths[3]),
-        wal(&paths[4])
-    );
+    bench_sides(&format!("file ({}), pools of {pool}, rusqlite on one held connection", settings.label()), &sides, args).await;
+    if settings.journal == almacen::JournalMode::Wal {
+        // A side that never checkpoints writes less per insert, and its WAL shows it (read
+        // before closing: the last connection to close checkpoints and removes it).
+        let wal = |p: &PathBuf| std::fs::metadata(format!("{}-wal", p.display())).map_or(0.0, |m| m.len() as f64 / 1e6);
+        println!(
+            "\nWAL files after the run (MB): rusqlite {:.1}, almacen {:.1}, Diesel {:.1}, sqlx {:.1}, SeaORM {:.1}",
+            wal(&paths[0]),
+            wal(&paths[1]),
+            wal(&paths[2]),
+            wal(&paths[3]),
+            wal(&paths[4])
+        );
+    }
     close(sides).await;
     for p in &paths {
         remove_db_files(p);

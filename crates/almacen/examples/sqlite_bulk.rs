@@ -38,7 +38,7 @@ fn env(name: &str, default: &str) -> String {
 }
 
 fn new_items() -> Vec<NewItem> {
-    (0..ROWS).map(|i| NewItem { name: format!("bulk {i}"), stock: i as i32, price: 2.5, active: i % 2 == 0 }).collect()
+    (0..ROWS).map(|i| NewItem { name: format!("bulk {i}"), stock: i as i32, price: 2.5, active: i.is_multiple_of(2) }).collect()
 }
 
 async fn almacen_op(db: &Database, work: &str) {
@@ -101,7 +101,7 @@ fn rusqlite_op(c: &rusqlite::Connection, work: &str) {
                 st.raw_bind_parameter(p, name.as_str()).unwrap();
                 st.raw_bind_parameter(p + 1, i as i32).unwrap();
                 st.raw_bind_parameter(p + 2, 2.5f64).unwrap();
-                st.raw_bind_parameter(p + 3, i % 2 == 0).unwrap();
+                st.raw_bind_parameter(p + 3, i.is_multiple_of(2)).unwrap();
             }
             if returning {
                 let mut rows = st.raw_query();

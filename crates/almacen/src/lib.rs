@@ -133,7 +133,7 @@ pub use data::sqlite::LiteRow;
 pub use data::types::{DbEnumText, SqlType};
 pub use data::value::{Kind, Value};
 
-pub use engine::config::{ConnectOptions, redacted_url};
+pub use engine::config::{ConnectOptions, JournalMode, Synchronous, redacted_url};
 pub use engine::database::{Database, PoolStats};
 pub use engine::executor::Executor;
 pub use engine::observe::StatementCounter;

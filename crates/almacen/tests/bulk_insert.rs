@@ -44,8 +44,8 @@ fn load(prefix: &str, i: usize) -> NewLoad {
         big: (i as i64) << 33,
         price: Decimal::new(i as i64 * 7 + 1, 2),
         ratio: i as f64 / 8.0,
-        flag: i % 3 == 0,
-        note: (i % 4 != 0).then(|| format!("note {i} ñ")),
+        flag: i.is_multiple_of(3),
+        note: (!i.is_multiple_of(4)).then(|| format!("note {i} ñ")),
         at: at(i),
         views: None,
         created_at: None,
@@ -229,7 +229,7 @@ async fn server_defaults_left_out_on_some_rows(db: Database, _b: Backend) {
             if (i / 7) % 2 == 1 {
                 row.views = Some(i as i64);
             }
-            if i % 5 == 0 || (1_000..1_600).contains(&i) {
+            if i.is_multiple_of(5) || (1_000..1_600).contains(&i) {
                 row.created_at = Some(given);
             }
             row

@@ -190,4 +190,52 @@ async fn keyset_cursors_are_tamper_evident(db: Database, _b: Backend) {
     assert!(CursorKey::new("short").is_err());
 }
 
+/// How many statements the session has prepared (PostgreSQL: held now; MariaDB: ever).
+async fn prepared_statements(db: &Database, b: Backend) -> i64 {
+    let sql = match b {
+        Backend::Postgres => "SELECT count(*)::text AS n FROM pg_prepared_statements",
+        Backend::MariaDb => "SELECT VARIABLE_VALUE AS n FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'COM_STMT_PREPARE'",
+        Backend::Sqlite => unreachable!("SQLite statements are counted by almacen's own cache"),
+    };
+    db.fetch_one_raw(sql, params! {}).await.unwrap().get::<String>("n").unwrap().parse().unwrap()
+}
+
+/// Every page of one query is one statement text, whatever its offset (and, on the servers,
+/// its size), so the statement caches hold one statement for a list endpoint however many
+/// pages clients ask for; the pages still hold the right rows. On a pool of one connection,
+/// 53 more offsets (past the rows: empty pages) leave the server's count of prepared
+/// statements where it was.
+async fn pages_share_one_statement(db: Database, b: Backend) {
+    let all = seed(&db).await;
+    let page = |size: u64, offset: u64| Entry::select().order_by(Entry::ID.asc()).limit(size).offset(offset);
+    let d = db.dialect();
+    assert_eq!(page(5, 0).debug_sql(d), page(5, 40).debug_sql(d));
+    assert_eq!(page(5, 0).debug_sql(d), page(5, 10_000_000).debug_sql(d));
+    // SQLite keeps the limit a literal (a bound LIMIT is re-prepared on every new value).
+    assert_eq!(page(5, 0).debug_sql(d) == page(7, 0).debug_sql(d), b != Backend::Sqlite, "{}", page(5, 0).debug_sql(d));
+    // An offset without a limit is bound as well.
+    let rest = |offset: u64| Entry::select().order_by(Entry::ID.asc()).offset(offset);
+    assert_eq!(rest(1).debug_sql(d), rest(50).debug_sql(d));
+    assert_eq!(ids(&rest(50).fetch_all(&db).await.unwrap()), ids(&all[50..]));
+
+    let run = async |from: u64| {
+        for offset in from..from + 53 {
+            let got = page(5, offset).fetch_all(&db).await.unwrap();
+            let start = (offset as usize).min(all.len());
+            assert_eq!(ids(&got), ids(&all[start..(start + 5).min(all.len())]), "offset {offset}");
+        }
+    };
+    if b == Backend::Sqlite {
+        run(0).await;
+        return;
+    }
+    run(0).await;
+    let before = prepared_statements(&db, b).await;
+    run(53).await;
+    let after = prepared_statements(&db, b).await;
+    // MariaDB counts the count query's own prepare; PostgreSQL holds it once.
+    assert!(after - before <= 1, "{b:?}: {before} prepared statements before 53 new offsets, {after} after");
+}
+
 per_backend!(numbered_pages, keyset_pages, keyset_cursors_are_tamper_evident);
+per_backend_with!(pages_share_one_statement => "max_connections=1");

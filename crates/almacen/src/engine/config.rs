@@ -1,4 +1,5 @@
-//! Connection settings: pool size, timeouts, pre-ping, echo; from code or URL query parameters.
+//! Connection settings: pool size, timeouts, pre-ping, echo, SQLite's journal mode and
+//! synchronous level; from code or URL query parameters.
 
 use crate::data::dialect::Dialect;
 use crate::data::error::{Error, Result};
@@ -22,6 +23,8 @@ use std::time::Duration;
 /// | `echo` | | log every statement at INFO | false |
 /// | `log_parameters` | | include bound parameters in logs | false |
 /// | `cancel_on_drop` | | ask the server to cancel a statement whose future is dropped (turn it off behind a proxy that moves a client's statements between server sessions, such as PgBouncer in transaction mode) | true |
+/// | `journal_mode` | | SQLite files only: how a transaction is kept atomic, [`JournalMode`]: `wal`, `delete`, `truncate` or `persist` | `wal` |
+/// | `synchronous` | | SQLite files only: how often SQLite waits for the disk, [`Synchronous`]: `off`, `normal`, `full` or `extra` | `normal` |
 ///
 /// The timeouts are short so that a web service fails fast and recovers fast. SQLAlchemy's
 /// `pool_timeout` defaults to 30 s; almacen's `acquire_timeout` to 5 s: a request that cannot
@@ -39,6 +42,16 @@ use std::time::Duration;
 /// never passed on (PostgreSQL's driver would log it, value and all). A `sqlite:` URL without
 /// a path is an error. `Debug` shows the URL without its password ([`redacted_url`](crate::redacted_url)).
 ///
+/// `journal_mode` and `synchronous` apply to a SQLite file opened for writing, and are set
+/// (and checked) on every connection of its pool, the writer and the readers. On a
+/// PostgreSQL or MariaDB URL, and on an in-memory or read-only (`mode=ro`, `immutable=1`)
+/// SQLite database, they are refused rather than ignored. WAL with `synchronous=normal` is
+/// the fast default: readers never wait for the writer, and a crash of the program loses
+/// nothing committed (a power cut may lose the last commits, never consistency). For
+/// commits that survive a power cut too, use `synchronous=full`; where WAL cannot work (a
+/// network filesystem, `nolock=1`), use a rollback journal (`delete`, with `full`): readers
+/// and the writer then wait for each other (see [`JournalMode`]).
+///
 /// ```
 /// use almacen::ConnectOptions;
 /// use std::time::Duration;
@@ -46,6 +59,14 @@ use std::time::Duration;
 /// assert_eq!(opts.max_connections, 8);
 /// assert_eq!(opts.acquire_timeout, Duration::from_secs(2));
 /// assert_eq!(opts.driver_url(), "postgres://u@localhost/db");
+///
+/// use almacen::{JournalMode, Synchronous};
+/// let opts = ConnectOptions::from_url("sqlite://app.db?synchronous=FULL").unwrap();
+/// assert_eq!(opts.journal_mode, Some(JournalMode::Wal));
+/// assert_eq!(opts.synchronous, Some(Synchronous::Full));
+/// assert_eq!(opts.driver_url(), "sqlite://app.db");
+/// let e = ConnectOptions::from_url("postgres://u@localhost/db?synchronous=full").unwrap_err();
+/// assert!(e.to_string().contains("SQLite"), "{e}");
 /// ```
 #[derive(Clone)]
 pub struct ConnectOptions {
@@ -83,6 +104,180 @@ pub struct ConnectOptions {
     /// between server sessions (PgBouncer in transaction or statement mode) it could reach
     /// another client's statement, so turn it off there. Default true.
     pub cancel_on_drop: bool,
+    /// SQLite's journal mode, set on every connection to a SQLite file opened for writing:
+    /// `Some(JournalMode::Wal)` unless the URL says otherwise. `None` where it does not
+    /// apply (PostgreSQL, MariaDB, an in-memory or read-only SQLite database), and there a
+    /// `Some` is refused by [`Database::connect_with`](crate::Database::connect_with); on a
+    /// writable SQLite file `None` means the default, WAL.
+    pub journal_mode: Option<JournalMode>,
+    /// SQLite's `synchronous` level, set on every connection to a SQLite file opened for
+    /// writing: `Some(Synchronous::Normal)` unless the URL says otherwise. `None` (and
+    /// refused when set) where it does not apply, as for
+    /// [`journal_mode`](Self::journal_mode); on a writable SQLite file `None` means the
+    /// default, NORMAL.
+    pub synchronous: Option<Synchronous>,
+}
+
+/// SQLite's journal mode for a database file (the `journal_mode` URL parameter, written in
+/// any case): how SQLite keeps a transaction all-or-nothing through a crash, and so whether
+/// readers and the writer wait for each other.
+///
+/// - [`Wal`](Self::Wal) (the default): commits are appended to a write-ahead log (`-wal`
+///   file) and copied into the database by checkpoints. Readers read a snapshot while the
+///   writer writes; neither waits for the other. Needs shared memory between the
+///   connections (`-shm`), so not on a network filesystem, nor with `nolock=1`.
+/// - [`Delete`](Self::Delete), [`Truncate`](Self::Truncate), [`Persist`](Self::Persist): a
+///   rollback journal (`-journal` file) keeps the pages a transaction changes, so a crash
+///   can undo it; at commit the journal is deleted, truncated to nothing, or kept with its
+///   header zeroed (the latter two save a file creation per commit). Readers and the writer
+///   block each other: a commit waits until no read is in progress (and no new read starts
+///   meanwhile), and a large transaction that spills changed pages to the file blocks reads
+///   until it ends. A wait lasts at most 5 s, then the statement fails with
+///   [`Error::Deadlock`](crate::Error::Deadlock) and changes nothing (retryable), so keep
+///   reads short and do not write while holding a read open in the same task (a stream
+///   being read, a read-only transaction): that write waits for the read and fails.
+///
+/// `memory` and `off` are refused: with the journal in memory a crash in the middle of a
+/// transaction can leave the database corrupt, and with none at all a rollback cannot undo
+/// what a transaction did. almacen never leaves an operation half-written.
+///
+/// ```
+/// use almacen::JournalMode;
+/// assert_eq!("DELETE".parse::<JournalMode>().unwrap(), JournalMode::Delete);
+/// assert!("off".parse::<JournalMode>().unwrap_err().to_string().contains("atomic"));
+/// assert_eq!(JournalMode::default().as_str(), "wal");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum JournalMode {
+    /// Write-ahead log: readers and the writer do not block each other (the default).
+    #[default]
+    Wal,
+    /// Rollback journal, deleted at each commit (SQLite's own default).
+    Delete,
+    /// Rollback journal, truncated to zero bytes at each commit.
+    Truncate,
+    /// Rollback journal, kept with its header zeroed at each commit.
+    Persist,
+}
+
+impl JournalMode {
+    /// Every mode almacen accepts.
+    pub const ALL: [JournalMode; 4] = [JournalMode::Wal, JournalMode::Delete, JournalMode::Truncate, JournalMode::Persist];
+
+    /// The mode's name as SQLite writes it (what `PRAGMA journal_mode` answers): `wal`,
+    /// `delete`, `truncate` or `persist`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            JournalMode::Wal => "wal",
+            JournalMode::Delete => "delete",
+            JournalMode::Truncate => "truncate",
+            JournalMode::Persist => "persist",
+        }
+    }
+}
+
+impl std::fmt::Display for JournalMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for JournalMode {
+    type Err = Error;
+
+    /// Parse a mode's name in any case; `memory`, `off` and unknown names are
+    /// [`Error::Config`] saying why and what is accepted.
+    fn from_str(value: &str) -> Result<Self> {
+        let lower = value.trim().to_ascii_lowercase();
+        if let Some(mode) = JournalMode::ALL.into_iter().find(|m| m.as_str() == lower) {
+            return Ok(mode);
+        }
+        Err(Error::Config(match lower.as_str() {
+            "memory" | "off" => format!(
+                "journal_mode={value:?} is refused: it loses atomicity on a crash ({}), and almacen never leaves an operation \
+                 half-written; use wal (the default), delete, truncate or persist",
+                if lower == "off" {
+                    "with no journal a rollback cannot undo a transaction, and a crash in one corrupts the database"
+                } else {
+                    "with the journal in memory a crash in the middle of a transaction can corrupt the database"
+                }
+            ),
+            _ => format!("journal_mode={value:?} is not a journal mode: use wal (the default), delete, truncate or persist"),
+        }))
+    }
+}
+
+/// SQLite's `synchronous` level for a database file (the `synchronous` URL parameter,
+/// written in any case): how often SQLite waits for the disk to have written what it was
+/// given (fsync), which decides what a power cut or an operating-system crash can take.
+/// A crash of the program alone loses nothing committed at any level.
+///
+/// | level | WAL (the default journal) | rollback journal (`delete`, `truncate`, `persist`) |
+/// |---|---|---|
+/// | `off` | a power cut may lose recent commits and can corrupt the database | a power cut can corrupt the database |
+/// | `normal` (default) | a power cut may lose the last commits; never corrupts | on older filesystems a power cut at the wrong moment can, rarely, corrupt the database: use `full` |
+/// | `full` | every commit survives a power cut (one more sync per commit) | every commit survives a power cut |
+/// | `extra` | at least as `full` | as `full`, and the directory is synced after the journal is deleted (`delete`) |
+///
+/// ```
+/// use almacen::Synchronous;
+/// assert_eq!("Full".parse::<Synchronous>().unwrap(), Synchronous::Full);
+/// assert!("2".parse::<Synchronous>().unwrap_err().to_string().contains("off, normal"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Synchronous {
+    /// Never wait for the disk.
+    Off,
+    /// Wait at the critical moments only (with WAL: at checkpoints). The default.
+    #[default]
+    Normal,
+    /// Wait at every commit.
+    Full,
+    /// As `Full`, and sync the directory after deleting a rollback journal.
+    Extra,
+}
+
+impl Synchronous {
+    /// Every level.
+    pub const ALL: [Synchronous; 4] = [Synchronous::Off, Synchronous::Normal, Synchronous::Full, Synchronous::Extra];
+
+    /// The level's name as the URL takes it: `off`, `normal`, `full` or `extra`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Off => "off",
+            Synchronous::Normal => "normal",
+            Synchronous::Full => "full",
+            Synchronous::Extra => "extra",
+        }
+    }
+
+    /// The number `PRAGMA synchronous` answers for the level (0 to 3).
+    pub const fn pragma_value(self) -> i64 {
+        match self {
+            Synchronous::Off => 0,
+            Synchronous::Normal => 1,
+            Synchronous::Full => 2,
+            Synchronous::Extra => 3,
+        }
+    }
+}
+
+impl std::fmt::Display for Synchronous {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Synchronous {
+    type Err = Error;
+
+    /// Parse a level's name in any case; anything else is [`Error::Config`] listing them.
+    fn from_str(value: &str) -> Result<Self> {
+        let lower = value.trim().to_ascii_lowercase();
+        Synchronous::ALL.into_iter().find(|s| s.as_str() == lower).ok_or_else(|| {
+            Error::Config(format!("synchronous={value:?} is not a synchronous level: use off, normal (the default), full or extra"))
+        })
+    }
 }
 
 /// Settings almacen reads from a URL's query, SQLAlchemy's names included.
@@ -106,6 +301,8 @@ const OWN_PARAMETERS: &[&str] = &[
     "echo",
     "log_parameters",
     "cancel_on_drop",
+    "journal_mode",
+    "synchronous",
 ];
 
 /// The query parameters sqlx's PostgreSQL driver reads (`options[name]` too); it would log
@@ -174,6 +371,8 @@ impl std::fmt::Debug for ConnectOptions {
             .field("echo", &self.echo)
             .field("log_parameters", &self.log_parameters)
             .field("cancel_on_drop", &self.cancel_on_drop)
+            .field("journal_mode", &self.journal_mode)
+            .field("synchronous", &self.synchronous)
             .finish()
     }
 }
@@ -264,6 +463,8 @@ impl ConnectOptions {
             echo: false,
             log_parameters: false,
             cancel_on_drop: true,
+            journal_mode: None,
+            synchronous: None,
         };
         let mut pool_size = None;
         let mut overflow = 0u32;
@@ -286,6 +487,8 @@ impl ConnectOptions {
                 "echo" => opts.echo = parse_bool(key, &value)?,
                 "log_parameters" => opts.log_parameters = parse_bool(key, &value)?,
                 "cancel_on_drop" => opts.cancel_on_drop = parse_bool(key, &value)?,
+                "journal_mode" => opts.journal_mode = Some(value.parse()?),
+                "synchronous" => opts.synchronous = Some(value.parse()?),
                 _ => {
                     let driver = match dialect {
                         Dialect::Sqlite => SQLITE_PARAMETERS,
@@ -319,7 +522,52 @@ impl ConnectOptions {
             driver.push_str(&passthrough.join("&"));
         }
         opts.url = driver;
+        opts.check_sqlite_file_settings()?;
+        if opts.sqlite_file_for_writing() {
+            opts.journal_mode.get_or_insert_default();
+            opts.synchronous.get_or_insert_default();
+        }
         Ok(opts)
+    }
+
+    /// A SQLite file opened for writing: where `journal_mode` and `synchronous` apply.
+    pub(crate) fn sqlite_file_for_writing(&self) -> bool {
+        self.dialect == Dialect::Sqlite && !self.in_memory && !self.sqlite_read_only()
+    }
+
+    /// A SQLite file opened read-only: `mode=ro`, or `immutable` (read-only media).
+    fn sqlite_read_only(&self) -> bool {
+        let query = self.url.split_once('?').map_or("", |(_, q)| q);
+        query.split('&').any(|pair| match pair.split_once('=').unwrap_or((pair, "")) {
+            ("mode", value) => value == "ro",
+            // SQLite's URI booleans: any of these, or a non-zero number.
+            ("immutable", value) => {
+                ["yes", "true", "on"].iter().any(|t| value.eq_ignore_ascii_case(t)) || value.parse::<i64>().is_ok_and(|n| n != 0)
+            }
+            _ => false,
+        })
+    }
+
+    /// Refuse `journal_mode` and `synchronous` where they would do nothing: on a server, on
+    /// an in-memory SQLite database, on a read-only SQLite file. (Run on a URL as it is
+    /// parsed, and again by [`Database::connect_with`](crate::Database::connect_with) for
+    /// options changed in code.)
+    pub(crate) fn check_sqlite_file_settings(&self) -> Result<()> {
+        let given = [("journal_mode", self.journal_mode.is_some()), ("synchronous", self.synchronous.is_some())];
+        let Some((name, _)) = given.into_iter().find(|(_, set)| *set) else { return Ok(()) };
+        let why = if self.dialect != Dialect::Sqlite {
+            format!("it is a SQLite setting, and this is a {} database", self.dialect)
+        } else if self.in_memory && name == "journal_mode" {
+            "an in-memory SQLite database keeps its journal in memory and cannot use WAL; use a file to choose".to_string()
+        } else if self.in_memory {
+            "an in-memory SQLite database writes nothing to disk".to_string()
+        } else if self.sqlite_read_only() {
+            "the SQLite database is opened read-only (mode=ro or immutable), so nothing is written; its journal mode is the file's own"
+                .to_string()
+        } else {
+            return Ok(());
+        };
+        Err(Error::Config(format!("{name} does not apply here: {why}")))
     }
 
     /// Read the URL from the `DATABASE_URL` environment variable.
@@ -402,6 +650,24 @@ impl ConnectOptions {
     /// [`cancel_on_drop`](Self::cancel_on_drop)).
     pub fn cancel_on_drop(mut self, on: bool) -> Self {
         self.cancel_on_drop = on;
+        self
+    }
+    /// Set SQLite's journal mode for a file (see [`JournalMode`]); refused at connect on
+    /// other databases.
+    ///
+    /// ```
+    /// use almacen::{ConnectOptions, JournalMode, Synchronous};
+    /// let opts = ConnectOptions::from_url("sqlite://app.db").unwrap().journal_mode(JournalMode::Delete).synchronous(Synchronous::Full);
+    /// assert_eq!((opts.journal_mode, opts.synchronous), (Some(JournalMode::Delete), Some(Synchronous::Full)));
+    /// ```
+    pub fn journal_mode(mut self, mode: JournalMode) -> Self {
+        self.journal_mode = Some(mode);
+        self
+    }
+    /// Set SQLite's `synchronous` level for a file (see [`Synchronous`]); refused at connect
+    /// on other databases.
+    pub fn synchronous(mut self, level: Synchronous) -> Self {
+        self.synchronous = Some(level);
         self
     }
 }
@@ -583,6 +849,71 @@ mod tests {
             let _ = ConnectOptions::from_url(&format!("postgres://u@h/db?{key}={value}&statement_timeout={value}"));
             let _ = ConnectOptions::from_url(&format!("mysql://u@h/db?pool_size={value}&max_overflow={value}&acquire_timeout={value}"));
         }
+    }
+
+    /// `journal_mode` and `synchronous`: today's WAL + NORMAL by default on a SQLite file,
+    /// any case, taken out of the driver's URL, shown by `Debug`.
+    #[test]
+    fn sqlite_file_settings_parse() {
+        let opts = ConnectOptions::from_url("sqlite://a.db").unwrap();
+        assert_eq!((opts.journal_mode, opts.synchronous), (Some(JournalMode::Wal), Some(Synchronous::Normal)));
+        let opts = ConnectOptions::from_url("sqlite://a.db?journal_mode=TRUNCATE&synchronous=Extra&mode=rwc").unwrap();
+        assert_eq!((opts.journal_mode, opts.synchronous), (Some(JournalMode::Truncate), Some(Synchronous::Extra)));
+        assert_eq!(opts.driver_url(), "sqlite://a.db?mode=rwc");
+        let shown = format!("{opts:?}");
+        assert!(shown.contains("journal_mode: Some(Truncate)") && shown.contains("synchronous: Some(Extra)"), "{shown}");
+        for mode in JournalMode::ALL {
+            let url = format!("sqlite://a.db?journal_mode={}", mode.as_str().to_uppercase());
+            assert_eq!(ConnectOptions::from_url(&url).unwrap().journal_mode, Some(mode));
+            assert_eq!(mode.to_string().parse::<JournalMode>().unwrap(), mode);
+        }
+        for level in Synchronous::ALL {
+            assert_eq!(ConnectOptions::from_url(&format!("sqlite://a.db?synchronous={level}")).unwrap().synchronous, Some(level));
+        }
+        // Where they do not apply they are None, and the defaults are not filled in.
+        for url in ["sqlite::memory:", "sqlite://a.db?mode=ro", "sqlite://a.db?immutable=1", "postgres://u@h/db", "mysql://u@h/db"] {
+            let opts = ConnectOptions::from_url(url).unwrap();
+            assert_eq!((opts.journal_mode, opts.synchronous), (None, None), "{url}");
+        }
+        assert_eq!(ConnectOptions::from_url("sqlite://a.db?immutable=0").unwrap().journal_mode, Some(JournalMode::Wal));
+    }
+
+    /// Bad values, modes that lose atomicity, and the settings where they would do nothing
+    /// are errors naming the problem.
+    #[test]
+    fn sqlite_file_settings_are_refused_where_they_cannot_hold() {
+        for (url, wanted) in [
+            ("sqlite://a.db?journal_mode=memory", "journal_mode=\"memory\" is refused: it loses atomicity"),
+            ("sqlite://a.db?journal_mode=OFF", "rollback cannot undo"),
+            (
+                "sqlite://a.db?journal_mode=wal2",
+                "journal_mode=\"wal2\" is not a journal mode: use wal (the default), delete, truncate or persist",
+            ),
+            ("sqlite://a.db?journal_mode=", "is not a journal mode"),
+            ("sqlite://a.db?synchronous=2", "synchronous=\"2\" is not a synchronous level: use off, normal (the default), full or extra"),
+            ("sqlite://a.db?synchronous=fast", "synchronous=\"fast\""),
+            ("sqlite://a.db?journal_mod=wal", "did you mean \"journal_mode\""),
+            (
+                "postgres://u@h/db?journal_mode=wal",
+                "journal_mode does not apply here: it is a SQLite setting, and this is a postgres database",
+            ),
+            ("mariadb://u@h/db?synchronous=full", "synchronous does not apply here: it is a SQLite setting, and this is a mysql database"),
+            ("sqlite::memory:?journal_mode=wal", "journal_mode does not apply here: an in-memory SQLite database"),
+            ("sqlite::memory:?synchronous=full", "synchronous does not apply here: an in-memory SQLite database writes nothing"),
+            ("sqlite://a.db?mode=memory&journal_mode=delete", "in-memory"),
+            ("sqlite://a.db?mode=ro&synchronous=full", "opened read-only"),
+            ("sqlite://a.db?immutable=true&journal_mode=delete", "opened read-only"),
+        ] {
+            let e = ConnectOptions::from_url(url).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{url}: {e:?}");
+            assert!(e.to_string().contains(wanted), "{url}: {e}");
+        }
+        // In code: the same refusal, at connect (`connect_with` runs the check).
+        let pg = ConnectOptions::from_url("postgres://u@h/db").unwrap().synchronous(Synchronous::Full);
+        assert!(pg.check_sqlite_file_settings().unwrap_err().to_string().contains("SQLite setting"));
+        let mem = ConnectOptions::from_url("sqlite::memory:").unwrap().journal_mode(JournalMode::Wal);
+        assert!(mem.check_sqlite_file_settings().unwrap_err().to_string().contains("in-memory"));
+        assert!(ConnectOptions::from_url("sqlite://a.db").unwrap().journal_mode(JournalMode::Persist).check_sqlite_file_settings().is_ok());
     }
 
     /// Short enough for a web service: see the table in the type's docs.

@@ -136,6 +136,9 @@ impl Database {
 
     /// Connect with options built in code.
     pub async fn connect_with(options: ConnectOptions) -> Result<Database> {
+        // (Options built in code skip the URL's checks: SQLite's file settings set where they
+        // would do nothing.)
+        options.check_sqlite_file_settings()?;
         let settings = RunSettings {
             dialect: options.dialect(),
             statement_timeout: options.statement_timeout,

@@ -113,7 +113,7 @@ impl Scratch {
         match self.backend {
             Backend::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{}.db", self.name));
-                for suffix in ["", "-wal", "-shm"] {
+                for suffix in ["", "-wal", "-shm", "-journal"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
             }

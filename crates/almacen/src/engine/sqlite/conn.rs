@@ -7,6 +7,7 @@ use super::result::ResultBuffer;
 use crate::data::error::{DbErrorInfo, Error};
 use crate::data::row::DbRow;
 use crate::data::sqlite::{Columns, LiteColumn, LiteResult, LiveRow};
+use crate::engine::config::{JournalMode, Synchronous};
 use crate::engine::executor::{Fetch, Fetched};
 use crate::engine::statement::ExecResult;
 /// Maps keyed by SQL text hash it on every statement: a fast hasher matters here.
@@ -176,6 +177,16 @@ pub(crate) enum RunError {
     Offload,
 }
 
+impl RunError {
+    /// The error of a run that could not be offloaded (it was already off the async thread).
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            RunError::Failed(e) => e,
+            RunError::Offload => unreachable!("no in-place budget off the async thread"),
+        }
+    }
+}
+
 impl From<Error> for RunError {
     fn from(e: Error) -> Self {
         RunError::Failed(e)
@@ -202,6 +213,9 @@ pub(crate) struct OpenConfig {
     /// A file path or SQLite URI (`file:…`); `None` for a private in-memory database.
     pub path: Option<String>,
     pub read_only_file: bool,
+    /// The journal mode and synchronous level every connection sets (and checks); `None`
+    /// leaves SQLite's (in-memory and read-only databases).
+    pub journal: Option<(JournalMode, Synchronous)>,
 }
 
 /// What the runs of a statement on this connection have shown of its work.
@@ -301,10 +315,12 @@ impl std::fmt::Debug for LiteConn {
 
 impl LiteConn {
     /// Open a connection; readers are `query_only`, so a write sent to one fails instead
-    /// of competing with the writer.
+    /// of competing with the writer. With `wait` false (on the async thread) a lock held
+    /// elsewhere is not waited for: `Offload` then says to open it on a blocking thread.
     #[cold]
     #[inline(never)]
-    pub(crate) fn open(cfg: &OpenConfig, reader: bool) -> Result<LiteConn, Error> {
+    #[allow(clippy::result_large_err, reason = "see run")]
+    pub(crate) fn open(cfg: &OpenConfig, reader: bool, wait: bool) -> Result<LiteConn, RunError> {
         use rusqlite::OpenFlags as F;
         let conn = match &cfg.path {
             None => rusqlite::Connection::open_in_memory(),
@@ -317,11 +333,15 @@ impl LiteConn {
         conn.busy_handler(Some(wait_for_lock)).map_err(lite_error)?;
         super::functions::register(&conn).map_err(lite_error)?;
         conn.execute_batch("PRAGMA foreign_keys = ON").map_err(lite_error)?;
-        if cfg.path.is_some() && !cfg.read_only_file {
-            // WAL lets readers run while the writer writes; NORMAL sync is safe with WAL.
-            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).map_err(|e| open_error(cfg, e))?;
-            conn.execute_batch("PRAGMA synchronous = NORMAL").map_err(lite_error)?;
-            if !reader {
+        if let Some((mode, sync)) = cfg.journal {
+            // Setting the journal mode reads the database's header, under a shared lock that
+            // a rollback journal's writer may hold off while it commits.
+            WAIT_FOR_LOCKS.with(|w| w.set(wait));
+            let set = set_journal(&conn, cfg, mode, sync);
+            WAIT_FOR_LOCKS.with(|w| w.set(true));
+            set?;
+            // The WAL hook runs the writer's checkpoints; without a WAL there are none.
+            if mode == JournalMode::Wal && !reader {
                 conn.wal_hook(Some(after_commit));
             }
         }
@@ -718,6 +738,60 @@ fn bind_one(stmt: &mut rusqlite::Statement<'_>, index: usize, v: &sea_query::Val
             stmt.raw_bind_parameter(index, bind).map(|()| copied)
         }
     }
+}
+
+/// Set `mode` and `sync` on a new connection and check that SQLite applied them: it answers
+/// a journal mode it cannot use with the mode it kept (WAL needs shared memory, which some
+/// filesystems and `nolock=1` lack) or with "database is locked" (another connection has
+/// the file open in WAL, which only a lone connection can leave, or is reading it while
+/// WAL would start).
+#[cold]
+#[allow(clippy::result_large_err, reason = "see LiteConn::run")]
+fn set_journal(conn: &rusqlite::Connection, cfg: &OpenConfig, mode: JournalMode, sync: Synchronous) -> Result<(), RunError> {
+    let what = cfg.path.as_deref().unwrap_or(":memory:");
+    let wanted = mode.as_str();
+    let applied: String = match conn.query_row(&format!("PRAGMA journal_mode = {wanted}"), [], |r| r.get(0)) {
+        Ok(applied) => applied,
+        Err(e) if is_busy(&e) && !WAIT_FOR_LOCKS.with(|w| w.get()) => return Err(RunError::Offload),
+        // Waited out the busy timeout: still classified as a lock (retryable), said where.
+        Err(e) if is_busy(&e) => {
+            return Err(match lite_error(e) {
+                Error::Deadlock(mut info) => {
+                    info.message = format!(
+                        "SQLite could not set journal_mode={wanted} on {what:?}: {} (another connection holds the file: \
+                         leaving WAL needs the database to itself, entering it a moment without readers)",
+                        info.message
+                    );
+                    Error::Deadlock(info)
+                }
+                other => other,
+            }
+            .into());
+        }
+        Err(e) => return Err(open_error(cfg, e).into()),
+    };
+    if !applied.eq_ignore_ascii_case(wanted) {
+        let hint = if mode == JournalMode::Wal {
+            "WAL needs memory shared between connections, which this filesystem or VFS does not give (a network filesystem, \
+             nolock=1): use journal_mode=delete (with synchronous=full for durability)"
+        } else {
+            "another connection keeps the file in its mode"
+        };
+        return Err(Error::Config(format!(
+            "SQLite did not apply journal_mode={wanted} on {what:?}: the database is in {applied:?} mode ({hint})"
+        ))
+        .into());
+    }
+    conn.execute_batch(&format!("PRAGMA synchronous = {}", sync.as_str())).map_err(lite_error)?;
+    let level: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).map_err(lite_error)?;
+    if level != sync.pragma_value() {
+        return Err(Error::Config(format!(
+            "SQLite did not apply synchronous={sync} on {what:?}: PRAGMA synchronous reads {level}, not {}",
+            sync.pragma_value()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 fn open_error(cfg: &OpenConfig, e: rusqlite::Error) -> Error {

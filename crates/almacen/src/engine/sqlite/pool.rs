@@ -4,7 +4,7 @@
 use super::conn::{Limits, LiteConn, OpenConfig, RunError};
 use crate::data::error::{DbErrorInfo, Error, Result};
 use crate::data::row::DbRow;
-use crate::engine::config::ConnectOptions;
+use crate::engine::config::{ConnectOptions, JournalMode};
 use crate::engine::database::PoolStats;
 use crate::engine::executor::{Fetch, Fetched, RunSettings};
 use crate::engine::statement::Statement;
@@ -172,7 +172,8 @@ impl LitePool {
             ticks: AtomicU32::new(0),
             tick_period: reap_period(o.idle_timeout, o.max_lifetime),
         });
-        let writer = LiteConn::open(&shared.open, false)?;
+        // (At connect, once: a lock held elsewhere is waited for here, up to the busy timeout.)
+        let writer = LiteConn::open(&shared.open, false, true).map_err(RunError::into_error)?;
         {
             let mut st = shared.writer.state();
             st.open = 1;
@@ -220,16 +221,12 @@ impl LitePool {
         };
         let conn = match take {
             Take::Conn(conn) => conn,
-            Take::Open => match LiteConn::open(&sh.open, slot.reader) {
-                Ok(mut conn) => {
-                    conn.idle_since = sh.ticks.load(Ordering::Relaxed);
-                    Box::new(conn)
-                }
-                Err(e) => {
-                    slot.give_back(None);
-                    return Err(e);
-                }
-            },
+            Take::Open => {
+                // (Boxed: rare, and its future would otherwise ride along in every acquire's.)
+                let mut conn = Box::pin(self.open_conn(slot)).await?;
+                conn.idle_since = sh.ticks.load(Ordering::Relaxed);
+                Box::new(conn)
+            }
             Take::Closed | Take::Full => return Err(closed_error()),
         };
         Ok(LiteGuard {
@@ -239,6 +236,37 @@ impl LitePool {
             in_tx: false,
             restore_query_only: false,
         })
+    }
+
+    /// Open a connection in `slot`'s room for one: in place, or on a blocking thread when a
+    /// lock held elsewhere must be waited for (a rollback journal's writer committing holds
+    /// off the shared lock a new connection reads the database's header under). If this
+    /// fails or is cancelled, the room is given back.
+    #[cold]
+    #[inline(never)]
+    async fn open_conn(&self, slot: &Slot) -> Result<LiteConn> {
+        struct Room<'s>(Option<&'s Slot>);
+        impl Drop for Room<'_> {
+            fn drop(&mut self) {
+                if let Some(slot) = self.0 {
+                    slot.give_back(None);
+                }
+            }
+        }
+        let mut room = Room(Some(slot));
+        let reader = slot.reader;
+        let conn = match LiteConn::open(&self.shared.open, reader, false) {
+            Ok(conn) => conn,
+            Err(RunError::Failed(e)) => return Err(e),
+            Err(RunError::Offload) => {
+                let cfg = self.shared.open.clone();
+                tokio::task::spawn_blocking(move || LiteConn::open(&cfg, reader, true).map_err(RunError::into_error))
+                    .await
+                    .map_err(|e| Error::Driver(format!("the SQLite blocking task failed: {e}")))??
+            }
+        };
+        room.0 = None;
+        Ok(conn)
     }
 
     /// Run one statement outside a transaction.
@@ -521,7 +549,8 @@ impl<'p> LiteGuard<'p> {
                 Err(RunError::Failed(e)) => Err(e),
                 Err(RunError::Offload) => unreachable!("no in-place budget off the async thread"),
             })
-            .await??;
+            .await?
+            .map_err(|e| self.explain_busy(e))?;
         fetch.finish(out)
     }
 
@@ -535,14 +564,34 @@ impl<'p> LiteGuard<'p> {
             // It begins a transaction.
             conn.transaction_starts();
         } else if conn.is_large_transaction() {
-            return self.on_blocking_thread(move |conn| conn.execute_batch(sql)).await?;
+            return self.on_blocking_thread(move |conn| conn.execute_batch(sql)).await?.map_err(|e| self.explain_busy(e));
         }
         match conn.execute_batch_in_place(sql) {
             Ok(()) => return Ok(()),
             Err(RunError::Failed(e)) => return Err(e),
             Err(RunError::Offload) => {}
         }
-        self.on_blocking_thread(move |conn| conn.execute_batch(sql)).await?
+        self.on_blocking_thread(move |conn| conn.execute_batch(sql)).await?.map_err(|e| self.explain_busy(e))
+    }
+
+    /// A lock waited for in vain (the busy timeout ran out): under a rollback journal, the
+    /// likely reason is in this process, so say it.
+    #[cold]
+    #[inline(never)]
+    fn explain_busy(&self, e: Error) -> Error {
+        let journal = self.pool.as_ref().and_then(|p| p.get().shared.open.journal);
+        match (e, journal) {
+            (Error::Deadlock(mut info), Some((mode, _))) if mode != JournalMode::Wal && info.code.as_deref() == Some("5") => {
+                info.message = format!(
+                    "{} (waited 5 s; with journal_mode={mode} a commit waits until no read is in progress, and a read \
+                     waits while a commit is written: a read held open meanwhile, such as a read-only transaction or a \
+                     stream in the task that writes, or a long transaction, held the other side off)",
+                    info.message
+                );
+                Error::Deadlock(info)
+            }
+            (e, _) => e,
+        }
     }
 
     /// Run `f` on this guard's connection on a blocking thread. The connection moves there
@@ -671,7 +720,9 @@ fn open_config(o: &ConnectOptions) -> Result<OpenConfig> {
     } else {
         Some(format!("file:{path}?{}", uri_params.join("&")))
     };
-    Ok(OpenConfig { path, read_only_file })
+    // (Options built in code were checked by `connect_with`: set only on a file for writing.)
+    let journal = o.sqlite_file_for_writing().then(|| (o.journal_mode.unwrap_or_default(), o.synchronous.unwrap_or_default()));
+    Ok(OpenConfig { path, read_only_file, journal })
 }
 
 #[cfg(test)]

@@ -217,34 +217,39 @@ impl Clauses {
     /// Append what follows the cached text to `sql` and `values`: ` LIMIT n OFFSET m` in the
     /// form each dialect accepts, then the row lock.
     ///
-    /// On PostgreSQL and MariaDB the limit and offset are parameters, so one text serves
-    /// every page and stays in the driver's statement cache. A literal per offset made each
-    /// page a statement of its own: past the cache's 100 texts every page paid a prepare, an
-    /// eviction and a plan (PostgreSQL 2.5x and MariaDB 57x raw sqlx's time over 500
-    /// offsets; docs/PERFORMANCE.md, 2026-12-06 (e) and (f)). PostgreSQL may plan a bound
-    /// page again on each run (its generic plan guesses a tenth of the rows are read), which
-    /// costs tens of microseconds; that is what peers that bind pay too. SQLite keeps
-    /// literals: its statements are cached per text by almacen's own pool (see
-    /// `engine::sqlite`), where a literal page is cheaper than a bound one.
+    /// The offset is a parameter, so one text serves every page and stays in the statement
+    /// caches: a literal per offset made each page a statement of its own, and past a
+    /// cache's size (sqlx: 100 per connection, almacen's SQLite pool: 256) every page paid a
+    /// prepare, an eviction and a plan (over 500 offsets PostgreSQL took 2.5x and MariaDB
+    /// 57x raw sqlx's time; docs/PERFORMANCE.md, 2026-12-06 (e) and (f)). The limit is a
+    /// parameter on PostgreSQL and MariaDB too, but a literal on SQLite: SQLite reads a bound
+    /// LIMIT's value when it plans, so every new value makes it prepare the statement again
+    /// (a bound OFFSET does not). PostgreSQL may plan a bound page again on each run (its
+    /// generic plan guesses a tenth of the rows are read), tens of microseconds, as it does
+    /// for peers that bind.
     fn tail(&self, dialect: Dialect, sql: &mut String, values: &mut Vec<sea_query::Value>) {
-        let mut number = |n: u64, sql: &mut String| match i64::try_from(n) {
-            Ok(n) if dialect != Dialect::Sqlite => {
+        // A number as a parameter, or as a literal when it is out of a parameter's range.
+        let mut bound = |n: u64, sql: &mut String| match i64::try_from(n) {
+            Ok(n) => {
                 values.push(sea_query::Value::BigInt(Some(n)));
-                if dialect == Dialect::Postgres {
-                    write!(sql, "${}", values.len()).expect("writing to a String");
-                } else {
-                    sql.push('?');
+                match dialect {
+                    Dialect::Postgres => write!(sql, "${}", values.len()).expect("writing to a String"),
+                    Dialect::Sqlite | Dialect::MySql => sql.push('?'),
                 }
             }
-            _ => write!(sql, "{n}").expect("writing to a String"),
+            Err(_) => write!(sql, "{n}").expect("writing to a String"),
         };
         match (self.limit, self.offset) {
             (Some(l), o) => {
                 sql.push_str(" LIMIT ");
-                number(l, sql);
+                if dialect == Dialect::Sqlite {
+                    write!(sql, "{l}").expect("writing to a String");
+                } else {
+                    bound(l, sql);
+                }
                 if let Some(o) = o {
                     sql.push_str(" OFFSET ");
-                    number(o, sql);
+                    bound(o, sql);
                 }
             }
             (None, Some(o)) => {
@@ -253,7 +258,7 @@ impl Clauses {
                     Dialect::Sqlite => " LIMIT -1 OFFSET ",
                     Dialect::MySql => " LIMIT 18446744073709551615 OFFSET ",
                 });
-                number(o, sql);
+                bound(o, sql);
             }
             (None, None) => {}
         }

@@ -10,7 +10,9 @@
 //! ```
 //!
 //! `WORKLOAD` is `get` (primary key), `page` (20 rows), `bulk` (insert 1,000 rows
-//! returning them) or `insert` (one row returning it). The table is created fresh each run.
+//! returning them), `plain` (insert 1,000 rows, the count only: almacen's
+//! `insert_many_without_returning`) or `insert` (one row returning it). The table is created
+//! fresh each run.
 
 use almacen::prelude::*;
 
@@ -81,6 +83,13 @@ macro_rules! raw_side {
                     );
                     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind("single").bind(i as i32).bind(1.5f64).bind(true).fetch_one(&pool).await?;
                     std::hint::black_box(raw_item(row));
+                }
+                "plain" => {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO overhead_items (name, stock, price, active) ");
+                    qb.push_values(0..1000usize, |mut b, i| {
+                        b.push_bind(format!("bulk {i}")).push_bind(i as i32).push_bind(2.5f64).push_bind(i.is_multiple_of(2));
+                    });
+                    std::hint::black_box(qb.build().execute(&pool).await?.rows_affected());
                 }
                 _ => {
                     let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO overhead_items (name, stock, price, active) ");
@@ -161,6 +170,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     std::hint::black_box(
                         Item::insert(&db, NewItem { name: "single".into(), stock: i as i32, price: 1.5, active: true }).await?,
                     );
+                }
+                "plain" => {
+                    let rows = (0..1000).map(|i| NewItem { name: format!("bulk {i}"), stock: i, price: 2.5, active: i % 2 == 0 }).collect();
+                    std::hint::black_box(Item::insert_many_without_returning(&db, rows).await?);
                 }
                 _ => {
                     let rows = (0..1000).map(|i| NewItem { name: format!("bulk {i}"), stock: i, price: 2.5, active: i % 2 == 0 }).collect();

@@ -25,7 +25,7 @@ pub async fn insert<M: Model>(db: &impl Executor, new: M::New) -> Result<M> {
         Statement::new(default_values_sql::<M>(dialect, true), Vec::new())
     } else {
         let sql = insert_text::<M>(dialect, row.columns.iter().copied(), 1, true, true)?;
-        Statement::new(sql, row.values)
+        Statement::matched(sql, row.values)
     };
     db.fetch_model::<M>(stmt).await.map_err(name_field::<M>)?.ok_or(Error::NotFound)
 }
@@ -249,11 +249,14 @@ fn prev_power_of_two(n: usize) -> usize {
 async fn run_one<M: Model>(db: &impl Executor, step: Planned, out: &mut Output<M>) -> Result<()> {
     let dialect = db.dialect();
     let with_rows = matches!(out, Output::Rows(_));
-    let sql = match step.columns.len() {
-        0 => default_values_sql::<M>(dialect, with_rows).into(),
-        _ => insert_text::<M>(dialect, step.columns.iter().copied(), step.rows, step.reuse, with_rows)?,
+    if step.values.len() != step.rows * step.columns.len() {
+        return Err(Error::Unsupported("insert plan and values disagree".into()));
+    }
+    let stmt = match step.columns.len() {
+        0 => Statement::new(default_values_sql::<M>(dialect, with_rows), Vec::new()),
+        // (`insert_sql` writes a placeholder per value: `rows` rows of the run's columns.)
+        _ => Statement::matched(insert_text::<M>(dialect, step.columns.iter().copied(), step.rows, step.reuse, with_rows)?, step.values),
     };
-    let stmt = Statement::new(sql, step.values);
     match out {
         Output::Rows(rows) if step.rows == 1 => rows.push(db.fetch_model::<M>(stmt).await?.ok_or(Error::NotFound)?),
         Output::Rows(rows) => rows.extend(db.fetch_models::<M>(stmt).await?),

@@ -42,9 +42,10 @@ impl Encode<'_, MySql> for UntypedNull {
 
 /// The values as MariaDB arguments for `sql`, whose `?` placeholders must be as many: the
 /// driver would otherwise fail without sending the statement and leave the connection
-/// waiting for a reply that never comes.
-pub(crate) fn arguments(sql: &str, values: Vec<S>) -> Result<MySqlArguments> {
-    let placeholders = crate::engine::raw::question_placeholders(sql).map_err(|e| Error::Parameter(e.to_string()))?;
+/// waiting for a reply that never comes. `matched`: almacen wrote them so, nothing to count.
+pub(crate) fn arguments(sql: &str, values: Vec<S>, matched: bool) -> Result<MySqlArguments> {
+    let placeholders =
+        if matched { values.len() } else { crate::engine::raw::question_placeholders(sql).map_err(|e| Error::Parameter(e.to_string()))? };
     if placeholders != values.len() {
         return Err(Error::Parameter(format!(
             "the statement has {placeholders} `?` placeholder(s) but {} value(s); nothing was sent",

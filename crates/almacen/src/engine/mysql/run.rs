@@ -11,7 +11,7 @@ use futures::stream::{BoxStream, StreamExt};
 /// Run `stmt` on `conn`, applying its statement timeout.
 pub(crate) async fn run(conn: &mut sqlx::MySqlConnection, settings: &RunSettings, stmt: Statement, fetch: Fetch<'_>) -> Result<Fetched> {
     let (timeout, overridden) = settings.timeout_for(stmt.timeout);
-    let Statement { sql, values, .. } = stmt;
+    let Statement { sql, values, matched, .. } = stmt;
     let my_done =
         |r: sqlx::mysql::MySqlQueryResult| ExecResult { rows_affected: r.rows_affected(), last_insert_id: Some(r.last_insert_id() as i64) };
     let sql = if overridden {
@@ -22,14 +22,14 @@ pub(crate) async fn run(conn: &mut sqlx::MySqlConnection, settings: &RunSettings
     } else {
         sql
     };
-    let args = arguments(&sql, values.into_vec())?;
+    let args = arguments(&sql, values.into_vec(), matched)?;
     let out = run_query!(conn, args, sql, fetch, DbRow::MySql, my_done).map_err(|e| settings.err(e))?;
     fetch.finish(out)
 }
 
 /// The rows of `stmt`, streamed from one of `pool`'s connections as the server sends them.
 pub(crate) fn stream<'a>(pool: &'a sqlx::MySqlPool, settings: &'a RunSettings, stmt: Statement) -> BoxStream<'a, Result<DbRow>> {
-    let rows = match arguments(&stmt.sql, stmt.values.to_vec()) {
+    let rows = match arguments(&stmt.sql, stmt.values.to_vec(), stmt.matched) {
         Ok(args) => {
             sqlx::query_with(stmt.sql.clone(), args).fetch(pool).map(move |r| r.map(DbRow::MySql).map_err(|e| settings.err(e))).boxed()
         }

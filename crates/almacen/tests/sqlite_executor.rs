@@ -522,6 +522,53 @@ async fn a_typed_fetch_moved_off_the_runtime_returns_each_row_once() {
     on_file("", typed_fetch_moved_off_the_runtime).await
 }
 
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "loaded_rows")]
+struct LoadedRow {
+    #[model(primary_key, auto)]
+    id: i64,
+    name: String,
+    x: i64,
+}
+
+fn loaded_rows(from: usize, n: usize) -> Vec<NewLoadedRow> {
+    (from..from + n).map(|i| NewLoadedRow { name: format!("row {i}"), x: i as i64 }).collect()
+}
+
+/// `insert_many` cuts a large batch into chunks that each run in place: the task yields
+/// between them, so a batch of seconds never holds the runtime, with the rows back or
+/// without; every row is stored, and returned once, in order.
+async fn large_insert_many(db: Database, _b: Backend) {
+    db.create_tables(&[LoadedRow::TABLE]).await.unwrap();
+    // Sized so each batch takes about a second on this machine and build.
+    let probe = 20_000;
+    let started = Instant::now();
+    LoadedRow::insert_many_without_returning(&db, loaded_rows(0, probe)).await.unwrap();
+    let n = ((1.0 / started.elapsed().as_secs_f64()) * probe as f64).clamp(50_000.0, 2_000_000.0) as usize;
+
+    let (stored, took, held) = beside_a_timer(LoadedRow::insert_many(&db, loaded_rows(probe, n))).await;
+    let stored = stored.unwrap();
+    eprintln!("insert_many of {n} rows: took {took:?}, runtime held at most {held:?}");
+    assert_eq!(stored.len(), n);
+    assert!(stored.iter().enumerate().all(|(k, r)| r.x == (probe + k) as i64 && r.name == format!("row {}", probe + k)));
+    assert!(took >= Duration::from_millis(300), "the batch was not long enough to mean anything: {took:?}");
+    assert!(held < HELD_AT_MOST, "insert_many ({took:?}) held the runtime for {held:?}");
+
+    let (count, took, held) = beside_a_timer(LoadedRow::insert_many_without_returning(&db, loaded_rows(probe + n, n))).await;
+    eprintln!("insert_many_without_returning of {n} rows: took {took:?}, runtime held at most {held:?}");
+    assert_eq!(count.unwrap(), n as u64);
+    assert!(held < HELD_AT_MOST, "insert_many_without_returning ({took:?}) held the runtime for {held:?}");
+    let total = (probe + 2 * n) as u64;
+    assert_eq!(count_of(&db, "SELECT count(*) AS n FROM loaded_rows").await, total as i64);
+    assert_eq!(count_of(&db, "SELECT sum(x) AS n FROM loaded_rows").await, sum_to(total - 1));
+}
+
+#[tokio::test]
+async fn a_large_insert_many_does_not_stall_current_thread_runtime() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    on_file("", large_insert_many).await
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Writers do not fight
 // ---------------------------------------------------------------------------------------

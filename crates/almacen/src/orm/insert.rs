@@ -12,9 +12,13 @@ use std::sync::Arc;
 
 /// Bound values per multi-row INSERT on SQLite. SQLite allows 32,766, but a statement's
 /// prepared program grows with them (about 100 bytes each) and almacen keeps its statements
-/// prepared; at 4,096 a chunk costs a few hundred kilobytes, and each row costs the same as
-/// in a chunk of 8,000 (measured: 270–400 ns a row at every size from 8 rows up).
-const SQLITE_CHUNK_PARAMS: usize = 4_096;
+/// prepared, and each row costs the same as in a chunk of 8,000 (measured: 270–400 ns a row
+/// at every size from 8 rows up). At 1,024 a chunk (256 rows of 4 columns, about a quarter
+/// of a millisecond) stays well inside the work a statement may do on the async thread, so
+/// it runs in place; at 4,096 a chunk with `RETURNING` did just enough work to be sent to a
+/// blocking thread every time, and the dozen hand-offs of 10,000 rows cost 15–25 % of the
+/// batch (1.14–1.26× rusqlite → 0.99–1.07×, docs/PERFORMANCE.md).
+const SQLITE_CHUNK_PARAMS: usize = 1_024;
 
 /// Insert one row and return it as stored (generated id and server defaults filled in).
 pub async fn insert<M: Model>(db: &impl Executor, new: M::New) -> Result<M> {
@@ -94,9 +98,13 @@ async fn insert_all<M: Model>(db: &impl Executor, rows: Vec<M::New>, mut out: Ou
 }
 
 /// Run `first`, then every statement `batch` has left.
+///
+/// Between statements the task yields: SQLite's chunks complete in place, and a batch of
+/// many would otherwise hold the async thread from the first to the last.
 async fn run_all<M: Model>(db: &impl Executor, first: Planned, batch: &mut Encoder<M>, out: &mut Output<M>) -> Result<()> {
     run_one::<M>(db, first, out).await?;
     while let Some(step) = batch.next()? {
+        tokio::task::yield_now().await;
         run_one::<M>(db, step, out).await?;
     }
     Ok(())
@@ -221,9 +229,9 @@ impl<M: Model> Encoder<M> {
 ///
 /// SQLite has no round trip per statement, so a run of rows is cut into full chunks of
 /// [`SQLITE_CHUNK_PARAMS`] values rounded down to a power of two rows, and the rest one
-/// statement per binary digit of its number (10,000 rows of 4 columns are 9 × 1,024 + 512 +
-/// 256 + 16). A column set then has at most a dozen SQL texts, each prepared once per
-/// connection and kept, whatever sizes the batches have; with one text per size, each new
+/// statement per binary digit of its number (10,000 rows of 4 columns are 39 × 256 + 16).
+/// A column set then has at most a dozen SQL texts, each prepared once per connection and
+/// kept, whatever sizes the batches have; with one text per size, each new
 /// size paid SQLite's prepare (about twice the time of inserting the rows: 5 ms for 8,191
 /// rows of 4 columns) and filled the statement cache with programs of megabytes. On the
 /// servers each statement is a round trip: chunks as large as the parameter limit allows,
@@ -404,11 +412,12 @@ mod tests {
     fn sqlite_chunks_are_powers_of_two_under_the_cap() {
         let all = [0, 1, 2, 3];
         let sizes = |n| plan(rows(n, &all), Dialect::Sqlite).into_iter().map(|(r, _)| r).collect::<Vec<_>>();
-        assert_eq!(sizes(10_000), [vec![1024; 9], vec![512, 256, 16]].concat());
+        assert_eq!(sizes(10_000), [vec![256; 39], vec![16]].concat());
+        assert_eq!(sizes(1_000), [256, 256, 256, 128, 64, 32, 8]);
         assert_eq!(sizes(1), [1]);
         assert_eq!(sizes(7), [4, 2, 1]);
-        assert_eq!(sizes(2048), [1024, 1024]);
-        assert_eq!(chunk_rows(3, Dialect::Sqlite), 1024);
+        assert_eq!(sizes(2048), [256; 8]);
+        assert_eq!(chunk_rows(3, Dialect::Sqlite), 256);
         // Wider than the cap: one row per statement, still under SQLite's own limit.
         assert_eq!(chunk_rows(5_000, Dialect::Sqlite), 1);
     }

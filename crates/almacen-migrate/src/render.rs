@@ -117,10 +117,16 @@ impl Renderer<'_> {
             Operation::RenameColumn { table, from, to } => vec![format!("ALTER TABLE {} RENAME COLUMN {} TO {}", q(table), q(from), q(to))],
             Operation::AlterColumn { table, from, to } => self.alter_column(table, from, to)?,
             Operation::CreateIndex { table, index } => {
-                if d == Dialect::Sqlite && is_inline_unique(table, index) {
-                    self.rebuild(table)?
-                } else {
-                    vec![self.create_index(table, index)]
+                // A `#[model(unique)]` column's constraint is made as `create_tables` makes
+                // it (inside CREATE TABLE on SQLite, a constraint on PostgreSQL), so it is
+                // dropped the same way whichever made it.
+                let inline = is_inline_unique(table, index);
+                match d {
+                    Dialect::Sqlite if inline => self.rebuild(table)?,
+                    Dialect::Postgres if inline => {
+                        vec![format!("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})", q(table), q(&index.name), q(&index.columns[0]))]
+                    }
+                    _ => vec![self.create_index(table, index)],
                 }
             }
             Operation::DropIndex { table, name } => {
@@ -227,7 +233,10 @@ impl Renderer<'_> {
             match &c.default {
                 Some(Default::Sql(expr)) => def.push_str(&format!(" DEFAULT ({expr})")),
                 Some(Default::Now) => {
-                    return Err(RenderError(format!("column \"{}\" of table \"{}\": a `now` default needs a portable type", c.name, table.name)));
+                    return Err(RenderError(format!(
+                        "column \"{}\" of table \"{}\": a `now` default needs a portable type",
+                        c.name, table.name
+                    )));
                 }
                 None => {}
             }
@@ -267,7 +276,8 @@ impl Renderer<'_> {
                     let what = if to.nullable { "DROP" } else { "SET" };
                     out.push(format!("ALTER TABLE {tq} ALTER COLUMN {cq} {what} NOT NULL"));
                 }
-                if let Some(default) = ddl::default_sql(&meta(t, to), self.d).filter(|_| to.default != from.default || old_type != new_type) {
+                if let Some(default) = ddl::default_sql(&meta(t, to), self.d).filter(|_| to.default != from.default || old_type != new_type)
+                {
                     out.push(format!("ALTER TABLE {tq} ALTER COLUMN {cq} SET DEFAULT {default}"));
                 }
                 if to.auto && !from.auto {

@@ -229,7 +229,11 @@ impl Table {
             indexes.push(Index { name: constraint_name("ix", t.name, c.name), columns: vec![c.name.to_string()], unique: false });
         }
         for ix in t.indexes {
-            indexes.push(Index { name: ix.name.to_string(), columns: ix.columns.iter().map(|c| c.to_string()).collect(), unique: ix.unique });
+            indexes.push(Index {
+                name: ix.name.to_string(),
+                columns: ix.columns.iter().map(|c| c.to_string()).collect(),
+                unique: ix.unique,
+            });
         }
         let foreign_keys = t
             .columns

@@ -563,7 +563,9 @@ pub fn same_default(d: Dialect, ty: &Type, model: Option<&Default>, live: Option
 /// Whether two indexes are the same on `d`: name (as stored: cut at 63 bytes), columns in
 /// order, and uniqueness.
 pub fn same_index(d: Dialect, model: &Index, live: &Index) -> bool {
-    same_name(d, stored_name(&model.name), stored_name(&live.name)) && same_names(d, &model.columns, &live.columns) && model.unique == live.unique
+    same_name(d, stored_name(&model.name), stored_name(&live.name))
+        && same_names(d, &model.columns, &live.columns)
+        && model.unique == live.unique
 }
 
 /// ON DELETE actions that behave alike on `d`: MariaDB's InnoDB checks `NO ACTION`
@@ -681,8 +683,12 @@ fn null_word(nullable: bool) -> &'static str {
 impl fmt::Display for Difference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Difference::MissingColumn { column } => write!(f, "column \"{}\" is missing ({:?} {})", column.name, column.ty, null_word(column.nullable)),
-            Difference::ExtraColumn { column } => write!(f, "extra column \"{}\" ({:?} {})", column.name, column.ty, null_word(column.nullable)),
+            Difference::MissingColumn { column } => {
+                write!(f, "column \"{}\" is missing ({:?} {})", column.name, column.ty, null_word(column.nullable))
+            }
+            Difference::ExtraColumn { column } => {
+                write!(f, "extra column \"{}\" ({:?} {})", column.name, column.ty, null_word(column.nullable))
+            }
             Difference::Type { column, model, live } => write!(f, "column \"{column}\": model has {model:?}, table has {live:?}"),
             Difference::Nullability { column, model, live } => {
                 write!(f, "column \"{column}\": model has {}, table has {}", null_word(*model), null_word(*live))
@@ -695,8 +701,12 @@ impl fmt::Display for Difference {
                 write!(f, "column \"{column}\": model's is {}, table's is {}", word(*model), word(*live))
             }
             Difference::PrimaryKey { model, live } => write!(f, "primary key: model has {model:?}, table has {live:?}"),
-            Difference::MissingIndex { index } => write!(f, "index \"{}\" on {:?} (unique: {}) is missing", index.name, index.columns, index.unique),
-            Difference::ExtraIndex { index } => write!(f, "extra index \"{}\" on {:?} (unique: {})", index.name, index.columns, index.unique),
+            Difference::MissingIndex { index } => {
+                write!(f, "index \"{}\" on {:?} (unique: {}) is missing", index.name, index.columns, index.unique)
+            }
+            Difference::ExtraIndex { index } => {
+                write!(f, "extra index \"{}\" on {:?} (unique: {})", index.name, index.columns, index.unique)
+            }
             Difference::MissingForeignKey { foreign_key: k } => {
                 write!(f, "foreign key \"{}\" ({} → {}.{}) is missing", k.name, k.column, k.ref_table, k.ref_column)
             }
@@ -824,7 +834,10 @@ mod tests {
         // A backslash is an ordinary character in standard SQL strings.
         let toks: Vec<Tok> = lex(Dialect::Postgres, r"'a\' || [x]").into_iter().map(|s| s.tok).collect();
         assert_eq!(toks[0], Tok::Str(r"a\".into()));
-        assert_eq!(lex(Dialect::Sqlite, "[my col] -- note").into_iter().map(|s| s.tok).collect::<Vec<_>>(), vec![Tok::Ident("my col".into())]);
+        assert_eq!(
+            lex(Dialect::Sqlite, "[my col] -- note").into_iter().map(|s| s.tok).collect::<Vec<_>>(),
+            vec![Tok::Ident("my col".into())]
+        );
         let toks: Vec<Tok> = lex(Dialect::Sqlite, "1.5e-3 BETWEEN -2").into_iter().map(|s| s.tok).collect();
         assert_eq!(toks[0], Tok::Num("1.5e-3".into()));
         assert_eq!(toks[2], Tok::Punct("-".into()));
@@ -914,7 +927,13 @@ mod tests {
 
     #[test]
     fn foreign_keys_and_indexes() {
-        let fk = ForeignKey { name: "fk_a_b".into(), column: "b".into(), ref_table: "t".into(), ref_column: "id".into(), on_delete: OnDeleteAction::NoAction };
+        let fk = ForeignKey {
+            name: "fk_a_b".into(),
+            column: "b".into(),
+            ref_table: "t".into(),
+            ref_column: "id".into(),
+            on_delete: OnDeleteAction::NoAction,
+        };
         let restrict = ForeignKey { on_delete: OnDeleteAction::Restrict, ..fk.clone() };
         assert!(same_foreign_key(Dialect::MySql, &fk, &restrict));
         assert!(!same_foreign_key(Dialect::Postgres, &fk, &restrict));

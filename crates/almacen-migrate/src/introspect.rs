@@ -22,7 +22,9 @@
 //! current-time defaults read as [`Default::Now`]. Table names are always bound as
 //! parameters.
 
-use crate::equivalence::{Spanned, Tok, canonical_expr, cast_free, canonical_type, is_now, lex, same_name, strip_literal_casts, strip_outer_parens};
+use crate::equivalence::{
+    Spanned, Tok, canonical_expr, canonical_type, cast_free, is_now, lex, same_name, strip_literal_casts, strip_outer_parens,
+};
 use crate::schema::{Column, Default, ForeignKey, Index, OnDeleteAction, Table, Type};
 use almacen::{Dialect, Error, Executor, Result, Row, Value, params};
 
@@ -133,7 +135,7 @@ fn decode(column: &str, message: impl std::fmt::Display) -> Error {
 pub(crate) fn enum_variants(d: Dialect, column: &str, clause: &str) -> Option<Vec<String>> {
     let toks = strip_literal_casts(lex(d, clause).into_iter().map(|s| s.tok).collect());
     let toks = match toks.first() {
-        Some(t) if matches!(t, Tok::Word(w) if w.eq_ignore_ascii_case("check")) => &toks[1..],
+        Some(Tok::Word(w)) if w.eq_ignore_ascii_case("check") => &toks[1..],
         _ => &toks[..],
     };
     let toks = strip_outer_parens(toks);
@@ -161,7 +163,13 @@ pub(crate) fn enum_variants(d: Dialect, column: &str, clause: &str) -> Option<Ve
     match rest {
         [kw, open, items @ .., close] if word(kw, "in") && punct(open, "(") && punct(close, ")") => list(items),
         [eq, any, open, array, bra, items @ .., ket, close]
-            if punct(eq, "=") && word(any, "any") && punct(open, "(") && word(array, "array") && punct(bra, "[") && punct(ket, "]") && punct(close, ")") =>
+            if punct(eq, "=")
+                && word(any, "any")
+                && punct(open, "(")
+                && word(array, "array")
+                && punct(bra, "[")
+                && punct(ket, "]")
+                && punct(close, ")") =>
         {
             list(items)
         }
@@ -644,7 +652,8 @@ mod postgres {
             // A serial column's default is its sequence: it is generated, not defaulted.
             let serial = raw_default.starts_with("nextval(");
             let auto = !text(&row, "identity")?.is_empty() || serial;
-            let default = if serial || !text(&row, "generated")?.is_empty() { None } else { tidy_default(Dialect::Postgres, &ty, &raw_default) };
+            let default =
+                if serial || !text(&row, "generated")?.is_empty() { None } else { tidy_default(Dialect::Postgres, &ty, &raw_default) };
             columns.push(Column { name: column, ty, nullable: !flag(&row, "not_null")?, auto, default });
         }
         let sql = format!(
@@ -652,7 +661,8 @@ mod postgres {
              CROSS JOIN LATERAL generate_series(1, i.indnkeyatts) AS k(ord) \
              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[k.ord - 1] ORDER BY k.ord"
         );
-        let primary_key = db.fetch_all_raw(&sql, params! { "table" => name }).await?.iter().map(|r| text(r, "name")).collect::<Result<_>>()?;
+        let primary_key =
+            db.fetch_all_raw(&sql, params! { "table" => name }).await?.iter().map(|r| text(r, "name")).collect::<Result<_>>()?;
         let indexes = indexes(db, name).await?;
         let foreign_keys = foreign_keys(db, name).await?;
         Ok(Some(Table { name: name.to_string(), columns, primary_key, indexes, foreign_keys }))
@@ -660,7 +670,9 @@ mod postgres {
 
     /// Every CHECK of the table, as `pg_get_constraintdef` writes it.
     async fn checks(db: &impl Executor, table: &str) -> Result<Vec<String>> {
-        let sql = format!("{TABLE} SELECT pg_get_constraintdef(con.oid) AS def FROM t JOIN pg_constraint con ON con.conrelid = t.oid AND con.contype = 'c'");
+        let sql = format!(
+            "{TABLE} SELECT pg_get_constraintdef(con.oid) AS def FROM t JOIN pg_constraint con ON con.conrelid = t.oid AND con.contype = 'c'"
+        );
         db.fetch_all_raw(&sql, params! { "table" => table }).await?.iter().map(|r| text(r, "def")).collect()
     }
 
@@ -715,7 +727,13 @@ mod mysql {
         let d = Dialect::MySql;
         let f = column_type.trim().to_ascii_lowercase();
         // Integer display widths mean nothing to the stored value.
-        let int = |name: &str| f == name || f.strip_prefix(name).and_then(|r| r.strip_prefix('(')).and_then(|r| r.strip_suffix(')')).is_some_and(|w| w.chars().all(|c| c.is_ascii_digit()));
+        let int = |name: &str| {
+            f == name
+                || f.strip_prefix(name)
+                    .and_then(|r| r.strip_prefix('('))
+                    .and_then(|r| r.strip_suffix(')'))
+                    .is_some_and(|w| w.chars().all(|c| c.is_ascii_digit()))
+        };
         let args = |prefix: &str| f.strip_prefix(prefix).and_then(|r| r.strip_suffix(')')).map(str::to_string);
         if f == "tinyint(1)" || f == "boolean" {
             return Type::Bool;
@@ -762,7 +780,8 @@ mod mysql {
         let Some(row) = db.fetch_optional_raw(sql, params! { "table" => name }).await? else { return Ok(None) };
         let name = text(&row, "name")?;
         let sql = "SELECT CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = :table";
-        let checks: Vec<String> = db.fetch_all_raw(sql, params! { "table" => name.as_str() }).await?.iter().map(|r| text(r, "clause")).collect::<Result<_>>()?;
+        let checks: Vec<String> =
+            db.fetch_all_raw(sql, params! { "table" => name.as_str() }).await?.iter().map(|r| text(r, "clause")).collect::<Result<_>>()?;
         let sql = "SELECT COLUMN_NAME AS name, COLUMN_TYPE AS column_type, IS_NULLABLE AS is_nullable, COLUMN_DEFAULT AS dflt, EXTRA AS extra \
                    FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table ORDER BY ORDINAL_POSITION";
         let mut columns = Vec::new();
@@ -801,7 +820,8 @@ mod mysql {
     /// InnoDB gives a foreign key without a usable index one of its own, under the key's
     /// name: part of the key, not an index of the model's.
     fn is_foreign_key_index(ix: &Index, keys: &[ForeignKey]) -> bool {
-        !ix.unique && keys.iter().any(|k| k.name == ix.name && ix.columns.len() == 1 && same_name(Dialect::MySql, &ix.columns[0], &k.column))
+        !ix.unique
+            && keys.iter().any(|k| k.name == ix.name && ix.columns.len() == 1 && same_name(Dialect::MySql, &ix.columns[0], &k.column))
     }
 
     async fn foreign_keys(db: &impl Executor, table: &str) -> Result<Vec<ForeignKey>> {
@@ -828,7 +848,10 @@ mod tests {
         let v = |s: &[&str]| Some(s.iter().map(|x| x.to_string()).collect::<Vec<_>>());
         assert_eq!(enum_variants(Dialect::Sqlite, "st", r#""st" IN ('draft', 'on-hold')"#), v(&["draft", "on-hold"]));
         assert_eq!(enum_variants(Dialect::MySql, "st", r"`st` in ('draft','it\'s')"), v(&["draft", "it's"]));
-        assert_eq!(enum_variants(Dialect::Postgres, "st", "CHECK ((st = ANY (ARRAY['draft'::text, 'on-hold'::text])))"), v(&["draft", "on-hold"]));
+        assert_eq!(
+            enum_variants(Dialect::Postgres, "st", "CHECK ((st = ANY (ARRAY['draft'::text, 'on-hold'::text])))"),
+            v(&["draft", "on-hold"])
+        );
         assert_eq!(enum_variants(Dialect::Postgres, "one", "CHECK ((one = 'x'::text))"), v(&["x"]));
         assert_eq!(enum_variants(Dialect::Postgres, "My Col", r#"CHECK (("My Col" = ANY (ARRAY['a'::text])))"#), v(&["a"]));
         // Another column's, or not an enum's.
@@ -870,7 +893,10 @@ mod tests {
     #[test]
     fn declared_types_per_dialect() {
         let checks = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(sqlite::column_type("n", "INTEGER", &checks(&[r#"typeof("n") IN ('integer', 'null') AND "n" BETWEEN -32768 AND 32767"#])), Type::SmallInt);
+        assert_eq!(
+            sqlite::column_type("n", "INTEGER", &checks(&[r#"typeof("n") IN ('integer', 'null') AND "n" BETWEEN -32768 AND 32767"#])),
+            Type::SmallInt
+        );
         assert_eq!(sqlite::column_type("n", "INTEGER", &[]), Type::BigInt);
         assert_eq!(sqlite::column_type("f", "INTEGER", &checks(&[r#""f" IN (0, 1)"#])), Type::Bool);
         assert_eq!(sqlite::column_type("s", "TEXT", &checks(&[r#"length("s") <= 40"#])), Type::Text { max_len: Some(40) });
@@ -882,13 +908,22 @@ mod tests {
         assert_eq!(postgres::column_type("character varying(40)"), Type::Text { max_len: Some(40) });
         assert_eq!(postgres::column_type("numeric(12,2)"), Type::Decimal { precision: 12, scale: 2 });
         assert_eq!(postgres::column_type("timestamp with time zone"), Type::Timestamp);
-        assert_eq!(postgres::column_type("timestamp without time zone"), Type::Native { dialect: "postgres".into(), sql: "TIMESTAMP WITHOUT TIME ZONE".into() });
+        assert_eq!(
+            postgres::column_type("timestamp without time zone"),
+            Type::Native { dialect: "postgres".into(), sql: "TIMESTAMP WITHOUT TIME ZONE".into() }
+        );
         assert_eq!(mysql::column_type("n", "int(11)", &[]), Type::Integer);
-        assert_eq!(mysql::column_type("n", "int(10) unsigned", &[]), Type::Native { dialect: "mysql".into(), sql: "INT(10) UNSIGNED".into() });
+        assert_eq!(
+            mysql::column_type("n", "int(10) unsigned", &[]),
+            Type::Native { dialect: "mysql".into(), sql: "INT(10) UNSIGNED".into() }
+        );
         assert_eq!(mysql::column_type("f", "tinyint(1)", &[]), Type::Bool);
         assert_eq!(mysql::column_type("j", "longtext", &checks(&["json_valid(`j`)"])), Type::Json);
         assert_eq!(mysql::column_type("u", "varbinary(16)", &checks(&["octet_length(`u`) = 16"])), Type::Uuid);
         assert_eq!(mysql::column_type("u", "varbinary(16)", &[]), Type::Native { dialect: "mysql".into(), sql: "VARBINARY(16)".into() });
-        assert_eq!(mysql::column_type("s", "varchar(7)", &checks(&["`s` in ('a','b')"])), Type::Enum { variants: vec!["a".into(), "b".into()] });
+        assert_eq!(
+            mysql::column_type("s", "varchar(7)", &checks(&["`s` in ('a','b')"])),
+            Type::Enum { variants: vec!["a".into(), "b".into()] }
+        );
     }
 }

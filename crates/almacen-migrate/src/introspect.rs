@@ -61,10 +61,19 @@ pub async fn read_schema(db: &impl Executor) -> Result<Vec<Table>> {
 /// # Ok(()) }
 /// ```
 pub async fn read_table(db: &impl Executor, name: &str) -> Result<Option<Table>> {
-    match db.dialect() {
+    let read = match db.dialect() {
         Dialect::Sqlite => sqlite::read(db, name).await,
         Dialect::Postgres => postgres::read(db, name).await,
         Dialect::MySql => mysql::read(db, name).await,
+    };
+    read.map_err(|e| in_table(e, name))
+}
+
+/// A catalog cell that could not be read, named with the table it describes.
+fn in_table(e: Error, table: &str) -> Error {
+    match e {
+        Error::Decode { column, message } => Error::Decode { column, message: format!("{message} (reading table \"{table}\")") },
+        other => other,
     }
 }
 

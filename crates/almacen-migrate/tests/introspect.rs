@@ -156,7 +156,16 @@ struct Item {
     owner_id: Option<i64>,
 }
 
-/// Identifiers in mixed case and with spaces, and defaults with quotes.
+/// An enum with a quote in a value (MariaDB writes it back as `'it\'s'` in its CHECK).
+#[derive(DbEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Tone {
+    #[default]
+    Plain,
+    #[db_enum(rename = "it's")]
+    Quoted,
+}
+
+/// Identifiers in mixed case and with spaces, and quotes in defaults and enum values.
 #[derive(Model, Debug, Clone)]
 #[model(table = "Odd Table", index("Mixed Case", "with space"))]
 struct Odd {
@@ -168,6 +177,8 @@ struct Odd {
     spaced: Option<String>,
     #[model(column = "Parent", references = "Odd Table.Row Id", on_delete = "set_null")]
     parent: Option<i64>,
+    #[model(column = "Tone Of Voice", server_default = "'it''s'")]
+    tone: Tone,
 }
 
 const CORPUS: &[&TableMeta] = &[EveryType::TABLE, Seat::TABLE, Draft::TABLE, Team::TABLE, Item::TABLE, Odd::TABLE];
@@ -326,7 +337,13 @@ async fn odd_identifiers_and_quotes(db: Database, b: Backend) {
     db.create_tables(&[Odd::TABLE]).await.unwrap();
     let t = live(&db, "Odd Table").await;
     assert_eq!(t.name, "Odd Table");
-    assert_eq!(t.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["Row Id", "Mixed Case", "with space", "Parent"]);
+    assert_eq!(
+        t.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        ["Row Id", "Mixed Case", "with space", "Parent", "Tone Of Voice"]
+    );
+    let tone = column(&t, "Tone Of Voice");
+    assert_eq!(tone.ty, Type::Enum { variants: vec!["plain".into(), "it's".into()] }, "{b:?}");
+    assert_eq!(tone.default, sql("'it''s'"), "{b:?}");
     assert_eq!(t.primary_key, ["Row Id"]);
     assert_eq!(column(&t, "Mixed Case").default, sql("'it''s'"), "{b:?}");
     assert_eq!(column(&t, "with space").default, sql(r#"'a "quoted" word, isn''t it'"#), "{b:?}");

@@ -8,6 +8,8 @@
 
 #![warn(missing_docs)]
 
+pub mod equivalence;
+pub mod introspect;
 pub mod ops;
 pub mod render;
 pub mod schema;

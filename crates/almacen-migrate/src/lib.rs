@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod autogenerate;
 pub mod equivalence;
 pub mod introspect;
 pub mod ops;

@@ -493,6 +493,14 @@ fn corpus() -> Vec<Case> {
             upgrade: &["alter_column books.status"],
         },
         Case {
+            what: "generated key made plain",
+            change: |v| {
+                column(v, "notes", "id").auto = false;
+            },
+            options: none(),
+            upgrade: &["alter_column notes.id"],
+        },
+        Case {
             what: "indexes created and dropped",
             change: |v| {
                 let books = table(v, "books");

@@ -355,7 +355,9 @@ impl Planner<'_> {
                     )));
                 }
                 (None, false) => {
-                    return Err(AutogenError::Options(format!("table rename \"{from}\" -> \"{to}\": the database has no table \"{from}\"")));
+                    return Err(AutogenError::Options(format!(
+                        "table rename \"{from}\" -> \"{to}\": the database has no table \"{from}\""
+                    )));
                 }
             }
         }
@@ -564,11 +566,8 @@ fn compatible(d: Dialect, a: &Type, b: &Type) -> bool {
 /// Whether `new` looks like `old` renamed: at least half of `new`'s columns (and at least
 /// one beside the key) are in `old` under the same name with a compatible type.
 fn looks_like(d: Dialect, old: &Table, new: &Table) -> bool {
-    let shared = new
-        .columns
-        .iter()
-        .filter(|c| old.columns.iter().any(|o| same_name(d, &o.name, &c.name) && compatible(d, &o.ty, &c.ty)))
-        .count();
+    let shared =
+        new.columns.iter().filter(|c| old.columns.iter().any(|o| same_name(d, &o.name, &c.name) && compatible(d, &o.ty, &c.ty))).count();
     shared * 2 >= new.columns.len() && shared > new.primary_key.len().min(1)
 }
 
@@ -648,7 +647,9 @@ fn inverse(before: &[Table], op: &Operation) -> Result<Vec<Operation>, AutogenEr
             let index = table(name)?.indexes.iter().find(|ix| ix.name == *index).cloned().ok_or_else(|| missing("index"))?;
             Operation::CreateIndex { table: name.clone(), index }
         }
-        Operation::AddForeignKey { table, foreign_key } => Operation::DropForeignKey { table: table.clone(), name: foreign_key.name.clone() },
+        Operation::AddForeignKey { table, foreign_key } => {
+            Operation::DropForeignKey { table: table.clone(), name: foreign_key.name.clone() }
+        }
         Operation::DropForeignKey { table: name, name: key } => {
             let foreign_key = table(name)?.foreign_keys.iter().find(|k| k.name == *key).cloned().ok_or_else(|| missing("foreign key"))?;
             Operation::AddForeignKey { table: name.clone(), foreign_key }
@@ -677,7 +678,13 @@ fn differences(d: Dialect, target: &[Table], tables: &[Table], extra_allowed: &[
 
 /// Replay `upgrade` on `live` (it must reach `models`) and the downgrade after it (it must
 /// come back to `live`); the downgrade.
-fn check(d: Dialect, models: &[Table], live: &[Table], upgrade: &[Operation], untouched: &[String]) -> Result<Vec<Operation>, AutogenError> {
+fn check(
+    d: Dialect,
+    models: &[Table],
+    live: &[Table],
+    upgrade: &[Operation],
+    untouched: &[String],
+) -> Result<Vec<Operation>, AutogenError> {
     let mut schema = live.to_vec();
     let mut undo = Vec::new();
     for op in upgrade {
@@ -750,37 +757,46 @@ async fn refuse_what_rows_break(db: &impl Executor, plan: &Plan) -> Result<(), A
     for op in &plan.upgrade {
         match op {
             Operation::AddColumn { table, column } if !column.nullable && column.default.is_none() && !column.auto => {
-                if any_row(db, &names.table(table), None).await? {
-                    return Err(AutogenError::Refused {
-                        table: table.clone(),
-                        column: column.name.clone(),
-                        message: format!(
-                            "cannot add column \"{table}\".\"{col}\": it is NOT NULL without a server default and table \"{table}\" \
-                             has rows (PostgreSQL and SQLite would fail at upgrade; MariaDB would silently fill '' or 0). \
-                             Give it a server default (#[model(server_default = ...)]), or add it nullable (Option<...>), \
-                             fill it, and make it NOT NULL in a later revision.",
-                            col = column.name
-                        ),
-                    });
-                }
+                refuse_required_column(db, &names, table, &column.name).await?
             }
             Operation::AlterColumn { table, from, to } if from.nullable && !to.nullable => {
-                let live_table = names.table(table);
-                if any_row(db, &live_table, Some(&names.column(table, &to.name))).await? {
-                    return Err(AutogenError::Refused {
-                        table: table.clone(),
-                        column: to.name.clone(),
-                        message: format!(
-                            "cannot make column \"{table}\".\"{col}\" NOT NULL: it holds NULLs. Fill them first \
-                             (UPDATE \"{table}\" SET \"{col}\" = ... WHERE \"{col}\" IS NULL, or a revision with that `sql` step), \
-                             then generate this change again; or keep the column nullable.",
-                            col = to.name
-                        ),
-                    });
-                }
+                refuse_tightening(db, &names, table, &to.name).await?
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// A NOT NULL column without a default may only be added to an empty table.
+async fn refuse_required_column(db: &impl Executor, names: &LiveNames<'_>, table: &str, column: &str) -> Result<(), AutogenError> {
+    if !any_row(db, &names.table(table), None).await? {
+        return Ok(());
+    }
+    Err(AutogenError::Refused {
+        table: table.into(),
+        column: column.into(),
+        message: format!(
+            "cannot add column \"{table}\".\"{column}\": it is NOT NULL without a server default and table \"{table}\" \
+             has rows (PostgreSQL and SQLite would fail at upgrade; MariaDB would silently fill '' or 0). \
+             Give it a server default (#[model(server_default = ...)]), or add it nullable (Option<...>), \
+             fill it, and make it NOT NULL in a later revision."
+        ),
+    })
+}
+
+/// A column may only be made NOT NULL when it holds no NULL.
+async fn refuse_tightening(db: &impl Executor, names: &LiveNames<'_>, table: &str, column: &str) -> Result<(), AutogenError> {
+    if !any_row(db, &names.table(table), Some(&names.column(table, column))).await? {
+        return Ok(());
+    }
+    Err(AutogenError::Refused {
+        table: table.into(),
+        column: column.into(),
+        message: format!(
+            "cannot make column \"{table}\".\"{column}\" NOT NULL: it holds NULLs. Fill them first \
+             (UPDATE \"{table}\" SET \"{column}\" = ... WHERE \"{column}\" IS NULL, or a revision with that `sql` step), \
+             then generate this change again; or keep the column nullable."
+        ),
+    })
 }

@@ -326,7 +326,13 @@ fn index(name: &str, columns: &[&str], unique: bool) -> Index {
 }
 
 fn fk(table: &str, column: &str, ref_table: &str, on_delete: OnDeleteAction) -> ForeignKey {
-    ForeignKey { name: format!("fk_{table}_{column}"), column: column.into(), ref_table: ref_table.into(), ref_column: "id".into(), on_delete }
+    ForeignKey {
+        name: format!("fk_{table}_{column}"),
+        column: column.into(),
+        ref_table: ref_table.into(),
+        ref_column: "id".into(),
+        on_delete,
+    }
 }
 
 fn v1() -> Vec<Table> {
@@ -395,13 +401,16 @@ fn corpus() -> Vec<Case> {
             what: "table created, in foreign-key order, with an index",
             change: |v| {
                 // Declared before the table it references: created after it.
-                v.insert(0, Table {
-                    name: "reviews".into(),
-                    columns: vec![id(), col("shelf_id", Type::BigInt, false), col("stars", Type::SmallInt, false)],
-                    primary_key: vec!["id".into()],
-                    indexes: vec![index("ix_reviews_stars", &["stars"], false)],
-                    foreign_keys: vec![fk("reviews", "shelf_id", "shelves", OnDeleteAction::NoAction)],
-                });
+                v.insert(
+                    0,
+                    Table {
+                        name: "reviews".into(),
+                        columns: vec![id(), col("shelf_id", Type::BigInt, false), col("stars", Type::SmallInt, false)],
+                        primary_key: vec!["id".into()],
+                        indexes: vec![index("ix_reviews_stars", &["stars"], false)],
+                        foreign_keys: vec![fk("reviews", "shelf_id", "shelves", OnDeleteAction::NoAction)],
+                    },
+                );
                 v.push(Table {
                     name: "shelves".into(),
                     columns: vec![id(), col("label", text(20), false)],
@@ -518,7 +527,11 @@ fn corpus() -> Vec<Case> {
                 books.indexes.push(index("uq_books_title_author_id", &["title", "author_id"], true));
             },
             options: none(),
-            upgrade: &["drop_index authors.uq_authors_name", "create_index books.uq_books_title", "create_index books.uq_books_title_author_id"],
+            upgrade: &[
+                "drop_index authors.uq_authors_name",
+                "create_index books.uq_books_title",
+                "create_index books.uq_books_title_author_id",
+            ],
         },
         Case {
             what: "foreign key added",

@@ -841,6 +841,39 @@ async fn enum_values_added_and_removed(db: Database, b: Backend) {
     assert!(autogenerate(&db, &[v1::Post::TABLE], &Options::default()).await.unwrap().is_empty());
 }
 
+/// Mixed case and spaces in table and column names all the way through: the refusal's
+/// row check, a marked column rename, an added column, and back.
+async fn odd_identifiers(db: Database, b: Backend) {
+    let d = db.dialect();
+    let q = |s: &str| d.quote(s);
+    db.create_tables(&[Odd::TABLE]).await.unwrap();
+    let insert = format!("INSERT INTO {} ({}, {}) VALUES ('x', 'y')", q("Odd Table"), q("Mixed Case"), q("with space"));
+    exec(&db, &insert).await.unwrap();
+    let v1 = from_models(&[Odd::TABLE]);
+    let mut v2 = v1.clone();
+    table(&mut v2, "Odd Table").columns.push(col("New Col", Type::Integer, false));
+    let err = autogenerate_tables(&db, &v2, &Options::default()).await.unwrap_err();
+    assert!(err.to_string().contains("cannot add column \"Odd Table\".\"New Col\""), "{b:?}: {err}");
+
+    column(&mut v2, "Odd Table", "New Col").default = sql("0");
+    column(&mut v2, "Odd Table", "with space").name = "with spaces".into();
+    table(&mut v2, "Odd Table")
+        .indexes
+        .iter_mut()
+        .flat_map(|ix| ix.columns.iter_mut())
+        .filter(|c| *c == "with space")
+        .for_each(|c| *c = "with spaces".into());
+    let options = Options::default().mark_rename("Odd Table.with space -> with spaces").unwrap();
+    let plan = autogenerate_tables(&db, &v2, &options).await.unwrap();
+    assert_eq!(summary(&plan.upgrade), ["rename_column Odd Table.with space->with spaces", "add_column Odd Table.New Col"], "{b:?}");
+    run_ops(&db, &plan.upgrade).await;
+    assert!(schema_differences(&db, &v2).await.is_empty(), "{b:?}: {:#?}", schema_differences(&db, &v2).await);
+    let sql = format!("SELECT {} AS v FROM {}", q("with spaces"), q("Odd Table"));
+    assert_eq!(texts(&db, &sql).await, ["y"], "{b:?}: the renamed column keeps its data");
+    run_ops(&db, &plan.downgrade).await;
+    assert!(schema_differences(&db, &v1).await.is_empty(), "{b:?}: {:#?}", schema_differences(&db, &v1).await);
+}
+
 per_backend_with!(
     corpus_round_trips => "max_connections=1",
     models_plan_nothing => "max_connections=1",
@@ -848,6 +881,7 @@ per_backend_with!(
     foreign_tables_are_left_alone => "max_connections=1",
     not_null_without_default_is_refused_on_rows => "max_connections=1",
     enum_values_added_and_removed => "max_connections=1",
+    odd_identifiers => "max_connections=1",
 );
 
 // ---------------------------------------------------------------------------------------

@@ -124,11 +124,19 @@ impl Options {
     }
 
     /// Whether the live table `name` is someone else's: the version table, or one the
-    /// options list.
+    /// options list (names and prefixes compared as the dialect compares names).
+    ///
+    /// ```
+    /// use almacen::Dialect;
+    /// use almacen_migrate::autogenerate::Options;
+    /// let o = Options::default().ignore_prefix("billing_");
+    /// assert!(o.ignores(Dialect::MySql, "Billing_Lines") && !o.ignores(Dialect::Postgres, "Billing_Lines"));
+    /// assert!(o.ignores(Dialect::Sqlite, "almacen_version") && !o.ignores(Dialect::Sqlite, "users"));
+    /// ```
     pub fn ignores(&self, d: Dialect, name: &str) -> bool {
         same_name(d, name, VERSION_TABLE)
             || self.ignore_tables.iter().any(|t| same_name(d, t, name))
-            || self.ignore_prefixes.iter().any(|p| name.starts_with(p.as_str()))
+            || self.ignore_prefixes.iter().any(|p| name.get(..p.len()).is_some_and(|head| same_name(d, head, p)))
     }
 }
 
@@ -460,11 +468,18 @@ impl Planner<'_> {
             self.phases.alter_columns.push(Step { op: Operation::AlterColumn { table: table.clone(), from, to }, notes });
         }
         for column in &dropped {
-            let notes = added
+            let mut notes: Vec<String> = added
                 .iter()
                 .filter(|a| compatible(d, &column.ty, &a.ty))
                 .map(|a| column_rename_note(&table, &model.name, &column.name, &a.name))
                 .collect();
+            if !column.nullable && column.default.is_none() && !column.auto {
+                notes.push(format!(
+                    "The downgrade adds \"{table}\".\"{}\" back empty, and it is NOT NULL without a default: the downgrade \
+                     fails while the table has rows unless it is given a server default first.",
+                    column.name
+                ));
+            }
             self.phases.drop_columns.push(Step { op: Operation::DropColumn { table: table.clone(), column: column.name.clone() }, notes });
         }
         for column in added {

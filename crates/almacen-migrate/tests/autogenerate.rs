@@ -958,3 +958,19 @@ async fn unique_constraint_of_a_renamed_table_on_every_backend() {
         common::run_with(b, "max_connections=1", unique_constraint_of_a_renamed_table).await;
     }
 }
+
+/// A dropped NOT NULL column without a default cannot come back on a populated table: the
+/// file says so above the drop.
+#[test]
+fn dropping_a_required_column_warns_about_the_downgrade() {
+    let live = v1();
+    let mut models = live.clone();
+    table(&mut models, "notes").columns.retain(|c| c.name != "body");
+    let plan = compare(Dialect::MySql, &models, &live, &Options::default()).unwrap();
+    assert_eq!(summary(&plan.upgrade), ["drop_column notes.body"]);
+    assert!(plan.notes_for(0).any(|n| n.contains("\"notes\".\"body\" back empty")), "{:?}", plan.notes);
+    // A nullable one comes back as NULLs: nothing to say.
+    let mut models = live.clone();
+    table(&mut models, "authors").columns.retain(|c| c.name != "bio");
+    assert!(compare(Dialect::MySql, &models, &live, &Options::default()).unwrap().notes.is_empty());
+}

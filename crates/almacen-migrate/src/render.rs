@@ -135,7 +135,14 @@ impl Renderer<'_> {
                 match d {
                     Dialect::Sqlite if inline => self.rebuild(table)?,
                     Dialect::Sqlite => vec![format!("DROP INDEX {}", q(name))],
-                    Dialect::Postgres if inline => vec![format!("ALTER TABLE {} DROP CONSTRAINT {}", q(table), q(name))],
+                    // A unique constraint cannot be dropped as an index, nor an index as a
+                    // constraint; which one the name is depends on what made it (a model's
+                    // `unique` column, a revision, a hand): whichever exists goes (the
+                    // schema already holds that one of them does).
+                    Dialect::Postgres if inline => vec![
+                        format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}", q(table), q(name)),
+                        format!("DROP INDEX IF EXISTS {}", q(name)),
+                    ],
                     Dialect::Postgres => vec![format!("DROP INDEX {}", q(name))],
                     Dialect::MySql => vec![format!("DROP INDEX {} ON {}", q(name), q(table))],
                 }
@@ -147,7 +154,14 @@ impl Renderer<'_> {
             Operation::DropForeignKey { table, name } => match d {
                 Dialect::Sqlite => self.rebuild(table)?,
                 Dialect::Postgres => vec![format!("ALTER TABLE {} DROP CONSTRAINT {}", q(table), q(name))],
-                Dialect::MySql => vec![format!("ALTER TABLE {} DROP FOREIGN KEY {}", q(table), q(name))],
+                Dialect::MySql => {
+                    // InnoDB made an index under the key's name when the key was added
+                    // without one to use, and `DROP FOREIGN KEY` leaves it behind: it goes
+                    // too, unless the table keeps an index of that name.
+                    let kept = find(self.after, table)?.indexes.iter().any(|ix| ix.name == *name);
+                    let index = if kept { String::new() } else { format!(", DROP INDEX IF EXISTS {}", q(name)) };
+                    vec![format!("ALTER TABLE {} DROP FOREIGN KEY {}{index}", q(table), q(name))]
+                }
             },
             Operation::Sql { all, sqlite, postgres, mysql } => {
                 let own = match d {
@@ -341,9 +355,15 @@ fn drop_pg_column_checks(table: &str, column: &str) -> String {
 }
 
 /// A single-column unique index under the name almacen's `CREATE TABLE` gives a
-/// `#[model(unique)]` column: written inside `CREATE TABLE` as a constraint, as almacen does.
+/// `#[model(unique)]` column (`uq_<table>_<column>`, the table's name when it was made,
+/// which a rename does not change): written inside `CREATE TABLE` as a constraint, as
+/// almacen does.
 fn is_inline_unique(table: &str, ix: &Index) -> bool {
-    ix.unique && ix.columns.len() == 1 && ix.name == constraint_name("uq", table, &ix.columns[0])
+    if !ix.unique || ix.columns.len() != 1 {
+        return false;
+    }
+    let column = &ix.columns[0];
+    ix.name == constraint_name("uq", table, column) || (ix.name.starts_with("uq_") && ix.name.ends_with(&format!("_{column}")))
 }
 
 fn pk_name(table: &str) -> String {

@@ -216,12 +216,6 @@ async fn run_ops(db: &Database, ops: &[Operation]) {
                 panic!("{:?}: {op:?}\n{sql}\nfailed: {e}", db.dialect());
             }
         }
-        if let (Dialect::MySql, Operation::DropForeignKey { table, name }) = (db.dialect(), op) {
-            // Work-around for a render.rs gap: InnoDB made an index under the key's name
-            // when the key was added, and `DROP FOREIGN KEY` leaves it behind, where it reads
-            // back as an extra index. A full renderer drops it too (`DROP INDEX IF EXISTS`).
-            exec(db, &format!("ALTER TABLE `{table}` DROP INDEX IF EXISTS `{name}`")).await.unwrap();
-        }
     }
     if sqlite {
         let broken = db.fetch_all_raw("PRAGMA foreign_key_check", params! {}).await.unwrap();
@@ -927,11 +921,9 @@ fn rename_marks_are_parsed() {
 }
 
 /// A `#[model(unique)]` constraint of a renamed table is renamed with it (the models name it
-/// `uq_<new table>_<column>`). The plan is right (drop the old constraint, create the new
-/// one), but render.rs tells a model's inline unique constraint by its name *under the
-/// table's current name*, so after the rename `uq_authors_name` is rendered as a plain
-/// index: `DROP INDEX` fails on PostgreSQL (a constraint owns it) and on SQLite (it is part
-/// of the table, a rebuild is needed).
+/// `uq_<new table>_<column>`): the old constraint is dropped and the new one made, though
+/// the old one's name no longer matches its table (a plain `DROP INDEX` fails on PostgreSQL,
+/// where a constraint owns the index, and on SQLite, where a rebuild is needed).
 async fn unique_constraint_of_a_renamed_table(db: Database, b: Backend) {
     create(&db, &v1()).await;
     insert_rows(&db).await;
@@ -952,7 +944,6 @@ async fn unique_constraint_of_a_renamed_table(db: Database, b: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "render.rs renders the renamed table's inline unique constraint as a plain index (see the body's doc)"]
 async fn unique_constraint_of_a_renamed_table_on_every_backend() {
     for b in [Backend::Sqlite, Backend::Postgres, Backend::MariaDb] {
         common::run_with(b, "max_connections=1", unique_constraint_of_a_renamed_table).await;

@@ -8,6 +8,11 @@
 
 #![warn(missing_docs)]
 
+pub mod graph;
 pub mod ops;
 pub mod render;
+pub mod revision;
+pub mod runner;
 pub mod schema;
+
+pub use runner::upgrade_to_head;

@@ -366,11 +366,8 @@ impl Migrations {
         if let Some(&i) = self.index.get(given) {
             return Ok(i);
         }
-        let matches: Vec<usize> = if given.is_empty() {
-            Vec::new()
-        } else {
-            (0..self.len()).filter(|&i| self.revisions[i].id.starts_with(given)).collect()
-        };
+        let matches: Vec<usize> =
+            if given.is_empty() { Vec::new() } else { (0..self.len()).filter(|&i| self.revisions[i].id.starts_with(given)).collect() };
         match matches[..] {
             [] => Err(GraphError::UnknownRevision(given.to_string())),
             [i] => Ok(i),
@@ -664,7 +661,10 @@ mod tests {
         let e = m.head().unwrap_err();
         assert_eq!(e, GraphError::Branches(vec![(C.into(), "c".into()), (D.into(), "d".into())]));
         let shown = e.to_string();
-        assert!(shown.contains("2 heads") && shown.contains(C) && shown.contains("\"c\"") && shown.contains(D) && shown.contains("\"d\""), "{shown}");
+        assert!(
+            shown.contains("2 heads") && shown.contains(C) && shown.contains("\"c\"") && shown.contains(D) && shown.contains("\"d\""),
+            "{shown}"
+        );
         assert!(m.new_revision("x").is_err());
         let shown = m.to_string();
         assert!(shown.starts_with(&format!("{A} -> {D} (head), d\n")), "{shown}");
@@ -718,7 +718,8 @@ mod tests {
 
     #[test]
     fn prefixes() {
-        let m = Migrations::from_revisions(vec![rev("abc000000001", &[], "one", 0), rev("abc000000002", &["abc000000001"], "two", 1)]).unwrap();
+        let m =
+            Migrations::from_revisions(vec![rev("abc000000001", &[], "one", 0), rev("abc000000002", &["abc000000001"], "two", 1)]).unwrap();
         assert_eq!(m.resolve("abc000000002").unwrap().message, "two");
         assert!(matches!(m.resolve("abc0000000"), Err(GraphError::AmbiguousRevision { .. })));
         let e = m.resolve("abc").unwrap_err();
@@ -758,7 +759,10 @@ mod tests {
         // From B: C is next on its branch; D's branch starts from A.
         assert_eq!(ids(&m.upgrade_plan(&s(&[B]), &UpgradeTarget::Heads).unwrap()), s(&[C, D]));
         assert!(m.upgrade_plan(&s(&[C, D]), &UpgradeTarget::Heads).unwrap().is_empty());
-        assert_eq!(m.upgrade_plan(&s(&["ffffffffffff"]), &UpgradeTarget::Heads).unwrap_err(), GraphError::UnknownApplied("ffffffffffff".into()));
+        assert_eq!(
+            m.upgrade_plan(&s(&["ffffffffffff"]), &UpgradeTarget::Heads).unwrap_err(),
+            GraphError::UnknownApplied("ffffffffffff".into())
+        );
         // Downgrades.
         assert_eq!(ids(&m.downgrade_plan(&s(&[C, D]), &DowngradeTarget::Base).unwrap()), s(&[D, C, B, A]));
         assert_eq!(ids(&m.downgrade_plan(&s(&[C, D]), &DowngradeTarget::Revision(A.into())).unwrap()), s(&[D, C, B]));

@@ -306,7 +306,8 @@ impl Revision {
         use std::io::Write;
         let path = dir.join(self.file_name());
         let shown = path.display().to_string();
-        std::fs::create_dir_all(dir).map_err(|e| RevisionError::new(&dir.display().to_string(), format!("cannot create the folder: {e}")))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| RevisionError::new(&dir.display().to_string(), format!("cannot create the folder: {e}")))?;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -364,7 +365,9 @@ pub fn describe(op: &Operation) -> String {
         Operation::RenameColumn { table, from, to } => format!("{name} \"{table}\".\"{from}\" to \"{to}\""),
         Operation::AlterColumn { table, to, .. } => format!("{name} \"{table}\".\"{}\"", to.name),
         Operation::CreateIndex { table, index } => format!("{name} \"{}\" on \"{table}\"", index.name),
-        Operation::DropIndex { table, name: ix } | Operation::DropForeignKey { table, name: ix } => format!("{name} \"{ix}\" on \"{table}\""),
+        Operation::DropIndex { table, name: ix } | Operation::DropForeignKey { table, name: ix } => {
+            format!("{name} \"{ix}\" on \"{table}\"")
+        }
         Operation::AddForeignKey { table, foreign_key } => format!("{name} \"{}\" on \"{table}\"", foreign_key.name),
         Operation::Sql { .. } => name.to_string(),
     }
@@ -595,10 +598,13 @@ mysql = "ALTER TABLE users COMMENT = 'people'"
         assert!(!table.columns[1].nullable);
         assert_eq!(table.columns[2].default, Some(Default::Sql("1".into())));
         assert!(table.columns[0].auto);
-        assert_eq!(r.downgrade, vec![
-            Operation::DropIndex { table: "users".into(), name: "uq_users_email".into() },
-            Operation::DropTable { table: "users".into() },
-        ]);
+        assert_eq!(
+            r.downgrade,
+            vec![
+                Operation::DropIndex { table: "users".into(), name: "uq_users_email".into() },
+                Operation::DropTable { table: "users".into() },
+            ]
+        );
         // And what it writes reads back the same.
         let back = Revision::parse(&r.file_name(), &r.to_toml()).unwrap();
         assert_eq!(back, r);

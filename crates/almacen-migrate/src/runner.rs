@@ -273,7 +273,12 @@ impl<'m> Migrator<'m> {
     /// A runner for `migrations`: waits up to 5 minutes for the migration lock and up to
     /// 60 s for a table lock a step needs.
     pub fn new(migrations: &'m Migrations) -> Self {
-        Migrator { migrations, lock_timeout: Duration::from_secs(300), ddl_lock_timeout: Duration::from_secs(60), renderer: crate::render::render }
+        Migrator {
+            migrations,
+            lock_timeout: Duration::from_secs(300),
+            ddl_lock_timeout: Duration::from_secs(60),
+            renderer: crate::render::render,
+        }
     }
 
     /// How long to wait for the migration lock (another process migrating) before failing
@@ -341,8 +346,9 @@ impl<'m> Migrator<'m> {
         }
     }
 
-    /// The SQL `job` would run from the version table's `rows`, per revision, with the
-    /// schema after each: rendering the whole plan up front.
+    /// Render every step of `plan` (revision positions, in run order) from the schema the
+    /// `applied` revisions build, so that a step this dialect cannot run stops the run
+    /// before anything touches the database.
     fn check_renders(&self, dialect: Dialect, applied: &[bool], plan: &[usize], direction: Direction) -> Result<(), MigrateError> {
         let mut schema = self.schema_at(applied)?;
         for &i in plan {
@@ -352,7 +358,13 @@ impl<'m> Migrator<'m> {
     }
 
     /// The statements of each step of revision `i` in `direction`, `schema` moved on.
-    fn render_revision(&self, i: usize, dialect: Dialect, direction: Direction, schema: &mut Vec<Table>) -> Result<Vec<Vec<String>>, MigrateError> {
+    fn render_revision(
+        &self,
+        i: usize,
+        dialect: Dialect,
+        direction: Direction,
+        schema: &mut Vec<Table>,
+    ) -> Result<Vec<Vec<String>>, MigrateError> {
         let r = self.migrations.at(i);
         let ops = steps_of(self.migrations, i, direction);
         let mut out = Vec::with_capacity(ops.len());
@@ -545,7 +557,13 @@ impl<'m> Migrator<'m> {
         reopen_mysql_transaction(unit.tx(), dialect).await?;
         write_version(unit.tx(), &rows, &new_rows).await?;
         report.after = new_rows;
-        Ok(Some(RevisionRun { id: rev.id.clone(), message: rev.summary().to_string(), steps: ops.len(), statements: count, elapsed: started.elapsed() }))
+        Ok(Some(RevisionRun {
+            id: rev.id.clone(),
+            message: rev.summary().to_string(),
+            steps: ops.len(),
+            statements: count,
+            elapsed: started.elapsed(),
+        }))
     }
 }
 
@@ -608,7 +626,8 @@ impl Unit {
                 let tx = db.begin().await.map_err(db_err("beginning the migration transaction"))?;
                 let ms = m.lock_timeout.as_millis().max(1);
                 tx.execute_raw(&format!("SET LOCAL lock_timeout = '{ms}ms'"), params! {}).await.map_err(db_err("setting lock_timeout"))?;
-                match tx.fetch_one_raw(&format!("SELECT 1 AS locked FROM pg_advisory_xact_lock({})", postgres_lock_key()), params! {}).await {
+                match tx.fetch_one_raw(&format!("SELECT 1 AS locked FROM pg_advisory_xact_lock({})", postgres_lock_key()), params! {}).await
+                {
                     Ok(_) => {}
                     Err(Error::LockNotAvailable(_)) => {
                         let _ = tx.rollback().await;
@@ -639,7 +658,10 @@ impl Unit {
                         let _ = tx.rollback().await;
                         return Err(match other {
                             Some(_) => MigrateError::LockTimeout { waited: m.lock_timeout, how: "GET_LOCK" },
-                            None => MigrateError::Database { doing: "taking the migration lock (GET_LOCK)", error: Error::other("GET_LOCK returned NULL") },
+                            None => MigrateError::Database {
+                                doing: "taking the migration lock (GET_LOCK)",
+                                error: Error::other("GET_LOCK returned NULL"),
+                            },
                         });
                     }
                     Err(e) => return Err(db_err("taking the migration lock (GET_LOCK)")(e)),
@@ -649,7 +671,10 @@ impl Unit {
                 let secs = m.ddl_lock_timeout.as_secs().max(1);
                 let set = unit
                     .tx()
-                    .execute_raw(&format!("SET @almacen_lock_wait_timeout = @@session.lock_wait_timeout, SESSION lock_wait_timeout = {secs}"), params! {})
+                    .execute_raw(
+                        &format!("SET @almacen_lock_wait_timeout = @@session.lock_wait_timeout, SESSION lock_wait_timeout = {secs}"),
+                        params! {},
+                    )
                     .await;
                 if let Err(e) = set {
                     unit.abort().await;
@@ -721,7 +746,9 @@ impl Unit {
 
 /// MariaDB: restore `lock_wait_timeout` and let go of the named lock.
 async fn release_mysql(tx: &Transaction) {
-    let restore = tx.execute_raw("SET SESSION lock_wait_timeout = COALESCE(@almacen_lock_wait_timeout, @@global.lock_wait_timeout)", params! {}).await;
+    let restore = tx
+        .execute_raw("SET SESSION lock_wait_timeout = COALESCE(@almacen_lock_wait_timeout, @@global.lock_wait_timeout)", params! {})
+        .await;
     if let Err(e) = restore {
         tracing::warn!(target: "almacen_migrate", error = %e, "restoring lock_wait_timeout failed");
     }
@@ -750,7 +777,9 @@ impl Drop for Unit {
 async fn version_table_exists(ex: &impl Executor, dialect: Dialect) -> Result<bool, MigrateError> {
     let sql = match dialect {
         Dialect::Sqlite => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = :t",
-        Dialect::Postgres => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = :t",
+        Dialect::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = :t"
+        }
         Dialect::MySql => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = :t",
     };
     let row = ex.fetch_one_raw(sql, params! { "t" => VERSION_TABLE }).await.map_err(db_err("looking for the version table"))?;

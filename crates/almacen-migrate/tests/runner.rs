@@ -34,7 +34,10 @@ fn sql_steps(op: &Operation, dialect: Dialect, schema: &mut Vec<Table>) -> Resul
         Dialect::Postgres => postgres,
         Dialect::MySql => mysql,
     };
-    own.as_ref().or(all.as_ref()).map(|s| vec![s.clone()]).ok_or_else(|| RenderError(format!("a raw SQL step has no text for {}", dialect.name())))
+    own.as_ref()
+        .or(all.as_ref())
+        .map(|s| vec![s.clone()])
+        .ok_or_else(|| RenderError(format!("a raw SQL step has no text for {}", dialect.name())))
 }
 
 fn migrator(m: &Migrations) -> Migrator<'_> {
@@ -60,7 +63,13 @@ fn line(count: u32) -> Migrations {
     let revs = (1..=count)
         .map(|i| {
             let parents: Vec<u32> = if i == 1 { vec![] } else { vec![i - 1] };
-            rev(i, &parents, &format!("table t{i}"), vec![sql(&format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY)"))], vec![sql(&format!("DROP TABLE t{i}"))])
+            rev(
+                i,
+                &parents,
+                &format!("table t{i}"),
+                vec![sql(&format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY)"))],
+                vec![sql(&format!("DROP TABLE t{i}"))],
+            )
         })
         .collect();
     Migrations::from_revisions(revs).unwrap()
@@ -69,7 +78,9 @@ fn line(count: u32) -> Migrations {
 async fn has_table(db: &Database, name: &str) -> bool {
     let sql = match db.dialect() {
         Dialect::Sqlite => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = :t",
-        Dialect::Postgres => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = :t",
+        Dialect::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = :t"
+        }
         Dialect::MySql => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = :t",
     };
     db.fetch_one_raw(sql, params! { "t" => name }).await.unwrap().get::<i64>("n").unwrap() > 0
@@ -392,11 +403,7 @@ async fn lock_timeout(url: String, backend: Backend) {
         let holder = holder.clone();
         let m = m.clone();
         tokio::spawn(async move {
-            if slow_step.is_some() {
-                migrator(&m).upgrade(&holder, &UpgradeTarget::Head).await.map(|r| r.revisions.len())
-            } else {
-                Ok(1)
-            }
+            if slow_step.is_some() { migrator(&m).upgrade(&holder, &UpgradeTarget::Head).await.map(|r| r.revisions.len()) } else { Ok(1) }
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -420,11 +427,74 @@ async fn lock_timeout(url: String, backend: Backend) {
     waiter.close().await;
 }
 
+/// A step that needs a table lock the application holds gives up after the DDL lock
+/// timeout instead of queueing behind it (on PostgreSQL and MariaDB; SQLite's readers do not
+/// block a writer in WAL mode, so there it runs).
+async fn ddl_waits_are_bounded(url: String, backend: Backend) {
+    let app = Database::connect(&url).await.unwrap();
+    let m = Migrations::from_revisions(vec![
+        rev(1, &[], "one", vec![sql("CREATE TABLE t1 (id INTEGER PRIMARY KEY)")], vec![]),
+        rev(2, &[1], "two", vec![sql("ALTER TABLE t1 ADD COLUMN note VARCHAR(20)")], vec![]),
+    ])
+    .unwrap();
+    let mig = migrator(&m).ddl_lock_timeout(Duration::from_secs(1));
+    mig.upgrade(&app, &"+1".parse().unwrap()).await.unwrap();
+    // The application reads t1 in a transaction that stays open.
+    let reader = app.begin_with(almacen::TxOptions::new().read_only(backend == Backend::Sqlite)).await.unwrap();
+    reader.fetch_all_raw("SELECT id FROM t1", params! {}).await.unwrap();
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(Duration::from_secs(20), mig.upgrade(&app, &UpgradeTarget::Head)).await.expect("bounded");
+    let waited = started.elapsed();
+    reader.rollback().await.unwrap();
+    if backend == Backend::Sqlite {
+        outcome.unwrap();
+        assert_eq!(mig.current(&app).await.unwrap(), ids(&[2]));
+    } else {
+        let e = outcome.unwrap_err();
+        let MigrateError::Step(f) = &e else { panic!("{e}") };
+        assert_eq!((f.revision.as_str(), f.step), (id(2).as_str(), 1), "{e}");
+        assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(10), "{waited:?}");
+        assert_eq!(mig.current(&app).await.unwrap(), ids(&[1]));
+        // Once the application lets go, the revision goes through.
+        mig.upgrade(&app, &UpgradeTarget::Head).await.unwrap();
+        assert_eq!(mig.current(&app).await.unwrap(), ids(&[2]));
+    }
+    app.close().await;
+}
+
+/// A run cancelled mid-revision (its future dropped) leaves no lock behind: another run
+/// takes the lock at once, and the cancelled revision was not recorded.
+async fn cancelled_run_lets_go_of_the_lock(url: String, backend: Backend) {
+    let db = Database::connect(&url).await.unwrap();
+    let slow = match backend {
+        Backend::Postgres => "SELECT pg_sleep(5)",
+        Backend::MariaDb => "SELECT SLEEP(5)",
+        Backend::Sqlite => "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) SELECT COUNT(*) FROM c",
+    };
+    let slow_m =
+        Migrations::from_revisions(vec![rev(1, &[], "slow", vec![sql("CREATE TABLE t1 (id INTEGER PRIMARY KEY)"), sql(slow)], vec![])])
+            .unwrap();
+    let cut = tokio::time::timeout(Duration::from_millis(700), migrator(&slow_m).upgrade(&db, &UpgradeTarget::Head)).await;
+    assert!(cut.is_err(), "the slow revision was still running");
+    let quick =
+        Migrations::from_revisions(vec![rev(1, &[], "quick", vec![sql("CREATE TABLE t2 (id INTEGER PRIMARY KEY)")], vec![])]).unwrap();
+    let started = Instant::now();
+    let r = migrator(&quick).lock_timeout(Duration::from_secs(3)).upgrade(&db, &UpgradeTarget::Head).await.unwrap();
+    assert_eq!(ran(&r), ids(&[1]));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    // The cancelled revision's first step: rolled back, except on MariaDB, where DDL
+    // commits as it runs.
+    let expected: &[u32] = if backend == Backend::MariaDb { &[1, 2] } else { &[2] };
+    assert_eq!(tables(&db, 2).await, expected);
+    db.close().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Embedded migrations, one call at start-up
 // ---------------------------------------------------------------------------------------
 
-const EMBEDDED: &[(&str, &str)] = almacen_migrate::embed_migrations!("runner_migrations", ["a1b2c3d4e5f6_embedded_a.toml", "b2c3d4e5f6a7_embedded_b.toml"]);
+const EMBEDDED: &[(&str, &str)] =
+    almacen_migrate::embed_migrations!("runner_migrations", ["a1b2c3d4e5f6_embedded_a.toml", "b2c3d4e5f6a7_embedded_b.toml"]);
 
 async fn embedded_upgrade_to_head(db: Database, _b: Backend) {
     let m = Migrations::from_embedded(EMBEDDED).unwrap();
@@ -439,5 +509,12 @@ async fn embedded_upgrade_to_head(db: Database, _b: Backend) {
     assert_eq!(set, BTreeSet::from(["b2c3d4e5f6a7".to_string()]));
 }
 
-per_backend!(up_down_stamp_current, unknown_applied_revision, failing_revision, unrenderable_step_runs_nothing, branches_and_merge, embedded_upgrade_to_head);
-per_backend_url!(concurrent_upgraders, lock_timeout);
+per_backend!(
+    up_down_stamp_current,
+    unknown_applied_revision,
+    failing_revision,
+    unrenderable_step_runs_nothing,
+    branches_and_merge,
+    embedded_upgrade_to_head
+);
+per_backend_url!(concurrent_upgraders, lock_timeout, ddl_waits_are_bounded, cancelled_run_lets_go_of_the_lock);

@@ -26,7 +26,7 @@
 //!
 //! The SQL of each step comes from [`render::render`](crate::render::render), against the
 //! schema the applied revisions build (their operations replayed from the base with
-//! [`ops::apply`](crate::ops::apply)). Every step of the whole plan is rendered before
+//! [`ops::apply`]). Every step of the whole plan is rendered before
 //! anything runs, so a step that cannot be rendered for this dialect stops the run before it
 //! touches the database.
 
@@ -813,8 +813,12 @@ async fn reopen_mysql_transaction(tx: &Transaction, dialect: Dialect) -> Result<
     if dialect != Dialect::MySql {
         return Ok(());
     }
-    let open = tx.fetch_one_raw("SELECT @@in_transaction AS open", params! {}).await.map_err(db_err("checking the transaction"))?;
-    if open.get::<i64>("open").map_err(db_err("checking the transaction"))? == 0 {
+    // `@@in_transaction` is MariaDB's; where it is missing (MySQL), start one regardless.
+    let open = match tx.fetch_one_raw("SELECT @@in_transaction AS open", params! {}).await {
+        Ok(row) => row.get::<i64>("open").unwrap_or(0),
+        Err(_) => 0,
+    };
+    if open == 0 {
         tx.execute_raw("START TRANSACTION", params! {}).await.map_err(db_err("starting the version table's transaction"))?;
     }
     Ok(())

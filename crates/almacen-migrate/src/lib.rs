@@ -8,7 +8,9 @@
 
 #![warn(missing_docs)]
 
+pub mod equivalence;
 pub mod graph;
+pub mod introspect;
 pub mod ops;
 pub mod render;
 pub mod revision;

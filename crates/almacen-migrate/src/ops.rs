@@ -210,7 +210,11 @@ pub fn apply(schema: &mut Vec<Table>, op: &Operation) -> Result<(), OpError> {
         }
         Operation::DropIndex { table, name } => {
             let t = table_mut(schema, table)?;
-            let i = t.indexes.iter().position(|ix| ix.name == *name).ok_or_else(|| OpError(format!("no index \"{name}\" on table \"{table}\"")))?;
+            let i = t
+                .indexes
+                .iter()
+                .position(|ix| ix.name == *name)
+                .ok_or_else(|| OpError(format!("no index \"{name}\" on table \"{table}\"")))?;
             t.indexes.remove(i);
         }
         Operation::AddForeignKey { table, foreign_key } => {

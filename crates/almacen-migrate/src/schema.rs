@@ -182,9 +182,15 @@ pub struct Table {
     pub foreign_keys: Vec<ForeignKey>,
 }
 
-/// Constraint names as almacen's `CREATE TABLE` writes them (PostgreSQL's 63-byte cut).
+/// Constraint names as almacen's `CREATE TABLE` writes them: `<prefix>_<table>_<column>`,
+/// cut as PostgreSQL would ([`identifier`]).
 pub fn constraint_name(prefix: &str, table: &str, column: &str) -> String {
-    let name = format!("{prefix}_{table}_{column}");
+    identifier(format!("{prefix}_{table}_{column}"))
+}
+
+/// A name cut to 63 bytes (on a character boundary), as PostgreSQL cuts identifiers and
+/// almacen's DDL does on every dialect, so names stay the same everywhere.
+pub fn identifier(name: String) -> String {
     if name.len() <= 63 {
         return name;
     }
@@ -223,7 +229,11 @@ impl Table {
             indexes.push(Index { name: constraint_name("ix", t.name, c.name), columns: vec![c.name.to_string()], unique: false });
         }
         for ix in t.indexes {
-            indexes.push(Index { name: ix.name.to_string(), columns: ix.columns.iter().map(|c| c.to_string()).collect(), unique: ix.unique });
+            indexes.push(Index {
+                name: ix.name.to_string(),
+                columns: ix.columns.iter().map(|c| c.to_string()).collect(),
+                unique: ix.unique,
+            });
         }
         let foreign_keys = t
             .columns

@@ -120,6 +120,15 @@ pub use data::json;
 pub use orm::{dto, relation};
 pub use sql::{introspect, query};
 
+/// The DDL almacen writes for a model's table, piece by piece, for tools that write their
+/// own (migrations): a column's definition, its CHECKs and default, the table options.
+pub mod ddl {
+    pub use crate::sql::column_sql::sql_type;
+    pub use crate::sql::schema::{
+        MYSQL_TABLE_OPTIONS, column_checks, column_def, create_table_sql, default_sql, dependency_order, on_delete_sql, sqlite_rowid_key,
+    };
+}
+
 pub use almacen_macros::{DbEnum, FromRow, Model};
 
 pub use data::dialect::Dialect;

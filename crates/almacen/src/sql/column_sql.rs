@@ -22,7 +22,7 @@ pub(crate) fn ident_name(name: String) -> String {
 }
 
 /// A column's type as this dialect's DDL spells it (refusing what it cannot hold).
-pub(crate) fn sql_type(c: &ColumnMeta, d: Dialect) -> Result<String> {
+pub fn sql_type(c: &ColumnMeta, d: Dialect) -> Result<String> {
     Ok(match (c.ty, d) {
         (ColumnType::Text { max_len: Some(n) }, Dialect::Postgres | Dialect::MySql) => format!("VARCHAR({n})"),
         (ColumnType::Text { max_len: None }, Dialect::MySql) => {

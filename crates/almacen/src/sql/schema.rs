@@ -35,8 +35,21 @@ pub fn dependency_order<'a>(tables: &[&'a TableMeta]) -> Result<Vec<&'a TableMet
     Ok(ordered)
 }
 
-/// CHECK constraints that make every dialect reject what the portable type does not allow.
-fn checks(c: &ColumnMeta, d: Dialect) -> Vec<String> {
+/// CHECK constraints that make every dialect reject what the portable type does not allow
+/// (the expressions, without `CHECK`).
+///
+/// ```
+/// use almacen::{ColumnType, Dialect, ddl};
+/// # use almacen::{ColumnMeta, Managed};
+/// let column = ColumnMeta {
+///     name: "stock", field: "stock", ty: ColumnType::SmallInt, nullable: false, primary_key: false,
+///     auto_increment: false, unique: false, indexed: false, server_default: None, references: None,
+///     managed: Managed::No,
+/// };
+/// assert!(ddl::column_checks(&column, Dialect::Sqlite)[0].contains("BETWEEN -32768 AND 32767"));
+/// assert!(ddl::column_checks(&column, Dialect::Postgres).is_empty());
+/// ```
+pub fn column_checks(c: &ColumnMeta, d: Dialect) -> Vec<String> {
     let col = d.quote(c.name);
     let mut out = Vec::new();
     match (c.ty, d) {
@@ -66,7 +79,8 @@ fn checks(c: &ColumnMeta, d: Dialect) -> Vec<String> {
     out
 }
 
-fn default_sql(c: &ColumnMeta, d: Dialect) -> Option<String> {
+/// The column's `DEFAULT` expression as this dialect's DDL writes it, if it has one.
+pub fn default_sql(c: &ColumnMeta, d: Dialect) -> Option<String> {
     Some(match c.server_default? {
         ServerDefault::Sql(expr) => format!("({expr})"),
         ServerDefault::Now => match (c.ty, d) {
@@ -83,7 +97,8 @@ fn default_sql(c: &ColumnMeta, d: Dialect) -> Option<String> {
     })
 }
 
-fn on_delete_sql(a: OnDelete) -> &'static str {
+/// The `ON DELETE` action's SQL.
+pub fn on_delete_sql(a: OnDelete) -> &'static str {
     match a {
         OnDelete::NoAction => "NO ACTION",
         OnDelete::Restrict => "RESTRICT",
@@ -94,7 +109,7 @@ fn on_delete_sql(a: OnDelete) -> &'static str {
 
 /// One column's definition in `CREATE TABLE`: name, type, key, nullability, default, CHECKs.
 /// `sqlite_rowid_key`: the table's key is this single auto integer (SQLite's rowid).
-pub(crate) fn column_def(c: &ColumnMeta, d: Dialect, sqlite_rowid_key: bool) -> Result<String> {
+pub fn column_def(c: &ColumnMeta, d: Dialect, sqlite_rowid_key: bool) -> Result<String> {
     let q = |s: &str| d.quote(s);
     let mut def = format!("{} {}", q(c.name), sql_type(c, d)?);
     if c.auto_increment {
@@ -117,17 +132,21 @@ pub(crate) fn column_def(c: &ColumnMeta, d: Dialect, sqlite_rowid_key: bool) -> 
         def.push_str(" DEFAULT ");
         def.push_str(&default);
     }
-    for check in checks(c, d) {
+    for check in column_checks(c, d) {
         def.push_str(&format!(" CHECK ({check})"));
     }
     Ok(def)
 }
 
 /// Whether `table`'s single key column is SQLite's rowid (`INTEGER PRIMARY KEY AUTOINCREMENT`).
-pub(crate) fn sqlite_rowid_key(table: &TableMeta) -> bool {
+pub fn sqlite_rowid_key(table: &TableMeta) -> bool {
     let pk: Vec<&ColumnMeta> = table.primary_key().collect();
     pk.len() == 1 && pk[0].auto_increment
 }
+
+/// What almacen's `CREATE TABLE` appends on MariaDB/MySQL: a binary, no-pad collation, so
+/// `=`, UNIQUE and DISTINCT respect case and trailing spaces as on PostgreSQL and SQLite.
+pub const MYSQL_TABLE_OPTIONS: &str = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
 
 /// The statements that create `table` (if it does not exist) and its indexes.
 pub fn create_table_sql(table: &TableMeta, d: Dialect) -> Result<Vec<String>> {
@@ -163,7 +182,7 @@ pub fn create_table_sql(table: &TableMeta, d: Dialect) -> Result<Vec<String>> {
     if d == Dialect::MySql {
         // Binary, no-pad collation: `=`, UNIQUE and DISTINCT respect case and trailing spaces
         // as they do on PostgreSQL and SQLite.
-        sql.push_str(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin");
+        sql.push_str(MYSQL_TABLE_OPTIONS);
     }
     let mut out = vec![sql];
     for c in table.columns.iter().filter(|c| c.indexed && !c.unique && !c.primary_key) {

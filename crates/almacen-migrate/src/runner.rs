@@ -42,10 +42,6 @@ use std::time::{Duration, Instant};
 /// The version table's name.
 pub const VERSION_TABLE: &str = "almacen_version";
 
-/// How an operation becomes SQL: [`render::render`](crate::render::render) unless
-/// [`Migrator::renderer`] says otherwise.
-pub type Renderer = fn(&Operation, Dialect, &mut Vec<Table>) -> Result<Vec<String>, RenderError>;
-
 /// Which way a run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -168,6 +164,22 @@ pub enum MigrateError {
     /// A step failed on the database.
     #[error("{0}")]
     Step(Box<StepFailure>),
+    /// SQLite: rows that break a foreign key after the revision's steps (which run with
+    /// enforcement off, as table rebuilds need); the revision was rolled back.
+    #[error(
+        "revision {revision} ({message:?}), {direction}: its steps leave rows that break foreign keys ({}); the revision was rolled back",
+        .violations.join("; ")
+    )]
+    ForeignKeys {
+        /// The revision.
+        revision: String,
+        /// Its message.
+        message: String,
+        /// Applying or undoing it.
+        direction: Direction,
+        /// Each violation: `table` row `rowid` references `parent`.
+        violations: Vec<String>,
+    },
     /// The database failed outside a step (the lock, the version table).
     #[error("{doing}: {error}")]
     Database {
@@ -250,7 +262,6 @@ pub struct Migrator<'m> {
     migrations: &'m Migrations,
     lock_timeout: Duration,
     ddl_lock_timeout: Duration,
-    renderer: Renderer,
 }
 
 impl fmt::Debug for Migrator<'_> {
@@ -273,12 +284,7 @@ impl<'m> Migrator<'m> {
     /// A runner for `migrations`: waits up to 5 minutes for the migration lock and up to
     /// 60 s for a table lock a step needs.
     pub fn new(migrations: &'m Migrations) -> Self {
-        Migrator {
-            migrations,
-            lock_timeout: Duration::from_secs(300),
-            ddl_lock_timeout: Duration::from_secs(60),
-            renderer: crate::render::render,
-        }
+        Migrator { migrations, lock_timeout: Duration::from_secs(300), ddl_lock_timeout: Duration::from_secs(60) }
     }
 
     /// How long to wait for the migration lock (another process migrating) before failing
@@ -292,13 +298,6 @@ impl<'m> Migrator<'m> {
     /// before it fails, on PostgreSQL and MariaDB.
     pub fn ddl_lock_timeout(mut self, d: Duration) -> Self {
         self.ddl_lock_timeout = d;
-        self
-    }
-
-    /// Write operations as SQL with `f` instead of [`render::render`](crate::render::render)
-    /// (to wrap it, e.g. adding statements of your own).
-    pub fn renderer(mut self, f: Renderer) -> Self {
-        self.renderer = f;
         self
     }
 
@@ -325,7 +324,14 @@ impl<'m> Migrator<'m> {
     /// whose schema was made otherwise). The report lists no revisions.
     pub async fn stamp(&self, db: &Database, target: &StampTarget) -> Result<Report, MigrateError> {
         let rows = self.migrations.stamp_rows(target)?;
-        let unit = Unit::begin(db, self).await?;
+        let session = Session::open(db).await?;
+        let unit = match Unit::begin(&session, self).await {
+            Ok(unit) => unit,
+            Err(e) => {
+                session.close().await;
+                return Err(e);
+            }
+        };
         let outcome = async {
             let before = read_version(unit.tx()).await?;
             reopen_mysql_transaction(unit.tx(), db.dialect()).await?;
@@ -333,17 +339,17 @@ impl<'m> Migrator<'m> {
             Ok::<_, MigrateError>(before)
         }
         .await;
-        match outcome {
-            Ok(before) => {
-                unit.commit().await?;
-                tracing::info!(target: "almacen_migrate", before = %show_version(&before), after = %show_version(&rows), "stamped");
-                Ok(Report { direction: Direction::Upgrade, before, after: rows, revisions: Vec::new() })
-            }
+        let outcome = match outcome {
+            Ok(before) => unit.commit().await.map(|()| before),
             Err(e) => {
                 unit.abort().await;
                 Err(e)
             }
-        }
+        };
+        session.close().await;
+        let before = outcome?;
+        tracing::info!(target: "almacen_migrate", before = %show_version(&before), after = %show_version(&rows), "stamped");
+        Ok(Report { direction: Direction::Upgrade, before, after: rows, revisions: Vec::new() })
     }
 
     /// Render every step of `plan` (revision positions, in run order) from the schema the
@@ -369,7 +375,7 @@ impl<'m> Migrator<'m> {
         let ops = steps_of(self.migrations, i, direction);
         let mut out = Vec::with_capacity(ops.len());
         for (n, op) in ops.iter().enumerate() {
-            let sql = (self.renderer)(op, dialect, schema).map_err(|error| MigrateError::Render {
+            let sql = crate::render::render(op, dialect, schema).map_err(|error| MigrateError::Render {
                 revision: r.id.clone(),
                 message: r.summary().to_string(),
                 direction,
@@ -401,7 +407,14 @@ impl<'m> Migrator<'m> {
     }
 
     async fn run(&self, db: &Database, job: Job<'_>) -> Result<Report, MigrateError> {
-        let dialect = db.dialect();
+        let session = Session::open(db).await?;
+        let outcome = self.run_in(&session, job).await;
+        session.close().await;
+        outcome
+    }
+
+    async fn run_in(&self, session: &Session, job: Job<'_>) -> Result<Report, MigrateError> {
+        let dialect = session.db.dialect();
         let direction = match job {
             Job::Upgrade(_) => Direction::Upgrade,
             Job::Downgrade(_) => Direction::Downgrade,
@@ -412,7 +425,7 @@ impl<'m> Migrator<'m> {
         let mut goal: Option<Vec<bool>> = None;
         let started = Instant::now();
         loop {
-            let unit = Unit::begin(db, self).await?;
+            let unit = Unit::begin(session, self).await?;
             match self.next_revision(&unit, dialect, &job, &mut goal, &mut report).await {
                 Ok(Some(done)) => {
                     unit.commit().await?;
@@ -551,6 +564,9 @@ impl<'m> Migrator<'m> {
                 );
             }
         }
+        if dialect == Dialect::Sqlite {
+            check_foreign_keys(unit.tx(), rev, direction).await?;
+        }
         let mut after = applied;
         after[i] = direction == Direction::Upgrade;
         let new_rows = m.rows_for(&after);
@@ -591,6 +607,37 @@ pub async fn upgrade_to_head(db: &Database, migrations: &Migrations) -> Result<R
     Migrator::new(migrations).upgrade(db, &UpgradeTarget::Head).await
 }
 
+/// The database handle a run's units use. On a SQLite file, a pool of its own with one
+/// connection: revisions run there with foreign key enforcement off (a table rebuild drops
+/// and re-creates a table others reference, and `PRAGMA foreign_keys` cannot change inside a
+/// transaction), which must not leak to the application's connections. An in-memory
+/// SQLite database has one connection, shared: enforcement is turned back on after each
+/// revision.
+struct Session {
+    db: Database,
+    /// The pool was opened for this run (closed at its end).
+    own: bool,
+}
+
+impl Session {
+    async fn open(db: &Database) -> Result<Session, MigrateError> {
+        if db.dialect() != Dialect::Sqlite || db.options().is_in_memory() {
+            return Ok(Session { db: db.clone(), own: false });
+        }
+        let mut options = db.options().clone();
+        options.max_connections = 1;
+        options.min_connections = 0;
+        let own = Database::connect_with(options).await.map_err(db_err("opening the migration connection"))?;
+        Ok(Session { db: own, own: true })
+    }
+
+    async fn close(self) {
+        if self.own {
+            self.db.close().await;
+        }
+    }
+}
+
 /// One revision's unit of work: a transaction holding the migration lock.
 struct Unit {
     /// `None` only once finished.
@@ -598,6 +645,9 @@ struct Unit {
     /// MariaDB: the named lock is held by the connection, not the transaction, and must be
     /// let go of before the connection goes back to the pool.
     mysql_locked: bool,
+    /// SQLite in memory: the shared connection whose foreign key enforcement this unit
+    /// turned off, to turn back on when it ends.
+    sqlite_restore: Option<Database>,
 }
 
 /// MariaDB's lock name: per database and version table (`GET_LOCK` names are server-wide;
@@ -618,7 +668,8 @@ fn postgres_lock_key() -> i64 {
 impl Unit {
     /// Begin the transaction and take the lock, waiting at most the migrator's lock
     /// timeout; then make sure the version table exists.
-    async fn begin(db: &Database, m: &Migrator<'_>) -> Result<Unit, MigrateError> {
+    async fn begin(session: &Session, m: &Migrator<'_>) -> Result<Unit, MigrateError> {
+        let db = &session.db;
         let dialect = db.dialect();
         let deadline = Instant::now() + m.lock_timeout;
         let unit = match dialect {
@@ -638,7 +689,7 @@ impl Unit {
                 // From here on the timeout is for the steps' table locks.
                 let ms = m.ddl_lock_timeout.as_millis().max(1);
                 tx.execute_raw(&format!("SET LOCAL lock_timeout = '{ms}ms'"), params! {}).await.map_err(db_err("setting lock_timeout"))?;
-                Unit { tx: Some(tx), mysql_locked: false }
+                Unit { tx: Some(tx), mysql_locked: false, sqlite_restore: None }
             }
             Dialect::MySql => {
                 // Read committed: the version table read after the lock sees what the process
@@ -666,7 +717,7 @@ impl Unit {
                     }
                     Err(e) => return Err(db_err("taking the migration lock (GET_LOCK)")(e)),
                 }
-                let unit = Unit { tx: Some(tx), mysql_locked: true };
+                let unit = Unit { tx: Some(tx), mysql_locked: true, sqlite_restore: None };
                 // Bound the steps' waits for metadata locks; restored before the lock goes.
                 let secs = m.ddl_lock_timeout.as_secs().max(1);
                 let set = unit
@@ -686,9 +737,12 @@ impl Unit {
                 // BEGIN IMMEDIATE takes the database's write lock; another process holding it
                 // makes it wait (up to SQLite's busy timeout), then it is tried again until the
                 // deadline.
+                let sqlite_restore = (!session.own).then(|| db.clone());
                 loop {
+                    // Only outside a transaction does this pragma take effect.
+                    db.execute_raw("PRAGMA foreign_keys = OFF", params! {}).await.map_err(db_err("turning foreign key enforcement off"))?;
                     match db.begin().await {
-                        Ok(tx) => break Unit { tx: Some(tx), mysql_locked: false },
+                        Ok(tx) => break Unit { tx: Some(tx), mysql_locked: false, sqlite_restore: sqlite_restore.clone() },
                         Err(Error::Deadlock(_) | Error::PoolTimeout(_)) if Instant::now() < deadline => {
                             tokio::time::sleep(Duration::from_millis(50)).await;
                         }
@@ -700,6 +754,22 @@ impl Unit {
                 }
             }
         };
+        if dialect == Dialect::Sqlite {
+            // The pool of one connection could have replaced it since the pragma (an idle
+            // connection closed): refuse to run with enforcement on rather than lose rows.
+            let on = unit.tx().fetch_one_raw("PRAGMA foreign_keys", params! {}).await.and_then(|r| r.get::<i64>("foreign_keys"));
+            match on {
+                Ok(0) => {}
+                Ok(_) => {
+                    unit.abort().await;
+                    return Err(MigrateError::Changed("foreign key enforcement is on in the migration transaction; try again".into()));
+                }
+                Err(e) => {
+                    unit.abort().await;
+                    return Err(db_err("reading foreign key enforcement")(e));
+                }
+            }
+        }
         if let Err(e) = ensure_version_table(unit.tx(), dialect).await {
             unit.abort().await;
             return Err(e);
@@ -724,7 +794,18 @@ impl Unit {
             self.mysql_locked = false;
         }
         let tx = self.tx.take().expect("not finished");
-        tx.commit().await.map_err(db_err("committing the revision"))
+        let done = tx.commit().await.map_err(db_err("committing the revision"));
+        self.restore_sqlite().await;
+        done
+    }
+
+    /// SQLite in memory: turn foreign key enforcement back on for the application.
+    async fn restore_sqlite(&mut self) {
+        if let Some(db) = self.sqlite_restore.take()
+            && let Err(e) = db.execute_raw("PRAGMA foreign_keys = ON", params! {}).await
+        {
+            tracing::warn!(target: "almacen_migrate", error = %e, "turning foreign key enforcement back on failed");
+        }
     }
 
     /// Roll back and let go of the lock (errors here are logged: the error that ended the
@@ -741,6 +822,7 @@ impl Unit {
         if let Err(e) = tx.rollback().await {
             tracing::warn!(target: "almacen_migrate", error = %e, "rollback failed");
         }
+        self.restore_sqlite().await;
     }
 }
 
@@ -762,15 +844,44 @@ impl Drop for Unit {
     /// drops, but MariaDB's named lock belongs to the connection, which goes back to the
     /// pool, so a task lets go of it first (bounded).
     fn drop(&mut self) {
-        if !self.mysql_locked {
+        let Some(tx) = self.tx.take() else { return };
+        if !self.mysql_locked && self.sqlite_restore.is_none() {
             return;
         }
-        let (Some(tx), Ok(handle)) = (self.tx.take(), tokio::runtime::Handle::try_current()) else { return };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let (mysql, sqlite) = (self.mysql_locked, self.sqlite_restore.take());
         handle.spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(5), release_mysql(&tx)).await;
+            if mysql {
+                let _ = tokio::time::timeout(Duration::from_secs(5), release_mysql(&tx)).await;
+            }
             let _ = tx.rollback().await;
+            if let Some(db) = sqlite {
+                let _ = tokio::time::timeout(Duration::from_secs(5), db.execute_raw("PRAGMA foreign_keys = ON", params! {})).await;
+            }
         });
     }
+}
+
+/// SQLite: the rows that break a foreign key once a revision's steps ran (with enforcement
+/// off), which must roll it back.
+async fn check_foreign_keys(tx: &Transaction, rev: &crate::revision::Revision, direction: Direction) -> Result<(), MigrateError> {
+    let rows = tx.fetch_all_raw("PRAGMA foreign_key_check", params! {}).await.map_err(db_err("checking foreign keys"))?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let violations = rows
+        .iter()
+        .take(10)
+        .map(|r| {
+            let table = r.get::<String>("table").unwrap_or_default();
+            let parent = r.get::<String>("parent").unwrap_or_default();
+            match r.get::<Option<i64>>("rowid").ok().flatten() {
+                Some(rowid) => format!("{table} row {rowid} references a missing {parent} row"),
+                None => format!("a {table} row references a missing {parent} row"),
+            }
+        })
+        .collect();
+    Err(MigrateError::ForeignKeys { revision: rev.id.clone(), message: rev.summary().to_string(), direction, violations })
 }
 
 /// Whether the version table exists.

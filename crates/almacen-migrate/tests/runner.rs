@@ -10,10 +10,9 @@ mod common;
 use almacen::{Database, Dialect, Executor, params};
 use almacen_migrate::graph::{DowngradeTarget, GraphError, Migrations, StampTarget, UpgradeTarget};
 use almacen_migrate::ops::Operation;
-use almacen_migrate::render::RenderError;
 use almacen_migrate::revision::Revision;
 use almacen_migrate::runner::{MigrateError, Migrator};
-use almacen_migrate::schema::Table;
+use almacen_migrate::schema::{Column, ForeignKey, OnDeleteAction, Table, Type};
 use common::Backend;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -23,25 +22,8 @@ fn sql(all: &str) -> Operation {
     Operation::Sql { all: Some(all.into()), sqlite: None, postgres: None, mysql: None }
 }
 
-/// The SQL of `Sql` steps, as `render::render` writes them (the runner's tests need no
-/// more); every other operation goes to `render::render`.
-fn sql_steps(op: &Operation, dialect: Dialect, schema: &mut Vec<Table>) -> Result<Vec<String>, RenderError> {
-    let Operation::Sql { all, sqlite, postgres, mysql } = op else {
-        return almacen_migrate::render::render(op, dialect, schema);
-    };
-    let own = match dialect {
-        Dialect::Sqlite => sqlite,
-        Dialect::Postgres => postgres,
-        Dialect::MySql => mysql,
-    };
-    own.as_ref()
-        .or(all.as_ref())
-        .map(|s| vec![s.clone()])
-        .ok_or_else(|| RenderError(format!("a raw SQL step has no text for {}", dialect.name())))
-}
-
 fn migrator(m: &Migrations) -> Migrator<'_> {
-    Migrator::new(m).renderer(sql_steps)
+    Migrator::new(m)
 }
 
 /// Revision `n` (id `00000000000n`-like), created `n` minutes after the first.
@@ -242,6 +224,129 @@ async fn unrenderable_step_runs_nothing(db: Database, _b: Backend) {
     assert!(e.to_string().contains("no text for"), "{e}");
     assert_eq!(tables(&db, 2).await, [] as [u32; 0]);
     assert!(migrator(&m).current(&db).await.unwrap().is_empty());
+}
+
+fn column(name: &str, ty: Type, nullable: bool) -> Column {
+    Column { name: name.into(), ty, nullable, auto: false, default: None }
+}
+
+/// `parent (id, name)` and `child (id, parent_id -> parent ON DELETE CASCADE)`.
+fn parent_and_child() -> Vec<Operation> {
+    let parent = Table {
+        name: "parent".into(),
+        columns: vec![column("id", Type::BigInt, false), column("name", Type::Text { max_len: Some(20) }, false)],
+        primary_key: vec!["id".into()],
+        indexes: vec![],
+        foreign_keys: vec![],
+    };
+    let child = Table {
+        name: "child".into(),
+        columns: vec![column("id", Type::BigInt, false), column("parent_id", Type::BigInt, false)],
+        primary_key: vec!["id".into()],
+        indexes: vec![],
+        foreign_keys: vec![ForeignKey {
+            name: "fk_child_parent_id".into(),
+            column: "parent_id".into(),
+            ref_table: "parent".into(),
+            ref_column: "id".into(),
+            on_delete: OnDeleteAction::Cascade,
+        }],
+    };
+    vec![Operation::CreateTable { table: parent }, Operation::CreateTable { table: child }]
+}
+
+async fn count(db: &Database, table: &str) -> i64 {
+    db.fetch_one_raw(&format!("SELECT COUNT(*) AS n FROM {table}"), params! {}).await.unwrap().get::<i64>("n").unwrap()
+}
+
+/// Portable operations through the renderer, against the schema the applied revisions
+/// build: widening the referenced table's column (a table rebuild on SQLite) keeps the rows
+/// of both tables (no cascade from the rebuild's DROP TABLE), the foreign key still holds
+/// afterwards, and the downgrade (rendered from the replayed schema) narrows it back.
+async fn portable_operations_keep_the_rows(db: Database, _b: Backend) {
+    let narrow = column("name", Type::Text { max_len: Some(20) }, false);
+    let wide = column("name", Type::Text { max_len: Some(200) }, false);
+    let m = Migrations::from_revisions(vec![
+        rev(
+            1,
+            &[],
+            "tables",
+            parent_and_child(),
+            vec![Operation::DropTable { table: "child".into() }, Operation::DropTable { table: "parent".into() }],
+        ),
+        rev(
+            2,
+            &[1],
+            "wider names",
+            vec![Operation::AlterColumn { table: "parent".into(), from: narrow.clone(), to: wide.clone() }],
+            vec![Operation::AlterColumn { table: "parent".into(), from: wide, to: narrow }],
+        ),
+    ])
+    .unwrap();
+    let mig = migrator(&m);
+    mig.upgrade(&db, &"+1".parse().unwrap()).await.unwrap();
+    db.execute_raw("INSERT INTO parent (id, name) VALUES (1, 'one'), (2, 'two')", params! {}).await.unwrap();
+    db.execute_raw("INSERT INTO child (id, parent_id) VALUES (10, 1), (11, 1), (20, 2)", params! {}).await.unwrap();
+
+    mig.upgrade(&db, &UpgradeTarget::Head).await.unwrap();
+    assert_eq!((count(&db, "parent").await, count(&db, "child").await), (2, 3));
+    let long = "x".repeat(150);
+    db.execute_raw("UPDATE parent SET name = :n WHERE id = 2", params! { "n" => long.as_str() }).await.unwrap();
+    assert!(db.execute_raw("INSERT INTO child (id, parent_id) VALUES (99, 999)", params! {}).await.is_err(), "the foreign key still holds");
+    db.execute_raw("DELETE FROM parent WHERE id = 2", params! {}).await.unwrap();
+    assert_eq!(count(&db, "child").await, 2, "the cascade still works");
+
+    mig.downgrade(&db, &"-1".parse().unwrap()).await.unwrap();
+    assert_eq!((count(&db, "parent").await, count(&db, "child").await), (1, 2));
+    assert!(db.execute_raw("UPDATE parent SET name = :n WHERE id = 1", params! { "n" => long.as_str() }).await.is_err(), "narrow again");
+    mig.downgrade(&db, &DowngradeTarget::Base).await.unwrap();
+    assert!(!has_table(&db, "parent").await && !has_table(&db, "child").await);
+}
+
+/// A revision whose data breaks a foreign key is refused and rolled back: at once on the
+/// servers; on SQLite (whose revisions run with enforcement off, for rebuilds) by the check
+/// before the commit.
+async fn broken_foreign_key_is_refused(db: Database, backend: Backend) {
+    let m = Migrations::from_revisions(vec![
+        rev(1, &[], "tables", parent_and_child(), vec![]),
+        rev(2, &[1], "orphan", vec![sql("INSERT INTO child (id, parent_id) VALUES (1, 404)")], vec![]),
+    ])
+    .unwrap();
+    let mig = migrator(&m);
+    let e = mig.upgrade(&db, &UpgradeTarget::Head).await.unwrap_err();
+    if backend == Backend::Sqlite {
+        assert!(matches!(&e, MigrateError::ForeignKeys { revision, .. } if *revision == id(2)), "{e}");
+        assert!(e.to_string().contains("child row 1 references a missing parent row"), "{e}");
+    } else {
+        assert!(matches!(&e, MigrateError::Step(f) if f.revision == id(2) && f.step == 1), "{e}");
+    }
+    assert_eq!(count(&db, "child").await, 0);
+    assert_eq!(mig.current(&db).await.unwrap(), ids(&[1]));
+    // The application's connections still enforce foreign keys.
+    assert!(db.execute_raw("INSERT INTO child (id, parent_id) VALUES (2, 404)", params! {}).await.is_err());
+}
+
+/// An in-memory SQLite database has one connection, shared with the application: the
+/// rebuild runs with enforcement off there too, and enforcement is back on afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_in_memory_restores_foreign_keys() {
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    let narrow = column("name", Type::Text { max_len: Some(20) }, false);
+    let wide = column("name", Type::Text { max_len: Some(200) }, false);
+    let m = Migrations::from_revisions(vec![
+        rev(1, &[], "tables", parent_and_child(), vec![]),
+        rev(2, &[1], "wider", vec![Operation::AlterColumn { table: "parent".into(), from: narrow, to: wide }], vec![]),
+    ])
+    .unwrap();
+    migrator(&m).upgrade(&db, &"+1".parse().unwrap()).await.unwrap();
+    db.execute_raw("INSERT INTO parent (id, name) VALUES (1, 'one')", params! {}).await.unwrap();
+    db.execute_raw("INSERT INTO child (id, parent_id) VALUES (10, 1)", params! {}).await.unwrap();
+    migrator(&m).upgrade(&db, &UpgradeTarget::Head).await.unwrap();
+    assert_eq!((count(&db, "parent").await, count(&db, "child").await), (1, 1));
+    let on = db.fetch_one_raw("PRAGMA foreign_keys", params! {}).await.unwrap().get::<i64>("foreign_keys").unwrap();
+    assert_eq!(on, 1);
+    assert!(db.execute_raw("INSERT INTO child (id, parent_id) VALUES (11, 404)", params! {}).await.is_err());
+    db.close().await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -514,6 +619,8 @@ per_backend!(
     unknown_applied_revision,
     failing_revision,
     unrenderable_step_runs_nothing,
+    portable_operations_keep_the_rows,
+    broken_foreign_key_is_refused,
     branches_and_merge,
     embedded_upgrade_to_head
 );

@@ -418,7 +418,7 @@ fn meta(table: &Table, c: &Column) -> ColumnMeta {
         // Callers write native types themselves.
         Type::Native { .. } => ColumnType::Text { max_len: None },
     };
-    let in_index = |unique: bool| table.indexes.iter().any(|ix| ix.unique == unique && ix.columns.iter().any(|x| *x == c.name));
+    let in_index = |unique: bool| table.indexes.iter().any(|ix| ix.unique == unique && ix.columns.contains(&c.name));
     ColumnMeta {
         name: intern(&c.name),
         field: intern(&c.name),

@@ -463,6 +463,7 @@ async fn concurrent_upgraders(url: String, _b: Backend) {
     .await
     .expect("both runs end within 2 minutes");
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    eprintln!("process a ran {} revision(s), process b {}", ra.revisions.len(), rb.revisions.len());
     let mut all: Vec<String> = ran(&ra).into_iter().chain(ran(&rb)).collect();
     all.sort();
     assert_eq!(all, (1..=N).map(id).collect::<Vec<_>>(), "each revision applied by exactly one of them");
@@ -567,6 +568,46 @@ async fn ddl_waits_are_bounded(url: String, backend: Backend) {
     app.close().await;
 }
 
+/// A run leaves the application's connections as it found them: with one connection in
+/// the pool, that connection ran the revisions (PostgreSQL, MariaDB) and its lock timeouts
+/// are back to the defaults; on SQLite it still enforces foreign keys.
+async fn session_settings_are_restored(url: String, backend: Backend) {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = Database::connect(&format!("{url}{sep}max_connections=1")).await.unwrap();
+    let setting = async |db: &Database| -> String {
+        let sql = match backend {
+            Backend::Postgres => "SELECT current_setting('lock_timeout') AS v",
+            Backend::MariaDb => "SELECT CONCAT(@@session.lock_wait_timeout, ' of ', @@global.lock_wait_timeout) AS v",
+            Backend::Sqlite => "SELECT CAST(foreign_keys AS TEXT) AS v FROM pragma_foreign_keys",
+        };
+        db.fetch_one_raw(sql, params! {}).await.unwrap().get::<String>("v").unwrap()
+    };
+    let before = setting(&db).await;
+    let m = line(3);
+    let mig = migrator(&m).ddl_lock_timeout(Duration::from_secs(7)).lock_timeout(Duration::from_secs(9));
+    mig.upgrade(&db, &UpgradeTarget::Head).await.unwrap();
+    assert_eq!(setting(&db).await, before);
+    mig.downgrade(&db, &"-1".parse().unwrap()).await.unwrap();
+    assert_eq!(setting(&db).await, before);
+    // A failing revision's run too.
+    let failing = Migrations::from_revisions(vec![rev(
+        1,
+        &[],
+        "bad",
+        vec![sql("CREATE TABLE t1 (id INTEGER PRIMARY KEY)"), sql("SELECT * FROM nowhere")],
+        vec![],
+    )])
+    .unwrap();
+    migrator(&failing).ddl_lock_timeout(Duration::from_secs(7)).upgrade(&db, &UpgradeTarget::Head).await.unwrap_err();
+    assert_eq!(setting(&db).await, before);
+    match backend {
+        Backend::Postgres => assert_eq!(before, "0"),
+        Backend::MariaDb => assert!(!before.starts_with("7 "), "{before}"),
+        Backend::Sqlite => assert_eq!(before, "1"),
+    }
+    db.close().await;
+}
+
 /// A run cancelled mid-revision (its future dropped) leaves no lock behind: another run
 /// takes the lock at once, and the cancelled revision was not recorded.
 async fn cancelled_run_lets_go_of_the_lock(url: String, backend: Backend) {
@@ -624,4 +665,10 @@ per_backend!(
     branches_and_merge,
     embedded_upgrade_to_head
 );
-per_backend_url!(concurrent_upgraders, lock_timeout, ddl_waits_are_bounded, cancelled_run_lets_go_of_the_lock);
+per_backend_url!(
+    concurrent_upgraders,
+    lock_timeout,
+    ddl_waits_are_bounded,
+    session_settings_are_restored,
+    cancelled_run_lets_go_of_the_lock
+);

@@ -12,13 +12,22 @@
 //!
 //! Each revision runs in a unit of its own: take the lock, read the version table (so a
 //! process that waited sees what the other one did and does not do it again), run the
-//! revision's statements, update the version table, commit, let go of the lock.
+//! revision's statements, update the version table, commit, let go of the lock. Two
+//! processes upgrading at once may so take turns, each applying some of the revisions;
+//! each revision is applied exactly once, and both end at the target. (A lock held across
+//! the whole run would need a connection idle in a transaction between revisions, which
+//! servers may cut, losing the lock unnoticed.)
 //!
 //! | dialect | the lock | a failing revision |
 //! |---|---|---|
 //! | PostgreSQL | `pg_advisory_xact_lock` in the revision's transaction, waiting at most `lock_timeout` | rolled back whole (DDL is transactional); the version table unchanged |
-//! | SQLite | the write lock of the revision's `BEGIN IMMEDIATE` transaction, waited for up to `lock_timeout` | rolled back whole; the version table unchanged |
+//! | SQLite | the write lock of the revision's `BEGIN IMMEDIATE` transaction, waited for up to `lock_timeout` (at least SQLite's 5 s busy timeout) | rolled back whole; the version table unchanged |
 //! | MariaDB | `GET_LOCK` (per database and version table) on the revision's connection, waiting at most `lock_timeout` | DDL commits as it runs: the steps before the failing one stay, the error names the revision, step, operation, SQL and database error, and the version table stays at the last revision applied whole |
+//!
+//! On SQLite a revision runs with foreign key enforcement off, on a connection of the run's
+//! own (table rebuilds drop and re-create tables others reference; with enforcement on, the
+//! `DROP TABLE` would cascade), and `PRAGMA foreign_key_check` must find nothing before it
+//! commits.
 //!
 //! While a revision runs, statements that wait for a table lock give up after
 //! `ddl_lock_timeout` (PostgreSQL `lock_timeout`, MariaDB `lock_wait_timeout`) rather than
@@ -310,6 +319,15 @@ impl<'m> Migrator<'m> {
         };
         let Some(i) = next else { return Ok(None) };
         let rev = m.at(i);
+        if report.revisions.iter().any(|done| done.id == rev.id) {
+            // This run already did it, yet the version table says otherwise: something else
+            // (a step of a revision, another process) rewrote the table. Stop rather than loop.
+            return Err(MigrateError::Changed(format!(
+                "revision {} comes up a second time in this run: the version table ({}) does not show its first {direction}",
+                rev.id,
+                show_version(&rows)
+            )));
+        }
         let blocked = match direction {
             Direction::Upgrade => m.parent_indexes(i).iter().find(|&&p| !applied[p]),
             Direction::Downgrade => m.child_indexes(i).iter().find(|&&c| applied[c]),

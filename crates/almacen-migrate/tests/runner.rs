@@ -163,6 +163,19 @@ async fn unknown_applied_revision(db: Database, _b: Backend) {
 
 // ---------------------------------------------------------------------------------------
 // Failures
+
+/// A revision whose step rewrites the version table (deleting the row the run is about to
+/// replace) is refused and rolled back, leaving the table as it was.
+async fn version_table_rewritten_by_a_step(db: Database, _b: Backend) {
+    let m = Migrations::from_revisions(vec![
+        rev(1, &[], "one", vec![sql("CREATE TABLE t1 (id INTEGER PRIMARY KEY)")], vec![sql("DROP TABLE t1")]),
+        rev(2, &[1], "sneaky", vec![sql("DELETE FROM almacen_version")], vec![]),
+    ])
+    .unwrap();
+    let e = migrator(&m).upgrade(&db, &UpgradeTarget::Head).await.unwrap_err();
+    assert!(matches!(e, MigrateError::Changed(_)) && e.to_string().contains(&format!("row {} was gone", id(1))), "{e}");
+    assert_eq!(migrator(&m).current(&db).await.unwrap(), ids(&[1]), "rolled back with the revision");
+}
 // ---------------------------------------------------------------------------------------
 
 /// Revision 2's third step fails: on PostgreSQL and SQLite its first two steps are rolled
@@ -658,6 +671,7 @@ async fn embedded_upgrade_to_head(db: Database, _b: Backend) {
 per_backend!(
     up_down_stamp_current,
     unknown_applied_revision,
+    version_table_rewritten_by_a_step,
     failing_revision,
     unrenderable_step_runs_nothing,
     portable_operations_keep_the_rows,

@@ -41,12 +41,20 @@ pub(crate) async fn read_version(ex: &impl Executor) -> Result<Vec<String>, Migr
     rows.iter().map(|r| r.get::<String>("version_num").map_err(db_err("reading the version table"))).collect()
 }
 
-/// Change the version table's rows from `old` to `new`.
+/// Change the version table's rows from `old` (as read under the lock) to `new`. A row of
+/// `old` that is no longer there means something else changed the table meanwhile (a step
+/// of the revision itself): an error, so the unit rolls back.
 pub(crate) async fn write_version(tx: &Transaction, old: &[String], new: &[String]) -> Result<(), MigrateError> {
     for gone in old.iter().filter(|r| !new.contains(r)) {
-        tx.execute_raw(&format!("DELETE FROM {VERSION_TABLE} WHERE version_num = :v"), params! { "v" => gone.as_str() })
+        let deleted = tx
+            .execute_raw(&format!("DELETE FROM {VERSION_TABLE} WHERE version_num = :v"), params! { "v" => gone.as_str() })
             .await
             .map_err(db_err("updating the version table"))?;
+        if deleted != 1 {
+            return Err(MigrateError::Changed(format!(
+                "the version table changed under the lock: its row {gone} was gone when the run came to replace it"
+            )));
+        }
     }
     for added in new.iter().filter(|r| !old.contains(r)) {
         tx.execute_raw(&format!("INSERT INTO {VERSION_TABLE} (version_num) VALUES (:v)"), params! { "v" => added.as_str() })

@@ -2,8 +2,10 @@
 //! `<id>_<slug>.toml`, read back with errors that name the file and what is wrong, and
 //! written for `migrate revision -m`.
 //!
-//! A file looks like this (the operations are [`Operation`]s, tagged by `op`; either the
-//! `[[upgrade]]` form below or inline tables, `upgrade = [{ op = "sql", all = "…" }]`):
+//! A file looks like this (the operations are [`Operation`]s, tagged by `op`). It is
+//! written with one `[[upgrade]]` / `[[downgrade]]` table per operation, nested fields as
+//! dotted keys and lists of tables one per line; any TOML of the same data reads the same,
+//! such as inline tables, `upgrade = [{ op = "sql", all = "…" }]`:
 //!
 //! ```toml
 //! id = "3f9a0c12d4e5"
@@ -12,8 +14,20 @@
 //! created = "2026-12-06T14:00:00Z"
 //!
 //! [[upgrade]]
+//! op = "create_table"
+//! table.name = "orders"
+//! table.columns = [
+//!     { name = "id", type = "big_int", nullable = false, auto = true },
+//!     { name = "note", type = "text", max_len = 200, nullable = true },
+//! ]
+//! table.primary_key = ["id"]
+//!
+//! # Comments are the reader's: a revision's notes (autogenerate's warnings) go here.
+//! [[upgrade]]
 //! op = "sql"
-//! all = "CREATE TABLE orders (id INTEGER PRIMARY KEY)"
+//! postgres = "COMMENT ON TABLE orders IS 'orders'"
+//! sqlite = "SELECT 1"
+//! mysql = "ALTER TABLE orders COMMENT = 'orders'"
 //!
 //! [[downgrade]]
 //! op = "drop_table"
@@ -318,20 +332,96 @@ impl Revision {
     }
 }
 
-/// One operation as a `[[section]]` table (with its nested tables after it).
+/// One operation as a `[[section]]` table, written for review: its fields one per line
+/// (nested ones as dotted keys, `table.name = "orders"`), lists of tables one inline table
+/// per line (a table's columns), `op` and `name` first.
 fn op_table(section: Section, op: &Operation) -> String {
-    #[derive(Serialize)]
-    struct One<'a> {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        upgrade: Option<[&'a Operation; 1]>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        downgrade: Option<[&'a Operation; 1]>,
+    let mut out = format!("[[{}]]\n", section.key());
+    match toml::Value::try_from(op) {
+        Ok(toml::Value::Table(t)) => write_fields(&mut out, "", &t),
+        _ => unreachable!("an operation serializes to a TOML table"),
     }
-    let one = match section {
-        Section::Upgrade => One { upgrade: Some([op]), downgrade: None },
-        Section::Downgrade => One { upgrade: None, downgrade: Some([op]) },
-    };
-    toml::to_string(&one).expect("operations serialize to TOML")
+    out
+}
+
+/// The order fields are written in: as the types declare them (`toml::Table` may be sorted).
+const FIELD_ORDER: &[&str] = &[
+    "op",
+    "table",
+    "name",
+    "type",
+    "max_len",
+    "precision",
+    "scale",
+    "variants",
+    "dialect",
+    "sql",
+    "nullable",
+    "auto",
+    "default",
+    "from",
+    "to",
+    "column",
+    "columns",
+    "unique",
+    "ref_table",
+    "ref_column",
+    "on_delete",
+    "primary_key",
+    "indexes",
+    "foreign_keys",
+    "index",
+    "foreign_key",
+    "all",
+    "sqlite",
+    "postgres",
+    "mysql",
+];
+
+fn ordered(table: &toml::Table) -> Vec<(&String, &toml::Value)> {
+    let mut fields: Vec<_> = table.iter().collect();
+    fields.sort_by_key(|(k, _)| (FIELD_ORDER.iter().position(|f| f == k).unwrap_or(FIELD_ORDER.len()), k.as_str().to_owned()));
+    fields
+}
+
+fn write_fields(out: &mut String, prefix: &str, table: &toml::Table) {
+    for (k, v) in ordered(table) {
+        let key = format!("{prefix}{}", toml_key(k));
+        match v {
+            toml::Value::Table(t) if !t.is_empty() => write_fields(out, &format!("{key}."), t),
+            toml::Value::Array(items) if items.iter().any(|i| i.is_table()) => {
+                let _ = writeln!(out, "{key} = [");
+                for item in items {
+                    let _ = writeln!(out, "    {},", inline(item));
+                }
+                out.push_str("]\n");
+            }
+            _ => {
+                let _ = writeln!(out, "{key} = {}", inline(v));
+            }
+        }
+    }
+}
+
+/// A value on one line, its tables' fields in [`FIELD_ORDER`].
+fn inline(v: &toml::Value) -> String {
+    match v {
+        toml::Value::Table(t) => {
+            let fields: Vec<String> = ordered(t).into_iter().map(|(k, v)| format!("{} = {}", toml_key(k), inline(v))).collect();
+            if fields.is_empty() { "{}".to_string() } else { format!("{{ {} }}", fields.join(", ")) }
+        }
+        toml::Value::Array(items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
+        other => other.to_string(),
+    }
+}
+
+/// A key bare when TOML allows it, quoted otherwise.
+fn toml_key(k: &str) -> String {
+    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        k.to_string()
+    } else {
+        toml::Value::String(k.to_string()).to_string()
+    }
 }
 
 /// The `op` tag of an operation.
@@ -515,7 +605,14 @@ mod tests {
                             default: Some(Default::Sql("'new'".into())),
                         },
                         Column { name: "at".into(), ty: Type::Timestamp, nullable: true, auto: false, default: Some(Default::Now) },
-                        Column { name: "note".into(), ty: Type::Text { max_len: Some(200) }, nullable: true, auto: false, default: None },
+                        Column {
+                            name: "note".into(),
+                            ty: Type::Text { max_len: Some(200) },
+                            nullable: true,
+                            auto: false,
+                            // Quotes, a backslash and a line break inside an inline table.
+                            default: Some(Default::Sql("'it''s \"quoted\" \\ and\nsplit'".into())),
+                        },
                     ],
                     primary_key: vec!["id".into()],
                     indexes: vec![Index { name: "ix_orders_at".into(), columns: vec!["at".into()], unique: false }],
@@ -540,6 +637,7 @@ mod tests {
         let text = r.to_toml();
         assert!(text.starts_with("# almacen migration revision"), "{text}");
         assert!(text.contains("# a warning\n# over two lines\n[[upgrade]]\nop = \"sql\""), "{text}");
+        assert!(text.contains("[[upgrade]]\nop = \"create_table\"\ntable.name = \"orders\"\ntable.columns = [\n    { name = \"id\", type = \"big_int\", nullable = false, auto = true },\n"), "{text}");
         let mut back = Revision::parse(&r.file_name(), &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert!(back.notes.is_empty());
         back.notes = r.notes.clone();
@@ -723,6 +821,20 @@ mysql = "ALTER TABLE users COMMENT = 'people'"
         let took = started.elapsed();
         assert_eq!(back.upgrade, r.upgrade);
         assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+    }
+
+    /// The example in the module's documentation is a file that reads.
+    #[test]
+    fn documented_example_reads() {
+        let doc: String = include_str!("revision.rs")
+            .lines()
+            .skip_while(|l| *l != "//! ```toml")
+            .skip(1)
+            .take_while(|l| *l != "//! ```")
+            .map(|l| format!("{}\n", l.strip_prefix("//! ").unwrap_or(l.trim_start_matches("//!"))))
+            .collect();
+        let r = Revision::parse("3f9a0c12d4e5_add_orders.toml", &doc).unwrap_or_else(|e| panic!("{e}\n{doc}"));
+        assert_eq!((r.upgrade.len(), r.downgrade.len()), (2, 1));
     }
 
     #[test]

@@ -46,7 +46,7 @@ mod version;
 
 pub use error::{MigrateError, StepFailure};
 pub use report::{Direction, Report, RevisionRun};
-pub use version::VERSION_TABLE;
+pub use version::{VERSION_TABLE, create_version_table_sql};
 
 use crate::graph::{DowngradeTarget, Migrations, StampTarget, UpgradeTarget};
 use crate::ops::{self, Operation};
@@ -57,7 +57,7 @@ use report::show_version;
 use std::fmt;
 use std::time::{Duration, Instant};
 use unit::{Session, Unit, check_foreign_keys, reopen_mysql_transaction};
-use version::{read_version, version_table_exists, write_version};
+use version::{read_version, version_change_sql, version_table_exists, write_version};
 
 /// Runs revisions on a database. Cheap to make: it borrows the migrations.
 ///
@@ -88,6 +88,21 @@ impl fmt::Debug for Migrator<'_> {
             .field("ddl_lock_timeout", &self.ddl_lock_timeout)
             .finish_non_exhaustive()
     }
+}
+
+/// One revision's SQL as a run would execute it ([`Migrator::upgrade_sql`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRevision {
+    /// The revision.
+    pub id: String,
+    /// Its message.
+    pub message: String,
+    /// Applying or undoing it.
+    pub direction: Direction,
+    /// Each step's statements, in order.
+    pub steps: Vec<Vec<String>>,
+    /// The statements that then change the version table.
+    pub version: Vec<String>,
 }
 
 /// A run's work, decided at its first unit and followed at each.
@@ -166,6 +181,57 @@ impl<'m> Migrator<'m> {
         let before = outcome?;
         tracing::info!(target: "almacen_migrate", before = %show_version(&before), after = %show_version(&rows), "stamped");
         Ok(Report { direction: Direction::Upgrade, before, after: rows, revisions: Vec::new() })
+    }
+
+    /// The SQL `upgrade` would run from the version table's rows `current` to `target` on
+    /// `dialect`, without a database (for `migrate sql`): per revision, its steps'
+    /// statements and the version table's change.
+    pub fn upgrade_sql(&self, dialect: Dialect, current: &[String], target: &UpgradeTarget) -> Result<Vec<PlannedRevision>, MigrateError> {
+        let plan = self.migrations.upgrade_plan_indexes(current, target)?;
+        self.plan_sql(dialect, current, &plan, Direction::Upgrade)
+    }
+
+    /// The SQL `downgrade` would run from `current` to `target` on `dialect`, without a
+    /// database (see [`upgrade_sql`](Self::upgrade_sql)).
+    pub fn downgrade_sql(
+        &self,
+        dialect: Dialect,
+        current: &[String],
+        target: &DowngradeTarget,
+    ) -> Result<Vec<PlannedRevision>, MigrateError> {
+        let plan = self.migrations.downgrade_plan_indexes(current, target)?;
+        self.plan_sql(dialect, current, &plan, Direction::Downgrade)
+    }
+
+    /// Render `plan` as a run would: each revision against the schema the revisions
+    /// applied before it build.
+    fn plan_sql(
+        &self,
+        dialect: Dialect,
+        current: &[String],
+        plan: &[usize],
+        direction: Direction,
+    ) -> Result<Vec<PlannedRevision>, MigrateError> {
+        let m = self.migrations;
+        let mut applied = m.applied(current)?;
+        let mut rows = current.to_vec();
+        let mut out = Vec::with_capacity(plan.len());
+        for &i in plan {
+            let mut schema = self.schema_at(&applied)?;
+            let steps = self.render_revision(i, dialect, direction, &mut schema)?;
+            applied[i] = direction == Direction::Upgrade;
+            let new_rows = m.rows_for(&applied);
+            let r = m.at(i);
+            out.push(PlannedRevision {
+                id: r.id.clone(),
+                message: r.summary().to_string(),
+                direction,
+                steps,
+                version: version_change_sql(&rows, &new_rows),
+            });
+            rows = new_rows;
+        }
+        Ok(out)
     }
 
     /// Render every step of `plan` (revision positions, in run order) from the schema the

@@ -161,6 +161,35 @@ async fn unknown_applied_revision(db: Database, _b: Backend) {
     assert_eq!(tables(&db, 2).await, [1, 2]);
 }
 
+/// The SQL a run would execute, without a database, is what the run executes: applied by
+/// hand (with the version table's changes), the database is where `upgrade` would take it.
+async fn offline_sql_is_what_runs(db: Database, _b: Backend) {
+    let m = line(3);
+    let mig = migrator(&m);
+    let plan = mig.upgrade_sql(db.dialect(), &[], &UpgradeTarget::Head).unwrap();
+    assert_eq!(plan.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), ids(&[1, 2, 3]));
+    assert_eq!(plan[0].steps, [["CREATE TABLE t1 (id INTEGER PRIMARY KEY)"]]);
+    assert_eq!(plan[0].version, [format!("INSERT INTO almacen_version (version_num) VALUES ('{}')", id(1))]);
+    assert_eq!(
+        plan[1].version,
+        [
+            format!("DELETE FROM almacen_version WHERE version_num = '{}'", id(1)),
+            format!("INSERT INTO almacen_version (version_num) VALUES ('{}')", id(2))
+        ]
+    );
+    db.execute_raw(&almacen_migrate::runner::create_version_table_sql(), params! {}).await.unwrap();
+    for p in &plan[..2] {
+        for sql in p.steps.iter().flatten().chain(&p.version) {
+            db.execute_raw(sql, params! {}).await.unwrap();
+        }
+    }
+    assert_eq!(mig.current(&db).await.unwrap(), ids(&[2]));
+    assert_eq!(ran(&mig.upgrade(&db, &UpgradeTarget::Head).await.unwrap()), ids(&[3]));
+    let down = mig.downgrade_sql(db.dialect(), &ids(&[3]), &DowngradeTarget::Base).unwrap();
+    assert_eq!(down.iter().map(|p| p.steps.concat()).collect::<Vec<_>>(), [["DROP TABLE t3"], ["DROP TABLE t2"], ["DROP TABLE t1"]]);
+    assert_eq!(down[2].version, [format!("DELETE FROM almacen_version WHERE version_num = '{}'", id(1))]);
+}
+
 // ---------------------------------------------------------------------------------------
 // Failures
 
@@ -671,6 +700,7 @@ async fn embedded_upgrade_to_head(db: Database, _b: Backend) {
 per_backend!(
     up_down_stamp_current,
     unknown_applied_revision,
+    offline_sql_is_what_runs,
     version_table_rewritten_by_a_step,
     failing_revision,
     unrenderable_step_runs_nothing,

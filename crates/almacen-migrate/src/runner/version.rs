@@ -26,11 +26,21 @@ pub(crate) async fn ensure_version_table(tx: &Transaction, dialect: Dialect) -> 
     if version_table_exists(tx, dialect).await? {
         return Ok(());
     }
-    let sql = format!(
-        "CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"
-    );
-    tx.execute_raw(&sql, params! {}).await.map_err(db_err("creating the version table"))?;
+    tx.execute_raw(&create_version_table_sql(), params! {}).await.map_err(db_err("creating the version table"))?;
     Ok(())
+}
+
+/// The statement that creates the version table (the same on every dialect).
+pub fn create_version_table_sql() -> String {
+    format!("CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))")
+}
+
+/// The statements that change the version table's rows from `old` to `new`, with the ids
+/// written in (revision ids are hex digits: nothing to escape), for SQL shown rather than run.
+pub(crate) fn version_change_sql(old: &[String], new: &[String]) -> Vec<String> {
+    let gone = old.iter().filter(|r| !new.contains(r)).map(|r| format!("DELETE FROM {VERSION_TABLE} WHERE version_num = '{r}'"));
+    let added = new.iter().filter(|r| !old.contains(r)).map(|r| format!("INSERT INTO {VERSION_TABLE} (version_num) VALUES ('{r}')"));
+    gone.chain(added).collect()
 }
 
 pub(crate) async fn read_version(ex: &impl Executor) -> Result<Vec<String>, MigrateError> {

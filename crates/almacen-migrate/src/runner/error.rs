@@ -50,8 +50,8 @@ impl fmt::Display for StepFailure {
         } else if self.step > 1 {
             write!(
                 f,
-                "{} commits DDL as it runs: steps 1 to {} of this revision stay done; the version table is still at {at} \
-                 (undo those steps, or finish the revision by hand and `stamp` it)",
+                "{} commits at each DDL statement: steps 1 to {} of this revision stay done up to their last DDL statement; \
+                 the version table is still at {at} (undo those steps, or finish the revision by hand and `stamp` it)",
                 self.dialect,
                 self.step - 1
             )

@@ -141,18 +141,27 @@ impl Unit {
                 // makes it wait (up to SQLite's busy timeout), then it is tried again until the
                 // deadline.
                 let sqlite_restore = (!session.own).then(|| db.clone());
+                let failed = async |e: MigrateError| {
+                    // The shared in-memory connection gets its enforcement back.
+                    if !session.own {
+                        let _ = db.execute_raw("PRAGMA foreign_keys = ON", params! {}).await;
+                    }
+                    Err(e)
+                };
                 loop {
                     // Only outside a transaction does this pragma take effect.
-                    db.execute_raw("PRAGMA foreign_keys = OFF", params! {}).await.map_err(db_err("turning foreign key enforcement off"))?;
+                    if let Err(e) = db.execute_raw("PRAGMA foreign_keys = OFF", params! {}).await {
+                        return failed(db_err("turning foreign key enforcement off")(e)).await;
+                    }
                     match db.begin().await {
                         Ok(tx) => break Unit { tx: Some(tx), mysql_locked: false, sqlite_restore: sqlite_restore.clone() },
                         Err(Error::Deadlock(_) | Error::PoolTimeout(_)) if Instant::now() < deadline => {
                             tokio::time::sleep(Duration::from_millis(50)).await;
                         }
                         Err(Error::Deadlock(_) | Error::PoolTimeout(_)) => {
-                            return Err(MigrateError::LockTimeout { waited: m.lock_timeout, how: "BEGIN IMMEDIATE" });
+                            return failed(MigrateError::LockTimeout { waited: m.lock_timeout, how: "BEGIN IMMEDIATE" }).await;
                         }
-                        Err(e) => return Err(db_err("beginning the migration transaction (BEGIN IMMEDIATE)")(e)),
+                        Err(e) => return failed(db_err("beginning the migration transaction (BEGIN IMMEDIATE)")(e)).await,
                     }
                 }
             }

@@ -204,13 +204,18 @@ pub struct Migrations {
 }
 
 impl Migrations {
-    /// Read every `*.toml` file of a folder (other files are left alone; a missing folder
-    /// is an empty history).
+    /// Read every `*.toml` file of a folder (other files are left alone). A missing folder
+    /// is an error, not an empty history: a mistyped path must not look like "nothing to do".
     pub fn from_dir(dir: &Path) -> Result<Migrations, GraphError> {
         let folder_error = |e: std::io::Error| GraphError::Folder { path: dir.display().to_string(), problem: e.to_string() };
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Migrations::from_files(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(GraphError::Folder {
+                    path: dir.display().to_string(),
+                    problem: "no such folder (`migrate init` creates it)".into(),
+                });
+            }
             Err(e) => return Err(folder_error(e)),
         };
         let mut paths = Vec::new();
@@ -791,6 +796,9 @@ mod tests {
     #[test]
     fn folder_reading() {
         let dir = std::env::temp_dir().join(format!("almacen_graph_{}", crate::revision::new_id()));
+        let e = Migrations::from_dir(&dir).unwrap_err();
+        assert!(e.to_string().contains("no such folder"), "{e}");
+        std::fs::create_dir_all(&dir).unwrap();
         assert!(Migrations::from_dir(&dir).unwrap().is_empty());
         let a = rev(A, &[], "a", 0);
         let b = rev(B, &[A], "b", 1);

@@ -10,7 +10,12 @@
 
 pub mod autogenerate;
 pub mod equivalence;
+pub mod graph;
 pub mod introspect;
 pub mod ops;
 pub mod render;
+pub mod revision;
+pub mod runner;
 pub mod schema;
+
+pub use runner::upgrade_to_head;

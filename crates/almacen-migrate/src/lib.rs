@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod autogenerate;
+pub mod cli;
 pub mod equivalence;
 pub mod graph;
 pub mod introspect;

@@ -27,6 +27,7 @@ use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
 
 /// The `migrate` command line.
 #[derive(Debug, Parser)]
@@ -38,6 +39,17 @@ pub struct Cli {
     /// The folder of revision files.
     #[arg(long, default_value = "migrations", global = true)]
     pub dir: PathBuf,
+    /// A table the models do not own, left out of `revision --autogenerate` and `check`
+    /// (repeatable; the version table always is).
+    #[arg(long = "ignore-table", value_name = "NAME", global = true)]
+    pub ignore_tables: Vec<String>,
+    /// Tables whose names start with this are left out too (repeatable).
+    #[arg(long = "ignore-prefix", value_name = "PREFIX", global = true)]
+    pub ignore_prefixes: Vec<String>,
+    /// The models own the whole database: autogenerate drops tables they do not declare
+    /// (by default it leaves them alone and lists them).
+    #[arg(long, global = true)]
+    pub owns_database: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -157,6 +169,12 @@ pub async fn run(models: &[&'static TableMeta]) -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
+    // Progress of long runs (each revision, and each step that takes a second or more) as
+    // the runner logs it, on stderr, unless the service set up its own logging.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("almacen_migrate=info")))
+        .try_init();
     let mut out = std::io::stdout().lock();
     match execute(&cli, models, &mut out).await {
         Ok(code) => code,
@@ -186,7 +204,7 @@ pub async fn execute(cli: &Cli, models: &[&'static TableMeta], out: &mut dyn Wri
                         show(&heads)
                     )));
                 }
-                let options = rename_options(rename_tables, rename_columns)?;
+                let options = rename_options(autogenerate_options(cli), rename_tables, rename_columns)?;
                 let plan = autogenerate::autogenerate(&db, models, &options).await;
                 db.close().await;
                 let plan = plan?;
@@ -279,7 +297,7 @@ pub async fn execute(cli: &Cli, models: &[&'static TableMeta], out: &mut dyn Wri
         }
         Command::Check => {
             let db = connect(cli).await?;
-            let plan = autogenerate::autogenerate(&db, models, &AutogenerateOptions::default()).await;
+            let plan = autogenerate::autogenerate(&db, models, &autogenerate_options(cli)).await;
             db.close().await;
             let plan = plan?;
             if plan.is_empty() {
@@ -355,8 +373,19 @@ fn stamp_target(targets: &[String]) -> Result<StampTarget, CliError> {
     }
 }
 
-fn rename_options(tables: &[String], columns: &[String]) -> Result<AutogenerateOptions, CliError> {
+/// The tables autogenerate leaves out, from the flags.
+fn autogenerate_options(cli: &Cli) -> AutogenerateOptions {
     let mut options = AutogenerateOptions::default();
+    for t in &cli.ignore_tables {
+        options = options.ignore_table(t);
+    }
+    for p in &cli.ignore_prefixes {
+        options = options.ignore_prefix(p);
+    }
+    if cli.owns_database { options.owning_database() } else { options }
+}
+
+fn rename_options(mut options: AutogenerateOptions, tables: &[String], columns: &[String]) -> Result<AutogenerateOptions, CliError> {
     for t in tables {
         let (old, new) = t.split_once('=').ok_or_else(|| CliError::Usage(format!("--rename-table {t:?}: write old=new")))?;
         options = options.rename_table(old, new);

@@ -34,6 +34,9 @@
 //!   insert of 1,000 rows, on files and in memory. Not in the default `--backends`;
 //!   `--sides`, `--databases` and `--ops` narrow it for callgrind.
 //!
+//! `--migrate` times almacen-migrate's autogenerate on a 100-table schema per backend
+//! (module `migrate`) instead.
+//!
 //! `--load` runs the SQLite load test instead (module `load`): `--load-clients` tasks (64)
 //! for `--load-seconds` (30) on one almacen file database with default URL parameters, ~80%
 //! reads and ~20% writes (inserts, updates by primary key, short transactions); it reports
@@ -65,6 +68,7 @@
 mod bulk;
 mod decimal;
 mod load;
+mod migrate;
 mod seaorm;
 mod sqlite_peers;
 mod sqlite_settings;
@@ -127,6 +131,9 @@ struct Args {
     /// Run the SQLite load test instead of the comparisons.
     #[arg(long)]
     load: bool,
+    /// Time almacen-migrate's autogenerate on a 100-table schema on each backend instead.
+    #[arg(long)]
+    migrate: bool,
     /// Load test: how long the clients run, in seconds.
     #[arg(long, default_value_t = 30)]
     load_seconds: u64,
@@ -794,6 +801,10 @@ fn main() {
 async fn run(args: Args) {
     if args.load {
         load::run(&args).await;
+        return;
+    }
+    if args.migrate {
+        migrate::run(&args).await;
         return;
     }
     println!("almacen-bench: {} rounds per side, median µs per operation", args.rounds);

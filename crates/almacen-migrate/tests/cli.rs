@@ -251,3 +251,70 @@ async fn sql_output_runs(db: Database, _b: Backend) {
 }
 
 per_backend_with!(sql_output_runs => "max_connections=1");
+
+/// The child half of `two_processes_upgrade_at_once`: runs `migrate upgrade head` against
+/// the database and folder its parent names (ignored when run on its own).
+#[tokio::test]
+#[ignore = "run by two_processes_upgrade_at_once as a child process"]
+async fn child_upgrade() {
+    let (Ok(url), Ok(dir)) = (std::env::var("ALMACEN_MIGRATE_CHILD_URL"), std::env::var("ALMACEN_MIGRATE_CHILD_DIR")) else {
+        return;
+    };
+    let (code, out) = migrate(&url, Path::new(&dir), &[], &["upgrade", "head"]).await;
+    assert_eq!(code, ExitCode::SUCCESS);
+    println!("{out}");
+}
+
+/// Two processes run `migrate upgrade head` at once over twelve revisions: both succeed,
+/// and each revision ran exactly once (each creates a table, which would fail a second
+/// time, and writes its number into a log).
+async fn two_processes_upgrade_at_once(db: Database, _b: Backend) {
+    const N: usize = 12;
+    let dir = temp_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let id = |i: usize| format!("{i:012x}");
+    for i in 1..=N {
+        let parents = if i == 1 { String::new() } else { format!("\"{}\"", id(i - 1)) };
+        let create = if i == 1 {
+            "CREATE TABLE applied_log (rev INTEGER NOT NULL)".to_string()
+        } else {
+            format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY)")
+        };
+        let text = format!(
+            "id = \"{}\"\nparents = [{parents}]\nmessage = \"step {i}\"\ncreated = \"2026-12-06T14:{i:02}:00Z\"\n\
+             upgrade = [{{ op = \"sql\", all = \"{create}\" }}, {{ op = \"sql\", all = \"INSERT INTO applied_log (rev) VALUES ({i})\" }}]\n\
+             downgrade = [{{ op = \"sql\", all = \"SELECT 1\" }}]\n",
+            id(i)
+        );
+        std::fs::write(dir.join(format!("{}_step_{i}.toml", id(i))), text).unwrap();
+    }
+    let url = db.options().driver_url().to_string();
+    let spawn = || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_upgrade", "--ignored", "--nocapture", "--test-threads", "1"])
+            .env("ALMACEN_MIGRATE_CHILD_URL", &url)
+            .env("ALMACEN_MIGRATE_CHILD_DIR", &dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children = [spawn(), spawn()];
+    let outputs = tokio::task::spawn_blocking(move || children.map(|c| c.wait_with_output().unwrap())).await.unwrap();
+    for (k, out) in outputs.iter().enumerate() {
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "process {k} failed:\n{text}");
+        assert!(text.contains("1 passed"), "process {k} did not run the upgrade:\n{text}");
+    }
+    let log: Vec<i64> = db
+        .fetch_all_raw("SELECT rev FROM applied_log ORDER BY rev", params! {})
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<i64>("rev").unwrap())
+        .collect();
+    assert_eq!(log, (1..=N as i64).collect::<Vec<_>>(), "each revision once");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+per_backend!(two_processes_upgrade_at_once);

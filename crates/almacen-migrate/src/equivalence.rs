@@ -326,24 +326,9 @@ fn same_names(d: Dialect, a: &[String], b: &[String]) -> bool {
 // Types.
 // ---------------------------------------------------------------------------------------
 
-/// Upper case, single spaces, none around parentheses and commas: `numeric(12, 2)` →
-/// `NUMERIC(12,2)`.
-pub fn canonical_type(declared: &str) -> String {
-    let upper = declared.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
-    let chars: Vec<char> = upper.chars().collect();
-    let mut out = String::with_capacity(upper.len());
-    for (i, &c) in chars.iter().enumerate() {
-        if c == ' ' {
-            let prev = out.chars().last();
-            let next = chars.get(i + 1).copied();
-            if matches!(prev, Some('(' | ',')) || matches!(next, Some('(' | ')' | ',')) {
-                continue;
-            }
-        }
-        out.push(c);
-    }
-    out
-}
+/// Upper case, single spaces, none around parentheses and commas (the core's spelling for
+/// comparing declared types): `numeric(12, 2)` → `NUMERIC(12,2)`.
+pub use almacen::introspect::canonical_type;
 
 fn enum_key(prefix: &str, variants: &[String]) -> String {
     let mut v: Vec<&str> = variants.iter().map(String::as_str).collect();

@@ -7,6 +7,7 @@
 
 #[path = "../../almacen/tests/common/mod.rs"]
 mod common;
+mod corpus;
 
 use almacen::prelude::*;
 use almacen::{Dialect, Statement, TableMeta};
@@ -17,181 +18,11 @@ use almacen_migrate::ops::Operation;
 use almacen_migrate::render::render;
 use almacen_migrate::schema::{Column, Default as SqlDefault, ForeignKey, Index, OnDeleteAction, Table, Type, from_models};
 use common::Backend;
+use corpus::*;
 
 // ---------------------------------------------------------------------------------------
 // The model corpus of the introspection tests: a schema created from it plans nothing.
 // ---------------------------------------------------------------------------------------
-
-#[derive(DbEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Mood {
-    #[default]
-    Calm,
-    Busy,
-    #[db_enum(rename = "on-hold")]
-    OnHold,
-}
-
-/// One column of every portable type, not null and nullable.
-#[derive(Model, Debug, Clone)]
-#[model(table = "every_type")]
-struct EveryType {
-    #[model(primary_key, auto)]
-    id: i64,
-    small: i16,
-    small_n: Option<i16>,
-    int: i32,
-    int_n: Option<i32>,
-    big: i64,
-    big_n: Option<i64>,
-    float: f32,
-    float_n: Option<f32>,
-    double: f64,
-    double_n: Option<f64>,
-    #[model(decimal(12, 2))]
-    price: Decimal,
-    #[model(decimal(12, 2))]
-    price_n: Option<Decimal>,
-    #[model(decimal(24, 6))]
-    wide: Decimal,
-    #[model(decimal(24, 6))]
-    wide_n: Option<Decimal>,
-    flag: bool,
-    flag_n: Option<bool>,
-    #[model(max_len = 40, unique)]
-    code: String,
-    #[model(max_len = 40)]
-    code_n: Option<String>,
-    body: String,
-    body_n: Option<String>,
-    uid: Uuid,
-    uid_n: Option<Uuid>,
-    #[model(created_at)]
-    created_at: DateTime<Utc>,
-    at: DateTime<Utc>,
-    at_n: Option<DateTime<Utc>>,
-    day: NaiveDate,
-    day_n: Option<NaiveDate>,
-    clock: NaiveTime,
-    clock_n: Option<NaiveTime>,
-    doc: almacen::serde_json::Value,
-    doc_n: Option<almacen::serde_json::Value>,
-    data: Vec<u8>,
-    data_n: Option<Vec<u8>>,
-    mood: Mood,
-    mood_n: Option<Mood>,
-    #[model(server_default = "0", index)]
-    counter: i32,
-    #[model(sql_type = "text")]
-    as_text: String,
-}
-
-/// A composite key, a two-column index in another order, a cascading foreign key.
-#[derive(Model, Debug, Clone)]
-#[model(table = "seats", composite, index("row_no", "hall"), unique("label", "row_no"))]
-struct Seat {
-    #[model(max_len = 10)]
-    label: String,
-    #[model(primary_key, max_len = 20)]
-    hall: String,
-    #[model(primary_key)]
-    row_no: i32,
-    #[model(references = "every_type.id", on_delete = "cascade")]
-    owner: Option<i64>,
-}
-
-/// Server defaults of every kind.
-#[derive(Model, Debug, Clone)]
-#[model(table = "drafts")]
-struct Draft {
-    #[model(primary_key, auto)]
-    id: i32,
-    #[model(server_default = "0")]
-    revision: i32,
-    #[model(server_default = "-1")]
-    below: i64,
-    #[model(max_len = 20, server_default = "'draft'")]
-    state: String,
-    #[model(server_default = "'on-hold'")]
-    mood: Mood,
-    #[model(server_default = 7)]
-    views: i16,
-    #[model(server_default = false)]
-    pinned: bool,
-    #[model(server_default = true)]
-    visible: bool,
-    #[model(server_default = now)]
-    created_at: DateTime<Utc>,
-    #[model(server_default = now)]
-    created_on: NaiveDate,
-    #[model(server_default = now)]
-    created_tod: NaiveTime,
-    #[model(max_len = 30, server_default = "'it''s'")]
-    quoted: Option<String>,
-    #[model(decimal(12, 2), server_default = "0")]
-    amount: Decimal,
-    #[model(server_default = "1.5")]
-    ratio: f64,
-    #[model(server_default = "'{}'")]
-    meta: almacen::serde_json::Value,
-}
-
-#[derive(Model, Debug, Clone)]
-#[model(table = "teams")]
-struct Team {
-    #[model(primary_key, auto)]
-    id: i64,
-    #[model(max_len = 40, unique)]
-    name: String,
-}
-
-/// The table the hand-made changes are made to.
-#[derive(Model, Debug, Clone)]
-#[model(table = "items")]
-struct Item {
-    #[model(primary_key, auto)]
-    id: i64,
-    #[model(max_len = 40)]
-    name: String,
-    #[model(server_default = "0")]
-    qty: i32,
-    #[model(max_len = 100)]
-    note: Option<String>,
-    status: Mood,
-    #[model(max_len = 20, unique)]
-    sku: String,
-    #[model(index)]
-    cat: i16,
-    #[model(index, references = "teams.id", on_delete = "set_null")]
-    team_id: Option<i64>,
-    owner_id: Option<i64>,
-}
-
-/// An enum with a quote in a value (MariaDB writes it back as `'it\'s'` in its CHECK).
-#[derive(DbEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Tone {
-    #[default]
-    Plain,
-    #[db_enum(rename = "it's")]
-    Quoted,
-}
-
-/// Identifiers in mixed case and with spaces, and quotes in defaults and enum values.
-#[derive(Model, Debug, Clone)]
-#[model(table = "Odd Table", index("Mixed Case", "with space"))]
-struct Odd {
-    #[model(primary_key, auto, column = "Row Id")]
-    id: i64,
-    #[model(column = "Mixed Case", max_len = 30, server_default = "'it''s'", unique)]
-    mixed: String,
-    #[model(column = "with space", max_len = 50, server_default = "'a \"quoted\" word, isn''t it'")]
-    spaced: Option<String>,
-    #[model(column = "Parent", references = "Odd Table.Row Id", on_delete = "set_null")]
-    parent: Option<i64>,
-    #[model(column = "Tone Of Voice", server_default = "'it''s'")]
-    tone: Tone,
-}
-
-const CORPUS: &[&TableMeta] = &[EveryType::TABLE, Seat::TABLE, Draft::TABLE, Team::TABLE, Item::TABLE, Odd::TABLE];
 
 // ---------------------------------------------------------------------------------------
 // Running plans on a real database.

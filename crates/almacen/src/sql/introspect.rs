@@ -48,9 +48,14 @@ impl ColumnInfo {
     }
 }
 
-/// Upper case, single spaces, none around parentheses and commas: `numeric(12, 2)` →
-/// `NUMERIC(12,2)`.
-fn canonical(declared: &str) -> String {
+/// Upper case, single spaces, none around parentheses and commas: a declared type in the
+/// spelling comparisons use.
+///
+/// ```
+/// assert_eq!(almacen::introspect::canonical_type("numeric( 12, 2 )"), "NUMERIC(12,2)");
+/// assert_eq!(almacen::introspect::canonical_type("double   precision"), "DOUBLE PRECISION");
+/// ```
+pub fn canonical_type(declared: &str) -> String {
     let upper = declared.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
     let mut out = String::with_capacity(upper.len());
     let chars: Vec<char> = upper.chars().collect();
@@ -76,7 +81,7 @@ pub fn model_column_type(column: &ColumnMeta, dialect: Dialect) -> Result<String
         Some(i) if dialect == Dialect::Sqlite => &declared[..i],
         _ => &declared[..],
     };
-    Ok(canonical(declared))
+    Ok(canonical_type(declared))
 }
 
 /// Whether the model's column accepts NULL as the database will report it (the servers make
@@ -216,7 +221,7 @@ async fn sqlite_columns(ex: &impl Executor, table: &str) -> Result<Vec<ColumnInf
         let pk = number(row, "pk")?.unwrap_or(0);
         out.push(ColumnInfo {
             name: text(row, "name")?,
-            sql_type: canonical(&text(row, "type")?),
+            sql_type: canonical_type(&text(row, "type")?),
             nullable: number(row, "not_null")? == Some(0),
             primary_key: u32::try_from(pk).ok().filter(|p| *p > 0),
         });
@@ -287,8 +292,8 @@ async fn postgres_columns(ex: &impl Executor, table: &str) -> Result<Vec<ColumnI
             "json" => "JSON".into(),
             "bytea" => "BYTEA".into(),
             // Arrays, enums, domains and the rest: the type's own name.
-            "ARRAY" | "USER-DEFINED" => canonical(&text(row, "udt_name")?),
-            other => canonical(other),
+            "ARRAY" | "USER-DEFINED" => canonical_type(&text(row, "udt_name")?),
+            other => canonical_type(other),
         };
         out.push(ColumnInfo {
             name: text(row, "name")?,
@@ -304,7 +309,7 @@ async fn postgres_columns(ex: &impl Executor, table: &str) -> Result<Vec<ColumnI
 /// `BOOLEAN` is) as `BOOLEAN`, and a `longtext` with MariaDB's own `json_valid` check (what
 /// `JSON` is) as `JSON`.
 fn mysql_type(column_type: &str, json: bool) -> String {
-    let t = canonical(column_type);
+    let t = canonical_type(column_type);
     if t == "TINYINT(1)" {
         return "BOOLEAN".into();
     }
@@ -367,9 +372,9 @@ mod tests {
 
     #[test]
     fn types_are_normalised() {
-        assert_eq!(canonical("numeric( 12 , 2 )"), "NUMERIC(12,2)");
-        assert_eq!(canonical("  double   precision "), "DOUBLE PRECISION");
-        assert_eq!(canonical("DECIMAL_REAL(12, 2)"), "DECIMAL_REAL(12,2)");
+        assert_eq!(canonical_type("numeric( 12 , 2 )"), "NUMERIC(12,2)");
+        assert_eq!(canonical_type("  double   precision "), "DOUBLE PRECISION");
+        assert_eq!(canonical_type("DECIMAL_REAL(12, 2)"), "DECIMAL_REAL(12,2)");
         assert_eq!(mysql_type("int(11)", false), "INT");
         assert_eq!(mysql_type("int(10) unsigned", false), "INT UNSIGNED");
         assert_eq!(mysql_type("bigint(20)", false), "BIGINT");

@@ -89,8 +89,9 @@ impl Options {
         self
     }
 
-    /// Mark a rename written as on the command line: `old -> new` for a table,
-    /// `table.old -> new` for a column (`table` as the models name it).
+    /// Mark a rename written `old -> new` for a table, `table.old -> new` for a column
+    /// (`table` as the models name it). The `migrate` command line takes the same marks as
+    /// `--rename-table old=new` and `--rename-column table.old=new`.
     pub fn mark_rename(self, spec: &str) -> Result<Self, AutogenError> {
         let bad = || AutogenError::Options(format!("rename \"{spec}\": write `old -> new` for a table or `table.old -> new` for a column"));
         let (from, to) = spec.split_once("->").ok_or_else(bad)?;
@@ -589,7 +590,7 @@ fn looks_like(d: Dialect, old: &Table, new: &Table) -> bool {
 fn column_rename_note(table: &str, model_table: &str, old: &str, new: &str) -> String {
     format!(
         "WARNING: column \"{table}\".\"{old}\" is dropped and \"{new}\" added with a compatible type: this looks like a rename. \
-         As written, the data in \"{old}\" will be lost. If it is a rename, mark it (`--rename {model_table}.{old}->{new}`, \
+         As written, the data in \"{old}\" will be lost. If it is a rename, mark it (`--rename-column {model_table}.{old}={new}` on the command line, \
          or Options::rename_column(\"{model_table}\", \"{old}\", \"{new}\")) and generate this revision again."
     )
 }
@@ -598,7 +599,7 @@ fn table_rename_note(old: &str, new: &str, dropped: bool) -> String {
     let fate = if dropped { "is dropped" } else { "is not in the models (left alone)" };
     format!(
         "WARNING: table \"{new}\" is created while \"{old}\", which {fate}, has the same columns: this looks like a rename. \
-         If it is one, mark it (`--rename {old}->{new}`, or Options::rename_table(\"{old}\", \"{new}\")) and generate this \
+         If it is one, mark it (`--rename-table {old}={new}` on the command line, or Options::rename_table(\"{old}\", \"{new}\")) and generate this \
          revision again, so the rows are kept."
     )
 }

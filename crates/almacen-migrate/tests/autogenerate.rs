@@ -12,11 +12,13 @@ mod corpus;
 use almacen::prelude::*;
 use almacen::{Dialect, Statement, TableMeta};
 use almacen_migrate::autogenerate::{AutogenError, Options, Plan, autogenerate, autogenerate_tables, compare};
+use almacen_migrate::cli::{Cli, Command};
 use almacen_migrate::equivalence::table_differences;
 use almacen_migrate::introspect::read_schema;
 use almacen_migrate::ops::Operation;
 use almacen_migrate::render::render;
 use almacen_migrate::schema::{Column, Default as SqlDefault, ForeignKey, Index, OnDeleteAction, Table, Type, from_models};
+use clap::Parser;
 use common::Backend;
 use corpus::*;
 
@@ -486,6 +488,19 @@ async fn models_plan_nothing(db: Database, b: Backend) {
 // Renames.
 // ---------------------------------------------------------------------------------------
 
+/// The rename mark a warning suggests (the first `--…` between backticks), given to the
+/// real `migrate revision` command line: the tables and columns it marks (a flag that does
+/// not exist fails here).
+fn suggested_marks(note: &str) -> (Vec<String>, Vec<String>) {
+    let mark = note.split('`').find(|s| s.starts_with("--")).unwrap_or_else(|| panic!("no command-line mark in {note:?}"));
+    let mut argv = vec!["migrate", "revision", "-m", "x", "--autogenerate"];
+    argv.extend(mark.split_whitespace());
+    match Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("the suggested {mark:?} is not a flag of `migrate revision`: {e}")).command {
+        Command::Revision { rename_tables, rename_columns, .. } => (rename_tables, rename_columns),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Unmarked, a rename is a drop plus an add with a warning above the drop; marked, it is a
 /// rename and the data is kept.
 async fn renames_marked_and_unmarked(db: Database, _b: Backend) {
@@ -499,9 +514,13 @@ async fn renames_marked_and_unmarked(db: Database, _b: Backend) {
     assert_eq!(summary(&plan.upgrade), ["drop_column authors.bio", "add_column authors.about"]);
     let notes: Vec<&str> = plan.notes_for(0).collect();
     assert_eq!(notes.len(), 1, "{d:?}: {:?}", plan.notes);
-    for part in ["looks like a rename", "will be lost", "--rename authors.bio->about", "rename_column(\"authors\", \"bio\", \"about\")"] {
+    for part in
+        ["looks like a rename", "will be lost", "--rename-column authors.bio=about", "rename_column(\"authors\", \"bio\", \"about\")"]
+    {
         assert!(notes[0].contains(part), "{d:?}: the warning says {part:?}: {}", notes[0]);
     }
+    let (_, columns) = suggested_marks(notes[0]);
+    assert_eq!(columns, ["authors.bio=about"], "{d:?}: the command line takes the mark the warning suggests");
 
     let marked = Options::default().mark_rename("authors.bio -> about").unwrap();
     let plan = autogenerate_tables(&db, &v2, &marked).await.unwrap();
@@ -519,7 +538,9 @@ async fn renames_marked_and_unmarked(db: Database, _b: Backend) {
     let plan = autogenerate_tables(&db, &v2, &Options::default()).await.unwrap();
     assert_eq!(summary(&plan.upgrade), ["create_table memos"]);
     assert_eq!(plan.untouched, ["notes"]);
-    assert!(plan.notes_for(0).any(|n| n.contains("looks like a rename") && n.contains("--rename notes->memos")), "{:?}", plan.notes);
+    assert!(plan.notes_for(0).any(|n| n.contains("looks like a rename") && n.contains("--rename-table notes=memos")), "{:?}", plan.notes);
+    let (tables, _) = suggested_marks(plan.notes_for(0).next().unwrap());
+    assert_eq!(tables, ["notes=memos"], "{d:?}: the command line takes the mark the warning suggests");
     let owning = Options::default().owning_database();
     let plan = autogenerate_tables(&db, &v2, &owning).await.unwrap();
     assert_eq!(summary(&plan.upgrade), ["drop_table notes", "create_table memos"]);

@@ -5,7 +5,9 @@
 //! from the models plans zero operations on every dialect (no false positives), while
 //! every real change is planned: tables created and dropped, columns added, dropped and
 //! altered (type, enum values, nullability, server default, generated key), indexes and
-//! unique constraints, foreign keys.
+//! unique constraints, foreign keys. A foreign key whose column, or referenced column,
+//! changes type is dropped before the change and added back after it (MariaDB refuses the
+//! change otherwise), on every dialect so that the revision runs on each.
 //!
 //! What it never does on its own:
 //!
@@ -28,7 +30,7 @@
 //! the downgrade replayed after it must give the live schema back. A plan that fails the
 //! check is an [`AutogenError::Inconsistent`] (a bug here), never a wrong revision.
 
-use crate::equivalence::{Difference, same_name, same_type, table_differences};
+use crate::equivalence::{Difference, same_foreign_key, same_name, same_type, table_differences};
 use crate::introspect::read_schema;
 use crate::ops::{Operation, apply};
 use crate::schema::{Column, ForeignKey, Table, Type, from_models};
@@ -257,6 +259,7 @@ pub fn compare(d: Dialect, models: &[Table], live: &[Table], options: &Options) 
     let mut planner = Planner { d, options, models, state: live.clone(), phases: Phases::default(), untouched: Vec::new() };
     planner.renames()?;
     planner.tables()?;
+    planner.keys_around_type_changes();
     let Planner { phases, untouched, .. } = planner;
     let (upgrade, notes) = phases.flatten();
     let downgrade = check(d, models, &live, &upgrade, &untouched)?;
@@ -487,6 +490,58 @@ impl Planner<'_> {
             self.phases.add_columns.push(Operation::AddColumn { table: table.clone(), column }.into());
         }
         Ok(())
+    }
+
+    /// Drop, before the column alterations, every foreign key whose referencing or
+    /// referenced column changes type, and add it back after them. MariaDB refuses to
+    /// change the type of a column a foreign key uses ("Cannot change column …: used in a
+    /// foreign key constraint", error 1833) from either end; the other dialects do not need
+    /// it, but a revision is planned the same on every dialect so that it runs on each.
+    /// The downgrade, the inverse of each step in reverse, mirrors it.
+    ///
+    /// Only keys the models keep unchanged are handled here: a key the models change or
+    /// drop is already dropped before the alterations (and a changed one added after).
+    fn keys_around_type_changes(&mut self) {
+        let d = self.d;
+        let retyped: Vec<(String, String, String)> = self
+            .phases
+            .alter_columns
+            .iter()
+            .filter_map(|step| match &step.op {
+                Operation::AlterColumn { table, from, to } if from.ty != to.ty => {
+                    Some((table.clone(), to.name.clone(), format!("{:?} to {:?}", from.ty, to.ty)))
+                }
+                _ => None,
+            })
+            .collect();
+        let retyped_in = |table: &str, column: &str| {
+            retyped.iter().find(|(t, c, _)| same_name(d, t, table) && same_name(d, c, column)).map(|(t, c, change)| (t, c, change))
+        };
+        for live in &self.state {
+            // A table the models do not have is dropped (its keys with it) or left alone.
+            let Some(model) = find(d, self.models, &live.name) else { continue };
+            for key in &live.foreign_keys {
+                let Some((t, c, change)) = retyped_in(&live.name, &key.column).or_else(|| retyped_in(&key.ref_table, &key.ref_column))
+                else {
+                    continue;
+                };
+                // SQLite keeps no name for a key declared without one: it could not be
+                // named in a drop, and SQLite needs none.
+                if key.name.is_empty() {
+                    continue;
+                }
+                let Some(kept) = model.foreign_keys.iter().find(|m| same_foreign_key(d, m, key)) else { continue };
+                let note = format!(
+                    "Foreign key \"{}\" of table \"{}\" is dropped here and added back after column \"{t}\".\"{c}\" changes type \
+                     ({change}): MariaDB cannot change the type of a column a foreign key uses.",
+                    key.name, live.name
+                );
+                self.phases
+                    .drop_foreign_keys
+                    .push(Step { op: Operation::DropForeignKey { table: live.name.clone(), name: key.name.clone() }, notes: vec![note] });
+                self.phases.add_foreign_keys.push(Operation::AddForeignKey { table: live.name.clone(), foreign_key: kept.clone() }.into());
+            }
+        }
     }
 
     /// New tables in foreign-key order; foreign keys that close a cycle among them are

@@ -10,7 +10,7 @@ mod common;
 mod corpus;
 
 use almacen::prelude::*;
-use almacen::{Dialect, Statement, TableMeta};
+use almacen::{Dialect, Statement, TableMeta, Value};
 use almacen_migrate::autogenerate::{AutogenError, Options, Plan, autogenerate, autogenerate_tables, compare};
 use almacen_migrate::cli::{Cli, Command};
 use almacen_migrate::equivalence::table_differences;
@@ -21,6 +21,7 @@ use almacen_migrate::schema::{Column, Default as SqlDefault, ForeignKey, Index, 
 use clap::Parser;
 use common::Backend;
 use corpus::*;
+use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------------------
 // The model corpus of the introspection tests: a schema created from it plans nothing.
@@ -79,6 +80,27 @@ async fn drop_all(db: &Database) {
 async fn count(db: &Database, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) AS n FROM {}", db.dialect().quote(table));
     db.fetch_all_raw(&sql, params! {}).await.unwrap()[0].get::<i64>("n").unwrap()
+}
+
+/// A value as text, the same whichever type holds it: an integer widened, or turned into
+/// text, reads the same.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Null(_) => "NULL".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Text(t) => t.clone(),
+        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Decimal(d) => d.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Every row of `table` ordered by `key`, each as column → value shown as text.
+async fn table_rows(db: &Database, table: &str, key: &str) -> Vec<BTreeMap<String, String>> {
+    let q = |s: &str| db.dialect().quote(s);
+    let sql = format!("SELECT * FROM {} ORDER BY {}", q(table), q(key));
+    let rows = db.fetch_all_raw(&sql, params! {}).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.iter().map(|r| r.iter().map(|(c, v)| (c.to_string(), shown(v))).collect()).collect()
 }
 
 async fn texts(db: &Database, sql: &str) -> Vec<String> {
@@ -720,6 +742,146 @@ async fn odd_identifiers(db: Database, b: Backend) {
     assert!(schema_differences(&db, &v1).await.is_empty(), "{b:?}: {:#?}", schema_differences(&db, &v1).await);
 }
 
+// ---------------------------------------------------------------------------------------
+// Type changes of the columns a foreign key uses.
+// ---------------------------------------------------------------------------------------
+
+/// `fa` (a key referenced by `fb` and by itself) and `fb`, every key column `i32`.
+fn keyed_v1() -> Vec<Table> {
+    let key = |table: &str, column: &str, on_delete| ForeignKey {
+        name: format!("fk_{table}_{column}"),
+        column: column.into(),
+        ref_table: "fa".into(),
+        ref_column: "id".into(),
+        on_delete,
+    };
+    let int_id = || Column { auto: true, ..col("id", Type::Integer, false) };
+    let fa = Table {
+        name: "fa".into(),
+        columns: vec![int_id(), col("parent_id", Type::Integer, true), col("label", text(20), false)],
+        primary_key: vec!["id".into()],
+        indexes: vec![],
+        foreign_keys: vec![key("fa", "parent_id", OnDeleteAction::SetNull)],
+    };
+    let fb = Table {
+        name: "fb".into(),
+        columns: vec![int_id(), col("a_id", Type::Integer, false)],
+        primary_key: vec!["id".into()],
+        indexes: vec![index("ix_fb_a_id", &["a_id"], false)],
+        foreign_keys: vec![key("fb", "a_id", OnDeleteAction::Cascade)],
+    };
+    vec![fa, fb]
+}
+
+/// Every key column of `keyed_v1` widened to `i64`.
+fn keyed_v2() -> Vec<Table> {
+    let mut v = keyed_v1();
+    for (t, c) in [("fa", "id"), ("fa", "parent_id"), ("fb", "id"), ("fb", "a_id")] {
+        column(&mut v, t, c).ty = Type::BigInt;
+    }
+    v
+}
+
+async fn keyed_rows(db: &Database) -> Vec<BTreeMap<String, String>> {
+    let mut out = table_rows(db, "fa", "id").await;
+    out.extend(table_rows(db, "fb", "id").await);
+    out
+}
+
+/// MariaDB refuses to change the type of a column a foreign key uses, from either end
+/// (error 1833): the plan drops the keys first and adds them back after, on every dialect,
+/// and the downgrade mirrors it. Rows reference each other throughout, the keys still hold
+/// afterwards, and a key beyond `i32` fits once widened.
+async fn key_columns_change_type(db: Database, b: Backend) {
+    create(&db, &keyed_v1()).await;
+    for sql in [
+        "INSERT INTO fa (label, parent_id) VALUES ('root', NULL)",
+        "INSERT INTO fa (label, parent_id) VALUES ('child', 1)",
+        "INSERT INTO fb (a_id) VALUES (1), (2), (2)",
+    ] {
+        exec(&db, sql).await.unwrap();
+    }
+    let before = keyed_rows(&db).await;
+    assert_eq!(before.len(), 5);
+
+    let plan = autogenerate_tables(&db, &keyed_v2(), &Options::default()).await.unwrap_or_else(|e| panic!("{b:?}: {e}"));
+    // Run first: without the keys dropped around the alterations, MariaDB fails here.
+    run_ops(&db, &plan.upgrade).await;
+    assert_eq!(
+        summary(&plan.upgrade),
+        [
+            "drop_foreign_key fa.fk_fa_parent_id",
+            "drop_foreign_key fb.fk_fb_a_id",
+            "alter_column fa.id",
+            "alter_column fa.parent_id",
+            "alter_column fb.id",
+            "alter_column fb.a_id",
+            "add_foreign_key fa.fk_fa_parent_id",
+            "add_foreign_key fb.fk_fb_a_id",
+        ],
+        "{b:?}"
+    );
+    assert!(plan.notes_for(0).any(|n| n.contains("added back") && n.contains("MariaDB")), "{b:?}: {:?}", plan.notes);
+    assert_eq!(
+        summary(&plan.downgrade),
+        [
+            "drop_foreign_key fb.fk_fb_a_id",
+            "drop_foreign_key fa.fk_fa_parent_id",
+            "alter_column fb.a_id",
+            "alter_column fb.id",
+            "alter_column fa.parent_id",
+            "alter_column fa.id",
+            "add_foreign_key fb.fk_fb_a_id",
+            "add_foreign_key fa.fk_fa_parent_id",
+        ],
+        "{b:?}"
+    );
+    assert!(schema_differences(&db, &keyed_v2()).await.is_empty(), "{b:?}: {:#?}", schema_differences(&db, &keyed_v2()).await);
+    assert!(autogenerate_tables(&db, &keyed_v2(), &Options::default()).await.unwrap().is_empty(), "{b:?}: nothing left to do");
+    assert_eq!(keyed_rows(&db).await, before, "{b:?}: the rows after the upgrade");
+    // Wider keys fit, and the keys are enforced again.
+    exec(&db, "INSERT INTO fa (id, label, parent_id) VALUES (3000000000, 'big', 2)").await.unwrap();
+    exec(&db, "INSERT INTO fb (a_id) VALUES (3000000000)").await.unwrap();
+    assert!(exec(&db, "INSERT INTO fb (a_id) VALUES (3000000001)").await.is_err(), "{b:?}: fb.a_id references fa.id");
+    assert!(exec(&db, "INSERT INTO fa (label, parent_id) VALUES ('orphan', 4000000000)").await.is_err(), "{b:?}: fa.parent_id too");
+    // ON DELETE CASCADE is back too: the rows beyond i32 go with their parent.
+    exec(&db, "DELETE FROM fa WHERE id = 3000000000").await.unwrap();
+    assert_eq!(count(&db, "fb").await, 3, "{b:?}: the cascade");
+
+    run_ops(&db, &plan.downgrade).await;
+    assert!(schema_differences(&db, &keyed_v1()).await.is_empty(), "{b:?}: {:#?}", schema_differences(&db, &keyed_v1()).await);
+    assert_eq!(keyed_rows(&db).await, before, "{b:?}: the rows after the downgrade");
+    assert!(exec(&db, "INSERT INTO fb (a_id) VALUES (99)").await.is_err(), "{b:?}: the key holds after the downgrade");
+}
+
+/// The keys around a type change, planned without a database: the key of a table the
+/// models drop goes with its table, a key the models change is dropped and added once.
+#[test]
+fn keys_around_a_type_change_are_planned_once() {
+    for d in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+        let live = keyed_v1();
+        let mut models = keyed_v2();
+        table(&mut models, "fb").foreign_keys[0].on_delete = OnDeleteAction::NoAction;
+        let plan = compare(d, &models, &live, &Options::default()).unwrap();
+        let drops = summary(&plan.upgrade).iter().filter(|s| *s == "drop_foreign_key fb.fk_fb_a_id").count();
+        let adds = summary(&plan.upgrade).iter().filter(|s| *s == "add_foreign_key fb.fk_fb_a_id").count();
+        assert_eq!((drops, adds), (1, 1), "{d:?}: {:#?}", plan.upgrade);
+        // Only the referencing side changes type: its key still goes around it.
+        let mut models = keyed_v1();
+        column(&mut models, "fb", "a_id").ty = Type::BigInt;
+        let plan = compare(d, &models, &live, &Options::default()).unwrap();
+        assert_eq!(
+            summary(&plan.upgrade),
+            ["drop_foreign_key fb.fk_fb_a_id", "alter_column fb.a_id", "add_foreign_key fb.fk_fb_a_id"],
+            "{d:?}"
+        );
+        // A default change is no type change: no key is touched.
+        let mut models = keyed_v1();
+        column(&mut models, "fb", "a_id").default = sql("1");
+        assert_eq!(summary(&compare(d, &models, &live, &Options::default()).unwrap().upgrade), ["alter_column fb.a_id"], "{d:?}");
+    }
+}
+
 per_backend_with!(
     corpus_round_trips => "max_connections=1",
     models_plan_nothing => "max_connections=1",
@@ -728,6 +890,7 @@ per_backend_with!(
     not_null_without_default_is_refused_on_rows => "max_connections=1",
     enum_values_added_and_removed => "max_connections=1",
     odd_identifiers => "max_connections=1",
+    key_columns_change_type => "max_connections=1",
 );
 
 // ---------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@
 //! check is an [`AutogenError::Inconsistent`] (a bug here), never a wrong revision.
 
 use crate::equivalence::{Difference, same_foreign_key, same_name, same_type, table_differences};
-use crate::introspect::read_schema;
+use crate::introspect::{SkippedIndex, read_live_schema};
 use crate::ops::{Operation, apply};
 use crate::schema::{Column, ForeignKey, Table, Type, from_models};
 use almacen::{Dialect, Executor, TableMeta, params};
@@ -165,6 +165,12 @@ pub struct Plan {
     /// Live tables not in the models (nor ignored) that the plan leaves alone because the
     /// models do not own the whole database.
     pub untouched: Vec<String>,
+    /// Indexes of the models' tables that no [`Index`](crate::schema::Index) can say (on an
+    /// expression, partial, …): made by hand, they are not compared with the models, and
+    /// the plan leaves them alone (never drops them), as Alembic does. A note above the
+    /// first operation on their table names them. Filled by [`autogenerate`] (the pure
+    /// [`compare`] has no database to read them from).
+    pub skipped: Vec<SkippedIndex>,
 }
 
 impl Plan {
@@ -229,10 +235,53 @@ pub async fn autogenerate(db: &impl Executor, models: &[&TableMeta], options: &O
 
 /// [`autogenerate`] for models given as neutral tables.
 pub async fn autogenerate_tables(db: &impl Executor, models: &[Table], options: &Options) -> Result<Plan, AutogenError> {
-    let live = read_schema(db).await?;
-    let plan = compare(db.dialect(), models, &live, options)?;
+    let d = db.dialect();
+    let live = read_live_schema(db).await?;
+    let mut plan = compare(d, models, &live.tables, options)?;
     refuse_what_rows_break(db, &plan).await?;
+    // The hand-made indexes of the tables the plan compares: the others' are not its business.
+    let names = LiveNames { upgrade: &plan.upgrade };
+    let compared = |table: &str| models.iter().any(|m| same_name(d, &names.table(&m.name), table));
+    plan.skipped = live.skipped.into_iter().filter(|ix| compared(&ix.table)).collect();
+    for ix in &plan.skipped {
+        let first = plan.upgrade.iter().position(|op| operation_table(op).is_some_and(|t| same_name(d, &names.table(t), &ix.table)));
+        if let Some(op) = first {
+            plan.notes.push(Note { op, text: skipped_index_note(d, ix) });
+        }
+    }
+    plan.notes.sort_by_key(|n| n.op);
     Ok(plan)
+}
+
+/// The table an operation changes (a renamed table under its old name).
+fn operation_table(op: &Operation) -> Option<&str> {
+    match op {
+        Operation::CreateTable { table } => Some(&table.name),
+        Operation::RenameTable { from, .. } => Some(from),
+        Operation::DropTable { table }
+        | Operation::AddColumn { table, .. }
+        | Operation::DropColumn { table, .. }
+        | Operation::RenameColumn { table, .. }
+        | Operation::AlterColumn { table, .. }
+        | Operation::CreateIndex { table, .. }
+        | Operation::DropIndex { table, .. }
+        | Operation::AddForeignKey { table, .. }
+        | Operation::DropForeignKey { table, .. } => Some(table),
+        Operation::Sql { .. } => None,
+    }
+}
+
+fn skipped_index_note(d: Dialect, ix: &SkippedIndex) -> String {
+    let mut text = format!(
+        "Index \"{}\" on \"{}\" is {} ({}): autogenerate cannot compare it with the models, and leaves it alone.",
+        ix.name, ix.table, ix.reason, ix.definition
+    );
+    if d == Dialect::Sqlite {
+        text.push_str(
+            " On SQLite a step that rebuilds the table drops it: re-create it with an `sql` step after that one if it must stay.",
+        );
+    }
+    text
 }
 
 /// Plan the migration of the `live` tables to the `models`' on dialect `d` (pure: no
@@ -263,7 +312,7 @@ pub fn compare(d: Dialect, models: &[Table], live: &[Table], options: &Options) 
     let Planner { phases, untouched, .. } = planner;
     let (upgrade, notes) = phases.flatten();
     let downgrade = check(d, models, &live, &upgrade, &untouched)?;
-    Ok(Plan { upgrade, downgrade, notes, untouched })
+    Ok(Plan { upgrade, downgrade, notes, untouched, skipped: Vec::new() })
 }
 
 // ---------------------------------------------------------------------------------------

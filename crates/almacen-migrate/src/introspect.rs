@@ -21,6 +21,16 @@
 //! the outer parentheses removed, string literals quoted the standard way) and almacen's
 //! current-time defaults read as [`Default::Now`]. Table names are always bound as
 //! parameters.
+//!
+//! An index that an [`Index`] (columns, in order, unique or not) cannot say exactly is left
+//! out of [`Table::indexes`] and reported as a [`SkippedIndex`] by [`read_live_schema`]:
+//! an index on an expression, a partial index (`WHERE`), and on PostgreSQL one with
+//! `INCLUDE` columns, another access method than B-tree, descending order, a non-default
+//! operator class or collation, or a deferrable one; on SQLite a descending one; on
+//! MariaDB a prefix, full-text or spatial one. Read as a plain index it would be compared
+//! with the models as one: autogenerate would drop a hand-made index, and its downgrade
+//! would re-create it as another index (without its `WHERE`), or fail to (an expression
+//! read as a column name). Like Alembic, autogenerate leaves such an index alone.
 
 use crate::equivalence::{
     Spanned, Tok, canonical_expr, canonical_type, cast_free, is_now, lex, same_name, strip_literal_casts, strip_outer_parens,
@@ -28,8 +38,61 @@ use crate::equivalence::{
 use crate::schema::{Column, Default, ForeignKey, Index, OnDeleteAction, Table, Type};
 use almacen::{Dialect, Error, Executor, Result, Row, Value, params};
 
+/// An index left out of its table's [`Table::indexes`] because an [`Index`] cannot say it
+/// exactly (see the module's documentation): autogenerate neither compares, drops nor
+/// re-creates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedIndex {
+    /// The table it is on.
+    pub table: String,
+    /// Its name.
+    pub name: String,
+    /// What it has that an [`Index`] cannot say, in words: "on an expression", "partial
+    /// (WHERE …)", "with INCLUDE columns", ….
+    pub reason: String,
+    /// Its definition as the database gives it (the `CREATE INDEX` text on PostgreSQL and
+    /// SQLite, a summary on MariaDB), for the reader.
+    pub definition: String,
+}
+
+/// A live database's tables, and the indexes left out of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveSchema {
+    /// Every table, sorted by name (as [`read_schema`] returns them).
+    pub tables: Vec<Table>,
+    /// The indexes an [`Index`] cannot say, sorted by table and name.
+    pub skipped: Vec<SkippedIndex>,
+}
+
 /// Every table of the current PostgreSQL schema, MariaDB database or SQLite main database
-/// (SQLite's own `sqlite_%` tables left out), sorted by name.
+/// (SQLite's own `sqlite_%` tables left out), sorted by name, and the indexes left out of
+/// them ([`SkippedIndex`]).
+///
+/// ```no_run
+/// # async fn f(db: &almacen::Database) -> almacen::Result<()> {
+/// let live = almacen_migrate::introspect::read_live_schema(db).await?;
+/// for ix in &live.skipped {
+///     println!("index {} on {} is {}: left alone", ix.name, ix.table, ix.reason);
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn read_live_schema(db: &impl Executor) -> Result<LiveSchema> {
+    let mut names = table_names(db).await?;
+    names.sort();
+    let mut out = LiveSchema { tables: Vec::with_capacity(names.len()), skipped: Vec::new() };
+    for name in names {
+        // A table dropped between the two reads is simply not there.
+        if let Some((table, skipped)) = read_one(db, &name).await? {
+            out.tables.push(table);
+            out.skipped.extend(skipped);
+        }
+    }
+    Ok(out)
+}
+
+/// Every table of the current PostgreSQL schema, MariaDB database or SQLite main database
+/// (SQLite's own `sqlite_%` tables left out), sorted by name; [`read_live_schema`] without
+/// the indexes left out.
 ///
 /// ```no_run
 /// # async fn f(db: &almacen::Database) -> almacen::Result<()> {
@@ -39,19 +102,11 @@ use almacen::{Dialect, Error, Executor, Result, Row, Value, params};
 /// # Ok(()) }
 /// ```
 pub async fn read_schema(db: &impl Executor) -> Result<Vec<Table>> {
-    let mut names = table_names(db).await?;
-    names.sort();
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        // A table dropped between the two reads is simply not there.
-        if let Some(table) = read_table(db, &name).await? {
-            out.push(table);
-        }
-    }
-    Ok(out)
+    Ok(read_live_schema(db).await?.tables)
 }
 
-/// Table `name` of the current schema / database, or `None` when there is no such table.
+/// Table `name` of the current schema / database, or `None` when there is no such table
+/// (the indexes an [`Index`] cannot say left out: see [`read_live_schema`]).
 ///
 /// ```no_run
 /// # async fn f(db: &almacen::Database) -> almacen::Result<()> {
@@ -61,12 +116,21 @@ pub async fn read_schema(db: &impl Executor) -> Result<Vec<Table>> {
 /// # Ok(()) }
 /// ```
 pub async fn read_table(db: &impl Executor, name: &str) -> Result<Option<Table>> {
+    Ok(read_one(db, name).await?.map(|(table, _)| table))
+}
+
+/// Table `name` and the indexes left out of it.
+async fn read_one(db: &impl Executor, name: &str) -> Result<Option<(Table, Vec<SkippedIndex>)>> {
     let read = match db.dialect() {
         Dialect::Sqlite => sqlite::read(db, name).await,
         Dialect::Postgres => postgres::read(db, name).await,
         Dialect::MySql => mysql::read(db, name).await,
     };
-    read.map_err(|e| in_table(e, name))
+    let mut read = read.map_err(|e| in_table(e, name))?;
+    if let Some((_, skipped)) = &mut read {
+        skipped.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(read)
 }
 
 /// A catalog cell that could not be read, named with the table it describes.
@@ -474,7 +538,7 @@ mod sqlite {
         Type::Native { dialect: d.name().into(), sql: upper }
     }
 
-    pub(super) async fn read(db: &impl Executor, name: &str) -> Result<Option<Table>> {
+    pub(super) async fn read(db: &impl Executor, name: &str) -> Result<Option<(Table, Vec<SkippedIndex>)>> {
         let sql = "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name = :name COLLATE NOCASE";
         let Some(row) = db.fetch_optional_raw(sql, params! { "name" => name }).await? else { return Ok(None) };
         let name = text(&row, "name")?;
@@ -512,27 +576,51 @@ mod sqlite {
         {
             columns[i].nullable = false;
         }
-        let indexes = indexes(db, &name, &ddl).await?;
+        let (indexes, skipped) = indexes(db, &name, &ddl).await?;
         let foreign_keys = foreign_keys(db, &name, &ddl).await?;
-        Ok(Some(Table { name, columns, primary_key, indexes, foreign_keys }))
+        Ok(Some((Table { name, columns, primary_key, indexes, foreign_keys }, skipped)))
     }
 
-    async fn indexes(db: &impl Executor, table: &str, ddl: &Ddl) -> Result<Vec<Index>> {
-        let sql = r#"SELECT name, "unique" AS is_unique, origin FROM pragma_index_list(:table) ORDER BY name"#;
+    /// What an index has that an [`Index`] cannot say, from its `pragma_index_list` row
+    /// and its key columns' `pragma_index_xinfo` rows.
+    fn skip_reason(partial: bool, key_columns: &[Row]) -> Result<Option<&'static str>> {
+        if partial {
+            return Ok(Some("partial (it has a WHERE clause)"));
+        }
+        for c in key_columns {
+            // SQLite numbers an expression's place -2 (and the rowid -1).
+            if int(c, "cid")? < 0 {
+                return Ok(Some("on an expression"));
+            }
+            if flag(c, "descending")? {
+                return Ok(Some("in descending order"));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn indexes(db: &impl Executor, table: &str, ddl: &Ddl) -> Result<(Vec<Index>, Vec<SkippedIndex>)> {
+        let sql = r#"SELECT name, "unique" AS is_unique, origin, partial FROM pragma_index_list(:table) ORDER BY name"#;
         let mut out = Vec::new();
+        let mut skipped = Vec::new();
         let mut used = vec![false; ddl.uniques.len()];
         for row in db.fetch_all_raw(sql, params! { "table" => table }).await? {
             if text(&row, "origin")? == "pk" {
                 continue;
             }
             let mut name = text(&row, "name")?;
-            let sql = "SELECT name FROM pragma_index_info(:index) ORDER BY seqno";
-            let columns: Vec<String> = db
-                .fetch_all_raw(sql, params! { "index" => name.as_str() })
-                .await?
-                .iter()
-                .map(|r| Ok(opt_text(r, "name")?.unwrap_or_else(|| "<expression>".into())))
-                .collect::<Result<_>>()?;
+            let sql = r#"SELECT name, cid, "desc" AS descending FROM pragma_index_xinfo(:index) WHERE key = 1 ORDER BY seqno"#;
+            let key_columns = db.fetch_all_raw(sql, params! { "index" => name.as_str() }).await?;
+            if let Some(reason) = skip_reason(flag(&row, "partial")?, &key_columns)? {
+                let sql = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :index";
+                let definition = match db.fetch_optional_raw(sql, params! { "index" => name.as_str() }).await? {
+                    Some(r) => text(&r, "sql")?,
+                    None => String::new(),
+                };
+                skipped.push(SkippedIndex { table: table.to_string(), name, reason: reason.into(), definition });
+                continue;
+            }
+            let columns: Vec<String> = key_columns.iter().map(|r| text(r, "name")).collect::<Result<_>>()?;
             // A UNIQUE constraint's index is SQLite's `sqlite_autoindex_…`: its name is the
             // constraint's, from the CREATE TABLE text.
             if text(&row, "origin")? == "u"
@@ -548,7 +636,7 @@ mod sqlite {
             out.push(Index { name, columns, unique: flag(&row, "is_unique")? });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        Ok((out, skipped))
     }
 
     async fn foreign_keys(db: &impl Executor, table: &str, ddl: &Ddl) -> Result<Vec<ForeignKey>> {
@@ -634,7 +722,7 @@ mod postgres {
         Type::Native { dialect: Dialect::Postgres.name().into(), sql: canonical_type(formatted) }
     }
 
-    pub(super) async fn read(db: &impl Executor, name: &str) -> Result<Option<Table>> {
+    pub(super) async fn read(db: &impl Executor, name: &str) -> Result<Option<(Table, Vec<SkippedIndex>)>> {
         let exists = format!("{TABLE} SELECT 1 AS one FROM t");
         if db.fetch_optional_raw(&exists, params! { "table" => name }).await?.is_none() {
             return Ok(None);
@@ -672,9 +760,9 @@ mod postgres {
         );
         let primary_key =
             db.fetch_all_raw(&sql, params! { "table" => name }).await?.iter().map(|r| text(r, "name")).collect::<Result<_>>()?;
-        let indexes = indexes(db, name).await?;
+        let (indexes, skipped) = indexes(db, name).await?;
         let foreign_keys = foreign_keys(db, name).await?;
-        Ok(Some(Table { name: name.to_string(), columns, primary_key, indexes, foreign_keys }))
+        Ok(Some((Table { name: name.to_string(), columns, primary_key, indexes, foreign_keys }, skipped)))
     }
 
     /// Every CHECK of the table, as `pg_get_constraintdef` writes it.
@@ -686,22 +774,48 @@ mod postgres {
     }
 
     /// Indexes other than the primary key's, a unique constraint's included (its index has
-    /// its name), each once.
-    async fn indexes(db: &impl Executor, table: &str) -> Result<Vec<Index>> {
+    /// its name), each once; and those an [`Index`] cannot say, left out.
+    async fn indexes(db: &impl Executor, table: &str) -> Result<(Vec<Index>, Vec<SkippedIndex>)> {
+        // `skip` says what the index has that an Index cannot say (empty: nothing). Its
+        // key columns are `indkey` (0 for an expression's place), its options (DESC, NULLS
+        // FIRST) `indoption`, its operator classes `indclass`, its collations
+        // `indcollation`, one each per key column.
         let sql = format!(
-            "{TABLE} SELECT CAST(ic.relname AS TEXT) AS name, i.indisunique AS is_unique, \
-             COALESCE(CAST(a.attname AS TEXT), pg_get_indexdef(i.indexrelid, k.ord, true)) AS col \
+            "{TABLE} SELECT CAST(ic.relname AS TEXT) AS name, i.indisunique AS is_unique, CAST(a.attname AS TEXT) AS col, \
+             CASE WHEN i.indpred IS NOT NULL THEN 'partial (WHERE ' || pg_get_expr(i.indpred, i.indrelid, true) || ')' \
+                  WHEN i.indexprs IS NOT NULL THEN 'on an expression' \
+                  WHEN i.indnatts <> i.indnkeyatts THEN 'with INCLUDE columns' \
+                  WHEN i.indisexclusion THEN 'an exclusion constraint' \
+                  WHEN am.amname <> 'btree' THEN 'a ' || CAST(am.amname AS TEXT) || ' index' \
+                  WHEN NOT i.indimmediate THEN 'deferrable' \
+                  WHEN EXISTS (SELECT 1 FROM unnest(CAST(i.indoption AS int2[])) AS o(v) WHERE o.v <> 0) \
+                    THEN 'in descending or NULLS FIRST order' \
+                  WHEN EXISTS (SELECT 1 FROM unnest(CAST(i.indclass AS oid[])) AS c(v) JOIN pg_opclass oc ON oc.oid = c.v \
+                               WHERE NOT oc.opcdefault) THEN 'with an operator class of its own' \
+                  WHEN EXISTS (SELECT 1 FROM generate_series(0, i.indnkeyatts - 1) AS j(n) \
+                               JOIN pg_attribute ca ON ca.attrelid = i.indrelid AND ca.attnum = i.indkey[j.n] \
+                               WHERE i.indcollation[j.n] <> ca.attcollation) THEN 'with a collation of its own' \
+                  ELSE '' END AS skip, \
+             pg_get_indexdef(i.indexrelid) AS def \
              FROM t JOIN pg_index i ON i.indrelid = t.oid AND NOT i.indisprimary \
              JOIN pg_class ic ON ic.oid = i.indexrelid \
+             JOIN pg_am am ON am.oid = ic.relam \
              CROSS JOIN LATERAL generate_series(1, i.indnkeyatts) AS k(ord) \
              LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[k.ord - 1] AND a.attnum > 0 \
              ORDER BY ic.relname, k.ord"
         );
         let mut rows = Vec::new();
+        let mut skipped: Vec<SkippedIndex> = Vec::new();
         for row in db.fetch_all_raw(&sql, params! { "table" => table }).await? {
-            rows.push((text(&row, "name")?, flag(&row, "is_unique")?, text(&row, "col")?));
+            let name = text(&row, "name")?;
+            let reason = text(&row, "skip")?;
+            if reason.is_empty() {
+                rows.push((name, flag(&row, "is_unique")?, text(&row, "col")?));
+            } else if skipped.last().is_none_or(|s| s.name != name) {
+                skipped.push(SkippedIndex { table: table.to_string(), name, reason, definition: text(&row, "def")? });
+            }
         }
-        Ok(group_indexes(rows))
+        Ok((group_indexes(rows), skipped))
     }
 
     async fn foreign_keys(db: &impl Executor, table: &str) -> Result<Vec<ForeignKey>> {
@@ -784,7 +898,7 @@ mod mysql {
         Type::Native { dialect: d.name().into(), sql: canonical_type(column_type) }
     }
 
-    pub(super) async fn read(db: &impl Executor, name: &str) -> Result<Option<Table>> {
+    pub(super) async fn read(db: &impl Executor, name: &str) -> Result<Option<(Table, Vec<SkippedIndex>)>> {
         let sql = "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table";
         let Some(row) = db.fetch_optional_raw(sql, params! { "table" => name }).await? else { return Ok(None) };
         let name = text(&row, "name")?;
@@ -808,22 +922,67 @@ mod mysql {
             });
         }
         let foreign_keys = foreign_keys(db, &name).await?;
-        let sql = "SELECT INDEX_NAME AS name, NON_UNIQUE AS non_unique, COLUMN_NAME AS col FROM information_schema.STATISTICS \
+        let sql = "SELECT INDEX_NAME AS name, NON_UNIQUE AS non_unique, COLUMN_NAME AS col, SUB_PART AS sub_part, \
+                   INDEX_TYPE AS index_type, COLLATION AS ordering FROM information_schema.STATISTICS \
                    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table ORDER BY INDEX_NAME, SEQ_IN_INDEX";
         let mut rows = Vec::new();
+        // Per index: what an Index cannot say (if anything), and its parts as written.
+        let mut odd: Vec<(String, Option<&'static str>, String, Vec<String>)> = Vec::new();
         for row in db.fetch_all_raw(sql, params! { "table" => name.as_str() }).await? {
-            rows.push((text(&row, "name")?, !flag(&row, "non_unique")?, text(&row, "col")?));
+            let ix = text(&row, "name")?;
+            let column = opt_text(&row, "col")?;
+            let sub_part = opt_text(&row, "sub_part")?;
+            let index_type = text(&row, "index_type")?.to_ascii_uppercase();
+            let descending = opt_text(&row, "ordering")?.is_some_and(|o| o.eq_ignore_ascii_case("D"));
+            let reason = match () {
+                _ if column.is_none() => Some("on an expression"),
+                _ if sub_part.is_some() => Some("on a column prefix"),
+                _ if index_type == "FULLTEXT" => Some("a full-text index"),
+                _ if index_type == "SPATIAL" => Some("a spatial index"),
+                _ if descending => Some("in descending order"),
+                _ => None,
+            };
+            let part = format!(
+                "{}{}{}",
+                column.as_deref().map_or_else(|| "(expression)".to_string(), |c| Dialect::MySql.quote(c)),
+                sub_part.map(|n| format!("({n})")).unwrap_or_default(),
+                if descending { " DESC" } else { "" }
+            );
+            let unique = !flag(&row, "non_unique")?;
+            match odd.last_mut() {
+                Some(last) if last.0 == ix => {
+                    last.1 = last.1.or(reason);
+                    last.3.push(part);
+                }
+                _ => {
+                    let kind = match index_type.as_str() {
+                        "FULLTEXT" | "SPATIAL" => format!("{index_type} INDEX"),
+                        _ if unique => "UNIQUE INDEX".into(),
+                        _ => "INDEX".into(),
+                    };
+                    odd.push((ix.clone(), reason, kind, vec![part]));
+                }
+            }
+            rows.push((ix, unique, column.unwrap_or_default()));
+        }
+        let mut skipped = Vec::new();
+        for (ix, reason, kind, parts) in odd {
+            // The primary key is read whatever it is: the comparison of keys says the rest.
+            if let Some(reason) = reason.filter(|_| ix != "PRIMARY") {
+                let definition = format!("{kind} {} ON {} ({})", Dialect::MySql.quote(&ix), Dialect::MySql.quote(&name), parts.join(", "));
+                skipped.push(SkippedIndex { table: name.clone(), name: ix, reason: reason.into(), definition });
+            }
         }
         let mut primary_key = Vec::new();
         let mut indexes = Vec::new();
         for ix in group_indexes(rows) {
             if ix.name == "PRIMARY" {
                 primary_key = ix.columns;
-            } else if !is_foreign_key_index(&ix, &foreign_keys) {
+            } else if !is_foreign_key_index(&ix, &foreign_keys) && !skipped.iter().any(|s: &SkippedIndex| s.name == ix.name) {
                 indexes.push(ix);
             }
         }
-        Ok(Some(Table { name, columns, primary_key, indexes, foreign_keys }))
+        Ok(Some((Table { name, columns, primary_key, indexes, foreign_keys }, skipped)))
     }
 
     /// InnoDB gives a foreign key without a usable index one of its own, under the key's

@@ -269,7 +269,8 @@ async fn keys_continue_after_changes(db: Database, _b: Backend) {
     // Delete the newest rows, then change the table (SQLite: a rebuild): a new row gets a
     // key never used before.
     exec(&db, "DELETE FROM k WHERE id >= 3").await.unwrap();
-    let (from, to) = (col("v", Type::Integer, false), Column { default: Some(ColumnDefault::Sql("7".into())), ..col("v", Type::Integer, false) });
+    let (from, to) =
+        (col("v", Type::Integer, false), Column { default: Some(ColumnDefault::Sql("7".into())), ..col("v", Type::Integer, false) });
     run_op(&db, &mut schema, Operation::AlterColumn { table: "k".into(), from, to }).await;
     exec(&db, "INSERT INTO k (v) VALUES (5)").await.unwrap();
     assert_eq!(id_of(5).await, 5, "a deleted key was handed out again");

@@ -337,3 +337,16 @@ async fn two_processes_upgrade_at_once(db: Database, _b: Backend) {
 }
 
 per_backend!(two_processes_upgrade_at_once);
+
+const EMBEDDED: &[(&str, &str)] =
+    almacen_migrate::embed_migrations!("cli_migrations", ["0a0a0a0a0a01_shop.toml", "0a0a0a0a0a02_loyalty.toml"]);
+const EMBEDDED_ONE: &[(&str, &str)] = almacen_migrate::embed_migrations!("cli_migrations", ["0a0a0a0a0a01_shop.toml"]);
+
+/// A revision left off `embed_migrations!`'s list is caught by `check_embedded`.
+#[test]
+fn a_revision_left_out_of_the_embedded_list_is_caught() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli_migrations");
+    almacen_migrate::graph::check_embedded(EMBEDDED, &dir).unwrap();
+    let err = almacen_migrate::graph::check_embedded(EMBEDDED_ONE, &dir).unwrap_err().to_string();
+    assert!(err.contains("0a0a0a0a0a02_loyalty.toml is not embedded"), "{err}");
+}

@@ -12,9 +12,9 @@ mod corpus;
 use almacen::prelude::*;
 use almacen::{Dialect, Statement, TableMeta, Value};
 use almacen_migrate::autogenerate::{AutogenError, Options, Plan, autogenerate, autogenerate_tables, compare};
-use almacen_migrate::cli::{Cli, Command};
+use almacen_migrate::cli::{Cli, Command, execute};
 use almacen_migrate::equivalence::table_differences;
-use almacen_migrate::introspect::read_schema;
+use almacen_migrate::introspect::{read_live_schema, read_schema};
 use almacen_migrate::ops::Operation;
 use almacen_migrate::render::render;
 use almacen_migrate::schema::{Column, Default as SqlDefault, ForeignKey, Index, OnDeleteAction, Table, Type, from_models};
@@ -22,6 +22,7 @@ use clap::Parser;
 use common::Backend;
 use corpus::*;
 use std::collections::BTreeMap;
+use std::process::ExitCode;
 
 // ---------------------------------------------------------------------------------------
 // The model corpus of the introspection tests: a schema created from it plans nothing.
@@ -882,6 +883,94 @@ fn keys_around_a_type_change_are_planned_once() {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Indexes an Index cannot say: made by hand, left alone.
+// ---------------------------------------------------------------------------------------
+
+/// Hand-made indexes on v1's tables that an `Index` cannot say, per dialect: the SQL that
+/// makes them, and their names sorted by table and name. MariaDB has neither expression
+/// nor partial indexes: a column prefix and a descending order stand in for them.
+fn hand_made_indexes(d: Dialect) -> (&'static [&'static str], &'static [&'static str]) {
+    match d {
+        Dialect::Postgres | Dialect::Sqlite => (
+            &[
+                "CREATE INDEX ix_authors_lower_name ON authors (lower(name))",
+                "CREATE INDEX ix_books_live_pages ON books (pages) WHERE status = 'live'",
+                "CREATE UNIQUE INDEX uq_books_live_title ON books (title) WHERE status = 'live'",
+            ],
+            &["ix_authors_lower_name", "ix_books_live_pages", "uq_books_live_title"],
+        ),
+        Dialect::MySql => (
+            &["CREATE INDEX ix_authors_name_prefix ON authors (name(5))", "CREATE INDEX ix_books_pages_desc ON books (pages DESC)"],
+            &["ix_authors_name_prefix", "ix_books_pages_desc"],
+        ),
+    }
+}
+
+async fn skipped_names(db: &Database) -> Vec<String> {
+    read_live_schema(db).await.unwrap().skipped.into_iter().map(|ix| ix.name).collect()
+}
+
+/// An index on an expression, a partial index (and on MariaDB a prefix and a descending
+/// one) made by hand are not compared with the models: a plan never drops them, the
+/// database with them plans nothing (so `check` passes), an upgrade and its downgrade
+/// keep them, and the file names them above the first step on their table.
+async fn hand_made_indexes_are_left_alone(db: Database, b: Backend) {
+    let d = db.dialect();
+    create(&db, &v1()).await;
+    insert_rows(&db).await;
+    let (made, names) = hand_made_indexes(d);
+    for sql in made {
+        exec(&db, sql).await.unwrap();
+    }
+    let plan = autogenerate_tables(&db, &v1(), &Options::default()).await.unwrap_or_else(|e| panic!("{b:?}: {e}"));
+    assert!(plan.is_empty(), "{b:?}: the hand-made indexes are not the plan's: {:#?}", plan.upgrade);
+    assert_eq!(plan.skipped.iter().map(|ix| ix.name.as_str()).collect::<Vec<_>>(), names, "{b:?}: and they are listed");
+
+    // A change to the table they are on: they stay, and the file says why.
+    let mut v2 = v1();
+    table(&mut v2, "books").indexes.push(index("ix_books_title", &["title"], false));
+    table(&mut v2, "notes").columns.push(col("seen", Type::Bool, true));
+    let plan = autogenerate_tables(&db, &v2, &Options::default()).await.unwrap();
+    assert_eq!(summary(&plan.upgrade), ["add_column notes.seen", "create_index books.ix_books_title"], "{b:?}");
+    let books: Vec<&&str> = names.iter().filter(|n| n.contains("books")).collect();
+    for name in &books {
+        assert!(
+            plan.notes_for(1).any(|n| n.contains(&format!("\"{name}\"")) && n.contains("leaves it alone")),
+            "{b:?}: {name} is named above the step on its table: {:?}",
+            plan.notes
+        );
+    }
+    assert!(!plan.notes_for(0).any(|n| n.contains("Index")), "{b:?}: nothing about them above another table's step");
+    run_ops(&db, &plan.upgrade).await;
+    assert_eq!(skipped_names(&db).await, names, "{b:?}: kept by the upgrade");
+    assert!(schema_differences(&db, &v2).await.is_empty(), "{b:?}: {:#?}", schema_differences(&db, &v2).await);
+    assert!(autogenerate_tables(&db, &v2, &Options::default()).await.unwrap().is_empty(), "{b:?}: a second autogenerate");
+    run_ops(&db, &plan.downgrade).await;
+    assert_eq!(skipped_names(&db).await, names, "{b:?}: kept by the downgrade");
+    assert!(autogenerate_tables(&db, &v1(), &Options::default()).await.unwrap().is_empty(), "{b:?}");
+}
+
+/// `migrate check` passes on a database with hand-made indexes the models do not declare.
+async fn check_passes_with_hand_made_indexes(db: Database, b: Backend) {
+    db.create_tables(&[Team::TABLE, Item::TABLE]).await.unwrap();
+    let made: &[&str] = match db.dialect() {
+        Dialect::MySql => &["CREATE INDEX ix_items_name_prefix ON items (name(5))"],
+        _ => &["CREATE INDEX ix_items_lower_name ON items (lower(name))", "CREATE INDEX ix_items_stocked ON items (qty) WHERE qty > 0"],
+    };
+    for sql in made {
+        exec(&db, sql).await.unwrap();
+    }
+    let url = db.options().driver_url().to_string();
+    let no_revisions = std::env::temp_dir().join(format!("almacen_no_revisions_{}", uuid::Uuid::new_v4().simple()));
+    let cli = Cli::try_parse_from(["migrate", "--database-url", &url, "--dir", no_revisions.to_str().unwrap(), "check"]).unwrap();
+    let mut out = Vec::new();
+    let code = execute(&cli, &[Team::TABLE, Item::TABLE], &mut out).await.unwrap_or_else(|e| panic!("{b:?}: check failed: {e}"));
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS, "{b:?}: {out}");
+    assert!(out.contains("the database matches the models"), "{b:?}: {out}");
+}
+
 per_backend_with!(
     corpus_round_trips => "max_connections=1",
     models_plan_nothing => "max_connections=1",
@@ -891,6 +980,8 @@ per_backend_with!(
     enum_values_added_and_removed => "max_connections=1",
     odd_identifiers => "max_connections=1",
     key_columns_change_type => "max_connections=1",
+    hand_made_indexes_are_left_alone => "max_connections=1",
+    check_passes_with_hand_made_indexes => "max_connections=1",
 );
 
 // ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ mod corpus;
 use almacen::Dialect;
 use almacen::prelude::*;
 use almacen_migrate::equivalence::{Difference, table_differences};
-use almacen_migrate::introspect::{read_schema, read_table};
+use almacen_migrate::introspect::{read_live_schema, read_schema, read_table};
 use almacen_migrate::schema::{Column, Default as SqlDefault, ForeignKey, Index, OnDeleteAction, Table, Type};
 use common::Backend;
 use corpus::*;
@@ -515,11 +515,68 @@ async fn hand_made_changes_are_seen(db: Database, b: Backend) {
     }
 }
 
+/// Indexes an `Index` cannot say, made by hand on `items`, per backend: (the SQL, the
+/// index's name, a word its reason has, a word its definition has).
+fn odd_indexes(b: Backend) -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
+    match b {
+        Backend::Postgres => vec![
+            ("CREATE INDEX ix_expr ON items (lower(name))", "ix_expr", "expression", "lower"),
+            ("CREATE UNIQUE INDEX ix_partial ON items (sku) WHERE qty > 0", "ix_partial", "partial", "WHERE"),
+            ("CREATE INDEX ix_include ON items (cat) INCLUDE (qty)", "ix_include", "INCLUDE", "INCLUDE"),
+            ("CREATE INDEX ix_hash ON items USING hash (name)", "ix_hash", "hash", "hash"),
+            ("CREATE INDEX ix_desc ON items (qty DESC)", "ix_desc", "descending", "DESC"),
+            ("CREATE INDEX ix_opclass ON items (name text_pattern_ops)", "ix_opclass", "operator class", "text_pattern_ops"),
+            (r#"CREATE INDEX ix_collate ON items (name COLLATE "C")"#, "ix_collate", "collation", "COLLATE"),
+        ],
+        Backend::Sqlite => vec![
+            ("CREATE INDEX ix_expr ON items (lower(name))", "ix_expr", "expression", "lower"),
+            ("CREATE UNIQUE INDEX ix_partial ON items (sku) WHERE qty > 0", "ix_partial", "partial", "WHERE"),
+            ("CREATE INDEX ix_desc ON items (qty DESC)", "ix_desc", "descending", "DESC"),
+        ],
+        Backend::MariaDb => vec![
+            ("CREATE INDEX ix_prefix ON items (name(5))", "ix_prefix", "prefix", "(5)"),
+            ("CREATE INDEX ix_desc ON items (qty DESC)", "ix_desc", "descending", "DESC"),
+            ("CREATE FULLTEXT INDEX ix_fulltext ON items (name)", "ix_fulltext", "full-text", "FULLTEXT"),
+        ],
+    }
+}
+
+/// Indexes an `Index` cannot say are left out of the table (which still equals its model)
+/// and reported, with why and how they are defined; a plain index made by hand is read.
+async fn indexes_an_index_cannot_say_are_left_out(db: Database, b: Backend) {
+    let d = dialect(b);
+    db.create_tables(&[Team::TABLE, Item::TABLE]).await.unwrap();
+    let odd = odd_indexes(b);
+    for (sql, ..) in &odd {
+        db.execute_raw(sql, params! {}).await.unwrap_or_else(|e| panic!("{b:?}: {sql}: {e}"));
+    }
+    db.execute_raw("CREATE INDEX ix_plain ON items (qty, cat)", params! {}).await.unwrap();
+    let mut model = Table::from_model(Item::TABLE);
+    model.indexes.push(Index { name: "ix_plain".into(), columns: vec!["qty".into(), "cat".into()], unique: false });
+    let items = live(&db, "items").await;
+    let differences = table_differences(d, &model, &items);
+    assert!(differences.is_empty(), "{b:?}: only the plain index is read: {differences:#?}");
+
+    let schema = read_live_schema(&db).await.unwrap();
+    assert_eq!(schema.tables, read_schema(&db).await.unwrap(), "{b:?}");
+    let mut expected: Vec<&str> = odd.iter().map(|(_, name, ..)| *name).collect();
+    expected.sort();
+    let names: Vec<&str> = schema.skipped.iter().map(|ix| ix.name.as_str()).collect();
+    assert_eq!(names, expected, "{b:?}: each reported once, sorted");
+    for (_, name, reason, definition) in &odd {
+        let ix = schema.skipped.iter().find(|ix| ix.name == *name).unwrap();
+        assert_eq!(ix.table, "items", "{b:?}");
+        assert!(ix.reason.contains(reason), "{b:?}: {name} is {reason}: {ix:?}");
+        assert!(ix.definition.contains(definition), "{b:?}: {name}'s definition has {definition}: {ix:?}");
+    }
+}
+
 per_backend!(
     round_trip_has_no_differences,
     round_trip_types,
     round_trip_defaults,
     odd_identifiers_and_quotes,
     other_spellings_match,
-    hand_made_changes_are_seen
+    hand_made_changes_are_seen,
+    indexes_an_index_cannot_say_are_left_out,
 );

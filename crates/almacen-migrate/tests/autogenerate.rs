@@ -1,7 +1,8 @@
 //! Autogenerate on SQLite, PostgreSQL and MariaDB: a corpus of schema changes, each run as
 //! create v1 → insert rows → autogenerate against v2 → upgrade → the database compares
-//! equal to v2 (and a second autogenerate plans nothing) → the rows are still there →
-//! downgrade → the database compares equal to v1 again. Plus: no operations for a schema
+//! equal to v2 (and a second autogenerate plans nothing) → every value of every kept column
+//! is still there, a new row goes in → downgrade → the database compares equal to v1
+//! again, the values still there, a new row goes in. Plus: no operations for a schema
 //! created from the models, renames marked and unmarked, tables the models do not own,
 //! the NOT NULL refusal, and enum values added and removed.
 
@@ -216,7 +217,7 @@ fn v1() -> Vec<Table> {
     vec![authors, books, notes]
 }
 
-const ROWS: [(&str, i64); 3] = [("authors", 2), ("books", 3), ("notes", 2)];
+const ROWS: [(&str, usize); 3] = [("authors", 2), ("books", 3), ("notes", 2)];
 
 async fn insert_rows(db: &Database) {
     for sql in [
@@ -313,6 +314,20 @@ fn corpus() -> Vec<Case> {
             change: |v| column(v, "books", "pages").ty = text(20),
             options: none(),
             upgrade: &["alter_column books.pages"],
+        },
+        Case {
+            what: "a key and the column referencing it change type, with data",
+            change: |v| {
+                column(v, "authors", "id").ty = Type::Integer;
+                column(v, "books", "author_id").ty = Type::Integer;
+            },
+            options: none(),
+            upgrade: &[
+                "drop_foreign_key books.fk_books_author_id",
+                "alter_column authors.id",
+                "alter_column books.author_id",
+                "add_foreign_key books.fk_books_author_id",
+            ],
         },
         Case {
             what: "nullability tightened and loosened",
@@ -444,7 +459,80 @@ fn corpus() -> Vec<Case> {
     ]
 }
 
-/// The whole round trip for one case. The rows survive every step where v2 keeps them.
+/// Rows per table, each as column → value shown as text (see [`shown`]), ordered by `id`.
+type Snapshot = BTreeMap<String, Vec<BTreeMap<String, String>>>;
+
+/// Every row of every table of `tables` (all keyed by `id`).
+async fn snapshot(db: &Database, tables: &[Table]) -> Snapshot {
+    let mut out = Snapshot::new();
+    for t in tables {
+        out.insert(t.name.clone(), table_rows(db, &t.name, "id").await);
+    }
+    out
+}
+
+impl Case {
+    /// The name table `t` of v1 has in v2.
+    fn table_in_v2<'a>(&'a self, t: &'a str) -> &'a str {
+        self.options.table_renames.iter().find(|(from, _)| from == t).map_or(t, |(_, to)| to.as_str())
+    }
+
+    /// The name column `c` of v1's table `t` has in v2.
+    fn column_in_v2<'a>(&'a self, t: &str, c: &'a str) -> &'a str {
+        let t = self.table_in_v2(t);
+        self.options.column_renames.iter().find(|r| r.table == t && r.from == c).map_or(c, |r| r.to.as_str())
+    }
+}
+
+/// A value of column `c` for a new row whose key will be `next_key`, as a SQL literal,
+/// that every type v1 and v2 give the column can hold: text of digits (a text column turned
+/// back into an integer takes it), the key's (unique constraints take it).
+fn sample(c: &Column, key: bool, next_key: i64) -> String {
+    match &c.ty {
+        _ if key => next_key.to_string(),
+        Type::Enum { variants } => format!("'{}'", variants[0]),
+        Type::Text { .. } => format!("'{next_key}'"),
+        Type::Bool => "TRUE".into(),
+        _ => "1".into(),
+    }
+}
+
+/// Insert one row into `table`, every column given a value but a generated key: the insert
+/// must succeed (a generated key restarting at 1 collides with the rows there), and the
+/// new row's key comes after every key already there.
+async fn insert_one(db: &Database, table: &Table, what: &str) {
+    let q = |s: &str| db.dialect().quote(s);
+    let max_id = || async {
+        let sql = format!("SELECT MAX(id) AS n FROM {}", q(&table.name));
+        db.fetch_all_raw(&sql, params! {}).await.unwrap()[0].get::<Option<i64>>("n").unwrap().unwrap_or(0)
+    };
+    let before = max_id().await;
+    let columns: Vec<&Column> = table.columns.iter().filter(|c| !c.auto).collect();
+    let names: Vec<String> = columns.iter().map(|c| q(&c.name)).collect();
+    let values: Vec<String> = columns.iter().map(|c| sample(c, table.primary_key.contains(&c.name), before + 1)).collect();
+    let sql = format!("INSERT INTO {} ({}) VALUES ({})", q(&table.name), names.join(", "), values.join(", "));
+    if let Err(e) = exec(db, &sql).await {
+        panic!("{what}: a new row in {}: {sql}: {e}", table.name);
+    }
+    assert!(max_id().await > before, "{what}: the new row of {} comes after the others", table.name);
+}
+
+/// The rows of `now` (ordered by key) hold, in every column `kept` maps from a column of
+/// `then`, the values they held then; `then` has no more rows than `now` (rows added since
+/// come last).
+fn same_values(what: &str, table: &str, then: &[BTreeMap<String, String>], now: &[BTreeMap<String, String>], kept: &[(String, String)]) {
+    assert!(now.len() >= then.len(), "{what}: {table} had {} rows, has {}", then.len(), now.len());
+    for (i, (old, new)) in then.iter().zip(now).enumerate() {
+        for (from, to) in kept {
+            assert_eq!(old.get(from), new.get(to), "{what}: {table} row {i}: column {from} (now {to}): {old:?} became {new:?}");
+        }
+    }
+}
+
+/// The whole round trip for one case. Every value of every column v2 keeps is the same
+/// after the upgrade (an integer widened or turned into text keeps its digits) and after
+/// the downgrade; a column added holds its default; a new row goes in after the upgrade
+/// and after the downgrade.
 async fn round_trip(db: &Database, case: &Case) {
     let what = format!("{:?}: {}", db.dialect(), case.what);
     drop_all(db).await;
@@ -454,6 +542,10 @@ async fn round_trip(db: &Database, case: &Case) {
     create(db, &v1).await;
     insert_rows(db).await;
     assert!(schema_differences(db, &v1).await.is_empty(), "{what}: v1 as created");
+    let before = snapshot(db, &v1).await;
+    for (t, n) in ROWS {
+        assert_eq!(before[t].len(), n, "{what}: rows of {t}");
+    }
 
     let plan = autogenerate_tables(db, &v2, &case.options).await.unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(summary(&plan.upgrade), case.upgrade, "{what}: upgrade {:#?}", plan.upgrade);
@@ -462,24 +554,52 @@ async fn round_trip(db: &Database, case: &Case) {
     assert!(left.is_empty(), "{what}: after the upgrade: {left:#?}");
     let again = autogenerate_tables(db, &v2, &case.options).await.unwrap();
     assert!(again.is_empty(), "{what}: a second autogenerate plans {:#?}", again.upgrade);
-    for (t, n) in ROWS {
-        let now = case.options.table_renames.iter().find(|(from, _)| from == t).map_or(t, |(_, to)| to.as_str());
-        if v2.iter().any(|x| x.name == now) {
-            assert_eq!(count(db, now).await, n, "{what}: rows of {now} after the upgrade");
+
+    // v1's columns that v2 keeps, per v1 table v2 keeps: (v1 name, v2 name).
+    let mut kept: Vec<(&Table, &Table, Vec<(String, String)>)> = Vec::new();
+    for old in &v1 {
+        let Some(new) = v2.iter().find(|t| t.name == case.table_in_v2(&old.name)) else { continue };
+        let columns = old
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), case.column_in_v2(&old.name, &c.name).to_string()))
+            .filter(|(_, to)| new.column(to).is_some())
+            .collect();
+        kept.push((old, new, columns));
+    }
+    let after = snapshot(db, &kept.iter().map(|(_, new, _)| (*new).clone()).collect::<Vec<_>>()).await;
+    for (old, new, columns) in &kept {
+        let rows = &after[&new.name];
+        assert_eq!(rows.len(), before[&old.name].len(), "{what}: rows of {} after the upgrade", new.name);
+        same_values(&format!("{what}: after the upgrade"), &new.name, &before[&old.name], rows, columns);
+        for added in new.columns.iter().filter(|c| !columns.iter().any(|(_, to)| *to == c.name)) {
+            let expected = match &added.default {
+                Some(SqlDefault::Sql(s)) => s.trim_matches('\'').to_string(),
+                _ => "NULL".to_string(),
+            };
+            for row in rows {
+                assert_eq!(row[&added.name], expected, "{what}: {}.{} added to a row there: {row:?}", new.name, added.name);
+            }
         }
+    }
+    for (_, new, _) in &kept {
+        insert_one(db, new, &format!("{what}: after the upgrade")).await;
     }
 
     run_ops(db, &plan.downgrade).await;
     let left = schema_differences(db, &v1).await;
     assert!(left.is_empty(), "{what}: after the downgrade: {left:#?}");
-    for (t, n) in ROWS {
-        let kept = v2.iter().any(|x| x.name == t) || case.options.table_renames.iter().any(|(from, _)| from == t);
-        if kept {
-            assert_eq!(count(db, t).await, n, "{what}: rows of {t} after the downgrade");
-        }
+    let back = snapshot(db, &v1).await;
+    for (old, _, columns) in &kept {
+        // The rows of v1, then the one added after the upgrade; the columns v2 dropped come
+        // back empty.
+        assert_eq!(back[&old.name].len(), before[&old.name].len() + 1, "{what}: rows of {} after the downgrade", old.name);
+        let unchanged: Vec<(String, String)> = columns.iter().map(|(from, _)| (from.clone(), from.clone())).collect();
+        same_values(&format!("{what}: after the downgrade"), &old.name, &before[&old.name], &back[&old.name], &unchanged);
     }
-    let titles = texts(db, "SELECT title AS v FROM books ORDER BY title").await;
-    assert_eq!(titles, ["one", "three", "two"], "{what}: the titles");
+    for old in &v1 {
+        insert_one(db, old, &format!("{what}: after the downgrade")).await;
+    }
 }
 
 async fn corpus_round_trips(db: Database, _b: Backend) {

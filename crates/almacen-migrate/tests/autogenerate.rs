@@ -517,6 +517,9 @@ async fn insert_one(db: &Database, table: &Table, what: &str) {
     assert!(max_id().await > before, "{what}: the new row of {} comes after the others", table.name);
 }
 
+/// A table's columns kept from one schema to another: (name then, name now).
+type KeptColumns = Vec<(String, String)>;
+
 /// The rows of `now` (ordered by key) hold, in every column `kept` maps from a column of
 /// `then`, the values they held then; `then` has no more rows than `now` (rows added since
 /// come last).
@@ -556,7 +559,7 @@ async fn round_trip(db: &Database, case: &Case) {
     assert!(again.is_empty(), "{what}: a second autogenerate plans {:#?}", again.upgrade);
 
     // v1's columns that v2 keeps, per v1 table v2 keeps: (v1 name, v2 name).
-    let mut kept: Vec<(&Table, &Table, Vec<(String, String)>)> = Vec::new();
+    let mut kept: Vec<(&Table, &Table, KeptColumns)> = Vec::new();
     for old in &v1 {
         let Some(new) = v2.iter().find(|t| t.name == case.table_in_v2(&old.name)) else { continue };
         let columns = old
@@ -594,7 +597,7 @@ async fn round_trip(db: &Database, case: &Case) {
         // The rows of v1, then the one added after the upgrade; the columns v2 dropped come
         // back empty.
         assert_eq!(back[&old.name].len(), before[&old.name].len() + 1, "{what}: rows of {} after the downgrade", old.name);
-        let unchanged: Vec<(String, String)> = columns.iter().map(|(from, _)| (from.clone(), from.clone())).collect();
+        let unchanged: KeptColumns = columns.iter().map(|(from, _)| (from.clone(), from.clone())).collect();
         same_values(&format!("{what}: after the downgrade"), &old.name, &before[&old.name], &back[&old.name], &unchanged);
     }
     for old in &v1 {

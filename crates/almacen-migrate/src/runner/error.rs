@@ -64,7 +64,7 @@ impl fmt::Display for StepFailure {
             Some((s, k)) => write!(f, "Everything of this revision up to statement {k} of step {s} stays done. ")?,
         }
         if self.ran.is_empty() {
-            write!(f, "Statement {} of step {} was its first; ", self.statement, self.step)?;
+            write!(f, "Step {} failed at its first statement, so nothing of it ran; ", self.step)?;
         } else {
             write!(f, "Of step {}, statement(s) 1 to {} ran before statement {} failed: ", self.step, self.ran.len(), self.statement)?;
             for (n, sql) in self.ran.iter().enumerate() {

@@ -24,7 +24,7 @@
 //!   away; getting it back is not.
 //!
 //! Every plan is checked before it is returned: the upgrade is replayed with
-//! [`ops::apply`] on the live schema and must leave zero differences with the models, and
+//! [`ops::apply`](crate::ops::apply) on the live schema and must leave zero differences with the models, and
 //! the downgrade replayed after it must give the live schema back. A plan that fails the
 //! check is an [`AutogenError::Inconsistent`] (a bug here), never a wrong revision.
 

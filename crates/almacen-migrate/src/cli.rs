@@ -35,7 +35,7 @@ use tracing_subscriber::EnvFilter;
 pub struct Cli {
     /// The database URL (sqlite://…, postgres://…, mysql://…).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
     /// The folder of revision files.
     #[arg(long, default_value = "migrations", global = true)]
     pub dir: PathBuf,
@@ -53,6 +53,31 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A database URL whose `Debug` hides the password (`almacen::redacted_url`), so printing
+/// the parsed command line never shows it.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL itself, to connect with.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(DatabaseUrl(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&almacen::redacted_url(&self.0))
+    }
 }
 
 /// One `migrate` command.
@@ -297,25 +322,20 @@ pub async fn execute(cli: &Cli, models: &[&'static TableMeta], out: &mut dyn Wri
         }
         Command::Check => {
             let db = connect(cli).await?;
-            let plan = autogenerate::autogenerate(&db, models, &autogenerate_options(cli)).await;
+            let checked = check(cli, &db, models, out).await;
             db.close().await;
-            let plan = plan?;
-            if plan.is_empty() {
-                writeln!(out, "the database matches the models")?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            writeln!(out, "the database differs from the models; a revision would:")?;
-            for op in &plan.upgrade {
-                writeln!(out, "  {}", crate::revision::describe(op))?;
-            }
-            Ok(ExitCode::FAILURE)
+            checked
         }
         Command::Sql { dialect, target, from } => {
             let migrations = load(&cli.dir)?;
             let dialect = match dialect {
                 Some(name) => parse_dialect(name)?,
                 None => {
-                    let url = cli.database_url.as_deref().ok_or_else(|| CliError::Usage("give --dialect or a database URL".into()))?;
+                    let url = cli
+                        .database_url
+                        .as_ref()
+                        .map(DatabaseUrl::expose)
+                        .ok_or_else(|| CliError::Usage("give --dialect or a database URL".into()))?;
                     ConnectOptions::from_url(url)?.dialect()
                 }
             };
@@ -324,6 +344,43 @@ pub async fn execute(cli: &Cli, models: &[&'static TableMeta], out: &mut dyn Wri
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `check`: success only when the database is at the revisions' head (when there is a
+/// revisions folder) and autogenerate finds nothing to do, not even a table the models do
+/// not declare (ignore those with the flags).
+async fn check(cli: &Cli, db: &Database, models: &[&'static TableMeta], out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let mut differs = false;
+    if cli.dir.is_dir() {
+        let migrations = load(&cli.dir)?;
+        let at = Migrator::new(&migrations).current(db).await?;
+        let heads: Vec<String> = migrations.heads().iter().map(|r| r.id.clone()).collect();
+        if sorted(at.clone()) != sorted(heads.clone()) {
+            writeln!(out, "the database is at {} but the revisions' head is {}: run `migrate upgrade head`", show(&at), show(&heads))?;
+            differs = true;
+        }
+    }
+    let plan = autogenerate::autogenerate(db, models, &autogenerate_options(cli)).await?;
+    if !plan.is_empty() {
+        writeln!(out, "the database differs from the models; a revision would:")?;
+        for op in &plan.upgrade {
+            writeln!(out, "  {}", crate::revision::describe(op))?;
+        }
+        differs = true;
+    }
+    if !plan.untouched.is_empty() {
+        writeln!(
+            out,
+            "tables the models do not declare: {} (--ignore-table / --ignore-prefix if another owner's, --owns-database to drop them)",
+            plan.untouched.join(", ")
+        )?;
+        differs = true;
+    }
+    if differs {
+        return Ok(ExitCode::FAILURE);
+    }
+    writeln!(out, "the database matches the models")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -352,8 +409,11 @@ fn load(dir: &Path) -> Result<Migrations, CliError> {
 }
 
 async fn connect(cli: &Cli) -> Result<Database, CliError> {
-    let url =
-        cli.database_url.as_deref().ok_or_else(|| CliError::Usage("no database URL: set DATABASE_URL or pass --database-url".into()))?;
+    let url = cli
+        .database_url
+        .as_ref()
+        .map(DatabaseUrl::expose)
+        .ok_or_else(|| CliError::Usage("no database URL: set DATABASE_URL or pass --database-url".into()))?;
     Ok(Database::connect(url).await?)
 }
 

@@ -46,6 +46,9 @@ pub enum GraphError {
     /// Revisions that are their own ancestors.
     #[error("the revisions form a cycle: {}", .0.join(" -> "))]
     Cycle(Vec<String>),
+    /// The revisions embedded in the binary are not the folder's ([`check_embedded`]).
+    #[error("the embedded revisions are not the folder's: {0}")]
+    Embedded(String),
     /// More than one head where one is needed.
     #[error(
         "the history has {} heads (it branches): {}; write a merge revision (`migrate merge`) or upgrade to `heads`",
@@ -188,6 +191,44 @@ macro_rules! embed_migrations {
     ($dir:literal, [$($file:literal),* $(,)?]) => {
         &[$(($file, include_str!(concat!($dir, "/", $file)))),*]
     };
+}
+
+/// Check that `embedded` ([`embed_migrations!`](crate::embed_migrations)) holds exactly the
+/// `*.toml` files of `dir`, with the same text. The macro lists its files by hand, so a new
+/// revision left off the list would silently not be applied at start-up: call this in one
+/// of the service's tests.
+///
+/// ```ignore
+/// #[test]
+/// fn every_revision_is_embedded() {
+///     almacen_migrate::graph::check_embedded(MIGRATIONS, "migrations".as_ref()).unwrap();
+/// }
+/// ```
+pub fn check_embedded(embedded: &[(&str, &str)], dir: &Path) -> Result<(), GraphError> {
+    let folder_error = |e: std::io::Error| GraphError::Folder { path: dir.display().to_string(), problem: e.to_string() };
+    let mut on_disk = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(folder_error)? {
+        let path = entry.map_err(folder_error)?.path();
+        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            on_disk.push((name, std::fs::read_to_string(&path).map_err(folder_error)?));
+        }
+    }
+    let base = |name: &str| Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name).to_string();
+    let mut problems = Vec::new();
+    for (name, text) in &on_disk {
+        match embedded.iter().find(|(e, _)| base(e) == *name) {
+            None => problems.push(format!("{name} is not embedded (add it to embed_migrations!)")),
+            Some((_, e)) if e != text => problems.push(format!("{name} differs from its embedded copy (rebuild)")),
+            Some(_) => {}
+        }
+    }
+    for (name, _) in embedded {
+        if !on_disk.iter().any(|(d, _)| *d == base(name)) {
+            problems.push(format!("{name} is embedded but not in {}", dir.display()));
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(GraphError::Embedded(problems.join("; "))) }
 }
 
 /// A validated history of revisions, kept in history order: every revision after its

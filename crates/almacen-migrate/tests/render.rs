@@ -241,3 +241,40 @@ async fn changes_keep_the_rows(db: Database, b: Backend) {
 }
 
 per_backend!(changes_keep_the_rows);
+
+/// Generated keys go on past the rows a table holds after any change: a key column made
+/// generated on a populated table (PostgreSQL's identity starts at 1), and on SQLite a
+/// rebuild, which must not hand out a deleted key again (AUTOINCREMENT's promise).
+async fn keys_continue_after_changes(db: Database, _b: Backend) {
+    let mut schema = Vec::new();
+    let plain_id = col("id", Type::BigInt, false);
+    let k = Table {
+        name: "k".into(),
+        columns: vec![plain_id.clone(), col("v", Type::Integer, false)],
+        primary_key: vec!["id".into()],
+        indexes: vec![],
+        foreign_keys: vec![],
+    };
+    run_op(&db, &mut schema, Operation::CreateTable { table: k }).await;
+    exec(&db, "INSERT INTO k (id, v) VALUES (1, 1), (2, 2), (3, 3)").await.unwrap();
+    let auto_id = Column { auto: true, ..plain_id.clone() };
+    run_op(&db, &mut schema, Operation::AlterColumn { table: "k".into(), from: plain_id, to: auto_id }).await;
+    exec(&db, "INSERT INTO k (v) VALUES (4)").await.expect("the generated key collided with the rows there");
+    let id_of = |v: i64| {
+        let db = db.clone();
+        async move { db.fetch_all_raw("SELECT id FROM k WHERE v = :v", params! { "v" => v }).await.unwrap()[0].get::<i64>("id").unwrap() }
+    };
+    assert_eq!(id_of(4).await, 4);
+
+    // Delete the newest rows, then change the table (SQLite: a rebuild): a new row gets a
+    // key never used before.
+    exec(&db, "DELETE FROM k WHERE id >= 3").await.unwrap();
+    let (from, to) =
+        (col("v", Type::Integer, false), Column { default: Some(ColumnDefault::Sql("7".into())), ..col("v", Type::Integer, false) });
+    run_op(&db, &mut schema, Operation::AlterColumn { table: "k".into(), from, to }).await;
+    exec(&db, "INSERT INTO k (v) VALUES (5)").await.unwrap();
+    assert_eq!(id_of(5).await, 5, "a deleted key was handed out again");
+    assert_eq!(count(&db, "k").await, 3);
+}
+
+per_backend!(keys_continue_after_changes);

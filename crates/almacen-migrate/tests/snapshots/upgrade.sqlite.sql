@@ -41,6 +41,8 @@ CREATE TABLE "_almacen_new_customers" (
   CONSTRAINT "uq_customers_email" UNIQUE ("email")
 );
 INSERT INTO "_almacen_new_customers" ("id", "email", "vip", "joined") SELECT "id", "email", "vip", "joined" FROM "customers";
+INSERT INTO sqlite_sequence (name, seq) SELECT '_almacen_new_customers', seq FROM sqlite_sequence WHERE name = 'customers' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '_almacen_new_customers');
+UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'customers') WHERE name = '_almacen_new_customers' AND seq < (SELECT seq FROM sqlite_sequence WHERE name = 'customers');
 DROP TABLE "customers";
 ALTER TABLE "_almacen_new_customers" RENAME TO "customers";
 -- step 2
@@ -53,6 +55,8 @@ CREATE TABLE "_almacen_new_customers" (
   CONSTRAINT "uq_customers_email" UNIQUE ("email")
 );
 INSERT INTO "_almacen_new_customers" ("id", "email", "vip", "joined", "points") SELECT "id", "email", "vip", "joined", "points" FROM "customers";
+INSERT INTO sqlite_sequence (name, seq) SELECT '_almacen_new_customers', seq FROM sqlite_sequence WHERE name = 'customers' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '_almacen_new_customers');
+UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'customers') WHERE name = '_almacen_new_customers' AND seq < (SELECT seq FROM sqlite_sequence WHERE name = 'customers');
 DROP TABLE "customers";
 ALTER TABLE "_almacen_new_customers" RENAME TO "customers";
 -- step 3
@@ -65,6 +69,8 @@ CREATE TABLE "_almacen_new_orders" (
   CONSTRAINT "fk_orders_customer_id" FOREIGN KEY ("customer_id") REFERENCES "customers" ("id") ON DELETE CASCADE
 );
 INSERT INTO "_almacen_new_orders" ("id", "customer_id", "total", "status", "note") SELECT "id", "customer_id", "total", "status", "note" FROM "orders";
+INSERT INTO sqlite_sequence (name, seq) SELECT '_almacen_new_orders', seq FROM sqlite_sequence WHERE name = 'orders' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '_almacen_new_orders');
+UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'orders') WHERE name = '_almacen_new_orders' AND seq < (SELECT seq FROM sqlite_sequence WHERE name = 'orders');
 DROP TABLE "orders";
 ALTER TABLE "_almacen_new_orders" RENAME TO "orders";
 CREATE INDEX "ix_orders_status" ON "orders" ("status");

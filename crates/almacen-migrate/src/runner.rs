@@ -22,7 +22,7 @@
 //! |---|---|---|
 //! | PostgreSQL | `pg_advisory_xact_lock` in the revision's transaction, waiting at most `lock_timeout` | rolled back whole (DDL is transactional); the version table unchanged |
 //! | SQLite | the write lock of the revision's `BEGIN IMMEDIATE` transaction, waited for up to `lock_timeout` (at least SQLite's 5 s busy timeout) | rolled back whole; the version table unchanged |
-//! | MariaDB | `GET_LOCK` (per database and version table) on the revision's connection, waiting at most `lock_timeout` | DDL commits as it runs: the steps before the failing one stay, the error names the revision, step, operation, SQL and database error, and the version table stays at the last revision applied whole |
+//! | MariaDB | `GET_LOCK` (per database and version table) on the revision's connection, waiting at most `lock_timeout` | DDL commits as it runs (and the session autocommits after the first commit): what ran before the failing statement stays, and the error says exactly up to which statement (asked of the server, `@@in_transaction`), names the revision, step, statement, operation, SQL and database error; the version table stays at the last revision applied whole |
 //!
 //! On SQLite a revision runs with foreign key enforcement off, on a connection of the run's
 //! own (table rebuilds drop and re-create tables others reference; with enforcement on, the
@@ -32,6 +32,17 @@
 //! While a revision runs, statements that wait for a table lock give up after
 //! `ddl_lock_timeout` (PostgreSQL `lock_timeout`, MariaDB `lock_wait_timeout`) rather than
 //! queue behind a long transaction and hold up every query on that table.
+//!
+//! Two refusals need the live data, and come before the step they concern runs:
+//!
+//! - A step adding a NOT NULL column without a default (and not generated) to a table that
+//!   has rows is refused on every dialect: PostgreSQL and SQLite would fail, MariaDB would
+//!   fill `''` or `0` without a word. Checked for every such step before anything of the
+//!   revision runs, and again as the step comes (raw SQL before it may have filled the table).
+//! - On SQLite, a step that rebuilds a table (see [`render`](crate::render)) re-creates it
+//!   as the revisions describe it. If the live table differs (a raw SQL step or a hand added
+//!   a column, an index, a trigger…), the rebuild would lose that, data included: the
+//!   revision is refused and rolled back, the error naming the table and each difference.
 //!
 //! The SQL of each step comes from [`render::render`](crate::render::render), against the
 //! schema the applied revisions build (their operations replayed from the base with
@@ -44,15 +55,15 @@ mod report;
 mod unit;
 mod version;
 
-pub use error::{MigrateError, StepFailure};
+pub use error::{MigrateError, NotNullRefusal, RebuildRefusal, StepFailure};
 pub use report::{Direction, Report, RevisionRun};
 pub use version::{VERSION_TABLE, create_version_table_sql};
 
+use crate::equivalence::{Difference, table_differences};
 use crate::graph::{DowngradeTarget, Migrations, StampTarget, UpgradeTarget};
 use crate::ops::{self, Operation};
 use crate::revision::describe;
 use crate::schema::Table;
-use crate::equivalence::{Difference, table_differences};
 use almacen::{Database, Dialect, Executor, Statement, Transaction, params};
 use error::db_err;
 use report::show_version;
@@ -460,12 +471,15 @@ impl<'m> Migrator<'m> {
                 && has_rows(unit.tx(), dialect, table).await?
             {
                 let note = match kept_through {
-                    Some((s, k)) => format!("refused before this step ran; on {dialect} the revision's statements up to statement {k} of step {s} were committed as they ran and stay done"),
+                    Some((s, k)) => format!(
+                        "refused before this step ran; on {dialect} the revision's statements up to statement {k} of step {s} were committed as they ran and stay done"
+                    ),
                     None => "refused before this step ran; nothing of the revision stays done".into(),
                 };
                 return Err(not_null_on_rows(rev, direction, n, op, table, column, note));
             }
-            if dialect == Dialect::Sqlite && !matches!(op, Operation::Sql { .. })
+            if dialect == Dialect::Sqlite
+                && !matches!(op, Operation::Sql { .. })
                 && let Some(table) = sqls.first().and_then(|sql| rebuilt_table(sql))
             {
                 check_rebuild(unit.tx(), rev, direction, n, op, &table, &before_each[n]).await?;
@@ -572,7 +586,7 @@ fn not_null_on_rows(
     column: &str,
     note: String,
 ) -> MigrateError {
-    MigrateError::NotNullOnRows {
+    MigrateError::NotNullOnRows(Box::new(NotNullRefusal {
         revision: rev.id.clone(),
         message: rev.summary().to_string(),
         direction,
@@ -581,7 +595,7 @@ fn not_null_on_rows(
         table: table.to_string(),
         column: column.to_string(),
         note,
-    }
+    }))
 }
 
 /// The prefix of the temporary table a SQLite rebuild creates (`render`'s
@@ -629,7 +643,9 @@ async fn check_rebuild(
         (Some(described), Some(live)) => {
             differences.extend(table_differences(d, described, live).iter().map(|diff| match diff {
                 // Said from the live table's side: the revisions are the "model" here.
-                Difference::ExtraColumn { column } => format!("column \"{}\" is not in the revisions (its data would be lost)", column.name),
+                Difference::ExtraColumn { column } => {
+                    format!("column \"{}\" is not in the revisions (its data would be lost)", column.name)
+                }
                 Difference::ExtraIndex { index } => format!("index \"{}\" on {:?} is not in the revisions", index.name, index.columns),
                 Difference::ExtraForeignKey { foreign_key: k } => {
                     format!("foreign key \"{}\" ({} → {}.{}) is not in the revisions", k.name, k.column, k.ref_table, k.ref_column)
@@ -659,7 +675,7 @@ async fn check_rebuild(
         return Ok(());
     }
     differences.dedup();
-    Err(MigrateError::RebuildWouldLose {
+    Err(MigrateError::RebuildWouldLose(Box::new(RebuildRefusal {
         revision: rev.id.clone(),
         message: rev.summary().to_string(),
         direction,
@@ -667,7 +683,7 @@ async fn check_rebuild(
         operation: describe(op),
         table: table.to_string(),
         differences,
-    })
+    })))
 }
 
 /// MariaDB, after `sql` ran: whether everything of the revision up to it is committed (a
@@ -706,4 +722,17 @@ fn steps_of(m: &Migrations, i: usize, direction: Direction) -> &[Operation] {
 /// ```
 pub async fn upgrade_to_head(db: &Database, migrations: &Migrations) -> Result<Report, MigrateError> {
     Migrator::new(migrations).upgrade(db, &UpgradeTarget::Head).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rebuilt_table;
+
+    #[test]
+    fn rebuilt_table_is_read_from_the_temporary_table() {
+        assert_eq!(rebuilt_table("CREATE TABLE \"_almacen_new_t\" (\n  \"id\" INTEGER\n)").as_deref(), Some("t"));
+        assert_eq!(rebuilt_table("CREATE TABLE \"_almacen_new_Odd \"\"Q\"\" Table\" (x)").as_deref(), Some("Odd \"Q\" Table"));
+        assert_eq!(rebuilt_table("CREATE TABLE \"t\" (x)"), None);
+        assert_eq!(rebuilt_table("CREATE TABLE \"_almacen_new_unterminated"), None);
+    }
 }

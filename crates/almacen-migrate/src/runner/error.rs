@@ -80,6 +80,64 @@ impl fmt::Display for StepFailure {
     }
 }
 
+/// SQLite: a step rebuilds a table (create the new table, copy the rows, drop the old
+/// one), and the live table differs from the one the revisions describe (a raw SQL step or
+/// a hand changed it). The rebuild re-creates the table as described, which would lose what
+/// differs, so the revision was refused and rolled back.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "revision {revision} ({message:?}), {direction} step {step} ({operation}), rebuilds table \"{table}\" on SQLite, \
+     but the live table differs from the one the revisions describe: {}. The rebuild re-creates the table as the \
+     revisions describe it and would lose these, so the revision was rolled back and nothing of it applied. \
+     Describe the change that made them in a revision with portable operations (add_column, create_index, \
+     alter_column…) instead of raw SQL, or undo it, then run again",
+    .differences.join("; ")
+)]
+pub struct RebuildRefusal {
+    /// The revision.
+    pub revision: String,
+    /// Its message.
+    pub message: String,
+    /// Applying or undoing it.
+    pub direction: Direction,
+    /// The step's number, from 1.
+    pub step: usize,
+    /// The operation, described.
+    pub operation: String,
+    /// The table.
+    pub table: String,
+    /// Each way the live table differs from the described one.
+    pub differences: Vec<String>,
+}
+
+/// A step adds a NOT NULL column without a default to a table that has rows: PostgreSQL and
+/// SQLite would fail, MariaDB would silently fill `''` or `0`. Refused before the step runs.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "revision {revision} ({message:?}), {direction} step {step} ({operation}), adds column \"{column}\" NOT NULL \
+     without a default to table \"{table}\", which has rows: {note}. Give the column a server default, or add it \
+     nullable, fill it, then make it NOT NULL (alter_column)"
+)]
+pub struct NotNullRefusal {
+    /// The revision.
+    pub revision: String,
+    /// Its message.
+    pub message: String,
+    /// Applying or undoing it.
+    pub direction: Direction,
+    /// The step's number, from 1.
+    pub step: usize,
+    /// The operation, described.
+    pub operation: String,
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// What of the revision ran: nothing (refused before it ran), or on MariaDB the
+    /// statements before this step that were committed as they ran.
+    pub note: String,
+}
+
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
@@ -144,61 +202,14 @@ pub enum MigrateError {
         /// Each violation: `table` row `rowid` references `parent`.
         violations: Vec<String>,
     },
-    /// SQLite: a step rebuilds a table (create the new table, copy the rows, drop the old
-    /// one), and the live table differs from the one the revisions describe (a raw SQL step
-    /// or a hand changed it). The rebuild re-creates the table as described, which would
-    /// lose what differs, so the revision was refused and rolled back.
-    #[error(
-        "revision {revision} ({message:?}), {direction} step {step} ({operation}), rebuilds table \"{table}\" on SQLite, \
-         but the live table differs from the one the revisions describe: {}. The rebuild re-creates the table as the \
-         revisions describe it and would lose these, so the revision was rolled back and nothing of it applied. \
-         Describe the change that made them in a revision with portable operations (add_column, create_index, \
-         alter_column…) instead of raw SQL, or undo it, then run again",
-        .differences.join("; ")
-    )]
-    RebuildWouldLose {
-        /// The revision.
-        revision: String,
-        /// Its message.
-        message: String,
-        /// Applying or undoing it.
-        direction: Direction,
-        /// The step's number, from 1.
-        step: usize,
-        /// The operation, described.
-        operation: String,
-        /// The table.
-        table: String,
-        /// Each way the live table differs from the described one.
-        differences: Vec<String>,
-    },
-    /// A step adds a NOT NULL column without a default to a table that has rows: PostgreSQL
-    /// and SQLite would fail, MariaDB would silently fill `''` or `0`. Refused before the
-    /// step runs.
-    #[error(
-        "revision {revision} ({message:?}), {direction} step {step} ({operation}), adds column \"{column}\" NOT NULL \
-         without a default to table \"{table}\", which has rows: {note}. Give the column a server default, or add it \
-         nullable, fill it, then make it NOT NULL (alter_column)"
-    )]
-    NotNullOnRows {
-        /// The revision.
-        revision: String,
-        /// Its message.
-        message: String,
-        /// Applying or undoing it.
-        direction: Direction,
-        /// The step's number, from 1.
-        step: usize,
-        /// The operation, described.
-        operation: String,
-        /// The table.
-        table: String,
-        /// The column.
-        column: String,
-        /// What of the revision ran: nothing (refused before it ran), or on MariaDB the
-        /// steps before this one, which stay.
-        note: String,
-    },
+    /// SQLite: a step rebuilds a table whose live form differs from the one the revisions
+    /// describe; refused, the revision rolled back.
+    #[error("{0}")]
+    RebuildWouldLose(Box<RebuildRefusal>),
+    /// A step adds a NOT NULL column without a default to a table that has rows; refused
+    /// before the step runs.
+    #[error("{0}")]
+    NotNullOnRows(Box<NotNullRefusal>),
     /// The database failed outside a step (the lock, the version table).
     #[error("{doing}: {error}")]
     Database {

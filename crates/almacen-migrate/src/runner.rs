@@ -22,7 +22,7 @@
 //! |---|---|---|
 //! | PostgreSQL | `pg_advisory_xact_lock` in the revision's transaction, waiting at most `lock_timeout` | rolled back whole (DDL is transactional); the version table unchanged |
 //! | SQLite | the write lock of the revision's `BEGIN IMMEDIATE` transaction, waited for up to `lock_timeout` (at least SQLite's 5 s busy timeout) | rolled back whole; the version table unchanged |
-//! | MariaDB | `GET_LOCK` (per database and version table) on the revision's connection, waiting at most `lock_timeout` | DDL commits as it runs: the steps before the failing one stay, the error names the revision, step, operation, SQL and database error, and the version table stays at the last revision applied whole |
+//! | MariaDB | `GET_LOCK` (per database and version table) on the revision's connection, waiting at most `lock_timeout` | DDL commits as it runs (and the session autocommits after the first commit): what ran before the failing statement stays, and the error says exactly up to which statement (asked of the server, `@@in_transaction`), names the revision, step, statement, operation, SQL and database error; the version table stays at the last revision applied whole |
 //!
 //! On SQLite a revision runs with foreign key enforcement off, on a connection of the run's
 //! own (table rebuilds drop and re-create tables others reference; with enforcement on, the
@@ -32,6 +32,17 @@
 //! While a revision runs, statements that wait for a table lock give up after
 //! `ddl_lock_timeout` (PostgreSQL `lock_timeout`, MariaDB `lock_wait_timeout`) rather than
 //! queue behind a long transaction and hold up every query on that table.
+//!
+//! Two refusals need the live data, and come before the step they concern runs:
+//!
+//! - A step adding a NOT NULL column without a default (and not generated) to a table that
+//!   has rows is refused on every dialect: PostgreSQL and SQLite would fail, MariaDB would
+//!   fill `''` or `0` without a word. Checked for every such step before anything of the
+//!   revision runs, and again as the step comes (raw SQL before it may have filled the table).
+//! - On SQLite, a step that rebuilds a table (see [`render`](crate::render)) re-creates it
+//!   as the revisions describe it. If the live table differs (a raw SQL step or a hand added
+//!   a column, an index, a trigger…), the rebuild would lose that, data included: the
+//!   revision is refused and rolled back, the error naming the table and each difference.
 //!
 //! The SQL of each step comes from [`render::render`](crate::render::render), against the
 //! schema the applied revisions build (their operations replayed from the base with
@@ -44,15 +55,17 @@ mod report;
 mod unit;
 mod version;
 
-pub use error::{MigrateError, StepFailure};
+pub use error::{MigrateError, NotNullRefusal, RebuildRefusal, StepFailure};
 pub use report::{Direction, Report, RevisionRun};
 pub use version::{VERSION_TABLE, create_version_table_sql};
 
+use crate::equivalence::{Difference, table_differences};
 use crate::graph::{DowngradeTarget, Migrations, StampTarget, UpgradeTarget};
 use crate::ops::{self, Operation};
 use crate::revision::describe;
 use crate::schema::Table;
-use almacen::{Database, Dialect, Executor, Statement};
+use almacen::{Database, Dialect, Executor, Statement, Transaction, params};
+use error::db_err;
 use report::show_version;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -253,10 +266,26 @@ impl<'m> Migrator<'m> {
         direction: Direction,
         schema: &mut Vec<Table>,
     ) -> Result<Vec<Vec<String>>, MigrateError> {
+        self.render_revision_from(i, dialect, direction, schema, None)
+    }
+
+    /// [`render_revision`](Self::render_revision), also keeping in `before_each` the
+    /// schema as it is before each step.
+    fn render_revision_from(
+        &self,
+        i: usize,
+        dialect: Dialect,
+        direction: Direction,
+        schema: &mut Vec<Table>,
+        mut before_each: Option<&mut Vec<Vec<Table>>>,
+    ) -> Result<Vec<Vec<String>>, MigrateError> {
         let r = self.migrations.at(i);
         let ops = steps_of(self.migrations, i, direction);
         let mut out = Vec::with_capacity(ops.len());
         for (n, op) in ops.iter().enumerate() {
+            if let Some(keep) = before_each.as_deref_mut() {
+                keep.push(schema.clone());
+            }
             let sql = crate::render::render(op, dialect, schema).map_err(|error| MigrateError::Render {
                 revision: r.id.clone(),
                 message: r.summary().to_string(),
@@ -409,8 +438,18 @@ impl<'m> Migrator<'m> {
         }
 
         let mut schema = self.schema_at(&applied)?;
-        let statements = self.render_revision(i, dialect, direction, &mut schema)?;
+        let mut before_each = Vec::new();
+        let statements = self.render_revision_from(i, dialect, direction, &mut schema, Some(&mut before_each))?;
         let ops = steps_of(m, i, direction);
+        // Refusals that need the live data, before anything of the revision runs.
+        for (n, op) in ops.iter().enumerate() {
+            if let Some((table, column)) = not_null_without_default(op)
+                && known_before_revision(ops, n, table)
+                && has_rows(unit.tx(), dialect, table).await?
+            {
+                return Err(not_null_on_rows(rev, direction, n, op, table, column, "refused before anything of the revision ran".into()));
+            }
+        }
         let started = Instant::now();
         tracing::info!(
             target: "almacen_migrate",
@@ -421,11 +460,33 @@ impl<'m> Migrator<'m> {
             "revision starting"
         );
         let mut count = 0;
+        // MariaDB: the last statement (step, number) whose effect a failure would leave.
+        let mut kept_through: Option<(usize, usize)> = None;
         for (n, (op, sqls)) in ops.iter().zip(&statements).enumerate() {
             let step_started = Instant::now();
             tracing::debug!(target: "almacen_migrate", revision = %rev.id, step = n + 1, of = ops.len(), operation = %describe(op), "step");
-            for sql in sqls {
+            // Checked again as the step comes: earlier steps of the revision (raw SQL) may
+            // have filled the table.
+            if let Some((table, column)) = not_null_without_default(op)
+                && has_rows(unit.tx(), dialect, table).await?
+            {
+                let note = match kept_through {
+                    Some((s, k)) => format!(
+                        "refused before this step ran; on {dialect} the revision's statements up to statement {k} of step {s} were committed as they ran and stay done"
+                    ),
+                    None => "refused before this step ran; nothing of the revision stays done".into(),
+                };
+                return Err(not_null_on_rows(rev, direction, n, op, table, column, note));
+            }
+            if dialect == Dialect::Sqlite
+                && !matches!(op, Operation::Sql { .. })
+                && let Some(table) = sqls.first().and_then(|sql| rebuilt_table(sql))
+            {
+                check_rebuild(unit.tx(), rev, direction, n, op, &table, &before_each[n]).await?;
+            }
+            for (k, sql) in sqls.iter().enumerate() {
                 if let Err(error) = unit.tx().execute_statement(Statement::new(sql.as_str(), Vec::new())).await {
+                    let rolled_back = dialect != Dialect::MySql;
                     return Err(MigrateError::Step(Box::new(StepFailure {
                         revision: rev.id.clone(),
                         message: rev.summary().to_string(),
@@ -434,11 +495,17 @@ impl<'m> Migrator<'m> {
                         steps: ops.len(),
                         operation: describe(op),
                         sql: sql.clone(),
+                        statement: k + 1,
+                        ran: sqls[..k].to_vec(),
+                        kept_through: if rolled_back { None } else { kept_through },
                         error,
                         dialect,
-                        rolled_back: dialect != Dialect::MySql,
+                        rolled_back,
                         version: rows,
                     })));
+                }
+                if dialect == Dialect::MySql && committed_so_far(unit.tx(), sql, kept_through.is_some()).await {
+                    kept_through = Some((n + 1, k + 1));
                 }
                 count += 1;
             }
@@ -474,6 +541,165 @@ impl<'m> Migrator<'m> {
     }
 }
 
+/// The table and column of a step that adds a NOT NULL column without a default (and not
+/// generated by the database): on a table with rows, PostgreSQL and SQLite fail, and
+/// MariaDB fills `''` or `0` without a word.
+fn not_null_without_default(op: &Operation) -> Option<(&str, &str)> {
+    match op {
+        Operation::AddColumn { table, column } if !column.nullable && column.default.is_none() && !column.auto => {
+            Some((table.as_str(), column.name.as_str()))
+        }
+        _ => None,
+    }
+}
+
+/// Whether the rows `table` has before the revision are the rows it has at step `n`: no
+/// earlier step makes, drops or renames a table of that name, and no raw SQL (whose effect
+/// is unknown, e.g. a `DELETE`) runs before it. Otherwise only the check as the step comes
+/// applies.
+fn known_before_revision(ops: &[Operation], n: usize, table: &str) -> bool {
+    !ops[..n].iter().any(|op| match op {
+        Operation::Sql { .. } => true,
+        Operation::CreateTable { table: t } => t.name == table,
+        Operation::DropTable { table: t } => t == table,
+        Operation::RenameTable { from, to } => from == table || to == table,
+        _ => false,
+    })
+}
+
+/// Whether `table` exists and has at least one row.
+async fn has_rows(tx: &Transaction, dialect: Dialect, table: &str) -> Result<bool, MigrateError> {
+    if crate::introspect::read_table(tx, table).await.map_err(db_err("looking for the table a column is added to"))?.is_none() {
+        return Ok(false);
+    }
+    let sql = format!("SELECT 1 AS one FROM {} LIMIT 1", dialect.quote(table));
+    let row = tx.fetch_optional_raw(&sql, params! {}).await.map_err(db_err("looking for rows in the table a column is added to"))?;
+    Ok(row.is_some())
+}
+
+fn not_null_on_rows(
+    rev: &crate::revision::Revision,
+    direction: Direction,
+    n: usize,
+    op: &Operation,
+    table: &str,
+    column: &str,
+    note: String,
+) -> MigrateError {
+    MigrateError::NotNullOnRows(Box::new(NotNullRefusal {
+        revision: rev.id.clone(),
+        message: rev.summary().to_string(),
+        direction,
+        step: n + 1,
+        operation: describe(op),
+        table: table.to_string(),
+        column: column.to_string(),
+        note,
+    }))
+}
+
+/// The prefix of the temporary table a SQLite rebuild creates (`render`'s
+/// `_almacen_new_<table>`), from which the rebuilt table is known.
+const REBUILD_PREFIX: &str = "CREATE TABLE \"_almacen_new_";
+
+/// The table a SQLite step's first statement starts rebuilding, if it does.
+fn rebuilt_table(sql: &str) -> Option<String> {
+    let rest = sql.strip_prefix(REBUILD_PREFIX)?;
+    // The quoted name ends at the first `"` that is not doubled.
+    let mut name = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+            } else {
+                return Some(name);
+            }
+        }
+        name.push(c);
+    }
+    None
+}
+
+/// SQLite: before step `n` rebuilds `table`, the live table must be the one the revisions
+/// describe (`schema`, the replay before the step): the rebuild re-creates it from that
+/// description, so a column, index, trigger or anything else added otherwise (a raw SQL
+/// step, a hand) would be lost, with its data, without a word.
+async fn check_rebuild(
+    tx: &Transaction,
+    rev: &crate::revision::Revision,
+    direction: Direction,
+    n: usize,
+    op: &Operation,
+    table: &str,
+    schema: &[Table],
+) -> Result<(), MigrateError> {
+    let d = Dialect::Sqlite;
+    let doing = "reading the table a step rebuilds";
+    let mut differences = Vec::new();
+    let described = schema.iter().find(|t| t.name == table);
+    let live = crate::introspect::read_table(tx, table).await.map_err(db_err(doing))?;
+    match (described, &live) {
+        (Some(described), Some(live)) => {
+            differences.extend(table_differences(d, described, live).iter().map(|diff| match diff {
+                // Said from the live table's side: the revisions are the "model" here.
+                Difference::ExtraColumn { column } => {
+                    format!("column \"{}\" is not in the revisions (its data would be lost)", column.name)
+                }
+                Difference::ExtraIndex { index } => format!("index \"{}\" on {:?} is not in the revisions", index.name, index.columns),
+                Difference::ExtraForeignKey { foreign_key: k } => {
+                    format!("foreign key \"{}\" ({} → {}.{}) is not in the revisions", k.name, k.column, k.ref_table, k.ref_column)
+                }
+                other => format!("{other} (\"model\": the revisions; \"table\": the live table)"),
+            }));
+        }
+        (Some(_), None) => differences.push("the table does not exist".into()),
+        // Not in the replay: rendering the step would have failed already.
+        (None, _) => {}
+    }
+    if live.is_some() {
+        // What introspection does not show: partial indexes (the revisions have none), and
+        // triggers, which `DROP TABLE` drops with the table.
+        let partial = "SELECT name FROM pragma_index_list(:t) WHERE partial = 1 ORDER BY name";
+        for row in tx.fetch_all_raw(partial, params! { "t" => table }).await.map_err(db_err(doing))? {
+            let name = row.get::<String>("name").map_err(db_err(doing))?;
+            differences.push(format!("index \"{name}\" is partial (WHERE …), which the revisions cannot describe"));
+        }
+        let triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t COLLATE NOCASE ORDER BY name";
+        for row in tx.fetch_all_raw(triggers, params! { "t" => table }).await.map_err(db_err(doing))? {
+            let name = row.get::<String>("name").map_err(db_err(doing))?;
+            differences.push(format!("trigger \"{name}\" is not in the revisions (the rebuild's DROP TABLE would drop it)"));
+        }
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    differences.dedup();
+    Err(MigrateError::RebuildWouldLose(Box::new(RebuildRefusal {
+        revision: rev.id.clone(),
+        message: rev.summary().to_string(),
+        direction,
+        step: n + 1,
+        operation: describe(op),
+        table: table.to_string(),
+        differences,
+    })))
+}
+
+/// MariaDB, after `sql` ran: whether everything of the revision up to it is committed (a
+/// DDL statement commits implicitly; after the first commit the session is in autocommit
+/// mode, so every statement commits). Asked of the server (`@@in_transaction`); where that
+/// is missing (MySQL), judged from the statement's first word.
+async fn committed_so_far(tx: &Transaction, sql: &str, committed_before: bool) -> bool {
+    match tx.fetch_one_raw("SELECT @@in_transaction AS open", params! {}).await.and_then(|r| r.get::<i64>("open")) {
+        Ok(open) => open == 0,
+        Err(_) => {
+            let first = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            committed_before || ["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"].contains(&first.as_str())
+        }
+    }
+}
+
 fn steps_of(m: &Migrations, i: usize, direction: Direction) -> &[Operation] {
     match direction {
         Direction::Upgrade => &m.at(i).upgrade,
@@ -496,4 +722,17 @@ fn steps_of(m: &Migrations, i: usize, direction: Direction) -> &[Operation] {
 /// ```
 pub async fn upgrade_to_head(db: &Database, migrations: &Migrations) -> Result<Report, MigrateError> {
     Migrator::new(migrations).upgrade(db, &UpgradeTarget::Head).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rebuilt_table;
+
+    #[test]
+    fn rebuilt_table_is_read_from_the_temporary_table() {
+        assert_eq!(rebuilt_table("CREATE TABLE \"_almacen_new_t\" (\n  \"id\" INTEGER\n)").as_deref(), Some("t"));
+        assert_eq!(rebuilt_table("CREATE TABLE \"_almacen_new_Odd \"\"Q\"\" Table\" (x)").as_deref(), Some("Odd \"Q\" Table"));
+        assert_eq!(rebuilt_table("CREATE TABLE \"t\" (x)"), None);
+        assert_eq!(rebuilt_table("CREATE TABLE \"_almacen_new_unterminated"), None);
+    }
 }

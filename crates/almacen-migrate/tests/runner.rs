@@ -6,6 +6,7 @@
 
 #[path = "../../almacen/tests/common/mod.rs"]
 mod common;
+mod corpus;
 
 use almacen::{Database, Dialect, Executor, params};
 use almacen_migrate::graph::{DowngradeTarget, GraphError, Migrations, StampTarget, UpgradeTarget};
@@ -238,7 +239,8 @@ async fn failing_revision(db: Database, backend: Backend) {
     assert_eq!(mig.current(&db).await.unwrap(), ids(&[1]));
     if backend == Backend::MariaDb {
         assert!(!f.rolled_back);
-        assert!(shown.contains("steps 1 to 2 of this revision stay done up to their last DDL statement"), "{shown}");
+        assert_eq!((f.statement, f.ran.len(), f.kept_through), (1, 0, Some((2, 1))), "{shown}");
+        assert!(shown.contains("Everything of this revision up to statement 1 of step 2 stays done"), "{shown}");
         assert_eq!(tables(&db, 3).await, [1, 2, 3]);
     } else {
         assert!(f.rolled_back);
@@ -391,6 +393,272 @@ async fn sqlite_in_memory_restores_foreign_keys() {
     db.close().await;
 }
 
+/// A step of several statements fails at its second on MariaDB (`CREATE TABLE` runs, its
+/// `CREATE INDEX` is refused): the error says exactly which statements ran and that they
+/// stay (DDL commits as it runs), not that nothing of the step ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_failure_names_the_statements_that_stay() {
+    common::run_with(Backend::MariaDb, "", async |db: Database, _b: Backend| {
+        let id_col = column("id", Type::BigInt, false);
+        let table = |name: &str, columns: Vec<Column>, indexes| Table {
+            name: name.into(),
+            columns,
+            primary_key: vec!["id".into()],
+            indexes,
+            foreign_keys: vec![],
+        };
+        // An index name longer than MariaDB's 64 characters: the renderer writes it as given,
+        // the table is created, the index refused.
+        let long = format!("ix_bad_{}", "n".repeat(70));
+        let note = column("note", Type::Integer, true);
+        let bad_index = almacen_migrate::schema::Index { name: long.clone(), columns: vec!["note".into()], unique: false };
+        let m = Migrations::from_revisions(vec![
+            rev(1, &[], "one", vec![sql("CREATE TABLE t1 (id INTEGER PRIMARY KEY)")], vec![]),
+            rev(
+                2,
+                &[1],
+                "two",
+                vec![
+                    Operation::CreateTable { table: table("first", vec![id_col.clone()], vec![]) },
+                    Operation::CreateTable { table: table("bad", vec![id_col.clone(), note], vec![bad_index]) },
+                ],
+                vec![],
+            ),
+        ])
+        .unwrap();
+        let e = migrator(&m).upgrade(&db, &UpgradeTarget::Head).await.unwrap_err();
+        let shown = e.to_string();
+        let MigrateError::Step(f) = e else { panic!("{shown}") };
+        assert_eq!((f.step, f.statement, f.ran.len(), f.kept_through), (2, 2, 1, Some((2, 1))), "{shown}");
+        assert!(f.ran[0].starts_with("CREATE TABLE `bad`"), "{shown}");
+        assert!(f.sql.starts_with(&format!("CREATE INDEX `{long}`")), "{shown}");
+        assert!(shown.contains("Everything of this revision up to statement 1 of step 2 stays done"), "{shown}");
+        assert!(shown.contains("Of step 2, statement(s) 1 to 1 ran before statement 2 failed: [1] CREATE TABLE `bad`"), "{shown}");
+        assert!(shown.contains("(stays done)"), "{shown}");
+        assert!(!shown.contains("no step"), "{shown}");
+        assert!(has_table(&db, "first").await && has_table(&db, "bad").await, "what the message says stays is there");
+        assert_eq!(migrator(&m).current(&db).await.unwrap(), ids(&[1]));
+
+        // A DML statement before the first DDL of the revision is rolled back, and said so.
+        let m = Migrations::from_revisions(vec![
+            rev(1, &[], "one", vec![sql("CREATE TABLE t1 (id INTEGER PRIMARY KEY)")], vec![]),
+            rev(3, &[1], "three", vec![sql("INSERT INTO t1 (id) VALUES (7)"), sql("INSERT INTO t1 (id) VALUES (7)")], vec![]),
+        ])
+        .unwrap();
+        let e = migrator(&m).upgrade(&db, &UpgradeTarget::Head).await.unwrap_err();
+        let shown = e.to_string();
+        let MigrateError::Step(f) = e else { panic!("{shown}") };
+        assert_eq!((f.step, f.statement, f.kept_through), (2, 1, None), "{shown}");
+        assert!(shown.contains("Nothing of this revision stays done"), "{shown}");
+        assert_eq!(count(&db, "t1").await, 0);
+    })
+    .await
+}
+
+/// `t (id, a)` from a revision; a raw SQL revision adds column `extra` (and an index, and on
+/// SQLite a trigger) the revisions do not describe; a row keeps data there. Changing `a`'s
+/// default rebuilds `t` on SQLite from the described shape, which would drop `extra` with
+/// its data: refused, naming the table and each difference, nothing of the revision applied.
+/// The servers ALTER in place: there it runs, and `extra` stays. A rebuild of a table the
+/// revisions describe whole still runs.
+async fn rebuild_refuses_undescribed_changes(db: Database, backend: Backend) {
+    let a = column("a", Type::Text { max_len: Some(20) }, true);
+    let mut a_default = a.clone();
+    a_default.default = Some(almacen_migrate::schema::Default::Sql("'x'".into()));
+    let t = Table {
+        name: "t".into(),
+        columns: vec![column("id", Type::BigInt, false), a.clone()],
+        primary_key: vec!["id".into()],
+        indexes: vec![],
+        foreign_keys: vec![],
+    };
+    let per = |sqlite: &str, postgres: &str, mysql: &str| Operation::Sql {
+        all: None,
+        sqlite: Some(sqlite.into()),
+        postgres: Some(postgres.into()),
+        mysql: Some(mysql.into()),
+    };
+    let m = Migrations::from_revisions(vec![
+        rev(1, &[], "t", vec![Operation::CreateTable { table: t.clone() }], vec![]),
+        rev(
+            2,
+            &[1],
+            "extra by hand",
+            vec![
+                sql("ALTER TABLE t ADD COLUMN extra VARCHAR(50)"),
+                per(
+                    "CREATE INDEX ix_t_extra ON t (extra) WHERE extra IS NOT NULL",
+                    "CREATE INDEX ix_t_extra ON t (extra) WHERE extra IS NOT NULL",
+                    "CREATE INDEX ix_t_extra ON t (extra)",
+                ),
+                per("CREATE TRIGGER trg_t AFTER INSERT ON t BEGIN SELECT 1; END", "SELECT 1", "SELECT 1"),
+            ],
+            vec![],
+        ),
+        rev(3, &[2], "a default", vec![Operation::AlterColumn { table: "t".into(), from: a.clone(), to: a_default.clone() }], vec![]),
+    ])
+    .unwrap();
+    let mig = migrator(&m);
+    mig.upgrade(&db, &"+2".parse().unwrap()).await.unwrap();
+    db.execute_raw("INSERT INTO t (id, a, extra) VALUES (1, 'a', 'precious')", params! {}).await.unwrap();
+    let outcome = mig.upgrade(&db, &UpgradeTarget::Head).await;
+    if backend == Backend::Sqlite {
+        let e = outcome.unwrap_err();
+        let shown = e.to_string();
+        let MigrateError::RebuildWouldLose(r) = &e else { panic!("{shown}") };
+        assert_eq!((r.table.as_str(), r.step), ("t", 1), "{shown}");
+        for part in ["column \"extra\" is not in the revisions", "index \"ix_t_extra\"", "partial", "trigger \"trg_t\""] {
+            assert!(r.differences.iter().any(|d| d.contains(part)), "{part}: {shown}");
+        }
+        assert!(shown.contains(&format!("revision {}", id(3))) && shown.contains("rebuilds table \"t\""), "{shown}");
+        assert!(shown.contains("portable operations"), "{shown}");
+        assert_eq!(mig.current(&db).await.unwrap(), ids(&[2]));
+    } else {
+        outcome.unwrap();
+        assert_eq!(mig.current(&db).await.unwrap(), ids(&[3]));
+    }
+    let extra = db.fetch_one_raw("SELECT extra FROM t WHERE id = 1", params! {}).await.unwrap().get::<String>("extra").unwrap();
+    assert_eq!(extra, "precious");
+
+    // The same change on a table the revisions describe whole (an index, a unique column, a
+    // foreign key): the rebuild runs and keeps the rows.
+    let mut u = t.clone();
+    u.name = "u".into();
+    u.columns.push(column("code", Type::Text { max_len: Some(10) }, false));
+    u.columns.push(column("t_id", Type::BigInt, true));
+    u.indexes = vec![
+        almacen_migrate::schema::Index { name: "ix_u_a".into(), columns: vec!["a".into()], unique: false },
+        almacen_migrate::schema::Index { name: "uq_u_code".into(), columns: vec!["code".into()], unique: true },
+    ];
+    u.foreign_keys = vec![ForeignKey {
+        name: "fk_u_t_id".into(),
+        column: "t_id".into(),
+        ref_table: "t".into(),
+        ref_column: "id".into(),
+        on_delete: OnDeleteAction::SetNull,
+    }];
+    let m = Migrations::from_revisions(vec![
+        rev(4, &[], "u", vec![Operation::CreateTable { table: u }], vec![]),
+        rev(5, &[4], "u.a default", vec![Operation::AlterColumn { table: "u".into(), from: a, to: a_default }], vec![]),
+    ])
+    .unwrap();
+    let other = migrator(&m);
+    // A second history in the same database: its own version table rows would clash, so it
+    // is stamped apart by running on a fresh version table.
+    db.execute_raw("DROP TABLE almacen_version", params! {}).await.unwrap();
+    other.upgrade(&db, &"+1".parse().unwrap()).await.unwrap();
+    db.execute_raw("INSERT INTO u (id, a, code, t_id) VALUES (1, 'kept', 'c1', 1)", params! {}).await.unwrap();
+    other.upgrade(&db, &UpgradeTarget::Head).await.unwrap();
+    let kept = db.fetch_one_raw("SELECT a FROM u WHERE id = 1", params! {}).await.unwrap().get::<String>("a").unwrap();
+    assert_eq!(kept, "kept");
+    db.execute_raw("INSERT INTO u (id, code) VALUES (2, 'c2')", params! {}).await.unwrap();
+    let a2 = db.fetch_one_raw("SELECT a FROM u WHERE id = 2", params! {}).await.unwrap().get::<String>("a").unwrap();
+    assert_eq!(a2, "x", "the new default");
+}
+
+/// Every table of the model corpus (every portable type, defaults of every kind, enums,
+/// keys, indexes, unique constraints, foreign keys, odd identifiers), created by a revision
+/// and then rebuilt on SQLite (a column with a default added, then dropped again): the live
+/// tables are found to be what the revisions describe, so the rebuilds run, rows kept.
+async fn rebuild_of_every_corpus_table_runs(db: Database, _b: Backend) {
+    let tables = almacen_migrate::schema::from_models(corpus::CORPUS);
+    let added = Column {
+        name: "zz_added".into(),
+        ty: Type::Integer,
+        nullable: true,
+        auto: false,
+        default: Some(almacen_migrate::schema::Default::Sql("7".into())),
+    };
+    let adds = tables.iter().map(|t| Operation::AddColumn { table: t.name.clone(), column: added.clone() }).collect();
+    let drops = tables.iter().map(|t| Operation::DropColumn { table: t.name.clone(), column: added.name.clone() }).collect();
+    let m = Migrations::from_revisions(vec![
+        rev(1, &[], "corpus", tables.iter().map(|t| Operation::CreateTable { table: t.clone() }).collect(), vec![]),
+        rev(2, &[1], "add a column everywhere", adds, drops),
+    ])
+    .unwrap();
+    let mig = migrator(&m);
+    mig.upgrade(&db, &"+1".parse().unwrap()).await.unwrap();
+    let team = db.dialect().quote("teams");
+    db.execute_raw(&format!("INSERT INTO {team} (name) VALUES ('kept')"), params! {}).await.unwrap();
+    mig.upgrade(&db, &UpgradeTarget::Head).await.unwrap();
+    mig.downgrade(&db, &"-1".parse().unwrap()).await.unwrap();
+    assert_eq!(count(&db, &team).await, 1);
+}
+
+/// A NOT NULL column without a default, added to a table with rows, is refused on every
+/// dialect before anything of its revision runs (MariaDB would fill `''` or `0` silently);
+/// on the emptied table it is added.
+async fn not_null_column_on_rows_is_refused(db: Database, _b: Backend) {
+    let t = Table {
+        name: "t".into(),
+        columns: vec![column("id", Type::BigInt, false), column("a", Type::Text { max_len: Some(20) }, true)],
+        primary_key: vec!["id".into()],
+        indexes: vec![],
+        foreign_keys: vec![],
+    };
+    let mut first = t.clone();
+    first.name = "first".into();
+    let m = Migrations::from_revisions(vec![
+        rev(1, &[], "t", vec![Operation::CreateTable { table: t }], vec![]),
+        rev(
+            2,
+            &[1],
+            "b",
+            vec![
+                Operation::CreateTable { table: first },
+                Operation::AddColumn { table: "t".into(), column: column("b", Type::Integer, false) },
+            ],
+            vec![],
+        ),
+    ])
+    .unwrap();
+    let mig = migrator(&m);
+    mig.upgrade(&db, &"+1".parse().unwrap()).await.unwrap();
+    db.execute_raw("INSERT INTO t (id, a) VALUES (1, 'one')", params! {}).await.unwrap();
+    let e = mig.upgrade(&db, &UpgradeTarget::Head).await.unwrap_err();
+    let shown = e.to_string();
+    assert!(matches!(&e, MigrateError::NotNullOnRows(r) if r.table == "t" && r.column == "b" && r.step == 2), "{shown}");
+    for part in [
+        "adds column \"b\" NOT NULL without a default to table \"t\", which has rows",
+        "refused before anything",
+        "server default",
+        "nullable, fill it",
+    ] {
+        assert!(shown.contains(part), "{part}: {shown}");
+    }
+    assert!(!has_table(&db, "first").await, "nothing of the revision ran");
+    assert_eq!(mig.current(&db).await.unwrap(), ids(&[1]));
+    assert_eq!(count(&db, "t").await, 1);
+
+    // Rows put there by an earlier raw SQL step of the same revision are seen too.
+    let m2 = Migrations::from_revisions(vec![
+        rev(1, &[], "t", m.get(&id(1)).unwrap().upgrade.clone(), vec![]),
+        rev(
+            3,
+            &[1],
+            "fill then b",
+            vec![
+                sql("DELETE FROM t"),
+                sql("INSERT INTO t (id, a) VALUES (2, 'two')"),
+                Operation::AddColumn { table: "t".into(), column: column("b", Type::Integer, false) },
+            ],
+            vec![],
+        ),
+    ])
+    .unwrap();
+    let e = migrator(&m2).upgrade(&db, &UpgradeTarget::Head).await.unwrap_err();
+    assert!(matches!(&e, MigrateError::NotNullOnRows(r) if r.step == 3), "{e}");
+    assert!(e.to_string().contains("nothing of the revision stays done"), "{e}");
+    let one = db.fetch_one_raw("SELECT a FROM t", params! {}).await.unwrap().get::<String>("a").unwrap();
+    assert_eq!(one, "one", "the raw steps were rolled back");
+
+    db.execute_raw("DELETE FROM t", params! {}).await.unwrap();
+    let r = mig.upgrade(&db, &UpgradeTarget::Head).await.unwrap();
+    assert_eq!(ran(&r), ids(&[2]));
+    db.execute_raw("INSERT INTO t (id, a, b) VALUES (3, 'three', 3)", params! {}).await.unwrap();
+    assert!(db.execute_raw("INSERT INTO t (id, a) VALUES (4, 'four')", params! {}).await.is_err(), "b is NOT NULL");
+}
+
 // ---------------------------------------------------------------------------------------
 // Branches and merges
 // ---------------------------------------------------------------------------------------
@@ -523,6 +791,25 @@ async fn concurrent_upgraders(url: String, _b: Backend) {
     assert!(migrator(&m).upgrade(&b, &UpgradeTarget::Head).await.unwrap().revisions.is_empty());
     a.close().await;
     b.close().await;
+}
+
+/// [`concurrent_upgraders`] on a PostgreSQL database whose sessions default to repeatable
+/// read: each unit still reads the version table as the process before it left it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_upgraders_under_repeatable_read_postgres() {
+    with_url(Backend::Postgres, async |url: String, b: Backend| {
+        let admin = Database::connect(&url).await.unwrap();
+        let name = admin.fetch_one_raw("SELECT current_database() AS n", params! {}).await.unwrap().get::<String>("n").unwrap();
+        let sql = format!("ALTER DATABASE {} SET default_transaction_isolation = 'repeatable read'", Dialect::Postgres.quote(&name));
+        admin.execute_raw(&sql, params! {}).await.unwrap();
+        admin.close().await;
+        let check = Database::connect(&url).await.unwrap();
+        let level = check.fetch_one_raw("SHOW default_transaction_isolation", params! {}).await.unwrap();
+        assert_eq!(level.get::<String>("default_transaction_isolation").unwrap(), "repeatable read");
+        check.close().await;
+        concurrent_upgraders(url, b).await
+    })
+    .await
 }
 
 /// While one process holds the migration lock, another gives up after its lock timeout
@@ -705,6 +992,9 @@ per_backend!(
     failing_revision,
     unrenderable_step_runs_nothing,
     portable_operations_keep_the_rows,
+    rebuild_refuses_undescribed_changes,
+    rebuild_of_every_corpus_table_runs,
+    not_null_column_on_rows_is_refused,
     broken_foreign_key_is_refused,
     branches_and_merge,
     embedded_upgrade_to_head

@@ -77,7 +77,13 @@ impl Unit {
         let deadline = Instant::now() + m.lock_timeout;
         let unit = match dialect {
             Dialect::Postgres => {
-                let tx = db.begin().await.map_err(db_err("beginning the migration transaction"))?;
+                // Read committed, whatever the server's default: the version table read after
+                // the lock must see what the process that held it committed (a repeatable-read
+                // snapshot, taken at the first statement, predates that commit).
+                let tx = db
+                    .begin_with(TxOptions::new().isolation(IsolationLevel::ReadCommitted))
+                    .await
+                    .map_err(db_err("beginning the migration transaction"))?;
                 let ms = m.lock_timeout.as_millis().max(1);
                 tx.execute_raw(&format!("SET LOCAL lock_timeout = '{ms}ms'"), params! {}).await.map_err(db_err("setting lock_timeout"))?;
                 match tx.fetch_one_raw(&format!("SELECT 1 AS locked FROM pg_advisory_xact_lock({})", postgres_lock_key()), params! {}).await

@@ -242,6 +242,7 @@ pub async fn execute(cli: &Cli, models: &[&'static TableMeta], out: &mut dyn Wri
                 for table in &plan.untouched {
                     writeln!(out, "left alone: table {table:?} is not in the models (ignore it in the options, or own the database)")?;
                 }
+                write_skipped(&plan, out)?;
                 revision.upgrade = plan.upgrade;
                 revision.downgrade = plan.downgrade;
             }
@@ -376,11 +377,24 @@ async fn check(cli: &Cli, db: &Database, models: &[&'static TableMeta], out: &mu
         )?;
         differs = true;
     }
+    write_skipped(&plan, out)?;
     if differs {
         return Ok(ExitCode::FAILURE);
     }
     writeln!(out, "the database matches the models")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Indexes a revision cannot describe (expression, partial, …): left alone, and said so.
+fn write_skipped(plan: &autogenerate::Plan, out: &mut dyn Write) -> Result<(), CliError> {
+    for ix in &plan.skipped {
+        writeln!(
+            out,
+            "left alone: index {:?} on {:?}, {} (revisions cannot describe it; raw SQL steps can)",
+            ix.name, ix.table, ix.reason
+        )?;
+    }
+    Ok(())
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {

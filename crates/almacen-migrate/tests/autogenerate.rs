@@ -1092,6 +1092,8 @@ async fn check_passes_with_hand_made_indexes(db: Database, b: Backend) {
     let out = String::from_utf8(out).unwrap();
     assert_eq!(code, ExitCode::SUCCESS, "{b:?}: {out}");
     assert!(out.contains("the database matches the models"), "{b:?}: {out}");
+    let shown = if db.dialect() == Dialect::MySql { "ix_items_name_prefix" } else { "ix_items_stocked" };
+    assert!(out.contains(&format!("left alone: index \"{shown}\"")), "{b:?}: the skipped index is not mentioned: {out}");
 }
 
 per_backend_with!(

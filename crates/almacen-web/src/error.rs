@@ -1,0 +1,293 @@
+//! [`ApiError`] and the one error envelope every response of an almacen service uses.
+//!
+//! ```json
+//! {"detail": "a row with this value already exists",
+//!  "errors": [{"field": "email", "message": "already exists", "type": "unique_violation"}]}
+//! ```
+//!
+//! `errors` may be empty. A 500 also carries `"request_id"`, the id echoed in the
+//! `x-request-id` response header, so a user's report can be matched with the log; its
+//! `detail` is generic and the real error is logged (tracing, error level), never sent.
+
+use crate::request_id::current_request_id;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::fmt;
+use std::time::Duration;
+
+/// One problem with one input (or with the request as a whole when `field` is `None`).
+///
+/// ```
+/// use almacen_web::FieldError;
+/// let e = FieldError::new(Some("email"), "already exists", "unique_violation");
+/// assert_eq!(serde_json::to_value(&e).unwrap(),
+///            serde_json::json!({"field": "email", "message": "already exists", "type": "unique_violation"}));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The input involved: a field name or a dotted path into the JSON body (`items[0].qty`),
+    /// `null` when the problem is not one field's.
+    pub field: Option<String>,
+    /// What is wrong, for a person.
+    pub message: String,
+    /// What is wrong, for a program: `json_invalid`, `type_error`, `missing`,
+    /// `unknown_field`, `unique_violation`, `foreign_key_violation`, `stale_version`, ….
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl FieldError {
+    /// A field error.
+    ///
+    /// ```
+    /// use almacen_web::FieldError;
+    /// let e = FieldError::new(None::<String>, "expected a JSON object", "type_error");
+    /// assert_eq!(e.field, None);
+    /// ```
+    pub fn new(field: Option<impl Into<String>>, message: impl Into<String>, kind: impl Into<String>) -> Self {
+        FieldError { field: field.map(Into::into), message: message.into(), kind: kind.into() }
+    }
+}
+
+/// An error answer of the API: a status, the envelope, and for server errors the cause,
+/// which goes to the log and never into the response.
+///
+/// Handlers return `Result<_, ApiError>` and use `?` on almacen's results:
+///
+/// ```
+/// use almacen_web::ApiError;
+/// use axum::http::StatusCode;
+///
+/// let e = ApiError::from(almacen::Error::NotFound);
+/// assert_eq!(e.status(), StatusCode::NOT_FOUND);
+///
+/// let e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid input")
+///     .with_error(Some("name"), "must not be empty", "too_short");
+/// assert_eq!(e.errors().len(), 1);
+/// ```
+///
+/// How almacen's errors map (`From<almacen::Error>`):
+///
+/// | error | status |
+/// |---|---|
+/// | `NotFound` | 404 |
+/// | `UniqueViolation`, `ForeignKeyViolation` (naming the field where the core knows it), `Conflict` (a stale version) | 409 |
+/// | `PoolTimeout` | 503 with `Retry-After` |
+/// | `StatementTimeout` | 504 |
+/// | anything else | 500, generic message, `request_id` in the body, details in the log |
+///
+/// ```
+/// use almacen_web::ApiError;
+/// use axum::http::StatusCode;
+/// use std::time::Duration;
+///
+/// let e = ApiError::from(almacen::Error::PoolTimeout(Duration::from_millis(300)));
+/// assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// let e = ApiError::from(almacen::Error::Config("postgres://u:secret@db/x".into()));
+/// assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+/// assert!(!e.detail().contains("secret"));
+/// ```
+pub struct ApiError {
+    status: StatusCode,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after: Option<Duration>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// The `detail` of every 500.
+pub const INTERNAL_DETAIL: &str = "internal server error";
+
+impl ApiError {
+    /// An error with a status and a message (no field errors).
+    ///
+    /// ```
+    /// use almacen_web::ApiError;
+    /// use axum::http::StatusCode;
+    /// let e = ApiError::new(StatusCode::FORBIDDEN, "not yours");
+    /// assert_eq!((e.status(), e.detail()), (StatusCode::FORBIDDEN, "not yours"));
+    /// ```
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        ApiError { status, detail: detail.into(), errors: Vec::new(), retry_after: None, source: None }
+    }
+
+    /// A 500: `detail` is [`INTERNAL_DETAIL`], the body carries the request id, and `source`
+    /// is logged at error level when the response is made.
+    ///
+    /// ```
+    /// use almacen_web::ApiError;
+    /// let e = ApiError::internal("disk on fire at /var/lib/db");
+    /// assert_eq!(e.detail(), almacen_web::INTERNAL_DETAIL);
+    /// ```
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut e = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_DETAIL);
+        e.source = Some(source.into());
+        e
+    }
+
+    /// A 404 with the envelope.
+    ///
+    /// ```
+    /// use almacen_web::ApiError;
+    /// assert_eq!(ApiError::not_found().status(), axum::http::StatusCode::NOT_FOUND);
+    /// ```
+    pub fn not_found() -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not found")
+    }
+
+    /// Add one entry to `errors`.
+    ///
+    /// ```
+    /// use almacen_web::ApiError;
+    /// use axum::http::StatusCode;
+    /// let e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid input")
+    ///     .with_error(Some("price"), "must be at least 0", "greater_than_equal");
+    /// assert_eq!(e.errors()[0].field.as_deref(), Some("price"));
+    /// ```
+    pub fn with_error(mut self, field: Option<impl Into<String>>, message: impl Into<String>, kind: impl Into<String>) -> Self {
+        self.errors.push(FieldError::new(field, message, kind));
+        self
+    }
+
+    /// Send `Retry-After` (whole seconds, at least 1) with the response.
+    ///
+    /// ```
+    /// use almacen_web::ApiError;
+    /// use axum::http::StatusCode;
+    /// use std::time::Duration;
+    /// let e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy").with_retry_after(Duration::from_secs(2));
+    /// assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
+    /// ```
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// The status.
+    ///
+    /// ```
+    /// # use almacen_web::ApiError;
+    /// assert_eq!(ApiError::not_found().status().as_u16(), 404);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The envelope's `detail`.
+    ///
+    /// ```
+    /// # use almacen_web::ApiError;
+    /// assert_eq!(ApiError::not_found().detail(), "not found");
+    /// ```
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The envelope's `errors`.
+    ///
+    /// ```
+    /// # use almacen_web::ApiError;
+    /// assert!(ApiError::not_found().errors().is_empty());
+    /// ```
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    /// The `Retry-After` the response will carry.
+    ///
+    /// ```
+    /// # use almacen_web::ApiError;
+    /// assert_eq!(ApiError::not_found().retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("detail", &self.detail)
+            .field("errors", &self.errors)
+            .field("retry_after", &self.retry_after)
+            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .finish()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.detail)?;
+        if let Some(s) = &self.source {
+            write!(f, ": {s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<almacen::Error> for ApiError {
+    fn from(err: almacen::Error) -> Self {
+        use almacen::Error as E;
+        match err {
+            E::NotFound => ApiError::not_found(),
+            E::UniqueViolation(info) => ApiError::new(StatusCode::CONFLICT, "a row with this value already exists").with_error(
+                info.field.clone(),
+                "already exists",
+                "unique_violation",
+            ),
+            E::ForeignKeyViolation(info) => ApiError::new(
+                StatusCode::CONFLICT,
+                "the row refers to a row that does not exist, or is still referred to",
+            )
+            .with_error(info.field.clone(), "refers to a missing row, or is still referred to", "foreign_key_violation"),
+            E::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "the row was changed by someone else; read it again").with_error(
+                None::<String>,
+                "stale version",
+                "stale_version",
+            ),
+            E::PoolTimeout(d) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the service is busy; retry later").with_retry_after(d),
+            E::StatementTimeout(_) => {
+                let mut e = ApiError::new(StatusCode::GATEWAY_TIMEOUT, "the database did not answer in time");
+                e.source = Some(Box::new(err));
+                e
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    detail: &'a str,
+    errors: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let request_id = if self.status.is_server_error() { Some(current_request_id()) } else { None };
+        match (&self.source, self.status) {
+            (Some(source), StatusCode::INTERNAL_SERVER_ERROR) => {
+                tracing::error!(request_id = request_id.as_deref(), error = %source, error_debug = ?source, "request failed");
+            }
+            (Some(source), status) => {
+                tracing::warn!(request_id = request_id.as_deref(), status = status.as_u16(), error = %source, "request failed");
+            }
+            _ => {}
+        }
+        let body = Envelope {
+            detail: &self.detail,
+            errors: &self.errors,
+            request_id: if self.status == StatusCode::INTERNAL_SERVER_ERROR { request_id } else { None },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
+    }
+}

@@ -1,0 +1,49 @@
+//! The HTTP layer of an almacen service, on axum.
+//!
+//! - [`ApiError`]: one error envelope everywhere,
+//!   `{"detail": "...", "errors": [{"field", "message", "type"}]}`, and the mapping of
+//!   almacen's errors to statuses (404, 409, 503 with `Retry-After`, 504, 500 with a request
+//!   id and nothing more).
+//! - [`Json`]: the JSON extractor whose rejections use the envelope (422, 413, 415).
+//! - [`RequestId`] and [`with_request_id`]: a request id per request, echoed, logged, and
+//!   in every 500.
+//! - [`health`]: `GET /health` and `GET /ready`.
+//!
+//! [`service_routes`] puts these together:
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::{Router, routing::get};
+//!
+//! let db = almacen::Database::connect("sqlite://shop.db").await?;
+//! let app: Router = Router::new()
+//!     .route("/hello", get(|| async { "hi" }))
+//!     .merge(almacen_web::service_routes(db));
+//! let app = almacen_web::with_request_id(app);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod health;
+pub mod json;
+pub mod request_id;
+
+pub use error::{ApiError, FieldError, INTERNAL_DETAIL};
+pub use json::Json;
+pub use request_id::{RequestId, with_request_id};
+
+/// The service's own routes, `GET /health` and `GET /ready` (see [`health`]), to merge into
+/// the application's router. Wrap the whole application in [`with_request_id`] so that
+/// these, too, get a request id.
+///
+/// ```no_run
+/// # async fn f() -> almacen::Result<()> {
+/// let db = almacen::Database::connect("sqlite::memory:").await?;
+/// let app: axum::Router = almacen_web::with_request_id(almacen_web::service_routes(db));
+/// # Ok(()) }
+/// ```
+pub fn service_routes<S: Clone + Send + Sync + 'static>(db: almacen::Database) -> axum::Router<S> {
+    health::routes(db)
+}

@@ -27,11 +27,14 @@ pub async fn health() -> Json<Value> {
 /// `GET /ready`: runs `SELECT 1` on `db` within [`READY_TIMEOUT`]; 200 `{"status":"ok"}`
 /// when it answers, 503 with the error envelope when not (the cause is logged).
 ///
-/// ```no_run
-/// # async fn f() -> almacen::Result<()> {
-/// let db = almacen::Database::connect("sqlite::memory:").await?;
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = almacen::Database::connect("sqlite::memory:").await.unwrap();
 /// assert!(almacen_web::health::ready(&db).await.is_ok());
-/// # Ok(()) }
+/// db.close().await;
+/// let err = almacen_web::health::ready(&db).await.unwrap_err();
+/// assert_eq!(err.status().as_u16(), 503);
+/// # });
 /// ```
 pub async fn ready(db: &Database) -> Result<Json<Value>, ApiError> {
     let stmt = Statement::new("SELECT 1 AS one", Vec::new()).with_timeout(Some(READY_TIMEOUT));

@@ -8,6 +8,8 @@
 //! - [`RequestId`] and [`with_request_id`]: a request id per request, echoed, logged, and
 //!   in every 500.
 //! - [`health`]: `GET /health` and `GET /ready`.
+//! - [`with_service_layers`]: the request id, panics as 500s, and 404/405 in the envelope
+//!   around the whole application.
 //!
 //! [`service_routes`] puts these together:
 //!
@@ -19,7 +21,7 @@
 //! let app: Router = Router::new()
 //!     .route("/hello", get(|| async { "hi" }))
 //!     .merge(almacen_web::service_routes(db));
-//! let app = almacen_web::with_request_id(app);
+//! let app = almacen_web::with_service_layers(app);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
@@ -28,20 +30,22 @@
 pub mod error;
 pub mod health;
 pub mod json;
+pub mod plumbing;
 pub mod request_id;
 
 pub use error::{ApiError, FieldError, INTERNAL_DETAIL};
 pub use json::Json;
+pub use plumbing::with_service_layers;
 pub use request_id::{RequestId, with_request_id};
 
 /// The service's own routes, `GET /health` and `GET /ready` (see [`health`]), to merge into
-/// the application's router. Wrap the whole application in [`with_request_id`] so that
-/// these, too, get a request id.
+/// the application's router. Wrap the whole application in [`with_service_layers`] (or at
+/// least [`with_request_id`]) so that these, too, get a request id.
 ///
 /// ```no_run
 /// # async fn f() -> almacen::Result<()> {
 /// let db = almacen::Database::connect("sqlite::memory:").await?;
-/// let app: axum::Router = almacen_web::with_request_id(almacen_web::service_routes(db));
+/// let app: axum::Router = almacen_web::with_service_layers(almacen_web::service_routes(db));
 /// # Ok(()) }
 /// ```
 pub fn service_routes<S: Clone + Send + Sync + 'static>(db: almacen::Database) -> axum::Router<S> {

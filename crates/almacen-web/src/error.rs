@@ -247,7 +247,12 @@ impl From<almacen::Error> for ApiError {
                 "stale version",
                 "stale_version",
             ),
-            E::PoolTimeout(d) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the service is busy; retry later").with_retry_after(d),
+            E::PoolTimeout(d) => {
+                let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the service is busy; retry later");
+                e.retry_after = Some(d);
+                e.source = Some(Box::new(err));
+                e
+            }
             E::StatementTimeout(_) => {
                 let mut e = ApiError::new(StatusCode::GATEWAY_TIMEOUT, "the database did not answer in time");
                 e.source = Some(Box::new(err));

@@ -23,7 +23,9 @@ tokio::task_local! {
     static CURRENT: RequestId;
 }
 
-/// The id of the request being served.
+/// The id of the request being served. As an extractor it needs [`with_request_id`] (or
+/// [`with_service_layers`](crate::with_service_layers)) around the router; without it,
+/// each extraction makes a new random id.
 ///
 /// ```
 /// use almacen_web::RequestId;

@@ -97,6 +97,10 @@ pub struct ApiError {
 }
 
 /// The `detail` of every 500.
+///
+/// ```
+/// assert_eq!(almacen_web::ApiError::internal("boom").detail(), almacen_web::INTERNAL_DETAIL);
+/// ```
 pub const INTERNAL_DETAIL: &str = "internal server error";
 
 impl ApiError {

@@ -10,6 +10,10 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// How long `/ready` waits for the database (connection and statement together).
+///
+/// ```
+/// assert_eq!(almacen_web::health::READY_TIMEOUT, std::time::Duration::from_secs(2));
+/// ```
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /health`: 200 `{"status":"ok"}` as long as the process serves requests.

@@ -14,9 +14,18 @@ use std::convert::Infallible;
 use tracing::Instrument;
 
 /// The header read and written: `x-request-id`.
+///
+/// ```
+/// assert_eq!(almacen_web::request_id::REQUEST_ID_HEADER.as_str(), "x-request-id");
+/// ```
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The longest client id kept.
+/// The longest client id kept; a longer one is replaced by a new id.
+///
+/// ```
+/// use almacen_web::{RequestId, request_id::MAX_REQUEST_ID_LEN};
+/// assert!(RequestId::parse(&"a".repeat(MAX_REQUEST_ID_LEN)).is_some());
+/// ```
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 tokio::task_local! {

@@ -2,7 +2,7 @@
 //!
 //! - [`ApiError`]: one error envelope everywhere,
 //!   `{"detail": "...", "errors": [{"field", "message", "type"}]}`, and the mapping of
-//!   almacen's errors to statuses (404, 409, 503 with `Retry-After`, 504, 500 with a request
+//!   almacen's errors to statuses (404, 409, 422, 503 with `Retry-After`, 504, 500 with a request
 //!   id and nothing more).
 //! - [`Json`]: the JSON extractor whose rejections use the envelope (422, 413, 415).
 //! - [`RequestId`] and [`with_request_id`]: a request id per request, echoed, logged, and
@@ -33,7 +33,7 @@ pub mod json;
 pub mod plumbing;
 pub mod request_id;
 
-pub use error::{ApiError, FieldError, INTERNAL_DETAIL};
+pub use error::{ApiError, FieldError, INTERNAL_DETAIL, OUTCOME_UNKNOWN_DETAIL, RETRYABLE_CONFLICT_DETAIL};
 pub use json::Json;
 pub use plumbing::with_service_layers;
 pub use request_id::{RequestId, with_request_id};

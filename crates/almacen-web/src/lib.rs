@@ -5,6 +5,8 @@
 //!   almacen's errors to statuses (404, 409, 422, 503 with `Retry-After`, 504, 500 with a request
 //!   id and nothing more).
 //! - [`Json`]: the JSON extractor whose rejections use the envelope (422, 413, 415).
+//! - [`Path`], [`Query`] and [`Id`]: path and query parameters whose rejections are 422s in
+//!   the envelope naming the parameter; an id out of range is a 422, never a 500.
 //! - [`RequestId`] and [`with_request_id`]: a request id per request, echoed, logged, and
 //!   in every 500.
 //! - [`health`]: `GET /health` and `GET /ready`.
@@ -30,11 +32,13 @@
 pub mod error;
 pub mod health;
 pub mod json;
+pub mod params;
 pub mod plumbing;
 pub mod request_id;
 
 pub use error::{ApiError, FieldError, INTERNAL_DETAIL, OUTCOME_UNKNOWN_DETAIL, RETRYABLE_CONFLICT_DETAIL};
 pub use json::Json;
+pub use params::{Id, Path, Query};
 pub use plumbing::with_service_layers;
 pub use request_id::{RequestId, with_request_id};
 

@@ -10,8 +10,9 @@
 //! - [`RequestId`] and [`with_request_id`]: a request id per request, echoed, logged, and
 //!   in every 500.
 //! - [`health`]: `GET /health` and `GET /ready`.
-//! - [`with_service_layers`]: the request id, panics as 500s, and 404/405 in the envelope
-//!   around the whole application.
+//! - [`with_service_layers`]: the request id, a request timeout (504), the body limit (413),
+//!   panics as 500s, and 404/405 in the envelope around the whole application;
+//!   [`ServiceConfig`] sets the timeout, the CORS origins and the body limit.
 //!
 //! [`service_routes`] puts these together:
 //!
@@ -39,7 +40,7 @@ pub mod request_id;
 pub use error::{ApiError, FieldError, INTERNAL_DETAIL, OUTCOME_UNKNOWN_DETAIL, RETRYABLE_CONFLICT_DETAIL};
 pub use json::Json;
 pub use params::{Id, Path, Query};
-pub use plumbing::with_service_layers;
+pub use plumbing::{ServiceConfig, with_service_layers};
 pub use request_id::{RequestId, with_request_id};
 
 /// The service's own routes, `GET /health` and `GET /ready` (see [`health`]), to merge into

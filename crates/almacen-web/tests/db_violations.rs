@@ -103,7 +103,10 @@ async fn violations_are_422(db: Database, _backend: Backend) {
     assert_eq!(status, 422, "{body}");
     let errors = envelope(status, &body);
     assert_eq!(errors[0]["type"], "check_violation", "{body}");
-    assert!(errors[0]["field"].is_null() || errors[0]["field"] == "name", "{body}");
+    // No backend names the column of a too-long value (PostgreSQL 22001, MariaDB 1406, the
+    // CHECK almacen creates on SQLite), so the core gives no field, and neither does the
+    // envelope (the unit tests cover a CHECK violation whose field the core knows).
+    assert!(errors[0]["field"].is_null(), "{body}");
     assert_no_leak(&body);
     assert!(!body.to_string().contains("many-characters"), "{body}");
 

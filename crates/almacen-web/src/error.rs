@@ -72,10 +72,18 @@ impl FieldError {
 /// | error | status |
 /// |---|---|
 /// | `NotFound` | 404 |
+/// | `InvalidValue` (text over `max_len`, a number the column cannot hold, …) | 422, `value_error`, naming the column |
+/// | `NotNullViolation`, `CheckViolation` (naming the field where the core knows it) | 422, `not_null_violation` / `check_violation` |
 /// | `UniqueViolation`, `ForeignKeyViolation` (naming the field where the core knows it), `Conflict` (a stale version) | 409 |
+/// | `Deadlock`, `SerializationFailure`, `LockNotAvailable` | 409, `retryable_conflict`: nothing was applied and the client may retry |
 /// | `PoolTimeout` | 503 with `Retry-After` |
+/// | `ConnectionLost` | 503 with `Retry-After: 1` |
 /// | `StatementTimeout` | 504 |
+/// | `OutcomeUnknown` | 500 with [`OUTCOME_UNKNOWN_DETAIL`]: the write may or may not have been saved |
 /// | anything else | 500, generic message, `request_id` in the body, details in the log |
+///
+/// Violations never carry the database's message (it may quote SQL, a constraint or a
+/// stored value); `InvalidValue`'s message is the core's own, about what the client sent.
 ///
 /// ```
 /// use almacen_web::ApiError;
@@ -102,6 +110,30 @@ pub struct ApiError {
 /// assert_eq!(almacen_web::ApiError::internal("boom").detail(), almacen_web::INTERNAL_DETAIL);
 /// ```
 pub const INTERNAL_DETAIL: &str = "internal server error";
+
+/// The `detail` of a 409 for a transient conflict with a concurrent request (a deadlock, a
+/// serialization failure, a row lock not available): the transaction was rolled back, so the
+/// client may send the same request again.
+///
+/// ```
+/// use almacen_web::ApiError;
+/// let e = ApiError::from(almacen::Error::Deadlock(Default::default()));
+/// assert_eq!((e.status().as_u16(), e.detail()), (409, almacen_web::RETRYABLE_CONFLICT_DETAIL));
+/// assert_eq!(e.errors()[0].kind, "retryable_conflict");
+/// ```
+pub const RETRYABLE_CONFLICT_DETAIL: &str = "the request conflicted with a concurrent one and was not applied; it may be retried";
+
+/// The `detail` of the 500 for [`almacen::Error::OutcomeUnknown`]: the connection was lost
+/// while a write was being committed, so it may or may not have taken effect.
+///
+/// ```
+/// use almacen_web::ApiError;
+/// let e = ApiError::from(almacen::Error::OutcomeUnknown("lost during COMMIT on db-1".into()));
+/// assert_eq!((e.status().as_u16(), e.detail()), (500, almacen_web::OUTCOME_UNKNOWN_DETAIL));
+/// assert!(!e.detail().contains("db-1"));
+/// ```
+pub const OUTCOME_UNKNOWN_DETAIL: &str =
+    "the outcome of the request is unknown: the change may or may not have been saved; read it back before retrying";
 
 impl ApiError {
     /// An error with a status and a message (no field errors).
@@ -251,6 +283,51 @@ impl From<almacen::Error> for ApiError {
                 "stale version",
                 "stale_version",
             ),
+            E::InvalidValue { column, message } => {
+                // The core's message names the limit and at most the value the client sent
+                // ("text of 120 characters exceeds the maximum of 100").
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid input").with_error(Some(column), message, "value_error")
+            }
+            E::NotNullViolation(info) => {
+                let field = info.field.clone();
+                let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "a required value is missing").with_error(
+                    field,
+                    "must not be null",
+                    "not_null_violation",
+                );
+                e.source = Some(Box::new(E::NotNullViolation(info)));
+                e
+            }
+            E::CheckViolation(info) => {
+                let field = info.field.clone();
+                let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "a value is not allowed").with_error(
+                    field,
+                    "is not allowed here (too long, or against a rule on the stored value)",
+                    "check_violation",
+                );
+                e.source = Some(Box::new(E::CheckViolation(info)));
+                e
+            }
+            E::Deadlock(_) | E::SerializationFailure(_) | E::LockNotAvailable(_) => {
+                let mut e = ApiError::new(StatusCode::CONFLICT, RETRYABLE_CONFLICT_DETAIL).with_error(
+                    None::<String>,
+                    "conflicted with a concurrent request; nothing was changed",
+                    "retryable_conflict",
+                );
+                e.source = Some(Box::new(err));
+                e
+            }
+            E::ConnectionLost(_) => {
+                let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; retry later");
+                e.retry_after = Some(Duration::from_secs(1));
+                e.source = Some(Box::new(err));
+                e
+            }
+            E::OutcomeUnknown(_) => {
+                let mut e = ApiError::internal(err);
+                e.detail = OUTCOME_UNKNOWN_DETAIL.to_string();
+                e
+            }
             E::PoolTimeout(d) => {
                 let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the service is busy; retry later");
                 e.retry_after = Some(d);
@@ -298,5 +375,74 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use almacen::{DbErrorInfo, Error as E};
+
+    fn info(field: Option<&str>) -> Box<DbErrorInfo> {
+        Box::new(DbErrorInfo {
+            message: "new row for relation \"users\" violates check constraint \"users_age_check\" DETAIL: (secret-value)".into(),
+            code: Some("23514".into()),
+            table: Some("users".into()),
+            column: Some("age".into()),
+            constraint: Some("users_age_check".into()),
+            field: field.map(str::to_string),
+        })
+    }
+
+    fn text(e: &ApiError) -> String {
+        format!("{} {:?}", e.detail(), e.errors())
+    }
+
+    #[test]
+    fn violations_are_422_naming_the_field_and_nothing_else() {
+        for (err, kind) in
+            [(E::NotNullViolation(info(Some("age"))), "not_null_violation"), (E::CheckViolation(info(Some("age"))), "check_violation")]
+        {
+            let e = ApiError::from(err);
+            assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(e.errors().len(), 1);
+            assert_eq!((e.errors()[0].field.as_deref(), e.errors()[0].kind.as_str()), (Some("age"), kind));
+            for leak in ["secret-value", "users_age_check", "relation", "23514"] {
+                assert!(!text(&e).contains(leak), "{leak}: {}", text(&e));
+            }
+        }
+        let e = ApiError::from(E::CheckViolation(info(None)));
+        assert_eq!((e.status().as_u16(), e.errors()[0].field.as_deref()), (422, None));
+        let e =
+            ApiError::from(E::InvalidValue { column: "name".into(), message: "text of 120 characters exceeds the maximum of 100".into() });
+        assert_eq!((e.status().as_u16(), e.errors()[0].field.as_deref(), e.errors()[0].kind.as_str()), (422, Some("name"), "value_error"));
+    }
+
+    #[test]
+    fn transient_conflicts_are_retryable_409s() {
+        for err in [E::Deadlock(info(None)), E::SerializationFailure(info(None)), E::LockNotAvailable(info(None))] {
+            let e = ApiError::from(err);
+            assert_eq!((e.status(), e.detail()), (StatusCode::CONFLICT, RETRYABLE_CONFLICT_DETAIL));
+            assert_eq!((e.errors()[0].field.as_deref(), e.errors()[0].kind.as_str()), (None, "retryable_conflict"));
+            assert!(!text(&e).contains("secret-value"), "{}", text(&e));
+        }
+    }
+
+    #[test]
+    fn lost_connections_are_503_with_retry_after() {
+        let e = ApiError::from(E::ConnectionLost("connection reset by 10.0.0.7:5432".into()));
+        assert_eq!((e.status(), e.retry_after()), (StatusCode::SERVICE_UNAVAILABLE, Some(Duration::from_secs(1))));
+        assert!(e.errors().is_empty() && !e.detail().contains("10.0.0.7"));
+        let resp = e.into_response();
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_a_500_of_its_own() {
+        let e = ApiError::from(E::OutcomeUnknown("lost during COMMIT to 10.0.0.7".into()));
+        assert_eq!((e.status(), e.detail()), (StatusCode::INTERNAL_SERVER_ERROR, OUTCOME_UNKNOWN_DETAIL));
+        assert_ne!(OUTCOME_UNKNOWN_DETAIL, INTERNAL_DETAIL);
+        assert!(e.errors().is_empty() && !e.detail().contains("10.0.0.7"));
+        assert_eq!(ApiError::from(E::Protocol("x".into())).detail(), INTERNAL_DETAIL);
     }
 }

@@ -2,14 +2,17 @@
 //!
 //! - [`ApiError`]: one error envelope everywhere,
 //!   `{"detail": "...", "errors": [{"field", "message", "type"}]}`, and the mapping of
-//!   almacen's errors to statuses (404, 409, 503 with `Retry-After`, 504, 500 with a request
+//!   almacen's errors to statuses (404, 409, 422, 503 with `Retry-After`, 504, 500 with a request
 //!   id and nothing more).
 //! - [`Json`]: the JSON extractor whose rejections use the envelope (422, 413, 415).
+//! - [`Path`], [`Query`] and [`Id`]: path and query parameters whose rejections are 422s in
+//!   the envelope naming the parameter; an id out of range is a 422, never a 500.
 //! - [`RequestId`] and [`with_request_id`]: a request id per request, echoed, logged, and
 //!   in every 500.
 //! - [`health`]: `GET /health` and `GET /ready`.
-//! - [`with_service_layers`]: the request id, panics as 500s, and 404/405 in the envelope
-//!   around the whole application.
+//! - [`with_service_layers`]: the request id, a request timeout (504), the body limit (413),
+//!   panics as 500s, and 404/405 in the envelope around the whole application;
+//!   [`ServiceConfig`] sets the timeout, the CORS origins and the body limit.
 //!
 //! [`service_routes`] puts these together:
 //!
@@ -30,12 +33,14 @@
 pub mod error;
 pub mod health;
 pub mod json;
+pub mod params;
 pub mod plumbing;
 pub mod request_id;
 
-pub use error::{ApiError, FieldError, INTERNAL_DETAIL};
+pub use error::{ApiError, FieldError, INTERNAL_DETAIL, OUTCOME_UNKNOWN_DETAIL, RETRYABLE_CONFLICT_DETAIL};
 pub use json::Json;
-pub use plumbing::with_service_layers;
+pub use params::{Id, Path, Query};
+pub use plumbing::{ServiceConfig, with_service_layers};
 pub use request_id::{RequestId, with_request_id};
 
 /// The service's own routes, `GET /health` and `GET /ready` (see [`health`]), to merge into

@@ -1,0 +1,107 @@
+//! `ServiceConfig` over real HTTP: the request timeout answers 504 in the envelope with the
+//! request id, CORS headers go to allowed origins only, and the body limit is applied.
+
+mod support;
+
+use almacen_web::{Json, ServiceConfig};
+use axum::Router;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use support::{envelope, read, serve};
+
+fn routes() -> Router {
+    Router::new()
+        .route("/ok", get(|| async { Json(json!({"ok": true})) }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                Json(json!({"slept": true}))
+            }),
+        )
+        .route("/echo", post(|Json(v): Json<Value>| async move { Json(json!({"len": v.to_string().len()})) }))
+}
+
+const ALLOWED: &str = "https://shop.example.com";
+
+#[tokio::test]
+async fn a_slow_request_gets_504_in_the_envelope_with_its_request_id() {
+    let base = serve(ServiceConfig::default().request_timeout(Some(Duration::from_millis(300))).apply(routes())).await;
+    let started = Instant::now();
+    let resp = reqwest::Client::new().get(format!("{base}/slow")).header("x-request-id", "slow-1").send().await.unwrap();
+    let (status, id, body) = read(resp).await;
+    assert_eq!(status, 504, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(id.as_deref(), Some("slow-1"));
+    let errors = envelope(status, &body);
+    assert_eq!((errors[0]["field"].as_str(), errors[0]["type"].as_str()), (None, Some("request_timeout")), "{body}");
+    // A fast request is untouched.
+    let (status, _, body) = read(reqwest::get(format!("{base}/ok")).await.unwrap()).await;
+    assert_eq!((status, body), (200, json!({"ok": true})));
+    // No timeout: the slow handler finishes.
+    let base = serve(ServiceConfig::default().request_timeout(None).apply(routes())).await;
+    let (status, _, body) = read(reqwest::get(format!("{base}/slow")).await.unwrap()).await;
+    assert_eq!((status, body), (200, json!({"slept": true})));
+}
+
+async fn preflight(base: &str, origin: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{base}/echo"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers().get(name).map(|v| v.to_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn cors_headers_go_to_allowed_origins_only() {
+    let base = serve(ServiceConfig::default().cors_origins([ALLOWED, "http://localhost:5173"]).unwrap().apply(routes())).await;
+
+    let resp = preflight(&base, ALLOWED).await;
+    assert!(resp.status().is_success(), "{}", resp.status());
+    assert_eq!(header(&resp, "access-control-allow-origin").as_deref(), Some(ALLOWED));
+    assert!(header(&resp, "access-control-allow-methods").unwrap().contains("POST"));
+    assert!(header(&resp, "access-control-allow-headers").unwrap().to_lowercase().contains("content-type"));
+    assert!(header(&resp, "access-control-max-age").is_some());
+
+    // Another origin: no Access-Control-Allow-Origin, so the browser refuses the call
+    // (tower-http still lists the methods, which grants nothing without it).
+    let resp = preflight(&base, "https://evil.example.com").await;
+    assert_eq!(header(&resp, "access-control-allow-origin"), None);
+
+    // An actual request from the allowed origin: the origin allowed and the request id exposed.
+    let resp = reqwest::Client::new().get(format!("{base}/ok")).header("origin", ALLOWED).send().await.unwrap();
+    assert_eq!(header(&resp, "access-control-allow-origin").as_deref(), Some(ALLOWED));
+    assert!(header(&resp, "access-control-expose-headers").unwrap().contains("x-request-id"));
+    let resp = reqwest::Client::new().get(format!("{base}/ok")).header("origin", "https://evil.example.com").send().await.unwrap();
+    assert_eq!(header(&resp, "access-control-allow-origin"), None);
+
+    // By default no origin is allowed: no CORS headers for anyone.
+    let base = serve(almacen_web::with_service_layers(routes())).await;
+    let resp = preflight(&base, ALLOWED).await;
+    assert_eq!(header(&resp, "access-control-allow-origin"), None);
+    let resp = reqwest::Client::new().get(format!("{base}/ok")).header("origin", ALLOWED).send().await.unwrap();
+    assert_eq!(header(&resp, "access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn the_body_limit_is_applied() {
+    let base = serve(ServiceConfig::default().body_limit(1024).apply(routes())).await;
+    let post = |body: Value| reqwest::Client::new().post(format!("{base}/echo")).json(&body).send();
+    let (status, _, body) = read(post(json!({"text": "x".repeat(500)})).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = read(post(json!({"text": "x".repeat(2000)})).await.unwrap()).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(envelope(status, &body)[0]["type"], "body_too_large");
+    // The default (2 MiB) takes the same 2000 characters.
+    let base = serve(almacen_web::with_service_layers(routes())).await;
+    let resp = reqwest::Client::new().post(format!("{base}/echo")).json(&json!({"text": "x".repeat(2000)})).send().await.unwrap();
+    assert_eq!(read(resp).await.0, 200);
+}

@@ -101,6 +101,7 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     retry_after: Option<Duration>,
+    www_authenticate: Option<&'static str>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -145,7 +146,7 @@ impl ApiError {
     /// assert_eq!((e.status(), e.detail()), (StatusCode::FORBIDDEN, "not yours"));
     /// ```
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        ApiError { status, detail: detail.into(), errors: Vec::new(), retry_after: None, source: None }
+        ApiError { status, detail: detail.into(), errors: Vec::new(), retry_after: None, www_authenticate: None, source: None }
     }
 
     /// A 500: `detail` is [`INTERNAL_DETAIL`], the body carries the request id, and `source`
@@ -200,6 +201,30 @@ impl ApiError {
         self
     }
 
+    /// Send `WWW-Authenticate: <challenge>` with the response (a 401's, RFC 6750).
+    ///
+    /// ```
+    /// use almacen_web::ApiError;
+    /// use axum::{http::StatusCode, response::IntoResponse};
+    /// let e = ApiError::new(StatusCode::UNAUTHORIZED, "not authenticated").with_www_authenticate("Bearer");
+    /// assert_eq!(e.www_authenticate(), Some("Bearer"));
+    /// assert_eq!(e.into_response().headers()["www-authenticate"], "Bearer");
+    /// ```
+    pub fn with_www_authenticate(mut self, challenge: &'static str) -> Self {
+        self.www_authenticate = Some(challenge);
+        self
+    }
+
+    /// The `WWW-Authenticate` challenge the response will carry.
+    ///
+    /// ```
+    /// # use almacen_web::ApiError;
+    /// assert_eq!(ApiError::not_found().www_authenticate(), None);
+    /// ```
+    pub fn www_authenticate(&self) -> Option<&'static str> {
+        self.www_authenticate
+    }
+
     /// The status.
     ///
     /// ```
@@ -248,6 +273,7 @@ impl fmt::Debug for ApiError {
             .field("detail", &self.detail)
             .field("errors", &self.errors)
             .field("retry_after", &self.retry_after)
+            .field("www_authenticate", &self.www_authenticate)
             .field("source", &self.source.as_ref().map(|s| s.to_string()))
             .finish()
     }
@@ -373,6 +399,9 @@ impl IntoResponse for ApiError {
         if let Some(after) = self.retry_after {
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if let Some(challenge) = self.www_authenticate {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
     }

@@ -9,6 +9,9 @@
 //!   the envelope naming the parameter; an id out of range is a 422, never a 500.
 //! - [`RequestId`] and [`with_request_id`]: a request id per request, echoed, logged, and
 //!   in every 500.
+//! - [`auth`]: argon2id password hashes, JWT access tokens (HS256, or RS256), the
+//!   [`auth::CurrentUser`] extractor with role guards (401 with `WWW-Authenticate`, 403), and
+//!   the OAuth2 password form.
 //! - [`health`]: `GET /health` and `GET /ready`.
 //! - [`with_service_layers`]: the request id, a request timeout (504), the body limit (413),
 //!   panics as 500s, and 404/405 in the envelope around the whole application;
@@ -30,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod json;

@@ -213,6 +213,7 @@ pub struct TokenConfig {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     algorithm: Algorithm,
     encoding: EncodingKey,
@@ -260,10 +261,10 @@ impl TokenConfig {
     }
 
     fn inner_mut(&mut self) -> &mut Inner {
-        Arc::get_mut(&mut self.inner).expect("TokenConfig is configured before it is cloned")
+        Arc::make_mut(&mut self.inner)
     }
 
-    /// Set `iss` on issued tokens and require it on verified ones. Call before cloning.
+    /// Set `iss` on issued tokens and require it on verified ones.
     ///
     /// ```
     /// let t = almacen_web::auth::TokenConfig::hs256(b"s").with_issuer("shop");
@@ -275,7 +276,7 @@ impl TokenConfig {
         self
     }
 
-    /// Set `aud` on issued tokens and require it on verified ones. Call before cloning.
+    /// Set `aud` on issued tokens and require it on verified ones.
     ///
     /// ```
     /// let t = almacen_web::auth::TokenConfig::hs256(b"s").with_audience("api");
@@ -286,8 +287,7 @@ impl TokenConfig {
         self
     }
 
-    /// How long an issued token is valid ([`DEFAULT_TOKEN_LIFETIME`] unless set). Call
-    /// before cloning.
+    /// How long an issued token is valid ([`DEFAULT_TOKEN_LIFETIME`] unless set).
     ///
     /// ```
     /// use std::time::Duration;

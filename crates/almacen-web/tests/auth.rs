@@ -155,6 +155,10 @@ async fn bad_forms_are_422s_naming_the_field() {
         let got: Vec<(&str, &str)> = errors.iter().map(|e| (e["field"].as_str().unwrap(), e["type"].as_str().unwrap())).collect();
         assert_eq!(got, fields, "{body}");
     }
+    let huge = format!("grant_type=password&username=ana&password={}", "x".repeat(3 << 20));
+    let (status, _, body) = login_form(&base, &huge).await;
+    assert_eq!(status, 413, "{body}");
+    envelope(status, &body);
     let resp = reqwest::Client::new().post(format!("{base}/token")).json(&json!({"username": "ana"})).send().await.unwrap();
     let (status, _, body) = read(resp).await;
     assert_eq!(status, 415, "{body}");
@@ -170,7 +174,12 @@ async fn bad_tokens_are_401_with_a_bearer_challenge() {
     let parts: Vec<&str> = good.split('.').collect();
 
     // No token at all: a plain `Bearer` challenge (RFC 6750 3.1: no error code).
-    for (what, auth) in [("no header", None), ("basic scheme", Some("Basic YW5hOlNlY3JldDEyMw==")), ("no scheme", Some(good.as_str()))] {
+    for (what, auth) in [
+        ("no header", None),
+        ("basic scheme", Some("Basic YW5hOlNlY3JldDEyMw==")),
+        ("no scheme", Some(good.as_str())),
+        ("scheme only", Some("Bearer")),
+    ] {
         let r = get_with(&me, auth).await;
         assert_eq!(r.1.as_deref(), Some("Bearer"), "{what}");
         unauthorized(what, r);

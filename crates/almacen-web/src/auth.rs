@@ -745,16 +745,13 @@ mod tests {
         // or the unknown-user path would be faster (a parse error returns at once).
         assert!(DUMMY_HASH.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(!verify_user_password("almacen dummy password, never valid".into(), None).await.unwrap());
-        // And the unknown-user path does the work of a real verification.
+        // And the unknown-user path does the work of a real verification: the dummy parses
+        // as a hash (so argon2 runs in full rather than failing at the parse). Checked by
+        // structure, not by timing (tests never assert timings).
+        assert!(argon2::PasswordHash::new(DUMMY_HASH.as_str()).is_ok());
         let hash = hash_password("Secret123").unwrap();
-        let _ = verify_user_password("warm".into(), None).await;
-        let t = std::time::Instant::now();
         assert!(!verify_user_password("Wrong123".into(), Some(hash)).await.unwrap());
-        let known = t.elapsed();
-        let t = std::time::Instant::now();
         assert!(!verify_user_password("Wrong123".into(), None).await.unwrap());
-        let unknown = t.elapsed();
-        assert!(unknown * 2 > known, "unknown user {unknown:?}, wrong password {known:?}");
     }
 
     #[test]

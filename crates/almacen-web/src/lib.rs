@@ -15,7 +15,14 @@
 //! - [`health`]: `GET /health` and `GET /ready`.
 //! - [`with_service_layers`]: the request id, a request timeout (504), the body limit (413),
 //!   panics as 500s, and 404/405 in the envelope around the whole application;
-//!   [`ServiceConfig`] sets the timeout, the CORS origins and the body limit.
+//!   [`ServiceConfig`] sets the timeout, the CORS origins, the body limit, gzip compression
+//!   and [`Metrics`] (`GET /metrics`).
+//! - [`db`]: the [`Db`] and [`Tx`] extractors ([`with_database`]), one transaction per
+//!   request committed on success and rolled back otherwise.
+//! - [`logging`]: [`init_logging`], JSON or text logs, one event per request.
+//! - [`background`]: [`BackgroundTasks`] run after the response on a [`TaskRunner`].
+//! - [`serve()`]: serving with a graceful shutdown on SIGTERM or Ctrl-C.
+//! - [`config`]: [`ServiceArgs`], the settings from flags or environment variables.
 //!
 //! [`service_routes`] puts these together:
 //!
@@ -34,18 +41,31 @@
 //! ```
 
 pub mod auth;
+pub mod background;
+pub mod config;
+pub mod db;
 pub mod error;
 pub mod health;
 pub mod json;
+pub mod logging;
+pub mod metrics;
 pub mod params;
 pub mod plumbing;
 pub mod request_id;
+pub mod serve;
 
 pub use error::{ApiError, FieldError, INTERNAL_DETAIL, OUTCOME_UNKNOWN_DETAIL, RETRYABLE_CONFLICT_DETAIL};
 pub use json::Json;
 pub use params::{Id, Path, Query};
 pub use plumbing::{ServiceConfig, with_service_layers};
 pub use request_id::{RequestId, with_request_id};
+
+pub use background::{BackgroundTasks, TaskRunner};
+pub use config::ServiceArgs;
+pub use db::{Db, Tx, with_database};
+pub use logging::{LogFormat, init_logging};
+pub use metrics::Metrics;
+pub use serve::{ServeOptions, serve};
 
 /// The service's own routes, `GET /health` and `GET /ready` (see [`health`]), to merge into
 /// the application's router. Wrap the whole application in [`with_service_layers`] (or at

@@ -3,6 +3,7 @@
 //! CORS origins and the body limit.
 
 use crate::ApiError;
+use crate::metrics::Metrics;
 use crate::request_id::{REQUEST_ID_HEADER, request_id_middleware};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -13,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use std::any::Any;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// The request timeout unless set: [`ServiceConfig::request_timeout`].
@@ -52,11 +55,27 @@ pub struct ServiceConfig {
     request_timeout: Option<Duration>,
     cors_origins: Vec<HeaderValue>,
     body_limit: usize,
+    compression: Option<u16>,
+    metrics: Option<Metrics>,
 }
+
+/// The smallest response body, in bytes, compressed unless set:
+/// [`ServiceConfig::compression`].
+///
+/// ```
+/// assert_eq!(almacen_web::plumbing::DEFAULT_COMPRESSION_MIN_SIZE, 1024);
+/// ```
+pub const DEFAULT_COMPRESSION_MIN_SIZE: u16 = 1024;
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        ServiceConfig { request_timeout: Some(DEFAULT_REQUEST_TIMEOUT), cors_origins: Vec::new(), body_limit: DEFAULT_BODY_LIMIT }
+        ServiceConfig {
+            request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
+            cors_origins: Vec::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            compression: Some(DEFAULT_COMPRESSION_MIN_SIZE),
+            metrics: None,
+        }
     }
 }
 
@@ -110,6 +129,32 @@ impl ServiceConfig {
         self
     }
 
+    /// Compress responses with gzip for clients that accept it (`Accept-Encoding: gzip`),
+    /// when the body is known to be at least `min_size` bytes: a small JSON body costs
+    /// more to compress than it saves. Images, gRPC and server-sent events are never
+    /// compressed. On by default with [`DEFAULT_COMPRESSION_MIN_SIZE`]; `None` turns it off.
+    ///
+    /// ```
+    /// let c = almacen_web::ServiceConfig::default().compression(None);
+    /// let c = almacen_web::ServiceConfig::default().compression(Some(4096));
+    /// ```
+    pub fn compression(mut self, min_size: Option<u16>) -> Self {
+        self.compression = min_size;
+        self
+    }
+
+    /// Record every request in `metrics` (by route template and status, with its latency;
+    /// 404s, timeouts and panics included) and serve them on `GET /metrics` (see
+    /// [`metrics`](crate::metrics)). Off unless set.
+    ///
+    /// ```
+    /// let c = almacen_web::ServiceConfig::default().metrics(almacen_web::Metrics::new());
+    /// ```
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Wrap `router` in the service layers (see [`with_service_layers`]) with these
     /// settings. Call it last, on the whole application (after `merge`, `nest` and
     /// `with_state`).
@@ -118,7 +163,11 @@ impl ServiceConfig {
     /// use axum::{Router, routing::get};
     /// let app: Router = almacen_web::ServiceConfig::default().apply(Router::new().route("/", get(|| async { "hi" })));
     /// ```
-    pub fn apply(self, router: Router) -> Router {
+    pub fn apply(self, mut router: Router) -> Router {
+        if let Some(metrics) = &self.metrics {
+            let served = metrics.clone();
+            router = router.route(crate::metrics::METRICS_PATH, axum::routing::get(move || async move { served.response() }));
+        }
         let mut router = router
             .fallback(route_not_found)
             .method_not_allowed_fallback(method_not_allowed)
@@ -126,6 +175,14 @@ impl ServiceConfig {
             .layer(CatchPanicLayer::custom(panic_response));
         if let Some(limit) = self.request_timeout {
             router = router.layer(axum::middleware::from_fn_with_state(limit, timeout_middleware));
+        }
+        if let Some(metrics) = self.metrics {
+            router = router.layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::metrics_middleware));
+        }
+        if let Some(min_size) = self.compression {
+            let predicate =
+                SizeAbove::new(min_size).and(NotForContentType::GRPC).and(NotForContentType::IMAGES).and(NotForContentType::SSE);
+            router = router.layer(CompressionLayer::new().gzip(true).compress_when(predicate));
         }
         if !self.cors_origins.is_empty() {
             router = router.layer(
@@ -137,7 +194,9 @@ impl ServiceConfig {
                     .max_age(Duration::from_secs(600)),
             );
         }
-        router.layer(axum::middleware::from_fn(request_id_middleware))
+        router
+            .layer(axum::middleware::from_fn(crate::logging::access_log_middleware))
+            .layer(axum::middleware::from_fn(request_id_middleware))
     }
 }
 
@@ -151,7 +210,9 @@ impl ServiceConfig {
 /// - a handler that panics answers 500 in the envelope with the request id, the panic
 ///   message going only to the log;
 /// - an unknown path answers 404 and a known path with the wrong method 405, both in the
-///   envelope (axum's own answers have no body).
+///   envelope (axum's own answers have no body);
+/// - each request is logged when answered (see [`logging`](crate::logging));
+/// - responses of 1 KiB or more are gzip-compressed for clients that accept it.
 ///
 /// Call it last, on the whole application (after `merge`, `nest` and `with_state`).
 ///

@@ -62,8 +62,9 @@ pub fn env_filter() -> Result<EnvFilter, String> {
     }
 }
 
-/// A subscriber writing `format` lines to `writer`, filtered by `filter`: what
-/// [`init_logging`] installs (with standard error), for tests or custom writers.
+/// A subscriber writing `format` lines to `writer`, filtered by `filter`, without colours:
+/// what [`init_logging`] installs (with standard error, coloured text on a terminal), for
+/// tests or custom writers.
 ///
 /// ```
 /// use almacen_web::{LogFormat, logging};
@@ -74,7 +75,14 @@ pub fn subscriber<W>(format: LogFormat, filter: EnvFilter, writer: W) -> Box<dyn
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    build(format, filter, writer, false)
+}
+
+fn build<W>(format: LogFormat, filter: EnvFilter, writer: W, ansi: bool) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     match format {
         LogFormat::Json => Box::new(builder.json().flatten_event(true).with_current_span(true).with_span_list(false).finish()),
         LogFormat::Text => Box::new(builder.finish()),
@@ -91,7 +99,8 @@ where
 /// ```
 pub fn init_logging(format: LogFormat) -> Result<(), String> {
     let filter = env_filter()?;
-    tracing::subscriber::set_global_default(subscriber(format, filter, std::io::stderr))
+    let ansi = format == LogFormat::Text && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing::subscriber::set_global_default(build(format, filter, std::io::stderr, ansi))
         .map_err(|e| format!("could not install the log subscriber: {e}"))
 }
 

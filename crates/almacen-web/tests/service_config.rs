@@ -105,3 +105,61 @@ async fn the_body_limit_is_applied() {
     let resp = reqwest::Client::new().post(format!("{base}/echo")).json(&json!({"text": "x".repeat(2000)})).send().await.unwrap();
     assert_eq!(read(resp).await.0, 200);
 }
+
+fn list_routes() -> Router {
+    let items: Vec<Value> = (0..500).map(|i| json!({"id": i, "name": format!("item number {i}")})).collect();
+    Router::new()
+        .route(
+            "/items",
+            get(move || {
+                let items = items.clone();
+                async move { Json(Value::Array(items)) }
+            }),
+        )
+        // Some 300 bytes: over tower-http's default threshold (32), under ours (1 KiB).
+        .route("/small", get(|| async { Json(json!({"ok": true, "note": "x".repeat(300)})) }))
+}
+
+async fn get_gzip(url: &str) -> (Option<String>, Vec<u8>) {
+    // reqwest is built without its gzip feature: the body comes as sent.
+    let resp = reqwest::Client::new().get(url).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let enc = resp.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_string());
+    (enc, resp.bytes().await.unwrap().to_vec())
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn large_bodies_are_gzipped_small_ones_not() {
+    let base = serve(ServiceConfig::default().apply(list_routes())).await;
+    let plain = reqwest::get(format!("{base}/items")).await.unwrap().bytes().await.unwrap().to_vec();
+    let (enc, bytes) = get_gzip(&format!("{base}/items")).await;
+    assert_eq!(enc.as_deref(), Some("gzip"));
+    assert!(bytes.len() < plain.len(), "{} compressed vs {} plain", bytes.len(), plain.len());
+    let decoded = gunzip(&bytes);
+    let v: Value = serde_json::from_slice(&decoded).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 500);
+    assert_eq!(decoded, plain, "the same JSON");
+
+    let (enc, bytes) = get_gzip(&format!("{base}/small")).await;
+    assert_eq!(enc, None, "a small body is sent as is");
+    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap()["ok"], true);
+
+    // Without Accept-Encoding, never compressed.
+    let resp = reqwest::get(format!("{base}/items")).await.unwrap();
+    assert!(resp.headers().get("content-encoding").is_none());
+}
+
+#[tokio::test]
+async fn compression_can_be_turned_off() {
+    let base = serve(ServiceConfig::default().compression(None).apply(list_routes())).await;
+    let (enc, bytes) = get_gzip(&format!("{base}/items")).await;
+    assert_eq!(enc, None);
+    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap().as_array().unwrap().len(), 500);
+}

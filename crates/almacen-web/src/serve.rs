@@ -3,7 +3,8 @@
 //!
 //! 1. stops accepting connections (new ones are refused) and closes idle ones;
 //! 2. lets the requests in flight finish, up to the shutdown timeout (default 30 s, the
-//!    same as the request timeout); connections still busy then are closed;
+//!    same as the request timeout); those still running then are answered 503 in the
+//!    envelope (`type` `shutting_down`) and their connections closed;
 //! 3. drains the background tasks ([`TaskRunner`]) with the same bound, aborting (and
 //!    logging) those still running;
 //! 4. closes the database.
@@ -149,7 +150,12 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, options: Serv
         tracing::info!(signal = why, "shutting down: no new connections, waiting for requests in flight");
         let _ = began_tx.send(());
     };
+    // Requests still running at the shutdown timeout are answered 503 and their
+    // connections closed; axum's connection tasks outlive a dropped server future.
+    let cut = tokio_util::sync::CancellationToken::new();
+    let app = app.layer(axum::middleware::from_fn_with_state(cut.clone(), cut_middleware));
     let server = axum::serve(listener, app).with_graceful_shutdown(signal).into_future();
+    tokio::pin!(server);
     let deadline = async move {
         if began_rx.await.is_err() {
             std::future::pending::<()>().await;
@@ -157,10 +163,17 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, options: Serv
         tokio::time::sleep(shutdown_timeout).await;
     };
     let served = tokio::select! {
-        served = server => served,
+        served = &mut server => served,
         () = deadline => {
-            tracing::warn!(timeout = ?shutdown_timeout, "requests still in flight at the shutdown timeout: their connections are closed");
-            Ok(())
+            tracing::warn!(timeout = ?shutdown_timeout, "requests still in flight at the shutdown timeout: answered 503");
+            cut.cancel();
+            match tokio::time::timeout(CUT_GRACE, &mut server).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!("connections still open after the 503s: left to close");
+                    Ok(())
+                }
+            }
         }
     };
     if let Some(runner) = background {
@@ -171,6 +184,23 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, options: Serv
     }
     tracing::info!("shut down");
     served
+}
+
+/// How long connections cut at the shutdown timeout get to send their 503.
+const CUT_GRACE: Duration = Duration::from_secs(1);
+
+async fn cut_middleware(
+    axum::extract::State(cut): axum::extract::State<tokio_util::sync::CancellationToken>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    tokio::select! {
+        response = next.run(req) => response,
+        () = cut.cancelled() => axum::response::IntoResponse::into_response(
+            crate::ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "the service is shutting down")
+                .with_error(None::<String>, "the request did not finish before the shutdown timeout", "shutting_down"),
+        ),
+    }
 }
 
 #[cfg(unix)]

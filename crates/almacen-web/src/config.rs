@@ -46,7 +46,7 @@ pub struct ServiceArgs {
     pub listen: SocketAddr,
 
     /// Origins allowed to call the service from a browser, comma-separated
-    /// (https://shop.example.com).
+    /// (`https://shop.example.com`).
     #[arg(long = "cors-origins", env = "CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<String>,
 

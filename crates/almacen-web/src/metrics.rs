@@ -112,7 +112,7 @@ impl Metrics {
     ///
     /// ```
     /// let m = almacen_web::Metrics::new();
-    /// assert!(m.render().contains("http_requests"));
+    /// assert!(m.render().contains("# EOF"));
     /// ```
     pub fn new() -> Self {
         Self::build(None)

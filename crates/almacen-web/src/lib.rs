@@ -37,6 +37,7 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod json;
+pub mod openapi;
 pub mod params;
 pub mod plumbing;
 pub mod request_id;

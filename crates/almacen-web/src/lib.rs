@@ -44,6 +44,7 @@ pub mod openapi;
 pub mod params;
 pub mod plumbing;
 pub mod request_id;
+pub mod resource;
 pub mod validate;
 
 pub use error::{ApiError, FieldError, INTERNAL_DETAIL, OUTCOME_UNKNOWN_DETAIL, RETRYABLE_CONFLICT_DETAIL};

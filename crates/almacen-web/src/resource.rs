@@ -10,10 +10,10 @@
 //! | `GET /products` | a page (below) |
 //! | `PUT /products/{id}` ([`Resource::replace`]) | 200 and the row; 404 when absent (no upsert) |
 //! | `PATCH /products/{id}` ([`Resource::patch`]) | 200 and the row; 404 when absent |
-//! | `DELETE /products/{id}` ([`Resource::delete`]) | 204; a soft delete for a `#[model(soft_delete)]` model; 404 when absent or already deleted |
+//! | `DELETE /products/{id}` ([`Resource::delete`]) | 204; a soft delete for a model with a `#[model(soft_delete)]` field; 404 when absent or already deleted |
 //! | `POST /products/{id}/restore` (soft-delete models, with `delete`) | 200 and the row; 404 when not deleted or absent |
 //!
-//! Inputs go through [`Valid`](crate::Valid) (422 per rule). Database errors map as
+//! Inputs go through [`Valid`] (422 per rule). Database errors map as
 //! [`ApiError`] maps them: a unique or foreign-key violation is a 409 naming the field, a
 //! stale `#[model(version)]` is a 409 `stale_version` (a [`ReplaceInput`] that carries the
 //! version the client read makes PUT check it).
@@ -42,7 +42,7 @@
 //!
 //! # Keys
 //!
-//! The model's key must be `i64` (the `{id}` segment goes through [`Id`](crate::Id)); other
+//! The model's key must be `i64` (the `{id}` segment goes through [`Id`]); other
 //! key types (UUIDs, composite keys) are not served by this builder.
 //!
 //! # Guards
@@ -61,7 +61,7 @@
 //! use almacen_web::Validate;
 //!
 //! #[derive(Model, Debug, Clone)]
-//! #[model(table = "products", soft_delete)]
+//! #[model(table = "products")]
 //! pub struct Product {
 //!     #[model(primary_key, auto)]
 //!     pub id: i64,
@@ -70,8 +70,8 @@
 //!     #[model(unique, max_len = 64)]
 //!     pub sku: String,
 //!     pub price: f64,
-//!     #[model(deleted_at)]
-//!     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+//!     #[model(soft_delete)]
+//!     pub deleted_at: Option<almacen::chrono::DateTime<almacen::chrono::Utc>>,
 //! }
 //!
 //! #[derive(serde::Deserialize, utoipa::ToSchema)]

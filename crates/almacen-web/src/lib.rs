@@ -16,6 +16,9 @@
 //!   [`auth::CurrentUser`] extractor with role guards (401 with `WWW-Authenticate`, 403), and
 //!   the OAuth2 password form.
 //! - [`health`]: `GET /health` and `GET /ready`.
+//! - [`resource`]: the CRUD routes of a model from declared input and output types (create,
+//!   read, list with pages, sort and filters, replace, patch, delete, restore), with role
+//!   guards and their OpenAPI fragment.
 //! - [`with_service_layers`]: the request id, a request timeout (504), the body limit (413),
 //!   panics as 500s, and 404/405 in the envelope around the whole application;
 //!   [`ServiceConfig`] sets the timeout, the CORS origins and the body limit.

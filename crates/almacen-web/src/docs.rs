@@ -83,13 +83,15 @@ const NO_CACHE: &str = "no-cache";
 /// The builder of a service's OpenAPI document and of the routes that serve it.
 ///
 /// Paths default to `/openapi.json`, `/docs`, `/redoc` and `/docs-assets` (the prefix of the
-/// UIs' files); each can be changed, and the UIs can be left out.
+/// UIs' files); each can be changed, and either UI can be left out. The pages refer to the
+/// document and the assets by these absolute paths: behind a proxy that adds a prefix, include
+/// the prefix in them.
 ///
 /// ```
 /// let doc = almacen_web::ApiDoc::new("Shop", "1.0.0")
 ///     .openapi_path("/api/openapi.json")
 ///     .docs_path("/api/docs")
-///     .redoc_path(None::<&str>)
+///     .without_redoc()
 ///     .with_metrics();
 /// let api = doc.clone().into_openapi();
 /// assert!(api.paths.paths.contains_key("/metrics"));
@@ -199,23 +201,43 @@ impl ApiDoc {
         self
     }
 
-    /// Where Swagger UI is served (default `/docs`); `None` leaves it out.
+    /// Where Swagger UI is served (default `/docs`).
     ///
     /// ```
-    /// let app: axum::Router = almacen_web::ApiDoc::new("Shop", "1").docs_path(Some("/swagger")).routes();
+    /// let app: axum::Router = almacen_web::ApiDoc::new("Shop", "1").docs_path("/swagger").routes();
     /// ```
-    pub fn docs_path(mut self, path: Option<impl Into<String>>) -> Self {
-        self.docs_path = path.map(Into::into);
+    pub fn docs_path(mut self, path: impl Into<String>) -> Self {
+        self.docs_path = Some(path.into());
         self
     }
 
-    /// Where ReDoc is served (default `/redoc`); `None` leaves it out.
+    /// Leaves Swagger UI out of [`routes`](Self::routes).
     ///
     /// ```
-    /// let app: axum::Router = almacen_web::ApiDoc::new("Shop", "1").redoc_path(None::<String>).routes();
+    /// let app: axum::Router = almacen_web::ApiDoc::new("Shop", "1").without_docs().routes();
     /// ```
-    pub fn redoc_path(mut self, path: Option<impl Into<String>>) -> Self {
-        self.redoc_path = path.map(Into::into);
+    pub fn without_docs(mut self) -> Self {
+        self.docs_path = None;
+        self
+    }
+
+    /// Where ReDoc is served (default `/redoc`).
+    ///
+    /// ```
+    /// let app: axum::Router = almacen_web::ApiDoc::new("Shop", "1").redoc_path("/reference").routes();
+    /// ```
+    pub fn redoc_path(mut self, path: impl Into<String>) -> Self {
+        self.redoc_path = Some(path.into());
+        self
+    }
+
+    /// Leaves ReDoc out of [`routes`](Self::routes).
+    ///
+    /// ```
+    /// let app: axum::Router = almacen_web::ApiDoc::new("Shop", "1").without_redoc().routes();
+    /// ```
+    pub fn without_redoc(mut self) -> Self {
+        self.redoc_path = None;
         self
     }
 

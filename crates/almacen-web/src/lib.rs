@@ -13,6 +13,8 @@
 //!   [`auth::CurrentUser`] extractor with role guards (401 with `WWW-Authenticate`, 403), and
 //!   the OAuth2 password form.
 //! - [`health`]: `GET /health` and `GET /ready`.
+//! - [`ApiDoc`] ([`docs`]): the service's OpenAPI 3.1 document at `/openapi.json`, with
+//!   Swagger UI at `/docs` and ReDoc at `/redoc`, built into the binary (no internet needed).
 //! - [`with_service_layers`]: the request id, a request timeout (504), the body limit (413),
 //!   panics as 500s, and 404/405 in the envelope around the whole application;
 //!   [`ServiceConfig`] sets the timeout, the CORS origins and the body limit.
@@ -34,6 +36,7 @@
 //! ```
 
 pub mod auth;
+pub mod docs;
 pub mod error;
 pub mod health;
 pub mod json;
@@ -42,6 +45,7 @@ pub mod params;
 pub mod plumbing;
 pub mod request_id;
 
+pub use docs::ApiDoc;
 pub use error::{ApiError, FieldError, INTERNAL_DETAIL, OUTCOME_UNKNOWN_DETAIL, RETRYABLE_CONFLICT_DETAIL};
 pub use json::Json;
 pub use params::{Id, Path, Query};

@@ -540,4 +540,10 @@ fn the_openapi_fragment_has_every_route() {
     }
     assert_eq!(schemas["ProductIn"]["properties"]["price"]["minimum"], 0);
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+    // The fragment merges into the service's document.
+    let merged = almacen_web::ApiDoc::new("Shop", "1.0.0").merge(products().openapi()).into_openapi();
+    let merged = serde_json::to_value(merged).unwrap();
+    assert!(merged["paths"]["/products/{id}/restore"]["post"].is_object());
+    assert!(merged["components"]["schemas"]["ProductOut"].is_object());
 }

@@ -188,6 +188,7 @@ async fn app(db: Database) -> String {
     let router = axum::Router::new()
         .merge(products().router(db.clone()))
         .merge(tags.router(db.clone()))
+        .merge(Resource::<Tag, TagOut>::new("/private-tags").read_role("admin").router(db.clone()))
         .layer(Extension(TokenConfig::hs256(SECRET)));
     serve(router).await
 }
@@ -357,6 +358,15 @@ async fn hard_delete_and_guards(db: Database, _backend: Backend) {
     assert_eq!(Tag::select().count(&db).await.unwrap(), 0);
     let (status, _, _) = call("DELETE", &format!("{url}/{id}"), None, Some(&admin)).await;
     assert_eq!(status, 404);
+    // Reads guarded by read_role: the list and the item.
+    for path in ["/private-tags", "/private-tags/1"] {
+        let (status, _, body) = call("GET", &format!("{base}{path}"), None, None).await;
+        assert_eq!(status, 401, "{path}: {body}");
+        let (status, _, body) = call("GET", &format!("{base}{path}"), None, Some(&user)).await;
+        assert_eq!(status, 403, "{path}: {body}");
+    }
+    let (status, _, body) = call("GET", &format!("{base}/private-tags"), None, Some(&admin)).await;
+    assert_eq!((status, body["total"].clone()), (200, json!(0)), "{body}");
     // No restore route for a model without soft delete.
     let resp = reqwest::Client::new().post(format!("{url}/{id}/restore")).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 404);

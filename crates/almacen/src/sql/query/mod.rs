@@ -504,10 +504,9 @@ fn like(c: &ColumnRef, pattern: &str, insensitive: bool, dialect: Dialect) -> Re
         // SQLite's LIKE ignores ASCII case; GLOB is its case-sensitive matcher.
         // (SQLite and MySQL builders take `?` placeholders in custom expressions.)
         (Dialect::Sqlite, false) => Expr::cust_with_exprs("? GLOB ?", [c.expr(), bind(like_to_glob(pattern))?]),
-        (Dialect::Sqlite, true) => Expr::cust_with_exprs(
-            "almacen_lower(?) GLOB ?",
-            [c.expr(), bind(like_to_glob(&unicode_lower(pattern)))?],
-        ),
+        (Dialect::Sqlite, true) => {
+            Expr::cust_with_exprs("almacen_lower(?) GLOB ?", [c.expr(), bind(like_to_glob(&unicode_lower(pattern)))?])
+        }
         // The column's own binary collation: `_` is one character (`LIKE BINARY` made it a byte).
         (Dialect::MySql, false) => {
             Expr::cust_with_exprs("? LIKE ? COLLATE utf8mb4_nopad_bin ESCAPE '\\\\'", [c.expr(), bind(pattern.into())?])
@@ -793,6 +792,14 @@ mod tests {
     fn escaped_text_matches_itself() {
         assert_eq!(super::escape_like(r"50%_off\x"), r"50\%\_off\\x");
         assert_eq!(like_to_glob(&format!("%{}%", super::escape_like("a*b%"))), "*a[*]b%*");
+    }
+
+    #[test]
+    fn lowercase_is_per_character_and_simple() {
+        assert_eq!(super::unicode_lower("Élan STRAẞE"), "élan straße");
+        assert_eq!(super::unicode_lower("ΟΔΟΣ Σ"), "οδοσ σ", "no final ς: the servers lower per character");
+        assert_eq!(super::unicode_lower("İSTANBUL ДОМ"), "istanbul дом");
+        assert_eq!(like_to_glob(&super::unicode_lower(r"%A\_[É]%")), "*a_[[]é]*");
     }
 
     #[test]

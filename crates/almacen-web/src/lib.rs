@@ -12,6 +12,8 @@
 //! - [`auth`]: argon2id password hashes, JWT access tokens (HS256, or RS256), the
 //!   [`auth::CurrentUser`] extractor with role guards (401 with `WWW-Authenticate`, 403), and
 //!   the OAuth2 password form.
+//! - [`accounts`]: users and roles as models, register / login / me / the admin's user list
+//!   routes with their OpenAPI fragment, and the admin seeded at start-up.
 //! - [`health`]: `GET /health` and `GET /ready`.
 //! - [`with_service_layers`]: the request id, a request timeout (504), the body limit (413),
 //!   panics as 500s, and 404/405 in the envelope around the whole application;
@@ -33,6 +35,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
 pub mod auth;
 pub mod error;
 pub mod health;

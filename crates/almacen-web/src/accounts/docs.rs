@@ -75,7 +75,10 @@ pub(super) struct UserPageDoc {
 struct AccountsDoc;
 
 /// The error responses of each route: (path, method, [(status, description)]).
-const ERRORS: &[(&str, HttpMethod, &[(&str, &str)])] = &[
+/// (status, description) of one error response.
+type ErrorDoc = (&'static str, &'static str);
+
+const ERRORS: &[(&str, HttpMethod, &[ErrorDoc])] = &[
     (
         "/auth/register",
         HttpMethod::Post,

@@ -5,6 +5,9 @@
 //!   almacen's errors to statuses (404, 409, 422, 503 with `Retry-After`, 504, 500 with a request
 //!   id and nothing more).
 //! - [`Json`]: the JSON extractor whose rejections use the envelope (422, 413, 415).
+//! - [`Valid`]: a JSON body checked against its type's rules, stated once as `utoipa` schema
+//!   attributes (so the OpenAPI document shows them) plus [`Validate`] for custom rules; every
+//!   problem is one entry of a 422.
 //! - [`Path`], [`Query`] and [`Id`]: path and query parameters whose rejections are 422s in
 //!   the envelope naming the parameter; an id out of range is a 422, never a 500.
 //! - [`RequestId`] and [`with_request_id`]: a request id per request, echoed, logged, and
@@ -44,12 +47,14 @@ pub mod openapi;
 pub mod params;
 pub mod plumbing;
 pub mod request_id;
+pub mod validate;
 
 pub use error::{ApiError, FieldError, INTERNAL_DETAIL, OUTCOME_UNKNOWN_DETAIL, RETRYABLE_CONFLICT_DETAIL};
 pub use json::Json;
 pub use params::{Id, Path, Query};
 pub use plumbing::{ServiceConfig, with_service_layers};
 pub use request_id::{RequestId, with_request_id};
+pub use validate::{Valid, Validate};
 
 /// The service's own routes, `GET /health` and `GET /ready` (see [`health`]), to merge into
 /// the application's router. Wrap the whole application in [`with_service_layers`] (or at

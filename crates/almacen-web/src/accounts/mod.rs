@@ -42,6 +42,7 @@ pub use docs::{OAUTH2_PASSWORD_SCHEME, openapi};
 pub use rules::{AccountRules, EMAIL_MAX_LEN};
 
 use crate::auth::{CurrentUser, PasswordForm, TokenConfig, TokenResponse, bad_credentials, verify_user_password};
+use crate::validate::{Valid, Validate};
 use crate::{ApiError, Json, Query};
 use almacen::prelude::*;
 use almacen::{Database, ManyToMany};
@@ -178,7 +179,12 @@ pub const ADMIN_ROLE: &str = "admin";
 // Bodies
 // ---------------------------------------------------------------------------------------
 
-/// The body of `POST /auth/register`. `Debug` hides the password.
+/// The body of `POST /auth/register`, read as [`Valid`]: its schema's rules (the default
+/// [`AccountRules`]: lengths, the username's pattern, the e-mail format) are checked before
+/// the handler runs and shown in the OpenAPI document; then [`AccountsOptions::rules`] are
+/// applied (the password's uppercase letter and digit, a stricter e-mail check). Configured
+/// rules can therefore tighten the schema's limits, not loosen them. `Debug` hides the
+/// password.
 ///
 /// ```
 /// let r: almacen_web::accounts::RegisterRequest = serde_json::from_value(serde_json::json!(
@@ -191,12 +197,16 @@ pub struct RegisterRequest {
     #[schema(min_length = 3, max_length = 50, pattern = "^[A-Za-z0-9_.-]+$", example = "ana")]
     pub username: String,
     /// A valid e-mail address.
-    #[schema(format = "email", max_length = 254, example = "ana@example.com")]
+    #[schema(format = Email, max_length = 254, example = "ana@example.com")]
     pub email: String,
     /// 8–128 characters with at least one uppercase letter and one digit (by default).
     #[schema(min_length = 8, max_length = 128, format = "password", example = "Secret123")]
     pub password: String,
 }
+
+/// No rules beyond the schema's here: [`register_user`] applies the configured
+/// [`AccountRules`].
+impl Validate for RegisterRequest {}
 
 impl fmt::Debug for RegisterRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -354,7 +364,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(db: Database, tokens: TokenConfi
 #[utoipa::path(post, path = "/auth/register", tag = "accounts",
     request_body = RegisterRequest,
     responses((status = 201, description = "The new user", body = UserOut)))]
-async fn register(State(st): State<AccountsState>, Json(input): Json<RegisterRequest>) -> Result<Response, ApiError> {
+async fn register(State(st): State<AccountsState>, Valid(input): Valid<RegisterRequest>) -> Result<Response, ApiError> {
     let user = register_user(&st.db, &st.options, input).await?;
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }

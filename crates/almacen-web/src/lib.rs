@@ -18,6 +18,11 @@
 //! - [`accounts`]: users and roles as models, register / login / me / the admin's user list
 //!   routes with their OpenAPI fragment, and the admin seeded at start-up.
 //! - [`health`]: `GET /health` and `GET /ready`.
+//! - [`resource`]: the CRUD routes of a model from declared input and output types (create,
+//!   read, list with pages, sort and filters, replace, patch, delete, restore), with role
+//!   guards and their OpenAPI fragment.
+//! - [`ApiDoc`] ([`docs`]): the service's OpenAPI 3.1 document at `/openapi.json`, with
+//!   Swagger UI at `/docs` and ReDoc at `/redoc`, built into the binary (no internet needed).
 //! - [`with_service_layers`]: the request id, a request timeout (504), the body limit (413),
 //!   panics as 500s, and 404/405 in the envelope around the whole application;
 //!   [`ServiceConfig`] sets the timeout, the CORS origins and the body limit.
@@ -40,6 +45,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod docs;
 pub mod error;
 pub mod health;
 pub mod json;
@@ -47,8 +53,10 @@ pub mod openapi;
 pub mod params;
 pub mod plumbing;
 pub mod request_id;
+pub mod resource;
 pub mod validate;
 
+pub use docs::ApiDoc;
 pub use error::{ApiError, FieldError, INTERNAL_DETAIL, OUTCOME_UNKNOWN_DETAIL, RETRYABLE_CONFLICT_DETAIL};
 pub use json::Json;
 pub use params::{Id, Path, Query};

@@ -329,4 +329,13 @@ fn openapi_fragment() {
     let user = &doc["components"]["schemas"]["UserOut"];
     assert!(user["properties"]["roles"].is_object() && user["properties"].get("password_hash").is_none(), "{user}");
     assert!(doc["components"]["schemas"]["RegisterRequest"]["properties"]["password"]["minLength"] == 8);
+
+    // Merged into the service's document, nothing is lost.
+    let merged = serde_json::to_value(almacen_web::ApiDoc::new("shop", "1").merge(accounts::openapi()).into_openapi()).unwrap();
+    assert!(merged["paths"]["/users/me"]["delete"]["responses"]["401"].is_object(), "{merged}");
+    assert!(
+        merged["components"]["securitySchemes"]["oauth2_password"].is_object()
+            && merged["components"]["securitySchemes"]["bearer"].is_object()
+    );
+    assert!(merged["components"]["schemas"]["UserPage"].is_object());
 }

@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::HttpMethod;
 
 /// One line of an order request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
@@ -205,6 +206,11 @@ async fn caller_id(db: &Database, caller: &CurrentUser) -> Result<i64, ApiError>
     Ok(id)
 }
 
+#[utoipa::path(post, path = "/orders", tag = "orders",
+    request_body = PlaceOrderRequest,
+    responses((status = 201, description = "The order placed", body = OrderOut,
+               headers(("location" = String, description = "The order's URL")))),
+    security(("bearer" = []), ("oauth2_password" = [])))]
 async fn post_order(State(db): State<Database>, caller: CurrentUser, Valid(body): Valid<PlaceOrderRequest>) -> Result<Response, ApiError> {
     let user_id = caller_id(&db, &caller).await?;
     let order = place_order(&db, user_id, &body.items).await?;
@@ -212,6 +218,10 @@ async fn post_order(State(db): State<Database>, caller: CurrentUser, Valid(body)
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(order)).into_response())
 }
 
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders",
+    params(("id" = i64, Path, minimum = 1, description = "The order's id")),
+    responses((status = 200, description = "The caller's order", body = OrderOut)),
+    security(("bearer" = []), ("oauth2_password" = [])))]
 async fn get_order(State(db): State<Database>, caller: CurrentUser, Path(Id(id)): Path<Id>) -> Result<Json<OrderOut>, ApiError> {
     let user_id = caller_id(&db, &caller).await?;
     // Someone else's order is a 404: its existence is not the caller's business.
@@ -225,17 +235,109 @@ async fn get_order(State(db): State<Database>, caller: CurrentUser, Path(Id(id))
 }
 
 /// The query of `GET /orders`.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+///
+/// ```
+/// let q: shop::orders::PageQuery = almacen_web::params::parse_query("page=2").unwrap();
+/// assert_eq!((q.page, q.page_size), (Some(2), None));
+/// ```
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// The page, from 1 (default 1).
+    #[param(minimum = 1)]
     pub page: Option<u64>,
     /// Rows per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u64>,
+}
+
+/// A page of orders, for the document.
+#[derive(utoipa::ToSchema)]
+#[schema(as = OrderPage)]
+#[allow(dead_code)]
+struct OrderPageDoc {
+    items: Vec<OrderOut>,
+    total: u64,
+    page: u64,
+    page_size: u64,
+    total_pages: u64,
+    has_next: bool,
+    has_prev: bool,
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(post_order, get_order, list_orders),
+    components(schemas(PlaceOrderRequest, OrderLine, OrderOut, OrderItemOut, OrderPageDoc)),
+    tags((name = "orders", description = "The caller's orders"))
+)]
+struct OrdersDoc;
+
+/// The error responses of each route: (path, method, [(status, description)]).
+type ErrorDoc = (&'static str, &'static str);
+const ERRORS: &[(&str, HttpMethod, &[ErrorDoc])] = &[
+    (
+        "/orders",
+        HttpMethod::Post,
+        &[
+            ("401", "No token, or an invalid or expired one, or its user is gone"),
+            ("409", "Not enough stock for a product (named); nothing changed"),
+            ("413", "The body is too large"),
+            ("415", "The body is not JSON"),
+            ("422", "No items, a quantity below 1, or an unknown or deleted product (the line is named)"),
+        ],
+    ),
+    (
+        "/orders/{id}",
+        HttpMethod::Get,
+        &[
+            ("401", "No token, or an invalid or expired one, or its user is gone"),
+            ("404", "No such order of the caller's"),
+            ("422", "The id is not a number from 1 to 2^63-1"),
+        ],
+    ),
+    (
+        "/orders",
+        HttpMethod::Get,
+        &[("401", "No token, or an invalid or expired one, or its user is gone"), ("422", "page < 1, or page_size outside 1–100")],
+    ),
+];
+
+/// The OpenAPI fragment of the `/orders` routes, with their error responses in the shared
+/// envelope; merge it (with `almacen_web::accounts::openapi()`, which brings the security
+/// schemes) into the service's document.
+///
+/// ```
+/// let doc = serde_json::to_value(shop::orders::openapi()).unwrap();
+/// assert!(doc["paths"]["/orders"]["post"]["responses"]["409"].is_object());
+/// ```
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    let mut doc = OrdersDoc::openapi();
+    almacen_web::openapi::add_common_components(&mut doc);
+    for (path, method, errors) in ERRORS {
+        let Some(item) = doc.paths.paths.get_mut(*path) else { continue };
+        let op = match method {
+            HttpMethod::Get => item.get.as_mut(),
+            HttpMethod::Post => item.post.as_mut(),
+            _ => None,
+        };
+        if let Some(op) = op {
+            for (status, description) in *errors {
+                op.responses.responses.insert((*status).to_owned(), almacen_web::openapi::error_response(description).into());
+            }
+        }
+    }
+    doc
 }
 
 /// The largest `page_size` of `GET /orders`.
 pub const MAX_PAGE_SIZE: u64 = 100;
 
+#[utoipa::path(get, path = "/orders", tag = "orders",
+    params(PageQuery),
+    responses((status = 200, description = "The caller's orders, newest first", body = OrderPageDoc)),
+    security(("bearer" = []), ("oauth2_password" = [])))]
 async fn list_orders(
     State(db): State<Database>,
     caller: CurrentUser,

@@ -189,3 +189,23 @@ async fn twenty_buyers_three_units(db: Database, _backend: Backend) {
 }
 
 per_backend!(place_and_read_orders, refused_orders_change_nothing, twenty_buyers_three_units);
+
+/// The orders fragment documents every route with its errors and security.
+#[test]
+fn openapi_fragment() {
+    let doc = serde_json::to_value(shop::orders::openapi()).unwrap();
+    for (path, method, codes) in [
+        ("/orders", "post", &["201", "401", "409", "422"][..]),
+        ("/orders/{id}", "get", &["200", "401", "404", "422"]),
+        ("/orders", "get", &["200", "401", "422"]),
+    ] {
+        let op = &doc["paths"][path][method];
+        for code in codes {
+            assert!(op["responses"][code].is_object(), "{method} {path} {code}: {op}");
+        }
+        assert_eq!(op["security"], json!([{"bearer": []}, {"oauth2_password": []}]), "{method} {path}");
+    }
+    let request = &doc["components"]["schemas"]["PlaceOrderRequest"];
+    assert_eq!(request["properties"]["items"]["minItems"], 1, "{request}");
+    assert_eq!(doc["components"]["schemas"]["OrderLine"]["properties"]["quantity"]["minimum"], 1);
+}

@@ -110,6 +110,13 @@ async fn place_and_read_orders(db: Database, _backend: Backend) {
     let (status, page) = shop.get("/orders?page_size=1", Some(&bob_token)).await;
     assert_eq!((status, &page["total"], page["items"][0]["user_id"] != json!(ana)), (200, &json!(1), true), "{page}");
     assert_eq!(shop.get("/orders?page_size=101", Some(&bob_token)).await.0, 422);
+
+    // A user with orders cannot delete the account (the orders refer to it): 409, and the
+    // account, its role links and its orders all stay.
+    let (status, _, body) = shop.send(reqwest::Client::new().delete(format!("{}/users/me", shop.base)), Some(&ana_token)).await;
+    assert_eq!((status, only_error(&body).1.as_str()), (409, "foreign_key_violation"), "{body}");
+    assert_eq!(shop.get("/users/me", Some(&ana_token)).await.0, 200);
+    assert_eq!(shop.get(&format!("/orders/{id}"), Some(&ana_token)).await.0, 200);
 }
 
 async fn refused_orders_change_nothing(db: Database, _backend: Backend) {

@@ -180,10 +180,20 @@ pub fn check<T>(value: &Value) -> Result<T, ApiError>
 where
     T: DeserializeOwned + ToSchema + Validate + 'static,
 {
-    let validator = validator_for::<T>()?;
-    let errors: Vec<FieldError> = validator.iter_errors(value).flat_map(|e| to_field_errors(&e)).collect();
+    let validator = validator_for::<T>().map_err(ApiError::internal)?;
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut more = 0usize;
+    for e in validator.iter_errors(value) {
+        for f in to_field_errors(&e) {
+            if errors.len() < MAX_ERRORS { errors.push(f) } else { more += 1 }
+        }
+    }
     if !errors.is_empty() {
-        return Err(invalid(errors));
+        let mut e = invalid(errors);
+        if more > 0 {
+            e = e.with_error(None::<String>, format!("and {more} more problem{} not listed", if more == 1 { "" } else { "s" }), "more_errors");
+        }
+        return Err(e);
     }
     // Deserialize from the text so that serde sees exactly what `Json` would; the value is
     // small next to the work of a request, and the error paths stay those of `Json`.
@@ -192,6 +202,10 @@ where
     parsed.validate().map_err(invalid)?;
     Ok(parsed)
 }
+
+/// The most `errors[]` entries of a 422 from the schema check; the rest are counted in one
+/// last entry of type `more_errors`.
+pub const MAX_ERRORS: usize = 100;
 
 fn invalid(errors: Vec<FieldError>) -> ApiError {
     let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid input");
@@ -214,36 +228,116 @@ fn invalid(errors: Vec<FieldError>) -> ApiError {
 /// let doc = almacen_web::validate::json_schema::<Order>();
 /// assert!(doc["components"]["schemas"]["Line"].is_object());
 /// ```
+///
+/// # Panics
+///
+/// When two different types share a component name (see [`prepare`]); [`prepare`] returns
+/// the same problem as an error.
 pub fn json_schema<T: ToSchema>() -> Value {
+    try_json_schema::<T>().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn try_json_schema<T: ToSchema>() -> Result<Value, SchemaError> {
     let mut components: Vec<(String, RefOr<Schema>)> = Vec::new();
     T::schemas(&mut components);
+    // `T` itself too, so that a recursive type's `$ref` to itself resolves.
+    components.push((T::name().into_owned(), T::schema()));
     let mut doc = serde_json::to_value(T::schema()).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut doc {
         let mut schemas = serde_json::Map::new();
         for (name, schema) in components {
-            schemas.insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
+            let schema = serde_json::to_value(schema).unwrap_or(Value::Null);
+            match schemas.get(&name) {
+                Some(seen) if *seen != schema => return Err(SchemaError::name_clash::<T>(&name)),
+                Some(_) => {}
+                None => {
+                    schemas.insert(name, schema);
+                }
+            }
         }
         map.insert("components".into(), serde_json::json!({ "schemas": schemas }));
     }
-    doc
+    Ok(doc)
+}
+
+/// Why the schema of an input type cannot be used: two types under one component name, or
+/// a schema that does not compile (a bad `pattern`). Returned by [`prepare`]; a
+/// [`Resource`](crate::resource::Resource) panics with it when its router is built.
+///
+/// ```
+/// #[derive(serde::Deserialize, utoipa::ToSchema)]
+/// struct Code { #[schema(pattern = "([a-z]")] code: String }
+/// impl almacen_web::Validate for Code {}
+///
+/// let e = almacen_web::validate::prepare::<Code>().unwrap_err();
+/// assert!(e.to_string().contains("Code"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError(String);
+
+impl SchemaError {
+    fn name_clash<T>(name: &str) -> Self {
+        SchemaError(format!(
+            "the JSON Schema of {} refers to two different types named `{name}`: give them distinct names with \
+             `#[schema(as = path::{name})]` on each (e.g. `#[schema(as = a::{name})]`)",
+            std::any::type_name::<T>()
+        ))
+    }
+}
+
+impl std::fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+/// Build and cache the validator of `T` now rather than on the first request, and report a
+/// schema that cannot be used. Call it at start-up for every type a [`Valid`] extracts
+/// ([`Resource`](crate::resource::Resource) does it for its inputs when its router is built):
+/// a bad schema then stops the service at once instead of answering 500s.
+///
+/// A type that contains itself (`struct Node { children: Vec<Node> }`) needs
+/// `#[schema(no_recursion)]` on the recursive field (or the type): without it, utoipa's
+/// schema collection recurses until the stack overflows, which no code can catch — with
+/// `prepare` (or a resource) it happens at start-up, not on a request.
+///
+/// ```
+/// #[derive(serde::Deserialize, utoipa::ToSchema)]
+/// struct Node {
+///     #[schema(min_length = 1)]
+///     name: String,
+///     #[schema(no_recursion)]
+///     children: Vec<Node>,
+/// }
+/// impl almacen_web::Validate for Node {}
+///
+/// almacen_web::validate::prepare::<Node>().unwrap();
+/// let e = almacen_web::validate::check::<Node>(&serde_json::json!(
+///     {"name": "a", "children": [{"name": "", "children": []}]})).err().unwrap();
+/// assert_eq!(e.errors()[0].field.as_deref(), Some("children[0].name"));
+/// ```
+pub fn prepare<T: ToSchema + 'static>() -> Result<(), SchemaError> {
+    validator_for::<T>().map(|_| ())
 }
 
 type Cache = RwLock<HashMap<TypeId, Arc<jsonschema::Validator>>>;
 
-fn validator_for<T: ToSchema + 'static>() -> Result<Arc<jsonschema::Validator>, ApiError> {
+fn validator_for<T: ToSchema + 'static>() -> Result<Arc<jsonschema::Validator>, SchemaError> {
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let id = TypeId::of::<T>();
     if let Some(v) = cache.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
         return Ok(v.clone());
     }
-    let doc = json_schema::<T>();
+    let doc = try_json_schema::<T>()?;
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .should_validate_formats(true)
         .should_ignore_unknown_formats(true)
         .build(&doc)
-        .map_err(|e| ApiError::internal(format!("the JSON Schema of {} does not compile: {e}", std::any::type_name::<T>())))?;
+        .map_err(|e| SchemaError(format!("the JSON Schema of {} does not compile: {e}", std::any::type_name::<T>())))?;
     let validator = Arc::new(validator);
     cache.write().unwrap_or_else(|e| e.into_inner()).entry(id).or_insert_with(|| validator.clone());
     Ok(validator)
@@ -326,9 +420,11 @@ fn to_field_errors(e: &jsonschema::ValidationError<'_>) -> Vec<FieldError> {
         }
         ValidationErrorKind::UniqueItems => one("must not contain the same item twice".to_string(), "unique_items"),
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            // A nullable nested type is `oneOf: [{"type": "null"}, {"$ref": …}]`: report the
-            // branch whose errors go deepest (not the one that merely wanted another type).
-            let best = context
+            // A nullable nested type is `oneOf: [{"type": "null"}, {"$ref": …}]`: skip the
+            // branch that merely wanted another type. An internally tagged enum has one
+            // branch per variant, each with a constant tag: skip the branches whose tag does
+            // not match. Of those left, report the one with the fewest errors.
+            let candidates: Vec<_> = context
                 .iter()
                 .filter(|branch| !branch.is_empty())
                 .filter(|branch| {
@@ -336,7 +432,17 @@ fn to_field_errors(e: &jsonschema::ValidationError<'_>) -> Vec<FieldError> {
                         && matches!(branch[0].kind(), ValidationErrorKind::Type { .. })
                         && path_of(branch[0].instance_path()) == path)
                 })
-                .max_by_key(|branch| branch.len());
+                .collect();
+            let depth = e.instance_path().iter().count();
+            let tag_mismatch = |branch: &&&Vec<jsonschema::ValidationError<'_>>| {
+                branch.iter().any(|err| {
+                    matches!(err.kind(), ValidationErrorKind::Enum { .. } | ValidationErrorKind::Constant { .. })
+                        && err.instance_path().iter().count() == depth + 1
+                        && matches!(err.instance_path().iter().last(), Some(LocationSegment::Property(_)))
+                })
+            };
+            let tagged: Vec<_> = candidates.iter().filter(|b| !tag_mismatch(b)).collect();
+            let best = if tagged.is_empty() { candidates.iter().min_by_key(|b| b.len()) } else { tagged.into_iter().min_by_key(|b| b.len()) };
             match best {
                 Some(branch) => branch.iter().flat_map(|e| to_field_errors(e)).collect(),
                 None => one("does not match any of the allowed shapes".to_string(), "invalid"),

@@ -114,12 +114,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Err(e) => Err((e.path().to_string(), e.into_inner())),
     };
     outcome.map_err(|(path, inner)| {
-        let message = without_value(&strip_position(&inner.to_string()));
+        let raw = strip_position(&inner.to_string());
+        let message = without_value(&raw);
         let inner = &inner;
         use serde_json::error::Category;
         let (field, kind) = match inner.classify() {
             // Valid JSON whose number no Rust number holds (`1e400`): a data error at its path.
-            _ if message == "number out of range" => (Some(path.clone()).filter(|p| p != "."), "out_of_range"),
+            _ if raw == "number out of range" => (Some(path.clone()).filter(|p| p != "."), "out_of_range"),
             Category::Syntax | Category::Eof | Category::Io => (None, "json_invalid"),
             Category::Data => {
                 if let Some(name) = backticked_after(&message, "missing field ") {

@@ -354,20 +354,8 @@ impl Op {
         })
     }
 
-    const ALL: [Op; 12] = [
-        Op::Eq,
-        Op::Ne,
-        Op::Lt,
-        Op::Le,
-        Op::Gt,
-        Op::Ge,
-        Op::In,
-        Op::Contains,
-        Op::IContains,
-        Op::StartsWith,
-        Op::EndsWith,
-        Op::IsNull,
-    ];
+    const ALL: [Op; 12] =
+        [Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::In, Op::Contains, Op::IContains, Op::StartsWith, Op::EndsWith, Op::IsNull];
 
     /// The generic filters a column offers ([`Resource::filterable`]): comparisons for
     /// numbers, text, dates and times; equality only for booleans, UUIDs and enums; the text
@@ -633,10 +621,8 @@ where
     pub fn router<S: Clone + Send + Sync + 'static>(&self, db: Database) -> Router<S> {
         self.check_declarations();
         for op in &self.ops {
-            if let Some(prepare) = op.prepare {
-                if let Err(e) = prepare() {
-                    panic!("Resource {}: {e}", self.config.path);
-                }
+            if let Some(Err(e)) = op.prepare.map(|prepare| prepare()) {
+                panic!("Resource {}: {e}", self.config.path);
             }
         }
         let cfg = Arc::new(self.config.clone());

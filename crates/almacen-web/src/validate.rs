@@ -46,7 +46,9 @@
 //!    deeper than 128 levels).
 //! 2. The JSON value is checked against `T`'s JSON Schema (from `utoipa::ToSchema`, with the
 //!    component schemas it refers to, so nested types' rules apply too), compiled once per
-//!    type and cached. Formats are checked (`email`, `date-time`, `uuid`, …); unknown formats
+//!    type and cached — on the first request, or at start-up with [`prepare`] (which a
+//!    [`Resource`](crate::resource::Resource) calls for its inputs when its router is built,
+//!    so that a schema that cannot compile stops the service instead of answering 500s). Formats are checked (`email`, `date-time`, `uuid`, …); unknown formats
 //!    (`int64`, `double`) are ignored. **Every** violation is reported, one `errors[]` entry
 //!    each.
 //! 3. The value is deserialized into `T` (errors as [`Json`](crate::Json) reports them).
@@ -70,10 +72,31 @@
 //! | a value of the wrong JSON type | `type_error` |
 //! | a field the type does not know, when it denies them | `unknown_field` |
 //! | `unique_items` | `unique_items` |
+//! | a number no Rust number holds (`1e400` for an `f64`) | `out_of_range` |
 //! | anything else (no branch of a `oneOf` matched, …) | `invalid` |
 //!
 //! Messages name the rule and never quote the value sent, so a password never appears in a
-//! response.
+//! response. At most [`MAX_ERRORS`] problems are listed; a last entry of type `more_errors`
+//! (no field) counts the rest.
+//!
+//! For a `oneOf` (a nullable nested type, an enum), the errors are those of the branch the
+//! value was meant for: branches whose tag (an internally tagged enum's `"kind": "circle"`)
+//! does not match are skipped, and of the rest the one with the fewest errors is reported.
+//!
+//! # Names, recursion, aliases
+//!
+//! - Schemas are keyed by utoipa's short name: two types both named `Line` (in different
+//!   modules) would be checked against one schema. [`prepare`] (and a resource's router and
+//!   OpenAPI fragment) refuse that, asking for `#[schema(as = a::Line)]` on each.
+//! - A type that contains itself (`struct Node { children: Vec<Node> }`) needs
+//!   `#[schema(no_recursion)]` on the recursive field: without it utoipa's schema
+//!   collection recurses until the stack overflows, which cannot be caught (call [`prepare`]
+//!   at start-up so that it happens there, not on a request). With it, the type's `$ref` to
+//!   itself resolves and every level is checked.
+//! - `#[serde(alias = "…")]` is not seen by utoipa: the schema knows only the field's main
+//!   name, so an aliased key is a `missing` field (and, with `deny_unknown_fields`, an
+//!   `unknown_field`) even though serde alone would accept it. Do not use aliases on
+//!   validated inputs.
 //!
 //! # Unknown fields
 //!
@@ -191,7 +214,11 @@ where
     if !errors.is_empty() {
         let mut e = invalid(errors);
         if more > 0 {
-            e = e.with_error(None::<String>, format!("and {more} more problem{} not listed", if more == 1 { "" } else { "s" }), "more_errors");
+            e = e.with_error(
+                None::<String>,
+                format!("and {more} more problem{} not listed", if more == 1 { "" } else { "s" }),
+                "more_errors",
+            );
         }
         return Err(e);
     }
@@ -205,6 +232,19 @@ where
 
 /// The most `errors[]` entries of a 422 from the schema check; the rest are counted in one
 /// last entry of type `more_errors`.
+///
+/// ```
+/// #[derive(serde::Deserialize, utoipa::ToSchema)]
+/// struct Many { #[schema(inline)] v: Vec<Small> }
+/// #[derive(serde::Deserialize, utoipa::ToSchema)]
+/// struct Small { #[schema(maximum = 1)] n: i64 }
+/// impl almacen_web::Validate for Many {}
+///
+/// let body = serde_json::json!({"v": vec![serde_json::json!({"n": 5}); 150]});
+/// let e = almacen_web::validate::check::<Many>(&body).err().unwrap();
+/// assert_eq!(e.errors().len(), almacen_web::validate::MAX_ERRORS + 1);
+/// assert_eq!(e.errors().last().unwrap().kind, "more_errors");
+/// ```
 pub const MAX_ERRORS: usize = 100;
 
 fn invalid(errors: Vec<FieldError>) -> ApiError {
@@ -442,7 +482,8 @@ fn to_field_errors(e: &jsonschema::ValidationError<'_>) -> Vec<FieldError> {
                 })
             };
             let tagged: Vec<_> = candidates.iter().filter(|b| !tag_mismatch(b)).collect();
-            let best = if tagged.is_empty() { candidates.iter().min_by_key(|b| b.len()) } else { tagged.into_iter().min_by_key(|b| b.len()) };
+            let best =
+                if tagged.is_empty() { candidates.iter().min_by_key(|b| b.len()) } else { tagged.into_iter().min_by_key(|b| b.len()) };
             match best {
                 Some(branch) => branch.iter().flat_map(|e| to_field_errors(e)).collect(),
                 None => one("does not match any of the allowed shapes".to_string(), "invalid"),

@@ -166,7 +166,9 @@ async fn put_does_not_undo_a_concurrent_patch(db: Database, _backend: Backend) {
 async fn filter_errors_name_the_parameter(db: Database, _backend: Backend) {
     let base = app(db).await;
     let client = reqwest::Client::new();
-    for (query, param) in [("qty__lt=3000000000", "qty__lt"), ("qty=abc", "qty"), ("flag=maybe", "flag"), ("note__isnull=perhaps", "note__isnull")] {
+    for (query, param) in
+        [("qty__lt=3000000000", "qty__lt"), ("qty=abc", "qty"), ("flag=maybe", "flag"), ("note__isnull=perhaps", "note__isnull")]
+    {
         let resp = client.get(format!("{base}/items?{query}")).send().await.unwrap();
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap();
@@ -277,7 +279,8 @@ fn two_types_with_one_name_stop_the_openapi_fragment() {
 fn the_openapi_fragment_matches_the_server() {
     let doc = serde_json::to_value(items().openapi()).unwrap();
     let paths = &doc["paths"];
-    for (path, method) in [("/items", "get"), ("/items", "post"), ("/items/{id}", "get"), ("/items/{id}", "put"), ("/items/{id}", "patch")] {
+    for (path, method) in [("/items", "get"), ("/items", "post"), ("/items/{id}", "get"), ("/items/{id}", "put"), ("/items/{id}", "patch")]
+    {
         let responses = &paths[path][method]["responses"];
         for code in ["422", "500", "503", "504"] {
             assert!(responses[code].is_object(), "{path} {method} {code}");
@@ -295,7 +298,9 @@ fn the_openapi_fragment_matches_the_server() {
     assert_eq!((schema("limit")["minimum"].clone(), schema("limit")["maximum"].clone()), (json!(1), json!(1000)));
     assert_eq!(schema("skip")["minimum"], 0);
     // Operators by column type.
-    for present in ["name", "name__contains", "name__lt", "qty", "qty__lt", "qty__in", "flag", "flag__ne", "note__isnull", "note__icontains"] {
+    for present in
+        ["name", "name__contains", "name__lt", "qty", "qty__lt", "qty__in", "flag", "flag__ne", "note__isnull", "note__icontains"]
+    {
         assert!(param(present).is_some(), "{present} missing");
     }
     for absent in ["flag__lt", "flag__contains", "qty__contains", "qty__isnull", "name__isnull", "name__like", "qty__eq"] {

@@ -370,7 +370,8 @@ async fn fixes_app() -> String {
 async fn a_recursive_type_with_no_recursion_is_checked_through_its_self_reference() {
     almacen_web::validate::prepare::<Node>().unwrap();
     let base = fixes_app().await;
-    let (status, body) = post(&format!("{base}/nodes"), r#"{"name": "a", "children": [{"name": "b", "children": [{"name": "", "children": []}]}]}"#).await;
+    let (status, body) =
+        post(&format!("{base}/nodes"), r#"{"name": "a", "children": [{"name": "b", "children": [{"name": "", "children": []}]}]}"#).await;
     assert_eq!(errors(status, &body), pairs(&[("children[0].children[0].name", "too_short")]));
     let (status, _) = post(&format!("{base}/nodes"), r#"{"name": "a", "children": [{"name": "b", "children": []}]}"#).await;
     assert_eq!(status, 200);

@@ -47,10 +47,10 @@ fn core_message(e: almacen::Error) -> String {
 
 /// The core's parse messages quote the text sent: keep what was expected only.
 fn without_value(m: &str) -> String {
-    if let Some(i) = m.rfind(" is not ") {
-        if m[..i].contains('"') {
-            return format!("must be {}", &m[i + " is not ".len()..]);
-        }
+    if let Some(i) = m.rfind(" is not ")
+        && m[..i].contains('"')
+    {
+        return format!("must be {}", &m[i + " is not ".len()..]);
     }
     if let Some(i) = m.find(" is out of range for ") {
         return m[i + 1..].to_string();

@@ -218,6 +218,7 @@ pub(super) fn create<I: ToSchema, Out: ToSchema>(cfg: &Config, doc: &mut OpenApi
     let op = base(cfg, &op_id(cfg, "create"), format!("Create one of {}", cfg.path), true, false)
         .request_body(Some(body::<I>()))
         .response("201", created)
+        .response("400", error_response("The body could not be read"))
         .response("409", error_response("A unique or foreign-key conflict"))
         .response("413", error_response("The body is too large"))
         .response("415", error_response("The body is not JSON"));
@@ -229,6 +230,7 @@ fn write_with_body<I: ToSchema, Out: ToSchema>(cfg: &Config, doc: &mut OpenApi, 
     let op = base(cfg, &op_id(cfg, verb), summary, true, true)
         .request_body(Some(body::<I>()))
         .response("200", json_response::<Out>("The row as stored"))
+        .response("400", error_response("The body could not be read"))
         .response("404", error_response("No such row"))
         .response("409", error_response("A unique or foreign-key conflict, or a stale version"))
         .response("413", error_response("The body is too large"))

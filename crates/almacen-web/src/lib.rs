@@ -15,6 +15,8 @@
 //! - [`auth`]: argon2id password hashes, JWT access tokens (HS256, or RS256), the
 //!   [`auth::CurrentUser`] extractor with role guards (401 with `WWW-Authenticate`, 403), and
 //!   the OAuth2 password form.
+//! - [`accounts`]: users and roles as models, register / login / me / the admin's user list
+//!   routes with their OpenAPI fragment, and the admin seeded at start-up.
 //! - [`health`]: `GET /health` and `GET /ready`.
 //! - [`resource`]: the CRUD routes of a model from declared input and output types (create,
 //!   read, list with pages, sort and filters, replace, patch, delete, restore), with role
@@ -41,6 +43,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
 pub mod auth;
 pub mod docs;
 pub mod error;

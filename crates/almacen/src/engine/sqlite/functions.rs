@@ -20,7 +20,29 @@ pub(crate) fn register(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.create_aggregate_function(DECIMAL_AVG, 3, flags, Sum { average: true })?;
     conn.create_scalar_function(DECIMAL_ADD, 4, flags, add)?;
     conn.create_scalar_function(DECIMAL_TEXT, 2, flags, text_at_scale_fn)?;
-    conn.create_scalar_function(F32, 1, flags, nearest_f32)
+    conn.create_scalar_function(F32, 1, flags, nearest_f32)?;
+    conn.create_scalar_function(LOWER, 1, flags | FunctionFlags::SQLITE_INNOCUOUS, lower)
+}
+
+/// The Unicode lowercase function behind `ilike`/`icontains` on SQLite, whose own `lower()`
+/// and `LIKE` fold ASCII letters only.
+pub(crate) const LOWER: &str = "almacen_lower";
+
+/// `almacen_lower(x)`: text lowercased as PostgreSQL's and MariaDB's `lower()` do
+/// ([`unicode_lower`](crate::sql::query::unicode_lower)); NULL stays NULL, a number is
+/// returned as it is (it has no case), a blob is read as UTF-8 text when it is that.
+fn lower(ctx: &Context<'_>) -> rusqlite::Result<rusqlite::types::Value> {
+    use rusqlite::types::Value;
+    Ok(match ctx.get_raw(0) {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(crate::sql::query::unicode_lower(&String::from_utf8_lossy(t))),
+        ValueRef::Blob(b) => match std::str::from_utf8(b) {
+            Ok(t) => Value::Text(crate::sql::query::unicode_lower(t)),
+            Err(_) => Value::Blob(b.to_vec()),
+        },
+    })
 }
 
 /// A number as written in text: sign, digits (integer then fraction) and where the decimal
@@ -343,6 +365,17 @@ mod tests {
         ones[31] = "-1";
         assert_eq!(total(&ones).average(4).unwrap().to_string(), "-0.0313");
         assert_eq!(total(&["99999999999999999999.99999999"; 8]).average(12).unwrap().to_string(), "99999999999999999999.99999999");
+    }
+
+    #[test]
+    fn almacen_lower_folds_unicode_and_keeps_null() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        register(&conn).unwrap();
+        let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, Option<String>>(0)).unwrap();
+        assert_eq!(one("SELECT almacen_lower('Élan STRAẞE ΣΑΣ ПРИВЕТ İ')").as_deref(), Some("élan straße σασ привет i"));
+        assert_eq!(one("SELECT almacen_lower(NULL)"), None);
+        assert_eq!(one("SELECT almacen_lower(12) || ''").as_deref(), Some("12"));
+        assert_eq!(one("SELECT almacen_lower(NULL) GLOB '*'"), None, "NULL matches nothing");
     }
 
     #[test]

@@ -161,7 +161,8 @@ impl<M: Model, T: SqlType<Inner = String>> Column<M, T> {
     pub fn like(self, pattern: impl Into<String>) -> Condition {
         Condition::Like(self.as_ref(), pattern.into(), false)
     }
-    /// Case-insensitive `LIKE` on every dialect.
+    /// Case-insensitive `LIKE` on every dialect, Unicode letters included (SQLite's own LIKE
+    /// folds ASCII only; almacen lowers both sides there itself). Accents are not folded.
     pub fn ilike(self, pattern: impl Into<String>) -> Condition {
         Condition::Like(self.as_ref(), pattern.into(), true)
     }
@@ -178,7 +179,9 @@ impl<M: Model, T: SqlType<Inner = String>> Column<M, T> {
     pub fn contains(self, text: &str) -> Condition {
         self.like(format!("%{}%", escape_like(text)))
     }
-    /// [`contains`](Self::contains), ignoring case (SQLite folds ASCII letters only).
+    /// [`contains`](Self::contains), ignoring case the same way on every dialect: Unicode
+    /// lowercase of both sides (`"élan"` finds `"Élan"`, `"σ"` finds `"Σ"`), accents kept
+    /// (`"elan"` does not find `"Élan"`).
     pub fn icontains(self, text: &str) -> Condition {
         self.ilike(format!("%{}%", escape_like(text)))
     }
@@ -487,7 +490,12 @@ fn apply(left: Expr, op: CmpOp, right: Expr) -> Expr {
 
 /// LIKE behaves differently on each dialect (case-folding, escapes); this makes `like`
 /// case-sensitive and `ilike` case-insensitive everywhere, always with an explicit escape.
-/// (SQLite folds ASCII letters only.)
+/// Case-insensitive means both sides lowercased character by character (Unicode, not ASCII
+/// only: É = é, Σ = σ, Д = д); accents still count (é ≠ e) and `_` is one character.
+/// SQLite's own LIKE folds ASCII only, so there both sides go through `almacen_lower`
+/// (registered on every connection) and GLOB; on MariaDB the comparison is made in the
+/// binary collation, whatever the column's (a `_ci`/`_ai` collation would ignore accents),
+/// after lowering with the Unicode 5.2 tables (the default ones leave `ẞ` alone).
 fn like(c: &ColumnRef, pattern: &str, insensitive: bool, dialect: Dialect) -> Result<Expr> {
     let bind = |p: String| -> Result<Expr> { Ok(Expr::val(Value::Text(p).to_sea(dialect, None, c.meta.name)?)) };
     Ok(match (dialect, insensitive) {
@@ -496,10 +504,34 @@ fn like(c: &ColumnRef, pattern: &str, insensitive: bool, dialect: Dialect) -> Re
         // SQLite's LIKE ignores ASCII case; GLOB is its case-sensitive matcher.
         // (SQLite and MySQL builders take `?` placeholders in custom expressions.)
         (Dialect::Sqlite, false) => Expr::cust_with_exprs("? GLOB ?", [c.expr(), bind(like_to_glob(pattern))?]),
-        (Dialect::Sqlite, true) => Expr::cust_with_exprs("? LIKE ? ESCAPE '\\'", [c.expr(), bind(pattern.into())?]),
-        (Dialect::MySql, false) => Expr::cust_with_exprs("? LIKE BINARY ? ESCAPE '\\\\'", [c.expr(), bind(pattern.into())?]),
-        (Dialect::MySql, true) => Expr::cust_with_exprs("LOWER(?) LIKE LOWER(?) ESCAPE '\\\\'", [c.expr(), bind(pattern.into())?]),
+        (Dialect::Sqlite, true) => {
+            Expr::cust_with_exprs("almacen_lower(?) GLOB ?", [c.expr(), bind(like_to_glob(&unicode_lower(pattern)))?])
+        }
+        // The column's own binary collation: `_` is one character (`LIKE BINARY` made it a byte).
+        (Dialect::MySql, false) => {
+            Expr::cust_with_exprs("? LIKE ? COLLATE utf8mb4_nopad_bin ESCAPE '\\\\'", [c.expr(), bind(pattern.into())?])
+        }
+        (Dialect::MySql, true) => Expr::cust_with_exprs(
+            "(LOWER(? COLLATE utf8mb4_unicode_520_ci) COLLATE utf8mb4_nopad_bin) \
+             LIKE (LOWER(? COLLATE utf8mb4_unicode_520_ci) COLLATE utf8mb4_nopad_bin) ESCAPE '\\\\'",
+            [c.expr(), bind(pattern.into())?],
+        ),
     })
+}
+
+/// `text` lowercased one character at a time, as PostgreSQL's `lower()` and MariaDB's
+/// `LOWER()` do: Unicode's simple mapping, so `Σ` is always `σ` (no final `ς`) and `İ` is
+/// `i`. SQLite's `almacen_lower` and the SQLite `ilike` pattern both use it.
+pub(crate) fn unicode_lower(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            // The one unconditional lowercase mapping of more than one character.
+            '\u{130}' => out.push('i'),
+            ch => out.extend(ch.to_lowercase()),
+        }
+    }
+    out
 }
 
 /// Translate a LIKE pattern (`%`, `_`, `\` escapes) into the equivalent SQLite GLOB pattern.
@@ -760,6 +792,14 @@ mod tests {
     fn escaped_text_matches_itself() {
         assert_eq!(super::escape_like(r"50%_off\x"), r"50\%\_off\\x");
         assert_eq!(like_to_glob(&format!("%{}%", super::escape_like("a*b%"))), "*a[*]b%*");
+    }
+
+    #[test]
+    fn lowercase_is_per_character_and_simple() {
+        assert_eq!(super::unicode_lower("Élan STRAẞE"), "élan straße");
+        assert_eq!(super::unicode_lower("ΟΔΟΣ Σ"), "οδοσ σ", "no final ς: the servers lower per character");
+        assert_eq!(super::unicode_lower("İSTANBUL ДОМ"), "istanbul дом");
+        assert_eq!(like_to_glob(&super::unicode_lower(r"%A\_[É]%")), "*a_[[]é]*");
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! | body over the limit (axum's [`DefaultBodyLimit`](axum::extract::DefaultBodyLimit), 2 MB unless set) | 413 | `body_too_large` |
 //! | not JSON, or cut short | 422 | `json_invalid` |
 //! | a value of the wrong type | 422 | `type_error` |
+//! | a number out of range of every Rust number (`1e400`) | 422 | `out_of_range` |
 //! | a required field absent | 422 | `missing` |
 //! | a field the DTO does not know, if it denies them | 422 | `unknown_field` |
 //!
 //! `errors[].field` is the path of the value in the body (`items[0].quantity`) where serde
-//! reports it.
+//! reports it. Messages say what was expected and never quote the value sent
+//! (`invalid value, expected i32`).
 //!
 //! **Unknown fields** are the DTO's choice: serde ignores them by default, and a DTO with
 //! `#[serde(deny_unknown_fields)]` makes them a 422:
@@ -112,10 +114,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Err(e) => Err((e.path().to_string(), e.into_inner())),
     };
     outcome.map_err(|(path, inner)| {
-        let message = strip_position(&inner.to_string());
+        let raw = strip_position(&inner.to_string());
+        let message = without_value(&raw);
         let inner = &inner;
         use serde_json::error::Category;
         let (field, kind) = match inner.classify() {
+            // Valid JSON whose number no Rust number holds (`1e400`): a data error at its path.
+            _ if raw == "number out of range" => (Some(path.clone()).filter(|p| p != "."), "out_of_range"),
             Category::Syntax | Category::Eof | Category::Io => (None, "json_invalid"),
             Category::Data => {
                 if let Some(name) = backticked_after(&message, "missing field ") {
@@ -152,6 +157,25 @@ fn strip_position(msg: &str) -> String {
         Some(i) if msg[i..].contains(" column ") => msg[..i].to_string(),
         _ => msg.to_string(),
     }
+}
+
+/// serde's messages quote the value sent (`invalid value: integer `99999999999`, expected
+/// i32`, `invalid type: string "x", expected u32`, `unknown variant `x`, expected …`): keep
+/// what was expected only, so that no value (a password) is echoed.
+pub(crate) fn without_value(msg: &str) -> String {
+    if msg == "number out of range" {
+        return "is out of range for the field's type".to_string();
+    }
+    for prefix in ["invalid value: ", "invalid type: ", "invalid length ", "unknown variant "] {
+        if msg.starts_with(prefix) {
+            let what = prefix.trim_end_matches([':', ' ']);
+            return match msg.find(", expected ") {
+                Some(i) => format!("{what}, {}", &msg[i + 2..]),
+                None => what.to_string(),
+            };
+        }
+    }
+    msg.to_string()
 }
 
 /// The name in "missing field `name`".

@@ -70,8 +70,8 @@ fn path_rejection(rejection: PathRejection, keys: &[String]) -> ApiError {
         K::ParseErrorAtIndex { index, expected_type, .. } => (keys.get(index).cloned(), expected(expected_type)),
         K::ParseError { expected_type, .. } => (sole_key(), expected(expected_type)),
         K::InvalidUtf8InPathParam { key } => (Some(key), "is not valid UTF-8".to_string()),
-        K::DeserializeError { key, message, .. } => (Some(key), message),
-        K::Message(message) => (sole_key(), message),
+        K::DeserializeError { key, message, .. } => (Some(key), crate::json::without_value(&message)),
+        K::Message(message) => (sole_key(), crate::json::without_value(&message)),
         other => return ApiError::internal(format!("path extraction: {other}")),
     };
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid path parameter").with_error(field, message, "type_error")
@@ -144,7 +144,7 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
         let (field, kind, message) = if let Some(name) = backticked_after(&message, "missing field ") {
             (Some(name), "missing", "is required".to_string())
         } else {
-            (Some(path).filter(|p| p != "."), "type_error", message)
+            (Some(path).filter(|p| p != "."), "type_error", crate::json::without_value(&message))
         };
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid query parameter").with_error(field, message, kind)
     })

@@ -35,8 +35,11 @@
 //! [`Resource::filter`] (`min_price` → `price >= …`), or for whole fields with
 //! [`Resource::filterable`], which accepts `price` (equal), `price__ne`, `price__lt`,
 //! `price__le`, `price__gt`, `price__ge`, `price__in=1,2`, `name__contains`,
-//! `name__icontains`, `name__startswith`, `name__endswith` and `price__isnull=true`.
-//! `contains` and the like match `%` and `_` literally. The value is parsed to the column's
+//! `name__icontains`, `name__startswith`, `name__endswith` and `note__isnull=true`, each only
+//! where the column's type allows it ([`Op::for_column`]: no `lt` on a boolean, text matches
+//! on text only, `isnull` on nullable columns only); these names and no others (no `__eq`,
+//! `__lte`, `__like`), and the OpenAPI document lists exactly those accepted.
+//! `contains` and the like match `%` and `_` literally (no wildcards). The value is parsed to the column's
 //! type; a bad one is a 422 naming the parameter. **An unknown query parameter is a 422
 //! naming it** (a typo never silently returns everything), as is a parameter given twice.
 //!
@@ -97,15 +100,18 @@
 //!     }
 //! }
 //!
-//! /// Absent keeps a field, null sets it to NULL (a 422 for these non-nullable ones).
+//! /// Absent keeps a field. These columns are not nullable, so the schema says "optional,
+//! /// not nullable" (`value_type = String`, not `Option<String>`): a null is a 422 from the
+//! /// schema check, and the OpenAPI document says so. (For a nullable column use
+//! /// `value_type = Option<T>`: null then sets it to NULL.)
 //! #[derive(serde::Deserialize, utoipa::ToSchema)]
 //! #[serde(deny_unknown_fields)]
 //! pub struct ProductPatch {
 //!     #[serde(default)]
-//!     #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+//!     #[schema(value_type = String, min_length = 1, max_length = 200)]
 //!     pub name: Field<String>,
 //!     #[serde(default)]
-//!     #[schema(value_type = Option<f64>, minimum = 0)]
+//!     #[schema(value_type = f64, minimum = 0)]
 //!     pub price: Field<f64>,
 //! }
 //! impl Validate for ProductPatch {}
@@ -196,8 +202,9 @@ pub trait CreateInput<M: Model>: DeserializeOwned + ToSchema + Validate + Send +
 }
 
 /// An input that replaces the writable fields of a row: a request body of `PUT /things/{id}`.
-/// The row is read, `apply`'d and written back with `almacen::ops::update` (so a version
-/// field set from the input makes a stale write a 409).
+/// In one transaction, the row is read locked (`get_for_update`), `apply`'d and written back
+/// with `almacen::ops::update` (so a version field set from the input makes a stale write a
+/// 409, and a concurrent write to a column the input does not cover is never undone).
 ///
 /// ```
 /// use almacen::prelude::*;
@@ -222,8 +229,10 @@ pub trait ReplaceInput<M: Model>: DeserializeOwned + ToSchema + Validate + Send 
 
 /// An input that changes some fields of a row: a request body of `PATCH /things/{id}`.
 /// Use `almacen::Field<T>` fields (absent, null, value) with `#[serde(default)]`, as the
-/// derive's `<Model>Patch` does (its `into_patch` is this method), and
-/// `#[schema(value_type = Option<T>)]` for their schema.
+/// derive's `<Model>Patch` does (its `into_patch` is this method). Their schema: for a
+/// non-nullable column `#[schema(value_type = T)]` (optional, not nullable: the schema
+/// check rejects a null), for a nullable one `#[schema(value_type = Option<T>)]` (null sets
+/// NULL), so that the OpenAPI document says what the server accepts.
 ///
 /// ```
 /// use almacen::prelude::*;
@@ -308,29 +317,72 @@ impl Op {
         }
     }
 
-    /// The operator of a generic filter's suffix (`price__lt` → `lt`).
+    /// The operator of a generic filter's suffix (`price__lt` → `lt`); the field alone is
+    /// [`Op::Eq`]. These suffixes and no others are accepted.
     ///
     /// ```
     /// use almacen_web::resource::Op;
     /// assert_eq!(Op::from_suffix("isnull"), Some(Op::IsNull));
-    /// assert_eq!(Op::from_suffix("like"), Some(Op::Contains));
+    /// assert_eq!(Op::from_suffix("like"), None);
     /// ```
     pub fn from_suffix(suffix: &str) -> Option<Op> {
-        Some(match suffix {
-            "eq" => Op::Eq,
-            "ne" => Op::Ne,
-            "lt" => Op::Lt,
-            "le" | "lte" => Op::Le,
-            "gt" => Op::Gt,
-            "ge" | "gte" => Op::Ge,
-            "in" => Op::In,
-            "contains" | "like" => Op::Contains,
-            "icontains" | "ilike" => Op::IContains,
-            "startswith" => Op::StartsWith,
-            "endswith" => Op::EndsWith,
-            "isnull" => Op::IsNull,
-            _ => return None,
+        Op::ALL.into_iter().find(|op| op.suffix() == Some(suffix))
+    }
+
+    /// The suffix of a generic filter (`lt` for `price__lt`); `None` for [`Op::Eq`], which is
+    /// the field's name alone.
+    ///
+    /// ```
+    /// use almacen_web::resource::Op;
+    /// assert_eq!(Op::StartsWith.suffix(), Some("startswith"));
+    /// assert_eq!(Op::Eq.suffix(), None);
+    /// ```
+    pub fn suffix(self) -> Option<&'static str> {
+        Some(match self {
+            Op::Eq => return None,
+            Op::Ne => "ne",
+            Op::Lt => "lt",
+            Op::Le => "le",
+            Op::Gt => "gt",
+            Op::Ge => "ge",
+            Op::In => "in",
+            Op::Contains => "contains",
+            Op::IContains => "icontains",
+            Op::StartsWith => "startswith",
+            Op::EndsWith => "endswith",
+            Op::IsNull => "isnull",
         })
+    }
+
+    const ALL: [Op; 12] =
+        [Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::In, Op::Contains, Op::IContains, Op::StartsWith, Op::EndsWith, Op::IsNull];
+
+    /// The generic filters a column offers ([`Resource::filterable`]): comparisons for
+    /// numbers, text, dates and times; equality only for booleans, UUIDs and enums; the text
+    /// matches for text only; `isnull` for nullable columns only.
+    ///
+    /// ```
+    /// use almacen::prelude::*;
+    /// use almacen_web::resource::Op;
+    /// #[derive(Model, Debug)] #[model(table = "flags")]
+    /// struct Flag { #[model(primary_key, auto)] id: i64, on: bool }
+    /// let on = Flag::TABLE.columns.iter().find(|c| c.field == "on").unwrap();
+    /// assert_eq!(Op::for_column(on), vec![Op::Eq, Op::Ne, Op::In]);
+    /// ```
+    pub fn for_column(column: &almacen::ColumnMeta) -> Vec<Op> {
+        use almacen::ColumnType as T;
+        let mut ops = match column.ty {
+            T::Text { .. } => Op::ALL[..11].to_vec(),
+            T::SmallInt | T::Integer | T::BigInt | T::Float | T::Double | T::Decimal { .. } | T::Timestamp | T::Date | T::Time => {
+                Op::ALL[..7].to_vec()
+            }
+            T::Bool | T::Uuid | T::Enum { .. } => vec![Op::Eq, Op::Ne, Op::In],
+            _ => Vec::new(),
+        };
+        if column.nullable {
+            ops.push(Op::IsNull);
+        }
+        ops
     }
 
     fn describe(self, field: &str) -> String {
@@ -381,6 +433,8 @@ struct Operation {
     write: bool,
     route: RouteFn,
     doc: DocFn,
+    /// Builds the validator of the operation's input (a bad schema is found at start-up).
+    prepare: Option<fn() -> Result<(), crate::validate::SchemaError>>,
 }
 
 /// The routes of model `M`, answered as `Out` (see the [module](self) for the whole list and
@@ -424,13 +478,15 @@ where
             suffix: "",
             write: false,
             route: Box::new(|cfg| get(move |State(db): State<Database>, RawQuery(q): RawQuery| list::list::<M, Out>(db, cfg.clone(), q))),
-            doc: Box::new(openapi::list::<Out>),
+            doc: Box::new(|cfg, doc| openapi::list::<Out>(cfg, doc, M::TABLE)),
+            prepare: None,
         });
         r.ops.push(Operation {
             suffix: "/{id}",
             write: false,
             route: Box::new(|_| get(read::<M, Out>)),
             doc: Box::new(openapi::read::<Out>),
+            prepare: None,
         });
         r
     }
@@ -444,6 +500,7 @@ where
                 post(move |State(db): State<Database>, Valid(input): Valid<I>| create::<M, Out, I>(db, cfg.clone(), input))
             }),
             doc: Box::new(openapi::create::<I, Out>),
+            prepare: Some(crate::validate::prepare::<I>),
         });
         self
     }
@@ -455,6 +512,7 @@ where
             write: true,
             route: Box::new(|_| axum::routing::put(replace::<M, Out, I>)),
             doc: Box::new(openapi::replace::<I, Out>),
+            prepare: Some(crate::validate::prepare::<I>),
         });
         self
     }
@@ -466,6 +524,7 @@ where
             write: true,
             route: Box::new(|_| axum::routing::patch(patch::<M, Out, I>)),
             doc: Box::new(openapi::patch::<I, Out>),
+            prepare: Some(crate::validate::prepare::<I>),
         });
         self
     }
@@ -477,6 +536,7 @@ where
             write: true,
             route: Box::new(|_| axum::routing::delete(delete::<M>)),
             doc: Box::new(openapi::delete),
+            prepare: None,
         });
         if M::TABLE.soft_delete().is_some() {
             self.ops.push(Operation {
@@ -484,6 +544,7 @@ where
                 write: true,
                 route: Box::new(|_| post(restore::<M, Out>)),
                 doc: Box::new(openapi::restore::<Out>),
+                prepare: None,
             });
         }
         self
@@ -510,7 +571,28 @@ where
     }
 
     /// The page size when none is given, and the largest allowed (a larger one is a 422).
+    ///
+    /// # Panics
+    ///
+    /// When `max` exceeds the core's cap, [`almacen::query::MAX_PAGE_SIZE`] (1000): the
+    /// database layer would silently return fewer rows than asked.
+    ///
+    /// ```should_panic
+    /// # use almacen::prelude::*;
+    /// # #[derive(Model, Debug)] #[model(table = "tags")]
+    /// # struct Tag { #[model(primary_key, auto)] id: i64, #[model(max_len = 30)] name: String }
+    /// # #[derive(serde::Serialize, utoipa::ToSchema)] struct TagOut { id: i64 }
+    /// # impl From<Tag> for TagOut { fn from(t: Tag) -> Self { TagOut { id: t.id } } }
+    /// let tags = almacen_web::resource::Resource::<Tag, TagOut>::new("/tags").page_size(20, 5000);
+    /// ```
     pub fn page_size(mut self, default: u64, max: u64) -> Self {
+        let cap = almacen::query::MAX_PAGE_SIZE;
+        assert!(
+            max <= cap && default <= cap,
+            "Resource {}: page_size({default}, {max}) exceeds the largest page the database layer serves, {cap} \
+             (almacen::query::MAX_PAGE_SIZE)",
+            self.config.path
+        );
         self.config.default_page_size = default.max(1);
         self.config.max_page_size = max.max(self.config.default_page_size);
         self
@@ -532,10 +614,17 @@ where
     ///
     /// # Panics
     ///
-    /// When a declared sortable or filter field is not a field of `M` (a programming error,
-    /// caught at start-up rather than on a request).
+    /// When a declared sortable or filter field is not a field of `M`, or when the schema of
+    /// an input type cannot be used (see [`validate::prepare`](crate::validate::prepare): two
+    /// types with one name, a `pattern` that does not compile): programming errors, caught at
+    /// start-up rather than on a request.
     pub fn router<S: Clone + Send + Sync + 'static>(&self, db: Database) -> Router<S> {
         self.check_declarations();
+        for op in &self.ops {
+            if let Some(Err(e)) = op.prepare.map(|prepare| prepare()) {
+                panic!("Resource {}: {e}", self.config.path);
+            }
+        }
         let cfg = Arc::new(self.config.clone());
         let mut by_path: Vec<(&'static str, MethodRouter<Database>)> = Vec::new();
         for op in &self.ops {
@@ -632,11 +721,15 @@ where
     Out: From<M>,
     I: ReplaceInput<M>,
 {
-    let mut row = almacen::ops::get::<M>(&db, &id).await?.ok_or_else(ApiError::not_found)?;
+    // Read, apply and write back in one transaction with the row locked, so that a write
+    // to a column the input does not cover (a concurrent PATCH) is never undone.
+    let tx = db.begin().await?;
+    let mut row = almacen::ops::get_for_update::<M>(&tx, &id).await?.ok_or_else(ApiError::not_found)?;
     input.apply(&mut row)?;
-    almacen::ops::update::<M>(&db, &mut row).await?;
+    almacen::ops::update::<M>(&tx, &mut row).await?;
     // Read back: columns the database sets (defaults, managed ones) as stored.
-    let row = almacen::ops::get::<M>(&db, &id).await?.ok_or_else(ApiError::not_found)?;
+    let row = almacen::ops::get::<M>(&tx, &id).await?.ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
     Ok(Json(Out::from(row)))
 }
 

@@ -46,7 +46,9 @@
 //!    deeper than 128 levels).
 //! 2. The JSON value is checked against `T`'s JSON Schema (from `utoipa::ToSchema`, with the
 //!    component schemas it refers to, so nested types' rules apply too), compiled once per
-//!    type and cached. Formats are checked (`email`, `date-time`, `uuid`, …); unknown formats
+//!    type and cached — on the first request, or at start-up with [`prepare`] (which a
+//!    [`Resource`](crate::resource::Resource) calls for its inputs when its router is built,
+//!    so that a schema that cannot compile stops the service instead of answering 500s). Formats are checked (`email`, `date-time`, `uuid`, …); unknown formats
 //!    (`int64`, `double`) are ignored. **Every** violation is reported, one `errors[]` entry
 //!    each.
 //! 3. The value is deserialized into `T` (errors as [`Json`](crate::Json) reports them).
@@ -70,10 +72,31 @@
 //! | a value of the wrong JSON type | `type_error` |
 //! | a field the type does not know, when it denies them | `unknown_field` |
 //! | `unique_items` | `unique_items` |
+//! | a number no Rust number holds (`1e400` for an `f64`) | `out_of_range` |
 //! | anything else (no branch of a `oneOf` matched, …) | `invalid` |
 //!
 //! Messages name the rule and never quote the value sent, so a password never appears in a
-//! response.
+//! response. At most [`MAX_ERRORS`] problems are listed; a last entry of type `more_errors`
+//! (no field) counts the rest.
+//!
+//! For a `oneOf` (a nullable nested type, an enum), the errors are those of the branch the
+//! value was meant for: branches whose tag (an internally tagged enum's `"kind": "circle"`)
+//! does not match are skipped, and of the rest the one with the fewest errors is reported.
+//!
+//! # Names, recursion, aliases
+//!
+//! - Schemas are keyed by utoipa's short name: two types both named `Line` (in different
+//!   modules) would be checked against one schema. [`prepare`] (and a resource's router and
+//!   OpenAPI fragment) refuse that, asking for `#[schema(as = a::Line)]` on each.
+//! - A type that contains itself (`struct Node { children: Vec<Node> }`) needs
+//!   `#[schema(no_recursion)]` on the recursive field: without it utoipa's schema
+//!   collection recurses until the stack overflows, which cannot be caught (call [`prepare`]
+//!   at start-up so that it happens there, not on a request). With it, the type's `$ref` to
+//!   itself resolves and every level is checked.
+//! - `#[serde(alias = "…")]` is not seen by utoipa: the schema knows only the field's main
+//!   name, so an aliased key is a `missing` field (and, with `deny_unknown_fields`, an
+//!   `unknown_field`) even though serde alone would accept it. Do not use aliases on
+//!   validated inputs.
 //!
 //! # Unknown fields
 //!
@@ -180,10 +203,24 @@ pub fn check<T>(value: &Value) -> Result<T, ApiError>
 where
     T: DeserializeOwned + ToSchema + Validate + 'static,
 {
-    let validator = validator_for::<T>()?;
-    let errors: Vec<FieldError> = validator.iter_errors(value).flat_map(|e| to_field_errors(&e)).collect();
+    let validator = validator_for::<T>().map_err(ApiError::internal)?;
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut more = 0usize;
+    for e in validator.iter_errors(value) {
+        for f in to_field_errors(&e) {
+            if errors.len() < MAX_ERRORS { errors.push(f) } else { more += 1 }
+        }
+    }
     if !errors.is_empty() {
-        return Err(invalid(errors));
+        let mut e = invalid(errors);
+        if more > 0 {
+            e = e.with_error(
+                None::<String>,
+                format!("and {more} more problem{} not listed", if more == 1 { "" } else { "s" }),
+                "more_errors",
+            );
+        }
+        return Err(e);
     }
     // Deserialize from the text so that serde sees exactly what `Json` would; the value is
     // small next to the work of a request, and the error paths stay those of `Json`.
@@ -192,6 +229,23 @@ where
     parsed.validate().map_err(invalid)?;
     Ok(parsed)
 }
+
+/// The most `errors[]` entries of a 422 from the schema check; the rest are counted in one
+/// last entry of type `more_errors`.
+///
+/// ```
+/// #[derive(serde::Deserialize, utoipa::ToSchema)]
+/// struct Many { #[schema(inline)] v: Vec<Small> }
+/// #[derive(serde::Deserialize, utoipa::ToSchema)]
+/// struct Small { #[schema(maximum = 1)] n: i64 }
+/// impl almacen_web::Validate for Many {}
+///
+/// let body = serde_json::json!({"v": vec![serde_json::json!({"n": 5}); 150]});
+/// let e = almacen_web::validate::check::<Many>(&body).err().unwrap();
+/// assert_eq!(e.errors().len(), almacen_web::validate::MAX_ERRORS + 1);
+/// assert_eq!(e.errors().last().unwrap().kind, "more_errors");
+/// ```
+pub const MAX_ERRORS: usize = 100;
 
 fn invalid(errors: Vec<FieldError>) -> ApiError {
     let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid input");
@@ -214,36 +268,116 @@ fn invalid(errors: Vec<FieldError>) -> ApiError {
 /// let doc = almacen_web::validate::json_schema::<Order>();
 /// assert!(doc["components"]["schemas"]["Line"].is_object());
 /// ```
+///
+/// # Panics
+///
+/// When two different types share a component name (see [`prepare`]); [`prepare`] returns
+/// the same problem as an error.
 pub fn json_schema<T: ToSchema>() -> Value {
+    try_json_schema::<T>().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn try_json_schema<T: ToSchema>() -> Result<Value, SchemaError> {
     let mut components: Vec<(String, RefOr<Schema>)> = Vec::new();
     T::schemas(&mut components);
+    // `T` itself too, so that a recursive type's `$ref` to itself resolves.
+    components.push((T::name().into_owned(), T::schema()));
     let mut doc = serde_json::to_value(T::schema()).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut doc {
         let mut schemas = serde_json::Map::new();
         for (name, schema) in components {
-            schemas.insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
+            let schema = serde_json::to_value(schema).unwrap_or(Value::Null);
+            match schemas.get(&name) {
+                Some(seen) if *seen != schema => return Err(SchemaError::name_clash::<T>(&name)),
+                Some(_) => {}
+                None => {
+                    schemas.insert(name, schema);
+                }
+            }
         }
         map.insert("components".into(), serde_json::json!({ "schemas": schemas }));
     }
-    doc
+    Ok(doc)
+}
+
+/// Why the schema of an input type cannot be used: two types under one component name, or
+/// a schema that does not compile (a bad `pattern`). Returned by [`prepare`]; a
+/// [`Resource`](crate::resource::Resource) panics with it when its router is built.
+///
+/// ```
+/// #[derive(serde::Deserialize, utoipa::ToSchema)]
+/// struct Code { #[schema(pattern = "([a-z]")] code: String }
+/// impl almacen_web::Validate for Code {}
+///
+/// let e = almacen_web::validate::prepare::<Code>().unwrap_err();
+/// assert!(e.to_string().contains("Code"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError(String);
+
+impl SchemaError {
+    fn name_clash<T>(name: &str) -> Self {
+        SchemaError(format!(
+            "the JSON Schema of {} refers to two different types named `{name}`: give them distinct names with \
+             `#[schema(as = path::{name})]` on each (e.g. `#[schema(as = a::{name})]`)",
+            std::any::type_name::<T>()
+        ))
+    }
+}
+
+impl std::fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+/// Build and cache the validator of `T` now rather than on the first request, and report a
+/// schema that cannot be used. Call it at start-up for every type a [`Valid`] extracts
+/// ([`Resource`](crate::resource::Resource) does it for its inputs when its router is built):
+/// a bad schema then stops the service at once instead of answering 500s.
+///
+/// A type that contains itself (`struct Node { children: Vec<Node> }`) needs
+/// `#[schema(no_recursion)]` on the recursive field (or the type): without it, utoipa's
+/// schema collection recurses until the stack overflows, which no code can catch — with
+/// `prepare` (or a resource) it happens at start-up, not on a request.
+///
+/// ```
+/// #[derive(serde::Deserialize, utoipa::ToSchema)]
+/// struct Node {
+///     #[schema(min_length = 1)]
+///     name: String,
+///     #[schema(no_recursion)]
+///     children: Vec<Node>,
+/// }
+/// impl almacen_web::Validate for Node {}
+///
+/// almacen_web::validate::prepare::<Node>().unwrap();
+/// let e = almacen_web::validate::check::<Node>(&serde_json::json!(
+///     {"name": "a", "children": [{"name": "", "children": []}]})).err().unwrap();
+/// assert_eq!(e.errors()[0].field.as_deref(), Some("children[0].name"));
+/// ```
+pub fn prepare<T: ToSchema + 'static>() -> Result<(), SchemaError> {
+    validator_for::<T>().map(|_| ())
 }
 
 type Cache = RwLock<HashMap<TypeId, Arc<jsonschema::Validator>>>;
 
-fn validator_for<T: ToSchema + 'static>() -> Result<Arc<jsonschema::Validator>, ApiError> {
+fn validator_for<T: ToSchema + 'static>() -> Result<Arc<jsonschema::Validator>, SchemaError> {
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let id = TypeId::of::<T>();
     if let Some(v) = cache.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
         return Ok(v.clone());
     }
-    let doc = json_schema::<T>();
+    let doc = try_json_schema::<T>()?;
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .should_validate_formats(true)
         .should_ignore_unknown_formats(true)
         .build(&doc)
-        .map_err(|e| ApiError::internal(format!("the JSON Schema of {} does not compile: {e}", std::any::type_name::<T>())))?;
+        .map_err(|e| SchemaError(format!("the JSON Schema of {} does not compile: {e}", std::any::type_name::<T>())))?;
     let validator = Arc::new(validator);
     cache.write().unwrap_or_else(|e| e.into_inner()).entry(id).or_insert_with(|| validator.clone());
     Ok(validator)
@@ -326,9 +460,11 @@ fn to_field_errors(e: &jsonschema::ValidationError<'_>) -> Vec<FieldError> {
         }
         ValidationErrorKind::UniqueItems => one("must not contain the same item twice".to_string(), "unique_items"),
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            // A nullable nested type is `oneOf: [{"type": "null"}, {"$ref": …}]`: report the
-            // branch whose errors go deepest (not the one that merely wanted another type).
-            let best = context
+            // A nullable nested type is `oneOf: [{"type": "null"}, {"$ref": …}]`: skip the
+            // branch that merely wanted another type. An internally tagged enum has one
+            // branch per variant, each with a constant tag: skip the branches whose tag does
+            // not match. Of those left, report the one with the fewest errors.
+            let candidates: Vec<_> = context
                 .iter()
                 .filter(|branch| !branch.is_empty())
                 .filter(|branch| {
@@ -336,7 +472,18 @@ fn to_field_errors(e: &jsonschema::ValidationError<'_>) -> Vec<FieldError> {
                         && matches!(branch[0].kind(), ValidationErrorKind::Type { .. })
                         && path_of(branch[0].instance_path()) == path)
                 })
-                .max_by_key(|branch| branch.len());
+                .collect();
+            let depth = e.instance_path().iter().count();
+            let tag_mismatch = |branch: &&&Vec<jsonschema::ValidationError<'_>>| {
+                branch.iter().any(|err| {
+                    matches!(err.kind(), ValidationErrorKind::Enum { .. } | ValidationErrorKind::Constant { .. })
+                        && err.instance_path().iter().count() == depth + 1
+                        && matches!(err.instance_path().iter().last(), Some(LocationSegment::Property(_)))
+                })
+            };
+            let tagged: Vec<_> = candidates.iter().filter(|b| !tag_mismatch(b)).collect();
+            let best =
+                if tagged.is_empty() { candidates.iter().min_by_key(|b| b.len()) } else { tagged.into_iter().min_by_key(|b| b.len()) };
             match best {
                 Some(branch) => branch.iter().flat_map(|e| to_field_errors(e)).collect(),
                 None => one("does not match any of the allowed shapes".to_string(), "invalid"),

@@ -165,3 +165,40 @@ async fn oversized_body_is_413() {
     let body: Value = serde_json::from_str(&response[response.find("\r\n\r\n").unwrap() + 4..]).unwrap();
     assert_eq!(only_error(413, &body), (None, "body_too_large".into()));
 }
+
+#[test]
+fn serde_messages_never_quote_the_value() {
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct T {
+        i: i32,
+        s: u32,
+        e: Option<Color>,
+    }
+    #[derive(Deserialize, Debug)]
+    #[serde(rename_all = "lowercase")]
+    enum Color {
+        Red,
+    }
+    for (body, secret) in [
+        (r#"{"i": 99999999999, "s": 1}"#, "99999999999"),
+        (r#"{"i": 1, "s": "hunter2"}"#, "hunter2"),
+        (r#"{"i": 1, "s": 1, "e": "hunter3"}"#, "hunter3"),
+    ] {
+        let e = almacen_web::json::parse::<T>(body.as_bytes()).unwrap_err();
+        let text = serde_json::to_string(&e.errors()).unwrap();
+        assert!(!text.contains(secret), "{body}: {text}");
+        assert!(text.contains("expected"), "{body}: {text}");
+    }
+}
+
+#[test]
+fn a_number_out_of_range_is_a_field_error() {
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct T {
+        price: f64,
+    }
+    let e = almacen_web::json::parse::<T>(br#"{"price": 1e400}"#).unwrap_err();
+    assert_eq!((e.errors()[0].field.as_deref(), e.errors()[0].kind.as_str()), (Some("price"), "out_of_range"));
+}

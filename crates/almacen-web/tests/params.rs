@@ -102,3 +102,22 @@ async fn query_parameters_are_422_naming_the_parameter() {
     let (status, body) = get_json(format!("{base}/list?page=1&owner=99999999999999999999")).await;
     one_error(status, &body, "owner", "type_error");
 }
+
+#[test]
+fn query_messages_never_quote_the_value() {
+    #[derive(Deserialize, Debug)]
+    #[serde(rename_all = "lowercase")]
+    enum Order {
+        Asc,
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Q {
+        order: Order,
+    }
+    let e = almacen_web::params::parse_query::<Q>("order=hunter2").unwrap_err();
+    let text = serde_json::to_string(&e.errors()).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("expected"), "{text}");
+    assert_eq!(e.errors()[0].field.as_deref(), Some("order"));
+}

@@ -85,13 +85,13 @@ impl ReplaceInput<Product> for ProductPut {
 #[serde(deny_unknown_fields)]
 struct ProductPatch {
     #[serde(default)]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
     name: Field<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 2000)]
     description: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<f64>, minimum = 0)]
+    #[schema(value_type = f64, minimum = 0)]
     price: Field<f64>,
 }
 impl Validate for ProductPatch {}
@@ -288,7 +288,7 @@ async fn crud_statuses(db: Database, _backend: Backend) {
     assert_eq!(first_error(status, &body).1, "stale_version");
     assert_eq!(status, 409);
 
-    // PATCH: absent keeps, null clears a nullable field, null on a non-nullable one is a 422.
+    // PATCH: absent keeps, null clears a nullable field, null on a non-nullable one is a 422 (the schema says not nullable).
     let (status, _, body) = call("PATCH", &format!("{base}/products/{id}"), Some(json!({"price": 15})), None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -298,7 +298,7 @@ async fn crud_statuses(db: Database, _backend: Backend) {
     let (status, _, body) = call("PATCH", &format!("{base}/products/{id}"), Some(json!({"description": null})), None).await;
     assert_eq!((status, body["description"].clone(), body["name"].clone()), (200, Value::Null, json!("Desk lamp")));
     let (status, _, body) = call("PATCH", &format!("{base}/products/{id}"), Some(json!({"name": null})), None).await;
-    assert_eq!(first_error(status, &body), ("name".to_string(), "value_error".to_string()));
+    assert_eq!(first_error(status, &body), ("name".to_string(), "type_error".to_string()));
     assert_eq!(status, 422);
     let (status, _, body) = call("PATCH", &format!("{base}/products/{id}"), Some(json!({"price": -3})), None).await;
     assert_eq!(first_error(status, &body), ("price".to_string(), "minimum".to_string()));
@@ -462,14 +462,14 @@ async fn sort_and_filters(db: Database, _backend: Backend) {
     assert_eq!(q("name_contains=wool").await, vec![a, b]);
     // Generic filters, every operator.
     assert_eq!(q("price=20").await, vec![c, d]);
-    assert_eq!(q("price__eq=10").await, vec![b]);
+    assert_eq!(q("price=10").await, vec![b]);
     assert_eq!(q("price__ne=20").await, vec![a, b]);
     assert_eq!(q("price__lt=20").await, vec![b]);
     assert_eq!(q("price__le=20").await, vec![b, c, d]);
     assert_eq!(q("price__gt=20").await, vec![a]);
     assert_eq!(q("price__ge=20").await, vec![a, c, d]);
     assert_eq!(q("price__in=10,30").await, vec![a, b]);
-    assert_eq!(q("name__like=100%25").await, vec![a]);
+    assert_eq!(q("name__contains=100%25").await, vec![a]);
     assert_eq!(q("name__contains=e_c").await, vec![c]);
     assert_eq!(q("name__startswith=snake").await, vec![c, d]);
     assert_eq!(q("name__endswith=wool").await, vec![a, b]);

@@ -279,3 +279,148 @@ fn the_schema_is_the_openapi_schema() {
     assert_eq!(doc["additionalProperties"], false);
     assert_eq!(doc["properties"]["email"]["format"], "email");
 }
+
+// ---- Fixes from review: recursion, bad schemas, name clashes, tagged enums, error caps,
+// numbers out of range, values never echoed.
+
+#[derive(Deserialize, Serialize, ToSchema)]
+struct Node {
+    #[schema(min_length = 1)]
+    name: String,
+    #[schema(no_recursion)]
+    children: Vec<Node>,
+}
+impl Validate for Node {}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+struct BadPattern {
+    #[schema(pattern = "([a-z]")]
+    code: String,
+}
+impl Validate for BadPattern {}
+
+mod a {
+    #[derive(serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+    pub struct Line {
+        #[schema(minimum = 1)]
+        pub quantity: i64,
+    }
+}
+mod b {
+    #[derive(serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+    pub struct Line {
+        #[schema(max_length = 3)]
+        pub label: String,
+    }
+}
+#[derive(Deserialize, Serialize, ToSchema)]
+struct Mixed {
+    x: a::Line,
+    y: b::Line,
+}
+impl Validate for Mixed {}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Shape {
+    Circle {
+        #[schema(minimum = 1)]
+        radius: i64,
+    },
+    Rect {
+        #[schema(minimum = 1)]
+        width: i64,
+        #[schema(minimum = 1)]
+        height: i64,
+        #[schema(min_length = 1)]
+        label: String,
+    },
+}
+impl Validate for Shape {}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+struct Many {
+    #[schema(inline)]
+    values: Vec<Small>,
+}
+#[derive(Deserialize, Serialize, ToSchema)]
+struct Small {
+    #[schema(maximum = 1)]
+    v: i64,
+}
+impl Validate for Many {}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+struct Priced {
+    price: f64,
+    i: i32,
+}
+impl Validate for Priced {}
+
+async fn fixes_app() -> String {
+    let app = Router::new()
+        .route("/nodes", route_post(|Valid(v): Valid<Node>| async move { Json(v) }))
+        .route("/shapes", route_post(|Valid(v): Valid<Shape>| async move { Json(v) }))
+        .route("/many", route_post(|Valid(v): Valid<Many>| async move { Json(v) }))
+        .route("/priced", route_post(|Valid(v): Valid<Priced>| async move { Json(v) }));
+    serve(app).await
+}
+
+#[tokio::test]
+async fn a_recursive_type_with_no_recursion_is_checked_through_its_self_reference() {
+    almacen_web::validate::prepare::<Node>().unwrap();
+    let base = fixes_app().await;
+    let (status, body) =
+        post(&format!("{base}/nodes"), r#"{"name": "a", "children": [{"name": "b", "children": [{"name": "", "children": []}]}]}"#).await;
+    assert_eq!(errors(status, &body), pairs(&[("children[0].children[0].name", "too_short")]));
+    let (status, _) = post(&format!("{base}/nodes"), r#"{"name": "a", "children": [{"name": "b", "children": []}]}"#).await;
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn prepare_reports_a_schema_that_does_not_compile() {
+    let e = almacen_web::validate::prepare::<BadPattern>().unwrap_err().to_string();
+    assert!(e.contains("BadPattern") && e.contains("does not compile"), "{e}");
+}
+
+#[test]
+fn prepare_reports_two_types_with_one_name() {
+    let e = almacen_web::validate::prepare::<Mixed>().unwrap_err().to_string();
+    assert!(e.contains("`Line`") && e.contains("#[schema(as"), "{e}");
+}
+
+#[tokio::test]
+async fn a_tagged_enum_reports_the_variant_of_its_tag() {
+    let base = fixes_app().await;
+    let url = format!("{base}/shapes");
+    // A circle with a bad radius: the circle's error, not the rectangle's three.
+    let (status, body) = post(&url, r#"{"kind": "circle", "radius": 0}"#).await;
+    assert_eq!(errors(status, &body), pairs(&[("radius", "minimum")]));
+    // A rectangle with one bad field: the rectangle's error only.
+    let (status, body) = post(&url, r#"{"kind": "rect", "width": 0, "height": 2, "label": "x"}"#).await;
+    assert_eq!(errors(status, &body), pairs(&[("width", "minimum")]));
+}
+
+#[tokio::test]
+async fn at_most_a_hundred_errors_and_a_count_of_the_rest() {
+    let base = fixes_app().await;
+    let values: Vec<Value> = (0..130).map(|_| json!({"v": 5})).collect();
+    let (status, body) = post(&format!("{base}/many"), &json!({ "values": values }).to_string()).await;
+    assert_eq!(status, 422);
+    let list = envelope(status, &body);
+    assert_eq!(list.len(), 101, "{body}");
+    assert_eq!(list[100]["type"], "more_errors");
+    assert!(list[100]["message"].as_str().unwrap().contains("30 more"), "{body}");
+}
+
+#[tokio::test]
+async fn a_number_out_of_range_names_its_field_and_no_value_is_echoed() {
+    let base = fixes_app().await;
+    let url = format!("{base}/priced");
+    let (status, body) = post(&url, r#"{"price": 1e400, "i": 1}"#).await;
+    assert_eq!(errors(status, &body), pairs(&[("price", "out_of_range")]), "{body}");
+    let (status, body) = post(&url, r#"{"price": 1, "i": 99999999999}"#).await;
+    assert_eq!(errors(status, &body)[0].0, "i");
+    assert!(!body.to_string().contains("99999999999"), "{body}");
+    assert!(body.to_string().contains("i32"), "{body}");
+}

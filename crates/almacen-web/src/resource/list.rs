@@ -34,13 +34,44 @@ fn bad(param: &str, message: impl Into<String>, kind: &str) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid query parameter").with_error(Some(param), message, kind)
 }
 
-/// The message of a core error about a parameter, without its variant's prefix.
+/// The message of a core error about a parameter, without its variant's prefix and without
+/// the value sent (`qty: "abc" is not an integer` → `must be an integer`).
 fn core_message(e: almacen::Error) -> String {
-    match e {
+    let m = match e {
         almacen::Error::Parameter(m) => m,
         almacen::Error::InvalidValue { message, .. } => message,
         other => other.to_string(),
+    };
+    without_value(&m)
+}
+
+/// The core's parse messages quote the text sent: keep what was expected only.
+fn without_value(m: &str) -> String {
+    if let Some(i) = m.rfind(" is not ")
+        && m[..i].contains('"')
+    {
+        return format!("must be {}", &m[i + " is not ".len()..]);
     }
+    if let Some(i) = m.find(" is out of range for ") {
+        return m[i + 1..].to_string();
+    }
+    if let Some(i) = m.find(" takes true or false, not ") {
+        return format!("{} takes true or false", &m[..i]);
+    }
+    m.to_string()
+}
+
+/// A database error while running a filtered query: a value the column cannot hold
+/// (`qty__lt=3000000000` on an `i32`) names the query parameter that gave it, not the column.
+fn filter_error<M: Model>(e: almacen::Error, applied: &[(String, &str)]) -> ApiError {
+    if let almacen::Error::InvalidValue { column, message } = &e {
+        let field_of = |col: &str| M::TABLE.columns.iter().find(|c| c.name == col || c.field == col).map(|c| c.field);
+        let wanted = field_of(column);
+        if let Some((param, _)) = applied.iter().find(|(_, f)| Some(*f) == wanted || *f == column.as_str()) {
+            return bad(param, without_value(message), "value_error");
+        }
+    }
+    e.into()
 }
 
 fn number(param: &str, text: &str, min: u64) -> Result<u64, ApiError> {
@@ -60,6 +91,7 @@ where
     let mut seen: Vec<&str> = Vec::new();
     let (mut page, mut page_size, mut skip, mut limit, mut sort) = (None, None, None, None, None);
     let mut query: Select<M> = Select::new();
+    let mut applied: Vec<(String, &'static str)> = Vec::new();
     for (name, value) in &pairs {
         if seen.contains(&name.as_str()) {
             return Err(bad(name, "given more than once", "duplicate_parameter"));
@@ -72,11 +104,12 @@ where
             "limit" => limit = Some(number(name, value, 1)?),
             "sort" => sort = Some(value.as_str()),
             _ => {
-                let (field, op) = resolve(&cfg, name)
+                let (field, op) = resolve::<M>(&cfg, name)
                     .ok_or_else(|| bad(name, format!("unknown query parameter; {}", known(&cfg)), "unknown_parameter"))?;
                 let column = NamedColumn::of::<M>(field, &[field]).map_err(|e| bad(name, core_message(e), "value_error"))?;
                 let condition = column.condition(op.core_name(), value).map_err(|e| bad(name, core_message(e), "value_error"))?;
                 query = query.filter(condition);
+                applied.push((name.clone(), column.field()));
             }
         }
     }
@@ -94,10 +127,11 @@ where
         if limit > max {
             return Err(too_big("limit"));
         }
-        let total = query.count(&db).await?;
+        let on_filter = |e| filter_error::<M>(e, &applied);
+        let total = query.count(&db).await.map_err(on_filter)?;
         let items = if skip < total {
             let key = key_column::<M>()?;
-            query.order_by(key.asc()).limit(limit).offset(skip).fetch_all(&db).await?
+            query.order_by(key.asc()).limit(limit).offset(skip).fetch_all(&db).await.map_err(on_filter)?
         } else {
             Vec::new()
         };
@@ -109,7 +143,7 @@ where
     if page_size > max {
         return Err(too_big("page_size"));
     }
-    let page: Page<M> = query.paginate(&db, page.unwrap_or(1), page_size).await?;
+    let page: Page<M> = query.paginate(&db, page.unwrap_or(1), page_size).await.map_err(|e| filter_error::<M>(e, &applied))?;
     Ok(Json(page.map(Out::from)).into_response())
 }
 
@@ -123,7 +157,7 @@ fn key_column<M: Model>() -> Result<NamedColumn, ApiError> {
 }
 
 /// The field and operator a filter parameter stands for.
-fn resolve<'c>(cfg: &'c Config, name: &'c str) -> Option<(&'c str, Op)> {
+fn resolve<'c, M: Model>(cfg: &'c Config, name: &'c str) -> Option<(&'c str, Op)> {
     if let Some(f) = cfg.filters.iter().find(|f| f.param == name) {
         return Some((f.field.as_str(), f.op));
     }
@@ -131,7 +165,10 @@ fn resolve<'c>(cfg: &'c Config, name: &'c str) -> Option<(&'c str, Op)> {
         Some((field, suffix)) => (field, Op::from_suffix(suffix)?),
         None => (name, Op::Eq),
     };
-    cfg.filterable.iter().find(|f| **f == field).map(|f| (*f, op))
+    let field = cfg.filterable.iter().find(|f| **f == field)?;
+    // Only the operators the column's type offers (those the OpenAPI document lists).
+    let column = M::TABLE.columns.iter().find(|c| c.field == *field)?;
+    Op::for_column(column).contains(&op).then_some((*field, op))
 }
 
 /// "known parameters are page, page_size, …" for an unknown one.

@@ -16,13 +16,28 @@ fn name<T: ToSchema>() -> String {
 }
 
 /// Add `T` and the schemas it refers to as components.
+///
+/// # Panics
+///
+/// When a name is already taken by a different schema (two types with one short name):
+/// the document would describe one of them wrongly.
 pub(super) fn add_schemas<T: ToSchema>(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
     let mut found: Vec<(String, RefOr<Schema>)> = Vec::new();
     T::schemas(&mut found);
-    components.schemas.entry(name::<T>()).or_insert_with(T::schema);
+    found.push((name::<T>(), T::schema()));
     for (n, s) in found {
-        components.schemas.entry(n).or_insert(s);
+        match components.schemas.get(&n) {
+            Some(seen) if serde_json::to_value(seen).ok() != serde_json::to_value(&s).ok() => panic!(
+                "two different types are named `{n}` in the OpenAPI document (the second from {}): give them distinct \
+                 names with `#[schema(as = path::{n})]` (e.g. `#[schema(as = a::{n})]`)",
+                std::any::type_name::<T>()
+            ),
+            Some(_) => {}
+            None => {
+                components.schemas.insert(n, s);
+            }
+        }
     }
 }
 
@@ -79,6 +94,22 @@ fn base(cfg: &Config, id: &str, summary: String, write: bool, with_id: bool) -> 
             .response("403", error_response("The token lacks the role"));
     }
     op.response("422", error_response("Invalid input: each problem in `errors`"))
+        .response("500", error_response("An internal error (details in the log, by the request id)"))
+        .response("503", unavailable())
+        .response("504", error_response("The database statement timed out"))
+}
+
+/// 503 with its `Retry-After` header (the pool had no connection in time, or it was lost).
+fn unavailable() -> utoipa::openapi::response::Response {
+    let mut r = error_response("The database is unavailable for now: retry after `Retry-After` seconds");
+    r.headers.insert(
+        "Retry-After".into(),
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+            .description(Some("Seconds to wait before retrying".to_string()))
+            .build(),
+    );
+    r
 }
 
 fn op_id(cfg: &Config, verb: &str) -> String {
@@ -90,14 +121,23 @@ fn item_path(cfg: &Config) -> String {
     format!("{}/{{id}}", cfg.path)
 }
 
-pub(super) fn list<Out: ToSchema>(cfg: &Config, doc: &mut OpenApi) {
+pub(super) fn list<Out: ToSchema>(cfg: &Config, doc: &mut OpenApi, table: &almacen::TableMeta) {
     let max = cfg.max_page_size;
     let def = cfg.default_page_size;
+    let int_param = |name: &str, min: u64, max: Option<u64>, description: String| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min)).maximum(max)))
+            .build()
+    };
     let mut op = base(cfg, &op_id(cfg, "list"), format!("List {}", cfg.path), false, false)
-        .parameter(query_param("page", Type::Integer, "The page, from 1 (default 1)".into()))
-        .parameter(query_param("page_size", Type::Integer, format!("Rows per page (default {def}, at most {max})")))
-        .parameter(query_param("skip", Type::Integer, "Rows to skip, instead of page (default 0)".into()))
-        .parameter(query_param("limit", Type::Integer, format!("Rows to return, instead of page_size (default {def}, at most {max})")));
+        .parameter(int_param("page", 1, Some(u64::MAX), "The page, from 1 (default 1)".into()))
+        .parameter(int_param("page_size", 1, Some(max), format!("Rows per page (default {def}, at most {max})")))
+        .parameter(int_param("skip", 0, Some(u64::MAX), "Rows to skip, instead of page (default 0)".into()))
+        .parameter(int_param("limit", 1, Some(max), format!("Rows to return, instead of page_size (default {def}, at most {max})")));
     if !cfg.sortable.is_empty() {
         op = op.parameter(query_param(
             "sort",
@@ -109,10 +149,14 @@ pub(super) fn list<Out: ToSchema>(cfg: &Config, doc: &mut OpenApi) {
         op = op.parameter(query_param(&f.param, Type::String, f.op.describe(&f.field)));
     }
     for field in &cfg.filterable {
-        op = op.parameter(query_param(field, Type::String, format!("{field} equal to the value")));
-        for suffix in ["ne", "lt", "le", "gt", "ge", "in", "contains", "icontains", "startswith", "endswith", "isnull"] {
-            let op_ = super::Op::from_suffix(suffix).expect("a known suffix");
-            op = op.parameter(query_param(&format!("{field}__{suffix}"), Type::String, op_.describe(field)));
+        let Some(column) = table.columns.iter().find(|c| c.field == *field) else { continue };
+        for op_ in super::Op::for_column(column) {
+            let param = match op_.suffix() {
+                Some(suffix) => format!("{field}__{suffix}"),
+                None => field.to_string(),
+            };
+            let ty = if op_ == super::Op::IsNull { Type::Boolean } else { Type::String };
+            op = op.parameter(query_param(&param, ty, op_.describe(field)));
         }
     }
     let items = || ArrayBuilder::new().items(Ref::from_schema_name(name::<Out>()));
@@ -174,6 +218,7 @@ pub(super) fn create<I: ToSchema, Out: ToSchema>(cfg: &Config, doc: &mut OpenApi
     let op = base(cfg, &op_id(cfg, "create"), format!("Create one of {}", cfg.path), true, false)
         .request_body(Some(body::<I>()))
         .response("201", created)
+        .response("400", error_response("The body could not be read"))
         .response("409", error_response("A unique or foreign-key conflict"))
         .response("413", error_response("The body is too large"))
         .response("415", error_response("The body is not JSON"));
@@ -185,6 +230,7 @@ fn write_with_body<I: ToSchema, Out: ToSchema>(cfg: &Config, doc: &mut OpenApi, 
     let op = base(cfg, &op_id(cfg, verb), summary, true, true)
         .request_body(Some(body::<I>()))
         .response("200", json_response::<Out>("The row as stored"))
+        .response("400", error_response("The body could not be read"))
         .response("404", error_response("No such row"))
         .response("409", error_response("A unique or foreign-key conflict, or a stale version"))
         .response("413", error_response("The body is too large"))

@@ -12,7 +12,7 @@
 //! Mount it with [`ServiceConfig::metrics`](crate::ServiceConfig::metrics), which records
 //! every request (404s, 504s and panics included) and serves `GET /metrics`.
 
-use almacen::{Database, StatementCounter};
+use almacen::Database;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
@@ -25,6 +25,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// The `route` label of a request that matched no route.
@@ -67,8 +68,8 @@ struct DbMetrics {
     db: Database,
     pool: Family<PoolLabels, Gauge>,
     statements: Counter,
-    // Counts since the last scrape; emptied at each scrape into `statements`.
-    counter: StatementCounter,
+    // The database's statement total at the last scrape.
+    seen: AtomicU64,
 }
 
 struct Inner {
@@ -133,7 +134,7 @@ impl Metrics {
             registry.register("db_pool_connections", "Database pool connections by state (size, idle, in_use, waiting)", pool.clone());
             let statements = Counter::default();
             registry.register("db_statements", "SQL statements sent to the database", statements.clone());
-            DbMetrics { db: db.clone(), pool, statements, counter: db.statement_counter() }
+            DbMetrics { db: db.clone(), pool, statements, seen: AtomicU64::new(db.statements_sent()) }
         });
         Metrics { inner: Arc::new(Inner { registry, requests, latency, db }) }
     }
@@ -163,11 +164,10 @@ impl Metrics {
             for (state, v) in [("size", stats.size), ("idle", stats.idle), ("in_use", stats.in_use), ("waiting", stats.waiting)] {
                 d.pool.get_or_create(&PoolLabels { state }).set(i64::from(v));
             }
-            // The counter keeps each statement's text until reset: empty it at each scrape.
-            // A statement sent between the two calls is missed; the count stays close.
-            let n = d.counter.count();
-            d.counter.reset();
-            d.statements.inc_by(n as u64);
+            // The database's own running total; add what was sent since the last scrape.
+            let now = d.db.statements_sent();
+            let before = d.seen.swap(now, Ordering::Relaxed);
+            d.statements.inc_by(now.saturating_sub(before));
         }
         let mut out = String::new();
         // Writing to a String cannot fail.

@@ -44,9 +44,10 @@ pub struct Order {
     /// Generated key.
     #[model(primary_key, auto)]
     pub id: i64,
-    /// Who placed it.
-    #[model(references = "users.id", index)]
-    pub user_id: i64,
+    /// Who placed it; null once that user deleted the account (the order stays, for the
+    /// shop's books).
+    #[model(references = "users.id", on_delete = "set_null", index)]
+    pub user_id: Option<i64>,
     /// When it was placed (UTC).
     #[model(created_at)]
     pub created_at: DateTime<Utc>,

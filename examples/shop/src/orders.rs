@@ -54,8 +54,8 @@ impl Validate for PlaceOrderRequest {}
 pub struct OrderOut {
     /// The order's id.
     pub id: i64,
-    /// Who placed it.
-    pub user_id: i64,
+    /// Who placed it (null once that user deleted the account).
+    pub user_id: Option<i64>,
     /// When it was placed, UTC.
     pub created_at: DateTime<Utc>,
     /// The sum of the items' quantity × unit price, rounded to cents.
@@ -187,7 +187,7 @@ pub async fn place_order(db: &Database, user_id: i64, items: &[OrderLine]) -> Re
     }
     let total: f64 = products.iter().map(|(p, q)| p.price * *q as f64).sum();
     let total = (total * 100.0).round() / 100.0;
-    let order = Order::insert(&tx, NewOrder { user_id, total }).await?;
+    let order = Order::insert(&tx, NewOrder { user_id: Some(user_id), total }).await?;
     let rows =
         products.iter().map(|(p, q)| NewOrderItem { order_id: order.id, product_id: p.id, quantity: *q, unit_price: p.price }).collect();
     let items = OrderItem::insert_many(&tx, rows).await?;

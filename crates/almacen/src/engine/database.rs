@@ -202,6 +202,23 @@ impl Database {
         self.inner.settings.observers.counter()
     }
 
+    /// How many statements this database (and its transactions) has sent since it was
+    /// opened, counted as [`statement_counter`](Self::statement_counter) counts them: a
+    /// plain counter for metrics, which keeps no statement text.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> almacen::Result<()> {
+    /// use almacen::prelude::*;
+    /// let db = Database::connect("sqlite::memory:").await?;
+    /// let before = db.statements_sent();
+    /// db.fetch_all_raw("SELECT 1", params! {}).await?;
+    /// assert_eq!(db.statements_sent() - before, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn statements_sent(&self) -> u64 {
+        self.inner.settings.observers.sent()
+    }
+
     /// The dialect of this database.
     pub fn dialect(&self) -> Dialect {
         self.inner.settings.dialect

@@ -1,7 +1,7 @@
 //! Watching the statements a database sends: [`StatementCounter`], for tests that assert
 //! how many statements an operation takes (no N+1) and for a service's own diagnostics.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 /// The counters attached to one database. Free when none is attached: one atomic load per
@@ -11,6 +11,8 @@ pub(crate) struct Observers(Arc<ObserversInner>);
 
 #[derive(Debug, Default)]
 struct ObserversInner {
+    /// Every statement sent since the database was opened (for metrics: no text kept).
+    sent: AtomicU64,
     active: AtomicUsize,
     counters: Mutex<Vec<Weak<CounterState>>>,
 }
@@ -24,6 +26,7 @@ impl Observers {
     /// Called for every statement sent.
     #[inline]
     pub(crate) fn statement(&self, sql: &str) {
+        self.0.sent.fetch_add(1, Ordering::Relaxed);
         if self.0.active.load(Ordering::Relaxed) > 0 {
             self.record(sql);
         }
@@ -36,6 +39,11 @@ impl Observers {
         for state in counters.iter().filter_map(Weak::upgrade) {
             state.statements.lock().unwrap_or_else(|p| p.into_inner()).push(sql.clone());
         }
+    }
+
+    /// Statements sent since the database was opened.
+    pub(crate) fn sent(&self) -> u64 {
+        self.0.sent.load(Ordering::Relaxed)
     }
 
     pub(crate) fn counter(&self) -> StatementCounter {

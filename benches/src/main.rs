@@ -5,6 +5,7 @@
 //! cargo run --release -p almacen-bench -- --backends sqlite --scale 0.1 --rounds 3
 //! cargo run --release -p almacen-bench -- --backends sqlite-sqlx,mariadb
 //! cargo run --release -p almacen-bench -- --load --load-seconds 30 --load-clients 64
+//! cargo build --release -p almacen-bench && target/release/almacen-bench --http --rounds 3
 //! taskset -c 0 cargo run --release -p almacen-bench -- --backends sqlite,postgres
 //! ```
 //!
@@ -37,6 +38,11 @@
 //! `--migrate` times almacen-migrate's autogenerate on a 100-table schema per backend
 //! (module `migrate`) instead.
 //!
+//! `--http` measures the example shop's HTTP endpoints (GET by id, a list page, POST) against
+//! the same endpoints written by hand on axum + sqlx, with `wrk` on loopback (module `http`):
+//! `--http-seconds` (10) per round and side, `--http-connections` (64), `--http-threads` (2),
+//! `--rounds` rounds, median round's requests/s and p99 per side and their ratio.
+//!
 //! `--load` runs the SQLite load test instead (module `load`): `--load-clients` tasks (64)
 //! for `--load-seconds` (30) on one almacen file database with default URL parameters, ~80%
 //! reads and ~20% writes (inserts, updates by primary key, short transactions); it reports
@@ -67,6 +73,8 @@
 
 mod bulk;
 mod decimal;
+mod http;
+mod http_raw;
 mod load;
 mod migrate;
 mod seaorm;
@@ -134,6 +142,29 @@ struct Args {
     /// Time almacen-migrate's autogenerate on a 100-table schema on each backend instead.
     #[arg(long)]
     migrate: bool,
+    /// HTTP instead: the shop (examples/shop) against the same endpoints by hand on axum +
+    /// sqlx, each in a child process, loaded by wrk on loopback (module `http`).
+    #[arg(long)]
+    http: bool,
+    /// HTTP: how long wrk runs per round and side, in seconds.
+    #[arg(long, default_value_t = 10)]
+    http_seconds: u64,
+    /// HTTP: wrk's open connections (-c).
+    #[arg(long, default_value_t = 64)]
+    http_connections: usize,
+    /// HTTP: wrk's threads (-t).
+    #[arg(long, default_value_t = 2)]
+    http_threads: usize,
+    /// HTTP (internal: what `--http` starts as a child process): serve this side (sqlx or
+    /// almacen) on `--http-port` over the SQLite file `--http-db` until killed.
+    #[arg(long, requires_all = ["http_db", "http_port"])]
+    http_serve: Option<String>,
+    /// HTTP server (internal): the SQLite file.
+    #[arg(long)]
+    http_db: Option<std::path::PathBuf>,
+    /// HTTP server (internal): the port on 127.0.0.1.
+    #[arg(long)]
+    http_port: Option<u16>,
     /// Load test: how long the clients run, in seconds.
     #[arg(long, default_value_t = 30)]
     load_seconds: u64,
@@ -790,6 +821,11 @@ async fn scratch_server_db(admin_url: &str, postgres: bool) -> Option<(String, D
 
 fn main() {
     let args = Args::parse();
+    if let (Some(side), Some(db), Some(port)) = (&args.http_serve, &args.http_db, args.http_port) {
+        // A server of `--http`: its own process and runtime (multi-thread, default size).
+        http::serve(side, db, port);
+        return;
+    }
     let mut runtime = if args.load && args.load_current_thread {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -805,6 +841,10 @@ async fn run(args: Args) {
     }
     if args.migrate {
         migrate::run(&args).await;
+        return;
+    }
+    if args.http {
+        http::run(&args).await;
         return;
     }
     println!("almacen-bench: {} rounds per side, median µs per operation", args.rounds);

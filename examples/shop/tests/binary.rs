@@ -122,7 +122,8 @@ async fn the_binary_serves_and_stops_on_sigterm() {
 
     let base = format!("http://{listen}");
     let client = reqwest::Client::new();
-    let resp = client.post(format!("{base}/auth/login")).json(&json!({"username": "boss", "password": ADMIN_PASSWORD})).send().await.unwrap();
+    let resp =
+        client.post(format!("{base}/auth/login")).json(&json!({"username": "boss", "password": ADMIN_PASSWORD})).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let token: Value = resp.json().await.unwrap();
     let token = token["access_token"].as_str().unwrap().to_string();
@@ -170,11 +171,12 @@ fn a_short_jwt_secret_is_refused() {
     let dir = TempDir::new();
     let url = format!("sqlite://{}", dir.0.join("shop.db").display());
     let listen = format!("127.0.0.1:{}", free_port());
-    let child = shop(&[("DATABASE_URL", &url), ("LISTEN_ADDR", &listen), ("JWT_SECRET", "short-secret"), ("ADMIN_PASSWORD", ADMIN_PASSWORD)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child =
+        shop(&[("DATABASE_URL", &url), ("LISTEN_ADDR", &listen), ("JWT_SECRET", "short-secret"), ("ADMIN_PASSWORD", ADMIN_PASSWORD)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
     let mut child = Running(child);
     let status = wait_exit(&mut child.0, EXIT_BOUND);
     let mut stderr = String::new();

@@ -62,11 +62,17 @@ pub async fn writes_and_field_rules(db: Database, _backend: Backend) {
     // 1e400 does not fit a double: 422 (never infinity stored, never a 500).
     let r = shop.raw("POST", "/products", Some(&admin), "application/json", r#"{"name":"Big","sku":"BIG","price":1e400,"stock":1}"#).await;
     assert_eq!(r.status, 422, "{r:?}");
-    let r = shop.raw("POST", "/products", Some(&admin), "application/json", r#"{"name":"Big","sku":"BIG","price":1,"stock":99999999999999999999}"#).await;
+    let r = shop
+        .raw("POST", "/products", Some(&admin), "application/json", r#"{"name":"Big","sku":"BIG","price":1,"stock":99999999999999999999}"#)
+        .await;
     assert_eq!(r.status, 422, "{r:?}");
     // The edges are fine: 200 and 64 characters, 2000, price 0, stock 0, null description.
     let r = shop
-        .post("/products", Some(&admin), json!({"name": "n".repeat(200), "sku": "S".repeat(64), "description": "d".repeat(2000), "price": 0, "stock": 0}))
+        .post(
+            "/products",
+            Some(&admin),
+            json!({"name": "n".repeat(200), "sku": "S".repeat(64), "description": "d".repeat(2000), "price": 0, "stock": 0}),
+        )
         .await;
     assert_eq!(r.status, 201, "{r:?}");
     let r = shop.post("/products", Some(&admin), with("description", Value::Null)).await;
@@ -83,7 +89,11 @@ pub async fn writes_and_field_rules(db: Database, _backend: Backend) {
     assert_eq!(shop.send("PATCH", &path, Some(&user), Some(json!({"price": 1}))).await.status, 403);
     assert_eq!(shop.send("PATCH", &path, None, Some(json!({"price": 1}))).await.status, 401);
     let r = shop.send("PATCH", &path, Some(&admin), Some(json!({"price": 19.5}))).await;
-    assert_eq!((r.status, &r.body["price"], &r.body["name"], &r.body["description"]), (200, &json!(19.5), &lamp["name"], &lamp["description"]), "{r:?}");
+    assert_eq!(
+        (r.status, &r.body["price"], &r.body["name"], &r.body["description"]),
+        (200, &json!(19.5), &lamp["name"], &lamp["description"]),
+        "{r:?}"
+    );
     let r = shop.send("PATCH", &path, Some(&admin), Some(json!({"description": null}))).await;
     assert_eq!((r.status, &r.body["description"], &r.body["price"]), (200, &Value::Null, &json!(19.5)), "{r:?}");
     for body in [json!({"name": null}), json!({"name": ""}), json!({"price": -1}), json!({"stock": null}), json!({"sku": "bad sku"})] {
@@ -166,9 +176,23 @@ pub async fn list_filters_sorting_pages(db: Database, _backend: Backend) {
     assert_eq!(names(&r.body), ["Notebook 100% recycled"], "{r:?}");
     let r = shop.get("/products?name_contains=_", None).await;
     assert_eq!(names(&r.body), ["snake_case mug"], "{r:?}");
+    // A backslash is no escape character either (MariaDB's LIKE default).
+    let back = shop.product(&admin, r"C:\path\50%_off", "BACK", 1000.0, 1).await["id"].clone();
+    for needle in ["%5C", "%5Cpath", "%5C50%25_off"] {
+        let r = shop.get(&format!("/products?name_contains={needle}"), None).await;
+        assert_eq!(
+            r.body["items"].as_array().map(|a| a.iter().map(|p| p["id"].clone()).collect::<Vec<_>>()),
+            Some(vec![back.clone()]),
+            "{needle}: {r:?}"
+        );
+    }
+    let r = shop.send("DELETE", &format!("/products/{back}"), Some(&admin), None).await;
+    assert_eq!(r.status, 204, "{r:?}");
     let r = shop.get("/products?name_contains=nothing", None).await;
     assert_eq!((&r.body["items"], &r.body["total"]), (&json!([]), &json!(0)), "{r:?}");
-    for bad in ["min_price=abc", "max_price=", "page=0", "page=abc", "page_size=0", "page_size=101", "sort=sku", "sort=-password", "page=1&skip=2"] {
+    for bad in
+        ["min_price=abc", "max_price=", "page=0", "page=abc", "page_size=0", "page_size=101", "sort=sku", "sort=-password", "page=1&skip=2"]
+    {
         let r = shop.get(&format!("/products?{bad}"), None).await;
         assert_eq!(r.status, 422, "{bad}: {r:?}");
     }
@@ -192,7 +216,11 @@ pub async fn list_filters_sorting_pages(db: Database, _backend: Backend) {
         "{r:?}"
     );
     let r = shop.get("/products?sort=price&page_size=2&page=3", None).await;
-    assert_eq!((names(&r.body), &r.body["has_next"], &r.body["has_prev"]), (vec!["Desk".to_string()], &json!(false), &json!(true)), "{r:?}");
+    assert_eq!(
+        (names(&r.body), &r.body["has_next"], &r.body["has_prev"]),
+        (vec!["Desk".to_string()], &json!(false), &json!(true)),
+        "{r:?}"
+    );
     let r = shop.get("/products?sort=price&page_size=2&page=4", None).await;
     assert_eq!((r.status, &r.body["items"], &r.body["total"], &r.body["has_next"]), (200, &json!([]), &json!(5), &json!(false)), "{r:?}");
     let r = shop.get("/products?page=99999999999", None).await;
@@ -223,10 +251,18 @@ pub async fn ids_out_of_range(db: Database, _backend: Backend) {
     assert_eq!(shop.get("/products/9223372036854775807", None).await.status, 404);
     assert_eq!(shop.get("/orders/9223372036854775807", Some(&user)).await.status, 404);
     // An order line naming an id out of range: 422, never a 500.
-    let r = shop.raw("POST", "/orders", Some(&user), "application/json", r#"{"items":[{"product_id":99999999999999999999,"quantity":1}]}"#).await;
+    let r = shop
+        .raw("POST", "/orders", Some(&user), "application/json", r#"{"items":[{"product_id":99999999999999999999,"quantity":1}]}"#)
+        .await;
     assert_eq!(r.status, 422, "{r:?}");
     let r = shop.post("/orders", Some(&user), json!({"items": [{"product_id": -1, "quantity": 1}]})).await;
     assert_eq!(r.status, 422, "{r:?}");
+    // A body over the limit (2 MiB by default): 413; not JSON: 415 or 422; never a 5xx.
+    let big = format!(r#"{{"name":"Big","sku":"BIG","price":1,"stock":1,"description":"{}"}}"#, "d".repeat(3 << 20));
+    let r = shop.raw("POST", "/products", Some(&admin), "application/json", &big).await;
+    assert_eq!(r.status, 413, "{}", r.status);
+    let r = shop.raw("POST", "/products", Some(&admin), "text/plain", r#"{"name":"X","sku":"X","price":1,"stock":1}"#).await;
+    assert!(matches!(r.status, 415 | 422), "{r:?}");
     // Unknown routes and methods: the envelope too.
     let r = shop.get("/nowhere", None).await;
     assert_eq!(r.status, 404, "{r:?}");

@@ -22,7 +22,9 @@ pub async fn orders_take_stock_or_change_nothing(db: Database, _backend: Backend
     // No token: 401.
     assert_eq!(shop.post("/orders", None, json!({"items": [{"product_id": lamp, "quantity": 1}]})).await.status, 401);
     // Insufficient stock on the second line: 409, and the first line's stock is untouched.
-    let r = shop.post("/orders", Some(&ana), json!({"items": [{"product_id": lamp, "quantity": 2}, {"product_id": desk, "quantity": 2}]})).await;
+    let r = shop
+        .post("/orders", Some(&ana), json!({"items": [{"product_id": lamp, "quantity": 2}, {"product_id": desk, "quantity": 2}]}))
+        .await;
     assert_eq!((r.status, fields(&r)), (409, vec!["items[1].quantity".to_string()]), "{r:?}");
     assert_eq!((stock(&shop, lamp).await, stock(&shop, desk).await), (5, 1));
     assert_eq!(shop.get("/orders", Some(&ana)).await.body["total"], json!(0));
@@ -77,7 +79,11 @@ pub async fn health_metrics_and_docs(db: Database, _backend: Backend) {
 
     let r = shop.get("/metrics", None).await;
     assert_eq!(r.status, 200, "{r:?}");
-    assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/plain") || c.starts_with("application/openmetrics-text")), "{:?}", r.headers);
+    assert!(
+        r.header("content-type").is_some_and(|c| c.starts_with("text/plain") || c.starts_with("application/openmetrics-text")),
+        "{:?}",
+        r.headers
+    );
     assert!(r.text.contains("http_requests_total"), "{}", r.text);
     assert!(r.text.lines().any(|l| l.starts_with("http_requests_total") && l.contains("/products")), "{}", r.text);
 

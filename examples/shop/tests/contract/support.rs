@@ -73,7 +73,8 @@ impl Shop {
 
     pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &str) -> Resp {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.client.request(method, format!("{}{path}", self.base)).header("content-type", content_type).body(body.to_string());
+        let mut req =
+            self.client.request(method, format!("{}{path}", self.base)).header("content-type", content_type).body(body.to_string());
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -119,7 +120,9 @@ impl Shop {
     /// Registers over HTTP and logs in; (the user as read, token).
     pub async fn user(&self, name: &str) -> (Value, String) {
         let password = "Secret123";
-        let r = self.post("/auth/register", None, json!({"username": name, "email": format!("{name}@example.com"), "password": password})).await;
+        let r = self
+            .post("/auth/register", None, json!({"username": name, "email": format!("{name}@example.com"), "password": password}))
+            .await;
         assert_eq!(r.status, 201, "{r:?}");
         let token = self.login(name, password).await;
         (r.body, token)

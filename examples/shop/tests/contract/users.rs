@@ -33,7 +33,10 @@ pub async fn register_rules_and_read_shape(db: Database, _backend: Backend) {
     }
     // Missing fields and wrong types: 422 envelopes too.
     assert_eq!(shop.post("/auth/register", None, json!({"username": "ana"})).await.status, 422);
-    assert_eq!(shop.post("/auth/register", None, json!({"username": 5, "email": "a@b.example", "password": "Secret123"})).await.status, 422);
+    assert_eq!(
+        shop.post("/auth/register", None, json!({"username": 5, "email": "a@b.example", "password": "Secret123"})).await.status,
+        422
+    );
     assert_eq!(shop.raw("POST", "/auth/register", None, "application/json", "{not json").await.status, 422);
 
     // The edges of the rules are fine: 3 and 50 characters of letters, digits, `_.-`; 8 and 128.
@@ -72,11 +75,15 @@ pub async fn register_rules_and_read_shape(db: Database, _backend: Backend) {
     let me = shop.get("/users/me", Some(&token)).await;
     assert_eq!((me.status, &me.body), (200, &ana));
 
-    let form = shop.raw("POST", "/auth/token", None, "application/x-www-form-urlencoded", "username=ana&password=Secret123&grant_type=password").await;
+    let form = shop
+        .raw("POST", "/auth/token", None, "application/x-www-form-urlencoded", "username=ana&password=Secret123&grant_type=password")
+        .await;
     assert_eq!(form.status, 200, "{form:?}");
     let form_token = form.body["access_token"].as_str().unwrap();
     assert_eq!(shop.get("/users/me", Some(form_token)).await.body, ana);
-    let bad_form = shop.raw("POST", "/auth/token", None, "application/x-www-form-urlencoded", "username=ana&password=Wrong1234&grant_type=password").await;
+    let bad_form = shop
+        .raw("POST", "/auth/token", None, "application/x-www-form-urlencoded", "username=ana&password=Wrong1234&grant_type=password")
+        .await;
     assert_eq!(bad_form.status, 401, "{bad_form:?}");
 
     // Bad password and unknown user: the same 401, the password not echoed.
@@ -123,7 +130,9 @@ pub async fn admin_list_and_refused_tokens(db: Database, _backend: Backend) {
     let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&claims));
     let expired = shop.tokens.issue_at(&ana["id"].as_i64().unwrap().to_string(), &["admin"], now() - 7200, now() - 3600).unwrap();
     let foreign = almacen_web::auth::TokenConfig::hs256(b"someone else's secret, also long").issue("1", &["admin"]).unwrap();
-    for (what, bad) in [("tampered", &tampered), ("alg none", &none), ("expired", &expired), ("foreign", &foreign), ("garbage", &"x.y.z".to_string())] {
+    for (what, bad) in
+        [("tampered", &tampered), ("alg none", &none), ("expired", &expired), ("foreign", &foreign), ("garbage", &"x.y.z".to_string())]
+    {
         for (method, path, body) in
             [("GET", "/users/me", None), ("GET", "/users", None), ("POST", "/products", Some(product.clone())), ("GET", "/orders", None)]
         {

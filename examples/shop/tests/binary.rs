@@ -3,6 +3,9 @@
 //! the secrets' values; a short JWT secret is refused. And the embedded migrations are
 //! exactly the folder's files.
 
+#[path = "../../../crates/almacen/tests/common/mod.rs"]
+mod common;
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -71,14 +74,11 @@ fn wait_exit(child: &mut Child, bound: Duration) -> std::process::ExitStatus {
     }
 }
 
-#[tokio::test]
-async fn the_binary_serves_and_stops_on_sigterm() {
-    let dir = TempDir::new();
-    let url = format!("sqlite://{}", dir.0.join("shop.db").display());
-    let listen = format!("127.0.0.1:{}", free_port());
+/// Starts the binary on `url` and `listen`; waits for the stdout line naming `/docs`.
+fn start(url: &str, listen: &str) -> (Running, std::thread::JoinHandle<String>, Vec<String>) {
     let child = shop(&[
-        ("DATABASE_URL", &url),
-        ("LISTEN_ADDR", &listen),
+        ("DATABASE_URL", url),
+        ("LISTEN_ADDR", listen),
         ("JWT_SECRET", SECRET),
         ("ADMIN_USERNAME", "boss"),
         ("ADMIN_PASSWORD", ADMIN_PASSWORD),
@@ -114,13 +114,30 @@ async fn the_binary_serves_and_stops_on_sigterm() {
                     break;
                 }
             }
-            Err(e) => panic!("no line with {docs_url} ({e}); stdout: {seen:?}"),
+            Err(e) => {
+                drop(child);
+                panic!("no line with {docs_url} ({e}); stdout: {seen:?}; stderr: {}", logs.join().unwrap());
+            }
         }
     }
     // The configured admin password is not printed.
     assert!(seen.iter().all(|l| !l.contains(ADMIN_PASSWORD) && !l.contains(SECRET)), "{seen:?}");
+    (child, logs, seen)
+}
 
-    let base = format!("http://{listen}");
+/// Sends SIGTERM; the binary exits 0 with no secret in its logs.
+fn stop(mut child: Running, logs: std::thread::JoinHandle<String>) {
+    let pid = child.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = wait_exit(&mut child.0, EXIT_BOUND);
+    let logs = logs.join().unwrap();
+    assert!(status.success(), "exit {status:?}; stderr: {logs}");
+    assert!(!logs.contains(ADMIN_PASSWORD) && !logs.contains(SECRET), "a secret in the logs: {logs}");
+}
+
+/// Logs in as the admin and reads the total of products.
+async fn check_serving(base: &str) -> u64 {
     let client = reqwest::Client::new();
     let resp =
         client.post(format!("{base}/auth/login")).json(&json!({"username": "boss", "password": ADMIN_PASSWORD})).send().await.unwrap();
@@ -129,21 +146,53 @@ async fn the_binary_serves_and_stops_on_sigterm() {
     let token = token["access_token"].as_str().unwrap().to_string();
     let me: Value = client.get(format!("{base}/users/me")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!((&me["username"], &me["roles"]), (&json!("boss"), &json!(["admin"])), "{me}");
-    let docs = client.get(&docs_url).send().await.unwrap();
+    let docs = client.get(format!("{base}/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().to_lowercase().contains("<html"));
-    // The sample products are there.
     let page: Value = client.get(format!("{base}/products")).send().await.unwrap().json().await.unwrap();
-    assert!(page["total"].as_u64().is_some_and(|n| n > 0), "{page}");
+    page["total"].as_u64().unwrap_or_else(|| panic!("{page}"))
+}
 
-    // SIGTERM: a clean exit, 0.
-    let pid = child.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let status = wait_exit(&mut child.0, EXIT_BOUND);
-    let logs = logs.join().unwrap();
-    assert!(status.success(), "exit {status:?}; stderr: {logs}");
-    assert!(!logs.contains(ADMIN_PASSWORD) && !logs.contains(SECRET), "a secret in the logs: {logs}");
+#[tokio::test]
+async fn the_binary_serves_and_stops_on_sigterm() {
+    let dir = TempDir::new();
+    let url = format!("sqlite://{}", dir.0.join("shop.db").display());
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (child, logs, _) = start(&url, &listen);
+    // The sample products are there.
+    let products = check_serving(&format!("http://{listen}")).await;
+    assert!(products > 0);
+    stop(child, logs);
+
+    // Started again on the same file: the schema is current, the admin and the products
+    // are as they were (no second set of samples).
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (child, logs, _) = start(&url, &listen);
+    assert_eq!(check_serving(&format!("http://{listen}")).await, products);
+    stop(child, logs);
+}
+
+/// The same binary on PostgreSQL and MariaDB, by `DATABASE_URL` alone (started twice: the
+/// second start finds the schema current and the admin there).
+async fn on_server(backend: common::Backend) {
+    let Some(scratch) = common::Scratch::create(backend, "").await else { return };
+    for _ in 0..2 {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let (child, logs, _) = start(&scratch.url, &listen);
+        assert!(check_serving(&format!("http://{listen}")).await > 0);
+        stop(child, logs);
+    }
+    scratch.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_binary_on_postgres() {
+    on_server(common::Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_binary_on_mariadb() {
+    on_server(common::Backend::MariaDb).await;
 }
 
 #[test]

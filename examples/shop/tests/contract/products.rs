@@ -75,6 +75,17 @@ pub async fn writes_and_field_rules(db: Database, _backend: Backend) {
         )
         .await;
     assert_eq!(r.status, 201, "{r:?}");
+    // Lengths are in characters, not bytes, and any Unicode text is stored (4-byte included).
+    let r = shop
+        .post("/products", Some(&admin), json!({"name": "é".repeat(199) + "🦀", "sku": "UNI", "description": "€".repeat(1999) + "🦀", "price": 1e308, "stock": i64::MAX}))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let uni = shop.get(&format!("/products/{}", r.body["id"]), None).await;
+    assert_eq!(uni.body, r.body);
+    assert_eq!(uni.body["name"].as_str().unwrap().chars().count(), 200);
+    assert_eq!(shop.send("DELETE", &format!("/products/{}", r.body["id"]), Some(&admin), None).await.status, 204);
+    let r = shop.post("/products", Some(&admin), with("name", json!("é".repeat(201)))).await;
+    assert_eq!((r.status, fields(&r)), (422, vec!["name".to_string()]), "{r:?}");
     let r = shop.post("/products", Some(&admin), with("description", Value::Null)).await;
     assert_eq!((r.status, &r.body["description"]), (201, &Value::Null), "{r:?}");
     let thing = r.body["id"].as_i64().unwrap();
@@ -190,9 +201,23 @@ pub async fn list_filters_sorting_pages(db: Database, _backend: Backend) {
     assert_eq!(r.status, 204, "{r:?}");
     let r = shop.get("/products?name_contains=nothing", None).await;
     assert_eq!((&r.body["items"], &r.body["total"]), (&json!([]), &json!(0)), "{r:?}");
-    for bad in
-        ["min_price=abc", "max_price=", "page=0", "page=abc", "page_size=0", "page_size=101", "sort=sku", "sort=-password", "page=1&skip=2"]
-    {
+    for bad in [
+        "min_price=abc",
+        "max_price=",
+        "page=0",
+        "page=abc",
+        "page_size=0",
+        "page_size=101",
+        "sort=sku",
+        "sort=-password",
+        "page=1&skip=2",
+        "min_price=NaN",
+        "max_price=inf",
+        "min_price=-infinity",
+        "min_price=1e400",
+        "page_size=-1",
+        "sort=price,-nothing",
+    ] {
         let r = shop.get(&format!("/products?{bad}"), None).await;
         assert_eq!(r.status, 422, "{bad}: {r:?}");
     }

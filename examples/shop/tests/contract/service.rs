@@ -31,6 +31,16 @@ pub async fn orders_take_stock_or_change_nothing(db: Database, _backend: Backend
     let r = shop.post("/orders", Some(&ana), json!({"items": [{"product_id": lamp, "quantity": 0}]})).await;
     assert_eq!((r.status, fields(&r)), (422, vec!["items[0].quantity".to_string()]), "{r:?}");
 
+    // Quantities that overflow when added up: a 409 or 422, never a 500, nothing taken.
+    for items in [
+        json!([{"product_id": lamp, "quantity": i64::MAX}]),
+        json!([{"product_id": lamp, "quantity": i64::MAX}, {"product_id": lamp, "quantity": i64::MAX}]),
+        json!([{"product_id": lamp, "quantity": 1}, {"product_id": lamp, "quantity": i64::MAX}]),
+    ] {
+        let r = shop.post("/orders", Some(&ana), json!({ "items": items })).await;
+        assert!(matches!(r.status, 409 | 422), "{items}: {r:?}");
+    }
+    assert_eq!(stock(&shop, lamp).await, 5);
     let r = shop.post("/orders", Some(&ana), json!({"items": [{"product_id": lamp, "quantity": 2}]})).await;
     assert_eq!(r.status, 201, "{r:?}");
     let id = r.body["id"].as_i64().unwrap();

@@ -23,6 +23,8 @@ pub struct Shop {
     pub base: String,
     pub tokens: TokenConfig,
     client: reqwest::Client,
+    /// The service's own OpenAPI document: every answer's status must be one it documents.
+    doc: Value,
 }
 
 /// A response: status, headers, body (JSON, or the text as a string when not JSON).
@@ -55,12 +57,14 @@ pub async fn start(db: &Database) -> Shop {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Shop { base: format!("http://{addr}"), tokens, client: reqwest::Client::new() }
+    let client = reqwest::Client::new();
+    let doc = client.get(format!("http://{addr}/openapi.json")).send().await.unwrap().json().await.unwrap();
+    Shop { base: format!("http://{addr}"), tokens, client, doc }
 }
 
 impl Shop {
-    pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    pub async fn send(&self, method_name: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let method = reqwest::Method::from_bytes(method_name.as_bytes()).unwrap();
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -68,17 +72,42 @@ impl Shop {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        Self::read(req).await
+        let resp = Self::read(req).await;
+        self.check_documented(method_name, path, &resp);
+        resp
     }
 
-    pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &str) -> Resp {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    /// The status of an answer to a documented operation is one of its documented responses.
+    fn check_documented(&self, method: &str, path: &str, resp: &Resp) {
+        let path = path.split('?').next().unwrap();
+        let segments: Vec<&str> = path.split('/').collect();
+        let Some(paths) = self.doc["paths"].as_object() else { panic!("no paths in the document") };
+        for (template, ops) in paths {
+            let parts: Vec<&str> = template.split('/').collect();
+            let matches = parts.len() == segments.len() && parts.iter().zip(&segments).all(|(t, s)| t.starts_with('{') || t == s);
+            if !matches {
+                continue;
+            }
+            if let Some(op) = ops.get(method.to_lowercase()) {
+                let status = resp.status.to_string();
+                assert!(
+                    op["responses"].get(&status).is_some() || op["responses"].get("default").is_some(),
+                    "{method} {path} answered {status}, which the document does not list for {template}: {resp:?}"
+                );
+            }
+        }
+    }
+
+    pub async fn raw(&self, method_name: &str, path: &str, token: Option<&str>, content_type: &str, body: &str) -> Resp {
+        let method = reqwest::Method::from_bytes(method_name.as_bytes()).unwrap();
         let mut req =
             self.client.request(method, format!("{}{path}", self.base)).header("content-type", content_type).body(body.to_string());
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        Self::read(req).await
+        let resp = Self::read(req).await;
+        self.check_documented(method_name, path, &resp);
+        resp
     }
 
     async fn read(req: reqwest::RequestBuilder) -> Resp {

@@ -86,6 +86,14 @@ pub async fn register_rules_and_read_shape(db: Database, _backend: Backend) {
         .await;
     assert_eq!(bad_form.status, 401, "{bad_form:?}");
 
+    // Malformed logins: 422 (or 415 for the form route given JSON), never a 5xx.
+    assert_eq!(shop.post("/auth/login", None, json!({"username": "ana"})).await.status, 422);
+    assert_eq!(shop.post("/auth/login", None, json!({"username": 1, "password": "Secret123"})).await.status, 422);
+    assert_eq!(shop.raw("POST", "/auth/login", None, "application/json", "").await.status, 422);
+    let r = shop.post("/auth/token", None, json!({"username": "ana", "password": "Secret123"})).await;
+    assert!(matches!(r.status, 415 | 422), "{r:?}");
+    let r = shop.raw("POST", "/auth/token", None, "application/x-www-form-urlencoded", "username=ana&grant_type=password").await;
+    assert_eq!((r.status, fields(&r)), (422, vec!["password".to_string()]), "{r:?}");
     // Bad password and unknown user: the same 401, the password not echoed.
     for (user, password) in [("ana", "Wrong1234"), ("nobody", "Secret123")] {
         let r = shop.post("/auth/login", None, json!({"username": user, "password": password})).await;

@@ -443,9 +443,9 @@ fn add_service_paths(api: &mut OpenApi, metrics: bool) {
     add_unless_documented(api, "/ready", ready);
     if metrics {
         let text = ResponseBuilder::new()
-            .description("The metrics, in Prometheus text format")
+            .description("The metrics, in the OpenMetrics text format (Prometheus reads it)")
             .content(
-                "text/plain; version=0.0.4",
+                crate::metrics::CONTENT_TYPE,
                 ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build(),
             )
             .build();

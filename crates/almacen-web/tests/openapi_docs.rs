@@ -105,7 +105,7 @@ async fn metrics_on_request_and_the_application_wins() {
     let doc = serde_json::to_value(&api).unwrap();
     assert_eq!(doc["paths"]["/health"]["get"]["operationId"], "my_health");
     assert_eq!(doc["paths"]["/ready"]["get"]["operationId"], "ready");
-    assert!(doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]["text/plain; version=0.0.4"].is_object(), "{doc}");
+    assert!(doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"][almacen_web::metrics::CONTENT_TYPE].is_object(), "{doc}");
     let doc = serde_json::to_value(ApiDoc::new("Shop", "1").into_openapi()).unwrap();
     assert!(doc["paths"].get("/metrics").is_none(), "{doc}");
 }

@@ -172,6 +172,7 @@ impl ServiceConfig {
             .fallback(route_not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.body_limit))
+            .layer(axum::middleware::from_fn_with_state(self.body_limit, declared_length_middleware))
             .layer(CatchPanicLayer::custom(panic_response));
         if let Some(limit) = self.request_timeout {
             router = router.layer(axum::middleware::from_fn_with_state(limit, timeout_middleware));
@@ -255,4 +256,17 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         "a handler panicked".to_string()
     };
     ApiError::internal(format!("handler panicked: {message}")).into_response()
+}
+
+/// A body whose declared `Content-Length` is over the limit is refused at once with the 413
+/// envelope, before any handler runs: otherwise a client that sends only the headers holds
+/// the connection until the request timeout (the limit applies only when the body is read).
+async fn declared_length_middleware(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
+            .with_error(None::<String>, "the body exceeds the size limit", "body_too_large")
+            .into_response();
+    }
+    next.run(request).await
 }

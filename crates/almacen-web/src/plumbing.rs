@@ -225,11 +225,16 @@ pub fn with_service_layers(router: Router) -> Router {
     ServiceConfig::default().apply(router)
 }
 
-async fn timeout_middleware(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+async fn timeout_middleware(State(limit): State<Duration>, mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let committing = crate::serve::Committing::install(req.extensions_mut());
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
+        Err(_) if committing.in_flight() => {
+            tracing::warn!(request_id = %crate::request_id::current_request_id(), %method, %path, timeout = ?limit, "request timed out during its commit");
+            crate::serve::Committing::outcome_unknown("the request timeout cut the request").into_response()
+        }
         Err(_) => {
             tracing::warn!(request_id = %crate::request_id::current_request_id(), %method, %path, timeout = ?limit, "request timed out");
             ApiError::new(StatusCode::GATEWAY_TIMEOUT, "the request took too long and was abandoned")

@@ -24,7 +24,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `POST /auth/register` `{username, email, password}` | 201 + the user; 422 naming each bad field; 409 naming `username` or `email` when taken |
-//! | `POST /auth/login` `{username, password}` | the token response; 401 [`bad_credentials`] for a wrong password and an unknown user alike |
+//! | `POST /auth/login` `{username, password}` | the token response; 401 [`bad_credentials`] for a wrong password and an unknown user alike; the username's case does not matter |
 //! | `POST /auth/token` (OAuth2 password form) | as `/auth/login`, for Swagger UI's "Authorize" |
 //! | `GET /users/me` | the user of the token |
 //! | `DELETE /users/me` | 204; the token then gets 401 on every route here; 409 for the last user with the admin role |
@@ -515,7 +515,10 @@ async fn duplicate(db: &Database, field: Option<&str>, username: &str) -> Result
 /// Register an account: check `input` against `options.rules` (422 naming each field),
 /// hash the password, and write the user and its link to `options.default_role` in one
 /// transaction (409 naming `username` or `email` when taken; nothing written on any
-/// failure). The service's own code can call it too (e.g. for sign-up forms).
+/// failure). A username equal to an existing one ignoring case is taken (`Admin` next to
+/// `admin`), checked inside the transaction with registrations serialized on the default
+/// role's row; the username is stored as given. The e-mail address is stored lowercased,
+/// so addresses differing only in case are one address. The service's own code can call it too (e.g. for sign-up forms).
 ///
 /// ```
 /// use almacen_web::accounts::{self, AccountsOptions, RegisterRequest};
@@ -530,26 +533,52 @@ async fn duplicate(db: &Database, field: Option<&str>, username: &str) -> Result
 pub async fn register_user(db: &Database, options: &AccountsOptions, input: RegisterRequest) -> Result<UserOut, ApiError> {
     options.rules.check(&input.username, &input.email, &input.password)?;
     let RegisterRequest { username, email, password } = input;
+    // E-mail addresses are compared without case (as mail systems do in practice): stored
+    // lowercased, so the unique index refuses `Ana@Example.com` next to `ana@example.com`.
+    let email = email.to_lowercase();
     let password_hash = hash_off_thread(password).await?;
     let role = ensure_role(db, &options.default_role).await?;
     let new = NewUser { username: username.clone(), email: email.clone(), password_hash };
-    let written: almacen::Result<User> = async {
+    let written: almacen::Result<Option<User>> = async {
         let tx = db.begin().await?;
+        // Registrations are serialized on the default role's row (every one links it), so
+        // the case-insensitive check below cannot race another registration of a case
+        // variant under READ COMMITTED (SQLite serializes writers anyway).
+        Role::select().filter(Role::ID.eq(role.id)).for_update().fetch_optional(&tx).await?;
+        if User::select().filter(User::USERNAME.ilike(like_exact(&username))).exists(&tx).await? {
+            return Ok(None);
+        }
         let user = User::insert(&tx, new).await?;
         User::ROLES.link(&tx, &user, &role).await?;
         tx.commit().await?;
-        Ok(user)
+        Ok(Some(user))
     }
     .await;
     match written {
-        Ok(user) => Ok(UserOut::new(user, vec![role])),
+        Ok(Some(user)) => Ok(UserOut::new(user, vec![role])),
+        Ok(None) => Err(duplicate(db, Some("username"), &username).await?),
         Err(almacen::Error::UniqueViolation(info)) => Err(duplicate(db, info.field.as_deref(), &username).await?),
         Err(e) => Err(e.into()),
     }
 }
 
+/// A `LIKE` pattern matching exactly `text` (its wildcards escaped).
+fn like_exact(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The user of a login name: the exact name, or else the one user whose name equals it
+/// ignoring case (none when several older accounts differ only in case).
+async fn find_login(db: &Database, username: &str) -> Result<Option<User>, ApiError> {
+    if let Some(user) = User::select().filter(User::USERNAME.eq(username)).fetch_optional(db).await? {
+        return Ok(Some(user));
+    }
+    let mut found = User::select().filter(User::USERNAME.ilike(like_exact(username))).limit(2).fetch_all(db).await?;
+    Ok(if found.len() == 1 { found.pop() } else { None })
+}
+
 async fn log_in(st: &AccountsState, username: String, password: String) -> Result<TokenResponse, ApiError> {
-    let user = User::select().filter(User::USERNAME.eq(username.as_str())).fetch_optional(&st.db).await?;
+    let user = find_login(&st.db, &username).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !verify_user_password(password, hash).await? {
         return Err(bad_credentials());

@@ -92,7 +92,11 @@ impl ServiceArgs {
     pub fn service_config(&self) -> ServiceConfig {
         let config = ServiceConfig::default()
             // Never zero when parsed; a struct built by hand with zero still gets a bound.
-            .request_timeout(Some(if self.request_timeout.is_zero() { DEFAULT_REQUEST_TIMEOUT } else { self.request_timeout }))
+            .request_timeout(Some(if self.request_timeout.is_zero() {
+                crate::plumbing::DEFAULT_REQUEST_TIMEOUT
+            } else {
+                self.request_timeout
+            }))
             .body_limit(self.body_limit)
             .compression((self.compression_min_size > 0).then_some(self.compression_min_size));
         match config.clone().cors_origins(&self.cors_origins) {
@@ -198,9 +202,6 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     };
     n.checked_mul(factor).ok_or_else(bad)
 }
-
-/// The request timeout when none is given: 30 seconds.
-const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn parse_request_timeout(s: &str) -> Result<Duration, String> {
     parse_duration(s)

@@ -368,3 +368,10 @@ async fn case_variants_are_one_account(db: Database, _backend: Backend) {
 }
 
 per_backend!(case_variants_are_one_account);
+
+/// The 409 of the last admin's `DELETE /users/me` is documented.
+#[test]
+fn last_admin_409_is_documented() {
+    let doc = serde_json::to_value(accounts::openapi()).unwrap();
+    assert!(doc["paths"]["/users/me"]["delete"]["responses"]["409"].is_object(), "{}", doc["paths"]["/users/me"]);
+}

@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
-max_time=${SCHEMATHESIS_MAX_TIME:-120}
+max_time=${SCHEMATHESIS_MAX_TIME:-90}
 target_dir=${CARGO_TARGET_DIR:-target}
 venv="$target_dir/schemathesis-venv"
 

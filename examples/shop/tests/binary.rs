@@ -255,3 +255,33 @@ fn every_revision_is_embedded() {
     std::fs::write(dir.0.join("abcdef012345_more.toml"), "revision = \"abcdef012345\"\n").unwrap();
     assert!(almacen_migrate::graph::check_embedded(shop::app::MIGRATIONS, &dir.0).is_err());
 }
+
+/// Without ADMIN_PASSWORD, a user holding the admin's name but not the admin role (someone
+/// registered it while there was no admin) is not taken for the admin: the binary refuses
+/// to start, saying so, rather than serve a shop without an admin.
+#[tokio::test]
+async fn the_admin_name_without_the_role_is_refused_at_start() {
+    use almacen_web::accounts::{NewUser, User};
+    let dir = TempDir::new();
+    let url = format!("sqlite://{}", dir.0.join("shop.db").display());
+    {
+        let db = almacen::Database::connect(&format!("{url}?mode=rwc")).await.unwrap();
+        shop::app::migrate(&db).await.unwrap();
+        User::insert(&db, NewUser { username: "admin".into(), email: "mallory@example.com".into(), password_hash: "-".into() })
+            .await
+            .unwrap();
+        db.close().await;
+    }
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = shop(&[("DATABASE_URL", &url), ("LISTEN_ADDR", &listen), ("JWT_SECRET", SECRET)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let status = wait_exit(&mut child.0, EXIT_BOUND);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "started without an admin: {status:?} {stderr}");
+    assert!(stderr.contains("exists without the admin role") && stderr.contains("ADMIN_PASSWORD"), "{stderr}");
+}

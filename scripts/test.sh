@@ -97,6 +97,9 @@ step clippy-mysql-only cargo clippy -p almacen --no-default-features --features 
 step features-sqlite-only cargo test -p almacen --no-default-features --features sqlite --lib database::tests
 step features-postgres-only cargo test -p almacen --no-default-features --features postgres --lib database::tests
 step test cargo test --workspace --all-targets
+# The example shop from outside: its docs pages in headless Chromium, schemathesis against its
+# OpenAPI document (installs chromium from Debian and schemathesis from PyPI if missing).
+step shop-api scripts/check-shop.sh
 step doctest cargo test --workspace --doc
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
@@ -105,4 +108,4 @@ if ((${#failed[@]})); then
     printf '\n==> test.sh: FAILED steps: %s\n' "${failed[*]}"
     exit "$first_rc"
 fi
-printf '\n==> test.sh: all steps passed (fmt, clippy, clippy and tests per feature, test, doctest, doc)\n'
+printf '\n==> test.sh: all steps passed (fmt, clippy, clippy and tests per feature, test, shop-api, doctest, doc)\n'

@@ -592,7 +592,9 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
 }
 
 /// A role guard as an extractor: the [`CurrentUser`] when it has the role `R::ROLE`, a 403
-/// otherwise (and the 401s of `CurrentUser`).
+/// otherwise (and the 401s of `CurrentUser`). The role is checked with [`authorize`]: by
+/// the installed [`RoleCheck`] when there is one (a deleted user → 401), by the token's
+/// claims otherwise.
 ///
 /// ```
 /// use almacen_web::auth::{Role, RequireRole};
@@ -619,8 +621,83 @@ impl<R: Role, S: Send + Sync> FromRequestParts<S> for RequireRole<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
-        user.require(R::ROLE)?;
+        authorize(&parts.extensions, &user, R::ROLE).await?;
         Ok(RequireRole(user, std::marker::PhantomData))
+    }
+}
+
+/// What a [`RoleCheck`] found about a subject and a role.
+///
+/// ```
+/// assert_ne!(almacen_web::auth::Access::Granted, almacen_web::auth::Access::MissingRole);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The subject exists and holds the role.
+    Granted,
+    /// The subject exists without the role (a 403).
+    MissingRole,
+    /// No such subject any more (deleted, or never was): its token is stale (a 401).
+    UnknownSubject,
+}
+
+/// The boxed future of [`RoleCheck::check`].
+pub type AccessFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Access, ApiError>> + Send + 'a>>;
+
+/// Where roles are checked, instead of the token's claims: a token carries the roles of its
+/// login, so without a check against the source of truth a deleted or demoted user keeps
+/// them until the token expires. Object-safe; install one as
+/// `.layer(Extension(Arc<dyn RoleCheck>))` (see [`SharedRoleCheck`]) and [`authorize`],
+/// [`RequireRole`] and the resource guards use it. Without one installed they fall back to
+/// the claims. `accounts::DatabaseRoles` is the database's implementation.
+///
+/// ```
+/// use almacen_web::auth::{Access, AccessFuture, RoleCheck, SharedRoleCheck};
+/// use std::sync::Arc;
+/// struct OnlyAna;
+/// impl RoleCheck for OnlyAna {
+///     fn check<'a>(&'a self, subject: &'a str, role: &'a str) -> AccessFuture<'a> {
+///         Box::pin(async move {
+///             Ok(match (subject, role) {
+///                 ("ana", "admin") => Access::Granted,
+///                 ("ana", _) => Access::MissingRole,
+///                 _ => Access::UnknownSubject,
+///             })
+///         })
+///     }
+/// }
+/// let check: SharedRoleCheck = Arc::new(OnlyAna);
+/// let app: axum::Router = axum::Router::new().layer(axum::Extension(check));
+/// ```
+pub trait RoleCheck: Send + Sync + 'static {
+    /// Whether `subject` (a token's `sub`) exists now and holds `role`.
+    fn check<'a>(&'a self, subject: &'a str, role: &'a str) -> AccessFuture<'a>;
+}
+
+/// The form a [`RoleCheck`] is installed in: `.layer(Extension(shared))`.
+pub type SharedRoleCheck = Arc<dyn RoleCheck>;
+
+/// `Ok` when `user` holds `role`: asked of the [`RoleCheck`] in `extensions` when one is
+/// installed (an unknown subject → 401 `invalid or expired token`, a missing role → 403),
+/// and of the token's claims otherwise ([`CurrentUser::require`]).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use almacen_web::auth::{Claims, CurrentUser, authorize};
+/// let u = CurrentUser(Claims { sub: "ana".into(), roles: vec!["user".into()], exp: 0, iat: 0, iss: None, aud: None });
+/// let none = axum::http::Extensions::new();
+/// assert!(authorize(&none, &u, "user").await.is_ok());
+/// assert_eq!(authorize(&none, &u, "admin").await.unwrap_err().status().as_u16(), 403);
+/// # }
+/// ```
+pub async fn authorize(extensions: &axum::http::Extensions, user: &CurrentUser, role: &str) -> Result<(), ApiError> {
+    match extensions.get::<SharedRoleCheck>() {
+        None => user.require(role),
+        Some(check) => match check.check(user.subject(), role).await? {
+            Access::Granted => Ok(()),
+            Access::MissingRole => Err(ApiError::new(StatusCode::FORBIDDEN, FORBIDDEN_DETAIL)),
+            Access::UnknownSubject => Err(invalid_token()),
+        },
     }
 }
 

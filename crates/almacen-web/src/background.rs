@@ -3,8 +3,14 @@
 //! client gone), on the service's [`TaskRunner`], which tracks them and drains them on
 //! shutdown ([`TaskRunner::drain`], called by [`serve`](crate::serve::serve)).
 //!
-//! A task that panics is logged and goes no further; the server goes on. A request
-//! abandoned before it answered (request timeout) runs none of the tasks it queued.
+//! Tasks start only for a request that succeeded: a final response of 2xx or 3xx and,
+//! with [`with_database`](crate::with_database), a transaction that committed. A request
+//! answered 4xx or 5xx, whose handler panicked, whose transaction rolled back or failed to
+//! commit, or abandoned before it answered (request timeout, shutdown) runs none of the
+//! tasks it queued. This holds whichever of [`TaskRunner::apply`] and
+//! [`with_database`](crate::with_database) is outside the other.
+//!
+//! A task that panics is logged and goes no further; the server goes on.
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequestParts, Request};
@@ -39,7 +45,9 @@ use tokio_util::task::TaskTracker;
 #[derive(Debug, Clone, Default)]
 pub struct TaskRunner {
     tracker: TaskTracker,
-    abort: CancellationToken,
+    /// Cancelled by a drain that reached its bound, then replaced by a fresh token: tasks
+    /// spawned after the drain are not aborted.
+    abort: Arc<Mutex<CancellationToken>>,
 }
 
 /// What [`TaskRunner::drain`] found.
@@ -83,7 +91,7 @@ impl TaskRunner {
     }
 
     fn spawn_boxed(&self, task: BoxFuture<'static, ()>) {
-        let abort = self.abort.clone();
+        let abort = self.abort.lock().unwrap_or_else(|p| p.into_inner()).clone();
         self.tracker.spawn(async move {
             tokio::select! {
                 outcome = AssertUnwindSafe(task).catch_unwind() => {
@@ -108,8 +116,8 @@ impl TaskRunner {
     }
 
     /// Wait up to `bound` for the tasks to finish; abort (and log) those still running
-    /// then. Call it once, at shutdown: after an abort, tasks spawned later are aborted
-    /// at once.
+    /// then. Meant for the shutdown, but the runner stays usable: tasks spawned after a
+    /// drain (even one that aborted tasks) run normally.
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -126,7 +134,8 @@ impl TaskRunner {
         if tokio::time::timeout(bound, self.tracker.wait()).await.is_err() {
             report.aborted = self.tracker.len();
             tracing::warn!(aborted = report.aborted, bound = ?bound, "background tasks did not finish in time: aborting them");
-            self.abort.cancel();
+            let abort = std::mem::take(&mut *self.abort.lock().unwrap_or_else(|p| p.into_inner()));
+            abort.cancel();
             self.tracker.wait().await;
         }
         self.tracker.reopen();
@@ -163,7 +172,44 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-type Queue = Arc<Mutex<Vec<BoxFuture<'static, ()>>>>;
+/// The tasks a request queued, and whether they were cancelled (the request's
+/// transaction rolled back or did not commit).
+struct QueueInner {
+    tasks: Mutex<Vec<BoxFuture<'static, ()>>>,
+    cancelled: RequestTasks,
+}
+
+impl QueueInner {
+    fn cancelled(&self) -> bool {
+        self.cancelled.is_cancelled()
+    }
+}
+
+type Queue = Arc<QueueInner>;
+
+/// Whether the request's background tasks were cancelled: shared by the background
+/// middleware and the transaction middleware through the request's extensions (the
+/// first of the two to run inserts it), so that a transaction that rolls back or fails
+/// to commit cancels them whichever of [`TaskRunner::apply`] and
+/// [`with_database`](crate::with_database) is outside.
+#[derive(Clone, Default)]
+pub(crate) struct RequestTasks(Arc<std::sync::atomic::AtomicBool>);
+
+impl RequestTasks {
+    /// The request's flag, inserted if absent.
+    pub(crate) fn of(extensions: &mut axum::http::Extensions) -> Self {
+        extensions.get_or_insert_default::<RequestTasks>().clone()
+    }
+
+    /// The queued tasks, and any queued later, never start.
+    pub(crate) fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
 
 /// Tasks to run once the response is sent (see the [module](self)). Needs
 /// [`TaskRunner::apply`] around the router; without it, extracting it is a 500.
@@ -198,7 +244,10 @@ impl BackgroundTasks {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(Box::pin(task));
+        if self.queue.cancelled() {
+            return;
+        }
+        self.queue.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(Box::pin(task));
     }
 }
 
@@ -215,33 +264,56 @@ impl<S: Send + Sync> FromRequestParts<S> for BackgroundTasks {
 }
 
 async fn background_middleware(runner: TaskRunner, mut req: Request, next: Next) -> Response {
-    let queue: Queue = Arc::default();
+    let cancelled = RequestTasks::of(req.extensions_mut());
+    let queue: Queue = Arc::new(QueueInner { tasks: Mutex::default(), cancelled: cancelled.clone() });
     req.extensions_mut().insert(queue.clone());
     let response = next.run(req).await;
-    let tasks = std::mem::take(&mut *queue.lock().unwrap_or_else(|p| p.into_inner()));
+    let status = response.status();
+    if !(status.is_success() || status.is_redirection()) {
+        // The request failed (or its transaction did not commit): its tasks never run.
+        cancelled.cancel();
+        return response;
+    }
+    let tasks = std::mem::take(&mut *queue.tasks.lock().unwrap_or_else(|p| p.into_inner()));
     if tasks.is_empty() {
         return response;
     }
     let (parts, body) = response.into_parts();
-    Response::from_parts(parts, Body::new(AfterBody { inner: body, start: StartOnDrop { runner, tasks } }))
+    Response::from_parts(parts, Body::new(AfterBody { inner: body, start: StartOnDrop { runner, tasks, queue } }))
 }
 
-/// Starts the tasks when dropped: when the response body has been written (or the
-/// connection is gone).
+/// Starts the tasks when the response body has been written, or when it is dropped (the
+/// connection is gone) — unless they were cancelled meanwhile: a transaction middleware
+/// inside this layer that rolled back or failed to commit drops this body and answers
+/// its error instead.
 struct StartOnDrop {
     runner: TaskRunner,
     tasks: Vec<BoxFuture<'static, ()>>,
+    queue: Queue,
+}
+
+impl StartOnDrop {
+    fn start(&mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        if self.queue.cancelled() {
+            return;
+        }
+        for task in tasks {
+            self.runner.spawn_boxed(task);
+        }
+    }
 }
 
 impl Drop for StartOnDrop {
     fn drop(&mut self) {
+        if self.tasks.is_empty() || self.queue.cancelled() {
+            return;
+        }
         if tokio::runtime::Handle::try_current().is_err() {
             tracing::error!(tasks = self.tasks.len(), "background tasks dropped outside a Tokio runtime: not run");
             return;
         }
-        for task in self.tasks.drain(..) {
-            self.runner.spawn_boxed(task);
-        }
+        self.start();
     }
 }
 
@@ -259,10 +331,7 @@ impl HttpBody for AfterBody {
         if let Poll::Ready(None) = polled {
             // The body is complete: start the tasks now, not when hyper gets round to
             // dropping it.
-            let tasks = std::mem::take(&mut self.start.tasks);
-            for task in tasks {
-                self.start.runner.spawn_boxed(task);
-            }
+            self.start.start();
         }
         polled
     }

@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `--listen` | `LISTEN_ADDR` | `127.0.0.1:8000` |
 //! | `--cors-origins` | `CORS_ORIGINS` | none (comma-separated list) |
-//! | `--request-timeout` | `REQUEST_TIMEOUT` | `30s` (`0` for none) |
+//! | `--request-timeout` | `REQUEST_TIMEOUT` | `30s` (more than `0`: a bound is always required) |
 //! | `--body-limit` | `BODY_LIMIT` | `2MiB` |
 //! | `--compression-min-size` | `COMPRESSION_MIN_SIZE` | `1024` (`0` turns compression off) |
 //! | `--log-format` | `LOG_FORMAT` | `text` (`json` or `text`) |
@@ -50,8 +50,9 @@ pub struct ServiceArgs {
     #[arg(long = "cors-origins", env = "CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<String>,
 
-    /// How long a request may take before it is answered 504 (500ms, 30s, 5m; 0 for no
-    /// limit).
+    /// How long a request may take before it is answered 504 (500ms, 30s, 5m). `0` is
+    /// refused: a request must always have a bound, or one waiting on a frozen database
+    /// would hold its connection for ever.
     #[arg(long = "request-timeout", env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_request_timeout)]
     pub request_timeout: Duration,
 
@@ -69,7 +70,8 @@ pub struct ServiceArgs {
     pub log_format: LogFormat,
 
     /// How long requests in flight, then background tasks, may take to finish on shutdown
-    /// (500ms, 30s, 5m).
+    /// (500ms, 30s, 5m). `0` is bounded too: requests still in flight are answered 503 at
+    /// once.
     #[arg(long = "shutdown-timeout", env = "SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_shutdown_timeout)]
     pub shutdown_timeout: Duration,
 }
@@ -89,7 +91,12 @@ impl ServiceArgs {
     /// ```
     pub fn service_config(&self) -> ServiceConfig {
         let config = ServiceConfig::default()
-            .request_timeout((!self.request_timeout.is_zero()).then_some(self.request_timeout))
+            // Never zero when parsed; a struct built by hand with zero still gets a bound.
+            .request_timeout(Some(if self.request_timeout.is_zero() {
+                crate::plumbing::DEFAULT_REQUEST_TIMEOUT
+            } else {
+                self.request_timeout
+            }))
             .body_limit(self.body_limit)
             .compression((self.compression_min_size > 0).then_some(self.compression_min_size));
         match config.clone().cors_origins(&self.cors_origins) {
@@ -197,7 +204,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 }
 
 fn parse_request_timeout(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| named("request-timeout", "REQUEST_TIMEOUT", e))
+    parse_duration(s)
+        .and_then(|d| {
+            if d.is_zero() { Err(format!("{s:?} is no limit at all: a request timeout must be more than 0 (like 30s)")) } else { Ok(d) }
+        })
+        .map_err(|e| named("request-timeout", "REQUEST_TIMEOUT", e))
 }
 
 fn parse_shutdown_timeout(s: &str) -> Result<Duration, String> {

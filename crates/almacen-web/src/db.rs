@@ -11,6 +11,18 @@
 //!   rolled back too. A commit that fails turns the response into the error's (503, 409,
 //!   500, … through [`ApiError`]): the client never gets a 2xx for work that was not
 //!   committed.
+//! - A statement of the transaction that failed (not inside a savepoint,
+//!   `tx.transaction(..)`) and whose error the handler ignored makes a success response a
+//!   **rollback and a 500** "a statement of this request failed; nothing was committed",
+//!   the same on every backend ([`almacen::Transaction::statement_failed`]). To go on
+//!   after a statement that may fail, run it in a savepoint.
+//! - A request timeout or a shutdown that cuts the request **while its commit runs**
+//!   answers 500 [`OUTCOME_UNKNOWN_DETAIL`](crate::OUTCOME_UNKNOWN_DETAIL) (type
+//!   `outcome_unknown`) instead of 504 or 503: the work may have been committed, and a
+//!   blind retry could do it twice.
+//! - [`BackgroundTasks`](crate::BackgroundTasks) queued by a request whose transaction
+//!   rolled back or failed to commit never run, whichever of
+//!   [`TaskRunner::apply`](crate::TaskRunner::apply) and [`with_database`] is outside.
 //!
 //! Inside a handler holding a [`Tx`], run every statement on the transaction, not on
 //! [`Db`]: on SQLite the transaction holds the one writer connection, and a write through
@@ -69,7 +81,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Db {
 struct TxSlot(Arc<tokio::sync::Mutex<Option<Arc<almacen::Transaction>>>>);
 
 /// The request's transaction (see the [module](self)): commits when the handler answers
-/// 2xx or 3xx, rolls back otherwise. Derefs to [`almacen::Transaction`], an
+/// 2xx or 3xx and none of its statements failed, rolls back otherwise. Derefs to [`almacen::Transaction`], an
 /// [`Executor`](almacen::Executor). Several `Tx` in one request share one transaction.
 ///
 /// Beginning the transaction can fail (the pool is exhausted, the database is down): the
@@ -135,10 +147,18 @@ pub fn with_database<S: Clone + Send + Sync + 'static>(router: axum::Router<S>, 
     router.layer(axum::middleware::from_fn(move |req, next| transaction_middleware(Db(db.clone()), req, next)))
 }
 
+/// The detail of the 500 answered when a statement of the request's transaction failed
+/// and the handler answered a success anyway.
+const STATEMENT_FAILED_DETAIL: &str = "a statement of this request failed; nothing was committed";
+
 async fn transaction_middleware(db: Db, mut req: Request, next: Next) -> Response {
     let slot = TxSlot::default();
     req.extensions_mut().insert(db);
     req.extensions_mut().insert(slot.clone());
+    // Lets the Tx cancel the background tasks the request queued (whichever layer is outside).
+    let tasks = crate::background::RequestTasks::of(req.extensions_mut());
+    // Tells the shutdown cut and the request timeout that a cut now leaves the outcome unknown.
+    let committing = crate::serve::Committing::install(req.extensions_mut());
     // Dropped here unfinished (panic, timeout, closed connection): the slot, and with it
     // the transaction, is dropped and rolled back.
     let response = next.run(req).await;
@@ -148,22 +168,38 @@ async fn transaction_middleware(db: Db, mut req: Request, next: Next) -> Respons
         Err(_still_shared) => {
             // A Tx outlived the handler (moved into a spawned task): its work can be neither
             // committed nor reported as done. Dropping the last handle rolls it back.
+            tasks.cancel();
             return ApiError::internal("a Tx outlived its request (was it moved into a spawned task?); rolled back").into_response();
         }
     };
     let status = response.status();
-    if status.is_success() || status.is_redirection() {
-        match tx.commit().await {
-            Ok(()) => response,
-            Err(e) => {
-                tracing::warn!(error = %e, "the request's transaction did not commit");
-                ApiError::from(e).into_response()
-            }
-        }
-    } else {
+    if !(status.is_success() || status.is_redirection()) {
+        tasks.cancel();
         if let Err(e) = tx.rollback().await {
             tracing::warn!(error = %e, "the request's transaction did not roll back cleanly");
         }
-        response
+        return response;
+    }
+    if tx.statement_failed() {
+        // The handler answered a success after a failed statement (its error ignored):
+        // committing would keep part of the work on SQLite and MariaDB, and nothing on
+        // PostgreSQL. Roll back on all of them and say so.
+        tasks.cancel();
+        tracing::warn!(%status, "a statement of the request's transaction failed but the handler answered a success: rolled back");
+        if let Err(e) = tx.rollback().await {
+            tracing::warn!(error = %e, "the request's transaction did not roll back cleanly");
+        }
+        return ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, STATEMENT_FAILED_DETAIL).into_response();
+    }
+    committing.set(true);
+    let committed = tx.commit().await;
+    committing.set(false);
+    match committed {
+        Ok(()) => response,
+        Err(e) => {
+            tasks.cancel();
+            tracing::warn!(error = %e, "the request's transaction did not commit");
+            ApiError::from(e).into_response()
+        }
     }
 }

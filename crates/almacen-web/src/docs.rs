@@ -175,7 +175,22 @@ impl ApiDoc {
     /// assert!(api.paths.paths.contains_key("/hello"));
     /// assert_eq!(api.info.title, "Shop");
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the fragment names a component schema the document already holds with a different
+    /// definition (two Rust types with one short name, e.g. `a::Line` and `b::Line`): one of
+    /// them would silently describe the other's requests. Rename one with
+    /// `#[schema(as = a::Line)]`.
     pub fn merge(mut self, fragment: OpenApi) -> Self {
+        if let (Some(ours), Some(theirs)) = (&self.api.components, &fragment.components) {
+            for (name, schema) in &theirs.schemas {
+                if let Some(existing) = ours.schemas.get(name) {
+                    let same = serde_json::to_value(existing).ok() == serde_json::to_value(schema).ok();
+                    assert!(same, "ApiDoc::merge: two different schemas are both named `{name}`; rename one with #[schema(as = ...)]");
+                }
+            }
+        }
         self.api.merge(fragment);
         self
     }
@@ -443,9 +458,9 @@ fn add_service_paths(api: &mut OpenApi, metrics: bool) {
     add_unless_documented(api, "/ready", ready);
     if metrics {
         let text = ResponseBuilder::new()
-            .description("The metrics, in Prometheus text format")
+            .description("The metrics, in the OpenMetrics text format (Prometheus reads it)")
             .content(
-                "text/plain; version=0.0.4",
+                crate::metrics::CONTENT_TYPE,
                 ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build(),
             )
             .build();

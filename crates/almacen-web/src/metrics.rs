@@ -64,6 +64,9 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 12))
 }
 
+/// The content type of `GET /metrics`: OpenMetrics 1.0 text, which Prometheus reads.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 struct DbMetrics {
     db: Database,
     pool: Family<PoolLabels, Gauge>,
@@ -199,7 +202,7 @@ impl Metrics {
     }
 
     pub(crate) fn response(&self) -> Response {
-        ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], self.render()).into_response()
+        ([(header::CONTENT_TYPE, CONTENT_TYPE)], self.render()).into_response()
     }
 }
 

@@ -172,6 +172,7 @@ impl ServiceConfig {
             .fallback(route_not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.body_limit))
+            .layer(axum::middleware::from_fn_with_state(self.body_limit, declared_length_middleware))
             .layer(CatchPanicLayer::custom(panic_response));
         if let Some(limit) = self.request_timeout {
             router = router.layer(axum::middleware::from_fn_with_state(limit, timeout_middleware));
@@ -224,11 +225,16 @@ pub fn with_service_layers(router: Router) -> Router {
     ServiceConfig::default().apply(router)
 }
 
-async fn timeout_middleware(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+async fn timeout_middleware(State(limit): State<Duration>, mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let committing = crate::serve::Committing::install(req.extensions_mut());
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
+        Err(_) if committing.in_flight() => {
+            tracing::warn!(request_id = %crate::request_id::current_request_id(), %method, %path, timeout = ?limit, "request timed out during its commit");
+            crate::serve::Committing::outcome_unknown("the request timeout cut the request").into_response()
+        }
         Err(_) => {
             tracing::warn!(request_id = %crate::request_id::current_request_id(), %method, %path, timeout = ?limit, "request timed out");
             ApiError::new(StatusCode::GATEWAY_TIMEOUT, "the request took too long and was abandoned")
@@ -255,4 +261,17 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         "a handler panicked".to_string()
     };
     ApiError::internal(format!("handler panicked: {message}")).into_response()
+}
+
+/// A body whose declared `Content-Length` is over the limit is refused at once with the 413
+/// envelope, before any handler runs: otherwise a client that sends only the headers holds
+/// the connection until the request timeout (the limit applies only when the body is read).
+async fn declared_length_middleware(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
+            .with_error(None::<String>, "the body exceeds the size limit", "body_too_large")
+            .into_response();
+    }
+    next.run(request).await
 }

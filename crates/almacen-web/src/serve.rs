@@ -2,18 +2,31 @@
 //! your own, [`ServeOptions::shutdown_on`]), then
 //!
 //! 1. stops accepting connections (new ones are refused) and closes idle ones;
-//! 2. lets the requests in flight finish, up to the shutdown timeout (default 30 s, the
-//!    same as the request timeout); those still running then are answered 503 in the
-//!    envelope (`type` `shutting_down`) and their connections closed;
-//! 3. drains the background tasks ([`TaskRunner`]) with the same bound, aborting (and
-//!    logging) those still running;
+//! 2. lets the requests in flight finish; those still running shortly before the shutdown
+//!    deadline are answered 503 in the envelope (`type` `shutting_down`) and their
+//!    connections closed — or, if the cut came while the request's transaction
+//!    ([`Tx`](crate::db::Tx)) was committing, 500 with
+//!    [`OUTCOME_UNKNOWN_DETAIL`](crate::OUTCOME_UNKNOWN_DETAIL) (`type`
+//!    `outcome_unknown`): the work may have been committed, a blind retry could do it twice;
+//! 3. drains the background tasks ([`TaskRunner`]) in the time left, aborting (and
+//!    logging) those still running at the deadline;
 //! 4. closes the database.
+//!
+//! The shutdown timeout (default 30 s, the same as the request timeout) is **one deadline
+//! for the whole shutdown**, counted from the signal: the requests in flight and then the
+//! background tasks share it, so that `serve` returns within about the timeout (plus the
+//! closing of the database's connections) — set it below your orchestrator's kill grace
+//! period (Kubernetes: 30 s by default). The requests are cut a little before the deadline
+//! (a tenth of the timeout, at most 1 s) so that their 503s can be written in time; the
+//! background tasks get whatever time the requests left.
 
 use crate::background::TaskRunner;
 use almacen::Database;
 use axum::Router;
 use futures::future::BoxFuture;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The shutdown timeout unless set: [`ServeOptions::shutdown_timeout`].
@@ -71,8 +84,9 @@ impl ServeOptions {
         Self::default()
     }
 
-    /// How long requests in flight, and then background tasks, may take to finish once
-    /// the shutdown began.
+    /// How long the whole shutdown may take, counted from the signal: the requests in
+    /// flight, and then the background tasks, share this one deadline (see the
+    /// [module](self)).
     ///
     /// ```
     /// let o = almacen_web::ServeOptions::new().shutdown_timeout(std::time::Duration::from_secs(5));
@@ -150,24 +164,28 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, options: Serv
         tracing::info!(signal = why, "shutting down: no new connections, waiting for requests in flight");
         let _ = began_tx.send(());
     };
-    // Requests still running at the shutdown timeout are answered 503 and their
+    // Requests still running shortly before the deadline are answered 503 and their
     // connections closed; axum's connection tasks outlive a dropped server future.
     let cut = tokio_util::sync::CancellationToken::new();
     let app = app.layer(axum::middleware::from_fn_with_state(cut.clone(), cut_middleware));
     let server = axum::serve(listener, app).with_graceful_shutdown(signal).into_future();
     tokio::pin!(server);
-    let deadline = async move {
+    let (deadline_tx, deadline_rx) = tokio::sync::oneshot::channel::<tokio::time::Instant>();
+    let grace = cut_grace(shutdown_timeout);
+    let cut_at = async move {
         if began_rx.await.is_err() {
             std::future::pending::<()>().await;
         }
-        tokio::time::sleep(shutdown_timeout).await;
+        let deadline = tokio::time::Instant::now() + shutdown_timeout;
+        let _ = deadline_tx.send(deadline);
+        tokio::time::sleep_until(deadline - grace).await;
     };
     let served = tokio::select! {
         served = &mut server => served,
-        () = deadline => {
+        () = cut_at => {
             tracing::warn!(timeout = ?shutdown_timeout, "requests still in flight at the shutdown timeout: answered 503");
             cut.cancel();
-            match tokio::time::timeout(CUT_GRACE, &mut server).await {
+            match tokio::time::timeout(grace, &mut server).await {
                 Ok(served) => served,
                 Err(_) => {
                     tracing::warn!("connections still open after the 503s: left to close");
@@ -176,8 +194,10 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, options: Serv
             }
         }
     };
+    // The deadline set at the signal; none if serving stopped without one (an error).
+    let deadline = deadline_rx.await.unwrap_or_else(|_| tokio::time::Instant::now() + shutdown_timeout);
     if let Some(runner) = background {
-        runner.drain(shutdown_timeout).await;
+        runner.drain(deadline.saturating_duration_since(tokio::time::Instant::now())).await;
     }
     if let Some(db) = database {
         db.close().await;
@@ -186,20 +206,64 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, options: Serv
     served
 }
 
-/// How long connections cut at the shutdown timeout get to send their 503.
-const CUT_GRACE: Duration = Duration::from_secs(1);
+/// How long before the deadline the requests still running are cut, for their 503s to be
+/// written: a tenth of the timeout, at most 1 s.
+fn cut_grace(timeout: Duration) -> Duration {
+    (timeout / 10).min(Duration::from_secs(1))
+}
+
+/// Whether the request's transaction is committing: set by the transaction middleware
+/// around its commit, read by the shutdown cut and the request timeout to answer "outcome
+/// unknown" rather than "abandoned" when they cut a commit in flight.
+#[derive(Clone, Default)]
+pub(crate) struct Committing(Arc<AtomicBool>);
+
+impl Committing {
+    /// The request's flag, inserted if absent (the shutdown cut and the request timeout
+    /// share it).
+    pub(crate) fn install(extensions: &mut axum::http::Extensions) -> Self {
+        extensions.get_or_insert_default::<Committing>().clone()
+    }
+
+    /// Whether the request's transaction is committing now.
+    pub(crate) fn in_flight(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// The answer to a request cut (`why`) while its transaction was committing: 500
+    /// [`OUTCOME_UNKNOWN_DETAIL`](crate::OUTCOME_UNKNOWN_DETAIL), type `outcome_unknown`.
+    pub(crate) fn outcome_unknown(why: &str) -> crate::ApiError {
+        crate::ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, crate::OUTCOME_UNKNOWN_DETAIL).with_error(
+            None::<String>,
+            format!("{why} while its transaction was committing: it may or may not have been saved"),
+            "outcome_unknown",
+        )
+    }
+
+    /// Mark the commit as running (`true`) or finished (`false`). A commit cut before it
+    /// finished stays marked running: the cut reads it after dropping the request.
+    pub(crate) fn set(&self, running: bool) {
+        self.0.store(running, Ordering::SeqCst);
+    }
+}
 
 async fn cut_middleware(
     axum::extract::State(cut): axum::extract::State<tokio_util::sync::CancellationToken>,
-    req: axum::extract::Request,
+    mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let committing = Committing::install(req.extensions_mut());
     tokio::select! {
         response = next.run(req) => response,
-        () = cut.cancelled() => axum::response::IntoResponse::into_response(
-            crate::ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "the service is shutting down")
-                .with_error(None::<String>, "the request did not finish before the shutdown timeout", "shutting_down"),
-        ),
+        () = cut.cancelled() => {
+            let response = if committing.in_flight() {
+                Committing::outcome_unknown("the shutdown timeout cut the request")
+            } else {
+                crate::ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "the service is shutting down")
+                    .with_error(None::<String>, "the request did not finish before the shutdown timeout", "shutting_down")
+            };
+            axum::response::IntoResponse::into_response(response)
+        }
     }
 }
 

@@ -339,3 +339,39 @@ fn openapi_fragment() {
     );
     assert!(merged["components"]["schemas"]["UserPage"].is_object());
 }
+
+/// Usernames are unique ignoring case (stored as given, logged in with any case); e-mail
+/// addresses are stored lowercased, so case variants are one address. Concurrent
+/// registrations of case variants: exactly one wins.
+async fn case_variants_are_one_account(db: Database, _backend: Backend) {
+    let (base, _) = start(&db).await;
+    let (status, body) = register(&base, "Ana_1", "Ana@Example.COM", "Secret123").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!((body["username"].as_str(), body["email"].as_str()), (Some("Ana_1"), Some("ana@example.com")));
+    let (status, body) = register(&base, "ana_1", "other@example.com", "Secret123").await;
+    assert_eq!((status, only_error(status, &body)), (409, ("username".into(), "unique_violation".into())), "{body}");
+    // `_` is no wildcard: a name differing there is another name.
+    assert_eq!(register(&base, "anaX1", "x@example.com", "Secret123").await.0, 201);
+    let (status, body) = register(&base, "bea", "ANA@example.com", "Secret123").await;
+    assert_eq!((status, only_error(status, &body)), (409, ("email".into(), "unique_violation".into())), "{body}");
+    token_of(&base, "ANA_1", "Secret123").await;
+    token_of(&base, "Ana_1", "Secret123").await;
+    assert_eq!(counts(&db).await.0, 2);
+
+    let racers = ["Racer", "rAcEr", "RACER", "racer", "RaCeR", "raCER"].into_iter().enumerate().map(|(i, name)| {
+        let base = base.clone();
+        tokio::spawn(async move { register(&base, name, &format!("racer{i}@example.com"), "Secret123").await.0 })
+    });
+    let statuses: Vec<u16> = futures::future::join_all(racers).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+}
+
+per_backend!(case_variants_are_one_account);
+
+/// The 409 of the last admin's `DELETE /users/me` is documented.
+#[test]
+fn last_admin_409_is_documented() {
+    let doc = serde_json::to_value(accounts::openapi()).unwrap();
+    assert!(doc["paths"]["/users/me"]["delete"]["responses"]["409"].is_object(), "{}", doc["paths"]["/users/me"]);
+}

@@ -293,3 +293,41 @@ async fn no_token_config_is_a_500_not_a_pass() {
     assert_eq!(status, 500, "{body}");
     envelope(status, &body);
 }
+
+/// A `RoleCheck` that knows only "ana" as an admin and "bob" as a plain user: whatever the
+/// token claims.
+struct Directory;
+impl almacen_web::auth::RoleCheck for Directory {
+    fn check<'a>(&'a self, subject: &'a str, role: &'a str) -> almacen_web::auth::AccessFuture<'a> {
+        use almacen_web::auth::Access;
+        Box::pin(async move {
+            Ok(match (subject, role) {
+                ("ana", "admin") => Access::Granted,
+                ("ana" | "bob", _) => Access::MissingRole,
+                _ => Access::UnknownSubject,
+            })
+        })
+    }
+}
+
+/// With a `RoleCheck` installed, `RequireRole` asks it instead of the token's claims: a
+/// subject it does not know is a 401 (stale token), one without the role a 403, even when
+/// the token claims the role.
+#[tokio::test]
+async fn require_role_asks_the_installed_role_check() {
+    let tokens = TokenConfig::hs256(SECRET);
+    let check: almacen_web::auth::SharedRoleCheck = Arc::new(Directory);
+    let app = Router::new()
+        .route("/admin", get(|RequireRole(user, _): RequireRole<Admin>| async move { Json(json!({"admin": user.subject()})) }))
+        .layer(Extension(check))
+        .layer(Extension(tokens.clone()));
+    let base = serve(with_service_layers(app)).await;
+    let bearer = |sub: &str| format!("Bearer {}", tokens.issue(sub, &["admin"]).unwrap());
+    let (status, _, body) = get_with(&format!("{base}/admin"), Some(&bearer("ana"))).await;
+    assert_eq!((status, body), (200, json!({"admin": "ana"})));
+    let (status, _, body) = get_with(&format!("{base}/admin"), Some(&bearer("bob"))).await;
+    assert_eq!((status, body["detail"].as_str()), (403, Some("not enough permissions")), "{body}");
+    let gone = get_with(&format!("{base}/admin"), Some(&bearer("carol"))).await;
+    assert_eq!(gone.2["detail"], "invalid or expired token");
+    unauthorized("a subject the check does not know", gone);
+}

@@ -135,3 +135,33 @@ async fn drain_waits_for_tasks_and_aborts_those_past_the_bound() {
     assert_eq!(runner.running(), 0);
     dropped_rx.await.expect("the aborted task was dropped");
 }
+
+/// A request that fails (4xx, or a handler that panics) runs none of the tasks it queued;
+/// the next successful one runs its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_of_a_failed_request_never_run() {
+    let (ran_tx, mut ran_rx) = mpsc::unbounded_channel::<String>();
+    let runner = TaskRunner::new();
+    let handler = move |tasks: BackgroundTasks, axum::extract::Path(what): axum::extract::Path<String>| {
+        let ran_tx = ran_tx.clone();
+        async move {
+            let name = what.clone();
+            tasks.spawn(async move {
+                ran_tx.send(name).unwrap();
+            });
+            match what.as_str() {
+                "invalid" => Err(almacen_web::ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid")),
+                "panics" => panic!("after queueing a task"),
+                _ => Ok("ok"),
+            }
+        }
+    };
+    let app = with_service_layers(runner.apply(Router::new().route("/work/{what}", get(handler))));
+    let base = serve(app).await;
+    assert_eq!(reqwest::get(format!("{base}/work/invalid")).await.unwrap().status().as_u16(), 422);
+    assert_eq!(reqwest::get(format!("{base}/work/panics")).await.unwrap().status().as_u16(), 500);
+    assert_eq!(reqwest::get(format!("{base}/work/good")).await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(ran_rx.recv().await.as_deref(), Some("good"));
+    assert_eq!(runner.drain(Duration::from_secs(10)).await.aborted, 0);
+    assert!(ran_rx.try_recv().is_err(), "a task of a failed request ran");
+}

@@ -118,3 +118,17 @@ fn flags_env_defaults_and_errors() {
         assert!(help.contains(flag) && help.contains(var), "{flag} {var}:\n{help}");
     }
 }
+
+/// A request timeout of 0 would let a request wait for ever on a frozen database: refused,
+/// naming the flag and the variable. A shutdown timeout of 0 is still a bound (503 at once).
+#[test]
+fn zero_request_timeout_is_refused() {
+    let err = Cli::try_parse_from(["shop", "--request-timeout", "0"]).unwrap_err().to_string();
+    assert!(err.contains("--request-timeout") && err.contains("REQUEST_TIMEOUT"), "{err}");
+    assert!(err.contains("more than 0"), "{err}");
+    let err = Cli::try_parse_from(["shop", "--request-timeout", "0ms"]).unwrap_err().to_string();
+    assert!(err.contains("REQUEST_TIMEOUT"), "{err}");
+    let ok = Cli::try_parse_from(["shop", "--request-timeout", "1ms", "--shutdown-timeout", "0"]).unwrap();
+    assert_eq!(ok.service.request_timeout, Duration::from_millis(1));
+    assert_eq!(ok.service.shutdown_timeout, Duration::ZERO);
+}

@@ -175,3 +175,48 @@ async fn sigterm_stops_a_real_process() {
     assert!(status.success(), "the child failed: {rest:?}");
     assert!(rest.iter().any(|l| l.contains("SERVE RETURNED background_done=true db_closed=true")), "{rest:?}");
 }
+
+/// The whole shutdown (requests in flight, then background tasks) fits in the one
+/// shutdown timeout, counted from the signal: with a request and a background task that
+/// never finish, `serve` returns at the deadline, not the requests' timeout plus the
+/// drain's. On Tokio's paused clock, so that the virtual time measured is exact.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_whole_shutdown_fits_in_the_timeout() {
+    let (entered_tx, mut entered_rx) = mpsc::unbounded_channel::<()>();
+    let handler = move |tasks: BackgroundTasks| {
+        let entered_tx = entered_tx.clone();
+        async move {
+            tasks.spawn(std::future::pending());
+            entered_tx.send(()).unwrap();
+            std::future::pending::<&'static str>().await
+        }
+    };
+    let runner = TaskRunner::new();
+    runner.spawn(std::future::pending());
+    let app = runner.apply(Router::new().route("/never", get(handler)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let timeout = Duration::from_secs(10);
+    let options = ServeOptions::new().shutdown_timeout(timeout).background(runner.clone()).shutdown_on(async {
+        let _ = stop_rx.await;
+    });
+    let server = tokio::spawn(serve(listener, app, options));
+    let in_flight = tokio::spawn(async move { reqwest::get(format!("http://{addr}/never")).await.map(|r| r.status().as_u16()) });
+    entered_rx.recv().await.unwrap();
+    let began = tokio::time::Instant::now();
+    stop_tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let took = began.elapsed();
+    assert!(took <= timeout, "the shutdown took {took:?} on the paused clock, past its timeout of {timeout:?}");
+    assert_eq!(runner.running(), 0, "the background task was aborted");
+    drop(in_flight);
+
+    // A drained runner goes on: a task spawned after an aborting drain runs to its end.
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    runner.spawn(async move {
+        tokio::task::yield_now().await;
+        done_tx.send(()).unwrap();
+    });
+    done_rx.await.expect("a task spawned after an aborting drain was aborted at once");
+}

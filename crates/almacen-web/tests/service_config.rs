@@ -163,3 +163,31 @@ async fn compression_can_be_turned_off() {
     assert_eq!(enc, None);
     assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap().as_array().unwrap().len(), 500);
 }
+
+/// A request that declares a body over the limit is answered 413 at once, from its headers,
+/// even when the client sends nothing more: it does not hold the connection until the
+/// request timeout (which answered 504 before).
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_a_413_before_the_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let base = serve(ServiceConfig::default().body_limit(1024).request_timeout(Some(Duration::from_secs(20))).apply(routes())).await;
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("POST /echo HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 3145728\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let started = Instant::now();
+    // Read the head and the body of the answer, without sending the promised body.
+    while !String::from_utf8_lossy(&answer).contains("body_too_large") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await.expect("answered within 10 s").unwrap();
+        assert!(n > 0, "closed without an answer: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // A body within the limit still goes through.
+    let (status, _, body) = read(reqwest::Client::new().post(format!("{base}/echo")).json(&json!({"a": 1})).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -49,8 +49,11 @@ pub fn router(db: Database, tokens: TokenConfig) -> Router {
         .merge(accounts::routes(db.clone(), tokens.clone(), AccountsOptions::default()))
         .merge(products::resource().router(db.clone()))
         .merge(orders::routes(db.clone(), tokens.clone()))
-        .merge(almacen_web::service_routes(db))
+        .merge(almacen_web::service_routes(db.clone()))
         .merge(api_doc().routes())
+        // Role guards ask the database, not the token: a deleted or demoted admin loses
+        // write access at once, not when the token expires.
+        .layer(Extension(accounts::DatabaseRoles::shared(db)))
         .layer(Extension(tokens))
 }
 

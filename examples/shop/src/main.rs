@@ -99,9 +99,20 @@ async fn seed_admin(db: &Database, cli: &Cli) -> Result<(), Box<dyn std::error::
     let password = match &cli.admin_password {
         Some(p) => p.clone(),
         None => {
-            let exists = User::select().filter(User::USERNAME.eq(cli.admin_username.as_str())).exists(db).await?;
-            if exists {
-                return Ok(());
+            let existing = User::select().filter(User::USERNAME.eq(cli.admin_username.as_str())).fetch_optional(db).await?;
+            if let Some(user) = existing {
+                // The name alone proves nothing: someone may have registered it while there
+                // was no admin. Without ADMIN_PASSWORD there is nothing to verify against.
+                let is_admin = User::ROLES.load_one(db, &user).await?.iter().any(|r| r.name == accounts::ADMIN_ROLE);
+                if is_admin {
+                    return Ok(());
+                }
+                return Err(format!(
+                    "the user {:?} exists without the admin role, so the shop has no admin; set ADMIN_PASSWORD to that \
+                     account's password to make it the admin, or ADMIN_USERNAME to another name",
+                    cli.admin_username
+                )
+                .into());
             }
             // Letters and digits with at least one uppercase letter and one digit (the rule).
             let password = format!("A1{}", Alphanumeric.sample_string(&mut rand::rng(), 18));

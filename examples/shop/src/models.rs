@@ -51,7 +51,7 @@ pub struct Order {
     /// When it was placed (UTC).
     #[model(created_at)]
     pub created_at: DateTime<Utc>,
-    /// The sum of its items' quantity × unit price, rounded to cents.
+    /// The sum of its items' quantity × unit price (the exact `f64` sum, not rounded).
     pub total: f64,
 }
 

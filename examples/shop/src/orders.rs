@@ -17,6 +17,7 @@
 use crate::models::{NewOrder, NewOrderItem, Order, OrderItem, Product};
 use almacen::Database;
 use almacen::prelude::*;
+use almacen_web::accounts::User;
 use almacen_web::auth::{CurrentUser, TokenConfig};
 use almacen_web::validate::{Valid, Validate};
 use almacen_web::{ApiError, Id, Json, Path, Query};
@@ -39,11 +40,19 @@ pub struct OrderLine {
     pub quantity: i64,
 }
 
-/// The body of `POST /orders`: at least one line.
+/// The most lines one order may have ([`PlaceOrderRequest::items`]); more is a 422 naming
+/// `items`.
+///
+/// ```
+/// assert_eq!(shop::orders::MAX_ORDER_LINES, 100);
+/// ```
+pub const MAX_ORDER_LINES: usize = 100;
+
+/// The body of `POST /orders`: one to [`MAX_ORDER_LINES`] lines.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub struct PlaceOrderRequest {
-    /// The lines, at least one.
-    #[schema(min_items = 1)]
+    /// The lines, 1 to 100.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<OrderLine>,
 }
 
@@ -58,7 +67,8 @@ pub struct OrderOut {
     pub user_id: Option<i64>,
     /// When it was placed, UTC.
     pub created_at: DateTime<Utc>,
-    /// The sum of the items' quantity × unit price, rounded to cents.
+    /// The sum of the items' quantity × unit price, exactly as `f64` arithmetic gives it
+    /// (not rounded: it always agrees with the lines).
     pub total: f64,
     /// The lines, by product id.
     pub items: Vec<OrderItemOut>,
@@ -102,6 +112,9 @@ fn merged_lines(items: &[OrderLine]) -> Result<Vec<(i64, i64, usize)>, ApiError>
     if items.is_empty() {
         return Err(invalid().with_error(Some("items"), "must have at least 1 item", "too_short"));
     }
+    if items.len() > MAX_ORDER_LINES {
+        return Err(invalid().with_error(Some("items"), format!("must have at most {MAX_ORDER_LINES} items"), "too_long"));
+    }
     let mut err = invalid();
     for (i, line) in items.iter().enumerate() {
         if line.product_id < 1 {
@@ -141,7 +154,14 @@ fn merged_lines(items: &[OrderLine]) -> Result<Vec<(i64, i64, usize)>, ApiError>
 /// - no items, or a quantity below 1 → 422 naming the field;
 /// - an unknown or soft-deleted product → 422 naming `items[i].product_id`;
 /// - not enough stock → 409 naming the product (`items[i].quantity`, type
-///   `insufficient_stock`).
+///   `insufficient_stock`);
+/// - a total that is not a finite `f64` (huge prices × quantities) → 422 naming `items`;
+/// - the user `user_id` gone (deleted meanwhile) → 401 `invalid or expired token`: the
+///   user's row is read with a shared lock (`FOR SHARE`) inside the transaction, so a
+///   concurrent account deletion either waits for the order or is seen by it.
+///
+/// The total is the exact `f64` sum of the lines' `quantity × unit_price`, in product-id
+/// order, with no rounding.
 ///
 /// ```
 /// use shop::models::{NewProduct, Product, TABLES};
@@ -162,6 +182,9 @@ fn merged_lines(items: &[OrderLine]) -> Result<Vec<(i64, i64, usize)>, ApiError>
 pub async fn place_order(db: &Database, user_id: i64, items: &[OrderLine]) -> Result<OrderOut, ApiError> {
     let lines = merged_lines(items)?;
     let tx = db.begin().await?;
+    // The user first, locked for share: a concurrent DELETE /users/me waits for this order
+    // (and then sets its user_id to null), or went first and the order sees no user.
+    User::select().filter(User::ID.eq(user_id)).for_share().fetch_optional(&tx).await?.ok_or_else(stale_token)?;
     let mut products = Vec::with_capacity(lines.len());
     for &(product_id, quantity, at) in &lines {
         let taken = Product::update_where(Product::ID.eq(product_id).and(Product::STOCK.ge(quantity)))
@@ -186,7 +209,9 @@ pub async fn place_order(db: &Database, user_id: i64, items: &[OrderLine]) -> Re
         }
     }
     let total: f64 = products.iter().map(|(p, q)| p.price * *q as f64).sum();
-    let total = (total * 100.0).round() / 100.0;
+    if !total.is_finite() {
+        return Err(invalid().with_error(Some("items"), "the order's total is too large", "too_large"));
+    }
     let order = Order::insert(&tx, NewOrder { user_id: Some(user_id), total }).await?;
     let rows =
         products.iter().map(|(p, q)| NewOrderItem { order_id: order.id, product_id: p.id, quantity: *q, unit_price: p.price }).collect();
@@ -197,13 +222,14 @@ pub async fn place_order(db: &Database, user_id: i64, items: &[OrderLine]) -> Re
 
 /// The caller's user id, checked against the database (a deleted user's token is a 401).
 async fn caller_id(db: &Database, caller: &CurrentUser) -> Result<i64, ApiError> {
-    let stale = || {
-        ApiError::new(StatusCode::UNAUTHORIZED, almacen_web::auth::INVALID_TOKEN_DETAIL)
-            .with_www_authenticate("Bearer error=\"invalid_token\"")
-    };
-    let id: i64 = caller.subject().parse().map_err(|_| stale())?;
-    almacen_web::accounts::User::get(db, id).await?.ok_or_else(stale)?;
+    let id: i64 = caller.subject().parse().map_err(|_| stale_token())?;
+    User::get(db, id).await?.ok_or_else(stale_token)?;
     Ok(id)
+}
+
+/// The 401 of a token whose user is gone.
+fn stale_token() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, almacen_web::auth::INVALID_TOKEN_DETAIL).with_www_authenticate("Bearer error=\"invalid_token\"")
 }
 
 #[utoipa::path(post, path = "/orders", tag = "orders",
@@ -212,6 +238,8 @@ async fn caller_id(db: &Database, caller: &CurrentUser) -> Result<i64, ApiError>
                headers(("location" = String, description = "The order's URL")))),
     security(("bearer" = []), ("oauth2_password" = [])))]
 async fn post_order(State(db): State<Database>, caller: CurrentUser, Valid(body): Valid<PlaceOrderRequest>) -> Result<Response, ApiError> {
+    // Checked again inside the order's transaction (with a lock): this one only answers
+    // early for a token whose user is long gone.
     let user_id = caller_id(&db, &caller).await?;
     let order = place_order(&db, user_id, &body.items).await?;
     let location = format!("/orders/{}", order.id);
@@ -284,7 +312,10 @@ const ERRORS: &[(&str, HttpMethod, &[ErrorDoc])] = &[
             ("409", "Not enough stock for a product (named); nothing changed"),
             ("413", "The body is too large"),
             ("415", "The body is not JSON"),
-            ("422", "No items, a quantity below 1, or an unknown or deleted product (the line is named)"),
+            (
+                "422",
+                "No items or more than 100, a quantity below 1, an unknown or deleted product (the line is named), or a total too large",
+            ),
         ],
     ),
     (

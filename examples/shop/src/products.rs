@@ -74,13 +74,7 @@ impl Validate for ProductIn {}
 
 impl CreateInput<Product> for ProductIn {
     fn into_new(self) -> NewProduct {
-        NewProduct {
-            name: self.name,
-            sku: self.sku,
-            description: self.description,
-            price: self.price,
-            stock: self.stock,
-        }
+        NewProduct { name: self.name, sku: self.sku, description: self.description, price: self.price, stock: self.stock }
     }
 }
 

@@ -220,3 +220,74 @@ fn openapi_fragment() {
     assert_eq!(request["properties"]["items"]["minItems"], 1, "{request}");
     assert_eq!(doc["components"]["schemas"]["OrderLine"]["properties"]["quantity"]["minimum"], 1);
 }
+
+/// The total is the exact sum of the lines (no rounding that could disagree with them or
+/// overflow); a total that is not finite is a 422 naming `items`; at most 100 lines.
+async fn totals_are_the_sum_of_the_lines(db: Database, _backend: Backend) {
+    let shop = start(&db).await;
+    let (_, token) = shop.user("ana").await;
+    let odd = shop.product("ODD", 19.999, 10).await;
+    let (status, _, order) = shop.order(&token, json!({"items": [{"product_id": odd.id, "quantity": 3}]})).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["total"].as_f64(), Some(19.999 * 3.0), "{order}");
+    assert_eq!(order["items"][0]["unit_price"].as_f64(), Some(19.999));
+
+    let huge = shop.product("HUGE", 1.7e308, 10).await;
+    let (status, _, order) = shop.order(&token, json!({"items": [{"product_id": huge.id, "quantity": 1}]})).await;
+    assert_eq!((status, order["total"].as_f64()), (201, Some(1.7e308)), "{order}");
+    let (status, _, body) = shop.order(&token, json!({"items": [{"product_id": huge.id, "quantity": 2}]})).await;
+    assert_eq!((status, only_error(&body)), (422, ("items".into(), "too_large".into())), "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("total is too large"), "{body}");
+    assert_eq!(shop.stock(huge.id).await, 9, "the refused order took nothing");
+
+    let lines: Vec<Value> = (0..101).map(|i| json!({"product_id": i + 1, "quantity": 1})).collect();
+    let (status, _, body) = shop.order(&token, json!({ "items": lines })).await;
+    assert_eq!((status, only_error(&body).0.as_str()), (422, "items"), "{body}");
+    assert_eq!(shop.counts().await, (2, 2));
+}
+
+/// Users deleting their accounts while they order: every order is placed (201) or sees the
+/// user gone (401), never a 409 naming `user_id` (a foreign-key violation).
+async fn orders_racing_account_deletions(db: Database, _backend: Backend) {
+    let shop = start(&db).await;
+    let lamp = shop.product("LAMP", 10.0, 1_000_000).await;
+    for round in 0..4 {
+        let mut users = Vec::new();
+        for i in 0..10 {
+            users.push(shop.user(&format!("r{round}u{i}")).await.1);
+        }
+        let base = shop.base.clone();
+        let races = users.into_iter().map(|token| {
+            let base = base.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let order = async {
+                    let mut answers = Vec::new();
+                    for _ in 0..3 {
+                        let resp = client
+                            .post(format!("{base}/orders"))
+                            .bearer_auth(&token)
+                            .json(&json!({"items": [{"product_id": lamp.id, "quantity": 1}]}))
+                            .send()
+                            .await
+                            .unwrap();
+                        answers.push((resp.status().as_u16(), resp.json::<Value>().await.unwrap()));
+                    }
+                    answers
+                };
+                let delete = client.delete(format!("{base}/users/me")).bearer_auth(&token).send();
+                let (answers, deleted) = tokio::join!(order, delete);
+                (answers, deleted.unwrap().status().as_u16())
+            })
+        });
+        for outcome in futures::future::join_all(races).await {
+            let (answers, deleted) = outcome.unwrap();
+            assert_eq!(deleted, 204);
+            for (status, body) in answers {
+                assert!(status == 201 || status == 401, "{status} {body}");
+            }
+        }
+    }
+}
+
+per_backend!(totals_are_the_sum_of_the_lines, orders_racing_account_deletions);

@@ -110,7 +110,11 @@ const ERRORS: &[(&str, HttpMethod, &[ErrorDoc])] = &[
         ],
     ),
     ("/users/me", HttpMethod::Get, &[("401", "No token, or an invalid or expired one, or its user is gone")]),
-    ("/users/me", HttpMethod::Delete, &[("401", "No token, or an invalid or expired one, or its user is gone")]),
+    (
+        "/users/me",
+        HttpMethod::Delete,
+        &[("401", "No token, or an invalid or expired one, or its user is gone"), ("409", "The user is the last one with the admin role")],
+    ),
     (
         "/users",
         HttpMethod::Get,

@@ -24,10 +24,10 @@
 //! | route | answer |
 //! |---|---|
 //! | `POST /auth/register` `{username, email, password}` | 201 + the user; 422 naming each bad field; 409 naming `username` or `email` when taken |
-//! | `POST /auth/login` `{username, password}` | the token response; 401 [`bad_credentials`] for a wrong password and an unknown user alike |
+//! | `POST /auth/login` `{username, password}` | the token response; 401 [`bad_credentials`] for a wrong password and an unknown user alike; the username's case does not matter |
 //! | `POST /auth/token` (OAuth2 password form) | as `/auth/login`, for Swagger UI's "Authorize" |
 //! | `GET /users/me` | the user of the token |
-//! | `DELETE /users/me` | 204; the token then gets 401 on every route here |
+//! | `DELETE /users/me` | 204; the token then gets 401 on every route here; 409 for the last user with the admin role |
 //! | `GET /users?page=&page_size=` | admins only (401 without a token, 403 without the role); a page envelope; `page_size` over the cap → 422 |
 //!
 //! A user reads as `{id, username, email, roles, created_at}` (UTC); the password hash is
@@ -398,6 +398,7 @@ async fn me(State(st): State<AccountsState>, caller: CurrentUser) -> Result<Json
 async fn delete_me(State(st): State<AccountsState>, caller: CurrentUser) -> Result<StatusCode, ApiError> {
     let user = account_of(&st.db, &caller).await?;
     let tx = st.db.begin().await?;
+    refuse_last_admin(&tx, &user).await?;
     UserRole::delete_where(UserRole::USER_ID.eq(user.id)).execute(&tx).await?;
     let gone = User::delete_by_key(&tx, user.id).await?;
     tx.commit().await?;
@@ -444,6 +445,23 @@ fn page_params(q: PageQuery, options: &AccountsOptions) -> Result<(u64, u64), Ap
 // ---------------------------------------------------------------------------------------
 // The work
 // ---------------------------------------------------------------------------------------
+
+/// The detail of the 409 refusing to delete the last administrator.
+const LAST_ADMIN_DETAIL: &str = "this is the last account with the admin role; give the role to another account before deleting this one";
+
+/// Inside the delete's transaction: a 409 when `user` holds the admin role and no other
+/// user does. The admin role's links are locked (`FOR UPDATE`) before they are counted, so
+/// of two admins deleting themselves at once the second waits for the first and then sees
+/// it gone (on SQLite the write transaction is serialized anyway).
+async fn refuse_last_admin(tx: &almacen::Transaction, user: &User) -> Result<(), ApiError> {
+    let Some(admin) = Role::select().filter(Role::NAME.eq(ADMIN_ROLE)).fetch_optional(tx).await? else { return Ok(()) };
+    let links = UserRole::select().filter(UserRole::ROLE_ID.eq(admin.id)).for_update().fetch_all(tx).await?;
+    let is_admin = links.iter().any(|l| l.user_id == user.id);
+    if is_admin && links.iter().all(|l| l.user_id == user.id) {
+        return Err(ApiError::new(StatusCode::CONFLICT, LAST_ADMIN_DETAIL).with_error(None::<String>, "the last admin", "last_admin"));
+    }
+    Ok(())
+}
 
 fn stale_token() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, crate::auth::INVALID_TOKEN_DETAIL).with_www_authenticate("Bearer error=\"invalid_token\"")
@@ -497,7 +515,10 @@ async fn duplicate(db: &Database, field: Option<&str>, username: &str) -> Result
 /// Register an account: check `input` against `options.rules` (422 naming each field),
 /// hash the password, and write the user and its link to `options.default_role` in one
 /// transaction (409 naming `username` or `email` when taken; nothing written on any
-/// failure). The service's own code can call it too (e.g. for sign-up forms).
+/// failure). A username equal to an existing one ignoring case is taken (`Admin` next to
+/// `admin`), checked inside the transaction with registrations serialized on the default
+/// role's row; the username is stored as given. The e-mail address is stored lowercased,
+/// so addresses differing only in case are one address. The service's own code can call it too (e.g. for sign-up forms).
 ///
 /// ```
 /// use almacen_web::accounts::{self, AccountsOptions, RegisterRequest};
@@ -512,26 +533,52 @@ async fn duplicate(db: &Database, field: Option<&str>, username: &str) -> Result
 pub async fn register_user(db: &Database, options: &AccountsOptions, input: RegisterRequest) -> Result<UserOut, ApiError> {
     options.rules.check(&input.username, &input.email, &input.password)?;
     let RegisterRequest { username, email, password } = input;
+    // E-mail addresses are compared without case (as mail systems do in practice): stored
+    // lowercased, so the unique index refuses `Ana@Example.com` next to `ana@example.com`.
+    let email = email.to_lowercase();
     let password_hash = hash_off_thread(password).await?;
     let role = ensure_role(db, &options.default_role).await?;
     let new = NewUser { username: username.clone(), email: email.clone(), password_hash };
-    let written: almacen::Result<User> = async {
+    let written: almacen::Result<Option<User>> = async {
         let tx = db.begin().await?;
+        // Registrations are serialized on the default role's row (every one links it), so
+        // the case-insensitive check below cannot race another registration of a case
+        // variant under READ COMMITTED (SQLite serializes writers anyway).
+        Role::select().filter(Role::ID.eq(role.id)).for_update().fetch_optional(&tx).await?;
+        if User::select().filter(User::USERNAME.ilike(like_exact(&username))).exists(&tx).await? {
+            return Ok(None);
+        }
         let user = User::insert(&tx, new).await?;
         User::ROLES.link(&tx, &user, &role).await?;
         tx.commit().await?;
-        Ok(user)
+        Ok(Some(user))
     }
     .await;
     match written {
-        Ok(user) => Ok(UserOut::new(user, vec![role])),
+        Ok(Some(user)) => Ok(UserOut::new(user, vec![role])),
+        Ok(None) => Err(duplicate(db, Some("username"), &username).await?),
         Err(almacen::Error::UniqueViolation(info)) => Err(duplicate(db, info.field.as_deref(), &username).await?),
         Err(e) => Err(e.into()),
     }
 }
 
+/// A `LIKE` pattern matching exactly `text` (its wildcards escaped).
+fn like_exact(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The user of a login name: the exact name, or else the one user whose name equals it
+/// ignoring case (none when several older accounts differ only in case).
+async fn find_login(db: &Database, username: &str) -> Result<Option<User>, ApiError> {
+    if let Some(user) = User::select().filter(User::USERNAME.eq(username)).fetch_optional(db).await? {
+        return Ok(Some(user));
+    }
+    let mut found = User::select().filter(User::USERNAME.ilike(like_exact(username))).limit(2).fetch_all(db).await?;
+    Ok(if found.len() == 1 { found.pop() } else { None })
+}
+
 async fn log_in(st: &AccountsState, username: String, password: String) -> Result<TokenResponse, ApiError> {
-    let user = User::select().filter(User::USERNAME.eq(username.as_str())).fetch_optional(&st.db).await?;
+    let user = find_login(&st.db, &username).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !verify_user_password(password, hash).await? {
         return Err(bad_credentials());
@@ -540,6 +587,69 @@ async fn log_in(st: &AccountsState, username: String, password: String) -> Resul
     let roles = User::ROLES.load_one(&st.db, &user).await?;
     let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
     st.tokens.response(&user.id.to_string(), &names)
+}
+
+/// The [`RoleCheck`](crate::auth::RoleCheck) of these accounts: a token's subject is a
+/// user id, and it holds a role when the user exists **now** and is linked to the role in
+/// `user_roles` (not when the token said so at login). Install it so the resource guards
+/// and [`RequireRole`](crate::auth::RequireRole) agree with the accounts routes: a deleted
+/// user's token is a 401 everywhere, a demoted user's a 403.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> almacen::Result<()> {
+/// use almacen_web::accounts::DatabaseRoles;
+/// let db = almacen::Database::connect("sqlite::memory:").await?;
+/// let app: axum::Router = axum::Router::new().layer(axum::Extension(DatabaseRoles::shared(db)));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct DatabaseRoles {
+    db: Database,
+}
+
+impl fmt::Debug for DatabaseRoles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseRoles").finish_non_exhaustive()
+    }
+}
+
+impl DatabaseRoles {
+    /// The check over `db`'s accounts tables.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> almacen::Result<()> {
+    /// let db = almacen::Database::connect("sqlite::memory:").await?;
+    /// let roles = almacen_web::accounts::DatabaseRoles::new(db);
+    /// # Ok(()) }
+    /// ```
+    pub fn new(db: Database) -> Self {
+        DatabaseRoles { db }
+    }
+
+    /// The check as the [`SharedRoleCheck`](crate::auth::SharedRoleCheck) to install with
+    /// `.layer(Extension(…))`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> almacen::Result<()> {
+    /// let db = almacen::Database::connect("sqlite::memory:").await?;
+    /// let shared: almacen_web::auth::SharedRoleCheck = almacen_web::accounts::DatabaseRoles::shared(db);
+    /// # Ok(()) }
+    /// ```
+    pub fn shared(db: Database) -> crate::auth::SharedRoleCheck {
+        Arc::new(Self::new(db))
+    }
+}
+
+impl crate::auth::RoleCheck for DatabaseRoles {
+    fn check<'a>(&'a self, subject: &'a str, role: &'a str) -> crate::auth::AccessFuture<'a> {
+        use crate::auth::Access;
+        Box::pin(async move {
+            let Ok(id) = subject.parse::<i64>() else { return Ok(Access::UnknownSubject) };
+            let Some(user) = User::get(&self.db, id).await? else { return Ok(Access::UnknownSubject) };
+            let roles = User::ROLES.load_one(&self.db, &user).await?;
+            Ok(if roles.iter().any(|r| r.name == role) { Access::Granted } else { Access::MissingRole })
+        })
+    }
 }
 
 /// Make sure an administrator account exists at start-up: the user `username` with the

@@ -158,6 +158,9 @@ struct Shared {
     /// Set when a statement failed: on PostgreSQL the transaction may then be aborted, and
     /// its COMMIT would answer with a silent rollback.
     failed: AtomicBool,
+    /// Set when a statement run on the transaction itself, not in a savepoint, failed:
+    /// [`Transaction::statement_failed`].
+    failed_outside_savepoint: AtomicBool,
     /// Why the transaction can only be rolled back, once it can: a statement's future was
     /// dropped before it finished (its effect is unknown; it was cancelled on the server),
     /// or its connection was lost or fell out of step.
@@ -260,6 +263,7 @@ impl Database {
                 next_savepoint: AtomicU32::new(1),
                 conflict: AtomicBool::new(false),
                 failed: AtomicBool::new(false),
+                failed_outside_savepoint: AtomicBool::new(false),
                 abandoned: std::sync::OnceLock::new(),
                 #[cfg(feature = "sqlite")]
                 sqlite_writer,
@@ -404,6 +408,33 @@ impl Transaction {
     /// True for a savepoint inside another transaction.
     pub fn is_savepoint(&self) -> bool {
         self.savepoint.is_some()
+    }
+
+    /// True once a statement run on the transaction itself (not inside a savepoint) has
+    /// failed, on every backend and whatever the error, even if the caller ignored the
+    /// error. Committing then would keep the statements before it (SQLite, MariaDB) or
+    /// nothing (PostgreSQL aborts the transaction): callers that must not commit partial
+    /// work check it first. A failure inside a savepoint ([`transaction`](Self::transaction)
+    /// on a transaction) does not count: the savepoint's rollback undoes it. Shared by the
+    /// transaction and its savepoints.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use almacen::prelude::*;
+    /// let db = Database::connect("sqlite::memory:").await.unwrap();
+    /// let tx = db.begin().await.unwrap();
+    /// // A failure in a savepoint, rolled back, does not count.
+    /// let _ = tx
+    ///     .transaction(async |sp| sp.execute_raw("INSERT INTO missing VALUES (1)", params! {}).await)
+    ///     .await;
+    /// assert!(!tx.statement_failed());
+    /// let _ = tx.execute_raw("INSERT INTO missing VALUES (1)", params! {}).await;
+    /// assert!(tx.statement_failed());
+    /// tx.rollback().await.unwrap();
+    /// # });
+    /// ```
+    pub fn statement_failed(&self) -> bool {
+        self.shared.failed_outside_savepoint.load(Ordering::Relaxed)
     }
 
     async fn scope<T, E, F>(self, f: F) -> Result<T, E>
@@ -756,6 +787,9 @@ impl Runs for Transaction {
         running.done = true;
         if let Err(e) = &outcome {
             self.shared.failed.store(true, Ordering::Relaxed);
+            if self.savepoint.is_none() {
+                self.shared.failed_outside_savepoint.store(true, Ordering::Relaxed);
+            }
             // A lost or out-of-step connection cannot go on with the transaction, nor be reused.
             if e.leaves_connection_in_doubt() {
                 let _ = self.shared.abandoned.set(CONNECTION_IN_DOUBT);

@@ -110,11 +110,13 @@ async fn serve_shop(db: &Path, listener: tokio::net::TcpListener) {
     almacen_web::serve(listener, app, cli.service.serve_options().database(db)).await.expect("serve");
 }
 
-/// Creates the shop's schema in a new file (the shop's own migrations) and adds the products.
-async fn prepare(path: &Path) {
+/// Creates the shop's schema in a new file (the shop's own migrations), the admin account
+/// (as the shop seeds it) and the products; returns the admin's id, the tokens' subject.
+async fn prepare(path: &Path) -> i64 {
     let url = format!("sqlite://{}", path.display());
     let db = Database::connect(&url).await.expect("create the database");
     shop::app::migrate(&db).await.expect("the shop's migrations");
+    let admin = almacen_web::accounts::ensure_admin(&db, "admin", "Bench-Passw0rd").await.expect("the admin account");
     let rows: Vec<shop::models::NewProduct> = (0..PRODUCTS)
         .map(|i| shop::models::NewProduct {
             name: format!("Product {i}"),
@@ -126,6 +128,19 @@ async fn prepare(path: &Path) {
         .collect();
     shop::models::Product::insert_many_without_returning(&db, rows).await.expect("seed products");
     db.close().await;
+    admin.id
+}
+
+/// The server processes, ended when dropped (a failed check or wrk run included).
+struct Servers(Vec<(&'static str, u16, Child)>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for (_, _, child) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 fn free_port() -> u16 {
@@ -297,22 +312,25 @@ pub async fn run(args: &Args) {
             (name, path)
         })
         .collect();
-    let token = almacen_web::auth::TokenConfig::hs256(JWT_SECRET)
-        .with_lifetime(Duration::from_secs(24 * 3600))
-        .issue("1", &["admin"])
-        .expect("a token");
-
-    let mut servers = Vec::new();
+    let mut servers = Servers(Vec::new());
+    let mut admins = Vec::new();
     for side in SIDES {
         let db = dir.join(format!("{side}.db"));
-        prepare(&db).await;
+        admins.push(prepare(&db).await);
         let port = free_port();
-        servers.push((side, port, spawn_server(side, &db, port)));
+        servers.0.push((side, port, spawn_server(side, &db, port)));
     }
-    for (_, port, _) in &servers {
+    assert!(admins.windows(2).all(|w| w[0] == w[1]), "the admin's id differs between the databases");
+    // The shop's guard checks the role in the database (the subject is the user's id); the
+    // token's own claim is kept as the shop's login would issue it.
+    let token = almacen_web::auth::TokenConfig::hs256(JWT_SECRET)
+        .with_lifetime(Duration::from_secs(24 * 3600))
+        .issue(&admins[0].to_string(), &["admin"])
+        .expect("a token");
+    for (_, port, _) in &servers.0 {
         wait_ready(*port).await;
     }
-    check_same_answers(&servers, &token).await;
+    check_same_answers(&servers.0, &token).await;
 
     println!(
         "HTTP: wrk -t{} -c{} -d{}s per round, {} rounds, sides alternate; median round; pools of {} connections on both sides; logging off on both",
@@ -333,9 +351,9 @@ pub async fn run(args: &Args) {
         let mut errors = 0;
         for round in 0..args.rounds {
             // Alternate which side goes first, round by round.
-            for k in 0..servers.len() {
-                let i = (round + k) % servers.len();
-                let (side, port, _) = &servers[i];
+            for k in 0..servers.0.len() {
+                let i = (round + k) % servers.0.len();
+                let (side, port, _) = &servers.0[i];
                 let extra = vec![token.clone(), format!("{side}{round}")];
                 let f = run_wrk(args, script, &format!("http://127.0.0.1:{port}"), &extra);
                 if f.errors > 0 {
@@ -364,9 +382,6 @@ pub async fn run(args: &Args) {
     } else {
         println!("wrk: {total_errors} non-2xx responses or socket errors (see the warnings)");
     }
-    for (_, _, mut child) in servers {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(servers);
     let _ = std::fs::remove_dir_all(&dir);
 }

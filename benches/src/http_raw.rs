@@ -1,6 +1,6 @@
 //! The shop's three measured endpoints written by hand on plain axum + sqlx: what a team
 //! writes without almacen, doing the same work as the shop (the same table, the same JSON,
-//! the same checks: a bearer token with the `admin` role for POST, the field rules, a 409 on
+//! the same checks: a bearer token whose user has the `admin` role in the database for POST, the field rules, a 409 on
 //! a duplicate sku, the page envelope with its total).
 
 use axum::extract::{Path, Query, State};
@@ -81,9 +81,14 @@ struct Page {
 
 #[derive(Deserialize)]
 struct Claims {
-    #[serde(default)]
-    roles: Vec<String>,
+    sub: String,
 }
+
+// The shop's role guard asks the database (a deleted or demoted admin loses write access at
+// once): the subject is a user id; no row is an unknown user (401), rows without `admin`
+// a missing role (403). One statement here.
+const ROLES_SQL: &str = "SELECT r.name FROM users u LEFT JOIN user_roles ur ON ur.user_id = u.id \
+     LEFT JOIN roles r ON r.id = ur.role_id WHERE u.id = ?";
 
 struct AppState {
     pool: SqlitePool,
@@ -149,12 +154,24 @@ async fn list(State(state): State<Shared>, Query(params): Query<PageParams>) -> 
     Json(Page { items, total, page, page_size, total_pages, has_next: page < total_pages, has_prev: page > 1 }).into_response()
 }
 
-fn is_admin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+async fn is_admin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     let unauthorized = || error(StatusCode::UNAUTHORIZED, "not authenticated");
     let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
     let token = value.strip_prefix("Bearer ").ok_or_else(unauthorized)?;
     let claims = jsonwebtoken::decode::<Claims>(token, &state.key, &state.validation).map_err(|_| unauthorized())?;
-    if claims.claims.roles.iter().any(|r| r == "admin") { Ok(()) } else { Err(error(StatusCode::FORBIDDEN, "not enough permissions")) }
+    let id: i64 = claims.claims.sub.parse().map_err(|_| unauthorized())?;
+    let roles: Vec<Option<String>> = sqlx::query_scalar(ROLES_SQL)
+        .bind(id)
+        .fetch_all(&state.pool)
+        .await
+        .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error"))?;
+    if roles.is_empty() {
+        Err(unauthorized())
+    } else if roles.iter().any(|r| r.as_deref() == Some("admin")) {
+        Ok(())
+    } else {
+        Err(error(StatusCode::FORBIDDEN, "not enough permissions"))
+    }
 }
 
 fn check(new: &NewProduct) -> Result<(), Response> {
@@ -181,7 +198,7 @@ fn check(new: &NewProduct) -> Result<(), Response> {
 }
 
 async fn create(State(state): State<Shared>, headers: HeaderMap, Json(new): Json<NewProduct>) -> Response {
-    if let Err(r) = is_admin(&state, &headers) {
+    if let Err(r) = is_admin(&state, &headers).await {
         return r;
     }
     if let Err(r) = check(&new) {

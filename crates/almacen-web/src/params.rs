@@ -214,3 +214,22 @@ impl fmt::Display for Id {
         self.0.fmt(f)
     }
 }
+
+/// The query of a hand-written list route: `page` (from 1) and `page_size` (from 1; the
+/// route applies its default and refuses more than its cap with a 422). The document says
+/// 1–100, the cap of `accounts` and the example shop.
+///
+/// ```
+/// let q: almacen_web::params::PageQuery = almacen_web::params::parse_query("page=2").unwrap();
+/// assert_eq!((q.page, q.page_size), (Some(2), None));
+/// ```
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The page, from 1 (default 1).
+    #[param(minimum = 1)]
+    pub page: Option<u64>,
+    /// Rows per page, 1 to the cap (100 by default).
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<u64>,
+}

@@ -262,22 +262,8 @@ async fn get_order(State(db): State<Database>, caller: CurrentUser, Path(Id(id))
     Ok(Json(OrderOut::new(order, items)))
 }
 
-/// The query of `GET /orders`.
-///
-/// ```
-/// let q: shop::orders::PageQuery = almacen_web::params::parse_query("page=2").unwrap();
-/// assert_eq!((q.page, q.page_size), (Some(2), None));
-/// ```
-#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// The page, from 1 (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<u64>,
-    /// Rows per page, 1–100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<u64>,
-}
+/// The query of `GET /orders`: the shared page query (`page_size` 1–100, default 20).
+pub use almacen_web::params::PageQuery;
 
 /// A page of orders, for the document.
 #[derive(utoipa::ToSchema)]

@@ -281,23 +281,9 @@ impl UserOut {
     }
 }
 
-/// The query of `GET /users`: `page` (from 1, default 1) and `page_size` (1 to
-/// [`AccountsOptions::max_page_size`], default [`AccountsOptions::default_page_size`]).
-///
-/// ```
-/// let q: almacen_web::accounts::PageQuery = almacen_web::params::parse_query("page=2").unwrap();
-/// assert_eq!((q.page, q.page_size), (Some(2), None));
-/// ```
-#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// The page, from 1.
-    #[param(minimum = 1)]
-    pub page: Option<u64>,
-    /// Rows per page, 1 to the cap (100 by default).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<u64>,
-}
+/// The query of `GET /users`: the shared [`PageQuery`] (`page_size`
+/// 1 to [`AccountsOptions::max_page_size`], default [`AccountsOptions::default_page_size`]).
+pub use crate::params::PageQuery;
 
 // ---------------------------------------------------------------------------------------
 // Options and routes

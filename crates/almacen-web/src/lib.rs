@@ -65,6 +65,7 @@ pub mod openapi;
 pub mod params;
 pub mod plumbing;
 pub mod request_id;
+mod request_layer;
 pub mod resource;
 pub mod serve;
 pub mod validate;

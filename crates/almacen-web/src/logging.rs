@@ -7,10 +7,8 @@
 //! `request` span of [`request_id`](crate::request_id) (which has the raw `path`). No
 //! header, query string or body is logged: no `Authorization`, no password in a query.
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
-use std::time::Instant;
+use axum::http::Method;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -104,21 +102,15 @@ pub fn init_logging(format: LogFormat) -> Result<(), String> {
         .map_err(|e| format!("could not install the log subscriber: {e}"))
 }
 
-/// Log one event per answered request (see the [module](self)).
-pub(crate) async fn access_log_middleware(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
-    let request_id = req.extensions().get::<crate::RequestId>().map(|id| id.as_str().to_string()).unwrap_or_default();
-    let response = next.run(req).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+/// Log one answered request (see the [module](self)): its id, method, route template,
+/// status and latency.
+pub(crate) fn access_line(id: &crate::RequestId, method: &Method, route: &str, status: u16, elapsed: Duration) {
     tracing::info!(
-        request_id = %request_id,
+        request_id = %id,
         method = %method,
-        route = route.as_deref().unwrap_or(crate::metrics::UNMATCHED_ROUTE),
-        status = response.status().as_u16(),
-        latency_ms,
+        route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
         "request finished"
     );
-    response
 }

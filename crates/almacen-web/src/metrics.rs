@@ -45,14 +45,14 @@ pub const METRICS_PATH: &str = "/metrics";
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: &'static str,
-    route: String,
+    route: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
     method: &'static str,
-    route: String,
+    route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -179,10 +179,10 @@ impl Metrics {
     }
 
     /// Record one answered request.
-    fn record(&self, method: &Method, route: Option<&str>, status: u16, seconds: f64) {
+    pub(crate) fn record(&self, method: &Method, route: Option<&str>, status: u16, seconds: f64) {
         let method = method_label(method);
-        let route = route.unwrap_or(UNMATCHED_ROUTE).to_string();
-        self.inner.requests.get_or_create(&RequestLabels { method, route: route.clone(), status }).inc();
+        let route = intern(route.unwrap_or(UNMATCHED_ROUTE));
+        self.inner.requests.get_or_create(&RequestLabels { method, route, status }).inc();
         self.inner.latency.get_or_create(&LatencyLabels { method, route }).observe(seconds);
     }
 
@@ -206,6 +206,24 @@ impl Metrics {
     }
 }
 
+/// The route template as a `'static` label, so recording a request allocates nothing. Each
+/// distinct template is kept once for the life of the process: templates come from the
+/// router's own routes (never the raw path), so they are few.
+fn intern(route: &str) -> &'static str {
+    static ROUTES: std::sync::LazyLock<std::sync::RwLock<std::collections::HashSet<&'static str>>> =
+        std::sync::LazyLock::new(Default::default);
+    if let Some(known) = ROUTES.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        return known;
+    }
+    let mut routes = ROUTES.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = routes.get(route) {
+        return known;
+    }
+    let kept: &'static str = Box::leak(route.to_owned().into_boxed_str());
+    routes.insert(kept);
+    kept
+}
+
 fn method_label(m: &Method) -> &'static str {
     match *m {
         Method::GET => "GET",
@@ -222,8 +240,8 @@ fn method_label(m: &Method) -> &'static str {
 pub(crate) async fn metrics_middleware(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let response = next.run(req).await;
-    metrics.record(&method, route.as_deref(), response.status().as_u16(), started.elapsed().as_secs_f64());
+    metrics.record(&method, route.as_ref().map(|r| r.as_str()), response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }

@@ -4,16 +4,13 @@
 
 use crate::ApiError;
 use crate::metrics::Metrics;
-use crate::request_id::{REQUEST_ID_HEADER, request_id_middleware};
+use crate::request_id::REQUEST_ID_HEADER;
+use crate::request_layer::RequestLayer;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::{self, InvalidHeaderValue};
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use std::any::Any;
 use std::time::Duration;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -168,36 +165,30 @@ impl ServiceConfig {
             let served = metrics.clone();
             router = router.route(crate::metrics::METRICS_PATH, axum::routing::get(move || async move { served.response() }));
         }
-        let mut router = router
-            .fallback(route_not_found)
-            .method_not_allowed_fallback(method_not_allowed)
-            .layer(DefaultBodyLimit::max(self.body_limit))
-            .layer(axum::middleware::from_fn_with_state(self.body_limit, declared_length_middleware))
-            .layer(CatchPanicLayer::custom(panic_response));
-        if let Some(limit) = self.request_timeout {
-            router = router.layer(axum::middleware::from_fn_with_state(limit, timeout_middleware));
-        }
-        if let Some(metrics) = self.metrics {
-            router = router.layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::metrics_middleware));
-        }
-        if let Some(min_size) = self.compression {
+        let cors = (!self.cors_origins.is_empty()).then(|| {
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(self.cors_origins))
+                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, REQUEST_ID_HEADER.clone()])
+                .expose_headers([REQUEST_ID_HEADER.clone(), header::LOCATION, header::RETRY_AFTER])
+                .max_age(Duration::from_secs(600))
+        });
+        let compression = self.compression.map(|min_size| {
             let predicate =
                 SizeAbove::new(min_size).and(NotForContentType::GRPC).and(NotForContentType::IMAGES).and(NotForContentType::SSE);
-            router = router.layer(CompressionLayer::new().gzip(true).compress_when(predicate));
-        }
-        if !self.cors_origins.is_empty() {
-            router = router.layer(
-                CorsLayer::new()
-                    .allow_origin(AllowOrigin::list(self.cors_origins))
-                    .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-                    .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, REQUEST_ID_HEADER.clone()])
-                    .expose_headers([REQUEST_ID_HEADER.clone(), header::LOCATION, header::RETRY_AFTER])
-                    .max_age(Duration::from_secs(600)),
-            );
-        }
-        router
-            .layer(axum::middleware::from_fn(crate::logging::access_log_middleware))
-            .layer(axum::middleware::from_fn(request_id_middleware))
+            // Back to axum's body type, which the router's services answer with.
+            tower::ServiceBuilder::new()
+                .map_response(|response: axum::http::Response<_>| response.map(axum::body::Body::new))
+                .layer(CompressionLayer::new().gzip(true).compress_when(predicate))
+        });
+        // One `Router::layer` call: each call boxes every route's service again.
+        router.fallback(route_not_found).method_not_allowed_fallback(method_not_allowed).layer(
+            tower::ServiceBuilder::new()
+                .layer(RequestLayer::new(self.request_timeout, self.body_limit, self.metrics))
+                .option_layer(cors)
+                .option_layer(compression)
+                .layer(DefaultBodyLimit::max(self.body_limit)),
+        )
     }
 }
 
@@ -225,53 +216,10 @@ pub fn with_service_layers(router: Router) -> Router {
     ServiceConfig::default().apply(router)
 }
 
-async fn timeout_middleware(State(limit): State<Duration>, mut req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let committing = crate::serve::Committing::install(req.extensions_mut());
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) if committing.in_flight() => {
-            tracing::warn!(request_id = %crate::request_id::current_request_id(), %method, %path, timeout = ?limit, "request timed out during its commit");
-            crate::serve::Committing::outcome_unknown("the request timeout cut the request").into_response()
-        }
-        Err(_) => {
-            tracing::warn!(request_id = %crate::request_id::current_request_id(), %method, %path, timeout = ?limit, "request timed out");
-            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "the request took too long and was abandoned")
-                .with_error(None::<String>, format!("no response within {} ms", limit.as_millis()), "request_timeout")
-                .into_response()
-        }
-    }
-}
-
 async fn route_not_found() -> ApiError {
     ApiError::not_found()
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-}
-
-fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let message = if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else {
-        "a handler panicked".to_string()
-    };
-    ApiError::internal(format!("handler panicked: {message}")).into_response()
-}
-
-/// A body whose declared `Content-Length` is over the limit is refused at once with the 413
-/// envelope, before any handler runs: otherwise a client that sends only the headers holds
-/// the connection until the request timeout (the limit applies only when the body is read).
-async fn declared_length_middleware(State(limit): State<usize>, request: Request, next: Next) -> Response {
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
-            .with_error(None::<String>, "the body exceeds the size limit", "body_too_large")
-            .into_response();
-    }
-    next.run(request).await
 }

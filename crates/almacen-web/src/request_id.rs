@@ -11,6 +11,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::convert::Infallible;
+use std::sync::Arc;
 use tracing::Instrument;
 
 /// The header read and written: `x-request-id`.
@@ -46,7 +47,7 @@ tokio::task_local! {
 /// let app: Router = almacen_web::with_request_id(Router::new().route("/", get(whoami)));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(String);
+pub struct RequestId(Arc<str>);
 
 impl RequestId {
     /// A new random id (a UUID v4).
@@ -56,7 +57,9 @@ impl RequestId {
     /// assert_eq!(id.as_str().len(), 36);
     /// ```
     pub fn new_random() -> Self {
-        RequestId(uuid::Uuid::new_v4().to_string())
+        // uuid's `fast-rng`: a thread-local generator, not a getrandom call per request.
+        let mut text = uuid::Uuid::encode_buffer();
+        RequestId(Arc::from(&*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text)))
     }
 
     /// The client's id if it is well-formed: 1 to [`MAX_REQUEST_ID_LEN`] characters among
@@ -73,7 +76,7 @@ impl RequestId {
         let ok = !s.is_empty()
             && s.len() <= MAX_REQUEST_ID_LEN
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'));
-        ok.then(|| RequestId(s.to_string()))
+        ok.then(|| RequestId(Arc::from(s)))
     }
 
     /// The id as text.
@@ -95,7 +98,12 @@ impl std::fmt::Display for RequestId {
 /// The current request's id, inside a request served with [`with_request_id`]; outside one,
 /// a new id (which the caller should log, as [`ApiError`](crate::ApiError) does).
 pub(crate) fn current_request_id() -> String {
-    CURRENT.try_with(|id| id.0.clone()).unwrap_or_else(|_| RequestId::new_random().0)
+    CURRENT.try_with(|id| id.0.to_string()).unwrap_or_else(|_| RequestId::new_random().0.to_string())
+}
+
+/// Run `f` as the request `id`: [`current_request_id`] answers `id` inside it.
+pub(crate) fn scope<F: std::future::Future>(id: RequestId, f: F) -> impl std::future::Future<Output = F::Output> {
+    CURRENT.scope(id, f)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {

@@ -167,7 +167,9 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, options: Serv
     // Requests still running shortly before the deadline are answered 503 and their
     // connections closed; axum's connection tasks outlive a dropped server future.
     let cut = tokio_util::sync::CancellationToken::new();
-    let app = app.layer(axum::middleware::from_fn_with_state(cut.clone(), cut_middleware));
+    // Around the whole router, not per route (`Router::layer` boxes every route again).
+    let app = tower::Layer::layer(&axum::middleware::from_fn_with_state(cut.clone(), cut_middleware), app);
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
     let server = axum::serve(listener, app).with_graceful_shutdown(signal).into_future();
     tokio::pin!(server);
     let (deadline_tx, deadline_rx) = tokio::sync::oneshot::channel::<tokio::time::Instant>();

@@ -53,8 +53,8 @@ pub fn router(db: Database, tokens: TokenConfig) -> Router {
         .merge(api_doc().routes())
         // Role guards ask the database, not the token: a deleted or demoted admin loses
         // write access at once, not when the token expires.
-        .layer(Extension(accounts::DatabaseRoles::shared(db)))
-        .layer(Extension(tokens))
+        // One `layer` call for both (each call boxes every route again).
+        .layer((Extension(accounts::DatabaseRoles::shared(db)), Extension(tokens)))
 }
 
 /// Brings the database's schema to the shop's head revision (every instance may call it at

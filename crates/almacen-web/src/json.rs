@@ -66,31 +66,32 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json_content_type(req.headers()) {
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected a JSON body").with_error(
-                None::<String>,
-                "Content-Type must be application/json",
-                "unsupported_media_type",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(status, "the request body is too large").with_error(
-                    None::<String>,
-                    "the body exceeds the size limit",
-                    "body_too_large",
-                )
-            } else {
-                ApiError::new(status, "the request body could not be read").with_error(
-                    None::<String>,
-                    rejection.body_text(),
-                    "body_unreadable",
-                )
-            }
-        })?;
+        let bytes = body(req, state).await?;
         parse(&bytes).map(Json)
     }
+}
+
+/// The body of a JSON request: 415 unless the content type is JSON, 413 over the limit.
+pub(crate) async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if !is_json_content_type(req.headers()) {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected a JSON body").with_error(
+            None::<String>,
+            "Content-Type must be application/json",
+            "unsupported_media_type",
+        ));
+    }
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, "the request body is too large").with_error(
+                None::<String>,
+                "the body exceeds the size limit",
+                "body_too_large",
+            )
+        } else {
+            ApiError::new(status, "the request body could not be read").with_error(None::<String>, rejection.body_text(), "body_unreadable")
+        }
+    })
 }
 
 /// Parse a JSON body into `T`, with the envelope's 422 on failure.
@@ -125,6 +126,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             Category::Data => {
                 if let Some(name) = backticked_after(&message, "missing field ") {
                     (Some(join_path(&path, &name)), "missing")
+                } else if let Some(name) = backticked_after(&message, "duplicate field ") {
+                    (Some(join_path(&path, &name)), "duplicate_field")
                 } else if message.starts_with("unknown field `") {
                     // The path already ends at the unknown key.
                     (Some(path.clone()), "unknown_field")

@@ -177,8 +177,14 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let crate::Json(value) = crate::Json::<Value>::from_request(req, state).await?;
-        check::<T>(&value).map(Valid)
+        let bytes = crate::json::body(req, state).await?;
+        let value: Value = crate::json::parse(&bytes)?;
+        check_schema::<T>(&value)?;
+        // The typed parse reads the body itself (not the value written out again): what
+        // `Json` would see, without a second serialisation per request.
+        let parsed: T = crate::json::parse(&bytes)?;
+        parsed.validate().map_err(invalid)?;
+        Ok(Valid(parsed))
     }
 }
 
@@ -203,6 +209,18 @@ pub fn check<T>(value: &Value) -> Result<T, ApiError>
 where
     T: DeserializeOwned + ToSchema + Validate + 'static,
 {
+    check_schema::<T>(value)?;
+    // Deserialize from the text so that serde sees exactly what `Json` would; the value is
+    // small next to the work of a request, and the error paths stay those of `Json`.
+    let text = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    let parsed: T = crate::json::parse(&text)?;
+    parsed.validate().map_err(invalid)?;
+    Ok(parsed)
+}
+
+/// The schema half of [`check`]: `value` against `T`'s schema, every problem (up to
+/// [`MAX_ERRORS`]) in one 422.
+fn check_schema<T: ToSchema + 'static>(value: &Value) -> Result<(), ApiError> {
     let validator = validator_for::<T>().map_err(ApiError::internal)?;
     let mut errors: Vec<FieldError> = Vec::new();
     let mut more = 0usize;
@@ -222,12 +240,7 @@ where
         }
         return Err(e);
     }
-    // Deserialize from the text so that serde sees exactly what `Json` would; the value is
-    // small next to the work of a request, and the error paths stay those of `Json`.
-    let text = serde_json::to_vec(value).map_err(ApiError::internal)?;
-    let parsed: T = crate::json::parse(&text)?;
-    parsed.validate().map_err(invalid)?;
-    Ok(parsed)
+    Ok(())
 }
 
 /// The most `errors[]` entries of a 422 from the schema check; the rest are counted in one

@@ -424,3 +424,16 @@ async fn a_number_out_of_range_names_its_field_and_no_value_is_echoed() {
     assert!(!body.to_string().contains("99999999999"), "{body}");
     assert!(body.to_string().contains("i32"), "{body}");
 }
+
+/// A key sent twice is ambiguous (the schema check would see one value, a reader of the
+/// text another): refused, naming the field, never resolved to either value.
+#[tokio::test]
+async fn a_key_sent_twice_is_refused() {
+    let base = app().await;
+    let twice = r#"{"username": "ana.b", "username": "ana.c", "email": "ana@example.com", "password": "Secret123"}"#;
+    let (status, body) = post(&format!("{base}/register"), twice).await;
+    assert_eq!(errors(status, &body), pairs(&[("username", "duplicate_field")]), "{body}");
+    // Both values pass the schema; neither is taken.
+    let (status, body) = post(&format!("{base}/lenient"), r#"{"name": "ab", "name": "cd"}"#).await;
+    assert_eq!(status, 422, "{body}");
+}

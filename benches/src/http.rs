@@ -7,7 +7,10 @@
 //! and `taskset` on the bench applies to servers and wrk alike. Workloads: GET by id (a random
 //! id of the 10,000), a list page (`page` random of the first 50, 20 rows, with the total),
 //! POST a product (admin bearer token, a fresh sku per request). The sides alternate for
-//! `--rounds` rounds per workload; the median round's requests/s and p99 are kept.
+//! `--rounds` rounds per workload; the median round's requests/s, p99 and the server's CPU
+//! time per request (from `/proc`, user + system) are kept. Last, the
+//! machine's ceiling: GET by id on plain axum answering a constant product (`floor`: no
+//! database, no middleware), with the same load generator on the same cores.
 
 use crate::Args;
 use almacen::prelude::*;
@@ -58,6 +61,9 @@ struct Figures {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
+    /// The server process's CPU time (user + system) per request served, in µs: less
+    /// sensitive than requests/s to wrk sharing the cores (NaN off Linux).
+    cpu_us_per_request: f64,
 }
 
 /// The pool size of both sides: almacen's SQLite default (`sqlite://file` with no
@@ -82,7 +88,8 @@ pub fn serve(side: &str, db: &Path, port: u16) {
                 axum::serve(listener, router).await.expect("serve");
             }
             "almacen" => serve_shop(db, listener).await,
-            other => panic!("unknown --http-serve side {other:?} (expected sqlx or almacen)"),
+            "floor" => axum::serve(listener, crate::http_raw::floor_router()).await.expect("serve"),
+            other => panic!("unknown --http-serve side {other:?} (expected sqlx, almacen or floor)"),
         }
     });
 }
@@ -182,7 +189,7 @@ fn millis(text: &str) -> f64 {
 
 /// Reads requests/s, the 50th and 99th percentiles and the error count off wrk's output.
 fn parse_wrk(out: &str) -> Figures {
-    let mut f = Figures { requests_per_sec: f64::NAN, p50_ms: f64::NAN, p99_ms: f64::NAN, errors: 0 };
+    let mut f = Figures { requests_per_sec: f64::NAN, p50_ms: f64::NAN, p99_ms: f64::NAN, errors: 0, cpu_us_per_request: f64::NAN };
     for line in out.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
@@ -200,7 +207,22 @@ fn parse_wrk(out: &str) -> Figures {
     f
 }
 
-fn run_wrk(args: &Args, script: &Path, url: &str, extra: &[String]) -> Figures {
+/// The CPU time process `pid` has used so far (user + system), from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    static TICKS_PER_SECOND: std::sync::LazyLock<f64> = std::sync::LazyLock::new(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().ok();
+        out.and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(100.0)
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (in parentheses, which may hold spaces): state is the
+    // 3rd field, utime the 14th, stime the 15th.
+    let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / *TICKS_PER_SECOND)
+}
+
+fn run_wrk(args: &Args, script: &Path, url: &str, extra: &[String], server: u32) -> Figures {
+    let cpu_before = cpu_seconds(server);
     let out = Command::new("wrk")
         .args(["-t", &args.http_threads.to_string(), "-c", &args.http_connections.to_string()])
         .args(["-d", &format!("{}s", args.http_seconds), "--latency", "-s"])
@@ -210,10 +232,14 @@ fn run_wrk(args: &Args, script: &Path, url: &str, extra: &[String]) -> Figures {
         .args(extra)
         .output()
         .expect("run wrk (install it: apt-get install wrk)");
+    let cpu = cpu_before.zip(cpu_seconds(server)).map(|(before, after)| after - before);
     let text = String::from_utf8_lossy(&out.stdout);
-    let figures = parse_wrk(&text);
+    let mut figures = parse_wrk(&text);
     if !out.status.success() || figures.requests_per_sec.is_nan() {
         panic!("wrk failed: {}\n{}", String::from_utf8_lossy(&out.stderr), text);
+    }
+    if let Some(cpu) = cpu {
+        figures.cpu_us_per_request = cpu * 1e6 / (figures.requests_per_sec * args.http_seconds as f64);
     }
     figures
 }
@@ -321,6 +347,9 @@ pub async fn run(args: &Args) {
         servers.0.push((side, port, spawn_server(side, &db, port)));
     }
     assert!(admins.windows(2).all(|w| w[0] == w[1]), "the admin's id differs between the databases");
+    let floor_port = free_port();
+    let floor = Servers(vec![("floor", floor_port, spawn_server("floor", &dir.join("floor.db"), floor_port))]);
+    wait_ready(floor_port).await;
     // The shop's guard checks the role in the database (the subject is the user's id); the
     // token's own claim is kept as the shop's login would issue it.
     let token = almacen_web::auth::TokenConfig::hs256(JWT_SECRET)
@@ -341,42 +370,65 @@ pub async fn run(args: &Args) {
         pool_size()
     );
     println!(
-        "{:<8} {:>12} {:>9} {:>14} {:>9} {:>14} {:>9}",
-        "workload", "sqlx req/s", "p99 ms", "almacen req/s", "p99 ms", "almacen/sqlx", "non-2xx"
+        "{:<8} {:>12} {:>9} {:>10} {:>14} {:>9} {:>10} {:>14} {:>9}",
+        "workload", "sqlx req/s", "p99 ms", "µs CPU/req", "almacen req/s", "p99 ms", "µs CPU/req", "almacen/sqlx", "non-2xx"
     );
     let mut total_errors = 0;
     for (workload, script) in &scripts {
         let mut rps: Vec<Vec<f64>> = vec![Vec::new(); SIDES.len()];
         let mut p99: Vec<Vec<f64>> = vec![Vec::new(); SIDES.len()];
+        let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); SIDES.len()];
         let mut errors = 0;
         for round in 0..args.rounds {
             // Alternate which side goes first, round by round.
             for k in 0..servers.0.len() {
                 let i = (round + k) % servers.0.len();
-                let (side, port, _) = &servers.0[i];
+                let (side, port, child) = &servers.0[i];
                 let extra = vec![token.clone(), format!("{side}{round}")];
-                let f = run_wrk(args, script, &format!("http://127.0.0.1:{port}"), &extra);
+                let f = run_wrk(args, script, &format!("http://127.0.0.1:{port}"), &extra, child.id());
                 if f.errors > 0 {
                     eprintln!("warning: {side} {workload} round {round}: {} errors (non-2xx or socket)", f.errors);
                 }
                 errors += f.errors;
                 rps[i].push(f.requests_per_sec);
                 p99[i].push(f.p99_ms);
+                cpu[i].push(f.cpu_us_per_request);
             }
         }
         total_errors += errors;
         let (raw, ours) = (median(rps[0].clone()), median(rps[1].clone()));
         println!(
-            "{:<8} {:>12.0} {:>9.2} {:>14.0} {:>9.2} {:>13.3}× {:>9}",
+            "{:<8} {:>12.0} {:>9.2} {:>10.1} {:>14.0} {:>9.2} {:>10.1} {:>13.3}× {:>9}",
             workload,
             raw,
             median(p99[0].clone()),
+            median(cpu[0].clone()),
             ours,
             median(p99[1].clone()),
+            median(cpu[1].clone()),
             ours / raw,
             errors
         );
     }
+    // The machine's ceiling: what plain axum serves with no database and no middleware, on
+    // the same cores, with the same load generator.
+    let get_script = &scripts.iter().find(|(name, _)| *name == "get").expect("the get script").1;
+    let floor_pid = floor.0[0].2.id();
+    let floor_runs: Vec<Figures> = (0..args.rounds)
+        .map(|round| {
+            let url = format!("http://127.0.0.1:{floor_port}");
+            let f = run_wrk(args, get_script, &url, &[token.clone(), format!("floor{round}")], floor_pid);
+            total_errors += f.errors;
+            f
+        })
+        .collect();
+    println!(
+        "floor    plain axum, one constant product, no database, no middleware: GET {:.0} req/s, {:.1} µs CPU/req (median of {} rounds)",
+        median(floor_runs.iter().map(|f| f.requests_per_sec).collect()),
+        median(floor_runs.iter().map(|f| f.cpu_us_per_request).collect()),
+        args.rounds
+    );
+    drop(floor);
     if total_errors == 0 {
         println!("wrk: every response 2xx, no socket errors");
     } else {

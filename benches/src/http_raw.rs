@@ -25,7 +25,7 @@ const PAGE_SQL: &str = "SELECT id, name, sku, description, price, stock, created
 const INSERT_SQL: &str = "INSERT INTO products (name, sku, description, price, stock, created_at, updated_at) \
      VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id, name, sku, description, price, stock, created_at, updated_at";
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Product {
     id: i64,
     name: String,
@@ -120,6 +120,28 @@ pub async fn router(path: &std::path::Path, connections: u32, jwt_secret: &[u8])
     validation.set_required_spec_claims(&["exp", "sub"]);
     let state = Arc::new(AppState { pool, key: DecodingKey::from_secret(jwt_secret), validation });
     Router::new().route("/products", get(list).post(create)).route("/products/{id}", get(get_one)).with_state(state)
+}
+
+/// The machine's ceiling for GET by id: plain axum answering one constant product of the
+/// same shape, with no database and no middleware (`--http` prints it beside the table).
+pub fn floor_router() -> Router {
+    let product = Arc::new(Product {
+        id: 1,
+        name: "Product 0".into(),
+        sku: "SKU-00000".into(),
+        description: None,
+        price: 1.0,
+        stock: 100,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    });
+    Router::new().route(
+        "/products/{id}",
+        get(move |Path(id): Path<i64>| {
+            let product = product.clone();
+            async move { Json(Product { id, ..(*product).clone() }) }
+        }),
+    )
 }
 
 async fn get_one(State(state): State<Shared>, Path(id): Path<i64>) -> Response {

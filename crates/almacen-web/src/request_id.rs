@@ -123,6 +123,15 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 ///     .layer(middleware::from_fn(almacen_web::request_id::request_id_middleware));
 /// ```
 pub async fn request_id_middleware(mut req: Request, next: Next) -> Response {
+    let (id, span) = assign(&mut req);
+    let mut response = CURRENT.scope(id.clone(), next.run(req).instrument(span)).await;
+    stamp(&mut response, &id);
+    response
+}
+
+/// The request's id (the client's `x-request-id` when well-formed, a new one otherwise),
+/// stored in its extensions, and the `request` span to serve it in.
+pub(crate) fn assign(req: &mut Request) -> (RequestId, tracing::Span) {
     let id = req
         .headers()
         .get(&REQUEST_ID_HEADER)
@@ -131,12 +140,15 @@ pub async fn request_id_middleware(mut req: Request, next: Next) -> Response {
         .unwrap_or_else(RequestId::new_random);
     req.extensions_mut().insert(id.clone());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    let mut response = CURRENT.scope(id.clone(), next.run(req).instrument(span)).await;
+    (id, span)
+}
+
+/// Echo the id in the response's `x-request-id`.
+pub(crate) fn stamp(response: &mut Response, id: &RequestId) {
     // A well-formed id is always a valid header value.
     if let Ok(v) = HeaderValue::from_str(id.as_str()) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
-    response
 }
 
 /// Give every request of `router` a request id (see the [module](self)).

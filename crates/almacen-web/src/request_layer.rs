@@ -9,10 +9,10 @@
 
 use crate::ApiError;
 use crate::metrics::Metrics;
-use crate::request_id::{self, REQUEST_ID_HEADER, RequestId};
+use crate::request_id::{self, RequestId};
 use crate::serve::Committing;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
@@ -78,14 +78,7 @@ where
         let spare = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, spare);
         let settings = self.settings.clone();
-        let id = req
-            .headers()
-            .get(&REQUEST_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(RequestId::parse)
-            .unwrap_or_else(RequestId::new_random);
-        req.extensions_mut().insert(id.clone());
-        let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+        let (id, span) = request_id::assign(&mut req);
         let answer = answer(ready, settings, id.clone(), req);
         Box::pin(request_id::scope(id, answer.instrument(span)).map(Ok))
     }
@@ -129,7 +122,7 @@ where
         metrics.record(&method, matched.as_ref().map(|m| m.as_str()), status, elapsed.as_secs_f64());
     }
     crate::logging::access_line(&id, &method, route_name(), status, elapsed);
-    stamp_in_place(&mut response, &id);
+    request_id::stamp(&mut response, &id);
     response
 }
 
@@ -144,13 +137,6 @@ fn timed_out(id: &RequestId, method: &Method, path: &str, limit: Duration, commi
     ApiError::new(StatusCode::GATEWAY_TIMEOUT, "the request took too long and was abandoned")
         .with_error(None::<String>, format!("no response within {} ms", limit.as_millis()), "request_timeout")
         .into_response()
-}
-
-fn stamp_in_place(response: &mut Response, id: &RequestId) {
-    // A well-formed id is always a valid header value.
-    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
 }
 
 fn declared_length(req: &Request) -> Option<u64> {

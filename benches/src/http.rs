@@ -154,9 +154,22 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port()
 }
 
-fn spawn_server(side: &str, db: &Path, port: u16) -> Child {
+/// `program` as a command, on CPU `cpu` only when given (through `taskset`, which execs
+/// it: the child's pid is the program's).
+fn on_cpu(program: impl AsRef<std::ffi::OsStr>, cpu: Option<u32>) -> Command {
+    match cpu {
+        Some(cpu) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", &cpu.to_string()]).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+fn spawn_server(args: &Args, side: &str, db: &Path, port: u16) -> Child {
     let exe = std::env::current_exe().expect("current exe");
-    Command::new(exe)
+    on_cpu(exe, args.http_split_cores.then_some(0))
         .args(["--http-serve", side, "--http-db"])
         .arg(db)
         .args(["--http-port", &port.to_string()])
@@ -223,7 +236,7 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 
 fn run_wrk(args: &Args, script: &Path, url: &str, extra: &[String], server: u32) -> Figures {
     let cpu_before = cpu_seconds(server);
-    let out = Command::new("wrk")
+    let out = on_cpu("wrk", args.http_split_cores.then_some(1))
         .args(["-t", &args.http_threads.to_string(), "-c", &args.http_connections.to_string()])
         .args(["-d", &format!("{}s", args.http_seconds), "--latency", "-s"])
         .arg(script)
@@ -344,11 +357,11 @@ pub async fn run(args: &Args) {
         let db = dir.join(format!("{side}.db"));
         admins.push(prepare(&db).await);
         let port = free_port();
-        servers.0.push((side, port, spawn_server(side, &db, port)));
+        servers.0.push((side, port, spawn_server(args, side, &db, port)));
     }
     assert!(admins.windows(2).all(|w| w[0] == w[1]), "the admin's id differs between the databases");
     let floor_port = free_port();
-    let floor = Servers(vec![("floor", floor_port, spawn_server("floor", &dir.join("floor.db"), floor_port))]);
+    let floor = Servers(vec![("floor", floor_port, spawn_server(args, "floor", &dir.join("floor.db"), floor_port))]);
     wait_ready(floor_port).await;
     // The shop's guard checks the role in the database (the subject is the user's id); the
     // token's own claim is kept as the shop's login would issue it.
@@ -362,12 +375,13 @@ pub async fn run(args: &Args) {
     check_same_answers(&servers.0, &token).await;
 
     println!(
-        "HTTP: wrk -t{} -c{} -d{}s per round, {} rounds, sides alternate; median round; pools of {} connections on both sides; logging off on both",
+        "HTTP: wrk -t{} -c{} -d{}s per round, {} rounds, sides alternate; median round; pools of {} connections on both sides; logging off on both{}",
         args.http_threads,
         args.http_connections,
         args.http_seconds,
         args.rounds,
-        pool_size()
+        pool_size(),
+        if args.http_split_cores { "; servers on CPU 0, wrk on CPU 1" } else { "" }
     );
     println!(
         "{:<8} {:>12} {:>9} {:>10} {:>14} {:>9} {:>10} {:>14} {:>9}",

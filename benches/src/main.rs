@@ -155,6 +155,10 @@ struct Args {
     /// HTTP: wrk's threads (-t).
     #[arg(long, default_value_t = 2)]
     http_threads: usize,
+    /// HTTP: each server on CPU 0 and wrk on CPU 1 (`taskset`), so that the server has one
+    /// core of its own rather than sharing it with the load generator.
+    #[arg(long)]
+    http_split_cores: bool,
     /// HTTP (internal: what `--http` starts as a child process): serve this side (sqlx or
     /// almacen) on `--http-port` over the SQLite file `--http-db` until killed.
     #[arg(long, requires_all = ["http_db", "http_port"])]

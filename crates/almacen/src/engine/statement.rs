@@ -17,6 +17,9 @@ pub struct Statement {
     /// them (MariaDB's) need not read the text (a 1,000-row insert's is 14 KB).
     #[cfg_attr(not(feature = "mysql"), expect(dead_code, reason = "only MariaDB counts placeholders"))]
     pub(crate) matched: bool,
+    /// A deterministic single-row read (the count of a typed query) whose row a SQLite
+    /// reader may keep and hand again while nothing is committed to the database.
+    pub(crate) memo: bool,
 }
 
 /// A statement's bound values: one or two live inline (a lookup by key allocates nothing).
@@ -69,17 +72,26 @@ impl sqlx::SqlSafeStr for Sql {
 impl Statement {
     /// A statement from SQL text already in the dialect's placeholder style.
     pub fn new(sql: impl Into<Arc<str>>, values: Vec<sea_query::Value>) -> Self {
-        Statement { sql: Sql::Shared(sql.into()), values: Values::from_vec(values), timeout: None, matched: false }
+        Statement { sql: Sql::Shared(sql.into()), values: Values::from_vec(values), timeout: None, matched: false, memo: false }
     }
 
     /// A statement from its parts.
     pub(crate) fn from_parts(sql: Sql, values: Values) -> Self {
-        Statement { sql, values, timeout: None, matched: false }
+        Statement { sql, values, timeout: None, matched: false, memo: false }
     }
 
     /// A statement whose SQL almacen wrote with exactly one placeholder per value.
     pub(crate) fn matched(sql: Arc<str>, values: Vec<sea_query::Value>) -> Self {
         Statement { matched: true, ..Statement::new(sql, values) }
+    }
+
+    /// This statement marked as a deterministic single-row read whose result may be kept
+    /// ([`memo`](Self::memo)): only for text almacen wrote from typed parts, never for
+    /// text that could call a function whose answer changes without a commit (`random()`,
+    /// the clock).
+    pub(crate) fn memoized(mut self) -> Self {
+        self.memo = true;
+        self
     }
 
     /// Override the database's default statement timeout for this statement

@@ -3,10 +3,11 @@
 //! to a blocking thread.
 
 use super::bind::Bind;
+use super::memo::Memo;
 use super::result::ResultBuffer;
 use crate::data::error::{DbErrorInfo, Error};
 use crate::data::row::DbRow;
-use crate::data::sqlite::{Columns, LiteColumn, LiteResult, LiveRow};
+use crate::data::sqlite::{Columns, LiteColumn, LiteResult, LiteRow, LiveRow};
 use crate::engine::config::{JournalMode, Synchronous};
 use crate::engine::executor::{Fetch, Fetched};
 use crate::engine::statement::ExecResult;
@@ -302,6 +303,10 @@ pub(crate) struct LiteConn {
     tx_long: bool,
     /// A commit in place left the WAL to checkpoint ([`after_commit`]).
     checkpoint_due: bool,
+    /// Rows of deterministic reads kept on a reader ([`super::memo`]).
+    memo: Memo,
+    /// Statements run here (the age of kept rows).
+    runs: u64,
     pub(crate) opened: Instant,
     /// The pool's reaper tick when the connection was last given back (idle timeout).
     pub(crate) idle_since: u32,
@@ -367,6 +372,8 @@ impl LiteConn {
             tx_changes_at: 0,
             tx_long: false,
             checkpoint_due: false,
+            memo: Memo::default(),
+            runs: 0,
             opened: Instant::now(),
             idle_since: 0,
         })
@@ -453,6 +460,7 @@ impl LiteConn {
         mut fetch: Fetch<'_>,
         limits: Limits,
     ) -> Result<Fetched, RunError> {
+        self.runs += 1;
         let mark = fetch.mark();
         let out = self.run_inner(sql, values, fetch.reborrow(), limits);
         let out = self.classify(sql, out, limits);
@@ -461,6 +469,26 @@ impl LiteConn {
             fetch.rewind(mark);
         }
         out
+    }
+
+    /// This connection's `PRAGMA data_version`, read in place (its own short read); `None`
+    /// when it cannot be read at once. See [`super::memo`].
+    pub(crate) fn data_version(&mut self) -> Option<i64> {
+        let limits = Limits { timeout: None, deadline: None, started: None, in_place: true };
+        match self.run("PRAGMA data_version", &[], Fetch::Optional, limits) {
+            Ok(Fetched::Row(Some(row))) => row.get_as::<i64>(0).ok(),
+            _ => None,
+        }
+    }
+
+    /// The row kept for `sql` with these values (see [`memo::values_key`]) under `version`.
+    pub(crate) fn kept_row(&self, sql: &str, values: &str, version: i64) -> Option<DbRow> {
+        self.memo.get(sql, values, version, self.runs)
+    }
+
+    /// Keep `row` for `sql` with these values under `version`, read before it ran.
+    pub(crate) fn keep_row(&mut self, sql: &str, values: String, version: i64, row: LiteRow) {
+        self.memo.put(sql, values, version, self.runs, row);
     }
 
     /// Tell why a run was stopped (timeout, moved to a blocking thread).

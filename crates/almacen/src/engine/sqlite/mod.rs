@@ -17,6 +17,7 @@
 mod bind;
 mod conn;
 mod functions;
+mod memo;
 mod pool;
 mod result;
 

@@ -505,8 +505,33 @@ impl<'p> LiteGuard<'p> {
         self.conn.as_deref_mut().ok_or_else(|| Error::ConnectionLost("the SQLite connection was lost while a statement ran".into()))
     }
 
-    /// Run a statement: in place, or on a blocking thread when it runs long.
-    pub(crate) async fn run(&mut self, s: &RunSettings, stmt: Statement, mut fetch: Fetch<'_>, in_tx: bool) -> Result<Fetched> {
+    /// Run a statement: in place, or on a blocking thread when it runs long. A reader
+    /// hands a deterministic read's row again while nothing was committed
+    /// ([`super::memo`]).
+    pub(crate) async fn run(&mut self, s: &RunSettings, stmt: Statement, fetch: Fetch<'_>, in_tx: bool) -> Result<Fetched> {
+        if !(stmt.memo && !in_tx && matches!(fetch, Fetch::Optional) && self.is_reader()) {
+            return self.run_statement(s, stmt, fetch, in_tx).await;
+        }
+        let conn = self.conn()?;
+        let kept = match (conn.is_autocommit(), super::memo::values_key(&stmt.values)) {
+            (true, Some(values)) => conn.data_version().map(|version| (version, values)),
+            _ => None,
+        };
+        let Some((version, values)) = kept else {
+            return self.run_statement(s, stmt, fetch, in_tx).await;
+        };
+        if let Some(row) = conn.kept_row(&stmt.sql, &values, version) {
+            return Ok(Fetched::Row(Some(row)));
+        }
+        let sql = stmt.sql.clone();
+        let out = self.run_statement(s, stmt, fetch, in_tx).await?;
+        if let (Fetched::Row(Some(DbRow::Sqlite(row))), Some(conn)) = (&out, self.conn.as_deref_mut()) {
+            conn.keep_row(&sql, values, version, row.clone());
+        }
+        Ok(out)
+    }
+
+    async fn run_statement(&mut self, s: &RunSettings, stmt: Statement, mut fetch: Fetch<'_>, in_tx: bool) -> Result<Fetched> {
         let (timeout, _) = s.timeout_for(stmt.timeout);
         // The clock is read only for a deadline.
         let started = timeout.map(|_| Instant::now());

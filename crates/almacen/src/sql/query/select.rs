@@ -571,7 +571,10 @@ impl<M: Model> Select<M> {
         q.expr(Expr::cust("COUNT(*)")).from(M::TABLE.name);
         let clauses = Clauses { order: Vec::new(), limit: None, offset: None, lock: None, ..self.clauses.clone() };
         clauses.apply(&mut q, dialect)?;
-        let row = db.fetch_row(clauses.finish(&q, dialect)).await?.ok_or(Error::NotFound)?;
+        // Typed conditions only call deterministic functions: on SQLite, a reader may hand
+        // the count again while nothing was committed (a list page's total, page after page).
+        let stmt = clauses.finish(&q, dialect).memoized();
+        let row = db.fetch_row(stmt).await?.ok_or(Error::NotFound)?;
         let n = row.get_as::<i64>(0)?;
         u64::try_from(n).map_err(|_| row.decode_error(0, format!("a count of {n}")))
     }

@@ -41,7 +41,8 @@
 //! `--http` measures the example shop's HTTP endpoints (GET by id, a list page, POST) against
 //! the same endpoints written by hand on axum + sqlx, with `wrk` on loopback (module `http`):
 //! `--http-seconds` (10) per round and side, `--http-connections` (64), `--http-threads` (2),
-//! `--rounds` rounds, median round's requests/s and p99 per side and their ratio.
+//! `--rounds` rounds, median round's requests/s and p99 per side and their ratio;
+//! `--http-split-cores` puts each server on CPU 0 and wrk on CPU 1.
 //!
 //! `--load` runs the SQLite load test instead (module `load`): `--load-clients` tasks (64)
 //! for `--load-seconds` (30) on one almacen file database with default URL parameters, ~80%

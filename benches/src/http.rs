@@ -426,22 +426,24 @@ pub async fn run(args: &Args) {
     }
     // The machine's ceiling: what plain axum serves with no database and no middleware, on
     // the same cores, with the same load generator.
-    let get_script = &scripts.iter().find(|(name, _)| *name == "get").expect("the get script").1;
     let floor_pid = floor.0[0].2.id();
-    let floor_runs: Vec<Figures> = (0..args.rounds)
-        .map(|round| {
-            let url = format!("http://127.0.0.1:{floor_port}");
-            let f = run_wrk(args, get_script, &url, &[token.clone(), format!("floor{round}")], floor_pid);
-            total_errors += f.errors;
-            f
-        })
-        .collect();
-    println!(
-        "floor    plain axum, one constant product, no database, no middleware: GET {:.0} req/s, {:.1} µs CPU/req (median of {} rounds)",
-        median(floor_runs.iter().map(|f| f.requests_per_sec).collect()),
-        median(floor_runs.iter().map(|f| f.cpu_us_per_request).collect()),
-        args.rounds
-    );
+    for (workload, what) in [("get", "one constant product"), ("list", "a constant page of 20 products")] {
+        let script = &scripts.iter().find(|(name, _)| *name == workload).expect("the script").1;
+        let floor_runs: Vec<Figures> = (0..args.rounds)
+            .map(|round| {
+                let url = format!("http://127.0.0.1:{floor_port}");
+                let f = run_wrk(args, script, &url, &[token.clone(), format!("floor{round}")], floor_pid);
+                total_errors += f.errors;
+                f
+            })
+            .collect();
+        println!(
+            "floor    plain axum, {what}, no database, no middleware: {workload} {:.0} req/s, {:.1} µs CPU/req (median of {} rounds)",
+            median(floor_runs.iter().map(|f| f.requests_per_sec).collect()),
+            median(floor_runs.iter().map(|f| f.cpu_us_per_request).collect()),
+            args.rounds
+        );
+    }
     drop(floor);
     if total_errors == 0 {
         println!("wrk: every response 2xx, no socket errors");

@@ -122,8 +122,10 @@ pub async fn router(path: &std::path::Path, connections: u32, jwt_secret: &[u8])
     Router::new().route("/products", get(list).post(create)).route("/products/{id}", get(get_one)).with_state(state)
 }
 
-/// The machine's ceiling for GET by id: plain axum answering one constant product of the
-/// same shape, with no database and no middleware (`--http` prints it beside the table).
+/// The machine's ceiling: plain axum with no database and no middleware answering GET by id
+/// with one constant product of the same shape, and the list with a constant page of 20 of
+/// them (the items cloned per request, as rows read would be) (`--http` prints both beside
+/// the table).
 pub fn floor_router() -> Router {
     let product = Arc::new(Product {
         id: 1,
@@ -135,13 +137,25 @@ pub fn floor_router() -> Router {
         created_at: Utc::now(),
         updated_at: Utc::now(),
     });
-    Router::new().route(
-        "/products/{id}",
-        get(move |Path(id): Path<i64>| {
-            let product = product.clone();
-            async move { Json(Product { id, ..(*product).clone() }) }
-        }),
-    )
+    let page = product.clone();
+    Router::new()
+        .route(
+            "/products/{id}",
+            get(move |Path(id): Path<i64>| {
+                let product = product.clone();
+                async move { Json(Product { id, ..(*product).clone() }) }
+            }),
+        )
+        .route(
+            "/products",
+            get(move || {
+                let product = page.clone();
+                async move {
+                    let items = (1..=20).map(|id| Product { id, ..(*product).clone() }).collect();
+                    Json(Page { items, total: 10_000, page: 1, page_size: 20, total_pages: 500, has_next: true, has_prev: false })
+                }
+            }),
+        )
 }
 
 async fn get_one(State(state): State<Shared>, Path(id): Path<i64>) -> Response {

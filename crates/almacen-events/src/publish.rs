@@ -1,0 +1,48 @@
+//! Writing an event to the outbox in the caller's transaction.
+
+use crate::event::Event;
+use crate::model::{NewOutboxRecord, OutboxRecord, bucket_of};
+use almacen::prelude::*;
+
+/// `tx.publish(event)`: the event is written to the outbox in this transaction, so it is
+/// published if and only if the transaction commits.
+///
+/// ```no_run
+/// use almacen::prelude::*;
+/// use almacen_events::{Event, Publish};
+/// # async fn f(db: Database) -> almacen::Result<()> {
+/// db.transaction(async |tx| {
+///     tx.publish(Event::new("order.placed", serde_json::json!({"order": 7})).aggregate("order", 7)).await?;
+///     Ok::<_, almacen::Error>(())
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
+pub trait Publish {
+    /// Write `event` to the outbox; returns its id.
+    fn publish(&self, event: Event) -> impl Future<Output = almacen::Result<Uuid>> + Send;
+}
+
+impl Publish for Transaction {
+    async fn publish(&self, event: Event) -> almacen::Result<Uuid> {
+        let now = Utc::now();
+        let partition_key = event.partition_key();
+        let row = NewOutboxRecord {
+            event_id: Uuid::new_v4(),
+            aggregate_type: event.aggregate_type,
+            aggregate_id: event.aggregate_id,
+            event_type: event.event_type,
+            payload: event.payload,
+            headers: serde_json::Value::Object(event.headers),
+            bucket: bucket_of(&partition_key),
+            partition_key,
+            created_at: now,
+            available_at: now,
+            attempts: 0,
+            last_error: None,
+            published_at: None,
+            dead_at: None,
+        };
+        Ok(OutboxRecord::insert(self, row).await?.event_id)
+    }
+}

@@ -5,7 +5,8 @@
 //! ([`Relay`]) read committed outbox rows and hand them to a [`Transport`], in order per
 //! partition key, retrying with capped exponential backoff and parking a row as dead after
 //! too many attempts. Delivery is at least once: a relay that stops between a publish and
-//! its mark publishes the row again.
+//! its mark publishes the row again. Consumers make it once in effect with an [`Inbox`]:
+//! the handler's writes and the message's record commit together.
 //!
 //! ```no_run
 //! use almacen::prelude::*;
@@ -37,6 +38,7 @@
 
 mod bus;
 mod event;
+mod inbox;
 mod model;
 mod publish;
 mod relay;
@@ -44,6 +46,7 @@ mod transport;
 
 pub use bus::InProcessBus;
 pub use event::{Event, Message};
+pub use inbox::{Handled, Inbox, InboxRecord};
 pub use model::{BUCKETS, OutboxBucket, OutboxRecord, TABLES, bucket_of};
 pub use publish::Publish;
 pub use relay::{DeadLetters, Relay, RelayConfig, RelayRound};

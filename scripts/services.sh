@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bring up (or tear down) the database servers the almacen test suite talks to.
 #
-#   scripts/services.sh up   [service...]   # default: postgres mariadb redis
+#   scripts/services.sh up   [service...]   # default: postgres mariadb redis nats
 #   scripts/services.sh down [service...]
 #
 # `up`, for each service:
@@ -18,6 +18,7 @@
 #   ALMACEN_TEST_POSTGRES_URL  default postgres://postgres@127.0.0.1:5432/test
 #   ALMACEN_TEST_MYSQL_URL     default mysql://root@127.0.0.1:3306/test
 #   ALMACEN_TEST_REDIS_URL     default redis://127.0.0.1:6379
+#   ALMACEN_TEST_NATS_URL      default nats://127.0.0.1:4222 (with JetStream)
 #   ALMACEN_SERVICES_STATE     state directory (default /tmp/almacen-services)
 #   ALMACEN_SERVICES_TIMEOUT   seconds to wait for a started server's port (default 30)
 #   ALMACEN_SERVICES_OWNER     tag written into the records by `up`; when set, `down` stops only
@@ -30,10 +31,11 @@
 # and append <name> to ALL_SERVICES (and to OPTIONAL_SERVICES if a failure must not be fatal).
 set -euo pipefail
 
-ALL_SERVICES=(postgres mariadb redis)
-# Services whose failure to come up is reported but does not make `up` fail
-# (the current test suite only needs PostgreSQL and MariaDB).
-OPTIONAL_SERVICES=(redis)
+ALL_SERVICES=(postgres mariadb redis nats)
+# Services whose failure to come up is reported but does not make `up` fail. NATS is
+# optional here: its tests (almacen-events, feature `nats`) fail by themselves in CI
+# (ALMACEN_REQUIRE_ALL_BACKENDS=1) when it is not reachable, naming the URL.
+OPTIONAL_SERVICES=(redis nats)
 
 STATE=${ALMACEN_SERVICES_STATE:-/tmp/almacen-services}
 TIMEOUT=${ALMACEN_SERVICES_TIMEOUT:-30}
@@ -591,6 +593,61 @@ svc_redis() {
                 return 0
             fi
             redis-cli -h 127.0.0.1 -p "${port:-6379}" shutdown nosave >/dev/null 2>&1 || true
+            stop_pid "$pid"
+            ;;
+        *) return 2 ;;
+    esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# NATS with JetStream -> nats://127.0.0.1:4222 (JetStream files under the state directory)
+# ---------------------------------------------------------------------------------------------
+svc_nats() {
+    local action=$1
+    shift
+    case $action in
+        env_var) printf 'ALMACEN_TEST_NATS_URL' ;;
+        default_url) printf 'nats://127.0.0.1:4222' ;;
+        default_port) printf '4222' ;;
+        url)
+            printf '%s' "${ALMACEN_TEST_NATS_URL:-$(svc_nats default_url)}"
+            ;;
+        packages) printf 'nats-server' ;;
+        installed)
+            command -v nats-server >/dev/null 2>&1
+            ;;
+        start)
+            local pidfile="$STATE/nats.pid" bin
+            bin=$(command -v nats-server)
+            rm -f "$pidfile"
+            mkdir -p "$STATE/nats"
+            # (9>&-: the server must not inherit our lock)
+            setsid "$bin" -js -a 127.0.0.1 -p "$U_PORT" -sd "$STATE/nats" -P "$pidfile" -l "$STATE/nats.log" \
+                </dev/null >/dev/null 2>&1 9>&- &
+            local rc=0
+            wait_tcp "$U_HOST" "$U_PORT" "$pidfile" || rc=$?
+            write_state nats kind=nats "port=$U_PORT" "pid=$(cat "$pidfile" 2>/dev/null || true)" "stop=kill pid"
+            if ((rc)); then
+                warn "nats-server did not open $U_HOST:$U_PORT within ${TIMEOUT}s"
+                show_log "$STATE/nats.log"
+                return 1
+            fi
+            ;;
+        adopt)
+            local pid
+            pid=$(first_pid_of nats-server || true)
+            pid_is "$pid" nats-server || return 1
+            write_state nats kind=nats "port=$U_PORT" "pid=$pid" "stop=kill pid"
+            ;;
+        ensure) : ;;
+        stop)
+            local f=$1 pid
+            pid=$(state_get "$f" pid)
+            if ! pid_is "$pid" nats-server; then
+                STOP_NOTE="not stopped: the nats-server started by this script (pid ${pid:-?}) is gone"
+                return 0
+            fi
+            kill -TERM "$pid" 2>/dev/null || true
             stop_pid "$pid"
             ;;
         *) return 2 ;;

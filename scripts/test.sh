@@ -4,7 +4,7 @@
 #
 #   scripts/test.sh
 #
-# Brings up PostgreSQL/MariaDB (and Redis) with scripts/services.sh first, unless
+# Brings up PostgreSQL/MariaDB (and Redis, NATS) with scripts/services.sh first, unless
 # ALMACEN_SERVICES_READY=1 says the caller (e.g. .ci/run) already did, and private throwaway
 # PostgreSQL/MariaDB servers for the restart test with scripts/private-servers.sh, unless
 # ALMACEN_RESTART_COMMAND is set; whatever this script started itself is stopped again when it
@@ -57,6 +57,7 @@ fi
 
 export ALMACEN_TEST_POSTGRES_URL=${ALMACEN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 export ALMACEN_TEST_MYSQL_URL=${ALMACEN_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
+export ALMACEN_TEST_NATS_URL=${ALMACEN_TEST_NATS_URL:-nats://127.0.0.1:4222}
 if [[ ${CI:-} == true || ${CI:-} == 1 ]]; then
     export ALMACEN_REQUIRE_ALL_BACKENDS=${ALMACEN_REQUIRE_ALL_BACKENDS:-1}
     # A one-off build gains nothing from incremental state, which is a third of target/.
@@ -97,6 +98,10 @@ step clippy-mysql-only cargo clippy -p almacen --no-default-features --features 
 step features-sqlite-only cargo test -p almacen --no-default-features --features sqlite --lib database::tests
 step features-postgres-only cargo test -p almacen --no-default-features --features postgres --lib database::tests
 step test cargo test --workspace --all-targets
+# The broker transports are features of almacen-events, off by default: their tests run
+# against the real brokers scripts/services.sh brought up.
+step clippy-events-brokers cargo clippy -p almacen-events --features nats --all-targets -- -D warnings
+step test-events-brokers cargo test -p almacen-events --features nats --test nats
 # The example shop from outside: its docs pages in headless Chromium, schemathesis against its
 # OpenAPI document (installs chromium from Debian and schemathesis from PyPI if missing).
 step shop-api scripts/check-shop.sh
@@ -108,4 +113,4 @@ if ((${#failed[@]})); then
     printf '\n==> test.sh: FAILED steps: %s\n' "${failed[*]}"
     exit "$first_rc"
 fi
-printf '\n==> test.sh: all steps passed (fmt, clippy, clippy and tests per feature, test, shop-api, doctest, doc)\n'
+printf '\n==> test.sh: all steps passed (fmt, clippy, clippy and tests per feature, test, events with brokers, shop-api, doctest, doc)\n'

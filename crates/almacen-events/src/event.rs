@@ -1,7 +1,7 @@
 //! What a service publishes ([`Event`]) and what a transport sends ([`Message`]).
 
 use almacen::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An event to write to the outbox with [`Publish::publish`](crate::Publish::publish).
 ///
@@ -76,7 +76,7 @@ impl Event {
 }
 
 /// An event as a transport sends it: an outbox row's content.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// The event's id (consumers deduplicate on it).
     pub id: Uuid,

@@ -40,6 +40,8 @@ mod bus;
 mod event;
 mod inbox;
 mod model;
+#[cfg(feature = "nats")]
+mod nats;
 mod publish;
 mod relay;
 mod transport;
@@ -48,6 +50,8 @@ pub use bus::InProcessBus;
 pub use event::{Event, Message};
 pub use inbox::{Handled, Inbox, InboxRecord};
 pub use model::{BUCKETS, OutboxBucket, OutboxRecord, TABLES, bucket_of};
+#[cfg(feature = "nats")]
+pub use nats::NatsJetStream;
 pub use publish::Publish;
 pub use relay::{DeadLetters, Relay, RelayConfig, RelayRound};
 pub use transport::{Transport, TransportError};

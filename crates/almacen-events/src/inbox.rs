@@ -25,6 +25,31 @@ pub struct InboxRecord {
     pub handled_at: DateTime<Utc>,
 }
 
+/// A message a consumer gave up on (`almacen_parked_messages`): unreadable, or its handler
+/// failed on every delivery the subscriber allows. Kept for a person to look at.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "almacen_parked_messages")]
+pub struct ParkedMessage {
+    /// Generated key.
+    #[model(primary_key, auto)]
+    pub id: i64,
+    /// The consumer that parked it.
+    #[model(max_len = 100)]
+    pub consumer: String,
+    /// The message's id, when it could be read.
+    pub message_id: Option<Uuid>,
+    /// Where it came from (a broker subject, queue or stream).
+    #[model(max_len = 500)]
+    pub source: String,
+    /// The body as received.
+    pub body: Vec<u8>,
+    /// Why it was parked.
+    #[model(max_len = 2000)]
+    pub error: String,
+    /// When (UTC).
+    pub parked_at: DateTime<Utc>,
+}
+
 /// What [`Inbox::handle`] did with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled<T> {
@@ -99,6 +124,34 @@ impl Inbox {
                 Err(e)
             }
         }
+    }
+
+    /// Park a message this consumer gives up on (see [`ParkedMessage`]).
+    pub async fn park(&self, message_id: Option<Uuid>, source: &str, body: &[u8], error: &str) -> almacen::Result<ParkedMessage> {
+        let record = NewParkedMessage {
+            consumer: self.consumer.clone(),
+            message_id,
+            source: source.chars().take(500).collect(),
+            body: body.to_vec(),
+            error: error.chars().take(2000).collect(),
+            parked_at: Utc::now(),
+        };
+        ParkedMessage::insert(&self.db, record).await
+    }
+
+    /// Up to `limit` of this consumer's parked messages, oldest first.
+    pub async fn parked(&self, limit: u64) -> almacen::Result<Vec<ParkedMessage>> {
+        ParkedMessage::select()
+            .filter(ParkedMessage::CONSUMER.eq(self.consumer.clone()))
+            .order_by(ParkedMessage::ID.asc())
+            .limit(limit)
+            .fetch_all(&self.db)
+            .await
+    }
+
+    /// This consumer's name.
+    pub fn consumer(&self) -> &str {
+        &self.consumer
     }
 
     /// Forget this consumer's messages handled more than `retention` ago, `batch` at a

@@ -48,10 +48,10 @@ mod transport;
 
 pub use bus::InProcessBus;
 pub use event::{Event, Message};
-pub use inbox::{Handled, Inbox, InboxRecord};
+pub use inbox::{Handled, Inbox, InboxRecord, ParkedMessage};
 pub use model::{BUCKETS, OutboxBucket, OutboxRecord, TABLES, bucket_of};
 #[cfg(feature = "nats")]
-pub use nats::NatsJetStream;
+pub use nats::{NatsJetStream, NatsSubscriber};
 pub use publish::Publish;
 pub use relay::{DeadLetters, Relay, RelayConfig, RelayRound};
 pub use transport::{Transport, TransportError};

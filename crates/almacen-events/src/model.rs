@@ -66,8 +66,10 @@ pub struct OutboxBucket {
     pub lease_until: Option<DateTime<Utc>>,
 }
 
-/// The outbox's and the inbox's tables, for `create_tables` or a migration's models.
-pub const TABLES: &[&almacen::TableMeta] = &[OutboxRecord::TABLE, OutboxBucket::TABLE, crate::InboxRecord::TABLE];
+/// The outbox's and the inbox's tables (with parked messages), for `create_tables` or a
+/// migration's models.
+pub const TABLES: &[&almacen::TableMeta] =
+    &[OutboxRecord::TABLE, OutboxBucket::TABLE, crate::InboxRecord::TABLE, crate::ParkedMessage::TABLE];
 
 /// The bucket of a partition key: FNV-1a of its bytes, modulo [`BUCKETS`] (stable across
 /// processes, versions and machines).

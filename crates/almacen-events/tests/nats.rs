@@ -10,7 +10,7 @@
 mod common;
 
 use almacen::prelude::*;
-use almacen_events::{Event, Message, NatsJetStream, OutboxRecord, Publish, Relay, RelayConfig, TABLES};
+use almacen_events::{Event, Inbox, Message, NatsJetStream, NatsSubscriber, OutboxRecord, Publish, Relay, RelayConfig, TABLES};
 use async_nats::jetstream;
 use common::Backend;
 use futures::StreamExt;
@@ -99,4 +99,86 @@ async fn an_unreachable_server_is_an_error(db: Database, _b: Backend) {
     assert!(err.to_string().contains("nats://127.0.0.1:1"), "{err}");
 }
 
-per_backend!(relays_publish_to_jetstream_in_key_order, an_unreachable_server_is_an_error);
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "ledger")]
+struct Ledger {
+    #[model(primary_key, auto)]
+    id: i64,
+    amount: i64,
+}
+
+/// Outbox → relay → JetStream → subscriber → inbox: each event applied once (a copy sent
+/// past the stream's deduplication included), a handler that keeps failing parks its
+/// message after the allowed deliveries, and a body that is not a message is parked at once.
+async fn a_subscriber_applies_each_event_once_and_parks_poison(db: Database, _b: Backend) {
+    let Some(js) = jetstream_or_skip().await else { return };
+    db.create_tables(TABLES).await.unwrap();
+    db.create_tables(&[Ledger::TABLE]).await.unwrap();
+    let name = format!("T{}", Uuid::new_v4().simple());
+    let prefix = format!("t{}", Uuid::new_v4().simple());
+    let transport = NatsJetStream::connect(&nats_url(), &name, &prefix).await.unwrap();
+    for n in 1..=5 {
+        let tx = db.begin().await.unwrap();
+        tx.publish(Event::new("payment", serde_json::json!({"n": n})).aggregate("payment", n)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let relay = Relay::new(db.clone(), transport, RelayConfig::default());
+    while pending(&db).await > 0 {
+        relay.run_once().await.unwrap();
+    }
+    // Not a message at all, and a copy of the first event under another Nats-Msg-Id (the
+    // stream keeps it: only the inbox can tell).
+    js.publish(format!("{prefix}.garbage"), "not json".into()).await.unwrap().await.unwrap();
+    let first = OutboxRecord::select().order_by(OutboxRecord::ID.asc()).fetch_one(&db).await.unwrap();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "a-copy");
+    let copy = serde_json::to_vec(&Message::from(&first)).unwrap();
+    js.publish_with_headers(format!("{prefix}.payment"), headers, copy.into()).await.unwrap().await.unwrap();
+
+    let inbox = Inbox::new(db.clone(), "billing");
+    let mut subscriber = NatsSubscriber::connect(&nats_url(), &name, "billing", &format!("{prefix}.>"), inbox.clone()).await.unwrap();
+    subscriber.max_deliver = 2;
+    subscriber.retry_delay = Duration::from_millis(50);
+    let stop = tokio::sync::Notify::new();
+    let handler = async |tx: &Transaction, m: &Message| {
+        let n = m.payload["n"].as_i64().unwrap();
+        if n == 3 {
+            return Err(almacen::Error::Conflict("payment 3 is refused".into()));
+        }
+        Ledger::insert(tx, NewLedger { amount: n }).await?;
+        Ok(())
+    };
+    let watch = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let done = Ledger::select().count(&db).await.unwrap() >= 4 && inbox.parked(10).await.unwrap().len() >= 2;
+            if done {
+                // A moment more, in case anything would arrive twice.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                stop.notify_one();
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the subscriber did not finish");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (ran, ()) = tokio::join!(subscriber.run(handler, stop.notified()), watch);
+    ran.unwrap();
+    js.delete_stream(&name).await.unwrap();
+    let mut amounts: Vec<i64> = Ledger::select().fetch_all(&db).await.unwrap().into_iter().map(|l| l.amount).collect();
+    amounts.sort();
+    assert_eq!(amounts, vec![1, 2, 4, 5], "each applied once; 3 never");
+    let parked = inbox.parked(10).await.unwrap();
+    assert_eq!(parked.len(), 2);
+    let garbage = parked.iter().find(|p| p.message_id.is_none()).expect("the garbage parked");
+    assert_eq!((garbage.body.as_slice(), garbage.source.as_str()), (b"not json".as_slice(), format!("{prefix}.garbage").as_str()));
+    assert!(garbage.error.starts_with("not a message"), "{}", garbage.error);
+    let refused = parked.iter().find(|p| p.message_id.is_some()).expect("payment 3 parked");
+    assert!(refused.error.contains("payment 3 is refused"), "{}", refused.error);
+}
+
+per_backend!(
+    relays_publish_to_jetstream_in_key_order,
+    an_unreachable_server_is_an_error,
+    a_subscriber_applies_each_event_once_and_parks_poison
+);

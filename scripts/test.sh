@@ -100,8 +100,8 @@ step features-postgres-only cargo test -p almacen --no-default-features --featur
 step test cargo test --workspace --all-targets
 # The broker transports are features of almacen-events, off by default: their tests run
 # against the real brokers scripts/services.sh brought up.
-step clippy-events-brokers cargo clippy -p almacen-events --features nats --all-targets -- -D warnings
-step test-events-brokers cargo test -p almacen-events --features nats --test nats
+step clippy-events-brokers cargo clippy -p almacen-events --features nats,cli --all-targets -- -D warnings
+step test-events-brokers cargo test -p almacen-events --features nats,cli --test nats --test crash
 # The example shop from outside: its docs pages in headless Chromium, schemathesis against its
 # OpenAPI document (installs chromium from Debian and schemathesis from PyPI if missing).
 step shop-api scripts/check-shop.sh

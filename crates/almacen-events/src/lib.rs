@@ -37,6 +37,8 @@
 //! never skipped.
 
 mod bus;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod event;
 mod inbox;
 mod model;

@@ -5,6 +5,12 @@ use crate::transport::{Transport, TransportError};
 use async_nats::jetstream;
 use futures::future::BoxFuture;
 
+/// A JetStream context on the server at `url` (its password, if any, never in the error).
+async fn connect(url: &str) -> Result<jetstream::Context, TransportError> {
+    let client = async_nats::connect(url).await.map_err(|e| TransportError::new(format!("NATS at {}: {e}", almacen::redacted_url(url))))?;
+    Ok(jetstream::new(client))
+}
+
 /// Publishes each message to JetStream on subject `<prefix>.<event type>` and waits for the
 /// stream's acknowledgement. The message's id goes in the `Nats-Msg-Id` header, so the
 /// stream drops a message the relay sends again within its duplicate window. The body is
@@ -27,8 +33,7 @@ impl NatsJetStream {
     /// Connect to `url` and make sure stream `stream` exists and takes `<prefix>.>` (it is
     /// created with the server's defaults when missing; an existing one is left as it is).
     pub async fn connect(url: &str, stream: &str, prefix: &str) -> Result<NatsJetStream, TransportError> {
-        let client = async_nats::connect(url).await.map_err(|e| TransportError::new(format!("NATS at {url}: {e}")))?;
-        let context = jetstream::new(client);
+        let context = connect(url).await?;
         context
             .get_or_create_stream(jetstream::stream::Config {
                 name: stream.to_string(),
@@ -108,8 +113,7 @@ impl NatsSubscriber {
         filter_subject: &str,
         inbox: crate::Inbox,
     ) -> Result<NatsSubscriber, TransportError> {
-        let client = async_nats::connect(url).await.map_err(|e| TransportError::new(format!("NATS at {url}: {e}")))?;
-        let context = jetstream::new(client);
+        let context = connect(url).await?;
         let stream = context.get_stream(stream).await.map_err(|e| TransportError::new(format!("JetStream stream {stream}: {e}")))?;
         let consumer = stream
             .get_or_create_consumer(

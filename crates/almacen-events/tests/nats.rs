@@ -97,6 +97,9 @@ async fn an_unreachable_server_is_an_error(db: Database, _b: Backend) {
     db.create_tables(TABLES).await.unwrap();
     let err = NatsJetStream::connect("nats://127.0.0.1:1", "S", "s").await.unwrap_err();
     assert!(err.to_string().contains("nats://127.0.0.1:1"), "{err}");
+    // A password in the URL never reaches the error.
+    let err = NatsJetStream::connect("nats://relay:hunter2@127.0.0.1:1", "S", "s").await.unwrap_err();
+    assert!(!err.to_string().contains("hunter2") && !format!("{err:?}").contains("hunter2"), "{err}");
 }
 
 #[derive(Model, Debug, Clone, PartialEq)]

@@ -41,6 +41,7 @@ mod bus;
 pub mod cli;
 mod event;
 mod inbox;
+mod metrics;
 mod model;
 #[cfg(feature = "nats")]
 mod nats;
@@ -51,6 +52,7 @@ mod transport;
 pub use bus::InProcessBus;
 pub use event::{Event, Message};
 pub use inbox::{Handled, Inbox, InboxRecord, ParkedMessage};
+pub use metrics::{Backlog, RelayMetrics, backlog};
 pub use model::{BUCKETS, OutboxBucket, OutboxRecord, TABLES, bucket_of};
 #[cfg(feature = "nats")]
 pub use nats::{NatsJetStream, NatsSubscriber};

@@ -2,6 +2,7 @@
 //! key, with backoff and dead letters; and the commands on dead rows and old published ones.
 
 use crate::event::Message;
+use crate::metrics::RelayMetrics;
 use crate::model::{BUCKETS, NewOutboxBucket, OutboxBucket, OutboxRecord};
 use crate::transport::Transport;
 use almacen::Dialect;
@@ -79,19 +80,51 @@ pub struct Relay<T> {
     /// This relay's name in SQLite leases.
     owner: String,
     buckets_made: AtomicBool,
+    metrics: Option<RelayMetrics>,
 }
 
 /// A row's fate in a round.
 enum Outcome {
-    Published(i64),
-    Failed { id: i64, attempts: i32, error: String, retry_at: DateTime<Utc> },
-    Dead { id: i64, attempts: i32, error: String },
+    /// Sent: the row's id and when it was written.
+    Published(i64, DateTime<Utc>),
+    Failed {
+        id: i64,
+        attempts: i32,
+        error: String,
+        retry_at: DateTime<Utc>,
+    },
+    Dead {
+        id: i64,
+        attempts: i32,
+        error: String,
+    },
 }
 
 impl<T: Transport> Relay<T> {
     /// A relay over `db`'s outbox sending through `transport`.
     pub fn new(db: Database, transport: T, config: RelayConfig) -> Relay<T> {
-        Relay { db, transport, config, owner: format!("relay-{}", Uuid::new_v4().simple()), buckets_made: AtomicBool::new(false) }
+        Relay {
+            db,
+            transport,
+            config,
+            owner: format!("relay-{}", Uuid::new_v4().simple()),
+            buckets_made: AtomicBool::new(false),
+            metrics: None,
+        }
+    }
+
+    /// This relay, counting what it does in `metrics` (shared with other relays and the
+    /// `/metrics` route).
+    ///
+    /// ```no_run
+    /// # async fn f(db: almacen::Database) {
+    /// let metrics = almacen_events::RelayMetrics::new();
+    /// let relay = almacen_events::Relay::new(db, almacen_events::InProcessBus::new(), Default::default()).with_metrics(metrics.clone());
+    /// # }
+    /// ```
+    pub fn with_metrics(mut self, metrics: RelayMetrics) -> Relay<T> {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Publish until `shutdown` completes: a round, then, when it found nothing to send, a
@@ -160,6 +193,7 @@ impl<T: Transport> Relay<T> {
         let outcomes = self.send_all(&rows, now).await;
         let round = mark(&tx, &outcomes).await?;
         tx.commit().await?;
+        self.count(&outcomes);
         Ok(round)
     }
 
@@ -197,7 +231,21 @@ impl<T: Transport> Relay<T> {
             .execute(&tx)
             .await?;
         tx.commit().await?;
+        self.count(&outcomes);
         Ok(round)
+    }
+
+    /// Count a round's committed outcomes in the metrics, if any.
+    fn count(&self, outcomes: &[Outcome]) {
+        let Some(metrics) = &self.metrics else { return };
+        let now = Utc::now();
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Published(_, written) => metrics.published((now - *written).to_std().unwrap_or(Duration::ZERO)),
+                Outcome::Failed { .. } => metrics.failed(),
+                Outcome::Dead { .. } => metrics.dead(),
+            }
+        }
     }
 
     /// The bucket rows, made once per relay (an existing one is left alone).
@@ -261,7 +309,7 @@ impl<T: Transport> Relay<T> {
             }
             let message = Message::from(row);
             match self.transport.send(&message).await {
-                Ok(()) => outcomes.push(Outcome::Published(row.id)),
+                Ok(()) => outcomes.push(Outcome::Published(row.id, row.created_at)),
                 Err(e) => {
                     held.insert(&row.partition_key);
                     let attempts = row.attempts.saturating_add(1);
@@ -291,14 +339,14 @@ impl<T: Transport> Relay<T> {
 async fn mark(tx: &Transaction, outcomes: &[Outcome]) -> almacen::Result<RelayRound> {
     let now = Utc::now();
     let mut round = RelayRound::default();
-    let published: Vec<i64> = outcomes.iter().filter_map(|o| if let Outcome::Published(id) = o { Some(*id) } else { None }).collect();
+    let published: Vec<i64> = outcomes.iter().filter_map(|o| if let Outcome::Published(id, _) = o { Some(*id) } else { None }).collect();
     if !published.is_empty() {
         round.published = published.len() as u64;
         OutboxRecord::update_where(OutboxRecord::ID.is_in(published)).set(OutboxRecord::PUBLISHED_AT, Some(now)).execute(tx).await?;
     }
     for outcome in outcomes {
         match outcome {
-            Outcome::Published(_) => {}
+            Outcome::Published(..) => {}
             Outcome::Failed { id, attempts, error, retry_at } => {
                 round.failed += 1;
                 OutboxRecord::update_where(OutboxRecord::ID.eq(*id))

@@ -205,3 +205,48 @@ per_backend!(
     failures_back_off_then_end_as_dead_letters,
     old_published_rows_are_cleaned_in_batches
 );
+
+/// The metrics count what relays did, and the backlog says what waits.
+async fn metrics_count_sends_and_the_backlog(db: Database, _b: Backend) {
+    db.create_tables(TABLES).await.unwrap();
+    let metrics = almacen_events::RelayMetrics::new();
+    let empty = metrics.refresh(&db).await.unwrap();
+    assert_eq!((empty.pending, empty.dead, empty.oldest_pending_age), (0, 0, None));
+    let flaky = Flaky::default();
+    flaky.failing.store(true, Ordering::SeqCst);
+    for (aggregate, n) in [("good", 1), ("good", 2), ("bad", 3)] {
+        let tx = db.begin().await.unwrap();
+        tx.publish(Event::new("e", serde_json::json!({"n": n})).aggregate("thing", aggregate)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let before = metrics.refresh(&db).await.unwrap();
+    assert_eq!((before.pending, before.dead), (3, 0));
+    assert!(before.oldest_pending_age.unwrap() >= Duration::from_millis(20));
+    let config = RelayConfig {
+        max_attempts: 2,
+        backoff_base: Duration::from_millis(1),
+        backoff_max: Duration::from_millis(2),
+        ..Default::default()
+    };
+    let relay = Relay::new(db.clone(), flaky, config).with_metrics(metrics.clone());
+    relay.run_once().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    relay.run_once().await.unwrap();
+    let after = metrics.refresh(&db).await.unwrap();
+    assert_eq!((after.pending, after.dead, after.oldest_pending_age), (0, 1, None));
+    let text = metrics.render();
+    for line in [
+        "almacen_outbox_published_total 2",
+        "almacen_outbox_failed_total 1",
+        "almacen_outbox_dead_total 1",
+        "almacen_outbox_publish_delay_seconds_count 2",
+        "almacen_outbox_pending 0",
+        "almacen_outbox_dead_rows 1",
+        "almacen_outbox_oldest_pending_age_seconds 0.0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no line {line:?} in\n{text}");
+    }
+}
+
+per_backend!(metrics_count_sends_and_the_backlog);

@@ -57,5 +57,5 @@ pub use model::{BUCKETS, OutboxBucket, OutboxRecord, TABLES, bucket_of};
 #[cfg(feature = "nats")]
 pub use nats::{NatsJetStream, NatsSubscriber};
 pub use publish::Publish;
-pub use relay::{DeadLetters, Relay, RelayConfig, RelayRound};
+pub use relay::{DeadLetters, NOTIFY_CHANNEL, Relay, RelayConfig, RelayRound};
 pub use transport::{Transport, TransportError};

@@ -5,7 +5,8 @@ use crate::model::{NewOutboxRecord, OutboxRecord, bucket_of};
 use almacen::prelude::*;
 
 /// `tx.publish(event)`: the event is written to the outbox in this transaction, so it is
-/// published if and only if the transaction commits.
+/// published if and only if the transaction commits. On PostgreSQL it also notifies
+/// listening relays, which wake when the transaction commits.
 ///
 /// ```no_run
 /// use almacen::prelude::*;
@@ -43,6 +44,11 @@ impl Publish for Transaction {
             published_at: None,
             dead_at: None,
         };
-        Ok(OutboxRecord::insert(self, row).await?.event_id)
+        let id = OutboxRecord::insert(self, row).await?.event_id;
+        if self.dialect() == almacen::Dialect::Postgres {
+            // Relays listening wake at the commit (PostgreSQL sends one per transaction).
+            self.execute_raw("SELECT pg_notify(:channel, '')", params! { "channel" => crate::relay::NOTIFY_CHANNEL }).await?;
+        }
+        Ok(id)
     }
 }

@@ -11,6 +11,10 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// The PostgreSQL channel [`Publish::publish`](crate::Publish::publish) notifies and relays
+/// listen on.
+pub const NOTIFY_CHANNEL: &str = "almacen_outbox";
+
 /// How a relay works. The defaults suit a service publishing up to some thousands of events
 /// a second.
 ///
@@ -25,7 +29,9 @@ pub struct RelayConfig {
     pub batch_size: u64,
     /// Buckets claimed per round at most (see the crate's documentation).
     pub buckets_per_claim: usize,
-    /// How long [`Relay::run`] sleeps when a round found nothing to do.
+    /// How long [`Relay::run`] sleeps when a round found nothing to do. On PostgreSQL it
+    /// wakes earlier, when a transaction that published commits (`LISTEN`); the interval
+    /// still bounds the wait for rows whose retry time comes.
     pub poll_interval: Duration,
     /// SQLite: how long a claim holds its buckets; a relay that stops holds them this long.
     pub lease: Duration,
@@ -140,17 +146,43 @@ impl<T: Transport> Relay<T> {
     /// ```
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> almacen::Result<()> {
         tokio::pin!(shutdown);
+        let mut listener = self.listener().await;
         loop {
             let round = tokio::select! {
                 round = self.run_once() => round?,
                 () = &mut shutdown => return Ok(()),
             };
             if round.is_idle() {
+                let idle = self.idle(&mut listener);
                 tokio::select! {
-                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                    () = idle => {}
                     () = &mut shutdown => return Ok(()),
                 }
             }
+        }
+    }
+
+    /// On PostgreSQL, a connection listening for published events; elsewhere (or when it
+    /// cannot be opened) none, and the relay polls.
+    async fn listener(&self) -> Option<almacen::Listener> {
+        if self.db.dialect() != Dialect::Postgres {
+            return None;
+        }
+        match self.db.listen(&[NOTIFY_CHANNEL]).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!(error = %e, "almacen-events: cannot LISTEN; the relay polls instead");
+                None
+            }
+        }
+    }
+
+    /// Wait for a notification or the poll interval, whichever comes first.
+    async fn idle(&self, listener: &mut Option<almacen::Listener>) {
+        let Some(l) = listener else { return tokio::time::sleep(self.config.poll_interval).await };
+        if let Err(e) = l.wait(self.config.poll_interval).await {
+            tracing::warn!(error = %e, "almacen-events: the LISTEN connection failed; the relay polls instead");
+            *listener = None;
         }
     }
 

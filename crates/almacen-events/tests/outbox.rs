@@ -250,3 +250,36 @@ async fn metrics_count_sends_and_the_backlog(db: Database, _b: Backend) {
 }
 
 per_backend!(metrics_count_sends_and_the_backlog);
+
+/// On PostgreSQL a relay waiting with a long poll interval wakes when a publishing
+/// transaction commits; elsewhere `run` polls (the other tests cover it).
+async fn postgres_relays_wake_on_commit(db: Database, backend: Backend) {
+    if backend != Backend::Postgres {
+        return;
+    }
+    db.create_tables(TABLES).await.unwrap();
+    let bus = InProcessBus::new();
+    let (sent, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    bus.subscribe(move |m: Message| {
+        let sent = sent.clone();
+        async move {
+            let _ = sent.send(m.event_type);
+            Ok(())
+        }
+    });
+    let relay = Relay::new(db.clone(), bus, RelayConfig { poll_interval: Duration::from_secs(60), ..Default::default() });
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = stop.clone();
+    let running = tokio::spawn(async move { relay.run(async move { stopped.notified().await }).await });
+    // Let it find nothing and start waiting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tx = db.begin().await.unwrap();
+    tx.publish(Event::new("woke", serde_json::json!({})).aggregate("thing", 1)).await.unwrap();
+    tx.commit().await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(10), arrived.recv()).await;
+    assert_eq!(heard.expect("the relay woke on the commit, not after its 60 s poll"), Some("woke".to_string()));
+    stop.notify_one();
+    running.await.unwrap().unwrap();
+}
+
+per_backend!(postgres_relays_wake_on_commit);

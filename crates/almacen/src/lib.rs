@@ -145,6 +145,7 @@ pub use data::value::{Kind, Value};
 pub use engine::config::{ConnectOptions, JournalMode, Synchronous, redacted_url};
 pub use engine::database::{Database, PoolStats};
 pub use engine::executor::Executor;
+pub use engine::listen::{Heard, Listener, Notification};
 pub use engine::observe::StatementCounter;
 pub use engine::raw::{NamedSql, NamedSqlError, Params, PlaceholderStyle};
 pub use engine::statement::{ExecResult, Statement};

@@ -12,6 +12,7 @@
 pub(crate) mod config;
 pub(crate) mod database;
 pub(crate) mod executor;
+pub(crate) mod listen;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 pub(crate) mod observe;

@@ -158,25 +158,7 @@ impl Inbox {
     /// time; returns how many. A message redelivered after its record is gone is handled
     /// again, so keep records longer than a broker may redeliver.
     pub async fn clean(&self, retention: Duration, batch: u64) -> almacen::Result<u64> {
-        if batch == 0 {
-            return Err(almacen::Error::InvalidValue { column: "batch".into(), message: "must be at least 1".into() });
-        }
-        let before = Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        let mut deleted = 0;
-        loop {
-            let ids: Vec<i64> = InboxRecord::select()
-                .filter(InboxRecord::CONSUMER.eq(self.consumer.clone()).and(InboxRecord::HANDLED_AT.lt(before)))
-                .order_by(InboxRecord::ID.asc())
-                .limit(batch)
-                .fetch_all(&self.db)
-                .await?
-                .into_iter()
-                .map(|r| r.id)
-                .collect();
-            if ids.is_empty() {
-                return Ok(deleted);
-            }
-            deleted += InboxRecord::delete_where(InboxRecord::ID.is_in(ids)).hard().execute(&self.db).await?;
-        }
+        let old = InboxRecord::CONSUMER.eq(self.consumer.clone()).and(InboxRecord::HANDLED_AT.lt(crate::cleanup::ago(retention)));
+        crate::cleanup::delete_in_batches(&self.db, old, InboxRecord::ID, batch).await
     }
 }

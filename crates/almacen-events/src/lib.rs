@@ -37,6 +37,7 @@
 //! never skipped.
 
 mod bus;
+mod cleanup;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod event;

@@ -1,6 +1,7 @@
 //! Relays: publish the outbox's committed rows through a transport, in order per partition
 //! key, with backoff and dead letters; and the commands on dead rows and old published ones.
 
+use crate::cleanup::chrono_duration;
 use crate::event::Message;
 use crate::metrics::RelayMetrics;
 use crate::model::{BUCKETS, NewOutboxBucket, OutboxBucket, OutboxRecord};
@@ -402,10 +403,6 @@ async fn mark(tx: &Transaction, outcomes: &[Outcome]) -> almacen::Result<RelayRo
     Ok(round)
 }
 
-fn chrono_duration(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 /// The outbox's dead rows and old published ones: list, retry, discard, clean up.
 ///
 /// ```no_run
@@ -462,25 +459,7 @@ impl DeadLetters {
     /// own short statement, so a large backlog never holds locks for long); returns how
     /// many were deleted.
     pub async fn clean_published(&self, retention: Duration, batch: u64) -> almacen::Result<u64> {
-        if batch == 0 {
-            return Err(almacen::Error::InvalidValue { column: "batch".into(), message: "must be at least 1".into() });
-        }
-        let before = Utc::now() - chrono_duration(retention);
-        let mut deleted = 0;
-        loop {
-            let ids: Vec<i64> = OutboxRecord::select()
-                .filter(OutboxRecord::PUBLISHED_AT.lt(before))
-                .order_by(OutboxRecord::ID.asc())
-                .limit(batch)
-                .fetch_all(&self.db)
-                .await?
-                .into_iter()
-                .map(|r| r.id)
-                .collect();
-            if ids.is_empty() {
-                return Ok(deleted);
-            }
-            deleted += OutboxRecord::delete_where(OutboxRecord::ID.is_in(ids)).hard().execute(&self.db).await?;
-        }
+        let old = OutboxRecord::PUBLISHED_AT.lt(crate::cleanup::ago(retention));
+        crate::cleanup::delete_in_batches(&self.db, old, OutboxRecord::ID, batch).await
     }
 }

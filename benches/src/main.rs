@@ -74,6 +74,7 @@
 
 mod bulk;
 mod decimal;
+mod events;
 mod http;
 mod http_raw;
 mod load;
@@ -156,6 +157,17 @@ struct Args {
     /// HTTP: wrk's threads (-t).
     #[arg(long, default_value_t = 2)]
     http_threads: usize,
+    /// Events instead: PostgreSQL's outbox relayed to NATS JetStream by 1, 2 and 4 relays
+    /// (events/s), then the write-to-publish delay at a steady 1,000 events/s (module
+    /// `events`).
+    #[arg(long)]
+    events: bool,
+    /// Events: rows in the outbox for the throughput runs.
+    #[arg(long, default_value_t = 20_000)]
+    events_count: usize,
+    /// Events: the NATS server.
+    #[arg(long, env = "ALMACEN_TEST_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
     /// HTTP: each server on CPU 0 and wrk on CPU 1 (`taskset`), so that the server has one
     /// core of its own rather than sharing it with the load generator.
     #[arg(long)]
@@ -806,7 +818,7 @@ async fn run_workloads(args: &Args, raw: &Raw, db: &Database, sea: Option<&sea_o
 }
 
 /// A scratch database on a server: created now, dropped by the returned guard's `drop_db`.
-async fn scratch_server_db(admin_url: &str, postgres: bool) -> Option<(String, Database, String)> {
+pub(crate) async fn scratch_server_db(admin_url: &str, postgres: bool) -> Option<(String, Database, String)> {
     let admin = match Database::connect(&format!("{admin_url}{}connect_timeout=3s", if admin_url.contains('?') { "&" } else { "?" })).await
     {
         Ok(db) => db,
@@ -850,6 +862,10 @@ async fn run(args: Args) {
     }
     if args.http {
         http::run(&args).await;
+        return;
+    }
+    if args.events {
+        events::run(&args).await;
         return;
     }
     println!("almacen-bench: {} rounds per side, median µs per operation", args.rounds);

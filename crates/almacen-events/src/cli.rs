@@ -29,7 +29,7 @@ pub enum OutboxCommand {
         #[arg(long, default_value_t = 1)]
         relays: usize,
         /// Rows per round.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 500)]
         batch_size: u64,
         /// Milliseconds to sleep when a round found nothing.
         #[arg(long, default_value_t = 100)]

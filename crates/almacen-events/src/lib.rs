@@ -54,7 +54,7 @@ pub use bus::InProcessBus;
 pub use event::{Event, Message};
 pub use inbox::{Handled, Inbox, InboxRecord, ParkedMessage};
 pub use metrics::{Backlog, RelayMetrics, backlog};
-pub use model::{BUCKETS, OutboxBucket, OutboxRecord, TABLES, bucket_of};
+pub use model::{BUCKETS, NewOutboxRecord, OutboxBucket, OutboxRecord, TABLES, bucket_of};
 #[cfg(feature = "nats")]
 pub use nats::{NatsJetStream, NatsSubscriber};
 pub use publish::Publish;

@@ -48,7 +48,7 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
-            batch_size: 200,
+            batch_size: 500,
             buckets_per_claim: 8,
             poll_interval: Duration::from_millis(100),
             lease: Duration::from_secs(30),
@@ -328,35 +328,57 @@ impl<T: Transport> Relay<T> {
             .await
     }
 
-    /// Send the rows in order; a key stops at its first row that is not sent.
+    /// Send the rows, each key's in order; a key stops at its first row that is not sent.
     async fn send_all(&self, rows: &[OutboxRecord], now: DateTime<Utc>) -> Vec<Outcome> {
-        let mut held: HashSet<&str> = HashSet::new();
-        let mut outcomes = Vec::with_capacity(rows.len());
+        // Each key's rows in id order, keys in the order of their first row.
+        let mut lines: Vec<(&str, std::collections::VecDeque<&OutboxRecord>)> = Vec::new();
         for row in rows {
-            if held.contains(row.partition_key.as_str()) {
-                continue;
+            match lines.iter_mut().find(|(key, _)| *key == row.partition_key) {
+                Some((_, line)) => line.push_back(row),
+                None => lines.push((&row.partition_key, std::collections::VecDeque::from([row]))),
             }
-            if row.available_at > now {
-                held.insert(&row.partition_key);
-                continue;
+        }
+        // Waves: the next row of every key at once (the transport pipelines them), never
+        // two rows of one key, so a key's rows still go out one after the other. A key stops
+        // at a row that is not due or whose send fails.
+        let mut outcomes = Vec::with_capacity(rows.len());
+        loop {
+            let mut wave: Vec<&OutboxRecord> = Vec::new();
+            for (_, line) in lines.iter_mut() {
+                match line.front() {
+                    Some(row) if row.available_at <= now => wave.push(line.pop_front().expect("front")),
+                    _ => line.clear(),
+                }
             }
-            let message = Message::from(row);
-            match self.transport.send(&message).await {
-                Ok(()) => outcomes.push(Outcome::Published(row.id, row.created_at)),
-                Err(e) => {
-                    held.insert(&row.partition_key);
-                    let attempts = row.attempts.saturating_add(1);
-                    let error: String = e.0.chars().take(2000).collect();
-                    tracing::warn!(event_id = %row.event_id, attempts, error = %error, "almacen-events: a send failed");
-                    if attempts >= self.config.max_attempts {
-                        outcomes.push(Outcome::Dead { id: row.id, attempts, error });
-                    } else {
-                        outcomes.push(Outcome::Failed { id: row.id, attempts, error, retry_at: now + self.backoff(attempts) });
+            if wave.is_empty() {
+                return outcomes;
+            }
+            let messages: Vec<Message> = wave.iter().map(|row| Message::from(*row)).collect();
+            let sent = futures::future::join_all(messages.iter().map(|m| self.transport.send(m))).await;
+            for (row, result) in wave.into_iter().zip(sent) {
+                match result {
+                    Ok(()) => outcomes.push(Outcome::Published(row.id, row.created_at)),
+                    Err(e) => {
+                        if let Some((_, line)) = lines.iter_mut().find(|(key, _)| *key == row.partition_key) {
+                            line.clear();
+                        }
+                        outcomes.push(self.failure(row, e, now));
                     }
                 }
             }
         }
-        outcomes
+    }
+
+    /// A failed send's outcome: tried again later, or dead.
+    fn failure(&self, row: &OutboxRecord, e: crate::TransportError, now: DateTime<Utc>) -> Outcome {
+        let attempts = row.attempts.saturating_add(1);
+        let error: String = e.0.chars().take(2000).collect();
+        tracing::warn!(event_id = %row.event_id, attempts, error = %error, "almacen-events: a send failed");
+        if attempts >= self.config.max_attempts {
+            Outcome::Dead { id: row.id, attempts, error }
+        } else {
+            Outcome::Failed { id: row.id, attempts, error, retry_at: now + self.backoff(attempts) }
+        }
     }
 
     /// The wait before attempt `attempts + 1`: base × 2^(attempts − 1), capped, then a

@@ -9,7 +9,7 @@
 
 use crate::Args;
 use almacen::prelude::*;
-use almacen_events::{NatsJetStream, NewOutboxRecord, OutboxRecord, Publish, Relay, RelayConfig, TABLES, bucket_of};
+use almacen_events::{Event, NatsJetStream, NewOutboxRecord, OutboxRecord, Publish, Relay, RelayConfig, TABLES};
 use std::time::{Duration, Instant};
 
 const KEYS: usize = 100;
@@ -19,47 +19,43 @@ async fn pending(db: &Database) -> u64 {
 }
 
 fn rows(n: usize) -> Vec<NewOutboxRecord> {
-    let now = Utc::now();
     (0..n)
         .map(|i| {
-            let key = format!("order:{}", i % KEYS);
-            NewOutboxRecord {
-                event_id: Uuid::new_v4(),
-                aggregate_type: "order".into(),
-                aggregate_id: (i % KEYS).to_string(),
-                event_type: "order.placed".into(),
-                payload: serde_json::json!({"order": i, "total": 12.5, "items": [1, 2, 3]}),
-                headers: serde_json::json!({"correlation_id": format!("c-{i}")}),
-                bucket: bucket_of(&key),
-                partition_key: key,
-                created_at: now,
-                available_at: now,
-                attempts: 0,
-                last_error: None,
-                published_at: None,
-                dead_at: None,
-            }
+            Event::new("order.placed", serde_json::json!({"order": i, "total": 12.5, "items": [1, 2, 3]}))
+                .aggregate("order", i % KEYS)
+                .header("correlation_id", format!("c-{i}"))
+                .into_outbox_row()
         })
         .collect()
 }
 
-/// Run relays until `db`'s outbox is drained; returns the time it took.
-async fn drain(db: &Database, transport: &NatsJetStream, relays: usize) -> Duration {
-    let stop = tokio::sync::watch::channel(false);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..relays)
+/// `n` relays running until the returned sender says stop (send `true`), and their tasks.
+fn spawn_relays(
+    db: &Database,
+    transport: &NatsJetStream,
+    n: usize,
+    poll: Duration,
+) -> (tokio::sync::watch::Sender<bool>, Vec<tokio::task::JoinHandle<almacen::Result<()>>>) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = (0..n)
         .map(|_| {
-            let relay =
-                Relay::new(db.clone(), transport.clone(), RelayConfig { poll_interval: Duration::from_millis(5), ..Default::default() });
-            let mut stopped = stop.1.clone();
+            let relay = Relay::new(db.clone(), transport.clone(), RelayConfig { poll_interval: poll, ..Default::default() });
+            let mut stopped = stopped.clone();
             tokio::spawn(async move { relay.run(async move { while stopped.changed().await.is_ok() && !*stopped.borrow() {} }).await })
         })
         .collect();
+    (stop, tasks)
+}
+
+/// Run relays until `db`'s outbox is drained; returns the time it took.
+async fn drain(db: &Database, transport: &NatsJetStream, relays: usize) -> Duration {
+    let started = Instant::now();
+    let (stop, tasks) = spawn_relays(db, transport, relays, Duration::from_millis(5));
     while pending(db).await > 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let elapsed = started.elapsed();
-    let _ = stop.0.send(true);
+    let _ = stop.send(true);
     for t in tasks {
         t.await.expect("relay task").expect("relay");
     }
@@ -104,15 +100,7 @@ pub async fn run(args: &Args) {
     db.create_tables(TABLES).await.expect("tables");
     let stream = format!("BENCH{}", Uuid::new_v4().simple());
     let transport = NatsJetStream::connect(&args.nats_url, &stream, &format!("b{}", Uuid::new_v4().simple())).await.expect("NATS");
-    let stop = tokio::sync::watch::channel(false);
-    let relays: Vec<_> = (0..2)
-        .map(|_| {
-            let relay =
-                Relay::new(db.clone(), transport.clone(), RelayConfig { poll_interval: Duration::from_millis(50), ..Default::default() });
-            let mut stopped = stop.1.clone();
-            tokio::spawn(async move { relay.run(async move { while stopped.changed().await.is_ok() && !*stopped.borrow() {} }).await })
-        })
-        .collect();
+    let (stop, relays) = spawn_relays(&db, &transport, 2, Duration::from_millis(50));
     // Four producers, each committing one event per transaction every 4 ms: 1,000/s.
     let until = Instant::now() + Duration::from_secs(5);
     let producers: Vec<_> = (0..4)
@@ -125,8 +113,7 @@ pub async fn run(args: &Args) {
                 while Instant::now() < until {
                     tick.tick().await;
                     let tx = db.begin().await.expect("begin");
-                    let event = almacen_events::Event::new("order.placed", serde_json::json!({"n": sent}))
-                        .aggregate("order", (p * 1000 + sent) % KEYS);
+                    let event = Event::new("order.placed", serde_json::json!({"n": sent})).aggregate("order", (p * 1000 + sent) % KEYS);
                     tx.publish(event).await.expect("publish");
                     tx.commit().await.expect("commit");
                     sent += 1;
@@ -142,7 +129,7 @@ pub async fn run(args: &Args) {
     while pending(&db).await > 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let _ = stop.0.send(true);
+    let _ = stop.send(true);
     for r in relays {
         r.await.expect("relay task").expect("relay");
     }

@@ -66,6 +66,36 @@ impl Event {
         self
     }
 
+    /// The outbox row this event becomes, written now, with a new id: what
+    /// [`Publish::publish`](crate::Publish::publish) inserts. For loading many at once
+    /// (`OutboxRecord::insert_many` in a transaction); such rows wake no PostgreSQL relay
+    /// until its next poll.
+    ///
+    /// ```
+    /// let row = almacen_events::Event::new("order.placed", serde_json::json!({})).aggregate("order", 7).into_outbox_row();
+    /// assert_eq!((row.partition_key.as_str(), row.bucket), ("order:7", almacen_events::bucket_of("order:7")));
+    /// ```
+    pub fn into_outbox_row(self) -> crate::NewOutboxRecord {
+        let now = Utc::now();
+        let partition_key = self.partition_key();
+        crate::NewOutboxRecord {
+            event_id: Uuid::new_v4(),
+            aggregate_type: self.aggregate_type,
+            aggregate_id: self.aggregate_id,
+            event_type: self.event_type,
+            payload: self.payload,
+            headers: serde_json::Value::Object(self.headers),
+            bucket: crate::bucket_of(&partition_key),
+            partition_key,
+            created_at: now,
+            available_at: now,
+            attempts: 0,
+            last_error: None,
+            published_at: None,
+            dead_at: None,
+        }
+    }
+
     /// The partition key the event will have.
     pub fn partition_key(&self) -> String {
         match &self.partition_key {

@@ -1,7 +1,7 @@
 //! Writing an event to the outbox in the caller's transaction.
 
 use crate::event::Event;
-use crate::model::{NewOutboxRecord, OutboxRecord, bucket_of};
+use crate::model::OutboxRecord;
 use almacen::prelude::*;
 
 /// `tx.publish(event)`: the event is written to the outbox in this transaction, so it is
@@ -26,25 +26,7 @@ pub trait Publish {
 
 impl Publish for Transaction {
     async fn publish(&self, event: Event) -> almacen::Result<Uuid> {
-        let now = Utc::now();
-        let partition_key = event.partition_key();
-        let row = NewOutboxRecord {
-            event_id: Uuid::new_v4(),
-            aggregate_type: event.aggregate_type,
-            aggregate_id: event.aggregate_id,
-            event_type: event.event_type,
-            payload: event.payload,
-            headers: serde_json::Value::Object(event.headers),
-            bucket: bucket_of(&partition_key),
-            partition_key,
-            created_at: now,
-            available_at: now,
-            attempts: 0,
-            last_error: None,
-            published_at: None,
-            dead_at: None,
-        };
-        let id = OutboxRecord::insert(self, row).await?.event_id;
+        let id = OutboxRecord::insert(self, event.into_outbox_row()).await?.event_id;
         if self.dialect() == almacen::Dialect::Postgres {
             // Relays listening wake at the commit (PostgreSQL sends one per transaction).
             self.execute_raw("SELECT pg_notify(:channel, '')", params! { "channel" => crate::relay::NOTIFY_CHANNEL }).await?;

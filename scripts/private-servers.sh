@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL and MariaDB servers of a test run's own, for tests that stop and start
 # a server (crates/almacen/tests/restart.rs). They live in a new temporary directory, listen
-# on 127.0.0.1 on free ports (from 55432 and 53306 up), keep nothing durable (PostgreSQL
+# on 127.0.0.1 on free ports (from 25432 and 23306 up, below Linux's ephemeral range so that a client reconnecting while
+# the server is down cannot take the port by connecting to itself), keep nothing durable (PostgreSQL
 # fsync=off, small buffers), and are the only servers this script ever stops or starts: the
 # shared servers on 5432/3306 (scripts/services.sh) are never touched.
 #
@@ -120,8 +121,8 @@ pg_up() { # pg_up DIR: prints the URL
         return 1
     fi
     for _ in 1 2 3; do
-        port=$(free_port 55432) || {
-            say "postgres: no free port in 55432-55451"
+        port=$(free_port 25432) || {
+            say "postgres: no free port in 25432-25451"
             return 1
         }
         printf '%s' "$port" >"$dir/pg/port"
@@ -218,8 +219,8 @@ my_up() { # my_up DIR: prints the URL
         return 1
     fi
     for _ in 1 2 3; do
-        port=$(free_port 53306) || {
-            say "mariadb: no free port in 53306-53325"
+        port=$(free_port 23306) || {
+            say "mariadb: no free port in 23306-23325"
             return 1
         }
         printf '%s' "$port" >"$dir/my/port"
